@@ -1,0 +1,53 @@
+/**
+ * @module config
+ * Tunables of a session endpoint, with defaults and a single up-front check. Each side announces its own receive
+ * windows in the handshake, so the two ends need not share a config.
+ */
+import { MAX_DATA_PAYLOAD_BYTES } from './constants.ts';
+import { InvalidConfigError } from './errors.ts';
+
+export interface SessionConfig {
+  /**
+   * Bytes the peer may send on one stream before this side grants more credit. Bounds memory per stream and, with
+   * the round trip, caps one stream's speed (window / RTT). Default 1 MiB.
+   */
+  streamReceiveWindowBytes: number;
+  /** Bytes the peer may have in flight across all streams: bounds memory per session. Default 8 MiB. */
+  sessionReceiveWindowBytes: number;
+  /** Most streams open at once; further OPENs fail with GENERAL_FAILURE ("too many streams"). Default 256. */
+  maxStreams: number;
+  /** Bytes a stream queues locally while it has no send credit; `write()` returns false above it. Default 256 KiB. */
+  streamSendHighWaterBytes: number;
+  /** Frames queued before the handshake completes (OPENs and their first DATA). Default 1,024. */
+  maxPreHandshakeFrames: number;
+  /** The handshake must complete within this time or the session closes. Default 10 s. */
+  handshakeTimeoutMs: number;
+}
+
+export const defaultSessionConfig: Readonly<SessionConfig> = Object.freeze({
+  streamReceiveWindowBytes: 1024 * 1024,
+  sessionReceiveWindowBytes: 8 * 1024 * 1024,
+  maxStreams: 256,
+  streamSendHighWaterBytes: 256 * 1024,
+  maxPreHandshakeFrames: 1_024,
+  handshakeTimeoutMs: 10_000,
+});
+
+function requireInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidConfigError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+}
+
+/** Fills in defaults and validates every field, throwing InvalidConfigError with the field's name. */
+export function verifySessionConfig(partial: Partial<SessionConfig> = {}): SessionConfig {
+  const config: SessionConfig = { ...defaultSessionConfig, ...partial };
+  // A window smaller than one DATA frame could never carry a full frame; u32 is the CREDIT field's width.
+  requireInteger('streamReceiveWindowBytes', config.streamReceiveWindowBytes, MAX_DATA_PAYLOAD_BYTES, 0xffff_ffff);
+  requireInteger('sessionReceiveWindowBytes', config.sessionReceiveWindowBytes, config.streamReceiveWindowBytes, 0xffff_ffff);
+  requireInteger('maxStreams', config.maxStreams, 1, 65_535);
+  requireInteger('streamSendHighWaterBytes', config.streamSendHighWaterBytes, 1, 64 * 1024 * 1024);
+  requireInteger('maxPreHandshakeFrames', config.maxPreHandshakeFrames, 1, 100_000);
+  requireInteger('handshakeTimeoutMs', config.handshakeTimeoutMs, 100, 600_000);
+  return config;
+}

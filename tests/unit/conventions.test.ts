@@ -1,0 +1,32 @@
+// Convention meta-tests (after refined-github's build/features.test.ts): the runtime-neutral cores must not reach
+// for a runtime. Only files under an adapters/ folder, or named node.ts / browser.ts, may.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..', '..');
+const runtimeSpecific = /\bfrom ['"]node:|\brequire\(|\bBuffer\b|\bchrome\.|\bprocess\./;
+
+function sourceFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'adapters' ? [] : sourceFiles(path);
+    return entry.name.endsWith('.ts') && !['node.ts', 'browser.ts'].includes(entry.name) ? [path] : [];
+  });
+}
+
+for (const folder of ['protocol', 'relay-worker']) {
+  test(`${folder}/ core uses only web-standard APIs`, () => {
+    const files = sourceFiles(join(root, folder));
+    assert.ok(files.length > 0, `${folder}/ has sources`);
+    for (const file of files) {
+      const offending = readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => !line.trim().startsWith('*') && !line.trim().startsWith('//'))
+        .find((line) => runtimeSpecific.test(line));
+      assert.equal(offending, undefined, `${file} uses a runtime-specific API: ${offending}`);
+    }
+  });
+}

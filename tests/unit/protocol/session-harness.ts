@@ -1,0 +1,73 @@
+// Connects a ClientSession and an ExitSession through asynchronous in-memory delivery, for protocol tests.
+import { ClientSession, ExitSession, type ClientSessionOptions, type ExitSessionOptions } from '../../../protocol/session.ts';
+import { generateKeyPair, type KeyPair } from '../../../protocol/crypto.ts';
+import type { MuxStream } from '../../../protocol/stream.ts';
+import type { ProtocolError } from '../../../protocol/errors.ts';
+
+export interface Pair {
+  client: ClientSession;
+  exit: ExitSession;
+  exitKeys: KeyPair;
+  /** Every record the exit received, as a volunteer would see it. */
+  wireToExit: Uint8Array[];
+  clientClosed: Promise<ProtocolError | undefined>;
+  exitClosed: Promise<ProtocolError | undefined>;
+}
+
+export function connectPair(
+  onOpenRequest: (stream: MuxStream) => void,
+  overrides: { client?: Partial<ClientSessionOptions>; exit?: Partial<ExitSessionOptions> } = {},
+): Pair {
+  const exitKeys = generateKeyPair();
+  const wireToExit: Uint8Array[] = [];
+  let resolveClientClosed!: (error: ProtocolError | undefined) => void;
+  let resolveExitClosed!: (error: ProtocolError | undefined) => void;
+  const clientClosed = new Promise<ProtocolError | undefined>((resolve) => (resolveClientClosed = resolve));
+  const exitClosed = new Promise<ProtocolError | undefined>((resolve) => (resolveExitClosed = resolve));
+  // eslint-disable-next-line prefer-const
+  let exit: ExitSession;
+  const client: ClientSession = new ClientSession({
+    exitPublicKey: exitKeys.publicKey,
+    sendRecord: (record) => {
+      const copy = record.slice();
+      wireToExit.push(copy);
+      queueMicrotask(() => exit.receiveRecord(copy));
+    },
+    onClose: resolveClientClosed,
+    ...overrides.client,
+  });
+  exit = new ExitSession({
+    staticKeyPair: exitKeys,
+    sendRecord: (record) => {
+      const copy = record.slice();
+      queueMicrotask(() => client.receiveRecord(copy));
+    },
+    onOpenRequest,
+    onClose: resolveExitClosed,
+    ...overrides.exit,
+  });
+  return { client, exit, exitKeys, wireToExit, clientClosed, exitClosed };
+}
+
+/** Collects a stream's bytes, consuming them at once (an always-ready reader). */
+export function readAll(stream: MuxStream): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  return new Promise((resolve, reject) => {
+    stream.ondata = (bytes) => {
+      chunks.push(bytes.slice());
+      stream.consumed(bytes.length);
+    };
+    stream.onend = () => resolve(Buffer.concat(chunks));
+    stream.onclose = (error) => (error ? reject(error) : resolve(Buffer.concat(chunks)));
+  });
+}
+
+/** Writes all bytes honouring backpressure, then half-closes. */
+export async function writeAll(stream: MuxStream, bytes: Uint8Array, chunkBytes = 100_000): Promise<void> {
+  for (let offset = 0; offset < bytes.length; offset += chunkBytes) {
+    if (!stream.write(bytes.subarray(offset, offset + chunkBytes))) {
+      await new Promise<void>((resolve) => (stream.ondrain = resolve));
+    }
+  }
+  stream.end();
+}

@@ -1,0 +1,195 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, createHash } from 'node:crypto';
+import { connectPair, readAll, writeAll } from './session-harness.ts';
+import { StreamErrorCode, RecordType, FrameType, MAX_RECORD_BYTES, NOISE_PROLOGUE, NOISE_PROTOCOL_NAME } from '../../../protocol/constants.ts';
+import { AuthenticationError, FlowControlError, MalformedInputError, OversizeError, ProtocolError, SequenceError, StreamError } from '../../../protocol/errors.ts';
+import { ExitSession } from '../../../protocol/session.ts';
+import { generateKeyPair, nobleChaCha20Poly1305 } from '../../../protocol/crypto.ts';
+import { NkInitiator } from '../../../protocol/noise.ts';
+import { SealedChannel } from '../../../protocol/channel.ts';
+import { encodeFrame } from '../../../protocol/frame.ts';
+import { encodeClientHello, decodeServerHello } from '../../../protocol/hello.ts';
+import { decodeRecord, encodeHandshakeRecord } from '../../../protocol/record.ts';
+import type { MuxStream } from '../../../protocol/stream.ts';
+
+const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+function echo(stream: MuxStream): void {
+  stream.accept();
+  stream.ondata = (bytes) => {
+    const copy = bytes.slice();
+    // Consume only once the echo was queued below the high-water mark: end-to-end backpressure.
+    if (stream.write(copy)) stream.consumed(copy.length);
+    else stream.ondrain = () => stream.consumed(copy.length);
+  };
+  stream.onend = () => stream.end();
+}
+
+test('a stream carries 3 MiB both ways byte-identical, and the wire never shows host or content', async () => {
+  const pair = connectPair(echo);
+  pair.client.start();
+  await pair.client.whenOpen();
+  const stream = pair.client.openStream({ host: 'secret-destination.example', port: 443 });
+  await new Promise<void>((resolve) => (stream.onopen = resolve));
+  const payload = randomBytes(3 * 1024 * 1024);
+  const received = readAll(stream);
+  await writeAll(stream, payload);
+  assert.equal(sha(await received), sha(payload));
+  const wire = Buffer.concat(pair.wireToExit);
+  assert.equal(wire.includes('secret-destination'), false);
+  assert.equal(wire.includes(payload.subarray(1000, 1032)), false);
+  pair.client.close();
+  assert.equal(await pair.exitClosed, undefined);
+});
+
+test('a reader that does not consume stops the writer at the stream window (bounded memory)', async () => {
+  const window = 128 * 1024;
+  let exitStream: MuxStream | undefined;
+  let receivedBytes = 0;
+  const pair = connectPair((stream) => {
+    exitStream = stream;
+    stream.accept();
+    stream.ondata = (bytes) => (receivedBytes += bytes.length); // never calls consumed()
+  }, { exit: { config: { streamReceiveWindowBytes: window, streamSendHighWaterBytes: 64 * 1024 } } });
+  pair.client.start();
+  await pair.client.whenOpen();
+  const stream = pair.client.openStream({ host: 'example.org', port: 80 });
+  await new Promise<void>((resolve) => (stream.onopen = resolve));
+  let accepted = true;
+  for (let i = 0; i < 20 && accepted; i++) accepted = stream.write(new Uint8Array(64 * 1024));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(accepted, false, 'write() must report backpressure');
+  assert.equal(receivedBytes, window, 'the exit received exactly one window');
+  // The reader catches up: credit flows back and the writer drains.
+  const drained = new Promise<void>((resolve) => (stream.ondrain = resolve));
+  exitStream?.consumed(receivedBytes);
+  await drained;
+  pair.client.close();
+});
+
+test('OPEN_FAIL reaches the client stream with its SOCKS-numbered code', async () => {
+  const pair = connectPair((stream) => stream.reject(StreamErrorCode.CONNECTION_REFUSED, 'connection refused by 10.0.0.1:80'));
+  pair.client.start();
+  await pair.client.whenOpen();
+  const stream = pair.client.openStream({ host: 'example.org', port: 80 });
+  const error = await new Promise<StreamError | undefined>((resolve) => (stream.onclose = resolve));
+  assert.ok(error instanceof StreamError);
+  assert.equal(error.streamCode, StreamErrorCode.CONNECTION_REFUSED);
+  assert.equal(pair.client.state, 'open', 'one failed stream leaves the session open');
+  pair.client.close();
+});
+
+test('the exit refuses streams above maxStreams but keeps the session', async () => {
+  const pair = connectPair((stream) => stream.accept(), { exit: { config: { maxStreams: 2 } } });
+  pair.client.start();
+  await pair.client.whenOpen();
+  const opened = [0, 1, 2].map((index) => {
+    const stream = pair.client.openStream({ host: 'example.org', port: 80 + index });
+    return new Promise<string>((resolve) => {
+      stream.onopen = () => resolve('open');
+      stream.onclose = (error) => resolve(error ? `failed: ${error.message}` : 'closed');
+    });
+  });
+  const results = await Promise.all(opened);
+  assert.deepEqual(results.slice(0, 2), ['open', 'open']);
+  assert.match(results[2] ?? '', /too many streams/);
+  assert.equal(pair.exit.state, 'open');
+  pair.client.close();
+});
+
+test('a record with a flipped bit fails authentication and closes the session; streams fail; nothing throws', async () => {
+  let flip = false;
+  const pair = connectPair(echo);
+  const originalReceive = pair.exit.receiveRecord.bind(pair.exit);
+  pair.exit.receiveRecord = (record: Uint8Array) => {
+    if (flip && record[0] === RecordType.SEALED) {
+      const tampered = record.slice();
+      tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 0x01;
+      return originalReceive(tampered);
+    }
+    return originalReceive(record);
+  };
+  pair.client.start();
+  await pair.client.whenOpen();
+  const stream = pair.client.openStream({ host: 'example.org', port: 80 });
+  await new Promise<void>((resolve) => (stream.onopen = resolve));
+  flip = true;
+  const streamClosed = new Promise<StreamError | undefined>((resolve) => (stream.onclose = resolve));
+  stream.write(new Uint8Array([1, 2, 3]));
+  const exitError = await pair.exitClosed;
+  assert.ok(exitError instanceof AuthenticationError, `got ${String(exitError)}`);
+  // The exit told the client (GOAWAY) before closing, so the client's stream fails with a clear reason.
+  const clientError = await pair.clientClosed;
+  assert.match(clientError?.message ?? '', /authentication/);
+  assert.ok((await streamClosed) instanceof StreamError);
+});
+
+/** A hand-rolled client that completes a real handshake and then sends whatever records a test wants. */
+async function rawClient(exitConfig: ConstructorParameters<typeof ExitSession>[0]['config'] = {}) {
+  const exitKeys = generateKeyPair();
+  const toClient: Uint8Array[] = [];
+  let exitError: ProtocolError | undefined | 'open' = 'open';
+  const exit = new ExitSession({
+    staticKeyPair: exitKeys,
+    sendRecord: (record) => toClient.push(record.slice()),
+    onOpenRequest: (stream) => stream.accept(),
+    onClose: (error) => (exitError = error),
+    config: exitConfig,
+  });
+  const initiator = new NkInitiator(NOISE_PROTOCOL_NAME, exitKeys.publicKey, { prologue: new TextEncoder().encode(NOISE_PROLOGUE), aead: nobleChaCha20Poly1305 });
+  exit.receiveRecord(encodeHandshakeRecord(RecordType.HELLO, initiator.writeMessage1(encodeClientHello({ streamWindowBytes: 1 << 20, sessionWindowBytes: 8 << 20 }))));
+  const welcome = decodeRecord(toClient[0] ?? new Uint8Array());
+  assert.equal(welcome.type, RecordType.WELCOME);
+  const { payload, result } = initiator.readMessage2(welcome.type === RecordType.WELCOME ? welcome.handshake : new Uint8Array());
+  decodeServerHello(payload);
+  const channel = new SealedChannel(result, nobleChaCha20Poly1305);
+  return { exit, channel, toClient, error: () => exitError };
+}
+
+test('malformed and hostile records each close the session with a typed error, and the exit serves the next session', async () => {
+  const cases: Array<[string, (client: Awaited<ReturnType<typeof rawClient>>) => Uint8Array, new (...args: never[]) => ProtocolError]> = [
+    ['unknown record type', () => Uint8Array.of(0x7f, 1, 2, 3), MalformedInputError],
+    ['empty record', () => new Uint8Array(0), MalformedInputError],
+    ['oversized record', () => new Uint8Array(MAX_RECORD_BYTES + 1).fill(RecordType.SEALED), OversizeError],
+    ['truncated sealed record', () => Uint8Array.of(RecordType.SEALED, 0, 0), MalformedInputError],
+    ['replayed sequence number', (c) => { c.channel.nextSendSeq = 0; c.exit.receiveRecord(c.channel.seal(encodeFrame({ type: FrameType.PING, opaque: new Uint8Array(8) }))); c.channel.nextSendSeq = 0; return c.channel.seal(encodeFrame({ type: FrameType.PING, opaque: new Uint8Array(8) })); }, SequenceError],
+    ['bad tag', (c) => { const r = c.channel.seal(encodeFrame({ type: FrameType.PING, opaque: new Uint8Array(8) })); r[12] = (r[12] ?? 0) ^ 0xff; return r; }, AuthenticationError],
+    ['unknown frame type', (c) => c.channel.seal(Uint8Array.of(0x55, 0, 0, 0, 1)), MalformedInputError],
+    ['frame with a bad length', (c) => c.channel.seal(Uint8Array.of(FrameType.CREDIT, 0, 0, 0, 1, 0, 0)), MalformedInputError],
+    ['OPEN whose host length lies', (c) => c.channel.seal(Uint8Array.of(FrameType.OPEN, 0, 0, 0, 1, 0, 80, 200, 97, 98)), MalformedInputError],
+    ['DATA beyond the granted credit', (c) => {
+      c.exit.receiveRecord(c.channel.seal(encodeFrame({ type: FrameType.OPEN, streamId: 1, host: 'example.org', port: 80 })));
+      // The exit's stream window is 64 KiB in this case; two full frames exceed it.
+      c.exit.receiveRecord(c.channel.seal(encodeFrame({ type: FrameType.DATA, streamId: 1, data: new Uint8Array(64 * 1024) })));
+      return c.channel.seal(encodeFrame({ type: FrameType.DATA, streamId: 1, data: new Uint8Array(1) }));
+    }, FlowControlError],
+    ['a second HELLO', () => encodeHandshakeRecord(RecordType.HELLO, new Uint8Array(64)), MalformedInputError],
+  ];
+  for (const [name, makeRecord, expected] of cases) {
+    const client = await rawClient({ streamReceiveWindowBytes: 64 * 1024 });
+    assert.doesNotThrow(() => client.exit.receiveRecord(makeRecord(client)), name);
+    const error = client.error();
+    assert.ok(error instanceof expected, `${name}: expected ${expected.name}, got ${String(error)}`);
+    assert.ok(typeof error.code === 'string' && error.code.startsWith('FERRY_ERR_'), name);
+    assert.equal(client.exit.state, 'closed', name);
+  }
+  // The next, well-behaved session works.
+  const good = connectPair(echo);
+  good.client.start();
+  await good.client.whenOpen();
+  good.client.close();
+});
+
+test('a session whose handshake never completes times out with a clear error', async () => {
+  const exit = new ExitSession({ staticKeyPair: generateKeyPair(), sendRecord: () => {}, onOpenRequest: () => {}, config: { handshakeTimeoutMs: 100 } });
+  const error = await new Promise<ProtocolError | undefined>((resolve) => {
+    const check = setInterval(() => {
+      if (exit.state === 'closed') {
+        clearInterval(check);
+        resolve(exit.error);
+      }
+    }, 10);
+  });
+  assert.equal(error?.code, 'FERRY_ERR_HANDSHAKE_TIMEOUT');
+});
