@@ -1,0 +1,115 @@
+/**
+ * @module exit-server/destination-dialer
+ * Resolves a stream's host (the exit resolves names, so clients leak no DNS), applies the egress policy to every
+ * resolved address, and connects to an allowed one: to that exact address, never to the name again.
+ */
+import { lookup } from 'node:dns/promises';
+import { connect, isIP, type Socket } from 'node:net';
+import { StreamErrorCode } from '../protocol/index.ts';
+import type { EgressPolicy } from './egress-policy.ts';
+
+/** Why the exit could not connect; `streamCode` goes back to the client in OPEN_FAIL (SOCKS numbering). */
+export class DestinationError extends Error {
+  override name = 'DestinationError';
+  constructor(
+    readonly streamCode: StreamErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const SYSTEM_ERROR_CODES: Record<string, StreamErrorCode> = {
+  ECONNREFUSED: StreamErrorCode.CONNECTION_REFUSED,
+  ENOTFOUND: StreamErrorCode.HOST_UNREACHABLE,
+  EAI_AGAIN: StreamErrorCode.HOST_UNREACHABLE,
+  EAI_NONAME: StreamErrorCode.HOST_UNREACHABLE,
+  EHOSTUNREACH: StreamErrorCode.HOST_UNREACHABLE,
+  ENETUNREACH: StreamErrorCode.NETWORK_UNREACHABLE,
+  ETIMEDOUT: StreamErrorCode.TIMED_OUT,
+  ECONNRESET: StreamErrorCode.GENERAL_FAILURE,
+};
+
+function fromSystemError(error: unknown, what: string): DestinationError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? '';
+  return new DestinationError(SYSTEM_ERROR_CODES[code] ?? StreamErrorCode.GENERAL_FAILURE, `${what}: ${code || String(error)}`);
+}
+
+export interface DestinationDialerOptions {
+  policy: EgressPolicy;
+  connectTimeoutMs: number;
+}
+
+export class DestinationDialer {
+  constructor(private readonly options: DestinationDialerOptions) {}
+
+  /** Connects to host:port, or throws DestinationError. The signal aborts a connect in progress. */
+  async dial(host: string, port: number, signal: AbortSignal): Promise<Socket> {
+    const portDecision = this.options.policy.checkPort(port);
+    if (!portDecision.allowed) throw new DestinationError(StreamErrorCode.NOT_ALLOWED, portDecision.reason);
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.options.connectTimeoutMs)]);
+    const addresses = await this.resolve(host, deadline);
+    const refusals: string[] = [];
+    let lastError: DestinationError | undefined;
+    for (const address of addresses) {
+      const decision = this.options.policy.checkAddress(address);
+      if (!decision.allowed) {
+        refusals.push(decision.reason);
+        continue;
+      }
+      try {
+        return await this.connectTo(address, port, deadline);
+      } catch (error) {
+        lastError = error instanceof DestinationError ? error : fromSystemError(error, `connecting to ${host}:${port}`);
+        if (deadline.aborted) break;
+      }
+    }
+    if (lastError) throw lastError;
+    throw new DestinationError(StreamErrorCode.NOT_ALLOWED, refusals[0] ?? `${host} has no address this exit may connect to`);
+  }
+
+  private async resolve(host: string, signal: AbortSignal): Promise<string[]> {
+    const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+    if (isIP(bare)) return [bare];
+    if (bare.toLowerCase() === 'localhost') return ['127.0.0.1', '::1'];
+    try {
+      const results = await Promise.race([
+        lookup(bare, { all: true, verbatim: true }),
+        new Promise<never>((_, reject) => {
+          if (signal.aborted) reject(new DestinationError(StreamErrorCode.TIMED_OUT, `resolving ${bare} timed out`));
+          signal.addEventListener('abort', () => reject(new DestinationError(StreamErrorCode.TIMED_OUT, `resolving ${bare} timed out`)), { once: true });
+        }),
+      ]);
+      if (results.length === 0) throw new DestinationError(StreamErrorCode.HOST_UNREACHABLE, `${bare} has no addresses`);
+      return results.map((result) => result.address);
+    } catch (error) {
+      if (error instanceof DestinationError) throw error;
+      throw fromSystemError(error, `resolving ${bare}`);
+    }
+  }
+
+  private connectTo(address: string, port: number, signal: AbortSignal): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(new DestinationError(StreamErrorCode.TIMED_OUT, `connecting to ${address}:${port} timed out`));
+        return;
+      }
+      const socket = connect({ host: address, port });
+      const onAbort = (): void => {
+        socket.destroy();
+        reject(new DestinationError(StreamErrorCode.TIMED_OUT, `connecting to ${address}:${port} timed out`));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      socket.once('connect', () => {
+        signal.removeEventListener('abort', onAbort);
+        socket.removeAllListeners('error');
+        resolve(socket);
+      });
+      socket.once('error', (error) => {
+        signal.removeEventListener('abort', onAbort);
+        socket.destroy();
+        reject(fromSystemError(error, `connecting to ${address}:${port}`));
+      });
+    });
+  }
+}

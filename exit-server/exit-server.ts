@@ -1,0 +1,197 @@
+/**
+ * @module exit-server/exit-server
+ * The exit: volunteers open a WebSocket here for each client; each WebSocket carries one client session (binary
+ * messages = tunnel records). The exit completes the handshake, opens the requested TCP connections under the egress
+ * policy, and bridges them to the session's streams. It never learns the client's address: it sees only volunteers.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { pipeline } from 'node:stream';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { ExitSession, MAX_RECORD_BYTES, StreamErrorCode, toBase64Url, type KeyPair, type MuxStream } from '../protocol/index.ts';
+import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
+import { MuxStreamDuplex } from '../protocol/adapters/node-stream.ts';
+import { verifyExitConfig, type ExitConfig } from './config.ts';
+import { EgressPolicy } from './egress-policy.ts';
+import { DestinationDialer, DestinationError } from './destination-dialer.ts';
+
+/** WebSocket close codes the exit uses. */
+const CLOSE_NORMAL = 1000;
+const CLOSE_UNSUPPORTED_DATA = 1003;
+const CLOSE_POLICY = 1008;
+const CLOSE_TRY_AGAIN_LATER = 1013;
+
+export interface ExitServerOptions {
+  config?: Partial<ExitConfig>;
+  keyPair: KeyPair;
+  /** Test hook: sees every record exactly as it crosses the volunteer's WebSocket. */
+  wireTap?(direction: 'to-exit' | 'from-exit', record: Uint8Array): void;
+}
+
+export interface ExitMetrics {
+  sessionsOpen: number;
+  sessionsTotal: number;
+  streamsOpen: number;
+  streamsTotal: number;
+  streamsRefused: number;
+  bytesToDestinations: number;
+  bytesFromDestinations: number;
+  sessionErrors: number;
+}
+
+export class ExitServer {
+  readonly config: ExitConfig;
+  readonly publicKey: string;
+  private readonly http: Server;
+  private readonly webSockets: WebSocketServer;
+  private readonly dialer: DestinationDialer;
+  private readonly sessions = new Set<ExitSession>();
+  private readonly metrics: ExitMetrics = {
+    sessionsOpen: 0,
+    sessionsTotal: 0,
+    streamsOpen: 0,
+    streamsTotal: 0,
+    streamsRefused: 0,
+    bytesToDestinations: 0,
+    bytesFromDestinations: 0,
+    sessionErrors: 0,
+  };
+
+  constructor(private readonly options: ExitServerOptions) {
+    this.config = verifyExitConfig(options.config);
+    this.publicKey = toBase64Url(options.keyPair.publicKey);
+    this.dialer = new DestinationDialer({
+      policy: new EgressPolicy({ allowLoopback: this.config.allowLoopback, blockedPorts: this.config.blockedPorts }),
+      connectTimeoutMs: this.config.connectTimeoutMs,
+    });
+    this.http = createServer((request, response) => this.serveHttp(request, response));
+    this.webSockets = new WebSocketServer({ server: this.http, path: this.config.path, maxPayload: MAX_RECORD_BYTES, perMessageDeflate: false });
+    this.webSockets.on('connection', (socket) => this.acceptVolunteer(socket));
+  }
+
+  async listen(): Promise<{ host: string; port: number; url: string }> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.config.port, this.config.host, () => resolve());
+    });
+    const { port } = this.http.address() as AddressInfo;
+    const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
+    return { host: this.config.host, port, url: `ws://${host}:${port}${this.config.path}` };
+  }
+
+  async close(): Promise<void> {
+    for (const session of this.sessions) session.close('the exit is shutting down');
+    for (const socket of this.webSockets.clients) socket.terminate();
+    await new Promise<void>((resolve) => this.webSockets.close(() => resolve()));
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  snapshot(): ExitMetrics {
+    return { ...this.metrics };
+  }
+
+  private serveHttp(request: IncomingMessage, response: ServerResponse): void {
+    if (request.method === 'GET' && request.url === '/metrics') {
+      const lines: string[] = [];
+      const gauge = (name: string, help: string, value: number, type = 'gauge'): void => {
+        lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+      };
+      gauge('ferry_exit_sessions_open', 'Client sessions open now.', this.metrics.sessionsOpen);
+      gauge('ferry_exit_sessions_total', 'Client sessions accepted.', this.metrics.sessionsTotal, 'counter');
+      gauge('ferry_exit_streams_open', 'Destination connections open now.', this.metrics.streamsOpen);
+      gauge('ferry_exit_streams_total', 'Destination connections opened.', this.metrics.streamsTotal, 'counter');
+      gauge('ferry_exit_streams_refused_total', 'Stream requests refused or failed.', this.metrics.streamsRefused, 'counter');
+      gauge('ferry_exit_session_errors_total', 'Sessions closed by a protocol error.', this.metrics.sessionErrors, 'counter');
+      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`${lines.join('\n')}\n`);
+      return;
+    }
+    if (request.method === 'GET' && request.url === '/healthz') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, publicKey: this.publicKey }));
+      return;
+    }
+    response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `volunteers connect by WebSocket to ${this.config.path}` } }));
+  }
+
+  private acceptVolunteer(socket: WebSocket): void {
+    const tap = this.options.wireTap;
+    const session: ExitSession = new ExitSession({
+      staticKeyPair: this.options.keyPair,
+      aead: nodeChaCha20Poly1305,
+      config: this.config.session,
+      sendRecord: (record) => {
+        tap?.('from-exit', record);
+        if (socket.readyState === socket.OPEN) socket.send(record);
+      },
+      onOpenRequest: (stream) => this.openDestination(stream),
+      onClose: (error) => {
+        this.sessions.delete(session);
+        this.metrics.sessionsOpen = this.sessions.size;
+        if (error) this.metrics.sessionErrors++;
+        // Let a GOAWAY already queued reach the client before the socket closes.
+        if (socket.readyState === socket.OPEN) socket.close(error ? CLOSE_POLICY : CLOSE_NORMAL, (error?.code ?? 'closed').slice(0, 120));
+      },
+    });
+    if (this.sessions.size >= this.config.maxSessions) {
+      session.refuse(`this exit is full (${this.config.maxSessions} sessions); try again later`);
+      socket.close(CLOSE_TRY_AGAIN_LATER, 'exit full');
+      return;
+    }
+    this.sessions.add(session);
+    this.metrics.sessionsOpen = this.sessions.size;
+    this.metrics.sessionsTotal++;
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (!isBinary) {
+        socket.close(CLOSE_UNSUPPORTED_DATA, 'binary tunnel records only');
+        session.close('text messages are not part of the tunnel protocol');
+        return;
+      }
+      const record = toBytes(data);
+      tap?.('to-exit', record);
+      session.receiveRecord(record);
+    });
+    socket.on('close', () => session.transportLost('the volunteer closed its connection'));
+    socket.on('error', () => session.transportLost('the volunteer connection failed'));
+  }
+
+  private openDestination(stream: MuxStream): void {
+    const abort = new AbortController();
+    stream.onclose = () => abort.abort();
+    this.dialer.dial(stream.target.host, stream.target.port, abort.signal).then(
+      (socket) => {
+        if (stream.isClosed) {
+          socket.destroy();
+          return;
+        }
+        this.metrics.streamsOpen++;
+        this.metrics.streamsTotal++;
+        this.bridge(stream, socket);
+      },
+      (error: unknown) => {
+        this.metrics.streamsRefused++;
+        const code = error instanceof DestinationError ? error.streamCode : StreamErrorCode.GENERAL_FAILURE;
+        stream.reject(code, error instanceof Error ? error.message : 'connection failed');
+      },
+    );
+  }
+
+  private bridge(stream: MuxStream, socket: Socket): void {
+    const duplex = new MuxStreamDuplex(stream);
+    stream.accept();
+    socket.setTimeout(this.config.streamIdleTimeoutMs, () => socket.destroy(new Error(`no traffic for ${this.config.streamIdleTimeoutMs} ms`)));
+    let finished = 0;
+    const done = (): void => {
+      if (++finished < 2) return;
+      this.metrics.streamsOpen--;
+      this.metrics.bytesToDestinations += stream.bytesReceived;
+      this.metrics.bytesFromDestinations += stream.bytesSent;
+    };
+    pipeline(socket, duplex, () => done());
+    pipeline(duplex, socket, () => done());
+  }
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}

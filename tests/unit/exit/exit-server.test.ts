@@ -1,0 +1,129 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { WebSocket } from 'ws';
+import { ExitServer } from '../../../exit-server/exit-server.ts';
+import { generateKeyPair, StreamErrorCode, StreamError, RecordType } from '../../../protocol/index.ts';
+import { MuxStreamDuplex } from '../../../protocol/adapters/node-stream.ts';
+import { connectClient } from './ws-client.ts';
+
+const body = randomBytes(5 * 1024 * 1024);
+const origin: Server = createServer((request, response) => {
+  response.writeHead(200, { 'content-length': body.length, connection: 'close' }).end(body);
+});
+await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', () => resolve()));
+const originPort = (origin.address() as AddressInfo).port;
+
+const exit = new ExitServer({ keyPair: generateKeyPair(), config: { port: 0, allowLoopback: true, connectTimeoutMs: 2_000 } });
+const { url } = await exit.listen();
+const strictExit = new ExitServer({ keyPair: generateKeyPair(), config: { port: 0, allowLoopback: false } });
+const strict = await strictExit.listen();
+
+after(async () => {
+  await exit.close();
+  await strictExit.close();
+  await new Promise((resolve) => origin.close(resolve));
+});
+
+async function httpGetThrough(session: Awaited<ReturnType<typeof connectClient>>['session'], host: string, port: number): Promise<Buffer> {
+  const stream = session.openStream({ host, port });
+  await new Promise<void>((resolve, reject) => {
+    stream.onopen = resolve;
+    stream.onclose = (error) => reject(error ?? new Error('closed'));
+  });
+  const duplex = new MuxStreamDuplex(stream);
+  duplex.end(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of duplex) chunks.push(chunk as Buffer);
+  const response = Buffer.concat(chunks);
+  return response.subarray(response.indexOf('\r\n\r\n') + 4);
+}
+
+test('a client session through the exit fetches 5 MiB byte-identical', async () => {
+  const { session, socket } = await connectClient(url, exit.publicKey);
+  const received = await httpGetThrough(session, '127.0.0.1', originPort);
+  assert.equal(createHash('sha256').update(received).digest('hex'), createHash('sha256').update(body).digest('hex'));
+  session.close();
+  socket.close();
+});
+
+function openAndFail(session: Awaited<ReturnType<typeof connectClient>>['session'], host: string, port: number): Promise<StreamError> {
+  const stream = session.openStream({ host, port });
+  return new Promise((resolve, reject) => {
+    stream.onopen = () => reject(new Error(`${host}:${port} should have been refused`));
+    stream.onclose = (error) => (error ? resolve(error) : reject(new Error('closed without an error')));
+  });
+}
+
+test('the egress policy refuses loopback and private destinations without the flag, with a clear reason', async () => {
+  const { session, socket } = await connectClient(strict.url, strictExit.publicKey);
+  const loopback = await openAndFail(session, '127.0.0.1', originPort);
+  assert.equal(loopback.streamCode, StreamErrorCode.NOT_ALLOWED);
+  assert.match(loopback.message, /loopback/);
+  const byName = await openAndFail(session, 'localhost', originPort);
+  assert.equal(byName.streamCode, StreamErrorCode.NOT_ALLOWED, 'names are checked after resolution');
+  const metadata = await openAndFail(session, '169.254.169.254', 80);
+  assert.match(metadata.message, /metadata/);
+  const smtp = await openAndFail(session, '1.2.3.4', 25);
+  assert.match(smtp.message, /port 25/);
+  assert.equal(session.state, 'open', 'refusals leave the session usable');
+  session.close();
+  socket.close();
+});
+
+test('a refused port maps to CONNECTION_REFUSED', async () => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
+  const deadPort = (closed.address() as AddressInfo).port;
+  await new Promise((resolve) => closed.close(resolve));
+  const { session, socket } = await connectClient(url, exit.publicKey);
+  const error = await openAndFail(session, '127.0.0.1', deadPort);
+  assert.equal(error.streamCode, StreamErrorCode.CONNECTION_REFUSED);
+  session.close();
+  socket.close();
+});
+
+function closeOf(socket: WebSocket): Promise<number> {
+  return new Promise((resolve) => socket.once('close', (code: number) => resolve(code)));
+}
+
+test('garbage records and text messages close that connection with a clear code; the exit serves the next client', async () => {
+  const garbage = new WebSocket(url);
+  await new Promise((resolve) => garbage.once('open', resolve));
+  const garbageClosed = closeOf(garbage);
+  garbage.send(Uint8Array.of(0x99, 1, 2, 3));
+  assert.equal(await garbageClosed, 1008);
+
+  const badLength = new WebSocket(url);
+  await new Promise((resolve) => badLength.once('open', resolve));
+  const badLengthClosed = closeOf(badLength);
+  badLength.send(Uint8Array.of(RecordType.HELLO, 1, 2));
+  assert.equal(await badLengthClosed, 1008);
+
+  const text = new WebSocket(url);
+  await new Promise((resolve) => text.once('open', resolve));
+  const textClosed = closeOf(text);
+  text.send('hello?');
+  assert.equal(await textClosed, 1003);
+
+  const huge = new WebSocket(url);
+  await new Promise((resolve) => huge.once('open', resolve));
+  const hugeClosed = closeOf(huge);
+  huge.send(new Uint8Array(300 * 1024));
+  assert.equal(await hugeClosed, 1009, 'records over 256 KiB are refused by the WebSocket limit');
+
+  const { session, socket } = await connectClient(url, exit.publicKey);
+  const received = await httpGetThrough(session, '127.0.0.1', originPort);
+  assert.equal(received.length, body.length);
+  session.close();
+  socket.close();
+});
+
+test('a session for another exit key is refused; the metrics count sessions', async () => {
+  await assert.rejects(connectClient(url, strictExit.publicKey), /authentication|closed|lost/);
+  const metrics = await (await fetch(url.replace('ws://', 'http://').replace('/v1/relay', '/metrics'))).text();
+  assert.match(metrics, /ferry_exit_sessions_total \d+/);
+  assert.ok(exit.snapshot().sessionErrors >= 1);
+});

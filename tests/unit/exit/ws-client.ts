@@ -1,0 +1,23 @@
+// Test helper: a ClientSession speaking to a real exit over a real WebSocket (what a volunteer would carry).
+import { WebSocket } from 'ws';
+import { ClientSession, fromBase64Url } from '../../../protocol/index.ts';
+import { nodeChaCha20Poly1305 } from '../../../protocol/adapters/node-aead.ts';
+
+export async function connectClient(url: string, publicKey: string): Promise<{ session: ClientSession; socket: WebSocket }> {
+  const socket = new WebSocket(url);
+  socket.binaryType = 'nodebuffer';
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  const session = new ClientSession({
+    exitPublicKey: fromBase64Url(publicKey),
+    aead: nodeChaCha20Poly1305,
+    sendRecord: (record) => socket.send(record),
+  });
+  socket.on('message', (data: Buffer) => session.receiveRecord(new Uint8Array(data)));
+  socket.on('close', () => session.transportLost('socket closed'));
+  session.start();
+  await session.whenOpen();
+  return { session, socket };
+}
