@@ -25,7 +25,7 @@ function collect(path) {
 
 const files = roots.flatMap(collect);
 mkdirSync(join(root, 'test-results'), { recursive: true });
-const tapFile = join(root, 'test-results', 'results.tap');
+const tapFile = join(root, 'test-results', `results-${process.pid}.tap`);
 
 // One file at a time: the e2e files each start two Chromium processes and this machine has 2 cores.
 const child = spawn(

@@ -1,0 +1,47 @@
+/**
+ * @module cli/main
+ * The `ferry` command: one entry point, one subcommand per part. Each subcommand lives with its part; this file
+ * only dispatches (and loads each part lazily, so `ferry exit` does not load Playwright).
+ */
+
+const USAGE = `Usage: ferry <command> [options]
+
+Commands:
+  demo        start the whole network on this machine: broker, exit, volunteer and client browsers, helper
+  broker      run the signaling server that pairs clients with volunteers
+  exit        run an exit server
+  volunteer   run a headless volunteer (Node, no browser)
+  helper      the native helper: --install writes the browser's native host manifest; --native is run by the browser
+  bench       measure throughput and start-up time on this machine
+
+Run "ferry <command> --help" for a command's options.
+`;
+
+export type Command = (argv: string[]) => Promise<void>;
+
+const commands: Record<string, () => Promise<Command>> = {
+  demo: async () => (await import('./demo.ts')).runDemo,
+  broker: async () => (await import('../signaling-server/main.ts')).runBroker,
+  exit: async () => (await import('../exit-server/main.ts')).runExit,
+  volunteer: async () => (await import('../relay-worker/node.ts')).runVolunteer,
+  helper: async () => (await import('../native-helper/cli.ts')).runHelper,
+  bench: async () => (await import('../bench/run.ts')).runBench,
+};
+
+const [commandName, ...rest] = process.argv.slice(2);
+if (commandName === undefined || commandName === "--help" || commandName === "-h" || commandName === "help") {
+  process.stdout.write(USAGE);
+  process.exit(commandName === undefined ? 1 : 0);
+}
+const load = commands[commandName];
+if (!load) {
+  process.stderr.write(`ferry: unknown command "${commandName}"\n\n${USAGE}`);
+  process.exit(2);
+}
+try {
+  await (await load())(rest);
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`ferry ${commandName}: ${message}\n`);
+  process.exit(1);
+}

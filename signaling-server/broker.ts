@@ -1,0 +1,134 @@
+/**
+ * @module broker
+ * Wires the broker together on one node:http server: the HTTP routes (http-handler.ts) and the volunteers'
+ * WebSocket endpoint /v1/volunteer (volunteer-hub.ts), sharing one store, one set of pending matches and one set
+ * of counters.
+ *
+ * @example
+ * const broker = createBroker({ port: 0, exits: [{ id: 'local', url: 'ws://127.0.0.1:9000/v1/relay', publicKey }] });
+ * const { host, port } = await broker.listen();
+ * // ... later
+ * await broker.close();
+ */
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { verifyBrokerConfig } from './config.ts';
+import type { BrokerConfig, BrokerLogEvent } from './config.ts';
+import { BrokerHttpHandler, pathOf } from './http-handler.ts';
+import { Matchmaker } from './matchmaker.ts';
+import { MemoryVolunteerStore } from './memory-store.ts';
+import { BrokerCounters, snapshotMetrics } from './metrics.ts';
+import type { BrokerMetricsSnapshot } from './metrics.ts';
+import { PendingMatches } from './pending-matches.ts';
+import { VolunteerHub } from './volunteer-hub.ts';
+
+export const VOLUNTEER_PATH = '/v1/volunteer';
+/** How often node checks headers and request timeouts (ms); the slow-loris limits are enforced this precisely. */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
+
+export interface BrokerAddress {
+  host: string;
+  port: number;
+}
+
+export interface Broker {
+  /** Starts listening on config.host:config.port; resolves with the bound address (port 0 becomes the real port). */
+  listen(): Promise<BrokerAddress>;
+  /** Stops accepting, lets waiting clients go (504), closes volunteer sockets. Idempotent. */
+  close(): Promise<void>;
+  /** Current gauges and counters, as /metrics shows them. */
+  metrics(): Promise<BrokerMetricsSnapshot>;
+  /** The validated configuration in force. */
+  readonly config: Readonly<BrokerConfig>;
+}
+
+/** Builds a broker from `overrides` on top of DEFAULT_BROKER_CONFIG. Throws BrokerConfigError for a bad config. */
+export function createBroker(overrides: Partial<BrokerConfig> = {}): Broker {
+  const config = verifyBrokerConfig(overrides);
+  const log = config.log ?? ((_event: BrokerLogEvent): void => {});
+  const ownsStore = config.store === undefined;
+  const store = config.store ?? new MemoryVolunteerStore();
+  const counters = new BrokerCounters();
+  const pendingMatches = new PendingMatches();
+  const hub = new VolunteerHub({
+    exits: config.exits,
+    maxMessageBytes: config.maxBodyBytes,
+    maxVolunteers: config.maxVolunteers,
+    heartbeatMs: config.volunteerHeartbeatMs,
+    helloTimeoutMs: config.volunteerHelloTimeoutMs,
+    store,
+    pendingMatches,
+    counters,
+    log,
+  });
+  const matchmaker = new Matchmaker({
+    clientAnswerTimeoutMs: config.clientAnswerTimeoutMs,
+    maxOffersPerVolunteerPending: config.maxOffersPerVolunteerPending,
+    store,
+    hub,
+    pendingMatches,
+    counters,
+  });
+  const metrics = async (): Promise<BrokerMetricsSnapshot> => snapshotMetrics(counters, await store.counts(), httpHandler.clientsPending);
+  const httpHandler = new BrokerHttpHandler({
+    exits: config.exits,
+    maxBodyBytes: config.maxBodyBytes,
+    bodyReadTimeoutMs: config.bodyReadTimeoutMs,
+    rejectedBodyDrainMs: config.rejectedBodyDrainMs,
+    maxPendingClients: config.maxPendingClients,
+    matchmaker,
+    counters,
+    metrics,
+    log,
+  });
+
+  const server: Server = createServer({
+    headersTimeout: config.requestHeadersTimeoutMs,
+    // Covers headers and body; the answer wait comes after the request is complete and has its own deadline.
+    requestTimeout: config.requestHeadersTimeoutMs + config.bodyReadTimeoutMs,
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+  });
+  server.on('request', httpHandler.handle);
+  server.on('upgrade', (request, socket, head) => {
+    if (pathOf(request.url) !== VOLUNTEER_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    hub.handleUpgrade(request, socket, head);
+  });
+  server.on('clientError', (error: Error & { code?: string }, socket) => {
+    // Malformed HTTP or a slow request: answer if we still can, never log the peer.
+    const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    else socket.destroy();
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    metrics,
+    listen: () =>
+      new Promise<BrokerAddress>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          resolve({ host: address.address, port: address.port });
+        });
+      }),
+    close: () => {
+      closing ??= (async () => {
+        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        pendingMatches.expireAll();
+        await hub.close();
+        server.closeIdleConnections();
+        // Requests still reading a body end at their bodyReadTimeoutMs; don't wait for them.
+        server.closeAllConnections();
+        await serverClosed;
+        if (ownsStore) await store.close();
+      })();
+      return closing;
+    },
+  };
+}

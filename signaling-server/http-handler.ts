@@ -1,0 +1,201 @@
+/**
+ * @module http-handler
+ * The broker's HTTP routes:
+ *   POST /v1/client   ClientOfferRequest -> ClientOfferResponse, or BrokerErrorBody
+ *   GET  /v1/exits    {exits: ExitInfo[]}
+ *   GET  /metrics     Prometheus text
+ * /v1/client and /v1/exits allow any origin (extensions, tabs and widgets call them) and answer CORS preflights.
+ * Nothing here logs per request, and no address is ever logged.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseClientOfferRequest, SignalingFormatError } from '../protocol/signaling.ts';
+import type { ClientOfferRequest, ClientOfferResponse, ExitInfo } from '../protocol/signaling.ts';
+import type { BrokerLogEvent } from './config.ts';
+import { BadRequestError, BodyTooLargeError, BrokerHttpError, ClientGoneError, NoVolunteersError, UnknownExitError } from './errors.ts';
+import type { BrokerHttpErrorCode } from './errors.ts';
+import { readBodyText } from './http-body.ts';
+import type { Matchmaker } from './matchmaker.ts';
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './metrics.ts';
+import type { BrokerCounters, BrokerMetricsSnapshot } from './metrics.ts';
+
+export interface HttpHandlerOptions {
+  exits: readonly ExitInfo[];
+  maxBodyBytes: number;
+  bodyReadTimeoutMs: number;
+  rejectedBodyDrainMs: number;
+  maxPendingClients: number;
+  matchmaker: Pick<Matchmaker, 'findAnswer'>;
+  counters: BrokerCounters;
+  metrics: () => Promise<BrokerMetricsSnapshot>;
+  log: (event: BrokerLogEvent) => void;
+}
+
+const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+  'Access-Control-Allow-Headers': 'Content-Type',
+  'Access-Control-Max-Age': '86400',
+} as const;
+
+/** Methods each route takes, for 405 and its Allow header. OPTIONS is the CORS preflight. */
+const ROUTE_METHODS: Readonly<Record<string, readonly string[]>> = {
+  '/v1/client': ['POST', 'OPTIONS'],
+  '/v1/exits': ['GET', 'OPTIONS'],
+  '/metrics': ['GET'],
+};
+
+/** Seconds a client told NO_VOLUNTEERS should wait before asking again (Retry-After). */
+const NO_VOLUNTEERS_RETRY_AFTER_S = 2;
+
+export class BrokerHttpHandler {
+  readonly #options: HttpHandlerOptions;
+  readonly #exitsById: ReadonlyMap<string, ExitInfo>;
+  #clientsPending = 0;
+
+  constructor(options: HttpHandlerOptions) {
+    this.#options = options;
+    this.#exitsById = new Map(options.exits.map((exit) => [exit.id, exit]));
+  }
+
+  /** Client requests being read or waiting for an answer. */
+  get clientsPending(): number {
+    return this.#clientsPending;
+  }
+
+  readonly handle = (request: IncomingMessage, response: ServerResponse): void => {
+    this.#route(request, response).catch((error: unknown) => {
+      this.#options.log({ level: 'error', message: `broker request failed: ${error instanceof Error ? error.message : String(error)}` });
+      if (!response.headersSent) sendError(response, 500, 'INTERNAL_ERROR', 'the broker failed; try again', {});
+      else response.destroy();
+    });
+  };
+
+  async #route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = pathOf(request.url);
+    const methods = ROUTE_METHODS[path];
+    const cors = path === '/metrics' ? {} : CORS_HEADERS;
+    if (methods === undefined) {
+      sendError(response, 404, 'NOT_FOUND', `no route ${path.slice(0, 200)}; the broker serves POST /v1/client, GET /v1/exits, GET /metrics`, {});
+      return;
+    }
+    const method = request.method ?? '';
+    if (!methods.includes(method)) {
+      sendError(response, 405, 'METHOD_NOT_ALLOWED', `${path} takes ${methods.join(', ')}`, { ...cors, Allow: methods.join(', ') });
+      return;
+    }
+    if (method === 'OPTIONS') {
+      response.writeHead(204, { ...CORS_HEADERS, 'Content-Length': '0' }).end();
+      return;
+    }
+    if (path === '/v1/exits') {
+      sendJson(response, 200, { exits: this.#options.exits }, cors);
+      return;
+    }
+    if (path === '/metrics') {
+      const text = renderPrometheus(await this.#options.metrics());
+      response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Cache-Control': 'no-store' }).end(text);
+      return;
+    }
+    await this.#handleClientOffer(request, response);
+  }
+
+  async #handleClientOffer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const { counters } = this.#options;
+    counters.clientRequests += 1;
+    if (this.#clientsPending >= this.#options.maxPendingClients) {
+      counters.noVolunteers += 1;
+      this.#refuseUnreadBody(request, response, new NoVolunteersError('the broker is busy; try again in a few seconds'));
+      return;
+    }
+    this.#clientsPending += 1;
+    const clientGone = new AbortController();
+    response.once('close', () => {
+      if (!response.writableFinished) clientGone.abort();
+    });
+    try {
+      const answer = await this.#answerOffer(request, clientGone.signal);
+      sendJson(response, 200, answer, CORS_HEADERS);
+    } catch (error) {
+      if (error instanceof ClientGoneError) {
+        response.destroy();
+      } else if (error instanceof BodyTooLargeError) {
+        counters.badRequests += 1;
+        this.#refuseUnreadBody(request, response, error);
+      } else if (error instanceof BrokerHttpError) {
+        if (error.status === 400 || error.status === 408) counters.badRequests += 1;
+        sendBrokerError(response, error);
+      } else {
+        throw error;
+      }
+    } finally {
+      this.#clientsPending -= 1;
+    }
+  }
+
+  async #answerOffer(request: IncomingMessage, clientGone: AbortSignal): Promise<ClientOfferResponse> {
+    const text = await readBodyText(request, this.#options);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new BadRequestError('the body is not valid JSON; send {"offer": {"type": "offer", "sdp": "v=0..."}, "exitId": "...", "nat": "unknown"}');
+    }
+    let offerRequest: ClientOfferRequest;
+    try {
+      offerRequest = parseClientOfferRequest(json);
+    } catch (error) {
+      if (error instanceof SignalingFormatError) throw new BadRequestError(error.message);
+      throw error;
+    }
+    const exit = this.#exitsById.get(offerRequest.exitId);
+    if (exit === undefined) throw new UnknownExitError(offerRequest.exitId);
+    return await this.#options.matchmaker.findAnswer(offerRequest, exit, clientGone);
+  }
+
+  /**
+   * Answers while part of the body is still unread. The rest is read and thrown away (never kept) for up to
+   * rejectedBodyDrainMs, so the client finishes sending and can read the answer instead of meeting a reset
+   * connection; a client still sending after that is cut off.
+   */
+  #refuseUnreadBody(request: IncomingMessage, response: ServerResponse, error: BrokerHttpError): void {
+    const socket = request.socket;
+    const cutOff = setTimeout(() => socket.destroy(), this.#options.rejectedBodyDrainMs);
+    socket.once('close', () => clearTimeout(cutOff));
+    request.once('end', () => clearTimeout(cutOff));
+    request.resume();
+    sendBrokerError(response, error);
+  }
+}
+
+/** The path of a request target, ignoring the query; '/' for a target that does not parse. */
+export function pathOf(url: string | undefined): string {
+  try {
+    return new URL(url ?? '/', 'http://broker.invalid').pathname;
+  } catch {
+    return '/';
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>>): void {
+  const text = JSON.stringify(body);
+  response
+    .writeHead(status, {
+      ...headers,
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': String(Buffer.byteLength(text)),
+      'Cache-Control': 'no-store',
+    })
+    .end(text);
+}
+
+function sendError(response: ServerResponse, status: number, code: BrokerHttpErrorCode, message: string, headers: Readonly<Record<string, string>>): void {
+  sendJson(response, status, { error: { code, message } }, headers);
+}
+
+function sendBrokerError(response: ServerResponse, error: BrokerHttpError): void {
+  const headers: Record<string, string> = { ...CORS_HEADERS };
+  if (error.code === 'NO_VOLUNTEERS') headers['Retry-After'] = String(NO_VOLUNTEERS_RETRY_AFTER_S);
+  // A body that stopped arriving may never finish; the connection cannot carry another request.
+  if (error.status === 408) headers.Connection = 'close';
+  sendError(response, error.status, error.code, error.message, headers);
+}

@@ -1,0 +1,244 @@
+/**
+ * @module volunteer-hub
+ * The volunteers' side of the broker: one WebSocket per volunteer at /v1/volunteer, speaking the JSON messages of
+ * protocol/signaling.ts. It keeps the live sockets (the store keeps only ids and numbers), turns `hello`/`slots`
+ * into store updates, hands `answer`/`decline` to the pending matches, and sends offers.
+ *
+ * Protocol errors close the socket after an `error` message: 1008 for bad JSON or shape, binary data, anything
+ * before `hello`, or a second `hello`; 1009 for an oversize message (ws enforces maxPayload and closes by itself).
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+import { parseVolunteerMessage, SignalingFormatError } from '../protocol/signaling.ts';
+import type { BrokerOffer, BrokerToVolunteer, ExitInfo, NatClass, VolunteerKind, VolunteerToBroker } from '../protocol/signaling.ts';
+import type { BrokerLogEvent } from './config.ts';
+import type { BrokerCounters } from './metrics.ts';
+import type { MatchOutcome, PendingMatches } from './pending-matches.ts';
+import type { VolunteerStore } from './store.ts';
+
+/** WebSocket close codes (RFC 6455). */
+export const CLOSE_POLICY_VIOLATION = 1008;
+export const CLOSE_MESSAGE_TOO_BIG = 1009;
+export const CLOSE_GOING_AWAY = 1001;
+/** On broker shutdown, how long volunteers get to finish the close handshake before their sockets are cut (ms). */
+const CLOSE_GRACE_MS = 1_000;
+
+export interface VolunteerHubOptions {
+  exits: readonly ExitInfo[];
+  maxMessageBytes: number;
+  maxVolunteers: number;
+  heartbeatMs: number;
+  helloTimeoutMs: number;
+  store: VolunteerStore;
+  pendingMatches: PendingMatches;
+  counters: BrokerCounters;
+  log: (event: BrokerLogEvent) => void;
+}
+
+interface VolunteerConnection {
+  socket: WebSocket;
+  /** Set by `hello`; undefined until then. */
+  volunteerId: string | undefined;
+  /** Cleared on each ping, set by the pong; still clear at the next beat means the peer is gone. */
+  answeredLastPing: boolean;
+  helloTimer: NodeJS.Timeout | undefined;
+  /** Store writes for this volunteer run one after another, so `slots` never overtakes `hello`. */
+  storeQueue: Promise<void>;
+}
+
+export class VolunteerHub {
+  readonly #options: VolunteerHubOptions;
+  readonly #server: WebSocketServer;
+  readonly #connections = new Set<VolunteerConnection>();
+  readonly #byVolunteerId = new Map<string, VolunteerConnection>();
+  readonly #heartbeat: NodeJS.Timeout;
+
+  constructor(options: VolunteerHubOptions) {
+    this.#options = options;
+    this.#server = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
+    this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  /** Takes over an HTTP upgrade for /v1/volunteer. Refuses with 503 when maxVolunteers sockets are open. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#connections.size >= this.#options.maxVolunteers) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.#server.handleUpgrade(request, socket, head, (ws) => this.#accept(ws));
+  }
+
+  /** Sends an offer to a connected volunteer. False when it is not connected here (anymore). */
+  sendOffer(volunteerId: string, offer: BrokerOffer): boolean {
+    const connection = this.#byVolunteerId.get(volunteerId);
+    if (!connection || connection.socket.readyState !== connection.socket.OPEN) return false;
+    this.#send(connection, offer);
+    return true;
+  }
+
+  /** Closes every volunteer socket (1001) and waits until the store has forgotten them. */
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    const connections = [...this.#connections];
+    const socketsClosed = connections.map((connection) => closedOrCut(connection.socket, CLOSE_GRACE_MS));
+    for (const connection of connections) connection.socket.close(CLOSE_GOING_AWAY, 'broker shutting down');
+    await Promise.all([...socketsClosed, ...connections.map((connection) => this.#forget(connection))]);
+    this.#server.close();
+  }
+
+  #accept(socket: WebSocket): void {
+    const connection: VolunteerConnection = {
+      socket,
+      volunteerId: undefined,
+      answeredLastPing: true,
+      helloTimer: undefined,
+      storeQueue: Promise.resolve(),
+    };
+    this.#connections.add(connection);
+    connection.helloTimer = setTimeout(
+      () => this.#refuse(connection, 'HELLO_TIMEOUT', `send "hello" within ${this.#options.helloTimeoutMs} ms of connecting`, CLOSE_POLICY_VIOLATION),
+      this.#options.helloTimeoutMs,
+    );
+    socket.on('pong', () => {
+      connection.answeredLastPing = true;
+    });
+    socket.on('message', (data, isBinary) => this.#onMessage(connection, data, isBinary));
+    socket.on('error', (error: Error & { code?: string }) => {
+      // ws has already started closing (1009 for maxPayload, 1007 for bad UTF-8); the volunteer is gone as of now.
+      this.#options.counters.volunteerProtocolErrors += 1;
+      this.#options.log({ level: 'info', message: `volunteer socket error: ${error.code ?? error.message}` });
+      void this.#forget(connection);
+    });
+    socket.on('close', () => {
+      void this.#forget(connection);
+    });
+  }
+
+  #onMessage(connection: VolunteerConnection, data: RawData, isBinary: boolean): void {
+    // Frames that arrive while closing (after a refusal) are ignored.
+    if (connection.socket.readyState !== connection.socket.OPEN) return;
+    if (isBinary) {
+      this.#refuse(connection, 'BINARY_NOT_ALLOWED', 'the broker takes JSON text messages only', CLOSE_POLICY_VIOLATION);
+      return;
+    }
+    let message: VolunteerToBroker;
+    try {
+      message = parseVolunteerMessage(JSON.parse(rawDataToText(data)));
+    } catch (error) {
+      const detail = error instanceof SignalingFormatError ? error.message : 'the message is not valid JSON';
+      this.#refuse(connection, 'BAD_MESSAGE', detail, CLOSE_POLICY_VIOLATION);
+      return;
+    }
+    if (connection.volunteerId === undefined) {
+      if (message.type !== 'hello') {
+        this.#refuse(connection, 'HELLO_FIRST', `send "hello" before "${message.type}"`, CLOSE_POLICY_VIOLATION);
+        return;
+      }
+      this.#onHello(connection, message.kind, message.nat, message.slots);
+      return;
+    }
+    const volunteerId = connection.volunteerId;
+    switch (message.type) {
+      case 'hello':
+        this.#refuse(connection, 'ALREADY_HELLO', '"hello" may be sent only once', CLOSE_POLICY_VIOLATION);
+        return;
+      case 'slots':
+        this.#queueStoreWrite(connection, () => this.#options.store.updateSlots(volunteerId, message.slots));
+        return;
+      case 'answer':
+        this.#onReply(connection, message.matchId, { kind: 'answered', answer: message.answer });
+        return;
+      case 'decline':
+        this.#options.counters.declines += 1;
+        this.#onReply(connection, message.matchId, { kind: 'declined', reason: message.reason });
+        return;
+    }
+  }
+
+  #onHello(connection: VolunteerConnection, kind: VolunteerKind, nat: NatClass, slots: number): void {
+    clearTimeout(connection.helloTimer);
+    connection.helloTimer = undefined;
+    const volunteerId = randomUUID();
+    connection.volunteerId = volunteerId;
+    this.#queueStoreWrite(connection, async () => {
+      await this.#options.store.addVolunteer({ id: volunteerId, kind, nat, slots });
+      // Reachable for offers only once the store knows it, so a matched id always has a socket here.
+      if (connection.socket.readyState !== connection.socket.OPEN) return;
+      this.#byVolunteerId.set(volunteerId, connection);
+      this.#send(connection, { type: 'welcome', volunteerId, exits: [...this.#options.exits] });
+    });
+  }
+
+  #onReply(connection: VolunteerConnection, matchId: string, outcome: MatchOutcome): void {
+    const settled = this.#options.pendingMatches.settleFromVolunteer(connection.volunteerId ?? '', matchId, outcome);
+    if (!settled && outcome.kind === 'answered') {
+      // Not fatal: the client gave up or the match went elsewhere. Telling the volunteer lets it free its slot.
+      this.#send(connection, { type: 'error', code: 'MATCH_EXPIRED', message: `match "${matchId.slice(0, 128)}" is over; close its peer connection` });
+    }
+  }
+
+  #queueStoreWrite(connection: VolunteerConnection, write: () => Promise<void>): void {
+    connection.storeQueue = connection.storeQueue.then(write).catch((error: unknown) => {
+      this.#options.log({ level: 'error', message: `volunteer store write failed: ${error instanceof Error ? error.message : String(error)}` });
+    });
+  }
+
+  /** Sends an `error` message, then closes. */
+  #refuse(connection: VolunteerConnection, code: string, message: string, closeCode: number): void {
+    this.#options.counters.volunteerProtocolErrors += 1;
+    if (connection.socket.readyState !== connection.socket.OPEN) return;
+    this.#send(connection, { type: 'error', code, message });
+    connection.socket.close(closeCode, code);
+    // Gone for matching from this moment, not from whenever the close handshake ends.
+    void this.#forget(connection);
+  }
+
+  #send(connection: VolunteerConnection, message: BrokerToVolunteer): void {
+    connection.socket.send(JSON.stringify(message));
+  }
+
+  /** Drops a volunteer everywhere: fails its matches at once, then removes it from the store. Idempotent. */
+  #forget(connection: VolunteerConnection): Promise<void> {
+    if (!this.#connections.delete(connection)) return connection.storeQueue;
+    clearTimeout(connection.helloTimer);
+    const volunteerId = connection.volunteerId;
+    if (volunteerId === undefined) return connection.storeQueue;
+    this.#byVolunteerId.delete(volunteerId);
+    this.#options.pendingMatches.failVolunteer(volunteerId);
+    this.#queueStoreWrite(connection, () => this.#options.store.removeVolunteer(volunteerId));
+    return connection.storeQueue;
+  }
+
+  #beat(): void {
+    for (const connection of this.#connections) {
+      if (!connection.answeredLastPing) {
+        void this.#forget(connection);
+        connection.socket.terminate();
+        continue;
+      }
+      connection.answeredLastPing = false;
+      connection.socket.ping();
+    }
+  }
+}
+
+/** Resolves once the socket has closed, terminating it if the close handshake takes longer than graceMs. */
+function closedOrCut(socket: WebSocket, graceMs: number): Promise<void> {
+  if (socket.readyState === socket.CLOSED) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => socket.terminate(), graceMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function rawDataToText(data: RawData): string {
+  const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+  return new TextDecoder('utf-8', { fatal: true }).decode(buffer);
+}

@@ -1,0 +1,225 @@
+/**
+ * Test harness for the broker: a real broker on 127.0.0.1 port 0, volunteers as real `ws` clients, clients as
+ * real fetch() calls. Every wait is bounded; everything started is closed by TestNetwork.close().
+ */
+import { WebSocket } from 'ws';
+import { createBroker } from '../../../signaling-server/broker.ts';
+import type { Broker } from '../../../signaling-server/broker.ts';
+import type { BrokerConfig } from '../../../signaling-server/config.ts';
+import { parseBrokerMessage } from '../../../protocol/signaling.ts';
+import type { BrokerOffer, BrokerToVolunteer, ExitInfo, NatClass, SessionDescription, VolunteerKind } from '../../../protocol/signaling.ts';
+
+/** Longest any single wait in these tests may take before the test fails (ms). */
+export const WAIT_MS = 5_000;
+
+export const TEST_EXIT: ExitInfo = {
+  id: 'exit-local',
+  url: 'ws://127.0.0.1:9/v1/relay',
+  publicKey: 'mW3pZ8qLZxQ2b1Rj4n0Yc7Vt9Ue6Hs5Gk3Df2Sa1QwE',
+};
+
+/** A Chromium data-channel offer, as a client's offscreen document would send it. */
+export function sampleOfferSdp(tag = 'Xk3d'): string {
+  return [
+    'v=0',
+    'o=- 4611731400430051336 2 IN IP4 127.0.0.1',
+    's=-',
+    't=0 0',
+    'a=group:BUNDLE 0',
+    'a=extmap-allow-mixed',
+    'a=msid-semantic: WMS',
+    'm=application 9 UDP/DTLS/SCTP webrtc-datachannel',
+    'c=IN IP4 0.0.0.0',
+    'a=candidate:1467250027 1 udp 2122260223 192.0.2.10 51472 typ host generation 0 network-id 1',
+    `a=ice-ufrag:${tag}`,
+    'a=ice-pwd:2Vn9ZbZ6yq0X8cD1tE4rF7gH',
+    'a=ice-options:trickle',
+    'a=fingerprint:sha-256 3B:9A:21:C4:5E:7F:08:D2:6B:11:E0:93:4C:AF:52:17:8D:60:F9:2E:B4:0C:75:D8:1A:E6:39:C0:52:7B:84:FD',
+    'a=setup:actpass',
+    'a=mid:0',
+    'a=sctp-port:5000',
+    'a=max-message-size:262144',
+    '',
+  ].join('\r\n');
+}
+
+/** A libdatachannel answer, as a headless volunteer would send it. */
+export function sampleAnswerSdp(tag = 'Qp7r'): string {
+  return [
+    'v=0',
+    'o=rtc 2849178233 0 IN IP4 127.0.0.1',
+    's=-',
+    't=0 0',
+    'a=group:BUNDLE 0',
+    'a=msid-semantic:WMS *',
+    'a=setup:active',
+    `a=ice-ufrag:${tag}`,
+    'a=ice-pwd:Hq2mN8vB4xC6zL1kJ9fD3sA7',
+    'a=ice-options:ice2,trickle',
+    'a=fingerprint:sha-256 A4:17:5C:E2:90:3B:6D:F8:21:0A:C7:54:B9:E3:1F:86:2D:70:CB:45:9E:08:F1:63:DA:2C:B7:94:E5:10:3F:6A',
+    'm=application 9 UDP/DTLS/SCTP webrtc-datachannel',
+    'c=IN IP4 0.0.0.0',
+    'a=mid:0',
+    'a=sendrecv',
+    'a=sctp-port:5000',
+    'a=max-message-size:262144',
+    '',
+  ].join('\r\n');
+}
+
+export function offerBody(overrides: { exitId?: string; nat?: NatClass; sdp?: string } = {}): string {
+  const offer: SessionDescription = { type: 'offer', sdp: overrides.sdp ?? sampleOfferSdp() };
+  return JSON.stringify({ offer, exitId: overrides.exitId ?? TEST_EXIT.id, nat: overrides.nat ?? 'unknown' });
+}
+
+export interface ClientReply {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+/** Bounded wait for one broker message, or for the socket to close. */
+function withTimeout<T>(promise: Promise<T>, what: string, timeoutMs = WAIT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export interface HelloFields {
+  kind: VolunteerKind;
+  nat: NatClass;
+  slots: number;
+}
+
+/** A volunteer speaking the broker protocol over a real WebSocket, keeping every message it receives in order. */
+export class TestVolunteer {
+  readonly socket: WebSocket;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  volunteerId = '';
+  readonly #inbox: BrokerToVolunteer[] = [];
+  readonly #waiters: Array<(message: BrokerToVolunteer) => void> = [];
+
+  constructor(url: string, options: { autoPong?: boolean } = {}) {
+    this.socket = new WebSocket(url, { autoPong: options.autoPong ?? true });
+    this.closed = new Promise((resolve) => {
+      this.socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    });
+    this.socket.on('error', () => {});
+    this.socket.on('message', (data) => {
+      const message = parseBrokerMessage(JSON.parse(String(data)));
+      const waiter = this.#waiters.shift();
+      if (waiter) waiter(message);
+      else this.#inbox.push(message);
+    });
+  }
+
+  opened(): Promise<void> {
+    if (this.socket.readyState === WebSocket.OPEN) return Promise.resolve();
+    return withTimeout(
+      new Promise<void>((resolve, reject) => {
+        this.socket.once('open', () => resolve());
+        this.socket.once('error', reject);
+      }),
+      'the volunteer socket to open',
+    );
+  }
+
+  send(message: unknown): void {
+    this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  nextMessage(): Promise<BrokerToVolunteer> {
+    const queued = this.#inbox.shift();
+    if (queued) return Promise.resolve(queued);
+    return withTimeout(new Promise<BrokerToVolunteer>((resolve) => this.#waiters.push(resolve)), 'a broker message');
+  }
+
+  async nextOffer(): Promise<BrokerOffer> {
+    const message = await this.nextMessage();
+    if (message.type !== 'offer') throw new Error(`expected an offer, got ${JSON.stringify(message)}`);
+    return message;
+  }
+
+  /** Resolves with the close code the broker chose. */
+  closedBy(): Promise<{ code: number; reason: string }> {
+    return withTimeout(this.closed, 'the broker to close the volunteer socket');
+  }
+
+  /** Messages received and not yet taken. */
+  get pending(): readonly BrokerToVolunteer[] {
+    return this.#inbox;
+  }
+
+  async hello(fields: Partial<HelloFields> = {}): Promise<void> {
+    this.send({ type: 'hello', version: 1, kind: fields.kind ?? 'headless', nat: fields.nat ?? 'unknown', slots: fields.slots ?? 1 });
+    const welcome = await this.nextMessage();
+    if (welcome.type !== 'welcome') throw new Error(`expected welcome, got ${JSON.stringify(welcome)}`);
+    this.volunteerId = welcome.volunteerId;
+  }
+
+  answer(matchId: string, sdp = sampleAnswerSdp()): void {
+    this.send({ type: 'answer', matchId, answer: { type: 'answer', sdp } });
+  }
+}
+
+/** One broker and everything the test opened against it. */
+export class TestNetwork {
+  readonly broker: Broker;
+  readonly baseUrl: string;
+  readonly volunteerUrl: string;
+  readonly #volunteers: TestVolunteer[] = [];
+
+  private constructor(broker: Broker, port: number) {
+    this.broker = broker;
+    this.baseUrl = `http://127.0.0.1:${port}`;
+    this.volunteerUrl = `ws://127.0.0.1:${port}/v1/volunteer`;
+  }
+
+  static async start(overrides: Partial<BrokerConfig> = {}): Promise<TestNetwork> {
+    const broker = createBroker({ host: '127.0.0.1', port: 0, exits: [TEST_EXIT], ...overrides });
+    const { port } = await broker.listen();
+    return new TestNetwork(broker, port);
+  }
+
+  /** Opens a volunteer socket; unless `hello` is null it also says hello and waits for the welcome. */
+  async volunteer(hello: Partial<HelloFields> | null = {}, options: { autoPong?: boolean } = {}): Promise<TestVolunteer> {
+    const volunteer = new TestVolunteer(this.volunteerUrl, options);
+    this.#volunteers.push(volunteer);
+    await volunteer.opened();
+    if (hello) await volunteer.hello(hello);
+    return volunteer;
+  }
+
+  /** POSTs to /v1/client; `body` is sent as is. */
+  async postClient(body: string | Uint8Array<ArrayBuffer> = offerBody()): Promise<ClientReply> {
+    const response = await fetch(`${this.baseUrl}/v1/client`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(WAIT_MS * 2),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text.length > 0 ? JSON.parse(text) : undefined };
+  }
+
+  async get(path: string, init: RequestInit = {}): Promise<Response> {
+    return await fetch(`${this.baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(WAIT_MS) });
+  }
+
+  async close(): Promise<void> {
+    for (const volunteer of this.#volunteers) volunteer.socket.terminate();
+    await this.broker.close();
+  }
+}
+
+export function errorCodeOf(reply: ClientReply): string | undefined {
+  const body = reply.body as { error?: { code?: unknown } } | undefined;
+  return typeof body?.error?.code === 'string' ? body.error.code : undefined;
+}
+
+export function errorMessageOf(reply: ClientReply): string {
+  const body = reply.body as { error?: { message?: unknown } } | undefined;
+  return typeof body?.error?.message === 'string' ? body.error.message : '';
+}

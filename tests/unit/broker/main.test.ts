@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BrokerUsageError, parseExitFlag, runBroker } from '../../../signaling-server/main.ts';
+import { BrokerConfigError } from '../../../signaling-server/config.ts';
+import { TEST_EXIT, WAIT_MS } from './helpers.ts';
+
+const repoRoot = resolve(import.meta.dirname, '../../..');
+const cliEntry = join(import.meta.dirname, 'run-broker-cli.ts');
+
+interface RunningCli {
+  child: ChildProcess;
+  stdout: () => string;
+  exited: Promise<number | null>;
+}
+
+function startCli(args: string[]): RunningCli {
+  const child = spawn(process.execPath, ['--import', 'tsx', cliEntry, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr!.resume();
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  return { child, stdout: () => stdout, exited };
+}
+
+function killIfRunning(cli: RunningCli): void {
+  if (cli.child.exitCode === null && cli.child.signalCode === null && cli.child.pid !== undefined) process.kill(cli.child.pid, 'SIGKILL');
+}
+
+async function within<T>(promise: Promise<T>, what: string, timeoutMs = WAIT_MS * 3): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+test('ferry broker: prints one ready line, serves the exits from flags and file, stops on SIGTERM', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-broker-test-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const fileExit = { id: 'exit-file', url: 'wss://exit.example.org/v1/relay', publicKey: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8' };
+  const exitsFile = join(dir, 'exits.json');
+  await writeFile(exitsFile, JSON.stringify([fileExit]));
+
+  const cli = startCli(['--host', '127.0.0.1', '--port', '0', '--exits-file', exitsFile, '--exit', `${TEST_EXIT.id}=${TEST_EXIT.url}?v=1=${TEST_EXIT.publicKey}`]);
+  t.after(() => killIfRunning(cli));
+  const readyLine = await within(
+    new Promise<string>((resolveLine, reject) => {
+      const check = (): void => {
+        const line = /^ferry broker: http:\/\/127\.0\.0\.1:(\d+) ready \(pid (\d+)\)$/m.exec(cli.stdout());
+        if (line) resolveLine(line[0]);
+      };
+      cli.child.stdout!.on('data', check);
+      void cli.exited.then((code) => reject(new Error(`the broker exited early with ${code}`)));
+    }),
+    'the ready line',
+  );
+  const [, port, pid] = /:(\d+) ready \(pid (\d+)\)/.exec(readyLine)!;
+  assert.equal(Number(pid), cli.child.pid);
+
+  const response = await fetch(`http://127.0.0.1:${port}/v1/exits`, { signal: AbortSignal.timeout(WAIT_MS) });
+  assert.deepEqual(await response.json(), { exits: [fileExit, { ...TEST_EXIT, url: `${TEST_EXIT.url}?v=1` }] });
+
+  cli.child.kill('SIGTERM');
+  assert.equal(await within(cli.exited, 'the broker to exit'), 0);
+  assert.equal(cli.stdout().trim().split('\n').length, 1, 'exactly one line on stdout');
+});
+
+test('ferry broker --help prints usage and exits 0', async (t) => {
+  const cli = startCli(['--help']);
+  t.after(() => killIfRunning(cli));
+  assert.equal(await within(cli.exited, 'the help to print'), 0);
+  assert.match(cli.stdout(), /Usage: ferry broker/);
+  assert.match(cli.stdout(), /--exits-file/);
+});
+
+test('bad flags are refused before anything listens', async () => {
+  await assert.rejects(runBroker(['--bogus']), BrokerUsageError);
+  await assert.rejects(runBroker(['--port', '99999']), /--port/);
+  await assert.rejects(runBroker(['--port', 'http']), /--port/);
+  await assert.rejects(runBroker(['--exit', 'only-an-id']), /ID=URL=PUBLICKEY/);
+  await assert.rejects(runBroker(['--exit', `x=https://exit.example=${TEST_EXIT.publicKey}`]), BrokerConfigError);
+  await assert.rejects(runBroker(['--exits-file', '/nonexistent/ferry-exits.json']), /cannot read --exits-file/);
+});
+
+test('--exit splits id, URL and key even when the URL holds "="', () => {
+  assert.deepEqual(parseExitFlag(`a=wss://e.example/relay?x=1&y=2=${TEST_EXIT.publicKey}`), {
+    id: 'a',
+    url: 'wss://e.example/relay?x=1&y=2',
+    publicKey: TEST_EXIT.publicKey,
+  });
+});

@@ -1,0 +1,215 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { errorCodeOf, offerBody, sampleAnswerSdp, sampleOfferSdp, TEST_EXIT, TestNetwork } from './helpers.ts';
+
+test('a volunteer gets the offer and the exit, and the client gets its answer', async (t) => {
+  const network = await TestNetwork.start();
+  t.after(() => network.close());
+  const volunteer = await network.volunteer({ slots: 2 });
+  const clientSdp = sampleOfferSdp('clnt');
+  const reply = network.postClient(offerBody({ sdp: clientSdp }));
+  const offer = await volunteer.nextOffer();
+  assert.equal(offer.offer.sdp, clientSdp);
+  assert.deepEqual(offer.exit, TEST_EXIT);
+  volunteer.answer(offer.matchId, sampleAnswerSdp('vol1'));
+  const { status, body } = await reply;
+  assert.equal(status, 200);
+  assert.deepEqual(body, { matchId: offer.matchId, answer: { type: 'answer', sdp: sampleAnswerSdp('vol1') } });
+});
+
+test('the welcome lists the exits and a volunteer id', async (t) => {
+  const network = await TestNetwork.start();
+  t.after(() => network.close());
+  const volunteer = await network.volunteer(null);
+  volunteer.send({ type: 'hello', version: 1, kind: 'extension', nat: 'unknown', slots: 1 });
+  const welcome = await volunteer.nextMessage();
+  assert.equal(welcome.type, 'welcome');
+  if (welcome.type !== 'welcome') return;
+  assert.deepEqual(welcome.exits, [TEST_EXIT]);
+  assert.ok(welcome.volunteerId.length > 0);
+});
+
+test('no volunteers: 503 NO_VOLUNTEERS at once, long before the answer timeout', async (t) => {
+  // With a 60 s answer timeout, only an immediate 503 fits in the harness's 10 s fetch limit.
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
+  t.after(() => network.close());
+  const reply = await network.postClient();
+  assert.equal(reply.status, 503);
+  assert.equal(errorCodeOf(reply), 'NO_VOLUNTEERS');
+  assert.equal(reply.headers.get('retry-after'), '2');
+  assert.equal(reply.headers.get('access-control-allow-origin'), '*');
+});
+
+test('a volunteer with 0 slots is not offered anyone', async (t) => {
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
+  t.after(() => network.close());
+  await network.volunteer({ slots: 0 });
+  const reply = await network.postClient();
+  assert.equal(errorCodeOf(reply), 'NO_VOLUNTEERS');
+});
+
+test('a volunteer that never answers: 504 TIMED_OUT, and its late answer is dropped with MATCH_EXPIRED', async (t) => {
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 300 });
+  t.after(() => network.close());
+  const volunteer = await network.volunteer();
+  const reply = network.postClient();
+  const offer = await volunteer.nextOffer();
+  const { status, body } = await reply;
+  assert.equal(status, 504);
+  assert.equal((body as { error: { code: string } }).error.code, 'TIMED_OUT');
+
+  volunteer.answer(offer.matchId);
+  const notice = await volunteer.nextMessage();
+  assert.equal(notice.type, 'error');
+  assert.equal(notice.type === 'error' && notice.code, 'MATCH_EXPIRED');
+  assert.equal(volunteer.socket.readyState, volunteer.socket.OPEN, 'a late answer is not a protocol error');
+
+  // The reservation was given back: the same volunteer serves the next client.
+  const secondReply = network.postClient();
+  const secondOffer = await volunteer.nextOffer();
+  volunteer.answer(secondOffer.matchId);
+  assert.equal((await secondReply).status, 200);
+});
+
+test('a decline moves the client on to the next volunteer', async (t) => {
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
+  t.after(() => network.close());
+  // For an unrestricted client the restricted volunteer is offered first (see store rules).
+  const first = await network.volunteer({ nat: 'restricted' });
+  const second = await network.volunteer({ nat: 'unrestricted' });
+  const reply = network.postClient(offerBody({ nat: 'unrestricted' }));
+  const firstOffer = await first.nextOffer();
+  first.send({ type: 'decline', matchId: firstOffer.matchId, reason: 'busy' });
+  const secondOffer = await second.nextOffer();
+  assert.notEqual(secondOffer.matchId, firstOffer.matchId);
+  second.answer(secondOffer.matchId, sampleAnswerSdp('sec2'));
+  const { status, body } = await reply;
+  assert.equal(status, 200);
+  assert.equal((body as { answer: { sdp: string } }).answer.sdp, sampleAnswerSdp('sec2'));
+  assert.equal((await network.broker.metrics()).declinesTotal, 1);
+});
+
+test('when every volunteer declines, the client gets 503 without waiting for the timeout', async (t) => {
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
+  t.after(() => network.close());
+  const only = await network.volunteer();
+  const reply = network.postClient();
+  const offer = await only.nextOffer();
+  only.send({ type: 'decline', matchId: offer.matchId, reason: 'at capacity' });
+  const result = await reply;
+  assert.equal(result.status, 503);
+  assert.equal(errorCodeOf(result), 'NO_VOLUNTEERS');
+});
+
+test('a volunteer that disconnects mid-match fails over to another volunteer', async (t) => {
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
+  t.after(() => network.close());
+  const vanishing = await network.volunteer({ nat: 'restricted' });
+  const staying = await network.volunteer({ nat: 'unknown' });
+  const reply = network.postClient(offerBody({ nat: 'unrestricted' }));
+  await vanishing.nextOffer();
+  vanishing.socket.terminate();
+  const offer = await staying.nextOffer();
+  staying.answer(offer.matchId);
+  assert.equal((await reply).status, 200);
+  assert.equal((await network.broker.metrics()).volunteersConnected, 1);
+});
+
+test('the only volunteer disconnecting mid-match gives 503 at once', async (t) => {
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
+  t.after(() => network.close());
+  const vanishing = await network.volunteer();
+  const reply = network.postClient();
+  await vanishing.nextOffer();
+  vanishing.socket.close();
+  const result = await reply;
+  assert.equal(result.status, 503);
+  assert.equal(errorCodeOf(result), 'NO_VOLUNTEERS');
+});
+
+test('an answer uses up a slot until the volunteer announces slots again', async (t) => {
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
+  t.after(() => network.close());
+  const volunteer = await network.volunteer({ slots: 1 });
+  const reply = network.postClient();
+  const offer = await volunteer.nextOffer();
+  volunteer.answer(offer.matchId);
+  assert.equal((await reply).status, 200);
+
+  assert.equal(errorCodeOf(await network.postClient()), 'NO_VOLUNTEERS');
+
+  volunteer.send({ type: 'slots', slots: 1 });
+  // Messages on one socket are handled in order: the reply to a stale answer proves the update was handled.
+  volunteer.answer(offer.matchId);
+  const notice = await volunteer.nextMessage();
+  assert.equal(notice.type === 'error' && notice.code, 'MATCH_EXPIRED');
+  const nextReply = network.postClient();
+  const nextOffer = await volunteer.nextOffer();
+  volunteer.answer(nextOffer.matchId);
+  assert.equal((await nextReply).status, 200);
+});
+
+test('a volunteer holds one offer at a time; a second client goes to another volunteer', async (t) => {
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
+  t.after(() => network.close());
+  const busy = await network.volunteer({ slots: 5, nat: 'unrestricted' });
+  const firstReply = network.postClient();
+  const firstOffer = await busy.nextOffer();
+  // While `busy` holds that offer, a second client may not be offered to it: with nobody else, 503.
+  assert.equal(errorCodeOf(await network.postClient()), 'NO_VOLUNTEERS');
+  const other = await network.volunteer({ slots: 1, nat: 'unrestricted' });
+  const secondReply = network.postClient();
+  const secondOffer = await other.nextOffer();
+  other.answer(secondOffer.matchId);
+  busy.answer(firstOffer.matchId);
+  assert.equal((await firstReply).status, 200);
+  assert.equal((await secondReply).status, 200);
+  assert.equal(busy.pending.length, 0, 'the busy volunteer got no second offer');
+});
+
+test('a volunteer cannot answer a match offered to another volunteer', async (t) => {
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
+  t.after(() => network.close());
+  const offered = await network.volunteer({ nat: 'unrestricted' });
+  const intruder = await network.volunteer({ nat: 'restricted', slots: 0 });
+  const reply = network.postClient(offerBody({ nat: 'restricted' }));
+  const offer = await offered.nextOffer();
+  intruder.answer(offer.matchId, sampleAnswerSdp('evil'));
+  const notice = await intruder.nextMessage();
+  assert.equal(notice.type === 'error' && notice.code, 'MATCH_EXPIRED');
+  offered.answer(offer.matchId, sampleAnswerSdp('good'));
+  const { body } = await reply;
+  assert.equal((body as { answer: { sdp: string } }).answer.sdp, sampleAnswerSdp('good'));
+});
+
+test('NAT matching: restricted clients skip restricted volunteers; unrestricted clients get them first', async (t) => {
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
+  t.after(() => network.close());
+  const restricted = await network.volunteer({ nat: 'restricted', slots: 4 });
+
+  assert.equal(errorCodeOf(await network.postClient(offerBody({ nat: 'restricted' }))), 'NO_VOLUNTEERS');
+  assert.equal(errorCodeOf(await network.postClient(offerBody({ nat: 'unknown' }))), 'NO_VOLUNTEERS');
+
+  const unrestricted = await network.volunteer({ nat: 'unrestricted', slots: 4 });
+  const restrictedClient = network.postClient(offerBody({ nat: 'restricted' }));
+  const toUnrestricted = await unrestricted.nextOffer();
+  unrestricted.answer(toUnrestricted.matchId);
+  assert.equal((await restrictedClient).status, 200);
+
+  const unrestrictedClient = network.postClient(offerBody({ nat: 'unrestricted' }));
+  const toRestricted = await restricted.nextOffer();
+  restricted.answer(toRestricted.matchId);
+  assert.equal((await unrestrictedClient).status, 200);
+  assert.equal(unrestricted.pending.length, 0);
+});
+
+test('closing the broker lets a waiting client go and closes volunteer sockets with 1001', async () => {
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
+  const volunteer = await network.volunteer();
+  const reply = network.postClient();
+  await volunteer.nextOffer();
+  const closed = volunteer.closedBy();
+  await network.broker.close();
+  assert.equal((await closed).code, 1001);
+  assert.equal((await reply).status, 504);
+});
