@@ -1,0 +1,69 @@
+/**
+ * @module help-others
+ * "Help others": the offscreen document runs the relay worker (a volunteer); this side switches it on and off and
+ * turns its status reports into the popup's state.
+ */
+import type { OffscreenMessage } from '../messages.ts';
+import type { Settings } from '../settings.ts';
+import { applyRelayStatus, initialHelpOthersState, type HelpOthersState, type RelayStatusReport } from '../ui-state.ts';
+
+export interface HelpOthersDeps {
+  loadSettings(): Promise<Settings>;
+  offscreen: { acquire(): Promise<void>; release(): Promise<void>; send(message: OffscreenMessage): Promise<void> };
+  updateState(change: (state: HelpOthersState) => HelpOthersState): Promise<unknown>;
+  log(message: string, error?: unknown): void;
+}
+
+export class HelpOthers {
+  /** Bumped on every switch; a start that finds a newer generation stops there. */
+  private generation = 0;
+  private on = false;
+
+  constructor(private readonly deps: HelpOthersDeps) {}
+
+  async switchOn(): Promise<void> {
+    if (this.on) return;
+    await this.deps.updateState(() => ({ ...initialHelpOthersState(), on: true, phase: 'connecting' }));
+    await this.start();
+  }
+
+  /** After the service worker restarted while Help others was on: make sure the relay runs (starting is idempotent). */
+  async resume(): Promise<void> {
+    if (this.on) return;
+    await this.start();
+  }
+
+  async switchOff(): Promise<void> {
+    this.generation += 1;
+    const wasOn = this.on;
+    this.on = false;
+    await this.deps.updateState(() => initialHelpOthersState());
+    if (!wasOn) return;
+    await this.deps.offscreen.send({ target: 'offscreen', type: 'help-stop' }).catch((error) => this.deps.log('help-stop not delivered', error));
+    await this.deps.offscreen.release().catch((error) => this.deps.log('could not close the offscreen document', error));
+  }
+
+  async onRelayStatus(status: RelayStatusReport): Promise<void> {
+    await this.deps.updateState((state) => applyRelayStatus(state, status));
+  }
+
+  private async start(): Promise<void> {
+    this.generation += 1;
+    const generation = this.generation;
+    this.on = true;
+    try {
+      const settings = await this.deps.loadSettings();
+      if (generation !== this.generation) return;
+      await this.deps.offscreen.acquire();
+      if (generation !== this.generation) return;
+      await this.deps.offscreen.send({ target: 'offscreen', type: 'help-start', brokerUrl: settings.brokerUrl, maxClients: settings.maxClients });
+    } catch (error) {
+      if (generation !== this.generation) return;
+      this.on = false;
+      const message = error instanceof Error ? error.message : String(error);
+      this.deps.log('Help others could not start', error);
+      await this.deps.offscreen.release().catch(() => undefined);
+      await this.deps.updateState((state) => ({ ...state, on: true, phase: 'failed', lastError: message }));
+    }
+  }
+}

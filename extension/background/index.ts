@@ -1,0 +1,117 @@
+/**
+ * @module background
+ * Service worker entry: wiring only. chrome.* stays in this file and the small adapters it passes in.
+ */
+import { fetchExitList } from '../broker-exits.ts';
+import { messageTarget, parseBackgroundMessage, type BackgroundMessage } from '../messages.ts';
+import { parseStoredSettings, SETTINGS_KEYS, type Settings } from '../settings.ts';
+import { initialProxyMeState, isProxyMeStopped, type UiState } from '../ui-state.ts';
+import { HelpOthers } from './help-others.ts';
+import { connectChromeNative } from './native-port.ts';
+import { OffscreenDocument } from './offscreen-document.ts';
+import { chromeBrowserProxy } from './proxy-settings.ts';
+import { ProxyMe } from './proxy-me.ts';
+import { UiStateStore } from './state.ts';
+
+const store = new UiStateStore();
+const offscreen = new OffscreenDocument();
+
+function log(message: string, error?: unknown): void {
+  if (error === undefined) console.info(`[ferry] ${message}`);
+  else console.warn(`[ferry] ${message}:`, error);
+}
+
+async function loadSettings(): Promise<Settings> {
+  return parseStoredSettings(await chrome.storage.local.get([...SETTINGS_KEYS]));
+}
+
+const proxyMe = new ProxyMe({
+  loadSettings,
+  fetchExits: fetchExitList,
+  connectNative: connectChromeNative,
+  browserProxy: chromeBrowserProxy,
+  offscreen: {
+    acquire: () => offscreen.acquire('proxy-me'),
+    release: () => offscreen.release('proxy-me'),
+    send: (message) => offscreen.send(message),
+  },
+  updateState: (change) => store.update((state) => ({ ...state, proxyMe: change(state.proxyMe) })),
+  log,
+});
+
+const helpOthers = new HelpOthers({
+  loadSettings,
+  offscreen: {
+    acquire: () => offscreen.acquire('help-others'),
+    release: () => offscreen.release('help-others'),
+    send: (message) => offscreen.send(message),
+  },
+  updateState: (change) => store.update((state) => ({ ...state, helpOthers: change(state.helpOthers) })),
+  log,
+});
+
+/** After a browser or service worker restart, make the stored state true again before handling anything. */
+async function reconcile(): Promise<void> {
+  const { state, fresh } = await store.load();
+  if (fresh) {
+    // chrome.proxy settings outlive the browser session; session storage does not.
+    const leftBehind = await chromeBrowserProxy.isControlledByUs().catch(() => false);
+    if (leftBehind) {
+      await store.update((current) => ({
+        ...current,
+        proxyMe: {
+          ...initialProxyMeState(),
+          on: true,
+          phase: 'helper-stopped',
+          detail: 'the browser restarted while Proxy me was on. Switch it off to browse directly, or off and on to reconnect.',
+        },
+      }));
+    }
+    return;
+  }
+  if (state.proxyMe.on && !isProxyMeStopped(state.proxyMe) && !proxyMe.isRunning) {
+    chrome.runtime.sendMessage({ target: 'offscreen', type: 'client-stop' }).catch(() => undefined);
+    await store.update((current) => ({
+      ...current,
+      proxyMe: { ...current.proxyMe, phase: 'helper-stopped', detail: 'the extension restarted. Switch Proxy me off and on to reconnect.' },
+    }));
+  }
+  if (state.helpOthers.on && state.helpOthers.phase !== 'failed') await helpOthers.resume();
+}
+
+const reconciled = reconcile().catch((error) => log('could not restore the state after a restart', error));
+
+async function handle(message: BackgroundMessage): Promise<void> {
+  await reconciled;
+  switch (message.type) {
+    case 'get-state':
+      return;
+    case 'set-proxy-me':
+      return message.on ? proxyMe.switchOn() : proxyMe.switchOff();
+    case 'set-help-others':
+      return message.on ? helpOthers.switchOn() : helpOthers.switchOff();
+    case 'relay-status':
+      return helpOthers.onRelayStatus(message.status);
+    case 'client-path':
+      return proxyMe.onClientPathEvent(message.event);
+    case 'client-session':
+      return proxyMe.onClientSession(message.session);
+  }
+}
+
+// Registered synchronously at the top level, so a message that wakes the worker is not lost.
+chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse: (state: UiState | undefined) => void) => {
+  if (messageTarget(raw) !== 'background' || sender.id !== chrome.runtime.id) return false;
+  let message: BackgroundMessage;
+  try {
+    message = parseBackgroundMessage(raw);
+  } catch (error) {
+    log('ignored a malformed message', error);
+    return false;
+  }
+  handle(message)
+    .catch((error) => log(`handling ${message.type} failed`, error))
+    .then(() => store.get())
+    .then(sendResponse, () => sendResponse(undefined));
+  return true;
+});

@@ -1,0 +1,273 @@
+/**
+ * @module proxy-me
+ * "Proxy me": start the native helper, point the browser at its SOCKS5 port, and have the offscreen document carry
+ * the helper's tunnel records to a volunteer.
+ *
+ *   browser --SOCKS5--> helper --pipe (ws on 127.0.0.1)--> offscreen --data channel--> volunteer --> exit
+ *
+ * Fail closed: once the proxy points at the helper it stays there (a dead port blocks traffic, it never leaks
+ * directly) until the user switches Proxy me off. Never silent: every failure ends in a phase the popup explains.
+ */
+import type { ExitInfo } from '../../protocol/signaling.ts';
+import type { NativeReady } from '../../protocol/local-channel.ts';
+import { chooseExit, ExitListError, type ExitListErrorCode } from '../broker-exits.ts';
+import { parseNativeMessage } from '../local-channel-parsers.ts';
+import type { OffscreenMessage } from '../messages.ts';
+import type { Settings } from '../settings.ts';
+import { HELPER_INSTALL_COMMAND } from '../status-text.ts';
+import {
+  applyClientPathEvent,
+  applySessionReport,
+  initialProxyMeState,
+  type ClientPathEvent,
+  type ProxyMePhase,
+  type ProxyMeState,
+  type SessionReport,
+} from '../ui-state.ts';
+import { isHostForbiddenError, isHostMissingError, type ConnectNative, type NativePort } from './native-port.ts';
+import type { BrowserProxy } from './proxy-settings.ts';
+
+/** How long the helper may take to answer `start` with `ready` (milliseconds). */
+export const HELPER_READY_TIMEOUT_MS = 20_000;
+/** Wait before asking the helper for a new pipe token after the pipe closed (milliseconds). */
+export const PIPE_RECONNECT_DELAY_MS = 1_000;
+/** First and largest wait before asking the broker for its exit list again (milliseconds). */
+export const EXIT_LIST_RETRY_DELAY_MS = 3_000;
+export const MAX_EXIT_LIST_RETRY_DELAY_MS = 30_000;
+/** Exit list failures that may pass by themselves; the others are settings to fix. */
+const RETRYABLE_EXIT_LIST_ERRORS: readonly ExitListErrorCode[] = ['BROKER_UNREACHABLE', 'BROKER_ERROR', 'NO_EXITS'];
+/** Pipe reconnections in a row without a path coming up before Proxy me gives up. */
+export const MAX_PIPE_RECONNECTS = 5;
+
+export interface ProxyMeDeps {
+  loadSettings(): Promise<Settings>;
+  fetchExits(brokerUrl: string, signal: AbortSignal): Promise<ExitInfo[]>;
+  connectNative: ConnectNative;
+  browserProxy: BrowserProxy;
+  offscreen: { acquire(): Promise<void>; release(): Promise<void>; send(message: OffscreenMessage): Promise<void> };
+  updateState(change: (state: ProxyMeState) => ProxyMeState): Promise<unknown>;
+  log(message: string, error?: unknown): void;
+}
+
+/** One switch-on, from start to stop. A run that is no longer `this.run` ignores everything that reaches it. */
+interface ProxyMeRun {
+  readonly abort: AbortController;
+  settings?: Settings;
+  exit?: ExitInfo;
+  port?: NativePort;
+  ready?: NativeReady;
+  usesOffscreen: boolean;
+  readyTimer?: ReturnType<typeof setTimeout>;
+  pipeReconnectTimer?: ReturnType<typeof setTimeout>;
+  pipeReconnects: number;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class ProxyMe {
+  private run: ProxyMeRun | undefined;
+  /** chrome.proxy changes, one after another, so a late "set" can never land after the "clear" of switching off. */
+  private proxyChanges: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: ProxyMeDeps) {}
+
+  get isRunning(): boolean {
+    return this.run !== undefined;
+  }
+
+  async switchOn(): Promise<void> {
+    if (this.run !== undefined) return;
+    const run: ProxyMeRun = { abort: new AbortController(), usesOffscreen: false, pipeReconnects: 0 };
+    this.run = run;
+    await this.deps.updateState(() => ({ ...initialProxyMeState(), on: true, phase: 'starting-helper' }));
+    try {
+      // Start the helper first: a missing helper is reported as such even while the broker is unreachable too.
+      this.connectHelper(run);
+      const settings = await this.deps.loadSettings();
+      const exit = await this.findExit(run, settings);
+      if (run !== this.run || exit === undefined) return;
+      run.settings = settings;
+      run.exit = exit;
+      await this.deps.updateState((state) => ({ ...state, exitId: exit.id }));
+      if (run !== this.run) return;
+      run.port?.post({ type: 'start', exit, socksPort: settings.socksPort });
+      run.readyTimer = setTimeout(() => {
+        void this.halt(run, 'helper-stopped', `the helper did not report ready within ${HELPER_READY_TIMEOUT_MS / 1000} s`);
+      }, HELPER_READY_TIMEOUT_MS);
+    } catch (error) {
+      await this.halt(run, 'failed', describe(error));
+    }
+  }
+
+  /** The chosen exit; retries while the broker cannot be reached. Undefined once the run has ended. */
+  private async findExit(run: ProxyMeRun, settings: Settings): Promise<ExitInfo | undefined> {
+    let delayMs = EXIT_LIST_RETRY_DELAY_MS;
+    for (;;) {
+      try {
+        return chooseExit(await this.deps.fetchExits(settings.brokerUrl, run.abort.signal), settings.exitId);
+      } catch (error) {
+        if (run !== this.run) return undefined;
+        if (!(error instanceof ExitListError) || !RETRYABLE_EXIT_LIST_ERRORS.includes(error.code)) throw error;
+        await this.deps.updateState((state) => ({ ...state, phase: 'broker-unreachable', detail: error.message }));
+        await sleep(delayMs, run.abort.signal);
+        if (run !== this.run) return undefined;
+        delayMs = Math.min(delayMs * 2, MAX_EXIT_LIST_RETRY_DELAY_MS);
+      }
+    }
+  }
+
+  async switchOff(): Promise<void> {
+    const run = this.run;
+    this.run = undefined;
+    if (run !== undefined) await this.closeRun(run);
+    // Always clear, also after a restart left a setting behind with no run.
+    await this.changeProxy(() => this.deps.browserProxy.restore()).catch((error) => this.deps.log('could not restore the proxy setting', error));
+    await this.deps.updateState(() => initialProxyMeState());
+  }
+
+  async onClientPathEvent(event: ClientPathEvent): Promise<void> {
+    await this.deps.updateState((state) => applyClientPathEvent(state, event));
+    const run = this.run;
+    if (run?.ready === undefined) return;
+    if (event.kind === 'up') run.pipeReconnects = 0;
+    if (event.kind !== 'pipe-closed') return;
+    if (run.pipeReconnects >= MAX_PIPE_RECONNECTS) {
+      await this.halt(run, 'helper-stopped', `the helper keeps closing the local connection (${event.reason})`);
+      return;
+    }
+    run.pipeReconnects += 1;
+    clearTimeout(run.pipeReconnectTimer);
+    // The pipe token is single-use: ask for a new one; the `token` answer restarts the client path.
+    run.pipeReconnectTimer = setTimeout(() => {
+      if (run === this.run) run.port?.post({ type: 'new-token' });
+    }, PIPE_RECONNECT_DELAY_MS);
+  }
+
+  async onClientSession(report: SessionReport): Promise<void> {
+    await this.deps.updateState((state) => applySessionReport(state, report));
+  }
+
+  private connectHelper(run: ProxyMeRun): void {
+    const port = this.deps.connectNative();
+    run.port = port;
+    port.onMessage((message) => void this.onNativeMessage(run, message));
+    port.onDisconnect((error) => void this.onNativeDisconnect(run, error));
+  }
+
+  private async onNativeMessage(run: ProxyMeRun, raw: unknown): Promise<void> {
+    if (run !== this.run) return;
+    let message;
+    try {
+      message = parseNativeMessage(raw);
+    } catch (error) {
+      this.deps.log('ignored a malformed helper message', error);
+      return;
+    }
+    switch (message.type) {
+      case 'ready':
+        if (run.ready !== undefined) return;
+        clearTimeout(run.readyTimer);
+        run.ready = message;
+        try {
+          await this.onHelperReady(run, message);
+        } catch (error) {
+          await this.halt(run, 'failed', describe(error));
+        }
+        return;
+      case 'token':
+        if (run.ready === undefined) return;
+        run.ready = { ...run.ready, token: message.token };
+        await this.startClientPath(run).catch((error) => this.halt(run, 'failed', describe(error)));
+        return;
+      case 'status':
+        await this.onClientSession({ state: message.session, bytesUp: message.bytesUp, bytesDown: message.bytesDown, streams: message.streams });
+        return;
+      case 'error':
+        if (run.ready === undefined) await this.halt(run, 'failed', `the helper reported ${message.code}: ${message.message}`);
+        else this.deps.log(`helper error ${message.code}: ${message.message}`);
+        return;
+    }
+  }
+
+  private async onHelperReady(run: ProxyMeRun, ready: NativeReady): Promise<void> {
+    const bypassList = run.settings?.bypassList ?? [];
+    await this.changeProxy(async () => {
+      if (run === this.run) await this.deps.browserProxy.pointAtSocks(ready.socksPort, bypassList);
+    });
+    if (run !== this.run) return;
+    await this.deps.updateState((state) => ({ ...state, phase: 'finding-volunteer', socksPort: ready.socksPort, httpPort: ready.httpPort }));
+    run.usesOffscreen = true;
+    await this.deps.offscreen.acquire();
+    await this.startClientPath(run);
+  }
+
+  private async startClientPath(run: ProxyMeRun): Promise<void> {
+    if (run !== this.run || run.ready === undefined || run.exit === undefined || run.settings === undefined) return;
+    await this.deps.offscreen.send({
+      target: 'offscreen',
+      type: 'client-start',
+      pipeUrl: run.ready.pipeUrl,
+      token: run.ready.token,
+      brokerUrl: run.settings.brokerUrl,
+      exit: run.exit,
+    });
+  }
+
+  private async onNativeDisconnect(run: ProxyMeRun, error: string | undefined): Promise<void> {
+    if (run !== this.run) return;
+    run.port = undefined;
+    if (isHostMissingError(error)) await this.halt(run, 'helper-not-installed', error ?? '');
+    else if (isHostForbiddenError(error)) await this.halt(run, 'helper-stopped', `${error} Reinstall it: ${HELPER_INSTALL_COMMAND}`);
+    else await this.halt(run, 'helper-stopped', error ?? 'the helper exited');
+  }
+
+  /** Ends a run that failed by itself. The proxy setting stays as it is (fail closed) until the user switches off. */
+  private async halt(run: ProxyMeRun, phase: ProxyMePhase, detail: string): Promise<void> {
+    if (run !== this.run) return;
+    this.run = undefined;
+    this.deps.log(`Proxy me stopped (${phase}): ${detail}`);
+    await this.closeRun(run);
+    await this.deps.updateState((state) => ({ ...state, on: true, phase, detail }));
+  }
+
+  private async closeRun(run: ProxyMeRun): Promise<void> {
+    run.abort.abort();
+    clearTimeout(run.readyTimer);
+    clearTimeout(run.pipeReconnectTimer);
+    const port = run.port;
+    run.port = undefined;
+    if (port !== undefined) {
+      try {
+        port.post({ type: 'stop' });
+        port.disconnect();
+      } catch (error) {
+        this.deps.log('the native port was already closed', error);
+      }
+    }
+    if (run.usesOffscreen) {
+      run.usesOffscreen = false;
+      await this.deps.offscreen.send({ target: 'offscreen', type: 'client-stop' }).catch((error) => this.deps.log('client-stop not delivered', error));
+      await this.deps.offscreen.release().catch((error) => this.deps.log('could not close the offscreen document', error));
+    }
+  }
+
+  private changeProxy(change: () => Promise<void>): Promise<void> {
+    const result = this.proxyChanges.then(change);
+    this.proxyChanges = result.catch(() => undefined);
+    return result;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * @module broker-exits
+ * Fetches the broker's exit list (GET {brokerUrl}/v1/exits) and picks the exit "Proxy me" uses.
+ * Web-standard fetch only, so it runs in the service worker and in node tests alike.
+ */
+import { parseExitInfo, SignalingFormatError, type ExitInfo } from '../protocol/signaling.ts';
+import { BodyTooLargeError, readBoundedText } from './bounded-body.ts';
+
+/** How long the exit list request may take (milliseconds). */
+export const EXIT_LIST_TIMEOUT_MS = 10_000;
+/** Largest exit list read (bytes of JSON). */
+export const MAX_EXIT_LIST_BYTES = 256 * 1024;
+/** Most exits read from the list. */
+export const MAX_EXITS = 256;
+
+export type ExitListErrorCode = 'BROKER_UNREACHABLE' | 'BROKER_ERROR' | 'BAD_EXIT_LIST' | 'NO_EXITS' | 'UNKNOWN_EXIT';
+
+export class ExitListError extends Error {
+  override readonly name = 'ExitListError';
+  constructor(
+    readonly code: ExitListErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Accepts `{exits: [...]}` or a bare array; every exit is validated. */
+export function parseExitList(value: unknown): ExitInfo[] {
+  const list = Array.isArray(value) ? value : typeof value === 'object' && value !== null ? (value as { exits?: unknown }).exits : undefined;
+  if (!Array.isArray(list)) throw new ExitListError('BAD_EXIT_LIST', 'The broker\'s exit list is not of the form {"exits": [...]}.');
+  try {
+    return list.slice(0, MAX_EXITS).map(parseExitInfo);
+  } catch (error) {
+    if (error instanceof SignalingFormatError) throw new ExitListError('BAD_EXIT_LIST', `The broker listed a malformed exit: ${error.message}.`);
+    throw error;
+  }
+}
+
+/** The exit with `exitId`, or the first one listed when `exitId` is empty. */
+export function chooseExit(exits: readonly ExitInfo[], exitId: string): ExitInfo {
+  if (exits.length === 0) throw new ExitListError('NO_EXITS', 'The broker lists no exits yet; try again later.');
+  if (exitId === '') return exits[0] as ExitInfo;
+  const exit = exits.find((candidate) => candidate.id === exitId);
+  if (exit === undefined) {
+    const known = exits.map((candidate) => candidate.id).join(', ');
+    throw new ExitListError('UNKNOWN_EXIT', `The broker has no exit "${exitId}" (it lists: ${known}). Fix the exit id in the options.`);
+  }
+  return exit;
+}
+
+export async function fetchExitList(brokerUrl: string, signal?: AbortSignal): Promise<ExitInfo[]> {
+  const timeout = AbortSignal.timeout(EXIT_LIST_TIMEOUT_MS);
+  let response: Response;
+  try {
+    response = await fetch(`${brokerUrl}/v1/exits`, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    const why = timeout.aborted ? `no answer within ${EXIT_LIST_TIMEOUT_MS / 1000} s` : describe(error);
+    throw new ExitListError('BROKER_UNREACHABLE', `Cannot reach the broker at ${brokerUrl} (${why}).`);
+  }
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new ExitListError('BROKER_ERROR', `The broker answered ${response.status} to GET /v1/exits.`);
+  }
+  let body: string;
+  try {
+    body = await readBoundedText(response, MAX_EXIT_LIST_BYTES);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw new ExitListError('BAD_EXIT_LIST', `The broker's exit list is larger than ${MAX_EXIT_LIST_BYTES} bytes.`);
+    throw new ExitListError('BROKER_UNREACHABLE', `The broker at ${brokerUrl} stopped answering (${describe(error)}).`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new ExitListError('BAD_EXIT_LIST', 'The broker\'s exit list is not JSON.');
+  }
+  return parseExitList(json);
+}

@@ -1,0 +1,74 @@
+/**
+ * @module broker-offer
+ * One rendezvous: POST {brokerUrl}/v1/client with our SDP offer, get a volunteer's answer or a typed PathError.
+ */
+import { parseSessionDescription, SignalingFormatError, type SessionDescription } from '../../protocol/signaling.ts';
+import { BodyTooLargeError, readBoundedText } from '../bounded-body.ts';
+
+/** Largest broker reply read (bytes); an answer SDP is a few KB. */
+export const MAX_BROKER_REPLY_BYTES = 64 * 1024;
+
+/** Getting a path failed. `code` is the broker's (NO_VOLUNTEERS, TIMED_OUT, …) or one of ours (BROKER_UNREACHABLE, …). */
+export class PathError extends Error {
+  override readonly name = 'PathError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface OfferRequest {
+  brokerUrl: string;
+  offer: SessionDescription;
+  exitId: string;
+  timeoutMs: number;
+  /** Aborts when the client path stops. */
+  signal: AbortSignal;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function parseBrokerError(text: string, status: number): PathError {
+  try {
+    const body: unknown = JSON.parse(text);
+    const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    if (typeof error?.code === 'string' && typeof error.message === 'string') {
+      return new PathError(error.code.slice(0, 64), error.message.slice(0, 500));
+    }
+  } catch {
+    // Not JSON: described by the status below.
+  }
+  return new PathError('BROKER_ERROR', `the broker answered HTTP ${status}`);
+}
+
+export async function requestAnswer(request: OfferRequest, fetchFn: typeof fetch = fetch): Promise<SessionDescription> {
+  const timeout = AbortSignal.timeout(request.timeoutMs);
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetchFn(`${request.brokerUrl}/v1/client`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ offer: request.offer, exitId: request.exitId, nat: 'unknown' }),
+      signal: AbortSignal.any([request.signal, timeout]),
+    });
+    text = await readBoundedText(response, MAX_BROKER_REPLY_BYTES);
+  } catch (error) {
+    if (request.signal.aborted) throw new PathError('STOPPED', 'the client path was stopped');
+    if (timeout.aborted) throw new PathError('BROKER_TIMEOUT', `the broker did not answer within ${request.timeoutMs / 1000} s`);
+    if (error instanceof BodyTooLargeError) throw new PathError('BAD_ANSWER', `the broker's reply is too large: ${error.message}`);
+    throw new PathError('BROKER_UNREACHABLE', `cannot reach the broker at ${request.brokerUrl} (${describe(error)})`);
+  }
+  if (!response.ok) throw parseBrokerError(text, response.status);
+  try {
+    const body = JSON.parse(text) as { answer?: unknown };
+    return parseSessionDescription(body?.answer, 'answer', 'answer');
+  } catch (error) {
+    const why = error instanceof SignalingFormatError ? error.message : 'the reply is not JSON';
+    throw new PathError('BAD_ANSWER', `the broker's answer is unusable: ${why}`);
+  }
+}

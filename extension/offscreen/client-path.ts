@@ -1,0 +1,338 @@
+/**
+ * @module client-path
+ * The client's pipe: tunnel records from the helper's local WebSocket go verbatim into a data channel to a
+ * volunteer, and back. The bytes are end-to-end encrypted by the helper; this side never looks inside them.
+ *
+ *   helper <--pipe (ws, 127.0.0.1)--> ClientPath <--data channel--> volunteer
+ *
+ * The pipe's text messages are control (protocol/local-channel.ts): we send path-up / path-down / path-error; the
+ * helper sends need-path and session statistics. When a path breaks we report it and get another one; when the
+ * broker has none we retry with a bounded, growing delay.
+ */
+import type { ExitInfo } from '../../protocol/signaling.ts';
+import type { ExtensionToPipe } from '../../protocol/local-channel.ts';
+import { LocalChannelFormatError, parsePipeControl } from '../local-channel-parsers.ts';
+import type { ClientPathEvent, SessionReport } from '../ui-state.ts';
+import { PathError, requestAnswer } from './broker-offer.ts';
+
+/** Label of the one data channel; the relay worker accepts only this one. */
+export const DATA_CHANNEL_LABEL = 'ferry';
+const WEBSOCKET_OPEN = 1;
+const DATA_CHANNEL_OPEN = 'open';
+
+export interface ClientPathLimits {
+  /** Longest wait for ICE gathering before sending the offer with the candidates found so far (ms). */
+  iceGatheringTimeoutMs: number;
+  /** Longest wait for the broker's answer (ms). Above the broker's own matching timeout, so its TIMED_OUT arrives. */
+  brokerRequestTimeoutMs: number;
+  /** Longest wait from the answer until the data channel opens (ms). */
+  dataChannelOpenTimeoutMs: number;
+  /** First delay before asking the broker again after a failure (ms); doubles up to maxRetryDelayMs. */
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+  /** Most bytes allowed waiting in the data channel's or the pipe's send buffer; above it the path is dropped. */
+  maxBufferedBytes: number;
+}
+
+export const DEFAULT_CLIENT_PATH_LIMITS: Readonly<ClientPathLimits> = Object.freeze({
+  iceGatheringTimeoutMs: 5_000,
+  brokerRequestTimeoutMs: 10_000,
+  dataChannelOpenTimeoutMs: 15_000,
+  retryDelayMs: 3_000,
+  maxRetryDelayMs: 30_000,
+  maxBufferedBytes: 16 * 1024 * 1024,
+});
+
+export interface ClientPathConfig {
+  /** ws://127.0.0.1:PORT/… from the helper's NativeReady. */
+  pipeUrl: string;
+  /** The one-time pipe token from the helper. */
+  token: string;
+  brokerUrl: string;
+  exit: ExitInfo;
+  limits?: Partial<ClientPathLimits>;
+}
+
+/** Web-standard constructors, injected so the same class runs in the offscreen document and in node tests. */
+export interface ClientPathEnvironment {
+  createPeerConnection(config: RTCConfiguration): RTCPeerConnection;
+  createWebSocket(url: string): WebSocket;
+  fetch: typeof fetch;
+}
+
+export interface ClientPathEvents {
+  onPathEvent(event: ClientPathEvent): void;
+  onSession(report: SessionReport): void;
+}
+
+/** A limit in ClientPathLimits is unusable. */
+export class ClientPathConfigError extends Error {
+  override readonly name = 'ClientPathConfigError';
+  readonly code = 'CLIENT_PATH_CONFIG_INVALID';
+}
+
+function verifyLimits(limits: ClientPathLimits): void {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value <= 0) throw new ClientPathConfigError(`client path limit ${name} must be a positive integer, got ${String(value)}`);
+  }
+  if (limits.maxRetryDelayMs < limits.retryDelayMs) throw new ClientPathConfigError('maxRetryDelayMs must be at least retryDelayMs');
+}
+
+interface OpenPath {
+  readonly pc: RTCPeerConnection;
+  readonly dc: RTCDataChannel;
+}
+
+function closePath(path: OpenPath): void {
+  path.dc.onmessage = null;
+  path.dc.onclose = null;
+  path.pc.onconnectionstatechange = null;
+  try {
+    path.dc.close();
+  } finally {
+    path.pc.close();
+  }
+}
+
+/** Resolves when ICE gathering completes, when `timeoutMs` passes (we go on with what we have), or on abort. */
+function waitForIceGathering(pc: RTCPeerConnection, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      pc.removeEventListener('icegatheringstatechange', onChange);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const onChange = (): void => {
+      if (pc.iceGatheringState === 'complete') done();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    pc.addEventListener('icegatheringstatechange', onChange);
+    signal.addEventListener('abort', done);
+  });
+}
+
+function waitForOpen(dc: RTCDataChannel, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  if (dc.readyState === DATA_CHANNEL_OPEN) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const finish = (error?: PathError): void => {
+      clearTimeout(timer);
+      dc.removeEventListener('open', onOpen);
+      dc.removeEventListener('close', onClose);
+      signal.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onOpen = (): void => finish();
+    const onClose = (): void => finish(new PathError('DATA_CHANNEL_CLOSED', 'the volunteer closed the data channel before it opened'));
+    const onAbort = (): void => finish(new PathError('STOPPED', 'the client path was stopped'));
+    const timer = setTimeout(
+      () => finish(new PathError('DATA_CHANNEL_TIMEOUT', `the volunteer did not connect within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+    dc.addEventListener('open', onOpen);
+    dc.addEventListener('close', onClose);
+    signal.addEventListener('abort', onAbort);
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
+
+export class ClientPath {
+  readonly #config: ClientPathConfig;
+  readonly #limits: ClientPathLimits;
+  readonly #env: ClientPathEnvironment;
+  readonly #events: ClientPathEvents;
+  readonly #abort = new AbortController();
+  #pipe: WebSocket | undefined;
+  #path: OpenPath | undefined;
+  #acquiring = false;
+  #stopped = false;
+  #retryDelayMs: number;
+
+  constructor(config: ClientPathConfig, env: ClientPathEnvironment, events: ClientPathEvents) {
+    this.#limits = { ...DEFAULT_CLIENT_PATH_LIMITS, ...config.limits };
+    verifyLimits(this.#limits);
+    this.#config = config;
+    this.#env = env;
+    this.#events = events;
+    this.#retryDelayMs = this.#limits.retryDelayMs;
+  }
+
+  get hasPath(): boolean {
+    return this.#path !== undefined;
+  }
+
+  /** Opens the pipe; once it is open, gets a path. */
+  start(): void {
+    if (this.#pipe !== undefined || this.#stopped) return;
+    const url = new URL(this.#config.pipeUrl);
+    url.searchParams.set('token', this.#config.token);
+    const pipe = this.#env.createWebSocket(url.href);
+    pipe.binaryType = 'arraybuffer';
+    this.#pipe = pipe;
+    pipe.onopen = () => void this.#acquirePath();
+    pipe.onmessage = (event: MessageEvent) => this.#onPipeMessage(event.data);
+    pipe.onclose = (event: CloseEvent) => this.#onPipeClosed(`code ${event.code}${event.reason ? `: ${event.reason}` : ''}`);
+  }
+
+  /** Closes the path and the pipe. No more events are reported. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#abort.abort();
+    const path = this.#path;
+    this.#path = undefined;
+    if (path !== undefined) closePath(path);
+    const pipe = this.#pipe;
+    if (pipe !== undefined) {
+      pipe.onopen = null;
+      pipe.onmessage = null;
+      pipe.onclose = null;
+      pipe.close(1000, 'client stopped');
+    }
+  }
+
+  #onPipeClosed(reason: string): void {
+    if (this.#stopped) return;
+    this.stop();
+    this.#events.onPathEvent({ kind: 'pipe-closed', reason: `the helper's local connection closed (${reason})` });
+  }
+
+  #onPipeMessage(data: unknown): void {
+    if (this.#stopped) return;
+    if (typeof data === 'string') {
+      this.#onPipeControl(data);
+      return;
+    }
+    if (!(data instanceof ArrayBuffer)) return;
+    const path = this.#path;
+    // Before path-up the helper has nothing to send; a record arriving then is dropped and replayed by its session layer.
+    if (path === undefined || path.dc.readyState !== DATA_CHANNEL_OPEN) return;
+    path.dc.send(data);
+    if (path.dc.bufferedAmount > this.#limits.maxBufferedBytes) {
+      this.#dropPath(path, `the volunteer is not keeping up (more than ${this.#limits.maxBufferedBytes} bytes waiting)`);
+    }
+  }
+
+  #onPipeControl(text: string): void {
+    let message;
+    try {
+      message = parsePipeControl(text);
+    } catch (error) {
+      if (error instanceof LocalChannelFormatError) return;
+      throw error;
+    }
+    if (message.type === 'session') {
+      this.#events.onSession({ state: message.state, bytesUp: message.bytesUp, bytesDown: message.bytesDown, streams: message.streams });
+      return;
+    }
+    // need-path: get one, or remind the helper that the current one is up.
+    if (this.#path !== undefined) this.#sendControl({ type: 'path-up' });
+    else void this.#acquirePath();
+  }
+
+  #sendControl(message: ExtensionToPipe): void {
+    if (this.#pipe?.readyState === WEBSOCKET_OPEN) this.#pipe.send(JSON.stringify(message));
+  }
+
+  async #acquirePath(): Promise<void> {
+    if (this.#path !== undefined || this.#acquiring || this.#stopped) return;
+    this.#acquiring = true;
+    this.#events.onPathEvent({ kind: 'finding' });
+    try {
+      while (!this.#stopped) {
+        try {
+          const path = await this.#openPath();
+          if (this.#stopped) {
+            closePath(path);
+            return;
+          }
+          this.#retryDelayMs = this.#limits.retryDelayMs;
+          this.#install(path);
+          return;
+        } catch (error) {
+          if (this.#stopped) return;
+          const code = error instanceof PathError ? error.code : 'PATH_FAILED';
+          const message = error instanceof Error ? error.message : String(error);
+          const retryInMs = this.#retryDelayMs;
+          this.#sendControl({ type: 'path-error', code, message });
+          this.#events.onPathEvent({ kind: 'error', code, message, retryInMs });
+          await sleep(retryInMs, this.#abort.signal);
+          this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, this.#limits.maxRetryDelayMs);
+        }
+      }
+    } finally {
+      this.#acquiring = false;
+    }
+  }
+
+  async #openPath(): Promise<OpenPath> {
+    const signal = this.#abort.signal;
+    const pc = this.#env.createPeerConnection({ iceServers: [] });
+    try {
+      const dc = pc.createDataChannel(DATA_CHANNEL_LABEL, { ordered: true });
+      dc.binaryType = 'arraybuffer';
+      await pc.setLocalDescription(await pc.createOffer());
+      await waitForIceGathering(pc, this.#limits.iceGatheringTimeoutMs, signal);
+      const local = pc.localDescription;
+      if (local === null || local.type !== 'offer') throw new PathError('NO_OFFER', 'the browser produced no WebRTC offer');
+      const answer = await requestAnswer(
+        {
+          brokerUrl: this.#config.brokerUrl,
+          offer: { type: 'offer', sdp: local.sdp },
+          exitId: this.#config.exit.id,
+          timeoutMs: this.#limits.brokerRequestTimeoutMs,
+          signal,
+        },
+        this.#env.fetch,
+      );
+      await pc.setRemoteDescription(answer);
+      await waitForOpen(dc, this.#limits.dataChannelOpenTimeoutMs, signal);
+      return { pc, dc };
+    } catch (error) {
+      pc.close();
+      throw error;
+    }
+  }
+
+  #install(path: OpenPath): void {
+    this.#path = path;
+    const maxBufferedBytes = this.#limits.maxBufferedBytes;
+    path.dc.onmessage = (event: MessageEvent) => {
+      const pipe = this.#pipe;
+      // Tunnel records are binary; anything else on the channel is not ours to forward.
+      if (path !== this.#path || pipe === undefined || !(event.data instanceof ArrayBuffer)) return;
+      pipe.send(event.data);
+      if (pipe.bufferedAmount > maxBufferedBytes) this.#dropPath(path, `the helper is not reading fast enough (more than ${maxBufferedBytes} bytes waiting)`);
+    };
+    path.dc.onclose = () => this.#dropPath(path, 'the volunteer closed the data channel');
+    path.pc.onconnectionstatechange = () => {
+      const state = path.pc.connectionState;
+      if (state === 'failed' || state === 'closed') this.#dropPath(path, `the connection to the volunteer ${state}`);
+    };
+    this.#sendControl({ type: 'path-up' });
+    this.#events.onPathEvent({ kind: 'up' });
+  }
+
+  #dropPath(path: OpenPath, reason: string): void {
+    if (path !== this.#path) return;
+    this.#path = undefined;
+    closePath(path);
+    if (this.#stopped) return;
+    this.#sendControl({ type: 'path-down', reason });
+    this.#events.onPathEvent({ kind: 'down', reason });
+    void this.#acquirePath();
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * @module help-others-runner
+ * Runs the volunteer relay worker in the offscreen document and forwards its status.
+ */
+import { createRelayWorkerConfig, RelayWorker, type RelayStatus } from '../../relay-worker/index.ts';
+import { browserRelayEnvironment } from '../../relay-worker/browser.ts';
+
+export interface HelpOthersConfig {
+  brokerUrl: string;
+  maxClients: number;
+}
+
+export class HelpOthersRunner {
+  private worker: RelayWorker | undefined;
+  private running: HelpOthersConfig | undefined;
+
+  constructor(private readonly onStatus: (status: RelayStatus) => void) {}
+
+  /** Starts relaying; a second start with the same settings is ignored, with other settings it restarts. */
+  start(config: HelpOthersConfig): void {
+    if (this.running !== undefined && this.running.brokerUrl === config.brokerUrl && this.running.maxClients === config.maxClients) {
+      if (this.worker !== undefined) this.onStatus(this.worker.status);
+      return;
+    }
+    this.stop();
+    // Throws RelayWorkerConfigError or RelayEnvironmentError; the caller reports it as "could not start".
+    const worker = new RelayWorker({
+      config: createRelayWorkerConfig({ brokerUrl: config.brokerUrl, kind: 'extension', maxClients: config.maxClients }),
+      environment: browserRelayEnvironment(),
+      onStatus: (status) => {
+        if (worker === this.worker) this.onStatus(status);
+      },
+    });
+    this.worker = worker;
+    this.running = config;
+    worker.start();
+  }
+
+  stop(): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.running = undefined;
+    worker?.stop();
+  }
+}

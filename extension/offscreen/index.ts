@@ -1,0 +1,65 @@
+/**
+ * @module offscreen
+ * Offscreen document entry: wiring only. Runs the volunteer relay (Help others) and the client path (Proxy me), and
+ * reports to the service worker. This document has chrome.runtime messaging only (no chrome.storage).
+ */
+import type { RelayStatus } from '../../relay-worker/index.ts';
+import { messageTarget, parseOffscreenMessage, type BackgroundMessage, type OffscreenMessage, type OffscreenReply } from '../messages.ts';
+import { ClientPath } from './client-path.ts';
+import { HelpOthersRunner } from './help-others-runner.ts';
+
+function report(message: BackgroundMessage): void {
+  // The service worker wakes up for it; if it cannot be reached there is nobody to tell.
+  chrome.runtime.sendMessage(message).catch(() => undefined);
+}
+
+const helpOthers = new HelpOthersRunner((status: RelayStatus) => report({ target: 'background', type: 'relay-status', status }));
+let clientPath: ClientPath | undefined;
+
+function handle(message: OffscreenMessage): void {
+  switch (message.type) {
+    case 'help-start':
+      helpOthers.start({ brokerUrl: message.brokerUrl, maxClients: message.maxClients });
+      return;
+    case 'help-stop':
+      helpOthers.stop();
+      return;
+    case 'client-start': {
+      clientPath?.stop();
+      const path = new ClientPath(
+        { pipeUrl: message.pipeUrl, token: message.token, brokerUrl: message.brokerUrl, exit: message.exit },
+        {
+          createPeerConnection: (config) => new RTCPeerConnection(config),
+          createWebSocket: (url) => new WebSocket(url),
+          fetch: (input, init) => fetch(input, init),
+        },
+        {
+          onPathEvent: (event) => {
+            if (path === clientPath) report({ target: 'background', type: 'client-path', event });
+          },
+          onSession: (session) => {
+            if (path === clientPath) report({ target: 'background', type: 'client-session', session });
+          },
+        },
+      );
+      clientPath = path;
+      path.start();
+      return;
+    }
+    case 'client-stop':
+      clientPath?.stop();
+      clientPath = undefined;
+      return;
+  }
+}
+
+chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse: (reply: OffscreenReply) => void) => {
+  if (messageTarget(raw) !== 'offscreen' || sender.id !== chrome.runtime.id) return false;
+  try {
+    handle(parseOffscreenMessage(raw));
+    sendResponse({ ok: true });
+  } catch (error) {
+    sendResponse({ ok: false, error: error instanceof Error ? error.message : String(error) });
+  }
+  return false;
+});

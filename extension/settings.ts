@@ -1,0 +1,167 @@
+/**
+ * @module settings
+ * The extension's settings, kept in `chrome.storage.local` under these keys (tests set them with
+ * `chrome.storage.local.set({...})` from an extension page before switching a feature on):
+ *
+ * | key          | type     | default                                        | meaning                                         |
+ * | ------------ | -------- | ---------------------------------------------- | ----------------------------------------------- |
+ * | `brokerUrl`  | string   | `'http://127.0.0.1:8787'`                      | the broker (http or https), no trailing path    |
+ * | `exitId`     | string   | `''` = the first exit the broker lists         | which exit "Proxy me" goes out through          |
+ * | `socksPort`  | number   | `0` = any free port                            | the helper's local SOCKS5 port                  |
+ * | `bypassList` | string[] | `['localhost', '127.0.0.1', '[::1]', '<local>']` | hosts the browser reaches directly             |
+ * | `maxClients` | number   | `2`                                            | most people "Help others" relays for at once    |
+ *
+ * Pure: parsing and validation only; the chrome.storage calls live in the entry points.
+ */
+import { MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
+
+export interface Settings {
+  brokerUrl: string;
+  /** Empty: the first exit the broker lists. */
+  exitId: string;
+  /** 0: any free port. */
+  socksPort: number;
+  bypassList: string[];
+  maxClients: number;
+}
+
+export const SETTINGS_KEYS = ['brokerUrl', 'exitId', 'socksPort', 'bypassList', 'maxClients'] as const;
+export type SettingsKey = (typeof SETTINGS_KEYS)[number];
+
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  brokerUrl: 'http://127.0.0.1:8787',
+  exitId: '',
+  socksPort: 0,
+  bypassList: ['localhost', '127.0.0.1', '[::1]', '<local>'],
+  maxClients: 2,
+});
+
+/** Longest broker URL accepted (characters). */
+export const MAX_BROKER_URL_CHARS = 2048;
+/** Longest exit id (characters); the broker's own limit. */
+export const MAX_EXIT_ID_CHARS = 128;
+/** Most bypass-list entries, and the longest one (characters; a DNS name is at most 253). */
+export const MAX_BYPASS_ENTRIES = 200;
+export const MAX_BYPASS_ENTRY_CHARS = 260;
+/** Most people "Help others" relays for at once: the broker's slot limit. */
+export const MAX_MAX_CLIENTS = MAX_VOLUNTEER_SLOTS;
+
+/** A stored or typed setting is unusable; `key` names it and `message` says how to fix it. */
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+  readonly code = 'INVALID_SETTING';
+  constructor(
+    readonly key: SettingsKey,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Returns the URL without a trailing slash, or throws SettingsError. */
+export function parseBrokerUrl(value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new SettingsError('brokerUrl', 'The broker URL is empty.');
+  const text = value.trim();
+  if (text.length > MAX_BROKER_URL_CHARS) throw new SettingsError('brokerUrl', `The broker URL is longer than ${MAX_BROKER_URL_CHARS} characters.`);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new SettingsError('brokerUrl', `"${text}" is not a URL; write it like http://127.0.0.1:8787 or https://broker.example.org.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SettingsError('brokerUrl', `The broker URL must start with http:// or https:// (got ${url.protocol}).`);
+  }
+  if (url.search !== '' || url.hash !== '') throw new SettingsError('brokerUrl', 'The broker URL must not have a ?query or #fragment.');
+  return url.href.replace(/\/+$/, '');
+}
+
+export function parseExitId(value: unknown): string {
+  if (typeof value !== 'string') throw new SettingsError('exitId', 'The exit id must be text (empty means the first exit listed).');
+  const text = value.trim();
+  if (text.length > MAX_EXIT_ID_CHARS) throw new SettingsError('exitId', `The exit id is longer than ${MAX_EXIT_ID_CHARS} characters.`);
+  return text;
+}
+
+function parseInteger(key: SettingsKey, label: string, value: unknown, min: number, max: number): number {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value.trim()) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+    throw new SettingsError(key, `${label} must be a whole number from ${min} to ${max}.`);
+  }
+  return number;
+}
+
+export function parseSocksPort(value: unknown): number {
+  return parseInteger('socksPort', 'The SOCKS port (0 = any free port)', value, 0, 65535);
+}
+
+export function parseMaxClients(value: unknown): number {
+  return parseInteger('maxClients', 'The number of people at once', value, 1, MAX_MAX_CLIENTS);
+}
+
+/** Accepts an array of strings, or text with one entry per line (the options page). Blank lines are dropped. */
+export function parseBypassList(value: unknown): string[] {
+  const entries = typeof value === 'string' ? value.split(/\r?\n/) : value;
+  if (!Array.isArray(entries) || !entries.every((entry) => typeof entry === 'string')) {
+    throw new SettingsError('bypassList', 'The bypass list must be a list of host names, one per line.');
+  }
+  const cleaned = (entries as string[]).map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (cleaned.length > MAX_BYPASS_ENTRIES) throw new SettingsError('bypassList', `The bypass list has more than ${MAX_BYPASS_ENTRIES} entries.`);
+  for (const entry of cleaned) {
+    if (entry.length > MAX_BYPASS_ENTRY_CHARS) throw new SettingsError('bypassList', `The bypass entry "${entry.slice(0, 40)}…" is too long.`);
+    if (/\s/.test(entry)) throw new SettingsError('bypassList', `The bypass entry "${entry}" contains a space; put one host per line.`);
+  }
+  return cleaned;
+}
+
+const PARSERS: { [K in SettingsKey]: (value: unknown) => Settings[K] } = {
+  brokerUrl: parseBrokerUrl,
+  exitId: parseExitId,
+  socksPort: parseSocksPort,
+  bypassList: parseBypassList,
+  maxClients: parseMaxClients,
+};
+
+/**
+ * Turns what `chrome.storage.local.get(SETTINGS_KEYS)` returned into Settings. Absent keys take their defaults; a
+ * present but invalid value throws SettingsError (a wrong setting fails loudly instead of being silently replaced).
+ */
+export function parseStoredSettings(stored: Record<string, unknown>): Settings {
+  const settings: Settings = { ...DEFAULT_SETTINGS, bypassList: [...DEFAULT_SETTINGS.bypassList] };
+  for (const key of SETTINGS_KEYS) {
+    if (stored[key] === undefined) continue;
+    (settings as unknown as Record<SettingsKey, unknown>)[key] = PARSERS[key](stored[key]);
+  }
+  return settings;
+}
+
+/** The options form: every field as typed text. */
+export type SettingsForm = { [K in SettingsKey]: string };
+
+export function settingsToForm(settings: Settings): SettingsForm {
+  return {
+    brokerUrl: settings.brokerUrl,
+    exitId: settings.exitId,
+    socksPort: String(settings.socksPort),
+    bypassList: settings.bypassList.join('\n'),
+    maxClients: String(settings.maxClients),
+  };
+}
+
+export type FormResult = { ok: true; settings: Settings } | { ok: false; errors: Partial<Record<SettingsKey, string>> };
+
+/** Validates every field of the options form and collects one message per bad field. */
+export function parseSettingsForm(form: SettingsForm): FormResult {
+  const errors: Partial<Record<SettingsKey, string>> = {};
+  const settings: Partial<Record<SettingsKey, unknown>> = {};
+  for (const key of SETTINGS_KEYS) {
+    try {
+      settings[key] = PARSERS[key](form[key]);
+    } catch (error) {
+      if (!(error instanceof SettingsError)) throw error;
+      errors[key] = error.message;
+    }
+  }
+  if (Object.keys(errors).length > 0) return { ok: false, errors };
+  return { ok: true, settings: settings as unknown as Settings };
+}

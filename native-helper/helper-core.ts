@@ -1,0 +1,68 @@
+/**
+ * @module native-helper/helper-core
+ * The helper's moving parts, wired together: the pipe server the extension connects to, the tunnel client that runs
+ * the session over it, and the local SOCKS5 / HTTP CONNECT proxies that dial through the tunnel. The native host
+ * (stdio) and the integration tests both start the helper through this one function.
+ */
+import type { ExitInfo } from '../protocol/signaling.ts';
+import { PipeServer } from './pipe-server.ts';
+import { startLocalProxies } from './main.ts';
+import { TunnelClient, type TunnelClientConfig, type TunnelStatus } from './tunnel-client.ts';
+
+export interface HelperCoreOptions {
+  exit: ExitInfo;
+  /** The only Origin the pipe accepts, e.g. chrome-extension://<id>. */
+  allowedOrigin: string;
+  socksPort: number;
+  httpPort: number;
+  tunnel?: Partial<TunnelClientConfig>;
+  log?(line: string): void;
+}
+
+export interface HelperCore {
+  socksPort: number;
+  httpPort: number;
+  pipeUrl: string;
+  tunnel: TunnelClient;
+  /** A fresh one-time token for the pipe (cancels any unused earlier one). */
+  issueToken(): string;
+  /** Sends the session status to the extension over the pipe, if one is connected. */
+  reportToPipe(status: TunnelStatus): void;
+  close(): Promise<void>;
+}
+
+export async function startHelperCore(options: HelperCoreOptions): Promise<HelperCore> {
+  const log = options.log ?? (() => {});
+  const pipeServer = await PipeServer.start({ allowedOrigin: options.allowedOrigin, onWarning: (warning) => log(`pipe: ${warning.message}`) });
+  const tunnel = new TunnelClient(options.exit, options.tunnel);
+  let proxies: Awaited<ReturnType<typeof startLocalProxies>>;
+  try {
+    proxies = await startLocalProxies({ dialer: tunnel, socksPort: options.socksPort, httpPort: options.httpPort });
+  } catch (error) {
+    await pipeServer.close();
+    throw error;
+  }
+  pipeServer.onPipeOpen((pipe) => {
+    tunnel.attachPipe(pipe);
+    pipe.onRecord((record) => tunnel.handleRecord(record));
+    pipe.onControl((control) => tunnel.handleControl(control));
+    pipe.onClose(() => {
+      // A pipe replaced by a newer one must not take the newer one's session down with it.
+      if (pipeServer.currentPipe === null || pipeServer.currentPipe === pipe) tunnel.detachPipe();
+    });
+  });
+  return {
+    socksPort: proxies.socksPort,
+    httpPort: proxies.httpPort,
+    pipeUrl: pipeServer.url,
+    tunnel,
+    issueToken: () => pipeServer.issueToken(),
+    reportToPipe: (status) => {
+      pipeServer.currentPipe?.sendControl({ type: 'session', state: status.session, bytesUp: status.bytesUp, bytesDown: status.bytesDown, streams: status.streams });
+    },
+    close: async () => {
+      tunnel.close();
+      await Promise.allSettled([proxies.close(), pipeServer.close()]);
+    },
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * @module main
+ * The helper's command line (`ferry helper ...`) and the one call that starts both local proxies. The tunnel session
+ * and the native-messaging loop are wired by the caller (cli/), which passes the session as a TunnelDialer.
+ */
+import type { HttpConnectLimits, Socks5ServerLimits } from './config.ts';
+import { requireListenPort } from './config.ts';
+import { HttpConnectServer } from './http-connect-server.ts';
+import { Socks5Server } from './socks5-server.ts';
+import type { ProxyNotice } from './socks5-server.ts';
+import type { TunnelDialer } from './tunnel-dialer.ts';
+
+export const DEFAULT_SOCKS_PORT = 1080;
+export const DEFAULT_HTTP_PORT = 8080;
+
+export const HELPER_USAGE = `Usage: ferry helper [options]
+
+Runs the Ferry helper: a SOCKS5 and an HTTP CONNECT proxy on 127.0.0.1 whose streams go through Ferry.
+
+  --install               register the helper as the browser's native messaging host (Chromium and Chrome)
+    --user-data-dir DIR   ... for a browser started with --user-data-dir DIR (it reads manifests only from there)
+    --extension-id ID     ... allowing this extension instead of the published Ferry extension
+  --uninstall             remove that registration (with --user-data-dir DIR: from there)
+  --native [ORIGIN]       run as the native messaging host (the browser starts it so and passes its origin)
+  --socks-port N          SOCKS5 port (default ${DEFAULT_SOCKS_PORT}; 0 = any free port)
+  --http-port N           HTTP CONNECT port (default ${DEFAULT_HTTP_PORT}; 0 = any free port)
+  --help                  show this text
+`;
+
+/** The command line was wrong; the message says what, and HELPER_USAGE says how. */
+export class HelperUsageError extends Error {
+  override readonly name = 'HelperUsageError';
+  readonly code = 'HELPER_BAD_ARGS';
+}
+
+export type HelperCommand =
+  | { kind: 'help' }
+  | { kind: 'install'; userDataDir?: string; extensionId?: string }
+  | { kind: 'uninstall'; userDataDir?: string }
+  /** `callerOrigin`: `chrome-extension://ID/` as the browser passed it, or null when started by hand. */
+  | { kind: 'native'; callerOrigin: string | null; socksPort: number; httpPort: number }
+  | { kind: 'proxies'; socksPort: number; httpPort: number };
+
+/** Parses `ferry helper` arguments (without the `helper` word). Throws HelperUsageError. */
+export function parseHelperArgs(argv: readonly string[]): HelperCommand {
+  const flags = new Set<string>();
+  const values = new Map<string, string>();
+  const positionals: string[] = [];
+  const takesValue = new Set(['--user-data-dir', '--extension-id', '--socks-port', '--http-port']);
+  const known = new Set(['--install', '--uninstall', '--native', '--help', '-h', ...takesValue]);
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i]!;
+    const [name, inlineValue] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    if (name.startsWith('--parent-window')) continue; // Chrome on Windows adds --parent-window=N for native hosts
+    if (!name.startsWith('-')) {
+      positionals.push(arg);
+      continue;
+    }
+    if (!known.has(name)) throw new HelperUsageError(`unknown option ${name}`);
+    if (takesValue.has(name)) {
+      const value = inlineValue ?? argv[(i += 1)];
+      if (value === undefined || value === '') throw new HelperUsageError(`${name} needs a value`);
+      values.set(name, value);
+    } else {
+      if (inlineValue !== undefined) throw new HelperUsageError(`${name} takes no value`);
+      flags.add(name);
+    }
+  }
+  if (flags.has('--help') || flags.has('-h')) return { kind: 'help' };
+  const modes = ['--install', '--uninstall', '--native'].filter((mode) => flags.has(mode));
+  if (modes.length > 1) throw new HelperUsageError(`${modes.join(' and ')} cannot be combined`);
+  const mode = modes[0];
+  const allowed: Record<string, readonly string[]> = {
+    '--install': ['--user-data-dir', '--extension-id'],
+    '--uninstall': ['--user-data-dir'],
+    '--native': ['--socks-port', '--http-port'],
+    proxies: ['--socks-port', '--http-port'],
+  };
+  for (const name of values.keys()) {
+    if (!allowed[mode ?? 'proxies']!.includes(name)) throw new HelperUsageError(`${name} does not apply ${mode ? `with ${mode}` : 'here'}`);
+  }
+  if (mode !== '--native' && positionals.length > 0) throw new HelperUsageError(`unexpected argument ${positionals[0]}`);
+  const userDataDir = values.get('--user-data-dir');
+  switch (mode) {
+    case '--install': {
+      const extensionId = values.get('--extension-id');
+      return { kind: 'install', ...(userDataDir === undefined ? {} : { userDataDir }), ...(extensionId === undefined ? {} : { extensionId }) };
+    }
+    case '--uninstall':
+      return { kind: 'uninstall', ...(userDataDir === undefined ? {} : { userDataDir }) };
+    case '--native': {
+      if (positionals.length > 1) throw new HelperUsageError(`unexpected argument ${positionals[1]}`);
+      const callerOrigin = positionals[0] ?? null;
+      if (callerOrigin !== null && !/^chrome-extension:\/\/[a-p]{32}\/$/.test(callerOrigin)) {
+        throw new HelperUsageError(`the caller origin must be chrome-extension://<id>/, got ${callerOrigin}`);
+      }
+      return { kind: 'native', callerOrigin, socksPort: portOption(values, '--socks-port', 0), httpPort: portOption(values, '--http-port', 0) };
+    }
+    default:
+      return { kind: 'proxies', socksPort: portOption(values, '--socks-port', DEFAULT_SOCKS_PORT), httpPort: portOption(values, '--http-port', DEFAULT_HTTP_PORT) };
+  }
+}
+
+function portOption(values: Map<string, string>, name: string, fallback: number): number {
+  const text = values.get(name);
+  if (text === undefined) return fallback;
+  if (!/^[0-9]{1,5}$/.test(text) || Number(text) > 65_535) throw new HelperUsageError(`${name} must be a port from 0 to 65535, got ${text}`);
+  return Number(text);
+}
+
+/** The extension origin the pipe must accept, from the browser's caller origin `chrome-extension://ID/`. */
+export function pipeOriginFromCallerOrigin(callerOrigin: string): string {
+  return callerOrigin.replace(/\/$/, '');
+}
+
+export interface LocalProxiesOptions {
+  dialer: TunnelDialer;
+  /** 0 = any free port. */
+  socksPort: number;
+  httpPort: number;
+  socksLimits?: Partial<Socks5ServerLimits>;
+  httpLimits?: Partial<HttpConnectLimits>;
+  onNotice?: (notice: ProxyNotice) => void;
+}
+
+export interface LocalProxies {
+  socksPort: number;
+  httpPort: number;
+  close(): Promise<void>;
+}
+
+/** Starts the SOCKS5 and HTTP CONNECT proxies on 127.0.0.1; if either cannot listen, neither stays open. */
+export async function startLocalProxies(options: LocalProxiesOptions): Promise<LocalProxies> {
+  requireListenPort('socksPort', options.socksPort);
+  requireListenPort('httpPort', options.httpPort);
+  const common = { dialer: options.dialer, ...(options.onNotice ? { onNotice: options.onNotice } : {}) };
+  const socks = await Socks5Server.start({ ...common, port: options.socksPort, ...(options.socksLimits ? { limits: options.socksLimits } : {}) });
+  let http: HttpConnectServer;
+  try {
+    http = await HttpConnectServer.start({ ...common, port: options.httpPort, ...(options.httpLimits ? { limits: options.httpLimits } : {}) });
+  } catch (error) {
+    await socks.close();
+    throw error;
+  }
+  return {
+    socksPort: socks.port,
+    httpPort: http.port,
+    close: async () => {
+      await Promise.all([socks.close(), http.close()]);
+    },
+  };
+}

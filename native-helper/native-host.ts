@@ -1,0 +1,127 @@
+/**
+ * @module native-helper/native-host
+ * The helper as the browser starts it (`ferry helper --native`): native messaging on stdio wires the extension to
+ * the local proxies, the pipe server and the tunnel client.
+ *
+ *   start      -> open the pipe server, the tunnel client and the SOCKS5 / HTTP CONNECT proxies; reply `ready`
+ *   new-token  -> a fresh one-time pipe token (the offscreen document reconnects)
+ *   stop / EOF -> close everything and exit
+ *
+ * stdout belongs to native messaging: every log line goes to stderr.
+ */
+import { FERRY_EXTENSION_ID, type ExtensionToNative, type NativeStart, type NativeToExtension } from '../protocol/local-channel.ts';
+import { serveNativeMessages, NativeMessageWriter } from './native-messaging.ts';
+import { pipeOriginFromCallerOrigin } from './main.ts';
+import { startHelperCore, type HelperCore } from './helper-core.ts';
+
+/** Status goes to the extension at most this often (and at least this often while connected, for the counters). */
+const STATUS_INTERVAL_MS = 1_000;
+const HELPER_VERSION = '0.1.0';
+
+export interface NativeHostOptions {
+  callerOrigin: string | null;
+  socksPort: number;
+  httpPort: number;
+}
+
+interface RunningHelper {
+  core: HelperCore;
+  statusTimer: ReturnType<typeof setInterval>;
+}
+
+function log(line: string): void {
+  process.stderr.write(`ferry helper: ${line}\n`);
+}
+
+export async function runNativeHost(options: NativeHostOptions): Promise<void> {
+  const writer = new NativeMessageWriter(process.stdout);
+  const send = (message: NativeToExtension): void => {
+    writer.write(message).catch((error: unknown) => log(`could not write to the browser: ${String(error)}`));
+  };
+  const allowedOrigin = options.callerOrigin ? pipeOriginFromCallerOrigin(options.callerOrigin) : `chrome-extension://${FERRY_EXTENSION_ID}`;
+  let running: RunningHelper | undefined;
+
+  const start = async (message: NativeStart): Promise<void> => {
+    if (running) {
+      send({ type: 'error', code: 'ALREADY_STARTED', message: 'the helper is already running; send "stop" first' });
+      return;
+    }
+    let core: HelperCore;
+    try {
+      core = await startHelperCore({
+        exit: message.exit,
+        allowedOrigin,
+        socksPort: message.socksPort ?? options.socksPort,
+        httpPort: message.httpPort ?? options.httpPort,
+        log,
+      });
+    } catch (error) {
+      send({ type: 'error', code: 'LISTEN_FAILED', message: error instanceof Error ? error.message : String(error) });
+      return;
+    }
+    let lastSent = '';
+    const reportStatus = (): void => {
+      const status = core.tunnel.status;
+      const summary = JSON.stringify(status);
+      if (summary === lastSent) return;
+      lastSent = summary;
+      send({ type: 'status', session: status.session, bytesUp: status.bytesUp, bytesDown: status.bytesDown, streams: status.streams });
+      core.reportToPipe(status);
+    };
+    const statusTimer = setInterval(reportStatus, STATUS_INTERVAL_MS);
+    running = { core, statusTimer };
+    send({
+      type: 'ready',
+      version: HELPER_VERSION,
+      pid: process.pid,
+      socksPort: core.socksPort,
+      httpPort: core.httpPort,
+      pipeUrl: core.pipeUrl,
+      token: core.issueToken(),
+    });
+    log(`ready: socks5://127.0.0.1:${core.socksPort}, http://127.0.0.1:${core.httpPort}, exit ${message.exit.id}`);
+  };
+
+  const stop = async (): Promise<void> => {
+    const current = running;
+    running = undefined;
+    if (!current) return;
+    clearInterval(current.statusTimer);
+    await current.core.close();
+  };
+
+  const onMessage = async (message: ExtensionToNative): Promise<void> => {
+    switch (message.type) {
+      case 'start':
+        await start(message);
+        return;
+      case 'new-token':
+        if (running) send({ type: 'token', token: running.core.issueToken() });
+        else send({ type: 'error', code: 'NOT_STARTED', message: 'send "start" before asking for a token' });
+        return;
+      case 'stop':
+        await stop();
+        process.exit(0);
+    }
+  };
+
+  const shutdown = (code: number): void => {
+    void stop().finally(() => process.exit(code));
+  };
+  process.once('SIGTERM', () => shutdown(0));
+  process.once('SIGINT', () => shutdown(0));
+  try {
+    await serveNativeMessages(process.stdin, {
+      onMessage,
+      onInvalidMessage: (error) => {
+        log(`ignored a bad message from the browser: ${error.message}`);
+        send({ type: 'error', code: error.code, message: error.message });
+      },
+    });
+    log('the browser closed the connection; stopping');
+    shutdown(0);
+  } catch (error) {
+    log(`native messaging failed: ${error instanceof Error ? error.message : String(error)}`);
+    shutdown(1);
+  }
+}

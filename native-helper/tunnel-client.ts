@@ -1,0 +1,232 @@
+/**
+ * @module native-helper/tunnel-client
+ * The client end of the tunnel, as the local proxies see it: a TunnelDialer. It runs one ClientSession over the
+ * pipe the extension holds open; the extension tells it (control messages) when a path through a volunteer is up or
+ * lost, and carries the records to the volunteer verbatim.
+ *
+ * While no session is open a dial waits, at most `sessionWaitMs`, for one; then it fails with a SOCKS error that
+ * says why (e.g. no volunteer available). Nothing is ever sent around the tunnel.
+ */
+import type { Duplex } from 'node:stream';
+import {
+  ClientSession,
+  StreamError,
+  fromBase64Url,
+  type MuxStream,
+  type SessionState as ProtocolSessionState,
+} from '../protocol/index.ts';
+import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
+import { MuxStreamDuplex } from '../protocol/adapters/node-stream.ts';
+import type { ExitInfo } from '../protocol/signaling.ts';
+import type { ExtensionToPipe, HelperToPipe, SessionState } from '../protocol/local-channel.ts';
+import { DialError, SOCKS_REPLY, type DialReplyCode, type DialTarget, type TunnelDialer } from './tunnel-dialer.ts';
+
+export interface TunnelClientConfig {
+  /** How long a dial waits for a session when none is open. Below the SOCKS dial timeout, so the reason is told. */
+  sessionWaitMs: number;
+  /** How long the exit may take to answer OPEN (it has its own connect timeout, 8 s by default). */
+  openTimeoutMs: number;
+}
+
+export const DEFAULT_TUNNEL_CLIENT_CONFIG: Readonly<TunnelClientConfig> = Object.freeze({
+  sessionWaitMs: 8_000,
+  openTimeoutMs: 15_000,
+});
+
+/** What the pipe offers the tunnel client. */
+export interface PipeLink {
+  sendRecord(record: Uint8Array): void;
+  sendControl(message: HelperToPipe): void;
+}
+
+export interface TunnelStatus {
+  session: SessionState;
+  bytesUp: number;
+  bytesDown: number;
+  streams: number;
+  /** The last reason the extension gave for having no path (e.g. "NO_VOLUNTEERS: no volunteers are available"). */
+  lastPathError: string | undefined;
+}
+
+export class TunnelClient implements TunnelDialer {
+  private readonly config: TunnelClientConfig;
+  private readonly exitPublicKey: Uint8Array;
+  private pipe: PipeLink | undefined;
+  private session: ClientSession | undefined;
+  private lastPathError: string | undefined;
+  /** Bytes carried by sessions that have ended, so the counters survive a volunteer change. */
+  private carriedUp = 0;
+  private carriedDown = 0;
+  private readonly sessionWaiters = new Set<() => void>();
+
+  constructor(
+    readonly exit: ExitInfo,
+    config: Partial<TunnelClientConfig> = {},
+    private readonly onStatusChange: (status: TunnelStatus) => void = () => {},
+  ) {
+    this.config = { ...DEFAULT_TUNNEL_CLIENT_CONFIG, ...config };
+    this.exitPublicKey = fromBase64Url(exit.publicKey);
+  }
+
+  get status(): TunnelStatus {
+    const stats = this.session?.stats;
+    return {
+      session: this.sessionState(),
+      bytesUp: this.carriedUp + (stats?.bytesSent ?? 0),
+      bytesDown: this.carriedDown + (stats?.bytesReceived ?? 0),
+      streams: stats?.streams ?? 0,
+      lastPathError: this.lastPathError,
+    };
+  }
+
+  /** The extension connected its pipe. */
+  attachPipe(pipe: PipeLink): void {
+    this.endSession('the extension reconnected its pipe');
+    this.pipe = pipe;
+  }
+
+  /** The pipe closed: any session on it is lost. */
+  detachPipe(): void {
+    this.pipe = undefined;
+    this.endSession('the extension closed its pipe');
+  }
+
+  handleRecord(record: Uint8Array): void {
+    this.session?.receiveRecord(record);
+  }
+
+  handleControl(message: ExtensionToPipe): void {
+    switch (message.type) {
+      case 'path-up':
+        this.lastPathError = undefined;
+        this.startSession();
+        break;
+      case 'path-down':
+        this.endSession(`the path through the volunteer closed: ${message.reason}`);
+        break;
+      case 'path-error':
+        this.lastPathError = `${message.code}: ${message.message}`;
+        this.emitStatus();
+        break;
+    }
+  }
+
+  async dial(target: DialTarget, signal: AbortSignal): Promise<Duplex> {
+    const session = await this.openSession(signal);
+    let stream: MuxStream;
+    try {
+      stream = session.openStream(target);
+    } catch (error) {
+      throw new DialError(SOCKS_REPLY.generalFailure, error instanceof Error ? error.message : String(error), 'SESSION');
+    }
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stream.reset(SOCKS_REPLY.ttlExpired, 'the client gave up waiting');
+        reject(new DialError(SOCKS_REPLY.ttlExpired, `the exit did not answer within ${this.config.openTimeoutMs} ms`, 'OPEN_TIMEOUT'));
+      }, this.config.openTimeoutMs);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        stream.reset(SOCKS_REPLY.generalFailure, 'the local client went away');
+        reject(signal.reason instanceof Error ? signal.reason : new DialError(SOCKS_REPLY.generalFailure, 'dial aborted', 'ABORTED'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      stream.onopen = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      stream.onclose = (error) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        const code = (error instanceof StreamError ? error.streamCode : SOCKS_REPLY.generalFailure) as DialReplyCode;
+        reject(new DialError(code, error?.message ?? 'the stream closed before it opened', 'EXIT_REFUSED'));
+      };
+    });
+    return new MuxStreamDuplex(stream);
+  }
+
+  close(): void {
+    this.endSession('the helper is stopping');
+    this.pipe = undefined;
+  }
+
+  private sessionState(): SessionState {
+    if (!this.session) return this.pipe ? 'waiting-for-path' : 'closed';
+    const state: ProtocolSessionState = this.session.state;
+    return state === 'open' ? 'connected' : state === 'handshaking' ? 'handshaking' : 'waiting-for-path';
+  }
+
+  private startSession(): void {
+    const pipe = this.pipe;
+    if (!pipe) return;
+    this.endSession('a new path replaced the old one');
+    const session: ClientSession = new ClientSession({
+      exitPublicKey: this.exitPublicKey,
+      aead: nodeChaCha20Poly1305,
+      sendRecord: (record) => pipe.sendRecord(record),
+      onOpen: () => {
+        for (const wake of this.sessionWaiters) wake();
+        this.emitStatus();
+      },
+      onClose: (error) => {
+        if (this.session === session) {
+          this.carriedUp += session.stats.bytesSent;
+          this.carriedDown += session.stats.bytesReceived;
+          this.session = undefined;
+          // The session is gone; ask for a new path so the next dial can succeed.
+          if (this.pipe) this.pipe.sendControl({ type: 'need-path' });
+          if (error) this.lastPathError = error.message;
+        }
+        this.emitStatus();
+      },
+    });
+    this.session = session;
+    session.start();
+    this.emitStatus();
+  }
+
+  private endSession(reason: string): void {
+    const session = this.session;
+    if (!session) return;
+    this.carriedUp += session.stats.bytesSent;
+    this.carriedDown += session.stats.bytesReceived;
+    this.session = undefined;
+    session.transportLost(reason);
+    this.emitStatus();
+  }
+
+  private emitStatus(): void {
+    this.onStatusChange(this.status);
+  }
+
+  /** The open session, waiting for one up to sessionWaitMs. */
+  private openSession(signal: AbortSignal): Promise<ClientSession> {
+    const ready = (): ClientSession | undefined => (this.session?.state === 'open' ? this.session : undefined);
+    const now = ready();
+    if (now) return Promise.resolve(now);
+    return new Promise((resolve, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.sessionWaiters.delete(wake);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const wake = (): void => {
+        const session = ready();
+        if (!session) return;
+        finish();
+        resolve(session);
+      };
+      const timer = setTimeout(() => {
+        finish();
+        const why = this.lastPathError ?? (this.pipe ? 'no volunteer has connected yet' : 'the browser extension is not connected (is Proxy me on?)');
+        reject(new DialError(SOCKS_REPLY.networkUnreachable, `no path to the exit within ${this.config.sessionWaitMs} ms: ${why}`, 'NO_PATH'));
+      }, this.config.sessionWaitMs);
+      const onAbort = (): void => {
+        finish();
+        reject(signal.reason instanceof Error ? signal.reason : new DialError(SOCKS_REPLY.generalFailure, 'dial aborted', 'ABORTED'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.sessionWaiters.add(wake);
+    });
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * @module broker-connection
+ * The volunteer's one WebSocket to the broker: says hello with the free slots, keeps the broker's exit list from
+ * `welcome`, hands offers to the worker, sends answers, declines and slot changes, and reconnects with bounded
+ * exponential backoff when the broker is unreachable or the socket drops. Relaying pairs do not depend on it.
+ */
+import {
+  parseBrokerMessage,
+  type BrokerOffer,
+  type ExitInfo,
+  type SessionDescription,
+  type VolunteerToBroker,
+} from '../protocol/signaling.ts';
+import { volunteerSocketUrl, type RelayWorkerConfig } from './config.ts';
+import { WEBSOCKET_OPEN, type RelayEnvironment } from './environment.ts';
+
+/** Largest broker message accepted (characters); a welcome with many exits stays far below it. */
+export const MAX_BROKER_MESSAGE_CHARS = 256 * 1024;
+/** Reconnect delays are spread by up to this fraction either way, so volunteers do not return all at once. */
+export const RECONNECT_JITTER_FRACTION = 0.2;
+
+export type BrokerConnectionState = 'stopped' | 'connecting' | 'connected' | 'unreachable';
+
+export type BrokerConnectionConfig = Pick<
+  RelayWorkerConfig,
+  'brokerUrl' | 'kind' | 'nat' | 'brokerConnectTimeoutMs' | 'brokerReconnectDelayMs' | 'brokerReconnectMaxDelayMs'
+>;
+
+export interface BrokerConnectionEvents {
+  onStateChange(state: BrokerConnectionState): void;
+  /** Called only while connected (after welcome). */
+  onOffer(offer: BrokerOffer): void;
+  /** Something went wrong that a volunteer may want to see; the connection handles it by itself. */
+  onProblem(message: string): void;
+}
+
+export interface BrokerConnectionInit {
+  environment: RelayEnvironment;
+  config: BrokerConnectionConfig;
+  /** Free slots right now, announced in every hello. */
+  freeSlots(): number;
+  events: BrokerConnectionEvents;
+}
+
+export class BrokerConnection {
+  readonly socketUrl: string;
+  #state: BrokerConnectionState = 'stopped';
+  #socket: WebSocket | undefined;
+  #exits: readonly ExitInfo[] = [];
+  #failures = 0;
+  #connectTimer: ReturnType<typeof setTimeout> | undefined;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly init: BrokerConnectionInit) {
+    this.socketUrl = volunteerSocketUrl(init.config.brokerUrl);
+  }
+
+  get state(): BrokerConnectionState {
+    return this.#state;
+  }
+
+  /** The exits of the latest welcome; empty while not connected, so no offer passes the allowlist then. */
+  get exits(): readonly ExitInfo[] {
+    return this.#state === 'connected' ? this.#exits : [];
+  }
+
+  start(): void {
+    if (this.#state !== 'stopped') return;
+    this.#setState('connecting');
+    this.#connect();
+  }
+
+  stop(): void {
+    if (this.#state === 'stopped') return;
+    this.#clearTimers();
+    const socket = this.#socket;
+    this.#socket = undefined;
+    this.#exits = [];
+    closeQuietly(socket);
+    this.#setState('stopped');
+  }
+
+  sendSlots(slots: number): boolean {
+    return this.#send({ type: 'slots', slots });
+  }
+
+  sendAnswer(matchId: string, answer: SessionDescription): boolean {
+    return this.#send({ type: 'answer', matchId, answer });
+  }
+
+  sendDecline(matchId: string, reason: string): boolean {
+    return this.#send({ type: 'decline', matchId, reason: reason.slice(0, 200) });
+  }
+
+  #send(message: VolunteerToBroker): boolean {
+    const socket = this.#socket;
+    if (this.#state !== 'connected' || socket === undefined || socket.readyState !== WEBSOCKET_OPEN) return false;
+    socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  #connect(): void {
+    this.#reconnectTimer = undefined;
+    let socket: WebSocket;
+    try {
+      socket = this.init.environment.createWebSocket(this.socketUrl);
+    } catch (error) {
+      this.#onSocketGone(undefined, `cannot open a WebSocket to ${this.socketUrl}: ${describe(error)}`);
+      return;
+    }
+    this.#socket = socket;
+    socket.binaryType = 'arraybuffer';
+    this.#connectTimer = setTimeout(() => {
+      this.#onSocketGone(socket, `the broker at ${this.init.config.brokerUrl} did not answer within ${this.init.config.brokerConnectTimeoutMs} ms`);
+    }, this.init.config.brokerConnectTimeoutMs);
+    socket.addEventListener('open', () => {
+      if (socket !== this.#socket) return;
+      const { kind, nat } = this.init.config;
+      socket.send(JSON.stringify({ type: 'hello', version: 1, kind, nat, slots: this.init.freeSlots() } satisfies VolunteerToBroker));
+    });
+    socket.addEventListener('message', (event: MessageEvent) => {
+      if (socket === this.#socket) this.#onMessage(event.data);
+    });
+    // Listeners stay attached after we give up a socket (some runtimes throw on an 'error' nobody listens to);
+    // the identity check makes them no-ops then.
+    const onGone = () => this.#onSocketGone(socket, `lost the connection to the broker at ${this.init.config.brokerUrl}`);
+    socket.addEventListener('close', onGone);
+    socket.addEventListener('error', onGone);
+  }
+
+  #onMessage(data: unknown): void {
+    if (typeof data !== 'string') {
+      this.init.events.onProblem('the broker sent a binary message; ignored');
+      return;
+    }
+    if (data.length > MAX_BROKER_MESSAGE_CHARS) {
+      this.init.events.onProblem(`the broker sent a message over ${MAX_BROKER_MESSAGE_CHARS} characters; ignored`);
+      return;
+    }
+    let message;
+    try {
+      message = parseBrokerMessage(JSON.parse(data));
+    } catch (error) {
+      this.init.events.onProblem(`the broker sent a malformed message (${describe(error)}); ignored`);
+      return;
+    }
+    switch (message.type) {
+      case 'welcome':
+        clearTimeout(this.#connectTimer);
+        this.#connectTimer = undefined;
+        this.#failures = 0;
+        this.#exits = Object.freeze(message.exits.map((exit) => Object.freeze({ ...exit })));
+        this.#setState('connected');
+        return;
+      case 'offer':
+        if (this.#state === 'connected') this.init.events.onOffer(message);
+        return;
+      case 'error':
+        this.init.events.onProblem(`the broker reported ${message.code}: ${message.message}`);
+        return;
+    }
+  }
+
+  #onSocketGone(socket: WebSocket | undefined, problem: string): void {
+    if (socket !== this.#socket || this.#state === 'stopped') return;
+    const wasConnected = this.#state === 'connected';
+    this.#socket = undefined;
+    this.#exits = [];
+    clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    closeQuietly(socket);
+    this.init.events.onProblem(problem);
+    // A drop after a welcome is often a broker restart: try again at once and say "connecting". A failed attempt
+    // means the broker is unreachable for now.
+    this.#setState(wasConnected ? 'connecting' : 'unreachable');
+    const delay = wasConnected ? 0 : this.#nextDelayMs();
+    this.#failures = wasConnected ? 0 : this.#failures + 1;
+    this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
+  }
+
+  #nextDelayMs(): number {
+    const { brokerReconnectDelayMs: base, brokerReconnectMaxDelayMs: max } = this.init.config;
+    const exponential = Math.min(max, base * 2 ** Math.min(this.#failures, 30));
+    const jitter = 1 + RECONNECT_JITTER_FRACTION * (2 * Math.random() - 1);
+    return Math.round(Math.min(max, exponential * jitter));
+  }
+
+  #setState(state: BrokerConnectionState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.init.events.onStateChange(state);
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#connectTimer);
+    clearTimeout(this.#reconnectTimer);
+    this.#connectTimer = undefined;
+    this.#reconnectTimer = undefined;
+  }
+}
+
+function closeQuietly(socket: WebSocket | undefined): void {
+  try {
+    socket?.close(1000);
+  } catch {
+    // Already closing or closed: nothing left to release.
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,150 @@
+/**
+ * @module config
+ * Every tunable of a volunteer, with its unit and default, validated once up front. How they depend on each other:
+ * - answerTimeoutMs bounds ICE gathering before the answer goes to the broker; it must stay below the time the broker
+ *   holds a client's request, or the client gets "timed out" although a volunteer was answering.
+ * - dataChannelOpenTimeoutMs must be larger than answerTimeoutMs: the client needs the answer before it can connect.
+ * - maxBufferedBytes must hold at least one tunnel record (256 KiB). The tunnel's end-to-end credit flow control keeps
+ *   honest peers far below it; browser WebSocket and RTCDataChannel cannot pause reading, so a peer that goes above
+ *   it is misbehaving and its pair is closed.
+ */
+import { MAX_VOLUNTEER_SLOTS, NAT_CLASSES, VOLUNTEER_KINDS, type NatClass, type VolunteerKind } from '../protocol/signaling.ts';
+
+/** Largest tunnel record (one data-channel or WebSocket message), fixed by Chromium's sctp.maxMessageSize. */
+export const MAX_TUNNEL_RECORD_BYTES = 256 * 1024;
+/** Path of the volunteer WebSocket on the broker's host. */
+export const VOLUNTEER_SOCKET_PATH = '/v1/volunteer';
+/** Upper bound for every timeout and delay below: anything longer is a typo, not a choice. */
+export const MAX_CONFIG_DELAY_MS = 10 * 60_000;
+/** Upper bound for maxBufferedBytes, so a typo cannot let one pair hold gigabytes. */
+export const MAX_BUFFERED_BYTES_LIMIT = 256 * 1024 * 1024;
+
+export interface RelayWorkerConfig {
+  /** The broker's http(s) base URL; the volunteer socket is ws(s)://same-host/v1/volunteer. */
+  brokerUrl: string;
+  /** Which surface this volunteer runs in, as announced to the broker. */
+  kind: VolunteerKind;
+  /** This volunteer's NAT class, as announced to the broker. Default 'unknown'. */
+  nat: NatClass;
+  /** Most clients relayed at once. Default 2 (Psiphon Conduit's default); at most MAX_VOLUNTEER_SLOTS. */
+  maxClients: number;
+  /** STUN/TURN servers for ICE. Default [] (host candidates only). */
+  iceServers: RTCIceServer[];
+  /** Longest wait for ICE gathering before answering with the candidates gathered so far (ms). Default 5_000. */
+  answerTimeoutMs: number;
+  /** Longest wait from an offer until the client's data channel is open; then the slot is freed (ms). Default 20_000. */
+  dataChannelOpenTimeoutMs: number;
+  /** Longest wait for the exit's WebSocket to open once the client is connected (ms). Default 10_000. */
+  exitOpenTimeoutMs: number;
+  /** Most bytes waiting per direction per pair (queued or in a socket's send buffer); above it the pair is closed. Default 16 MiB. */
+  maxBufferedBytes: number;
+  /** Longest wait for the broker's welcome after starting to connect (ms). Default 10_000. */
+  brokerConnectTimeoutMs: number;
+  /** First delay before reconnecting to the broker (ms); doubles after each failure. Default 1_000. */
+  brokerReconnectDelayMs: number;
+  /** Largest delay between reconnection attempts (ms). Default 60_000. */
+  brokerReconnectMaxDelayMs: number;
+}
+
+/** What a caller must give; everything else has a default. */
+export type RelayWorkerOptions = Partial<RelayWorkerConfig> & Pick<RelayWorkerConfig, 'brokerUrl' | 'kind'>;
+
+export const DEFAULT_RELAY_WORKER_CONFIG = {
+  nat: 'unknown',
+  maxClients: 2,
+  iceServers: [],
+  answerTimeoutMs: 5_000,
+  dataChannelOpenTimeoutMs: 20_000,
+  exitOpenTimeoutMs: 10_000,
+  maxBufferedBytes: 16 * 1024 * 1024,
+  brokerConnectTimeoutMs: 10_000,
+  brokerReconnectDelayMs: 1_000,
+  brokerReconnectMaxDelayMs: 60_000,
+} as const satisfies Omit<RelayWorkerConfig, 'brokerUrl' | 'kind'>;
+
+/** A configuration value is unusable; `field` names it and the message says what would be accepted. */
+export class RelayWorkerConfigError extends Error {
+  override readonly name = 'RelayWorkerConfigError';
+  readonly code = 'RELAY_CONFIG_INVALID';
+  constructor(
+    readonly field: keyof RelayWorkerConfig,
+    message: string,
+  ) {
+    super(`relay worker config "${field}": ${message}`);
+  }
+}
+
+/** Fills in defaults, validates, and returns a frozen config. Throws RelayWorkerConfigError. */
+export function createRelayWorkerConfig(options: RelayWorkerOptions): Readonly<RelayWorkerConfig> {
+  const config: RelayWorkerConfig = {
+    ...DEFAULT_RELAY_WORKER_CONFIG,
+    iceServers: [...DEFAULT_RELAY_WORKER_CONFIG.iceServers],
+    ...withoutUndefined(options),
+  };
+  verifyRelayWorkerConfig(config);
+  return Object.freeze(config);
+}
+
+function withoutUndefined(options: RelayWorkerOptions): RelayWorkerOptions {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as RelayWorkerOptions;
+}
+
+function requireInteger(config: RelayWorkerConfig, field: keyof RelayWorkerConfig, min: number, max: number, unit: string): void {
+  const value = config[field];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new RelayWorkerConfigError(field, `must be an integer from ${min} to ${max} ${unit}, got ${String(value)}`);
+  }
+}
+
+/** Throws RelayWorkerConfigError naming the first unusable field. */
+export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
+  volunteerSocketUrl(config.brokerUrl);
+  if (!(VOLUNTEER_KINDS as readonly string[]).includes(config.kind)) {
+    throw new RelayWorkerConfigError('kind', `must be one of ${VOLUNTEER_KINDS.join(', ')}`);
+  }
+  if (!(NAT_CLASSES as readonly string[]).includes(config.nat)) {
+    throw new RelayWorkerConfigError('nat', `must be one of ${NAT_CLASSES.join(', ')}`);
+  }
+  requireInteger(config, 'maxClients', 1, MAX_VOLUNTEER_SLOTS, 'clients');
+  verifyIceServers(config.iceServers);
+  requireInteger(config, 'answerTimeoutMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
+  requireInteger(config, 'dataChannelOpenTimeoutMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
+  requireInteger(config, 'exitOpenTimeoutMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
+  requireInteger(config, 'maxBufferedBytes', MAX_TUNNEL_RECORD_BYTES, MAX_BUFFERED_BYTES_LIMIT, 'bytes');
+  requireInteger(config, 'brokerConnectTimeoutMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
+  requireInteger(config, 'brokerReconnectDelayMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
+  requireInteger(config, 'brokerReconnectMaxDelayMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
+  if (config.dataChannelOpenTimeoutMs <= config.answerTimeoutMs) {
+    throw new RelayWorkerConfigError('dataChannelOpenTimeoutMs', 'must be larger than answerTimeoutMs: the client needs the answer before it can connect');
+  }
+  if (config.brokerReconnectMaxDelayMs < config.brokerReconnectDelayMs) {
+    throw new RelayWorkerConfigError('brokerReconnectMaxDelayMs', 'must be at least brokerReconnectDelayMs');
+  }
+}
+
+function verifyIceServers(iceServers: unknown): void {
+  if (!Array.isArray(iceServers)) throw new RelayWorkerConfigError('iceServers', 'must be an array of {urls}');
+  for (const server of iceServers) {
+    const urls: unknown = typeof server === 'object' && server !== null ? (server as { urls?: unknown }).urls : undefined;
+    const list = typeof urls === 'string' ? [urls] : urls;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((url) => typeof url === 'string' && /^(stun|stuns|turn|turns):/.test(url))) {
+      throw new RelayWorkerConfigError('iceServers', 'each server needs "urls": stun:, stuns:, turn: or turns: URLs');
+    }
+  }
+}
+
+/** The broker's volunteer socket URL for an http(s) broker base URL. Throws RelayWorkerConfigError. */
+export function volunteerSocketUrl(brokerUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(brokerUrl);
+  } catch {
+    throw new RelayWorkerConfigError('brokerUrl', `"${brokerUrl}" is not a URL; use e.g. https://broker.example.org`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new RelayWorkerConfigError('brokerUrl', `must start with http:// or https://, got ${url.protocol}`);
+  }
+  const socketUrl = new URL(VOLUNTEER_SOCKET_PATH, url);
+  socketUrl.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return socketUrl.href;
+}

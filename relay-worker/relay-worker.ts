@@ -1,0 +1,209 @@
+/**
+ * @module relay-worker
+ * A volunteer: keeps a connection to the broker, accepts up to maxClients clients, relays each to the exit its offer
+ * names (only exits on the broker's list), announces free slots after every change, and reports an honest status.
+ */
+import type { BrokerOffer } from '../protocol/signaling.ts';
+import { BrokerConnection, type BrokerConnectionState } from './broker-connection.ts';
+import type { RelayWorkerConfig } from './config.ts';
+import type { RelayEnvironment } from './environment.ts';
+import { ExitRefusedError, verifyOfferedExit } from './exit-allowlist.ts';
+import { RelayPair, type RelayPairCloseReason } from './relay-pair.ts';
+import type { RelayState, RelayStatus } from './status.ts';
+
+/** While bytes flow, the status callback runs at most this often for traffic alone (ms). State changes go at once. */
+export const TRAFFIC_STATUS_INTERVAL_MS = 1_000;
+
+/** Pair endings worth showing the volunteer; the others are the normal end of someone's visit. */
+const NOTEWORTHY_CLOSE_REASONS: ReadonlySet<RelayPairCloseReason> = new Set([
+  'exit-unreachable',
+  'protocol-violation',
+  'buffer-limit',
+  'send-failed',
+  'answer-failed',
+]);
+
+export interface RelayWorkerInit {
+  config: Readonly<RelayWorkerConfig>;
+  environment: RelayEnvironment;
+  /** Called on every change of state or clients, and at most every TRAFFIC_STATUS_INTERVAL_MS for traffic. */
+  onStatus?: (status: RelayStatus) => void;
+}
+
+export class RelayWorker {
+  #broker: BrokerConnection | undefined;
+  /** Every pair holding a slot, from the offer until it closes. */
+  readonly #pairs = new Set<RelayPair>();
+  #clientsNow = 0;
+  #clientsTotal = 0;
+  #bytesClientToExit = 0;
+  #bytesExitToClient = 0;
+  #lastError: string | undefined;
+  #trafficStatusTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastReported: RelayStatus | undefined;
+
+  constructor(private readonly init: RelayWorkerInit) {}
+
+  get status(): RelayStatus {
+    const status: RelayStatus = {
+      state: this.#state(),
+      clientsNow: this.#clientsNow,
+      clientsTotal: this.#clientsTotal,
+      bytesClientToExit: this.#bytesClientToExit,
+      bytesExitToClient: this.#bytesExitToClient,
+    };
+    if (this.#lastError !== undefined) status.lastError = this.#lastError;
+    return status;
+  }
+
+  get freeSlots(): number {
+    return Math.max(0, this.init.config.maxClients - this.#pairs.size);
+  }
+
+  /** Connects to the broker and starts accepting clients. Does nothing if already started. */
+  start(): void {
+    if (this.#broker !== undefined) return;
+    this.#broker = new BrokerConnection({
+      environment: this.init.environment,
+      config: this.init.config,
+      freeSlots: () => this.freeSlots,
+      events: {
+        onStateChange: (state) => this.#onBrokerState(state),
+        onOffer: (offer) => void this.#onOffer(offer),
+        onProblem: (message) => {
+          this.#lastError = message;
+          this.#report();
+        },
+      },
+    });
+    this.#broker.start();
+    this.#report();
+  }
+
+  /** Closes every pair and the broker connection. The worker may be started again; counters are kept. */
+  stop(): void {
+    const broker = this.#broker;
+    if (broker === undefined) return;
+    this.#broker = undefined;
+    broker.stop();
+    for (const pair of [...this.#pairs]) pair.close('stopped', 'the volunteer stopped relaying');
+    clearTimeout(this.#trafficStatusTimer);
+    this.#trafficStatusTimer = undefined;
+    this.#report();
+  }
+
+  #state(): RelayState {
+    const broker = this.#broker;
+    if (broker === undefined) return 'stopped';
+    if (this.#clientsNow > 0) return 'relaying';
+    switch (broker.state) {
+      case 'connected':
+        return 'waiting';
+      case 'unreachable':
+        return 'broker-unreachable';
+      default:
+        return 'connecting';
+    }
+  }
+
+  #onBrokerState(state: BrokerConnectionState): void {
+    // A fresh welcome means earlier broker trouble is over; keep other problems visible.
+    if (state === 'connected') this.#lastError = undefined;
+    this.#report();
+  }
+
+  async #onOffer(offer: BrokerOffer): Promise<void> {
+    const broker = this.#broker;
+    if (broker === undefined) return;
+    if (this.freeSlots === 0) {
+      broker.sendDecline(offer.matchId, 'no free slot');
+      return;
+    }
+    let exitUrl: URL;
+    try {
+      exitUrl = verifyOfferedExit(offer.exit, broker.exits);
+    } catch (error) {
+      const reason = error instanceof ExitRefusedError ? `${error.code}: ${error.message}` : 'exit refused';
+      this.#lastError = `refused an offer: ${reason}`;
+      broker.sendDecline(offer.matchId, reason);
+      this.#report();
+      return;
+    }
+    const pair = this.#createPair(exitUrl.href);
+    this.#announceSlots();
+    let answer;
+    try {
+      answer = await pair.answer(offer.offer);
+    } catch (error) {
+      this.#broker?.sendDecline(offer.matchId, error instanceof Error ? error.message : 'could not answer');
+      return;
+    }
+    if (pair.isClosed || this.#broker !== broker) return;
+    broker.sendAnswer(offer.matchId, answer);
+  }
+
+  #createPair(exitUrl: string): RelayPair {
+    const pair: RelayPair = new RelayPair({
+      environment: this.init.environment,
+      config: this.init.config,
+      exitUrl,
+      events: {
+        onClientConnected: () => {
+          this.#clientsNow += 1;
+          this.#clientsTotal += 1;
+          this.#report();
+        },
+        onRelayed: (direction, byteLength) => {
+          if (direction === 'c2e') this.#bytesClientToExit += byteLength;
+          else this.#bytesExitToClient += byteLength;
+          this.#reportTrafficSoon();
+        },
+        onClosed: (reason, detail) => {
+          this.#pairs.delete(pair);
+          if (pair.isClientConnected) this.#clientsNow -= 1;
+          if (NOTEWORTHY_CLOSE_REASONS.has(reason)) this.#lastError = detail;
+          this.#announceSlots();
+          this.#report();
+        },
+      },
+    });
+    this.#pairs.add(pair);
+    return pair;
+  }
+
+  #announceSlots(): void {
+    this.#broker?.sendSlots(this.freeSlots);
+  }
+
+  #reportTrafficSoon(): void {
+    if (this.#trafficStatusTimer !== undefined) return;
+    this.#trafficStatusTimer = setTimeout(() => {
+      this.#trafficStatusTimer = undefined;
+      this.#report();
+    }, TRAFFIC_STATUS_INTERVAL_MS);
+  }
+
+  #report(): void {
+    const onStatus = this.init.onStatus;
+    if (onStatus === undefined) return;
+    const status = this.status;
+    if (this.#lastReported !== undefined && sameStatus(this.#lastReported, status)) return;
+    this.#lastReported = status;
+    try {
+      onStatus(status);
+    } catch {
+      // A failing UI must not stop the relaying; the next status goes out as usual.
+    }
+  }
+}
+
+function sameStatus(a: RelayStatus, b: RelayStatus): boolean {
+  return (
+    a.state === b.state &&
+    a.clientsNow === b.clientsNow &&
+    a.clientsTotal === b.clientsTotal &&
+    a.bytesClientToExit === b.bytesClientToExit &&
+    a.bytesExitToClient === b.bytesExitToClient &&
+    a.lastError === b.lastError
+  );
+}

@@ -1,0 +1,96 @@
+// The whole path without browsers: SOCKS5 -> helper -> pipe -> node-datachannel "extension" -> broker-matched Node
+// volunteer (relay-worker) -> exit -> origin. Every part is the real one except the two browsers, which the e2e
+// suite covers. Fast enough to run on every change.
+import { test, after, before } from 'node:test';
+import nodeDataChannel from 'node-datachannel';
+import assert from 'node:assert/strict';
+import { createBroker } from '../../signaling-server/broker.ts';
+import { ExitServer } from '../../exit-server/exit-server.ts';
+import { generateKeyPair } from '../../protocol/index.ts';
+import { RelayWorker } from '../../relay-worker/relay-worker.ts';
+import { createRelayWorkerConfig } from '../../relay-worker/config.ts';
+import { nodeRelayEnvironment } from '../../relay-worker/node.ts';
+import { startHelperCore, type HelperCore } from '../../native-helper/helper-core.ts';
+import { FERRY_EXTENSION_ID } from '../../protocol/local-channel.ts';
+import { startOriginServer, type OriginServer } from './support/origin-server.ts';
+import { socksFetch } from './support/socks-fetch.ts';
+import { NodeClientPath } from './support/node-client-path.ts';
+import { containsAnyRunOf, containsText } from './support/wire-check.ts';
+
+const ORIGIN = `chrome-extension://${FERRY_EXTENSION_ID}`;
+const captured: Uint8Array[] = [];
+let origin: OriginServer;
+let exit: ExitServer;
+let broker: ReturnType<typeof createBroker>;
+let brokerUrl: string;
+let exitInfo: { id: string; url: string; publicKey: string };
+
+before(async () => {
+  origin = await startOriginServer(8 * 1024 * 1024);
+  exit = new ExitServer({
+    keyPair: generateKeyPair(),
+    config: { port: 0, allowLoopback: true },
+    wireTap: (_direction, record) => captured.push(record.slice()),
+  });
+  const { url } = await exit.listen();
+  exitInfo = { id: 'local', url, publicKey: exit.publicKey };
+  broker = createBroker({ port: 0, exits: [exitInfo], clientAnswerTimeoutMs: 5_000 });
+  const address = await broker.listen();
+  brokerUrl = `http://127.0.0.1:${address.port}`;
+});
+
+after(async () => {
+  await broker.close();
+  await exit.close();
+  await origin.close();
+  // node-datachannel keeps native threads alive until told to stop.
+  nodeDataChannel.cleanup();
+});
+
+async function startHelper(): Promise<{ helper: HelperCore; path: NodeClientPath }> {
+  const helper = await startHelperCore({ exit: exitInfo, allowedOrigin: ORIGIN, socksPort: 0, httpPort: 0, tunnel: { sessionWaitMs: 3_000 } });
+  const path = new NodeClientPath({ pipeUrl: helper.pipeUrl, token: helper.issueToken(), origin: ORIGIN, brokerUrl, exitId: 'local' });
+  await path.connectPipe();
+  return { helper, path };
+}
+
+test('with no volunteer anywhere, the broker says so and a SOCKS request fails with a SOCKS error within 10 s; nothing reaches the origin', async () => {
+  const { helper, path } = await startHelper();
+  try {
+    assert.equal(await path.getPath(), 'NO_VOLUNTEERS');
+    const result = await socksFetch(helper.socksPort, `http://localhost:${origin.port}/file`, 20);
+    assert.equal(result.ok, false);
+    assert.equal(result.exitCode, 97, `curl reports a SOCKS5 error reply: ${result.stderr}`);
+    assert.ok(result.elapsedMs < 10_000, `failed after ${Math.round(result.elapsedMs)} ms`);
+    assert.equal(origin.connections, 0, 'no direct connection was made');
+    assert.match(helper.tunnel.status.lastPathError ?? '', /NO_VOLUNTEERS/);
+  } finally {
+    path.close();
+    await helper.close();
+  }
+});
+
+test('an 8 MiB download through a Node volunteer is byte-identical, and the volunteer saw neither host nor content', async () => {
+  const volunteer = new RelayWorker({ config: createRelayWorkerConfig({ brokerUrl, kind: 'headless' }), environment: nodeRelayEnvironment() });
+  volunteer.start();
+  const { helper, path } = await startHelper();
+  try {
+    for (let attempt = 0; volunteer.status.state !== 'waiting' && attempt < 100; attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(await path.getPath(), 'up');
+    for (let attempt = 0; helper.tunnel.status.session !== 'connected' && attempt < 100; attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(helper.tunnel.status.session, 'connected');
+    captured.length = 0;
+    const result = await socksFetch(helper.socksPort, `http://localhost:${origin.port}/file`);
+    assert.ok(result.ok, result.stderr);
+    assert.equal(result.sha256, origin.sha256);
+    const wire = Buffer.concat(captured);
+    assert.ok(wire.length > origin.file.length, 'the tap saw the traffic');
+    assert.equal(containsText(wire, 'localhost'), false, 'the destination name is not visible');
+    assert.equal(containsAnyRunOf(wire, origin.file), false, 'no 16-byte run of the file is visible');
+    assert.ok(volunteer.status.bytesExitToClient >= origin.file.length, 'the bytes went through the volunteer');
+  } finally {
+    path.close();
+    await helper.close();
+    volunteer.stop();
+  }
+});

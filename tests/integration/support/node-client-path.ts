@@ -1,0 +1,100 @@
+// The client extension's offscreen job, done in Node for integration tests without a browser: hold the helper's
+// pipe, get a path through a volunteer from the broker (node-datachannel), and pipe records verbatim.
+import { WebSocket } from 'ws';
+import { RTCPeerConnection } from 'node-datachannel/polyfill';
+import type { ExtensionToPipe } from '../../../protocol/local-channel.ts';
+
+const GATHERING_TIMEOUT_MS = 5_000;
+const CHANNEL_OPEN_TIMEOUT_MS = 15_000;
+
+export class NodeClientPath {
+  private pipe: WebSocket | undefined;
+  private peer: RTCPeerConnection | undefined;
+  private channel: RTCDataChannel | undefined;
+  /** Control messages the helper sent (need-path, session). */
+  readonly controlFromHelper: unknown[] = [];
+
+  constructor(private readonly options: { pipeUrl: string; token: string; origin: string; brokerUrl: string; exitId: string }) {}
+
+  async connectPipe(): Promise<void> {
+    const pipe = new WebSocket(`${this.options.pipeUrl}?token=${encodeURIComponent(this.options.token)}`, { origin: this.options.origin });
+    pipe.binaryType = 'arraybuffer';
+    await new Promise<void>((resolve, reject) => {
+      pipe.once('open', () => resolve());
+      pipe.once('error', reject);
+      pipe.once('unexpected-response', (_request, response) => reject(new Error(`pipe refused: HTTP ${response.statusCode}`)));
+    });
+    pipe.on('message', (data: ArrayBuffer, isBinary: boolean) => {
+      if (!isBinary) {
+        this.controlFromHelper.push(JSON.parse(Buffer.from(data).toString('utf8')));
+        return;
+      }
+      if (this.channel?.readyState === 'open') this.channel.send(data);
+    });
+    this.pipe = pipe;
+  }
+
+  private control(message: ExtensionToPipe): void {
+    this.pipe?.send(JSON.stringify(message));
+  }
+
+  /** Asks the broker for a volunteer. Resolves 'up', or the broker's error code (also reported to the helper). */
+  async getPath(): Promise<'up' | string> {
+    const peer = new RTCPeerConnection({ iceServers: [] }) as unknown as RTCPeerConnection;
+    this.peer = peer;
+    const channel = peer.createDataChannel('ferry', { ordered: true });
+    channel.binaryType = 'arraybuffer';
+    this.channel = channel;
+    await peer.setLocalDescription(await peer.createOffer());
+    await within(GATHERING_TIMEOUT_MS, 'ICE gathering', new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (peer.iceGatheringState === 'complete') resolve();
+      };
+      peer.addEventListener('icegatheringstatechange', check);
+      check();
+    }));
+    const local = peer.localDescription;
+    const response = await fetch(`${this.options.brokerUrl}/v1/client`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ offer: { type: 'offer', sdp: local?.sdp }, exitId: this.options.exitId, nat: 'unknown' }),
+    });
+    const body = (await response.json()) as { answer?: { type: 'answer'; sdp: string }; error?: { code: string; message: string } };
+    if (!response.ok || !body.answer) {
+      const code = body.error?.code ?? `HTTP_${response.status}`;
+      this.control({ type: 'path-error', code, message: body.error?.message ?? 'no answer' });
+      this.closePeer();
+      return code;
+    }
+    await peer.setRemoteDescription(body.answer);
+    await within(CHANNEL_OPEN_TIMEOUT_MS, 'the data channel to open', new Promise<void>((resolve) => {
+      if (channel.readyState === 'open') resolve();
+      channel.addEventListener('open', () => resolve());
+    }));
+    channel.addEventListener('message', (event) => this.pipe?.send((event as MessageEvent<ArrayBuffer>).data));
+    channel.addEventListener('close', () => this.control({ type: 'path-down', reason: 'the data channel closed' }));
+    this.control({ type: 'path-up' });
+    return 'up';
+  }
+
+  private closePeer(): void {
+    this.peer?.close();
+    this.peer = undefined;
+    this.channel = undefined;
+  }
+
+  close(): void {
+    this.closePeer();
+    this.pipe?.close();
+  }
+}
+
+function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    }),
+  ]);
+}

@@ -1,0 +1,68 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chooseExit, ExitListError, fetchExitList, MAX_EXIT_LIST_BYTES, parseExitList } from '../../../extension/broker-exits.ts';
+
+const exitA = { id: 'a', url: 'ws://127.0.0.1:9000/v1/relay', publicKey: 'A'.repeat(43) };
+const exitB = { id: 'b', url: 'ws://127.0.0.1:9001/v1/relay', publicKey: 'B'.repeat(43) };
+
+const isCode = (code: string) => (error: unknown) => error instanceof ExitListError && error.code === code;
+
+describe('choosing an exit', () => {
+  test('empty id picks the first listed; an id picks that exit', () => {
+    assert.equal(chooseExit([exitA, exitB], ''), exitA);
+    assert.equal(chooseExit([exitA, exitB], 'b'), exitB);
+  });
+
+  test('no exits, or an unknown id, fail with a message naming what exists', () => {
+    assert.throws(() => chooseExit([], ''), isCode('NO_EXITS'));
+    assert.throws(() => chooseExit([exitA], 'zz'), (error: unknown) => isCode('UNKNOWN_EXIT')(error) && /lists: a/.test((error as Error).message));
+  });
+
+  test('the list is {exits} or a bare array, every exit validated', () => {
+    assert.deepEqual(parseExitList({ exits: [exitA] }), [exitA]);
+    assert.deepEqual(parseExitList([exitB]), [exitB]);
+    assert.throws(() => parseExitList({ exits: [{ id: 'a' }] }), isCode('BAD_EXIT_LIST'));
+    assert.throws(() => parseExitList({ list: [] }), isCode('BAD_EXIT_LIST'));
+  });
+});
+
+describe('fetching the list from a broker on loopback', () => {
+  let server: Server;
+  let base: string;
+  before(async () => {
+    server = createServer((request, response) => {
+      const cors = { 'access-control-allow-origin': '*', 'content-type': 'application/json' };
+      if (request.url === '/ok/v1/exits') response.writeHead(200, cors).end(JSON.stringify({ exits: [exitA, exitB] }));
+      else if (request.url === '/down/v1/exits') response.writeHead(503, cors).end('{"error":{"code":"X","message":"y"}}');
+      else if (request.url === '/huge/v1/exits') response.writeHead(200, cors).end(' '.repeat(MAX_EXIT_LIST_BYTES + 1));
+      else if (request.url === '/junk/v1/exits') response.writeHead(200, cors).end('<html>');
+      else response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  test('a good answer gives the exits', async () => {
+    assert.deepEqual(await fetchExitList(`${base}/ok`), [exitA, exitB]);
+  });
+
+  test('errors, oversized and non-JSON answers are typed', async () => {
+    await assert.rejects(fetchExitList(`${base}/down`), isCode('BROKER_ERROR'));
+    await assert.rejects(fetchExitList(`${base}/huge`), isCode('BAD_EXIT_LIST'));
+    await assert.rejects(fetchExitList(`${base}/junk`), isCode('BAD_EXIT_LIST'));
+  });
+
+  test('a closed port is BROKER_UNREACHABLE, naming the broker', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    await assert.rejects(fetchExitList(`http://127.0.0.1:${port}`), (error: unknown) => isCode('BROKER_UNREACHABLE')(error) && (error as Error).message.includes(`127.0.0.1:${port}`));
+  });
+});

@@ -1,0 +1,184 @@
+// ProxyMe's rules with stand-ins for chrome.* (which cannot exist in node): the native port, chrome.proxy and the
+// offscreen document are small recorders; the exit list is a plain function.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ExtensionToNative } from '../../../protocol/local-channel.ts';
+import type { ExitInfo } from '../../../protocol/signaling.ts';
+import { ExitListError } from '../../../extension/broker-exits.ts';
+import type { NativePort } from '../../../extension/background/native-port.ts';
+import { ProxyMe, type ProxyMeDeps } from '../../../extension/background/proxy-me.ts';
+import type { OffscreenMessage } from '../../../extension/messages.ts';
+import { DEFAULT_SETTINGS } from '../../../extension/settings.ts';
+import { initialProxyMeState, type ProxyMeState } from '../../../extension/ui-state.ts';
+
+const exit: ExitInfo = { id: 'local', url: 'ws://127.0.0.1:9000/v1/relay', publicKey: 'A'.repeat(43) };
+const ready = { type: 'ready', version: '0.1.0', pid: 42, socksPort: 1080, httpPort: 0, pipeUrl: 'ws://127.0.0.1:4000/pipe', token: 'tok' };
+
+class RecordingPort implements NativePort {
+  readonly posted: ExtensionToNative[] = [];
+  disconnected = false;
+  private messageListener: (message: unknown) => void = () => undefined;
+  private disconnectListener: (error: string | undefined) => void = () => undefined;
+  onPost: () => void = () => undefined;
+  post(message: ExtensionToNative): void {
+    this.posted.push(message);
+    this.onPost();
+  }
+  disconnect(): void {
+    this.disconnected = true;
+  }
+  onMessage(listener: (message: unknown) => void): void {
+    this.messageListener = listener;
+  }
+  onDisconnect(listener: (error: string | undefined) => void): void {
+    this.disconnectListener = listener;
+  }
+  fromHelper(message: unknown): void {
+    this.messageListener(message);
+  }
+  hostGone(error: string | undefined): void {
+    this.disconnectListener(error);
+  }
+}
+
+function harness(fetchExits: ProxyMeDeps['fetchExits'] = async () => [exit]) {
+  let state: ProxyMeState = initialProxyMeState();
+  const port = new RecordingPort();
+  const proxyCalls: string[] = [];
+  const offscreenMessages: OffscreenMessage[] = [];
+  const offscreenCalls: string[] = [];
+  const waiters: Array<{ check: (s: ProxyMeState) => boolean; resolve: () => void }> = [];
+  /** Re-checks every waiter; called after anything a fake records. */
+  const notify = (): void => {
+    for (const waiter of waiters.splice(0)) {
+      if (waiter.check(state)) waiter.resolve();
+      else waiters.push(waiter);
+    }
+  };
+  const proxyMe = new ProxyMe({
+    loadSettings: async () => ({ ...DEFAULT_SETTINGS, bypassList: ['<-loopback>'] }),
+    fetchExits,
+    connectNative: () => port,
+    browserProxy: {
+      pointAtSocks: async (socksPort, bypassList) => {
+        proxyCalls.push(`socks ${socksPort} ${bypassList.join(',')}`);
+        notify();
+      },
+      restore: async () => {
+        proxyCalls.push('restore');
+        notify();
+      },
+      isControlledByUs: async () => false,
+    },
+    offscreen: {
+      acquire: async () => void offscreenCalls.push('acquire'),
+      release: async () => void offscreenCalls.push('release'),
+      send: async (message) => {
+        offscreenMessages.push(message);
+        notify();
+      },
+    },
+    updateState: async (change) => {
+      state = change(state);
+      notify();
+    },
+    log: () => undefined,
+  });
+  /** Resolves once the state satisfies `check` (bounded by the test runner's timeout). */
+  const until = (check: (s: ProxyMeState) => boolean): Promise<void> =>
+    check(state) ? Promise.resolve() : new Promise((resolve) => waiters.push({ check, resolve }));
+  port.onPost = notify;
+  return { proxyMe, port, proxyCalls, offscreenMessages, offscreenCalls, until, state: () => state };
+}
+
+describe('Proxy me', { timeout: 10_000 }, () => {
+  test('a missing helper is reported with the install path, and nothing is proxied', async () => {
+    const h = harness();
+    await h.proxyMe.switchOn();
+    h.port.hostGone('Specified native messaging host not found.');
+    await h.until((s) => s.phase === 'helper-not-installed');
+    assert.equal(h.state().on, true);
+    assert.deepEqual(h.proxyCalls, []);
+  });
+
+  test('ready points the browser at the SOCKS port and starts the client path', async () => {
+    const h = harness();
+    await h.proxyMe.switchOn();
+    assert.deepEqual(h.port.posted, [{ type: 'start', exit, socksPort: 0 }]);
+    h.port.fromHelper(ready);
+    await h.until((s) => s.phase === 'finding-volunteer' && h.offscreenMessages.length === 1);
+    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>']);
+    assert.deepEqual(h.offscreenMessages[0], {
+      target: 'offscreen',
+      type: 'client-start',
+      pipeUrl: ready.pipeUrl,
+      token: 'tok',
+      brokerUrl: DEFAULT_SETTINGS.brokerUrl,
+      exit,
+    });
+    await h.proxyMe.onClientPathEvent({ kind: 'up' });
+    assert.equal(h.state().phase, 'connected');
+
+    await h.proxyMe.switchOff();
+    assert.deepEqual(h.port.posted.at(-1), { type: 'stop' });
+    assert.equal(h.port.disconnected, true);
+    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>', 'restore']);
+    assert.deepEqual(h.offscreenMessages.at(-1), { target: 'offscreen', type: 'client-stop' });
+    assert.deepEqual(h.offscreenCalls, ['acquire', 'release']);
+    assert.deepEqual(h.state(), initialProxyMeState());
+  });
+
+  test('an unexpected helper exit fails closed: the proxy setting stays until switched off', async () => {
+    const h = harness();
+    await h.proxyMe.switchOn();
+    h.port.fromHelper(ready);
+    await h.until((s) => s.phase === 'finding-volunteer');
+    h.port.hostGone('Native host has exited.');
+    await h.until((s) => s.phase === 'helper-stopped');
+    assert.equal(h.state().detail, 'Native host has exited.');
+    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>']);
+    // Late reports from the offscreen document do not hide the reason.
+    await h.proxyMe.onClientPathEvent({ kind: 'up' });
+    assert.equal(h.state().phase, 'helper-stopped');
+    await h.proxyMe.switchOff();
+    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>', 'restore']);
+  });
+
+  test('an unreachable broker is retried while the helper stays connected', async () => {
+    let calls = 0;
+    const h = harness(async () => {
+      calls += 1;
+      throw new ExitListError('BROKER_UNREACHABLE', 'Cannot reach the broker at http://127.0.0.1:9.');
+    });
+    void h.proxyMe.switchOn();
+    await h.until((s) => s.phase === 'broker-unreachable');
+    assert.equal(calls, 1);
+    assert.equal(h.port.disconnected, false);
+    await h.proxyMe.switchOff();
+    assert.equal(h.port.disconnected, true);
+    assert.deepEqual(h.state(), initialProxyMeState());
+  });
+
+  test('a settings problem (unknown exit) stops with a reason instead of retrying', async () => {
+    const h = harness(async () => {
+      throw new ExitListError('UNKNOWN_EXIT', 'The broker has no exit "zz".');
+    });
+    await h.proxyMe.switchOn();
+    assert.deepEqual([h.state().phase, h.state().detail], ['failed', 'The broker has no exit "zz".']);
+    assert.equal(h.port.disconnected, true);
+  });
+
+  test('a closed pipe asks the helper for a new token, which restarts the client path', { timeout: 5_000 }, async () => {
+    const h = harness();
+    await h.proxyMe.switchOn();
+    h.port.fromHelper(ready);
+    await h.until((s) => s.phase === 'finding-volunteer' && h.offscreenMessages.length === 1);
+    await h.proxyMe.onClientPathEvent({ kind: 'pipe-closed', reason: 'code 1006' });
+    // PIPE_RECONNECT_DELAY_MS later, the helper is asked for a new token.
+    await h.until(() => h.port.posted.some((m) => m.type === 'new-token'));
+    h.port.fromHelper({ type: 'token', token: 'tok2' });
+    await h.until(() => h.offscreenMessages.length === 2);
+    assert.equal((h.offscreenMessages[1] as { token?: string }).token, 'tok2');
+    await h.proxyMe.switchOff();
+  });
+});

@@ -1,0 +1,84 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  DEFAULT_SETTINGS,
+  parseBrokerUrl,
+  parseBypassList,
+  parseSettingsForm,
+  parseStoredSettings,
+  settingsToForm,
+  SettingsError,
+} from '../../../extension/settings.ts';
+
+describe('stored settings', () => {
+  test('absent keys take the documented defaults', () => {
+    assert.deepEqual(parseStoredSettings({}), {
+      brokerUrl: 'http://127.0.0.1:8787',
+      exitId: '',
+      socksPort: 0,
+      bypassList: ['localhost', '127.0.0.1', '[::1]', '<local>'],
+      maxClients: 2,
+    });
+  });
+
+  test('present values are used, and the defaults are not shared mutable state', () => {
+    const settings = parseStoredSettings({ brokerUrl: 'https://broker.example.org/', socksPort: 1080, bypassList: ['<-loopback>'], maxClients: 5, exitId: 'x' });
+    assert.deepEqual(settings, { brokerUrl: 'https://broker.example.org', exitId: 'x', socksPort: 1080, bypassList: ['<-loopback>'], maxClients: 5 });
+    parseStoredSettings({}).bypassList.push('evil');
+    assert.deepEqual(DEFAULT_SETTINGS.bypassList, ['localhost', '127.0.0.1', '[::1]', '<local>']);
+  });
+
+  test('an invalid stored value fails loudly and names its key', () => {
+    for (const [key, value] of [
+      ['brokerUrl', 'ws://127.0.0.1:8787'],
+      ['socksPort', 70000],
+      ['socksPort', 1.5],
+      ['maxClients', 0],
+      ['maxClients', 33],
+      ['bypassList', 'not a list with spaces'],
+      ['bypassList', [1, 2]],
+      ['exitId', 42],
+    ] as const) {
+      assert.throws(
+        () => parseStoredSettings({ [key]: value }),
+        (error: unknown) => error instanceof SettingsError && error.key === key && error.code === 'INVALID_SETTING',
+        `${key}=${JSON.stringify(value)}`,
+      );
+    }
+  });
+});
+
+describe('broker URL', () => {
+  test('keeps http(s) URLs without the trailing slash, keeps a path prefix', () => {
+    assert.equal(parseBrokerUrl(' http://127.0.0.1:8787/ '), 'http://127.0.0.1:8787');
+    assert.equal(parseBrokerUrl('https://example.org/ferry/'), 'https://example.org/ferry');
+  });
+
+  test('rejects other schemes, non-URLs, queries and empty text', () => {
+    for (const bad of ['ftp://x', 'javascript:alert(1)', 'not a url', '', 'http://x/?a=1', 'http://x/#f']) {
+      assert.throws(() => parseBrokerUrl(bad), SettingsError, bad);
+    }
+  });
+});
+
+describe('options form', () => {
+  test('one host per line, blank lines dropped', () => {
+    assert.deepEqual(parseBypassList('localhost\r\n\n  *.lan  \n<local>\n'), ['localhost', '*.lan', '<local>']);
+  });
+
+  test('a valid form round-trips through settingsToForm', () => {
+    const form = settingsToForm({ ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4 });
+    const result = parseSettingsForm(form);
+    assert.equal(result.ok, true);
+    assert.deepEqual(result.ok && result.settings, { ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4 });
+  });
+
+  test('every bad field gets its own message; good fields get none', () => {
+    const result = parseSettingsForm({ brokerUrl: 'ftp://x', exitId: 'a', socksPort: 'abc', bypassList: 'ok', maxClients: '99' });
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.deepEqual(Object.keys(result.errors).sort(), ['brokerUrl', 'maxClients', 'socksPort']);
+    assert.match(result.errors.brokerUrl ?? '', /http:\/\/ or https:\/\//);
+    assert.match(result.errors.maxClients ?? '', /1 to 32/);
+  });
+});

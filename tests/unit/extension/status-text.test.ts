@@ -1,0 +1,53 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatBytes, helpOthersStatusText, proxyMeStatusText } from '../../../extension/status-text.ts';
+import { initialHelpOthersState, initialProxyMeState, PROXY_ME_PHASES, type ProxyMePhase, type RelayState } from '../../../extension/ui-state.ts';
+
+describe('Proxy me wording', () => {
+  const text = (phase: ProxyMePhase, detail = ''): string => proxyMeStatusText({ ...initialProxyMeState(), on: phase !== 'off', phase, detail });
+
+  test('each phase says what is happening', () => {
+    assert.equal(text('off'), 'Off');
+    assert.equal(text('starting-helper'), 'Starting the helper…');
+    assert.equal(text('finding-volunteer'), 'Finding a volunteer…');
+    assert.equal(text('connected'), 'Connected through a volunteer');
+    assert.equal(text('no-volunteers'), 'No volunteers available right now, retrying…');
+    assert.equal(text('broker-unreachable'), 'Cannot reach the network, retrying…');
+    assert.equal(text('helper-not-installed'), 'Helper not installed: run npx ferry helper --install');
+    assert.equal(text('helper-stopped', 'Native host has exited.'), 'Helper stopped: Native host has exited.');
+    assert.equal(text('failed', 'bad settings'), 'Could not start: bad settings');
+  });
+
+  test('no phase is left without words, and only "connected" claims a connection', () => {
+    for (const phase of PROXY_ME_PHASES) {
+      const words = text(phase, 'reason');
+      assert.ok(words.length > 0, phase);
+      assert.equal(/Connected/.test(words), phase === 'connected', phase);
+    }
+  });
+});
+
+describe('Help others wording', () => {
+  const text = (phase: 'off' | 'failed' | RelayState, clientsNow = 0): string =>
+    helpOthersStatusText({ ...initialHelpOthersState(), on: phase !== 'off', phase, clientsNow, lastError: 'boom' });
+
+  test('each state says what is happening, with people counted honestly', () => {
+    assert.equal(text('off'), 'Off');
+    assert.equal(text('stopped'), 'Off');
+    assert.equal(text('connecting'), 'Connecting to the network…');
+    assert.equal(text('waiting'), 'Waiting for someone who needs help');
+    assert.equal(text('relaying', 1), 'Helping 1 person');
+    assert.equal(text('relaying', 3), 'Helping 3 people');
+    assert.equal(text('broker-unreachable'), 'Cannot reach the network, retrying…');
+    assert.equal(text('failed'), 'Could not start: boom');
+  });
+});
+
+test('formatBytes uses binary units with one decimal below 10', () => {
+  assert.equal(formatBytes(0), '0 B');
+  assert.equal(formatBytes(1023), '1023 B');
+  assert.equal(formatBytes(1536), '1.5 KB');
+  assert.equal(formatBytes(20 * 1024 * 1024), '20 MB');
+  assert.equal(formatBytes(-5), '0 B');
+  assert.equal(formatBytes(Number.NaN), '0 B');
+});

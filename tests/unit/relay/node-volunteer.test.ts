@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import nodeDataChannel from 'node-datachannel';
+import { TestBroker, TestExit, closeAllClientPeers, connectTestClient, withTimeout, type TestClient } from './helpers.ts';
+
+const fixture = resolve(import.meta.dirname, 'fixtures/run-volunteer.ts');
+const children = new Set<ChildProcess>();
+
+after(() => {
+  for (const child of children) if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  closeAllClientPeers();
+  nodeDataChannel.cleanup();
+});
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function runVolunteerProcess(args: string[]): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+async function untilOutput(run: Run, pattern: RegExp, what: string): Promise<void> {
+  await withTimeout(
+    new Promise<void>((resolveFound, reject) => {
+      const check = () => {
+        if (pattern.test(run.stdout())) resolveFound();
+      };
+      run.child.stdout?.on('data', check);
+      run.child.once('exit', () => reject(new Error(`the volunteer exited before ${what}: ${run.stderr()}`)));
+      check();
+    }),
+    what,
+    20_000,
+  );
+}
+
+describe('ferry volunteer (Node adapter, own process)', () => {
+  test('prints its ready line, relays a client, and stops on SIGTERM', async () => {
+    const exit = await TestExit.echo();
+    const broker = await TestBroker.start([exit.info()]);
+    let client: TestClient | undefined;
+    const run = runVolunteerProcess(['--broker', broker.url, '--max-clients', '3']);
+    try {
+      await untilOutput(run, /ferry volunteer: waiting at http:\/\/127\.0\.0\.1:\d+ \(pid \d+\)/, 'the ready line');
+      assert.match(run.stdout(), new RegExp(`\\(pid ${run.child.pid}\\)`));
+      const hello = await broker.next((m) => m.type === 'hello', 'hello');
+      assert.deepEqual(hello, { type: 'hello', version: 1, kind: 'headless', slots: 3, nat: 'unknown' });
+
+      client = await connectTestClient(broker, exit.info());
+      client.channel.send(new Uint8Array([7, 7, 7]).buffer);
+      const echoClient = client;
+      await client.until(() => echoClient.received.length === 1, 'the echo through the volunteer process');
+      assert.deepEqual([...new Uint8Array(client.received[0] as ArrayBuffer)], [7, 7, 7]);
+
+      run.child.kill('SIGTERM');
+      assert.equal(await withTimeout(run.exited, 'the volunteer to exit after SIGTERM'), 0, `stderr: ${run.stderr()}`);
+      await exit.until(() => exit.closed === 1, 'the exit socket to close');
+      assert.match(run.stderr(), /stopped after helping 1 people/, `stderr: ${run.stderr()}`);
+    } finally {
+      client?.close();
+      if (run.child.exitCode === null && run.child.pid !== undefined) process.kill(run.child.pid, 'SIGKILL');
+      await broker.close();
+      await exit.close();
+    }
+  });
+
+  test('--help prints the usage; a bad --max-clients is refused with a clear message', async () => {
+    const help = runVolunteerProcess(['--help']);
+    assert.equal(await withTimeout(help.exited, '--help to exit'), 0);
+    assert.match(help.stdout(), /Usage: ferry volunteer --broker URL/);
+
+    const bad = runVolunteerProcess(['--broker', 'http://127.0.0.1:9', '--max-clients', '99']);
+    assert.equal(await withTimeout(bad.exited, 'the bad command line to exit'), 2);
+    assert.match(bad.stderr(), /maxClients.*from 1 to 32/);
+
+    const missing = runVolunteerProcess([]);
+    assert.equal(await withTimeout(missing.exited, 'the missing broker to exit'), 2);
+    assert.match(missing.stderr(), /--broker URL is required/);
+  });
+});

@@ -1,0 +1,296 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { after, afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import nodeDataChannel from 'node-datachannel';
+import type { ExitInfo } from '../../../protocol/signaling.ts';
+import { createRelayWorkerConfig, type RelayWorkerOptions } from '../../../relay-worker/config.ts';
+import { nodeRelayEnvironment } from '../../../relay-worker/node.ts';
+import { RelayWorker } from '../../../relay-worker/relay-worker.ts';
+import { StatusLog, TestBroker, connectTestClient, TestClient, TestExit, closeAllClientPeers, freePort, withTimeout } from './helpers.ts';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+after(() => {
+  closeAllClientPeers();
+  nodeDataChannel.cleanup();
+});
+
+interface Network {
+  broker: TestBroker;
+  exit: TestExit;
+  worker: RelayWorker;
+  statuses: StatusLog;
+}
+
+/** A broker listing `exit`, and a started worker connected to it ('waiting'). */
+async function startNetwork(exit: TestExit, options: Partial<RelayWorkerOptions> = {}, listed: ExitInfo[] = [exit.info()]): Promise<Network> {
+  cleanups.push(() => exit.close());
+  const broker = await TestBroker.start(listed);
+  cleanups.push(() => broker.close());
+  const statuses = new StatusLog();
+  const config = createRelayWorkerConfig({ brokerUrl: broker.url, kind: 'headless', ...options });
+  const worker = new RelayWorker({ config, environment: nodeRelayEnvironment(), onStatus: statuses.onStatus });
+  cleanups.push(() => worker.stop());
+  worker.start();
+  await statuses.waitFor((s) => s.state === 'waiting', 'the worker to wait for clients');
+  return { broker, exit, worker, statuses };
+}
+
+/** A client connected through the worker to `exitInfo`, closed after the test. */
+async function connectClient(broker: TestBroker, exitInfo: ExitInfo): Promise<TestClient> {
+  const client = await connectTestClient(broker, exitInfo);
+  cleanups.push(() => client.close());
+  return client;
+}
+
+function sha256(chunks: ArrayBuffer[] | Buffer[]): string {
+  const hash = createHash('sha256');
+  for (const chunk of chunks) hash.update(Buffer.isBuffer(chunk) ? chunk : new Uint8Array(chunk));
+  return hash.digest('hex');
+}
+
+describe('RelayWorker with real WebRTC peers and WebSocket exits', () => {
+  test('says hello with its free slots and announces them after each change', async () => {
+    const { broker } = await startNetwork(await TestExit.echo(), { maxClients: 3 });
+    const hello = await broker.next((m) => m.type === 'hello', 'hello');
+    assert.deepEqual(hello, { type: 'hello', version: 1, kind: 'headless', slots: 3, nat: 'unknown' });
+    const client = await connectClient(broker, broker.exits[0] as ExitInfo);
+    await broker.nextSlots(2);
+    client.close();
+    await broker.nextSlots(3);
+  });
+
+  test('relays 4 MiB each way byte-identical, one message for one message, and counts the bytes', async () => {
+    const exitReceived: Buffer[] = [];
+    const exit = await TestExit.start((socket, self) =>
+      socket.on('message', (data: Buffer, isBinary) => {
+        assert.ok(isBinary);
+        exitReceived.push(data);
+        socket.send(data);
+        self.notify();
+      }),
+    );
+    const { broker, worker, statuses } = await startNetwork(exit);
+    const client = await connectClient(broker, exit.info());
+    await statuses.waitFor((s) => s.state === 'relaying' && s.clientsNow === 1, 'relaying');
+
+    const chunkBytes = 64 * 1024;
+    const chunks = Array.from({ length: 64 }, () => randomBytes(chunkBytes));
+    for (const chunk of chunks) client.channel.send(new Uint8Array(chunk).buffer);
+    const totalBytes = chunkBytes * chunks.length;
+    await client.until(() => client.receivedBytes >= totalBytes, 'the 4 MiB echo');
+
+    const sent = sha256(chunks);
+    assert.equal(sha256(exitReceived), sent, 'the exit received what the client sent');
+    assert.equal(sha256(client.received), sent, 'the client received what the exit sent');
+    assert.deepEqual(exitReceived.map((m) => m.length), chunks.map(() => chunkBytes), 'message boundaries kept c2e');
+    assert.deepEqual(client.received.map((m) => m.byteLength), chunks.map(() => chunkBytes), 'message boundaries kept e2c');
+    assert.equal(worker.status.bytesClientToExit, totalBytes);
+    assert.equal(worker.status.bytesExitToClient, totalBytes);
+    assert.equal(worker.status.clientsTotal, 1);
+  });
+
+  test('holds client messages until the exit socket opens, then delivers them in order', async () => {
+    const exit = await TestExit.echo({ holdUpgrades: true });
+    const { broker, worker } = await startNetwork(exit);
+    const client = await connectClient(broker, exit.info());
+    await exit.until(() => exit.heldUpgrades.length === 1, 'the volunteer to dial the exit');
+    client.channel.send(new Uint8Array([1, 2, 3]).buffer);
+    client.channel.send(new Uint8Array([4, 5]).buffer);
+    // Nothing can reach the exit before its socket opens.
+    assert.equal(exit.sockets.length, 0);
+    assert.equal(worker.status.bytesClientToExit, 0);
+    exit.releaseUpgrades();
+    await client.until(() => client.received.length >= 2, 'both echoes');
+    assert.deepEqual(client.received.map((m) => [...new Uint8Array(m)]), [[1, 2, 3], [4, 5]]);
+    assert.equal(worker.status.bytesClientToExit, 5);
+  });
+
+  test('closes the pair when the client sends more than maxBufferedBytes before the exit opens', async () => {
+    const exit = await TestExit.echo({ holdUpgrades: true });
+    const { broker, statuses } = await startNetwork(exit, { maxBufferedBytes: 256 * 1024 });
+    const client = await connectClient(broker, exit.info());
+    await exit.until(() => exit.heldUpgrades.length === 1, 'the volunteer to dial the exit');
+    for (let i = 0; i < 5; i += 1) client.channel.send(new Uint8Array(64 * 1024).buffer);
+    await client.until(() => client.channelClosed, 'the pair to close');
+    await statuses.waitFor((s) => s.lastError?.includes('before the exit answered') === true, 'the queue limit in the status');
+    exit.releaseUpgrades();
+    assert.equal(exit.sockets.length, 0, 'the exit socket was abandoned before it opened');
+  });
+
+  test('declines an exit that is not on the broker list and never connects to it', async () => {
+    const listedExit = await TestExit.echo();
+    const unlisted = await TestExit.echo();
+    cleanups.push(() => unlisted.close());
+    const { broker, statuses } = await startNetwork(listedExit);
+    const client = await TestClient.create();
+    cleanups.push(() => client.close());
+
+    const notListed = await broker.offer(client.offer, unlisted.info('exit-1'));
+    assert.equal(notListed.type, 'decline');
+    assert.match(notListed.type === 'decline' ? notListed.reason : '', /EXIT_NOT_LISTED/);
+    const wrongKey = await broker.offer(client.offer, { ...listedExit.info(), publicKey: 'another-key' });
+    assert.equal(wrongKey.type, 'decline', 'a listed URL with another public key is refused too');
+    assert.equal(unlisted.sockets.length + listedExit.sockets.length, 0, 'no exit was dialled');
+    await statuses.waitFor((s) => s.lastError?.includes('EXIT_NOT_LISTED') === true, 'the refusal in the status');
+  });
+
+  test('declines a listed exit whose URL is not ws: or wss:', async () => {
+    const exit = await TestExit.echo();
+    const httpExit: ExitInfo = { id: 'exit-http', url: exit.info().url.replace('ws:', 'http:'), publicKey: 'k' };
+    const { broker } = await startNetwork(exit, {}, [exit.info(), httpExit]);
+    const client = await TestClient.create();
+    cleanups.push(() => client.close());
+    const reply = await broker.offer(client.offer, httpExit);
+    assert.equal(reply.type, 'decline');
+    assert.match(reply.type === 'decline' ? reply.reason : '', /EXIT_URL_NOT_WEBSOCKET/);
+    assert.equal(exit.sockets.length, 0);
+  });
+
+  test('when the exit closes, the data channel closes and the slot is announced free again', async () => {
+    const exit = await TestExit.start((socket) => socket.on('message', () => socket.close(1000)));
+    const { broker, statuses } = await startNetwork(exit, { maxClients: 1 });
+    const client = await connectClient(broker, exit.info());
+    await broker.nextSlots(0);
+    client.channel.send(new Uint8Array([1]).buffer);
+    await client.until(() => client.channelClosed, 'the data channel to close');
+    await broker.nextSlots(1);
+    await statuses.waitFor((s) => s.state === 'waiting' && s.clientsNow === 0 && s.clientsTotal === 1, 'waiting again');
+  });
+
+  test('when the client goes away, the exit socket is closed', async () => {
+    const exit = await TestExit.echo();
+    const { broker } = await startNetwork(exit, { maxClients: 1 });
+    const client = await connectClient(broker, exit.info());
+    await exit.until(() => exit.sockets.length === 1, 'the exit connection');
+    client.close();
+    await exit.until(() => exit.closed === 1, 'the exit socket to close');
+    await broker.nextSlots(1);
+  });
+
+  test('a text message from the client closes the pair', async () => {
+    const exit = await TestExit.echo();
+    const { broker, statuses } = await startNetwork(exit);
+    const client = await connectClient(broker, exit.info());
+    await exit.until(() => exit.sockets.length === 1, 'the exit connection');
+    client.channel.send('not a tunnel record');
+    await exit.until(() => exit.closed === 1, 'the exit socket to close');
+    await client.until(() => client.channelClosed, 'the data channel to close');
+    await statuses.waitFor((s) => s.lastError === 'the client sent a text message', 'the violation in the status');
+  });
+
+  test('a text message from the exit closes the pair', async () => {
+    const exit = await TestExit.start((socket) => socket.send('text, not a record'));
+    const { broker } = await startNetwork(exit);
+    const client = await connectClient(broker, exit.info());
+    await client.until(() => client.channelClosed, 'the data channel to close');
+    await exit.until(() => exit.closed === 1, 'the exit socket to close');
+    assert.equal(client.received.length, 0, 'the text never reached the client');
+  });
+
+  test('with maxClients=1 a second offer is declined while the first client is relayed', async () => {
+    const exit = await TestExit.echo();
+    const { broker } = await startNetwork(exit, { maxClients: 1 });
+    await connectClient(broker, exit.info());
+    const second = await TestClient.create();
+    cleanups.push(() => second.close());
+    const reply = await broker.offer(second.offer, exit.info());
+    assert.deepEqual(reply.type === 'decline' ? reply.reason : reply, 'no free slot');
+  });
+
+  test('frees the slot of a client that never connects', async () => {
+    const exit = await TestExit.echo();
+    const { broker } = await startNetwork(exit, { maxClients: 1, answerTimeoutMs: 200, dataChannelOpenTimeoutMs: 500 });
+    const client = await TestClient.create();
+    cleanups.push(() => client.close());
+    const reply = await broker.offer(client.offer, exit.info());
+    assert.equal(reply.type, 'answer');
+    await broker.nextSlots(0);
+    // The client never applies the answer.
+    await broker.nextSlots(1);
+    assert.equal(exit.sockets.length, 0);
+  });
+
+  test('closes a pair whose exit stops reading once maxBufferedBytes wait in the send buffer', async () => {
+    const exit = await TestExit.start(() => undefined);
+    const { broker, statuses } = await startNetwork(exit, { maxBufferedBytes: 256 * 1024 });
+    const client = await connectClient(broker, exit.info());
+    await exit.until(() => exit.sockets.length === 1, 'the exit connection');
+    const rawSocket = (exit.sockets[0] as unknown as { _socket: { pause(): void } })._socket;
+    // Stop reading on the exit's TCP socket: the volunteer's WebSocket send buffer then grows.
+    rawSocket.pause();
+    const chunk = new Uint8Array(64 * 1024);
+    // Bounded: at most 64 MiB, sent while the channel is open and its own buffer is small.
+    for (let sent = 0; sent < 1024 && !client.channelClosed; sent += 1) {
+      while (client.channel.bufferedAmount > 1024 * 1024 && !client.channelClosed) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      try {
+        client.channel.send(chunk.buffer);
+      } catch {
+        break; // The volunteer closed the pair while this loop was sending: what the test waits for.
+      }
+    }
+    await client.until(() => client.channelClosed, 'the pair to close');
+    await statuses.waitFor((s) => s.lastError?.includes('wait for the exit to read them') === true, 'the buffer limit in the status');
+  });
+
+  test('stop() closes the exit socket, the data channel and the broker connection', async () => {
+    const exit = await TestExit.echo();
+    const { broker, worker, statuses } = await startNetwork(exit);
+    const client = await connectClient(broker, exit.info());
+    await exit.until(() => exit.sockets.length === 1, 'the exit connection');
+    worker.stop();
+    assert.equal(worker.status.state, 'stopped');
+    assert.equal(worker.status.clientsNow, 0);
+    await exit.until(() => exit.closed === 1, 'the exit socket to close');
+    await client.until(() => client.channelClosed, 'the data channel to close');
+    await broker.waitForClosedConnections(1);
+    assert.equal(statuses.latest?.state, 'stopped');
+  });
+});
+
+describe('RelayWorker and the broker connection', () => {
+  test('reports broker-unreachable, then connects when the broker appears', async () => {
+    const port = await freePort();
+    const statuses = new StatusLog();
+    const config = createRelayWorkerConfig({
+      brokerUrl: `http://127.0.0.1:${port}`,
+      kind: 'tab',
+      brokerReconnectDelayMs: 50,
+      brokerReconnectMaxDelayMs: 200,
+    });
+    const worker = new RelayWorker({ config, environment: nodeRelayEnvironment(), onStatus: statuses.onStatus });
+    cleanups.push(() => worker.stop());
+    worker.start();
+    assert.equal(statuses.all[0]?.state, 'connecting');
+    await statuses.waitFor((s) => s.state === 'broker-unreachable', 'broker-unreachable');
+    assert.match(statuses.latest?.lastError ?? '', /broker/);
+
+    const broker = await TestBroker.start([], port);
+    cleanups.push(() => broker.close());
+    await statuses.waitFor((s) => s.state === 'waiting', 'waiting after the broker appeared');
+    assert.equal(statuses.latest?.lastError, undefined, 'the broker problem is cleared once connected');
+    const hello = await broker.next((m) => m.type === 'hello', 'hello');
+    assert.equal(hello.type === 'hello' ? hello.kind : '', 'tab');
+
+    // A broker restart: the volunteer reconnects by itself.
+    const beforeDrop = statuses.all.length;
+    await broker.close();
+    await statuses.waitFor((s) => s.state !== 'waiting', 'the drop to be noticed', beforeDrop);
+    const again = await TestBroker.start([], port);
+    cleanups.push(() => again.close());
+    await withTimeout(again.next((m) => m.type === 'hello', 'hello'), 'a hello to the restarted broker');
+  });
+
+  test('ignores malformed broker messages and keeps working', async () => {
+    const exit = await TestExit.echo();
+    const { broker, statuses } = await startNetwork(exit);
+    broker.sendRaw('{not json');
+    await statuses.waitFor((s) => s.lastError?.includes('malformed') === true, 'the malformed message in the status');
+    broker.sendRaw(JSON.stringify({ type: 'offer', matchId: 'x' }));
+    await connectClient(broker, exit.info());
+  });
+});

@@ -1,0 +1,21 @@
+/**
+ * Builds the browser extension into dist/extension/ (load it unpacked). The offscreen page is not named in the
+ * manifest (chrome.offscreen.createDocument opens it), so it is added as an extra input here.
+ */
+import { crx } from '@crxjs/vite-plugin';
+import preact from '@preact/preset-vite';
+import { defineConfig } from 'vite';
+import manifest from './manifest.config.ts';
+
+export default defineConfig({
+  plugins: [preact(), crx({ manifest })],
+  build: {
+    outDir: 'dist/extension',
+    emptyOutDir: true,
+    // Extension pages load their modules from the package itself; the preload polyfill is dead weight.
+    modulePreload: { polyfill: false },
+    rollupOptions: {
+      input: { offscreen: 'extension/offscreen/offscreen.html' },
+    },
+  },
+});
