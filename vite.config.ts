@@ -1,14 +1,14 @@
 /**
- * Builds the browser extension into dist/extension/ (load it unpacked). The offscreen page is not named in the
+ * Builds the browser extension from the root manifest.json into dist/extension/ (load it unpacked). The offscreen page is not named in the
  * manifest (chrome.offscreen.createDocument opens it), so it is added as an extra input here.
  */
-import { crx } from '@crxjs/vite-plugin';
+import { crx, type ManifestV3Export } from '@crxjs/vite-plugin';
 import preact from '@preact/preset-vite';
 import { defineConfig } from 'vite';
-import manifest from './manifest.config.ts';
+import manifest from './manifest.json' with { type: 'json' };
 
 export default defineConfig({
-  plugins: [preact(), crx({ manifest })],
+  plugins: [preact(), crx({ manifest: manifest as ManifestV3Export })],
   build: {
     outDir: 'dist/extension',
     emptyOutDir: true,

@@ -14,6 +14,8 @@ export const CHROMIUM_PATH = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
 const STARTUP_TIMEOUT_MS = 30_000;
 /** The extension's service worker must register within this time. */
 const SERVICE_WORKER_TIMEOUT_MS = 20_000;
+/** How many stderr chunks to keep for diagnosis. */
+const STDERR_TAIL_CHUNKS = 50;
 
 export class ChromiumLaunchError extends Error {
   override name = 'ChromiumLaunchError';
@@ -41,6 +43,7 @@ export class FerryBrowser {
     private readonly ownsProfile: boolean,
     readonly extensionId: string,
     readonly serviceWorker: Worker | undefined,
+    private readonly stderrTail: string[],
   ) {}
 
   static async launch(options: ChromiumOptions): Promise<FerryBrowser> {
@@ -70,6 +73,11 @@ export class FerryBrowser {
     // Its own process group, so closing it also ends the renderer and GPU processes it started.
     const child = spawn(CHROMIUM_PATH, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     const pid = child.pid;
+    const stderrTail: string[] = [];
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderrTail.push(chunk.toString());
+      if (stderrTail.length > STDERR_TAIL_CHUNKS) stderrTail.shift();
+    });
     if (pid === undefined) throw new ChromiumLaunchError(`could not start ${CHROMIUM_PATH}`);
     try {
       const endpoint = await waitForDevTools(child);
@@ -82,12 +90,17 @@ export class FerryBrowser {
         serviceWorker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker', { timeout: SERVICE_WORKER_TIMEOUT_MS }));
         extensionId = new URL(serviceWorker.url()).host;
       }
-      return new FerryBrowser(child, pid, browser, context, userDataDir, ownsProfile, extensionId, serviceWorker);
+      return new FerryBrowser(child, pid, browser, context, userDataDir, ownsProfile, extensionId, serviceWorker, stderrTail);
     } catch (error) {
       killTree(child);
       if (ownsProfile) rmSync(userDataDir, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  /** The last lines Chromium (and the native helper it started) wrote to stderr: for diagnosing failures. */
+  get recentOutput(): string {
+    return this.stderrTail.join('');
   }
 
   /** Opens an extension page, e.g. 'popup.html'. */

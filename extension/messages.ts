@@ -222,6 +222,7 @@ export function parseUiState(value: unknown): UiState {
       streams: count(proxyMe, 'streams'),
       socksPort: count(proxyMe, 'socksPort'),
       httpPort: count(proxyMe, 'httpPort'),
+      helperPid: count(proxyMe, 'helperPid'),
       exitId: text(proxyMe, 'exitId'),
     },
     helpOthers: {

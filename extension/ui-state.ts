@@ -31,6 +31,8 @@ export interface ProxyMeState {
   /** The helper's local ports once it is ready; 0 before. */
   socksPort: number;
   httpPort: number;
+  /** The helper's process id once it is ready (shown to people debugging; `ferry demo` prints it); 0 before. */
+  helperPid: number;
   exitId: string;
 }
 
@@ -67,7 +69,7 @@ export interface UiState {
 }
 
 export function initialProxyMeState(): ProxyMeState {
-  return { on: false, phase: 'off', detail: '', bytesUp: 0, bytesDown: 0, streams: 0, socksPort: 0, httpPort: 0, exitId: '' };
+  return { on: false, phase: 'off', detail: '', bytesUp: 0, bytesDown: 0, streams: 0, socksPort: 0, httpPort: 0, helperPid: 0, exitId: '' };
 }
 
 export function initialHelpOthersState(): HelpOthersState {

@@ -43,10 +43,12 @@ export async function startHelperCore(options: HelperCoreOptions): Promise<Helpe
     throw error;
   }
   pipeServer.onPipeOpen((pipe) => {
+    log('the extension connected its pipe');
     tunnel.attachPipe(pipe);
     pipe.onRecord((record) => tunnel.handleRecord(record));
     pipe.onControl((control) => tunnel.handleControl(control));
-    pipe.onClose(() => {
+    pipe.onClose((info) => {
+      log(`the pipe closed (${info.code}${info.reason ? `: ${info.reason}` : ''})`);
       // A pipe replaced by a newer one must not take the newer one's session down with it.
       if (pipeServer.currentPipe === null || pipeServer.currentPipe === pipe) tunnel.detachPipe();
     });

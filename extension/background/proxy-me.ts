@@ -15,6 +15,7 @@ import { parseNativeMessage } from '../local-channel-parsers.ts';
 import type { OffscreenMessage } from '../messages.ts';
 import type { Settings } from '../settings.ts';
 import { HELPER_INSTALL_COMMAND } from '../status-text.ts';
+import { proxyBypassList } from '../proxy-bypass.ts';
 import {
   applyClientPathEvent,
   applySessionReport,
@@ -204,12 +205,14 @@ export class ProxyMe {
   }
 
   private async onHelperReady(run: ProxyMeRun, ready: NativeReady): Promise<void> {
-    const bypassList = run.settings?.bypassList ?? [];
+    const settings = run.settings;
+    if (settings === undefined) return;
+    const bypassList = proxyBypassList(settings.bypassList, settings.brokerUrl, ready.pipeUrl);
     await this.changeProxy(async () => {
       if (run === this.run) await this.deps.browserProxy.pointAtSocks(ready.socksPort, bypassList);
     });
     if (run !== this.run) return;
-    await this.deps.updateState((state) => ({ ...state, phase: 'finding-volunteer', socksPort: ready.socksPort, httpPort: ready.httpPort }));
+    await this.deps.updateState((state) => ({ ...state, phase: 'finding-volunteer', socksPort: ready.socksPort, httpPort: ready.httpPort, helperPid: ready.pid }));
     run.usesOffscreen = true;
     await this.deps.offscreen.acquire();
     await this.startClientPath(run);

@@ -30,3 +30,12 @@ for (const folder of ['protocol', 'relay-worker']) {
     }
   });
 }
+
+test('manifest.json keeps the version of package.json and the public key that pins the extension ID', async () => {
+  const manifest = JSON.parse(readFileSync(join(root, 'manifest.json'), 'utf8')) as { version: string; key: string; manifest_version: number };
+  const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const { FERRY_EXTENSION_PUBLIC_KEY } = await import('../../protocol/local-channel.ts');
+  assert.equal(manifest.manifest_version, 3);
+  assert.equal(manifest.version, packageJson.version);
+  assert.equal(manifest.key, FERRY_EXTENSION_PUBLIC_KEY);
+});
