@@ -1,0 +1,67 @@
+// End to end in real Chromium: a client browser and a volunteer browser, each with the built extension, switched on
+// through their popups; the client's helper started by the browser through native messaging; a real exit and broker.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServersInProcess, LocalNetwork, REPO_ROOT } from '../../cli/local-network.ts';
+import { startOriginServer, type OriginServer } from '../integration/support/origin-server.ts';
+import { socksFetch } from '../integration/support/socks-fetch.ts';
+import { containsAnyRunOf, containsText } from '../integration/support/wire-check.ts';
+
+const ARTIFACTS = join(REPO_ROOT, 'test-results', 'e2e');
+const captured: Uint8Array[] = [];
+let origin: OriginServer;
+let servers: Awaited<ReturnType<typeof startServersInProcess>>;
+let network: LocalNetwork;
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  origin = await startOriginServer(20 * 1024 * 1024);
+  servers = await startServersInProcess({ wireTap: (_direction, record) => captured.push(record.slice()) });
+  // The origin is on loopback, which Chromium never proxies unless told: '<-loopback>' (tests only).
+  network = await LocalNetwork.start({ servers, volunteers: 1, headless: true, clientBypassList: ['<-loopback>'] });
+});
+
+after(async () => {
+  await network?.stop();
+  await servers?.stop();
+  await origin?.close();
+});
+
+test('both popups show their switches on, in plain words', async () => {
+  assert.equal(await network.client.statusText('proxy-me'), 'Connected through a volunteer');
+  assert.match(await network.volunteers[0]?.statusText('help-others') ?? '', /Waiting for someone who needs help|Helping 1/);
+  await network.client.popup.screenshot({ path: join(ARTIFACTS, 'client-popup-connected.png') });
+  await network.volunteers[0]?.popup.screenshot({ path: join(ARTIFACTS, 'volunteer-popup.png') });
+});
+
+test('a 20 MiB file fetched through the helper\'s SOCKS5 port is byte-identical, and the volunteer could read none of it', async () => {
+  captured.length = 0;
+  const result = await socksFetch(await network.socksPort(), `http://localhost:${origin.port}/file`, 300);
+  assert.ok(result.ok, `curl failed: ${result.stderr}`);
+  assert.equal(result.bytes, origin.file.length);
+  assert.equal(result.sha256, origin.sha256);
+  // What crossed the volunteer, exactly as its WebSocket to the exit carried it.
+  const wire = Buffer.concat(captured);
+  assert.ok(wire.length >= origin.file.length, `the tap saw ${wire.length} bytes`);
+  assert.equal(containsText(wire, 'localhost'), false, 'the destination host name is not visible to the volunteer');
+  assert.equal(containsText(wire, 'GET /file'), false, 'the request is not visible to the volunteer');
+  assert.equal(containsAnyRunOf(wire, origin.file), false, 'no 16-byte run of the file is visible to the volunteer');
+  const volunteerState = await network.volunteers[0]?.state();
+  assert.ok((volunteerState?.helpOthers.bytesExitToClient ?? 0) >= origin.file.length, 'the volunteer carried the bytes');
+});
+
+test('a page loads in the client browser itself through the proxy setting that Proxy me made', async () => {
+  const streamsBefore = servers.exitServer.snapshot().streamsTotal;
+  const page = await network.client.browser.context.newPage();
+  try {
+    await page.goto(`http://localhost:${origin.port}/page.html`, { timeout: 30_000 });
+    assert.equal(await page.locator('#hello').textContent(), 'Hello through Ferry');
+    assert.ok(servers.exitServer.snapshot().streamsTotal > streamsBefore, 'the page came through the exit');
+    const proxy = await network.client.popup.evaluate(async () => chrome.proxy.settings.get({ incognito: false }));
+    assert.equal(proxy.levelOfControl, 'controlled_by_this_extension');
+  } finally {
+    await page.close();
+  }
+});
