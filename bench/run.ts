@@ -1,0 +1,99 @@
+/**
+ * @module bench/run
+ * `ferry bench` (npm run bench): the speed figures, each printed with its baseline measured in the same run, since
+ * this machine is noisy. Nothing here passes or fails; docs/benchmarks.md records what it printed.
+ */
+import { parseArgs } from 'node:util';
+import { execFile } from 'node:child_process';
+import { measureRawDataChannel } from './raw-datachannel.ts';
+import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
+import { LocalNetwork, startServersInProcess } from '../cli/local-network.ts';
+import { startOriginServer } from '../tests/integration/support/origin-server.ts';
+import { socksFetch } from '../tests/integration/support/socks-fetch.ts';
+
+const USAGE = `Usage: ferry bench [--megabytes N] [--runs N]
+
+Measures, in one run on this machine:
+  - raw data-channel throughput between two Chromium processes (the baseline)
+  - end-to-end goodput through the whole path (SOCKS5 -> helper -> client Chromium -> volunteer Chromium -> exit),
+    and its ratio to the raw figure
+  - the time from switching Proxy me on to the first proxied byte (median of --runs)
+  - simple-peer against the raw RTCPeerConnection API (Node, @roamhq/wrtc)
+
+Options:
+  --megabytes N   bytes to move per throughput figure, in MiB (default 64)
+  --runs N        Proxy me start-up measurements (default 3)
+  --help          show this help
+`;
+
+function line(label: string, value: string): void {
+  process.stdout.write(`${label.padEnd(58)} ${value}\n`);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/** Time to first byte of one small request through SOCKS5 (curl's own measurement), in seconds. */
+function curlTimeToFirstByte(socksPort: number, url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile('curl', ['--silent', '--max-time', '60', '--socks5-hostname', `127.0.0.1:${socksPort}`, '--output', '/dev/null', '--write-out', '%{time_starttransfer}', url], (error, stdout) => {
+      if (error) reject(error);
+      else resolve(Number(stdout));
+    });
+  });
+}
+
+export async function runBench(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { megabytes: { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, help: { type: 'boolean', default: false } } });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const totalBytes = Number(values.megabytes) * 1024 * 1024;
+  const runs = Number(values.runs);
+  process.stdout.write(`ferry bench: ${values.megabytes} MiB per throughput figure, ${runs} start-up runs, ${new Date().toISOString()}\n\n`);
+
+  const raw = await measureRawDataChannel(totalBytes);
+  line('raw data channel, Chromium -> Chromium (baseline)', `${raw.megabytesPerSecond.toFixed(1)} MB/s`);
+
+  const origin = await startOriginServer(totalBytes);
+  const servers = await startServersInProcess();
+  const network = await LocalNetwork.start({ servers, volunteers: 1, headless: true, clientBypassList: ['<-loopback>'], connectClient: false });
+  try {
+    // Start-up: Proxy me switched on -> helper started -> volunteer found -> handshake -> first byte from the origin.
+    const startups: number[] = [];
+    for (let run = 0; run < runs; run++) {
+      const started = performance.now();
+      await network.client.setSwitch('proxy-me', true);
+      const state = await network.client.waitForProxyMe(['finding-volunteer', 'connected']);
+      const untilCurl = (performance.now() - started) / 1000;
+      const firstByte = await curlTimeToFirstByte(state.proxyMe.socksPort, `http://localhost:${origin.port}/page.html`);
+      startups.push(untilCurl + firstByte);
+      if (run < runs - 1) {
+        await network.client.setSwitch('proxy-me', false);
+        await network.client.waitForProxyMe(['off']);
+      }
+    }
+    line('Proxy me on -> first proxied byte (median)', `${median(startups).toFixed(2)} s  (runs: ${startups.map((s) => s.toFixed(2)).join(', ')})`);
+
+    await network.client.waitForProxyMe(['connected']);
+    const socksPort = await network.socksPort();
+    await socksFetch(socksPort, `http://localhost:${origin.port}/page.html`); // warm-up
+    const result = await socksFetch(socksPort, `http://localhost:${origin.port}/file`, 600);
+    if (!result.ok || result.sha256 !== origin.sha256) throw new Error(`the end-to-end transfer failed: ${result.stderr}`);
+    const goodput = result.bytes / 1e6 / (result.elapsedMs / 1000);
+    line('end-to-end goodput, SOCKS5 through the whole path', `${goodput.toFixed(1)} MB/s = ${(goodput / raw.megabytesPerSecond).toFixed(2)} x raw`);
+  } finally {
+    await network.stop();
+    await servers.stop();
+    await origin.close();
+  }
+
+  const rawWrtc = await measureRawWrtc(totalBytes);
+  const simplePeer = await measureSimplePeer(totalBytes);
+  line('Node @roamhq/wrtc, raw RTCPeerConnection (baseline)', `${rawWrtc.megabytesPerSecond.toFixed(1)} MB/s`);
+  line('Node @roamhq/wrtc, simple-peer', `${simplePeer.megabytesPerSecond.toFixed(1)} MB/s = ${(simplePeer.megabytesPerSecond / rawWrtc.megabytesPerSecond).toFixed(2)} x raw`);
+  process.exit(0);
+}

@@ -1,0 +1,95 @@
+/**
+ * @module cli/demo
+ * `ferry demo`: the whole network on this machine. Broker and exit run as their own processes; a volunteer browser
+ * switches "Help others" on and a client browser switches "Proxy me" on, both through their popups; the client's
+ * browser starts the native helper. Visible windows when a display is available, headless otherwise.
+ */
+import { parseArgs } from 'node:util';
+import { LocalNetwork, startServerProcesses, type NetworkServers } from './local-network.ts';
+
+const USAGE = `Usage: ferry demo [options]
+
+Starts a whole Ferry network on this machine and prints one line per component, then
+"ferry demo: socks5://127.0.0.1:PORT ready". Point any SOCKS5 client at that port (remote DNS), e.g.
+  curl --socks5-hostname 127.0.0.1:PORT https://example.org
+Stop it with Ctrl-C (SIGINT) or SIGTERM: every process it started is ended.
+
+Options:
+  --volunteers N     volunteer browsers with "Help others" on (default 1)
+  --socks-port N     the helper's SOCKS5 port (default 1080; 0 = any free port)
+  --broker-port N    the broker's port (default 8787; 0 = any free port)
+  --exit-port N      the exit's port (default 8788; 0 = any free port)
+  --headless         no browser windows, even when a display is available
+  --help             show this help
+`;
+
+/** The most volunteer browsers one machine of this size runs comfortably. */
+const MAX_DEMO_VOLUNTEERS = 8;
+
+function port(value: string, flag: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535) throw new Error(`${flag} must be a port from 0 to 65535, got "${value}"`);
+  return parsed;
+}
+
+export async function runDemo(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      volunteers: { type: 'string', default: '1' },
+      'socks-port': { type: 'string', default: '1080' },
+      'broker-port': { type: 'string', default: '8787' },
+      'exit-port': { type: 'string', default: '8788' },
+      headless: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const volunteers = Number(values.volunteers);
+  if (!Number.isInteger(volunteers) || volunteers < 0 || volunteers > MAX_DEMO_VOLUNTEERS) {
+    throw new Error(`--volunteers must be a whole number from 0 to ${MAX_DEMO_VOLUNTEERS}`);
+  }
+  const headless = values.headless || !process.env.DISPLAY;
+  const say = (line: string): void => void process.stdout.write(`ferry demo: ${line}\n`);
+
+  let servers: NetworkServers | undefined;
+  let network: LocalNetwork | undefined;
+  let stopping = false;
+  const stop = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping');
+    await network?.stop().catch(() => {});
+    await servers?.stop().catch(() => {});
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
+
+  try {
+    servers = await startServerProcesses({ brokerPort: port(values['broker-port'], '--broker-port'), exitPort: port(values['exit-port'], '--exit-port') });
+    say(`exit ${servers.exit.url} (pid ${servers.exitPid}), public key ${servers.exit.publicKey}`);
+    say(`broker ${servers.brokerUrl} (pid ${servers.brokerPid})`);
+    network = await LocalNetwork.start({
+      servers,
+      volunteers,
+      headless,
+      clientSocksPort: port(values['socks-port'], '--socks-port'),
+      log: (line) => say(line),
+    });
+    const client = await network.client.state();
+    say(`client: Chromium pid ${network.client.pid}, Proxy me on, ${await network.client.statusText('proxy-me')}`);
+    say(`helper (pid ${client.proxyMe.helperPid}): socks5://127.0.0.1:${client.proxyMe.socksPort}, http://127.0.0.1:${client.proxyMe.httpPort} (HTTP CONNECT)`);
+    say(`${headless ? 'headless' : 'browser windows open'}; Ctrl-C stops everything`);
+    say(`socks5://127.0.0.1:${client.proxyMe.socksPort} ready`);
+  } catch (error) {
+    process.stderr.write(`ferry demo: ${error instanceof Error ? error.message : String(error)}\n`);
+    await stop(1);
+  }
+  // Runs until a signal stops it.
+  await new Promise(() => {});
+}
