@@ -107,7 +107,7 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     assert.deepEqual(h.port.posted, [{ type: 'start', exit, socksPort: 0 }]);
     h.port.fromHelper(ready);
     await h.until((s) => s.phase === 'finding-volunteer' && h.offscreenMessages.length === 1);
-    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>']);
+    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000']);
     assert.deepEqual(h.offscreenMessages[0], {
       target: 'offscreen',
       type: 'client-start',
@@ -122,7 +122,7 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     await h.proxyMe.switchOff();
     assert.deepEqual(h.port.posted.at(-1), { type: 'stop' });
     assert.equal(h.port.disconnected, true);
-    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>', 'restore']);
+    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000', 'restore']);
     assert.deepEqual(h.offscreenMessages.at(-1), { target: 'offscreen', type: 'client-stop' });
     assert.deepEqual(h.offscreenCalls, ['acquire', 'release']);
     assert.deepEqual(h.state(), initialProxyMeState());
@@ -136,12 +136,12 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     h.port.hostGone('Native host has exited.');
     await h.until((s) => s.phase === 'helper-stopped');
     assert.equal(h.state().detail, 'Native host has exited.');
-    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>']);
+    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000']);
     // Late reports from the offscreen document do not hide the reason.
     await h.proxyMe.onClientPathEvent({ kind: 'up' });
     assert.equal(h.state().phase, 'helper-stopped');
     await h.proxyMe.switchOff();
-    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>', 'restore']);
+    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000', 'restore']);
   });
 
   test('an unreachable broker is retried while the helper stays connected', async () => {
