@@ -60,7 +60,7 @@ export async function startHelperCore(options: HelperCoreOptions): Promise<Helpe
     tunnel,
     issueToken: () => pipeServer.issueToken(),
     reportToPipe: (status) => {
-      pipeServer.currentPipe?.sendControl({ type: 'session', state: status.session, bytesUp: status.bytesUp, bytesDown: status.bytesDown, streams: status.streams });
+      pipeServer.currentPipe?.sendControl({ type: 'session', state: status.session, bytesUp: status.bytesUp, bytesDown: status.bytesDown, streams: status.streams, pathChanges: status.pathChanges });
     },
     close: async () => {
       tunnel.close();

@@ -65,7 +65,7 @@ export async function runNativeHost(options: NativeHostOptions): Promise<void> {
       const summary = JSON.stringify(status);
       if (summary === lastSent) return;
       lastSent = summary;
-      send({ type: 'status', session: status.session, bytesUp: status.bytesUp, bytesDown: status.bytesDown, streams: status.streams });
+      send({ type: 'status', session: status.session, bytesUp: status.bytesUp, bytesDown: status.bytesDown, streams: status.streams, pathChanges: status.pathChanges });
       core.reportToPipe(status);
     };
     const statusTimer = setInterval(reportStatus, STATUS_INTERVAL_MS);

@@ -44,6 +44,8 @@ export interface TunnelStatus {
   bytesUp: number;
   bytesDown: number;
   streams: number;
+  /** How many times the session moved to another volunteer and carried on. */
+  pathChanges: number;
   /** The last reason the extension gave for having no path (e.g. "NO_VOLUNTEERS: no volunteers are available"). */
   lastPathError: string | undefined;
 }
@@ -57,6 +59,7 @@ export class TunnelClient implements TunnelDialer {
   /** Bytes carried by sessions that have ended, so the counters survive a volunteer change. */
   private carriedUp = 0;
   private carriedDown = 0;
+  private pathChanges = 0;
   private readonly sessionWaiters = new Set<() => void>();
 
   constructor(
@@ -75,6 +78,7 @@ export class TunnelClient implements TunnelDialer {
       bytesUp: this.carriedUp + (stats?.bytesSent ?? 0),
       bytesDown: this.carriedDown + (stats?.bytesReceived ?? 0),
       streams: stats?.streams ?? 0,
+      pathChanges: this.pathChanges,
       lastPathError: this.lastPathError,
     };
   }
@@ -174,7 +178,7 @@ export class TunnelClient implements TunnelDialer {
           this.carriedDown += session.stats.bytesReceived;
           this.session = undefined;
           // The session is gone; ask for a new path so the next dial can succeed.
-          if (this.pipe) this.pipe.sendControl({ type: 'need-path' });
+          if (this.pipe) this.pipe.sendControl({ type: 'need-path', reason: error ? error.message : 'the session closed' });
           if (error) this.lastPathError = error.message;
         }
         this.emitStatus();

@@ -52,6 +52,8 @@ export interface NativeStatus {
   bytesUp: number;
   bytesDown: number;
   streams: number;
+  /** How many times the session moved to another volunteer and carried on (resumed). */
+  pathChanges: number;
 }
 export interface NativeError {
   type: 'error';
@@ -60,8 +62,15 @@ export interface NativeError {
 }
 export type NativeToExtension = NativeReady | NativeToken | NativeStatus | NativeError;
 
-/** What the helper's client session is doing. */
-export type SessionState = 'waiting-for-path' | 'handshaking' | 'connected' | 'closed';
+/**
+ * What the helper's client session is doing:
+ * - waiting-for-path: no session, waiting for the extension to find a volunteer;
+ * - handshaking: a path is up and the handshake with the exit is under way;
+ * - connected: the session is open over the current path;
+ * - resuming: the path broke; the session (and every open stream) waits for a new volunteer and will carry on;
+ * - closed: the helper has stopped.
+ */
+export type SessionState = 'waiting-for-path' | 'handshaking' | 'connected' | 'resuming' | 'closed';
 
 // ---- pipe control (text messages): extension -> helper ----
 /** The data channel to a volunteer is open; binary messages now flow to the exit. */
@@ -82,9 +91,13 @@ export interface PipePathError {
 export type ExtensionToPipe = PipePathUp | PipePathDown | PipePathError;
 
 // ---- pipe control (text messages): helper -> extension ----
-/** The helper wants a (new) path to the exit. */
+/**
+ * The helper wants a new path to the exit: if a path is up, it is broken (e.g. silent for too long), so the extension
+ * must close it and get another volunteer; if none is up, get one.
+ */
 export interface PipeNeedPath {
   type: 'need-path';
+  reason: string;
 }
 export interface PipeSession {
   type: 'session';
@@ -92,6 +105,8 @@ export interface PipeSession {
   bytesUp: number;
   bytesDown: number;
   streams: number;
+  /** How many times the session moved to another volunteer and carried on (resumed). */
+  pathChanges: number;
 }
 export type HelperToPipe = PipeNeedPath | PipeSession;
 

@@ -100,8 +100,8 @@ describe('PipeServer', () => {
     assert.equal(record.isBinary, true);
     assert.equal(record.data.length, big.length);
     const text = nextMessage(ws);
-    pipe.sendControl({ type: 'need-path' });
-    assert.deepEqual(JSON.parse((await text).data.toString()), { type: 'need-path' });
+    pipe.sendControl({ type: 'need-path', reason: 'test' });
+    assert.deepEqual(JSON.parse((await text).data.toString()), { type: 'need-path', reason: 'test' });
     assert.equal((await text).isBinary, false);
   });
 
