@@ -8,7 +8,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { ExitSession, MAX_RECORD_BYTES, StreamErrorCode, toBase64Url, type KeyPair, type MuxStream } from '../protocol/index.ts';
+import { ExitSession, MAX_RECORD_BYTES, RecordType, StreamErrorCode, toBase64Url, type KeyPair, type MuxStream } from '../protocol/index.ts';
+import { encodeRefusedRecord } from '../protocol/record.ts';
+import { peekResumeSessionId } from '../protocol/resume.ts';
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
 import { MuxStreamDuplex } from '../protocol/adapters/node-stream.ts';
 import { verifyExitConfig, type ExitConfig } from './config.ts';
@@ -20,6 +22,8 @@ const CLOSE_NORMAL = 1000;
 const CLOSE_UNSUPPORTED_DATA = 1003;
 const CLOSE_POLICY = 1008;
 const CLOSE_TRY_AGAIN_LATER = 1013;
+/** A path that keeps sending refused RESUMEs is closed after this many. */
+const MAX_REFUSED_RESUMES_PER_PATH = 3;
 
 export interface ExitServerOptions {
   config?: Partial<ExitConfig>;
@@ -37,6 +41,8 @@ export interface ExitMetrics {
   bytesToDestinations: number;
   bytesFromDestinations: number;
   sessionErrors: number;
+  resumes: number;
+  resumesRefused: number;
 }
 
 export class ExitServer {
@@ -46,6 +52,10 @@ export class ExitServer {
   private readonly webSockets: WebSocketServer;
   private readonly dialer: DestinationDialer;
   private readonly sessions = new Set<ExitSession>();
+  /** Open sessions by id (base64url), for RESUME. */
+  private readonly sessionsById = new Map<string, ExitSession>();
+  /** The path (volunteer WebSocket) each session uses now; none while detached. */
+  private readonly pathOf = new Map<ExitSession, WebSocket>();
   private readonly metrics: ExitMetrics = {
     sessionsOpen: 0,
     sessionsTotal: 0,
@@ -55,6 +65,8 @@ export class ExitServer {
     bytesToDestinations: 0,
     bytesFromDestinations: 0,
     sessionErrors: 0,
+    resumes: 0,
+    resumesRefused: 0,
   };
 
   constructor(private readonly options: ExitServerOptions) {
@@ -102,6 +114,8 @@ export class ExitServer {
       gauge('ferry_exit_streams_total', 'Destination connections opened.', this.metrics.streamsTotal, 'counter');
       gauge('ferry_exit_streams_refused_total', 'Stream requests refused or failed.', this.metrics.streamsRefused, 'counter');
       gauge('ferry_exit_session_errors_total', 'Sessions closed by a protocol error.', this.metrics.sessionErrors, 'counter');
+      gauge('ferry_exit_resumes_total', 'Sessions moved to a new path.', this.metrics.resumes, 'counter');
+      gauge('ferry_exit_resumes_refused_total', 'RESUME records refused (unknown, expired, forged or replayed).', this.metrics.resumesRefused, 'counter');
       response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`${lines.join('\n')}\n`);
       return;
     }
@@ -114,43 +128,107 @@ export class ExitServer {
 
   private acceptVolunteer(socket: WebSocket): void {
     const tap = this.options.wireTap;
-    const session: ExitSession = new ExitSession({
-      staticKeyPair: this.options.keyPair,
-      aead: nodeChaCha20Poly1305,
-      config: this.config.session,
-      sendRecord: (record) => {
-        tap?.('from-exit', record);
-        if (socket.readyState === socket.OPEN) socket.send(record);
-      },
-      onOpenRequest: (stream) => this.openDestination(stream),
-      onClose: (error) => {
-        this.sessions.delete(session);
-        this.metrics.sessionsOpen = this.sessions.size;
-        if (error) this.metrics.sessionErrors++;
-        // Let a GOAWAY already queued reach the client before the socket closes.
-        if (socket.readyState === socket.OPEN) socket.close(error ? CLOSE_POLICY : CLOSE_NORMAL, (error?.code ?? 'closed').slice(0, 120));
-      },
-    });
-    if (this.sessions.size >= this.config.maxSessions) {
-      session.refuse(`this exit is full (${this.config.maxSessions} sessions); try again later`);
-      socket.close(CLOSE_TRY_AGAIN_LATER, 'exit full');
-      return;
-    }
-    this.sessions.add(session);
-    this.metrics.sessionsOpen = this.sessions.size;
-    this.metrics.sessionsTotal++;
+    const send = (record: Uint8Array): void => {
+      tap?.('from-exit', record);
+      if (socket.readyState === socket.OPEN) socket.send(record);
+    };
+    /** The session this path carries: set by its first record (HELLO starts one, RESUME moves one here). */
+    let session: ExitSession | undefined;
+    let refusedResumes = 0;
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (!isBinary) {
         socket.close(CLOSE_UNSUPPORTED_DATA, 'binary tunnel records only');
-        session.close('text messages are not part of the tunnel protocol');
+        session?.close('text messages are not part of the tunnel protocol');
         return;
       }
       const record = toBytes(data);
       tap?.('to-exit', record);
+      if (session) {
+        session.receiveRecord(record);
+        return;
+      }
+      if (record[0] === RecordType.RESUME) {
+        const decision = this.resume(record, send, socket);
+        if (decision.accepted) {
+          session = decision.session;
+          return;
+        }
+        // The session named (if any) is untouched. The path stays open for a fresh HELLO, a few times at most.
+        send(encodeRefusedRecord(decision.reason));
+        if (++refusedResumes >= MAX_REFUSED_RESUMES_PER_PATH) socket.close(CLOSE_POLICY, 'too many refused resumes');
+        return;
+      }
+      if (this.sessions.size >= this.config.maxSessions) {
+        send(encodeRefusedRecord(`this exit is full (${this.config.maxSessions} sessions); try again later`));
+        socket.close(CLOSE_TRY_AGAIN_LATER, 'exit full');
+        return;
+      }
+      session = this.createSession(send, socket);
       session.receiveRecord(record);
     });
-    socket.on('close', () => session.transportLost('the volunteer closed its connection'));
-    socket.on('error', () => session.transportLost('the volunteer connection failed'));
+    const pathLost = (reason: string): void => {
+      if (session && this.pathOf.get(session) === socket) {
+        this.pathOf.delete(session);
+        session.transportLost(reason);
+      }
+    };
+    socket.on('close', () => pathLost('the volunteer closed its connection'));
+    socket.on('error', () => pathLost('the volunteer connection failed'));
+  }
+
+  private createSession(send: (record: Uint8Array) => void, socket: WebSocket): ExitSession {
+    const session: ExitSession = new ExitSession({
+      staticKeyPair: this.options.keyPair,
+      aead: nodeChaCha20Poly1305,
+      config: this.config.session,
+      sendRecord: send,
+      onOpenRequest: (stream) => this.openDestination(stream),
+      onStateChange: (state) => {
+        if (state === 'open' && session.sessionId) this.sessionsById.set(toBase64Url(session.sessionId), session);
+      },
+      onClose: (error) => {
+        this.sessions.delete(session);
+        if (session.sessionId) this.sessionsById.delete(toBase64Url(session.sessionId));
+        this.metrics.sessionsOpen = this.sessions.size;
+        if (error) this.metrics.sessionErrors++;
+        const path = this.pathOf.get(session);
+        this.pathOf.delete(session);
+        // Let a GOAWAY already queued reach the client before the socket closes.
+        if (path && path.readyState === path.OPEN) path.close(error ? CLOSE_POLICY : CLOSE_NORMAL, (error?.code ?? 'closed').slice(0, 120));
+      },
+    });
+    this.sessions.add(session);
+    this.pathOf.set(session, socket);
+    this.metrics.sessionsOpen = this.sessions.size;
+    this.metrics.sessionsTotal++;
+    return session;
+  }
+
+  /** Moves a detached (or still attached) session to a new path, if the RESUME is genuine and fresh. */
+  private resume(record: Uint8Array, send: (record: Uint8Array) => void, socket: WebSocket): { accepted: true; session: ExitSession } | { accepted: false; reason: string } {
+    let sessionId: Uint8Array;
+    try {
+      sessionId = peekResumeSessionId(record);
+    } catch (error) {
+      this.metrics.resumesRefused++;
+      return { accepted: false, reason: error instanceof Error ? error.message : 'malformed RESUME' };
+    }
+    const session = this.sessionsById.get(toBase64Url(sessionId));
+    if (!session) {
+      this.metrics.resumesRefused++;
+      return { accepted: false, reason: 'this exit has no such session: it expired or the exit restarted; open a new session' };
+    }
+    const decision = session.acceptResume(record, send);
+    if (!decision.accepted) {
+      this.metrics.resumesRefused++;
+      return decision;
+    }
+    const previous = this.pathOf.get(session);
+    this.pathOf.set(session, socket);
+    // One path per session: the old one (if the exit had not noticed it die) is closed, so no fork can run.
+    if (previous && previous !== socket) previous.close(CLOSE_NORMAL, 'the session moved to another path');
+    this.metrics.resumes++;
+    return { accepted: true, session };
   }
 
   private openDestination(stream: MuxStream): void {

@@ -14,7 +14,9 @@ export class LocalChannelFormatError extends Error {
 /** Longest pipe control message read (characters); control messages are tiny. */
 export const MAX_PIPE_CONTROL_CHARS = 4096;
 const MAX_FIELD_CHARS = 2048;
-const SESSION_STATES: readonly SessionState[] = ['waiting-for-path', 'handshaking', 'connected', 'closed'];
+/** Every SessionState; typed as a record so a state added to protocol/local-channel.ts fails type-check here until listed. */
+const SESSION_STATE_SET: Record<SessionState, true> = { 'waiting-for-path': true, handshaking: true, connected: true, resuming: true, closed: true };
+export const SESSION_STATES = Object.keys(SESSION_STATE_SET) as readonly SessionState[];
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -26,6 +28,14 @@ function str(obj: Record<string, unknown>, field: string): string {
     throw new LocalChannelFormatError(`helper message field "${field}" must be a non-empty string`);
   }
   return value;
+}
+
+/** A reason for people: any text, cut to MAX_FIELD_CHARS; missing means none given. */
+function optionalText(obj: Record<string, unknown>, field: string): string {
+  const value = obj[field];
+  if (value === undefined) return '';
+  if (typeof value !== 'string') throw new LocalChannelFormatError(`helper message field "${field}" must be a string`);
+  return value.slice(0, MAX_FIELD_CHARS);
 }
 
 function int(obj: Record<string, unknown>, field: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -87,6 +97,7 @@ export function parseNativeMessage(value: unknown): NativeToExtension {
         bytesUp: int(value, 'bytesUp'),
         bytesDown: int(value, 'bytesDown'),
         streams: int(value, 'streams'),
+        pathChanges: int(value, 'pathChanges'),
       };
     case 'error':
       return { type: 'error', code: str(value, 'code'), message: str(value, 'message') };
@@ -107,7 +118,7 @@ export function parsePipeControl(text: string): HelperToPipe {
   if (!isRecord(value)) throw new LocalChannelFormatError('pipe control message must be a JSON object with "type"');
   switch (value.type) {
     case 'need-path':
-      return { type: 'need-path' };
+      return { type: 'need-path', reason: optionalText(value, 'reason') };
     case 'session':
       return {
         type: 'session',
@@ -115,6 +126,7 @@ export function parsePipeControl(text: string): HelperToPipe {
         bytesUp: int(value, 'bytesUp'),
         bytesDown: int(value, 'bytesDown'),
         streams: int(value, 'streams'),
+        pathChanges: int(value, 'pathChanges'),
       };
     default:
       throw new LocalChannelFormatError(`unknown pipe control message type ${JSON.stringify(value.type)}`);

@@ -5,8 +5,18 @@
  * for others and validates its own with the parsers below before acting.
  */
 import { parseExitInfo, SignalingFormatError, type ExitInfo } from '../protocol/signaling.ts';
-import type { SessionState } from '../protocol/local-channel.ts';
-import { HELP_OTHERS_PHASES, PROXY_ME_PHASES, RELAY_STATES, type ClientPathEvent, type RelayStatusReport, type SessionReport, type UiState } from './ui-state.ts';
+import { SESSION_STATES } from './local-channel-parsers.ts';
+import type { TrafficSample } from './traffic-rate.ts';
+import {
+  HELP_OTHERS_PHASES,
+  PROXY_ME_PHASES,
+  RELAY_STATES,
+  WEBRTC_GUARD_STATES,
+  type ClientPathEvent,
+  type RelayStatusReport,
+  type SessionReport,
+  type UiState,
+} from './ui-state.ts';
 
 // ---- to the service worker ----
 export type BackgroundMessage =
@@ -54,7 +64,6 @@ export class MessageFormatError extends Error {
 
 const MAX_TEXT_CHARS = 2000;
 const MAX_URL_CHARS = 2048;
-const SESSION_STATES: readonly SessionState[] = ['waiting-for-path', 'handshaking', 'connected', 'closed'];
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -132,7 +141,20 @@ export function parseSessionReport(value: unknown): SessionReport {
     bytesUp: count(value, 'bytesUp'),
     bytesDown: count(value, 'bytesDown'),
     streams: count(value, 'streams'),
+    pathChanges: count(value, 'pathChanges'),
   };
+}
+
+/** Most traffic samples accepted in a UiState (the service worker keeps far fewer). */
+const MAX_TRAFFIC_SAMPLES_ACCEPTED = 64;
+
+function trafficSamples(obj: Record<string, unknown>, field: string): TrafficSample[] {
+  const value = obj[field];
+  if (!Array.isArray(value) || value.length > MAX_TRAFFIC_SAMPLES_ACCEPTED) throw new MessageFormatError(`"${field}" must be a list of at most ${MAX_TRAFFIC_SAMPLES_ACCEPTED} samples`);
+  return value.map((sample: unknown) => {
+    if (!isRecord(sample)) throw new MessageFormatError(`"${field}" must hold {atMs, bytesUp, bytesDown} samples`);
+    return { atMs: count(sample, 'atMs'), bytesUp: count(sample, 'bytesUp'), bytesDown: count(sample, 'bytesDown') };
+  });
 }
 
 export function parseClientPathEvent(value: unknown): ClientPathEvent {
@@ -224,6 +246,12 @@ export function parseUiState(value: unknown): UiState {
       httpPort: count(proxyMe, 'httpPort'),
       helperPid: count(proxyMe, 'helperPid'),
       exitId: text(proxyMe, 'exitId'),
+      session: oneOf(proxyMe, 'session', SESSION_STATES),
+      pathUp: flag(proxyMe, 'pathUp'),
+      pathChanges: count(proxyMe, 'pathChanges'),
+      connectedSinceMs: count(proxyMe, 'connectedSinceMs'),
+      traffic: trafficSamples(proxyMe, 'traffic'),
+      webRtcGuard: oneOf(proxyMe, 'webRtcGuard', WEBRTC_GUARD_STATES),
     },
     helpOthers: {
       on: flag(helpOthers, 'on'),

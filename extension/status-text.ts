@@ -17,6 +17,8 @@ export function proxyMeStatusText(state: ProxyMeState): string {
       return 'Finding a volunteer…';
     case 'connected':
       return 'Connected through a volunteer';
+    case 'switching-volunteer':
+      return 'Switching volunteer…';
     case 'no-volunteers':
       return 'No volunteers available right now, retrying…';
     case 'broker-unreachable':
@@ -63,4 +65,23 @@ export function formatBytes(bytes: number): string {
   }
   const digits = unit === 0 || value >= 10 ? 0 : 1;
   return `${value.toFixed(digits)} ${BYTE_UNITS[unit]}`;
+}
+
+/** 1536 per second -> "1.5 KB/s". */
+export function formatRate(bytesPerSecond: number): string {
+  return `${formatBytes(Math.round(bytesPerSecond))}/s`;
+}
+
+/** Milliseconds as h:mm:ss (3_725_000 -> "1:02:05"); hours keep counting past 24. */
+export function formatDuration(ms: number): string {
+  const totalSeconds = Number.isFinite(ms) && ms > 0 ? Math.floor(ms / 1000) : 0;
+  const hours = Math.floor(totalSeconds / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  const seconds = totalSeconds % 60;
+  return `${hours}:${String(minutes).padStart(2, '0')}:${String(seconds).padStart(2, '0')}`;
+}
+
+/** "Volunteer changed 1 time" / "Volunteer changed 3 times". */
+export function pathChangesText(pathChanges: number): string {
+  return `Volunteer changed ${pathChanges} ${pathChanges === 1 ? 'time' : 'times'}`;
 }

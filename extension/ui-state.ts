@@ -4,12 +4,14 @@
  * it. The service worker keeps one UiState in chrome.storage.session (background/state.ts) and broadcasts it.
  */
 import type { SessionState } from '../protocol/local-channel.ts';
+import { addTrafficSample, type TrafficSample } from './traffic-rate.ts';
 
 export const PROXY_ME_PHASES = [
   'off',
   'starting-helper',
   'finding-volunteer',
   'connected',
+  'switching-volunteer',
   'no-volunteers',
   'broker-unreachable',
   'path-error',
@@ -18,6 +20,10 @@ export const PROXY_ME_PHASES = [
   'failed',
 ] as const;
 export type ProxyMePhase = (typeof PROXY_ME_PHASES)[number];
+
+/** What Proxy me did to the browser's WebRTC IP handling (background/webrtc-policy.ts). */
+export const WEBRTC_GUARD_STATES = ['untouched', 'restricted', 'not-controllable'] as const;
+export type WebRtcGuardState = (typeof WEBRTC_GUARD_STATES)[number];
 
 export interface ProxyMeState {
   /** The switch: what the user asked for. */
@@ -34,6 +40,17 @@ export interface ProxyMeState {
   /** The helper's process id once it is ready (shown to people debugging; `ferry demo` prints it); 0 before. */
   helperPid: number;
   exitId: string;
+  /** The helper's session as it last reported it ('closed' before the helper runs). */
+  session: SessionState;
+  /** A data channel to a volunteer is open (the offscreen document's last path report). */
+  pathUp: boolean;
+  /** How many times the helper's session moved to another volunteer and carried on. */
+  pathChanges: number;
+  /** When this switch-on first became connected (milliseconds since the epoch); 0 until then. */
+  connectedSinceMs: number;
+  /** Recent byte counters, for the current throughput (traffic-rate.ts). */
+  traffic: TrafficSample[];
+  webRtcGuard: WebRtcGuardState;
 }
 
 /** What the offscreen relay reports; mirrors relay-worker's RelayStatus. */
@@ -69,7 +86,24 @@ export interface UiState {
 }
 
 export function initialProxyMeState(): ProxyMeState {
-  return { on: false, phase: 'off', detail: '', bytesUp: 0, bytesDown: 0, streams: 0, socksPort: 0, httpPort: 0, helperPid: 0, exitId: '' };
+  return {
+    on: false,
+    phase: 'off',
+    detail: '',
+    bytesUp: 0,
+    bytesDown: 0,
+    streams: 0,
+    socksPort: 0,
+    httpPort: 0,
+    helperPid: 0,
+    exitId: '',
+    session: 'closed',
+    pathUp: false,
+    pathChanges: 0,
+    connectedSinceMs: 0,
+    traffic: [],
+    webRtcGuard: 'untouched',
+  };
 }
 
 export function initialHelpOthersState(): HelpOthersState {
@@ -93,6 +127,7 @@ export interface SessionReport {
   bytesUp: number;
   bytesDown: number;
   streams: number;
+  pathChanges: number;
 }
 
 /** Phases in which Proxy me has given up until the user switches it off (or off and on). */
@@ -100,6 +135,9 @@ const STOPPED_PHASES: readonly ProxyMePhase[] = ['off', 'helper-not-installed', 
 
 /** Phases that show a failed attempt while the next one is waited for. */
 const RETRYING_PHASES: readonly ProxyMePhase[] = ['no-volunteers', 'broker-unreachable', 'path-error'];
+
+/** Phases that say a volunteer is being looked for. */
+const LOOKING_PHASES: readonly ProxyMePhase[] = ['finding-volunteer', 'switching-volunteer'];
 
 /** Path error codes that mean the broker itself could not be reached (broker-offer.ts). */
 export const BROKER_UNREACHABLE_CODES: readonly string[] = ['BROKER_UNREACHABLE', 'BROKER_TIMEOUT'];
@@ -113,31 +151,68 @@ export function isProxyMeStopped(state: ProxyMeState): boolean {
   return STOPPED_PHASES.includes(state.phase);
 }
 
+/**
+ * Looking for a volunteer: "switching" while the helper's session from an earlier connection is still alive (its
+ * streams wait for the new path and carry on), "finding" when there is nothing to carry on.
+ */
+function lookingPhase(state: ProxyMeState): ProxyMePhase {
+  const sessionAlive = state.connectedSinceMs > 0 && (state.session === 'connected' || state.session === 'resuming');
+  return sessionAlive ? 'switching-volunteer' : 'finding-volunteer';
+}
+
+/** Connected: the helper's session said so while a path is up. The clock starts at the first connection. */
+function connected(state: ProxyMeState, nowMs: number): ProxyMeState {
+  return { ...state, phase: 'connected', detail: '', connectedSinceMs: state.connectedSinceMs || nowMs };
+}
+
+/**
+ * The path is gone: the helper is about to move a connected session to the next path ('resuming'), so a
+ * 'connected' it reported before the path broke is no longer taken as true for the next path.
+ */
+function withoutPath(state: ProxyMeState): ProxyMeState {
+  return { ...state, pathUp: false, session: state.session === 'connected' ? 'resuming' : state.session };
+}
+
 /** Applies an offscreen path report. Ignored once Proxy me has stopped, so a late report cannot hide the reason. */
-export function applyClientPathEvent(state: ProxyMeState, event: ClientPathEvent): ProxyMeState {
+export function applyClientPathEvent(state: ProxyMeState, event: ClientPathEvent, nowMs: number): ProxyMeState {
   if (isProxyMeStopped(state)) return state;
   switch (event.kind) {
     case 'finding':
       // Keep showing "no volunteers" during the retry; the next result replaces it.
-      return RETRYING_PHASES.includes(state.phase) ? state : { ...state, phase: 'finding-volunteer', detail: '' };
-    case 'up':
-      return { ...state, phase: 'connected', detail: '' };
+      if (RETRYING_PHASES.includes(state.phase) || LOOKING_PHASES.includes(state.phase)) return state;
+      return { ...withoutPath(state), phase: lookingPhase(state), detail: '' };
+    case 'up': {
+      // A data channel alone is not "connected": the helper's session must say so over it.
+      const next = { ...state, pathUp: true };
+      if (state.session === 'connected') return connected(next, nowMs);
+      return LOOKING_PHASES.includes(state.phase) ? next : { ...next, phase: lookingPhase(state), detail: '' };
+    }
     case 'down':
-      return { ...state, phase: 'finding-volunteer', detail: event.reason };
+      return { ...withoutPath(state), phase: lookingPhase(state), detail: event.reason };
     case 'error':
-      return { ...state, phase: phaseForPathError(event.code), detail: event.message };
+      return { ...withoutPath(state), phase: phaseForPathError(event.code), detail: event.message };
     case 'pipe-closed':
-      return { ...state, phase: 'starting-helper', detail: event.reason };
+      return { ...withoutPath(state), phase: 'starting-helper', detail: event.reason };
   }
 }
 
-/** Applies the helper's session statistics (from NativeStatus or the pipe's `session` message). */
-export function applySessionReport(state: ProxyMeState, report: SessionReport): ProxyMeState {
+/** Applies the helper's session report (from NativeStatus or the pipe's `session` message), taken at `nowMs`. */
+export function applySessionReport(state: ProxyMeState, report: SessionReport, nowMs: number): ProxyMeState {
   if (isProxyMeStopped(state)) return state;
-  const counters = { bytesUp: report.bytesUp, bytesDown: report.bytesDown, streams: report.streams };
-  if (report.state === 'connected' && state.phase === 'finding-volunteer') return { ...state, ...counters, phase: 'connected', detail: '' };
-  if (report.state === 'waiting-for-path' && state.phase === 'connected') return { ...state, ...counters, phase: 'finding-volunteer' };
-  return { ...state, ...counters };
+  const next: ProxyMeState = {
+    ...state,
+    session: report.state,
+    bytesUp: report.bytesUp,
+    bytesDown: report.bytesDown,
+    streams: report.streams,
+    pathChanges: report.pathChanges,
+    traffic: addTrafficSample(state.traffic, { atMs: nowMs, bytesUp: report.bytesUp, bytesDown: report.bytesDown }),
+  };
+  if (report.state === 'connected' && state.pathUp) return connected(next, nowMs);
+  if (report.state === 'resuming' && state.phase === 'connected') return { ...next, phase: 'switching-volunteer' };
+  // The session is gone (nothing to carry on): a new one starts over the next path.
+  if (report.state === 'waiting-for-path' && (state.phase === 'connected' || state.phase === 'switching-volunteer')) return { ...next, phase: 'finding-volunteer' };
+  return next;
 }
 
 /** Applies the relay's status. Ignored while the switch is off, so a late report cannot turn it back on. */

@@ -59,7 +59,9 @@ export class TunnelClient implements TunnelDialer {
   /** Bytes carried by sessions that have ended, so the counters survive a volunteer change. */
   private carriedUp = 0;
   private carriedDown = 0;
-  private pathChanges = 0;
+  private carriedPathChanges = 0;
+  /** Whether the extension reports a path through a volunteer as up. */
+  private pathUp = false;
   private readonly sessionWaiters = new Set<() => void>();
 
   constructor(
@@ -78,21 +80,23 @@ export class TunnelClient implements TunnelDialer {
       bytesUp: this.carriedUp + (stats?.bytesSent ?? 0),
       bytesDown: this.carriedDown + (stats?.bytesReceived ?? 0),
       streams: stats?.streams ?? 0,
-      pathChanges: this.pathChanges,
+      pathChanges: this.carriedPathChanges + (stats?.resumes ?? 0),
       lastPathError: this.lastPathError,
     };
   }
 
-  /** The extension connected its pipe. */
+  /** The extension connected its pipe. A session on an older pipe waits (detached) for a path on this one. */
   attachPipe(pipe: PipeLink): void {
-    this.endSession('the extension reconnected its pipe');
+    this.pathLost('the extension reconnected its pipe');
+    this.pathUp = false;
     this.pipe = pipe;
   }
 
-  /** The pipe closed: any session on it is lost. */
+  /** The pipe closed: the path on it is lost; the session waits, bounded, for the extension to come back. */
   detachPipe(): void {
     this.pipe = undefined;
-    this.endSession('the extension closed its pipe');
+    this.pathUp = false;
+    this.pathLost('the extension closed its pipe');
   }
 
   handleRecord(record: Uint8Array): void {
@@ -103,10 +107,12 @@ export class TunnelClient implements TunnelDialer {
     switch (message.type) {
       case 'path-up':
         this.lastPathError = undefined;
-        this.startSession();
+        this.pathUp = true;
+        this.usePath();
         break;
       case 'path-down':
-        this.endSession(`the path through the volunteer closed: ${message.reason}`);
+        this.pathUp = false;
+        this.pathLost(`the path through the volunteer closed: ${message.reason}`);
         break;
       case 'path-error':
         this.lastPathError = `${message.code}: ${message.message}`;
@@ -150,37 +156,64 @@ export class TunnelClient implements TunnelDialer {
   }
 
   close(): void {
-    this.endSession('the helper is stopping');
     this.pipe = undefined;
+    this.pathUp = false;
+    this.discardSession('the helper is stopping');
   }
 
   private sessionState(): SessionState {
     if (!this.session) return this.pipe ? 'waiting-for-path' : 'closed';
     const state: ProtocolSessionState = this.session.state;
-    return state === 'open' ? 'connected' : state === 'handshaking' ? 'handshaking' : 'waiting-for-path';
+    switch (state) {
+      case 'open':
+        return 'connected';
+      case 'handshaking':
+        return 'handshaking';
+      case 'detached':
+      case 'resuming':
+        return 'resuming';
+      case 'closed':
+        return 'waiting-for-path';
+    }
   }
 
-  private startSession(): void {
+  /** A new path is up: carry the existing session on through it, or start one. */
+  private usePath(): void {
     const pipe = this.pipe;
     if (!pipe) return;
-    this.endSession('a new path replaced the old one');
+    const send = (record: Uint8Array): void => void pipe.sendRecord(record);
+    if (this.session?.resumable) {
+      this.session.resume(send);
+      this.emitStatus();
+      return;
+    }
+    this.discardSession('a new path replaced a session that had not finished its handshake');
+    this.startSession(send);
+  }
+
+  private startSession(send: (record: Uint8Array) => void): void {
     const session: ClientSession = new ClientSession({
       exitPublicKey: this.exitPublicKey,
       aead: nodeChaCha20Poly1305,
-      sendRecord: (record) => pipe.sendRecord(record),
-      onOpen: () => {
-        for (const wake of this.sessionWaiters) wake();
+      sendRecord: send,
+      onOpen: () => this.wakeWaiters(),
+      onStateChange: (state) => {
+        if (state === 'open') this.wakeWaiters();
         this.emitStatus();
       },
+      onPathSilent: (reason) => {
+        if (this.session !== session) return;
+        this.pathUp = false;
+        this.pathLost(reason);
+        // The path looks alive to the browser but carries nothing: have the extension replace it.
+        this.pipe?.sendControl({ type: 'need-path', reason });
+      },
       onClose: (error) => {
-        if (this.session === session) {
-          this.carriedUp += session.stats.bytesSent;
-          this.carriedDown += session.stats.bytesReceived;
-          this.session = undefined;
-          // The session is gone; ask for a new path so the next dial can succeed.
-          if (this.pipe) this.pipe.sendControl({ type: 'need-path', reason: error ? error.message : 'the session closed' });
-          if (error) this.lastPathError = error.message;
-        }
+        if (this.session !== session) return;
+        this.retire(session);
+        if (error) this.lastPathError = error.message;
+        // A refused resume leaves the path usable: start afresh on it at once. Otherwise wait for a path.
+        if (this.pathUp) this.startSession(send);
         this.emitStatus();
       },
     });
@@ -189,14 +222,33 @@ export class TunnelClient implements TunnelDialer {
     this.emitStatus();
   }
 
-  private endSession(reason: string): void {
+  /** The current path is gone; an open session detaches and waits for the next path, a handshake starts over. */
+  private pathLost(reason: string): void {
     const session = this.session;
     if (!session) return;
-    this.carriedUp += session.stats.bytesSent;
-    this.carriedDown += session.stats.bytesReceived;
-    this.session = undefined;
-    session.transportLost(reason);
+    if (session.resumable) session.transportLost(reason);
+    else this.discardSession(reason);
     this.emitStatus();
+  }
+
+  private discardSession(reason: string): void {
+    const session = this.session;
+    if (!session) return;
+    this.retire(session);
+    session.close(reason);
+  }
+
+  /** Moves a finished session's counters into the running totals and forgets it. */
+  private retire(session: ClientSession): void {
+    const stats = session.stats;
+    this.carriedUp += stats.bytesSent;
+    this.carriedDown += stats.bytesReceived;
+    this.carriedPathChanges += stats.resumes;
+    if (this.session === session) this.session = undefined;
+  }
+
+  private wakeWaiters(): void {
+    for (const wake of this.sessionWaiters) wake();
   }
 
   private emitStatus(): void {

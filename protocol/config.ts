@@ -3,7 +3,7 @@
  * Tunables of a session endpoint, with defaults and a single up-front check. Each side announces its own receive
  * windows in the handshake, so the two ends need not share a config.
  */
-import { MAX_DATA_PAYLOAD_BYTES } from './constants.ts';
+import { MAX_DATA_PAYLOAD_BYTES, MAX_RECORD_BYTES } from './constants.ts';
 import { InvalidConfigError } from './errors.ts';
 
 export interface SessionConfig {
@@ -22,6 +22,21 @@ export interface SessionConfig {
   maxPreHandshakeFrames: number;
   /** The handshake must complete within this time or the session closes. Default 10 s. */
   handshakeTimeoutMs: number;
+  /**
+   * Bytes of sent, unacknowledged records kept for replay after a path breaks. Bounds what a session can lose track
+   * of; the peer's session window is clamped below it, so honest traffic never fills it. Default 24 MiB.
+   */
+  maxReplayBufferBytes: number;
+  /** Acknowledge after this many records received... Default 16. */
+  ackEveryRecords: number;
+  /** ...or this long after the first unacknowledged one. Default 50 ms. */
+  ackDelayMs: number;
+  /** Client: send a PING when nothing was sent for this long, so silence means a dead path. Default 1 s. */
+  heartbeatIntervalMs: number;
+  /** Client: nothing received for this long means the path is dead: get another volunteer. Default 5 s. */
+  pathSilenceTimeoutMs: number;
+  /** Both ends: a session without a path waits this long for a resume, then frees everything. Default 60 s. */
+  detachedTimeoutMs: number;
 }
 
 export const defaultSessionConfig: Readonly<SessionConfig> = Object.freeze({
@@ -31,6 +46,12 @@ export const defaultSessionConfig: Readonly<SessionConfig> = Object.freeze({
   streamSendHighWaterBytes: 256 * 1024,
   maxPreHandshakeFrames: 1_024,
   handshakeTimeoutMs: 10_000,
+  maxReplayBufferBytes: 24 * 1024 * 1024,
+  ackEveryRecords: 16,
+  ackDelayMs: 50,
+  heartbeatIntervalMs: 1_000,
+  pathSilenceTimeoutMs: 5_000,
+  detachedTimeoutMs: 60_000,
 });
 
 function requireInteger(name: string, value: number, min: number, max: number): void {
@@ -49,5 +70,13 @@ export function verifySessionConfig(partial: Partial<SessionConfig> = {}): Sessi
   requireInteger('streamSendHighWaterBytes', config.streamSendHighWaterBytes, 1, 64 * 1024 * 1024);
   requireInteger('maxPreHandshakeFrames', config.maxPreHandshakeFrames, 1, 100_000);
   requireInteger('handshakeTimeoutMs', config.handshakeTimeoutMs, 100, 600_000);
+  // The replay buffer must hold at least a few full records, or no DATA could ever be in flight.
+  requireInteger('maxReplayBufferBytes', config.maxReplayBufferBytes, 4 * MAX_RECORD_BYTES, 1024 * 1024 * 1024);
+  requireInteger('ackEveryRecords', config.ackEveryRecords, 1, 10_000);
+  requireInteger('ackDelayMs', config.ackDelayMs, 1, 10_000);
+  requireInteger('heartbeatIntervalMs', config.heartbeatIntervalMs, 50, 600_000);
+  // Silence is judged against the heartbeat: it must allow a few heartbeats to go missing first.
+  requireInteger('pathSilenceTimeoutMs', config.pathSilenceTimeoutMs, 2 * config.heartbeatIntervalMs, 600_000);
+  requireInteger('detachedTimeoutMs', config.detachedTimeoutMs, config.pathSilenceTimeoutMs, 3_600_000);
   return config;
 }

@@ -27,8 +27,14 @@ export const RecordType = {
   WELCOME: 0x02,
   /** either way, after the handshake: [type][seq u64][AEAD ciphertext of one mux frame]. */
   SEALED: 0x03,
-  /** exit -> client, unauthenticated: the exit refuses the handshake (e.g. it is full). Plain UTF-8 reason. */
+  /** exit -> client, unauthenticated: the exit refuses a HELLO (full) or a RESUME (unknown, expired, forged). */
   REFUSED: 0x04,
+  /** either way: cumulative acknowledgement of SEALED records, HMAC-tagged (resume.ts). */
+  ACK: 0x05,
+  /** client -> exit: continue session X through this new path; HMAC-tagged (resume.ts). */
+  RESUME: 0x06,
+  /** exit -> client: the resume was accepted; HMAC-tagged (resume.ts). */
+  RESUMED: 0x07,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 

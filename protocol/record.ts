@@ -7,6 +7,7 @@
  *   WELCOME  [0x02][Noise message 2: e (32) | encrypted ServerHello + tag]
  *   SEALED   [0x03][seq u64 BE][ChaCha20-Poly1305(frame) + tag]   AAD = the 9 header bytes
  *   REFUSED  [0x04][UTF-8 reason]                                   unauthenticated; the client only reports it
+ *   ACK, RESUME, RESUMED: see resume.ts
  */
 import {
   AEAD_TAG_BYTES,
@@ -23,7 +24,8 @@ export type TunnelRecord =
   | { type: typeof RecordType.HELLO; handshake: Uint8Array }
   | { type: typeof RecordType.WELCOME; handshake: Uint8Array }
   | { type: typeof RecordType.SEALED; seq: number; header: Uint8Array; ciphertext: Uint8Array }
-  | { type: typeof RecordType.REFUSED; reason: string };
+  | { type: typeof RecordType.REFUSED; reason: string }
+  | { type: typeof RecordType.ACK | typeof RecordType.RESUME | typeof RecordType.RESUMED; bytes: Uint8Array };
 
 const MIN_HANDSHAKE_BYTES = DH_PUBLIC_KEY_BYTES + AEAD_TAG_BYTES;
 
@@ -63,6 +65,11 @@ export function decodeRecord(bytes: Uint8Array): TunnelRecord {
       }
       return { type, reason };
     }
+    case RecordType.ACK:
+    case RecordType.RESUME:
+    case RecordType.RESUMED:
+      // Lengths and tags are checked in resume.ts, with the session's keys.
+      return { type, bytes };
     default:
       throw new MalformedInputError(`unknown record type 0x${(type ?? 0).toString(16).padStart(2, '0')}`);
   }

@@ -6,8 +6,11 @@
  *   helper <--pipe (ws, 127.0.0.1)--> ClientPath <--data channel--> volunteer
  *
  * The pipe's text messages are control (protocol/local-channel.ts): we send path-up / path-down / path-error; the
- * helper sends need-path and session statistics. When a path breaks we report it and get another one; when the
- * broker has none we retry with a bounded, growing delay.
+ * helper sends need-path and session statistics. When a path breaks (the data channel closed or failed, or the helper
+ * says it went silent: need-path while a path is up) we close it, send path-down and ask the broker for another
+ * volunteer at once; the helper's session waits for it and carries on. Only consecutive failures back off, with a
+ * bounded, growing delay; a path that breaks soon after it came up counts as a failure, so a volunteer that keeps
+ * failing cannot make us hammer the broker.
  */
 import type { ExitInfo } from '../../protocol/signaling.ts';
 import type { ExtensionToPipe } from '../../protocol/local-channel.ts';
@@ -27,9 +30,14 @@ export interface ClientPathLimits {
   brokerRequestTimeoutMs: number;
   /** Longest wait from the answer until the data channel opens (ms). */
   dataChannelOpenTimeoutMs: number;
-  /** First delay before asking the broker again after a failure (ms); doubles up to maxRetryDelayMs. */
+  /**
+   * Delay before asking the broker again after the second failure in a row (ms); doubles with each further one, up
+   * to maxRetryDelayMs. The first attempt, and the retry after a single failure, go at once.
+   */
   retryDelayMs: number;
   maxRetryDelayMs: number;
+  /** A path that breaks sooner than this after it came up counts as a failed attempt (ms). */
+  stablePathMs: number;
   /** Most bytes allowed waiting in the data channel's or the pipe's send buffer; above it the path is dropped. */
   maxBufferedBytes: number;
 }
@@ -40,6 +48,7 @@ export const DEFAULT_CLIENT_PATH_LIMITS: Readonly<ClientPathLimits> = Object.fre
   dataChannelOpenTimeoutMs: 15_000,
   retryDelayMs: 3_000,
   maxRetryDelayMs: 30_000,
+  stablePathMs: 10_000,
   maxBufferedBytes: 16 * 1024 * 1024,
 });
 
@@ -81,6 +90,12 @@ function verifyLimits(limits: ClientPathLimits): void {
 interface OpenPath {
   readonly pc: RTCPeerConnection;
   readonly dc: RTCDataChannel;
+}
+
+/** Wait before the next attempt after `failures` failed attempts in a row: none for the first two attempts. */
+export function retryDelayFor(failures: number, limits: Pick<ClientPathLimits, 'retryDelayMs' | 'maxRetryDelayMs'>): number {
+  if (failures < 2) return 0;
+  return Math.min(limits.retryDelayMs * 2 ** Math.min(failures - 2, 30), limits.maxRetryDelayMs);
 }
 
 function closePath(path: OpenPath): void {
@@ -159,7 +174,9 @@ export class ClientPath {
   #path: OpenPath | undefined;
   #acquiring = false;
   #stopped = false;
-  #retryDelayMs: number;
+  /** Failed attempts (and paths that broke before stablePathMs) in a row. */
+  #failures = 0;
+  #pathUpAtMs = 0;
 
   constructor(config: ClientPathConfig, env: ClientPathEnvironment, events: ClientPathEvents) {
     this.#limits = { ...DEFAULT_CLIENT_PATH_LIMITS, ...config.limits };
@@ -167,7 +184,6 @@ export class ClientPath {
     this.#config = config;
     this.#env = env;
     this.#events = events;
-    this.#retryDelayMs = this.#limits.retryDelayMs;
   }
 
   get hasPath(): boolean {
@@ -235,11 +251,18 @@ export class ClientPath {
       throw error;
     }
     if (message.type === 'session') {
-      this.#events.onSession({ state: message.state, bytesUp: message.bytesUp, bytesDown: message.bytesDown, streams: message.streams });
+      this.#events.onSession({
+        state: message.state,
+        bytesUp: message.bytesUp,
+        bytesDown: message.bytesDown,
+        streams: message.streams,
+        pathChanges: message.pathChanges,
+      });
       return;
     }
-    // need-path: get one, or remind the helper that the current one is up.
-    if (this.#path !== undefined) this.#sendControl({ type: 'path-up' });
+    // need-path: the helper finds the current path broken (e.g. silent too long), or has none. Replace it.
+    const reason = `the helper asked for another volunteer (${message.reason || 'no reason given'})`;
+    if (this.#path !== undefined) this.#dropPath(this.#path, reason);
     else void this.#acquirePath();
   }
 
@@ -252,6 +275,9 @@ export class ClientPath {
     this.#acquiring = true;
     this.#events.onPathEvent({ kind: 'finding' });
     try {
+      // Paths that kept breaking right after they came up: wait as after failed attempts.
+      const firstDelayMs = retryDelayFor(this.#failures, this.#limits);
+      if (firstDelayMs > 0) await sleep(firstDelayMs, this.#abort.signal);
       while (!this.#stopped) {
         try {
           const path = await this.#openPath();
@@ -259,18 +285,17 @@ export class ClientPath {
             closePath(path);
             return;
           }
-          this.#retryDelayMs = this.#limits.retryDelayMs;
           this.#install(path);
           return;
         } catch (error) {
           if (this.#stopped) return;
           const code = error instanceof PathError ? error.code : 'PATH_FAILED';
           const message = error instanceof Error ? error.message : String(error);
-          const retryInMs = this.#retryDelayMs;
+          this.#failures += 1;
+          const retryInMs = retryDelayFor(this.#failures, this.#limits);
           this.#sendControl({ type: 'path-error', code, message });
           this.#events.onPathEvent({ kind: 'error', code, message, retryInMs });
-          await sleep(retryInMs, this.#abort.signal);
-          this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, this.#limits.maxRetryDelayMs);
+          if (retryInMs > 0) await sleep(retryInMs, this.#abort.signal);
         }
       }
     } finally {
@@ -309,6 +334,7 @@ export class ClientPath {
 
   #install(path: OpenPath): void {
     this.#path = path;
+    this.#pathUpAtMs = Date.now();
     const maxBufferedBytes = this.#limits.maxBufferedBytes;
     path.dc.onmessage = (event: MessageEvent) => {
       const pipe = this.#pipe;
@@ -317,7 +343,7 @@ export class ClientPath {
       pipe.send(event.data);
       if (pipe.bufferedAmount > maxBufferedBytes) this.#dropPath(path, `the helper is not reading fast enough (more than ${maxBufferedBytes} bytes waiting)`);
     };
-    path.dc.onclose = () => this.#dropPath(path, 'the volunteer closed the data channel');
+    path.dc.onclose = () => this.#dropPath(path, 'the data channel to the volunteer closed');
     path.pc.onconnectionstatechange = () => {
       const state = path.pc.connectionState;
       if (state === 'failed' || state === 'closed') this.#dropPath(path, `the connection to the volunteer ${state}`);
@@ -331,6 +357,7 @@ export class ClientPath {
     this.#path = undefined;
     closePath(path);
     if (this.#stopped) return;
+    this.#failures = Date.now() - this.#pathUpAtMs >= this.#limits.stablePathMs ? 0 : this.#failures + 1;
     this.#sendControl({ type: 'path-down', reason });
     this.#events.onPathEvent({ kind: 'down', reason });
     void this.#acquirePath();

@@ -1,0 +1,72 @@
+/**
+ * @module replay-buffer
+ * Sealed records this side has sent and the peer has not yet acknowledged, kept (already encrypted) so they can be
+ * sent again through a new path after the old one broke. Bounded in bytes: a peer that never acknowledges cannot
+ * make it grow without limit.
+ */
+import { ProtocolError } from './errors.ts';
+import { SessionCloseCode } from './constants.ts';
+
+export class ReplayBufferFullError extends ProtocolError {
+  override name = 'ReplayBufferFullError';
+  constructor(limitBytes: number) {
+    super('FERRY_ERR_REPLAY_BUFFER_FULL', `more than ${limitBytes} bytes sent and not acknowledged: the peer stopped acknowledging`, SessionCloseCode.FLOW_CONTROL_ERROR);
+  }
+}
+
+export class ReplayBuffer {
+  private readonly records: Array<{ seq: number; record: Uint8Array }> = [];
+  private head = 0;
+  private bufferedBytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** Bytes held. */
+  get bytes(): number {
+    return this.bufferedBytes;
+  }
+
+  get count(): number {
+    return this.records.length - this.head;
+  }
+
+  /** Sequence number of the oldest record held, or undefined when empty. */
+  get oldestSeq(): number | undefined {
+    return this.records[this.head]?.seq;
+  }
+
+  push(seq: number, record: Uint8Array): void {
+    if (this.bufferedBytes + record.length > this.maxBytes) throw new ReplayBufferFullError(this.maxBytes);
+    this.records.push({ seq, record });
+    this.bufferedBytes += record.length;
+  }
+
+  /** Drops every record with a sequence number below `nextExpectedSeq` (the peer has them). */
+  acknowledge(nextExpectedSeq: number): void {
+    while (this.head < this.records.length) {
+      const entry = this.records[this.head] as { seq: number; record: Uint8Array };
+      if (entry.seq >= nextExpectedSeq) break;
+      this.bufferedBytes -= entry.record.length;
+      this.head++;
+    }
+    // Compact now and then so the array does not keep dead slots forever.
+    if (this.head > 1024 && this.head * 2 > this.records.length) {
+      this.records.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /** The records from `fromSeq` on, in order, for sending again. */
+  *from(fromSeq: number): Generator<Uint8Array> {
+    for (let index = this.head; index < this.records.length; index++) {
+      const entry = this.records[index] as { seq: number; record: Uint8Array };
+      if (entry.seq >= fromSeq) yield entry.record;
+    }
+  }
+
+  clear(): void {
+    this.records.length = 0;
+    this.head = 0;
+    this.bufferedBytes = 0;
+  }
+}

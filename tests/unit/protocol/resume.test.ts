@@ -1,0 +1,200 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, createHash } from 'node:crypto';
+import { ClientSession, ExitSession, type ClientSessionOptions, type ExitSessionOptions } from '../../../protocol/session.ts';
+import { generateKeyPair } from '../../../protocol/crypto.ts';
+import { RecordType } from '../../../protocol/constants.ts';
+import type { MuxStream } from '../../../protocol/stream.ts';
+import type { ProtocolError } from '../../../protocol/errors.ts';
+import { readAll, writeAll } from './session-harness.ts';
+import { encodeRefusedRecord } from '../../../protocol/record.ts';
+
+const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** A path between the two ends, as a volunteer would be: it delivers records asynchronously until it is cut. */
+class Path {
+  cut = false;
+  readonly toExit: Uint8Array[] = [];
+  exitSide: ((record: Uint8Array) => void) | undefined;
+  clientSide: ((record: Uint8Array) => void) | undefined;
+  clientSend = (record: Uint8Array): void => {
+    const copy = record.slice();
+    this.toExit.push(copy);
+    setImmediate(() => !this.cut && this.exitSide?.(copy));
+  };
+  exitSend = (record: Uint8Array): void => {
+    const copy = record.slice();
+    setImmediate(() => !this.cut && this.clientSide?.(copy));
+  };
+}
+
+function echo(stream: MuxStream): void {
+  stream.accept();
+  stream.ondata = (bytes) => {
+    const copy = bytes.slice();
+    if (stream.write(copy)) stream.consumed(copy.length);
+    else stream.ondrain = () => stream.consumed(copy.length);
+  };
+  stream.onend = () => stream.end();
+}
+
+interface Setup {
+  client: ClientSession;
+  exit: ExitSession;
+  path: Path;
+  exitClosed: Promise<ProtocolError | undefined>;
+  clientClosed: Promise<ProtocolError | undefined>;
+}
+
+function setup(overrides: { client?: Partial<ClientSessionOptions>; exit?: Partial<ExitSessionOptions> } = {}): Setup {
+  const exitKeys = generateKeyPair();
+  const path = new Path();
+  let resolveExit!: (error: ProtocolError | undefined) => void;
+  let resolveClient!: (error: ProtocolError | undefined) => void;
+  const exitClosed = new Promise<ProtocolError | undefined>((resolve) => (resolveExit = resolve));
+  const clientClosed = new Promise<ProtocolError | undefined>((resolve) => (resolveClient = resolve));
+  const exit = new ExitSession({ staticKeyPair: exitKeys, sendRecord: path.exitSend, onOpenRequest: echo, onClose: resolveExit, ...overrides.exit });
+  const client = new ClientSession({ exitPublicKey: exitKeys.publicKey, sendRecord: path.clientSend, onClose: resolveClient, ...overrides.client });
+  path.exitSide = (record) => exit.receiveRecord(record);
+  path.clientSide = (record) => client.receiveRecord(record);
+  return { client, exit, path, exitClosed, clientClosed };
+}
+
+/** A new volunteer: the client resumes through it, the exit accepts the RESUME it carries. */
+function newPath(s: Setup): { path: Path; decisions: Array<ReturnType<ExitSession['acceptResume']>> } {
+  const path = new Path();
+  const decisions: Array<ReturnType<ExitSession['acceptResume']>> = [];
+  let first = true;
+  path.exitSide = (record) => {
+    if (first) {
+      first = false;
+      const decision = s.exit.acceptResume(record, path.exitSend);
+      decisions.push(decision);
+      // What the exit server does with a refusal: tell the client on that path.
+      if (!decision.accepted) path.exitSend(encodeRefusedRecord(decision.reason));
+      return;
+    }
+    s.exit.receiveRecord(record);
+  };
+  path.clientSide = (record) => s.client.receiveRecord(record);
+  s.client.resume(path.clientSend);
+  return { path, decisions };
+}
+
+test('a stream carries on through a new path after the old one dies mid-transfer: nothing lost, duplicated or reordered', async () => {
+  const s = setup();
+  s.client.start();
+  await s.client.whenOpen();
+  const stream = s.client.openStream({ host: 'example.org', port: 80 });
+  await new Promise<void>((resolve) => (stream.onopen = resolve));
+  const payload = randomBytes(4 * 1024 * 1024);
+  const received = readAll(stream);
+  const writing = writeAll(stream, payload, 32 * 1024);
+  // Let a good part flow, then kill the volunteer: whatever was in flight on it is lost.
+  while (stream.bytesReceived < 1024 * 1024) await new Promise((resolve) => setImmediate(resolve));
+  s.path.cut = true;
+  s.client.transportLost('volunteer gone');
+  s.exit.transportLost('volunteer gone');
+  assert.equal(s.client.state, 'detached');
+  const next = newPath(s);
+  await writing;
+  assert.equal(sha(await received), sha(payload));
+  assert.deepEqual(next.decisions, [{ accepted: true }]);
+  assert.equal(s.client.stats.resumes, 1);
+  // And once more, to show a session survives repeated changes.
+  const third = new Path();
+  third.exitSide = (record) => (third.toExit.length === 1 ? s.exit.acceptResume(record, third.exitSend) : s.exit.receiveRecord(record));
+  third.clientSide = (record) => s.client.receiveRecord(record);
+  next.path.cut = true;
+  s.client.resume(third.clientSend);
+  await s.client.whenOpen();
+  const again = s.client.openStream({ host: 'example.org', port: 81 });
+  await new Promise<void>((resolve) => (again.onopen = resolve));
+  assert.equal(s.client.stats.resumes, 2);
+  s.client.close();
+});
+
+test('a forged RESUME and a replayed RESUME are refused, and the session they targeted carries on unharmed', async () => {
+  const s = setup();
+  s.client.start();
+  await s.client.whenOpen();
+  // A real resume through volunteer B; its RESUME record is captured (as B, or anyone on B's path, could).
+  s.path.cut = true;
+  s.client.transportLost('gone');
+  s.exit.transportLost('gone');
+  const b = newPath(s);
+  await s.client.whenOpen();
+  assert.deepEqual(b.decisions, [{ accepted: true }]);
+  const capturedResume = b.path.toExit.find((record) => record[0] === RecordType.RESUME);
+  assert.ok(capturedResume);
+
+  const hijacker = (): Uint8Array[] => [];
+  const replayed = s.exit.acceptResume(capturedResume, hijacker as never);
+  assert.equal(replayed.accepted, false);
+  assert.match(replayed.accepted ? '' : replayed.reason, /stale|replayed/);
+
+  const forged = capturedResume.slice();
+  forged.set([0xff, 0xff, 0xff, 0xff], 17); // a far higher attempt number, without the key to tag it
+  const forgedDecision = s.exit.acceptResume(forged, hijacker as never);
+  assert.equal(forgedDecision.accepted, false);
+  assert.match(forgedDecision.accepted ? '' : forgedDecision.reason, /authentication/);
+
+  // Unharmed: still open on B, streams still work end to end.
+  assert.equal(s.exit.state, 'open');
+  const stream = s.client.openStream({ host: 'example.org', port: 80 });
+  await new Promise<void>((resolve) => (stream.onopen = resolve));
+  const payload = randomBytes(256 * 1024);
+  const received = readAll(stream);
+  await writeAll(stream, payload);
+  assert.equal(sha(await received), sha(payload));
+  s.client.close();
+});
+
+test('a resume that comes too late is refused with a clear error; the client\'s streams fail, nothing hangs', async () => {
+  const s = setup({ exit: { config: { detachedTimeoutMs: 200, pathSilenceTimeoutMs: 100, heartbeatIntervalMs: 50 } } });
+  s.client.start();
+  await s.client.whenOpen();
+  const stream = s.client.openStream({ host: 'example.org', port: 80 });
+  await new Promise<void>((resolve) => (stream.onopen = resolve));
+  const streamClosed = new Promise<Error | undefined>((resolve) => (stream.onclose = resolve));
+  s.path.cut = true;
+  s.client.transportLost('gone');
+  s.exit.transportLost('gone');
+  const exitError = await s.exitClosed;
+  assert.equal(exitError?.code, 'FERRY_ERR_RESUME_TIMEOUT');
+  const late = newPath(s);
+  const clientError = await s.clientClosed;
+  assert.equal(late.decisions[0]?.accepted, false);
+  assert.equal(clientError?.code, 'FERRY_ERR_RESUME_REFUSED');
+  assert.match(clientError?.message ?? '', /could not continue the session/);
+  assert.match((await streamClosed)?.message ?? '', /could not continue the session/);
+});
+
+test('a client that hears nothing for pathSilenceTimeoutMs reports the path dead, once', async () => {
+  const silent: string[] = [];
+  const s = setup({ client: { config: { heartbeatIntervalMs: 50, pathSilenceTimeoutMs: 150 }, onPathSilent: (reason) => silent.push(reason) } });
+  s.client.start();
+  await s.client.whenOpen();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(silent, [], 'heartbeats keep a live path from looking silent');
+  s.path.cut = true;
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(silent.length, 1);
+  assert.match(silent[0] ?? '', /nothing arrived from the exit/);
+  s.client.close();
+});
+
+test('records are acknowledged, so the replay buffer stays small on a healthy path', async () => {
+  const s = setup();
+  s.client.start();
+  await s.client.whenOpen();
+  const stream = s.client.openStream({ host: 'example.org', port: 80 });
+  await new Promise<void>((resolve) => (stream.onopen = resolve));
+  const received = readAll(stream);
+  await writeAll(stream, randomBytes(2 * 1024 * 1024));
+  await received;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.ok(s.client.stats.replayBufferBytes < 64 * 1024, `client holds ${s.client.stats.replayBufferBytes} bytes`);
+  assert.ok(s.exit.stats.replayBufferBytes < 64 * 1024, `exit holds ${s.exit.stats.replayBufferBytes} bytes`);
+  s.client.close();
+});
