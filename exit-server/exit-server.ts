@@ -6,13 +6,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { pipeline } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { ExitSession, MAX_RECORD_BYTES, RecordType, StreamErrorCode, toBase64Url, type KeyPair, type MuxStream } from '../protocol/index.ts';
+import { ExitSession, MAX_RECORD_BYTES, RecordType, SessionCloseCode, StreamErrorCode, toBase64Url, type KeyPair, type MuxStream } from '../protocol/index.ts';
 import { encodeRefusedRecord } from '../protocol/record.ts';
 import { peekResumeSessionId } from '../protocol/resume.ts';
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
-import { MuxStreamDuplex } from '../protocol/adapters/node-stream.ts';
+import { bridgeDestination } from './destination-bridge.ts';
 import { verifyExitConfig, type ExitConfig } from './config.ts';
 import { EgressPolicy } from './egress-policy.ts';
 import { DestinationDialer, DestinationError } from './destination-dialer.ts';
@@ -92,7 +91,7 @@ export class ExitServer {
   }
 
   async close(): Promise<void> {
-    for (const session of this.sessions) session.close('the exit is shutting down');
+    for (const session of this.sessions) session.close('the exit is shutting down', SessionCloseCode.SHUTTING_DOWN);
     for (const socket of this.webSockets.clients) socket.terminate();
     await new Promise<void>((resolve) => this.webSockets.close(() => resolve()));
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
@@ -253,18 +252,15 @@ export class ExitServer {
   }
 
   private bridge(stream: MuxStream, socket: Socket): void {
-    const duplex = new MuxStreamDuplex(stream);
     stream.accept();
-    socket.setTimeout(this.config.streamIdleTimeoutMs, () => socket.destroy(new Error(`no traffic for ${this.config.streamIdleTimeoutMs} ms`)));
-    let finished = 0;
-    const done = (): void => {
-      if (++finished < 2) return;
-      this.metrics.streamsOpen--;
-      this.metrics.bytesToDestinations += stream.bytesReceived;
-      this.metrics.bytesFromDestinations += stream.bytesSent;
-    };
-    pipeline(socket, duplex, () => done());
-    pipeline(duplex, socket, () => done());
+    bridgeDestination(stream, socket, {
+      idleTimeoutMs: this.config.streamIdleTimeoutMs,
+      onFinished: () => {
+        this.metrics.streamsOpen--;
+        this.metrics.bytesToDestinations += stream.bytesReceived;
+        this.metrics.bytesFromDestinations += stream.bytesSent;
+      },
+    });
   }
 }
 

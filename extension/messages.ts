@@ -51,10 +51,9 @@ export type OffscreenMessage =
 /** The offscreen document's reply to every OffscreenMessage. */
 export type OffscreenReply = { ok: true } | { ok: false; error: string };
 
-// ---- to the popup (broadcast) ----
-export type PopupMessage = { target: 'popup'; type: 'state'; state: UiState };
+// The popup gets no messages: it follows the UiState in chrome.storage.session (background/state.ts).
 
-export type MessageTarget = 'background' | 'offscreen' | 'popup';
+export type MessageTarget = 'background' | 'offscreen';
 
 /** A message for this receiver was malformed. */
 export class MessageFormatError extends Error {
@@ -118,7 +117,7 @@ function oneOf<T extends string>(obj: Record<string, unknown>, field: string, al
 /** The `target` of a message, or undefined when it is not one of ours. Receivers check this before parsing. */
 export function messageTarget(value: unknown): MessageTarget | undefined {
   if (!isRecord(value)) return undefined;
-  return value.target === 'background' || value.target === 'offscreen' || value.target === 'popup' ? value.target : undefined;
+  return value.target === 'background' || value.target === 'offscreen' ? value.target : undefined;
 }
 
 export function parseRelayStatusReport(value: unknown): RelayStatusReport {
@@ -229,7 +228,7 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
   }
 }
 
-/** Validates a UiState: the popup's broadcast, and the service worker's reply to every BackgroundMessage. */
+/** Validates a UiState: the stored one the popup follows, and the service worker's reply to every BackgroundMessage. */
 export function parseUiState(value: unknown): UiState {
   if (!isRecord(value) || !isRecord(value.proxyMe) || !isRecord(value.helpOthers)) throw new MessageFormatError('"state" must be {proxyMe, helpOthers}');
   const proxyMe = value.proxyMe;
@@ -263,10 +262,4 @@ export function parseUiState(value: unknown): UiState {
       lastError: text(helpOthers, 'lastError'),
     },
   };
-}
-
-export function parsePopupMessage(value: unknown): PopupMessage {
-  if (!isRecord(value) || value.target !== 'popup') throw new MessageFormatError('not a message for the popup');
-  if (value.type !== 'state') throw new MessageFormatError(`unknown popup message type ${JSON.stringify(value.type)}`);
-  return { target: 'popup', type: 'state', state: parseUiState(value.state) };
 }

@@ -8,7 +8,7 @@
  * | `brokerUrl`  | string   | `'http://127.0.0.1:8787'`                      | the broker (http or https), no trailing path    |
  * | `exitId`     | string   | `''` = the first exit the broker lists         | which exit "Proxy me" goes out through          |
  * | `socksPort`  | number   | `0` = any free port                            | the helper's local SOCKS5 port                  |
- * | `bypassList` | string[] | `['localhost', '127.0.0.1', '[::1]', '<local>']` | hosts the browser reaches directly             |
+ * | `bypassList` | string[] | DEFAULT_BYPASS_LIST: loopback, plain host names, private ranges | hosts the browser reaches directly |
  * | `maxClients` | number   | `2`                                            | most people "Help others" relays for at once    |
  *
  * Pure: parsing and validation only; the chrome.storage calls live in the entry points.
@@ -28,11 +28,30 @@ export interface Settings {
 export const SETTINGS_KEYS = ['brokerUrl', 'exitId', 'socksPort', 'bypassList', 'maxClients'] as const;
 export type SettingsKey = (typeof SETTINGS_KEYS)[number];
 
+/**
+ * What the browser reaches directly by default, in Chromium's bypass-rule syntax: this machine, plain host names
+ * (`<local>`: no dot, i.e. the intranet), and the private and link-local address ranges (CIDR rules match IP
+ * literals only, so a public host name that resolves to a private address still goes through the tunnel, and its
+ * DNS lookup with it). The user's own network is not what Ferry hides from.
+ */
+export const DEFAULT_BYPASS_LIST: readonly string[] = Object.freeze([
+  'localhost',
+  '127.0.0.1',
+  '[::1]',
+  '<local>',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '169.254.0.0/16',
+  'fc00::/7',
+  'fe80::/10',
+]);
+
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   brokerUrl: 'http://127.0.0.1:8787',
   exitId: '',
   socksPort: 0,
-  bypassList: ['localhost', '127.0.0.1', '[::1]', '<local>'],
+  bypassList: [...DEFAULT_BYPASS_LIST],
   maxClients: 2,
 });
 
@@ -99,6 +118,17 @@ export function parseMaxClients(value: unknown): number {
   return parseInteger('maxClients', 'The number of people at once', value, 1, MAX_MAX_CLIENTS);
 }
 
+/** `address/prefix` as Chromium's bypass rules take it: IPv4 with a prefix up to 32, IPv6 (no brackets) up to 128. */
+function isAddressRange(entry: string): boolean {
+  const slash = entry.lastIndexOf('/');
+  const address = entry.slice(0, slash);
+  const prefix = entry.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  const octets = address.split('.');
+  if (octets.length === 4 && octets.every((octet) => /^\d{1,3}$/.test(octet) && Number(octet) <= 255)) return Number(prefix) <= 32;
+  return address.includes(':') && /^[0-9a-f:.]+$/i.test(address) && Number(prefix) <= 128;
+}
+
 /** Accepts an array of strings, or text with one entry per line (the options page). Blank lines are dropped. */
 export function parseBypassList(value: unknown): string[] {
   const entries = typeof value === 'string' ? value.split(/\r?\n/) : value;
@@ -110,6 +140,9 @@ export function parseBypassList(value: unknown): string[] {
   for (const entry of cleaned) {
     if (entry.length > MAX_BYPASS_ENTRY_CHARS) throw new SettingsError('bypassList', `The bypass entry "${entry.slice(0, 40)}…" is too long.`);
     if (/\s/.test(entry)) throw new SettingsError('bypassList', `The bypass entry "${entry}" contains a space; put one host per line.`);
+    if (!entry.includes('://') && entry.includes('/') && !isAddressRange(entry)) {
+      throw new SettingsError('bypassList', `The bypass entry "${entry}" is not an address range; write ranges like 10.0.0.0/8 or fc00::/7.`);
+    }
   }
   return cleaned;
 }

@@ -12,6 +12,7 @@ import { OffscreenDocument } from './offscreen-document.ts';
 import { chromeBrowserProxy } from './proxy-settings.ts';
 import { ProxyMe } from './proxy-me.ts';
 import { UiStateStore } from './state.ts';
+import { chromeWebRtcPolicy } from './webrtc-policy.ts';
 
 const store = new UiStateStore();
 const offscreen = new OffscreenDocument();
@@ -30,6 +31,7 @@ const proxyMe = new ProxyMe({
   fetchExits: fetchExitList,
   connectNative: connectChromeNative,
   browserProxy: chromeBrowserProxy,
+  webRtcPolicy: chromeWebRtcPolicy,
   offscreen: {
     acquire: () => offscreen.acquire('proxy-me'),
     release: () => offscreen.release('proxy-me'),
@@ -56,6 +58,9 @@ async function reconcile(): Promise<void> {
   if (fresh) {
     // chrome.proxy settings outlive the browser session; session storage does not.
     const leftBehind = await chromeBrowserProxy.isControlledByUs().catch(() => false);
+    // Proxy me is off: a WebRTC policy left by a crash goes too. With the proxy left behind both stay (fail closed)
+    // until the user switches off.
+    if (!leftBehind) await chromeWebRtcPolicy.restore().catch((error) => log('could not clear a WebRTC policy left behind', error));
     if (leftBehind) {
       await store.update((current) => ({
         ...current,

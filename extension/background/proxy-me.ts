@@ -6,7 +6,8 @@
  *   browser --SOCKS5--> helper --pipe (ws on 127.0.0.1)--> offscreen --data channel--> volunteer --> exit
  *
  * Fail closed: once the proxy points at the helper it stays there (a dead port blocks traffic, it never leaks
- * directly) until the user switches Proxy me off. Never silent: every failure ends in a phase the popup explains.
+ * directly) until the user switches Proxy me off; so does the WebRTC policy that keeps pages' WebRTC off the direct
+ * route (webrtc-policy.ts). Never silent: every failure ends in a phase the popup explains.
  */
 import type { ExitInfo } from '../../protocol/signaling.ts';
 import type { NativeReady } from '../../protocol/local-channel.ts';
@@ -24,9 +25,11 @@ import {
   type ProxyMePhase,
   type ProxyMeState,
   type SessionReport,
+  type WebRtcGuardState,
 } from '../ui-state.ts';
 import { isHostForbiddenError, isHostMissingError, type ConnectNative, type NativePort } from './native-port.ts';
 import type { BrowserProxy } from './proxy-settings.ts';
+import type { WebRtcPolicy } from './webrtc-policy.ts';
 
 /** How long the helper may take to answer `start` with `ready` (milliseconds). */
 export const HELPER_READY_TIMEOUT_MS = 20_000;
@@ -45,9 +48,12 @@ export interface ProxyMeDeps {
   fetchExits(brokerUrl: string, signal: AbortSignal): Promise<ExitInfo[]>;
   connectNative: ConnectNative;
   browserProxy: BrowserProxy;
+  webRtcPolicy: WebRtcPolicy;
   offscreen: { acquire(): Promise<void>; release(): Promise<void>; send(message: OffscreenMessage): Promise<void> };
   updateState(change: (state: ProxyMeState) => ProxyMeState): Promise<unknown>;
   log(message: string, error?: unknown): void;
+  /** The clock for "time connected" and throughput (milliseconds since the epoch); Date.now by default. */
+  now?(): number;
 }
 
 /** One switch-on, from start to stop. A run that is no longer `this.run` ignores everything that reaches it. */
@@ -81,8 +87,11 @@ function describe(error: unknown): string {
 
 export class ProxyMe {
   private run: ProxyMeRun | undefined;
-  /** chrome.proxy changes, one after another, so a late "set" can never land after the "clear" of switching off. */
-  private proxyChanges: Promise<void> = Promise.resolve();
+  /**
+   * Browser setting changes (chrome.proxy, chrome.privacy), one after another, so a late "set" can never land after
+   * the "clear" of switching off.
+   */
+  private settingChanges: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: ProxyMeDeps) {}
 
@@ -98,6 +107,8 @@ export class ProxyMe {
     try {
       // Start the helper first: a missing helper is reported as such even while the broker is unreachable too.
       this.connectHelper(run);
+      await this.guardWebRtc(run);
+      if (run !== this.run) return;
       const settings = await this.deps.loadSettings();
       const exit = await this.findExit(run, settings);
       if (run !== this.run || exit === undefined) return;
@@ -136,12 +147,14 @@ export class ProxyMe {
     this.run = undefined;
     if (run !== undefined) await this.closeRun(run);
     // Always clear, also after a restart left a setting behind with no run.
-    await this.changeProxy(() => this.deps.browserProxy.restore()).catch((error) => this.deps.log('could not restore the proxy setting', error));
+    await this.changeSettings(() => this.deps.browserProxy.restore()).catch((error) => this.deps.log('could not restore the proxy setting', error));
+    await this.changeSettings(() => this.deps.webRtcPolicy.restore()).catch((error) => this.deps.log('could not restore the WebRTC policy', error));
     await this.deps.updateState(() => initialProxyMeState());
   }
 
   async onClientPathEvent(event: ClientPathEvent): Promise<void> {
-    await this.deps.updateState((state) => applyClientPathEvent(state, event));
+    const nowMs = this.now();
+    await this.deps.updateState((state) => applyClientPathEvent(state, event, nowMs));
     const run = this.run;
     if (run?.ready === undefined) return;
     if (event.kind === 'up') run.pipeReconnects = 0;
@@ -159,7 +172,24 @@ export class ProxyMe {
   }
 
   async onClientSession(report: SessionReport): Promise<void> {
-    await this.deps.updateState((state) => applySessionReport(state, report));
+    const nowMs = this.now();
+    await this.deps.updateState((state) => applySessionReport(state, report, nowMs));
+  }
+
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+
+  /** Keeps pages' WebRTC off the direct route while Proxy me is on; a failure here is told, not fatal. */
+  private async guardWebRtc(run: ProxyMeRun): Promise<void> {
+    let guard: WebRtcGuardState;
+    try {
+      guard = await this.changeSettings(async () => (run === this.run ? this.deps.webRtcPolicy.restrict() : 'untouched'));
+    } catch (error) {
+      this.deps.log('could not set the WebRTC policy', error);
+      guard = 'not-controllable';
+    }
+    if (run === this.run) await this.deps.updateState((state) => ({ ...state, webRtcGuard: guard }));
   }
 
   private connectHelper(run: ProxyMeRun): void {
@@ -195,7 +225,13 @@ export class ProxyMe {
         await this.startClientPath(run).catch((error) => this.halt(run, 'failed', describe(error)));
         return;
       case 'status':
-        await this.onClientSession({ state: message.session, bytesUp: message.bytesUp, bytesDown: message.bytesDown, streams: message.streams });
+        await this.onClientSession({
+          state: message.session,
+          bytesUp: message.bytesUp,
+          bytesDown: message.bytesDown,
+          streams: message.streams,
+          pathChanges: message.pathChanges,
+        });
         return;
       case 'error':
         if (run.ready === undefined) await this.halt(run, 'failed', `the helper reported ${message.code}: ${message.message}`);
@@ -208,7 +244,7 @@ export class ProxyMe {
     const settings = run.settings;
     if (settings === undefined) return;
     const bypassList = proxyBypassList(settings.bypassList, settings.brokerUrl, ready.pipeUrl);
-    await this.changeProxy(async () => {
+    await this.changeSettings(async () => {
       if (run === this.run) await this.deps.browserProxy.pointAtSocks(ready.socksPort, bypassList);
     });
     if (run !== this.run) return;
@@ -268,9 +304,9 @@ export class ProxyMe {
     }
   }
 
-  private changeProxy(change: () => Promise<void>): Promise<void> {
-    const result = this.proxyChanges.then(change);
-    this.proxyChanges = result.catch(() => undefined);
+  private changeSettings<T>(change: () => Promise<T>): Promise<T> {
+    const result = this.settingChanges.then(change);
+    this.settingChanges = result.catch(() => undefined);
     return result;
   }
 }

@@ -1,9 +1,8 @@
 /**
  * @module state
- * The UI state, kept in chrome.storage.session so the popup can read it after the service worker restarts, and
- * broadcast to open popups as {target: 'popup', type: 'state', state} on every change.
+ * The UI state, kept in chrome.storage.session: the popup reads it and follows its changes there (also after the
+ * service worker restarts), and tests read it under the same key.
  */
-import type { PopupMessage } from '../messages.ts';
 import { initialUiState, type UiState } from '../ui-state.ts';
 
 const STORAGE_KEY = 'uiState';
@@ -16,9 +15,13 @@ export class UiStateStore {
   load(): Promise<{ state: UiState; fresh: boolean }> {
     this.loading ??= chrome.storage.session.get(STORAGE_KEY).then((stored) => {
       const saved = stored[STORAGE_KEY] as UiState | undefined;
-      // Our own earlier write; fall back to the initial state if its shape is from an older version.
+      // Our own earlier write; fall back to the initial state if its shape is from an older version, and fill in
+      // fields an older version did not have.
       const usable = saved !== undefined && typeof saved === 'object' && 'proxyMe' in saved && 'helpOthers' in saved;
-      this.state ??= usable ? saved : initialUiState();
+      const initial = initialUiState();
+      this.state ??= usable
+        ? { proxyMe: { ...initial.proxyMe, ...saved.proxyMe }, helpOthers: { ...initial.helpOthers, ...saved.helpOthers } }
+        : initial;
       return { state: this.state, fresh: !usable };
     });
     return this.loading;
@@ -29,7 +32,7 @@ export class UiStateStore {
     return this.state as UiState;
   }
 
-  /** Applies `change` to the current state, stores the result and broadcasts it. */
+  /** Applies `change` to the current state and stores the result (open popups follow the storage change). */
   async update(change: (state: UiState) => UiState): Promise<UiState> {
     await this.load();
     const before = this.state as UiState;
@@ -37,9 +40,6 @@ export class UiStateStore {
     if (after === before) return after;
     this.state = after;
     await chrome.storage.session.set({ [STORAGE_KEY]: after });
-    const message: PopupMessage = { target: 'popup', type: 'state', state: after };
-    // No popup open is normal: nobody receives the broadcast.
-    chrome.runtime.sendMessage(message).catch(() => undefined);
     return after;
   }
 }

@@ -5,30 +5,106 @@
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { messageTarget, parsePopupMessage, parseUiState, type BackgroundMessage } from '../messages.ts';
-import { formatBytes, HELPER_INSTALL_COMMAND, helpOthersStatusText, proxyMeStatusText } from '../status-text.ts';
-import type { HelpOthersState, ProxyMeState, UiState } from '../ui-state.ts';
+import { parseUiState, type BackgroundMessage } from '../messages.ts';
+import {
+  formatBytes,
+  formatDuration,
+  formatRate,
+  HELPER_INSTALL_COMMAND,
+  helpOthersStatusText,
+  pathChangesText,
+  proxyMeStatusText,
+} from '../status-text.ts';
+import { currentThroughput } from '../traffic-rate.ts';
+import { isProxyMeStopped, type HelpOthersState, type ProxyMeState, type UiState } from '../ui-state.ts';
 import '../ui.css';
 import './popup.css';
 
-function ProxyMeStatus({ state }: { state: ProxyMeState }) {
-  if (state.phase === 'helper-not-installed') {
-    return (
-      <p id="proxy-me-status" class="status error">
-        Helper not installed: run <code>{HELPER_INSTALL_COMMAND}</code>
-      </p>
-    );
-  }
-  const failing = state.phase === 'helper-stopped' || state.phase === 'failed';
+/** chrome.storage.session key of the UiState the service worker keeps (background/state.ts). */
+const UI_STATE_KEY = 'uiState';
+/** How often the clock and the throughput on screen move on (ms). */
+const TICK_MS = 1_000;
+
+/** The current time, re-read every TICK_MS while `ticking`. */
+function useNow(ticking: boolean): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!ticking) return undefined;
+    setNow(Date.now());
+    const timer = setInterval(() => setNow(Date.now()), TICK_MS);
+    return () => clearInterval(timer);
+  }, [ticking]);
+  return now;
+}
+
+function HelperInstallHint() {
+  const [copied, setCopied] = useState(false);
   return (
-    <p id="proxy-me-status" class={failing ? 'status error' : 'status'}>
-      {proxyMeStatusText(state)}
+    <p class="hint">
+      <button
+        type="button"
+        id="copy-install-command"
+        onClick={() => void navigator.clipboard.writeText(HELPER_INSTALL_COMMAND).then(() => setCopied(true), () => setCopied(false))}
+      >
+        {copied ? 'Copied' : 'Copy command'}
+      </button>{' '}
+      Run it in a terminal, then switch Proxy me off and on.
     </p>
   );
 }
 
+function ProxyMeStatus({ state }: { state: ProxyMeState }) {
+  if (state.phase === 'helper-not-installed') {
+    return (
+      <>
+        <p id="proxy-me-status" class="status error">
+          Helper not installed: run <code id="helper-install-command">{HELPER_INSTALL_COMMAND}</code>
+        </p>
+        <HelperInstallHint />
+      </>
+    );
+  }
+  const failing = state.phase === 'helper-stopped' || state.phase === 'failed';
+  const why = (state.phase === 'switching-volunteer' || state.phase === 'finding-volunteer') && state.detail !== '' ? state.detail : '';
+  return (
+    <>
+      <p id="proxy-me-status" class={failing ? 'status error' : 'status'}>
+        {proxyMeStatusText(state)}
+      </p>
+      {why !== '' && (
+        <p id="proxy-me-detail" class="muted small">
+          {why}
+        </p>
+      )}
+    </>
+  );
+}
+
+/** Time connected, current and total traffic, volunteer changes: shown once this switch-on has been connected. */
+function ProxyMeStats({ state, nowMs }: { state: ProxyMeState; nowMs: number }) {
+  const rate = currentThroughput(state.traffic, nowMs);
+  return (
+    <dl id="proxy-me-stats" class="stats">
+      <dt>Connected for</dt>
+      <dd id="proxy-me-duration">{formatDuration(nowMs - state.connectedSinceMs)}</dd>
+      <dt>Speed now</dt>
+      <dd id="proxy-me-rate">
+        ↓ {rate ? formatRate(rate.downBytesPerSecond) : '…'} · ↑ {rate ? formatRate(rate.upBytesPerSecond) : '…'}
+      </dd>
+      <dt>In total</dt>
+      <dd id="proxy-me-bytes">
+        ↓ {formatBytes(state.bytesDown)} received · ↑ {formatBytes(state.bytesUp)} sent
+      </dd>
+      <dd id="proxy-me-path-changes" class="muted">
+        {pathChangesText(state.pathChanges)}
+      </dd>
+    </dl>
+  );
+}
+
 function ProxyMeSection({ state, onToggle }: { state: ProxyMeState; onToggle: (on: boolean) => void }) {
-  const showBytes = state.on && (state.phase === 'connected' || state.bytesUp > 0 || state.bytesDown > 0);
+  const showStats = state.on && state.connectedSinceMs > 0 && !isProxyMeStopped(state);
+  const nowMs = useNow(showStats);
   return (
     <section class="feature">
       <label class="switch-row" for="proxy-me">
@@ -36,9 +112,10 @@ function ProxyMeSection({ state, onToggle }: { state: ProxyMeState; onToggle: (o
         <input type="checkbox" role="switch" id="proxy-me" checked={state.on} onChange={(event) => onToggle(event.currentTarget.checked)} />
       </label>
       <ProxyMeStatus state={state} />
-      {showBytes && (
-        <p id="proxy-me-bytes" class="muted">
-          Sent {formatBytes(state.bytesUp)} · Received {formatBytes(state.bytesDown)}
+      {showStats && <ProxyMeStats state={state} nowMs={nowMs} />}
+      {state.on && state.webRtcGuard === 'not-controllable' && (
+        <p id="proxy-me-webrtc-warning" class="muted small">
+          Web pages may still use WebRTC outside Ferry: another extension or a browser policy controls that setting.
         </p>
       )}
     </section>
@@ -72,7 +149,10 @@ function Popup() {
 
   async function ask(message: BackgroundMessage): Promise<void> {
     try {
-      setState(parseUiState(await chrome.runtime.sendMessage(message)));
+      const reply: unknown = await chrome.runtime.sendMessage(message);
+      // The reply was taken when the request finished; storage may hold a newer state by the time it arrives.
+      const stored: unknown = (await chrome.storage.session.get(UI_STATE_KEY))[UI_STATE_KEY];
+      setState(parseUiState(stored ?? reply));
       setProblem('');
     } catch (error) {
       setProblem(`The extension's background is not answering (${error instanceof Error ? error.message : String(error)}).`);
@@ -80,18 +160,20 @@ function Popup() {
   }
 
   useEffect(() => {
-    const onMessage = (raw: unknown): undefined => {
-      if (messageTarget(raw) !== 'popup') return undefined;
+    // The service worker stores every change in session storage: follow it (also while the worker sleeps).
+    const onChanged = (changes: Record<string, chrome.storage.StorageChange>): void => {
+      const change = changes[UI_STATE_KEY];
+      if (change?.newValue === undefined) return;
       try {
-        setState(parsePopupMessage(raw).state);
+        setState(parseUiState(change.newValue));
       } catch {
-        // A malformed broadcast changes nothing on screen.
+        // A malformed state changes nothing on screen.
       }
-      return undefined;
     };
-    chrome.runtime.onMessage.addListener(onMessage);
+    chrome.storage.session.onChanged.addListener(onChanged);
+    // Asking also wakes the service worker, which makes the stored state true after a restart.
     void ask({ target: 'background', type: 'get-state' });
-    return () => chrome.runtime.onMessage.removeListener(onMessage);
+    return () => chrome.storage.session.onChanged.removeListener(onChanged);
   }, []);
 
   return (

@@ -8,13 +8,15 @@ describe('native messages', () => {
   test('ready, token, status and error parse', () => {
     assert.deepEqual(parseNativeMessage(ready), ready);
     assert.deepEqual(parseNativeMessage({ type: 'token', token: 'new' }), { type: 'token', token: 'new' });
-    assert.deepEqual(parseNativeMessage({ type: 'status', session: 'handshaking', bytesUp: 1, bytesDown: 2, streams: 0 }), {
+    assert.deepEqual(parseNativeMessage({ type: 'status', session: 'handshaking', bytesUp: 1, bytesDown: 2, streams: 0, pathChanges: 0 }), {
       type: 'status',
       session: 'handshaking',
       bytesUp: 1,
       bytesDown: 2,
       streams: 0,
+      pathChanges: 0,
     });
+    assert.equal((parseNativeMessage({ type: 'status', session: 'resuming', bytesUp: 1, bytesDown: 2, streams: 3, pathChanges: 4 }) as { session: string }).session, 'resuming');
     assert.deepEqual(parseNativeMessage({ type: 'error', code: 'PORT_IN_USE', message: 'port 1080 is taken' }).type, 'error');
   });
 
@@ -25,7 +27,9 @@ describe('native messages', () => {
       { ...ready, socksPort: 0 },
       { ...ready, socksPort: 65536 },
       { ...ready, token: '' },
-      { type: 'status', session: 'flying', bytesUp: 0, bytesDown: 0, streams: 0 },
+      { type: 'status', session: 'flying', bytesUp: 0, bytesDown: 0, streams: 0, pathChanges: 0 },
+      { type: 'status', session: 'connected', bytesUp: 0, bytesDown: 0, streams: 0 },
+      { type: 'status', session: 'connected', bytesUp: 0, bytesDown: 0, streams: 0, pathChanges: -1 },
       { type: 'hello' },
       'ready',
     ]) {
@@ -35,19 +39,21 @@ describe('native messages', () => {
 });
 
 describe('pipe control', () => {
-  test('need-path and session parse', () => {
-    assert.deepEqual(parsePipeControl('{"type":"need-path"}'), { type: 'need-path' });
-    assert.deepEqual(parsePipeControl(JSON.stringify({ type: 'session', state: 'connected', bytesUp: 3, bytesDown: 4, streams: 1 })), {
+  test('need-path (with or without a reason) and session parse', () => {
+    assert.deepEqual(parsePipeControl('{"type":"need-path","reason":"silent for 10 s"}'), { type: 'need-path', reason: 'silent for 10 s' });
+    assert.deepEqual(parsePipeControl('{"type":"need-path"}'), { type: 'need-path', reason: '' });
+    assert.deepEqual(parsePipeControl(JSON.stringify({ type: 'session', state: 'resuming', bytesUp: 3, bytesDown: 4, streams: 1, pathChanges: 2 })), {
       type: 'session',
-      state: 'connected',
+      state: 'resuming',
       bytesUp: 3,
       bytesDown: 4,
       streams: 1,
+      pathChanges: 2,
     });
   });
 
   test('non-JSON, unknown types and oversized messages are refused', () => {
-    for (const bad of ['nope', '[]', '{"type":"path-up"}', `{"type":"need-path","pad":"${'x'.repeat(MAX_PIPE_CONTROL_CHARS)}"}`]) {
+    for (const bad of ['nope', '[]', '{"type":"path-up"}', '{"type":"need-path","reason":7}', '{"type":"session","state":"connected","bytesUp":0,"bytesDown":0,"streams":0}', `{"type":"need-path","pad":"${'x'.repeat(MAX_PIPE_CONTROL_CHARS)}"}`]) {
       assert.throws(() => parsePipeControl(bad), LocalChannelFormatError, bad.slice(0, 40));
     }
   });

@@ -5,7 +5,6 @@ import {
   messageTarget,
   parseBackgroundMessage,
   parseOffscreenMessage,
-  parsePopupMessage,
   parseUiState,
 } from '../../../extension/messages.ts';
 import { initialUiState } from '../../../extension/ui-state.ts';
@@ -13,11 +12,10 @@ import { initialUiState } from '../../../extension/ui-state.ts';
 const exit = { id: 'local', url: 'ws://127.0.0.1:9000/v1/relay', publicKey: 'A'.repeat(43) };
 
 describe('targets', () => {
-  test('only our three targets are recognised', () => {
+  test('only our two targets are recognised (the popup follows storage, it gets no messages)', () => {
     assert.equal(messageTarget({ target: 'background', type: 'get-state' }), 'background');
     assert.equal(messageTarget({ target: 'offscreen' }), 'offscreen');
-    assert.equal(messageTarget({ target: 'popup' }), 'popup');
-    for (const other of [null, 'x', [], { target: 'content' }, { type: 'state' }]) assert.equal(messageTarget(other), undefined);
+    for (const other of [null, 'x', [], { target: 'content' }, { target: 'popup' }, { type: 'state' }]) assert.equal(messageTarget(other), undefined);
   });
 });
 
@@ -44,7 +42,8 @@ describe('service worker messages', () => {
       { target: 'background', type: 'set-help-others', on: 'yes' },
       { target: 'background', type: 'relay-status', status: { state: 'dancing', clientsNow: 0, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0 } },
       { target: 'background', type: 'relay-status', status: { state: 'waiting', clientsNow: -1, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0 } },
-      { target: 'background', type: 'client-session', session: { state: 'connected', bytesUp: 1.5, bytesDown: 0, streams: 0 } },
+      { target: 'background', type: 'client-session', session: { state: 'connected', bytesUp: 1.5, bytesDown: 0, streams: 0, pathChanges: 0 } },
+      { target: 'background', type: 'client-session', session: { state: 'connected', bytesUp: 1, bytesDown: 0, streams: 0 } },
       { target: 'background', type: 'client-path', event: { kind: 'sideways' } },
     ]) {
       assert.throws(() => parseBackgroundMessage(bad), MessageFormatError, JSON.stringify(bad));
@@ -79,15 +78,37 @@ describe('offscreen messages', () => {
   });
 });
 
-describe('popup state', () => {
-  test('the initial state round-trips through a broadcast', () => {
+describe('stored UI state', () => {
+  test('the initial state and a connected one round-trip', () => {
     const state = initialUiState();
-    assert.deepEqual(parsePopupMessage({ target: 'popup', type: 'state', state }).state, state);
+    assert.deepEqual(parseUiState(state), state);
+    const connected = {
+      ...state,
+      proxyMe: {
+        ...state.proxyMe,
+        on: true,
+        phase: 'switching-volunteer',
+        session: 'resuming',
+        pathUp: false,
+        pathChanges: 2,
+        connectedSinceMs: 1_700_000_000_000,
+        traffic: [{ atMs: 1_700_000_001_000, bytesUp: 10, bytesDown: 20 }],
+        webRtcGuard: 'restricted',
+      },
+    };
+    assert.deepEqual(parseUiState(connected), connected);
+  });
+
+  test('a resuming session report parses with its volunteer changes', () => {
+    const session = { state: 'resuming', bytesUp: 1, bytesDown: 2, streams: 3, pathChanges: 4 };
+    assert.deepEqual(parseBackgroundMessage({ target: 'background', type: 'client-session', session }), { target: 'background', type: 'client-session', session });
   });
 
   test('an unknown phase is refused', () => {
     const state = initialUiState();
     assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, phase: 'teleporting' } }), MessageFormatError);
     assert.throws(() => parseUiState({ proxyMe: state.proxyMe }), MessageFormatError);
+    assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, traffic: [{ atMs: -1, bytesUp: 0, bytesDown: 0 }] } }), MessageFormatError);
+    assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, webRtcGuard: 'maybe' } }), MessageFormatError);
   });
 });

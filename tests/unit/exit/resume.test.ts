@@ -1,0 +1,206 @@
+// Session continuity at the exit, over real WebSockets: a session moves to a new path mid-download; forged and
+// replayed RESUMEs are refused without harming it; an exit restart fails the streams quickly and a new session works.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { WebSocket } from 'ws';
+import { ExitServer } from '../../../exit-server/exit-server.ts';
+import { ClientSession, generateKeyPair, RecordType, fromBase64Url, type KeyPair } from '../../../protocol/index.ts';
+import { nodeChaCha20Poly1305 } from '../../../protocol/adapters/node-aead.ts';
+import { MuxStreamDuplex } from '../../../protocol/adapters/node-stream.ts';
+import { decodeRecord } from '../../../protocol/record.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../../cli/local-network.ts';
+
+const body = randomBytes(16 * 1024 * 1024);
+const bodySha = createHash('sha256').update(body).digest('hex');
+let origin: Server;
+let originPort = 0;
+const keyPair: KeyPair = generateKeyPair();
+
+before(async () => {
+  origin = createServer((_request, response) => response.writeHead(200, { 'content-length': body.length, connection: 'close' }).end(body));
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', () => resolve()));
+  originPort = (origin.address() as AddressInfo).port;
+});
+after(async () => {
+  origin.closeAllConnections();
+  await new Promise((resolve) => origin.close(resolve));
+});
+
+/** One volunteer path: a WebSocket to the exit, recording what the client sent on it. */
+async function openPath(url: string): Promise<{ socket: WebSocket; sent: Uint8Array[]; send: (record: Uint8Array) => void; received: Uint8Array[] }> {
+  const socket = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  const sent: Uint8Array[] = [];
+  const received: Uint8Array[] = [];
+  socket.on('message', (data: Buffer) => received.push(new Uint8Array(data)));
+  return { socket, sent, received, send: (record) => (sent.push(record.slice()), socket.send(record)) };
+}
+
+function attach(session: ClientSession, path: Awaited<ReturnType<typeof openPath>>): void {
+  path.socket.on('message', (data: Buffer) => session.receiveRecord(new Uint8Array(data)));
+}
+
+async function startDownload(session: ClientSession): Promise<{ duplex: MuxStreamDuplex; done: Promise<{ sha: string; error?: Error }>; bytes: () => number }> {
+  const stream = session.openStream({ host: '127.0.0.1', port: originPort });
+  await new Promise<void>((resolve, reject) => {
+    stream.onopen = resolve;
+    stream.onclose = (error) => reject(error ?? new Error('closed'));
+  });
+  const duplex = new MuxStreamDuplex(stream);
+  duplex.write('GET / HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n\r\n');
+  let received = 0;
+  const chunks: Buffer[] = [];
+  const done = new Promise<{ sha: string; error?: Error }>((resolve) => {
+    duplex.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+    });
+    duplex.on('end', () => {
+      const response = Buffer.concat(chunks);
+      resolve({ sha: createHash('sha256').update(response.subarray(response.indexOf('\r\n\r\n') + 4)).digest('hex') });
+    });
+    duplex.on('error', (error) => resolve({ sha: '', error }));
+  });
+  return { duplex, done, bytes: () => received };
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test('a download carries on when its volunteer path dies; forged and replayed RESUMEs are refused and harm nothing', async () => {
+  const exit = new ExitServer({ keyPair, config: { port: 0, allowLoopback: true } });
+  const { url } = await exit.listen();
+  try {
+    const first = await openPath(url);
+    const session = new ClientSession({ exitPublicKey: fromBase64Url(exit.publicKey), aead: nodeChaCha20Poly1305, sendRecord: first.send });
+    attach(session, first);
+    session.start();
+    await session.whenOpen();
+    const download = await startDownload(session);
+    await until(() => download.bytes() > 2 * 1024 * 1024, '2 MiB to arrive');
+    // The volunteer's browser is killed: its socket drops without a close frame.
+    first.socket.terminate();
+    session.transportLost('the volunteer vanished');
+    const second = await openPath(url);
+    attach(session, second);
+    session.resume(second.send);
+    await session.whenOpen();
+
+    // A hostile volunteer replays the RESUME it saw, and forges one with a higher attempt number.
+    const captured = second.sent.find((record) => record[0] === RecordType.RESUME);
+    assert.ok(captured);
+    const replay = await openPath(url);
+    replay.socket.send(captured);
+    const forged = captured.slice();
+    forged.set([0x7f, 0, 0, 0], 17);
+    const forge = await openPath(url);
+    forge.socket.send(forged);
+    await until(() => replay.received.length > 0 && forge.received.length > 0, 'the refusals');
+    const replayAnswer = decodeRecord(replay.received[0] ?? new Uint8Array());
+    const forgeAnswer = decodeRecord(forge.received[0] ?? new Uint8Array());
+    assert.equal(replayAnswer.type, RecordType.REFUSED);
+    assert.match(replayAnswer.type === RecordType.REFUSED ? replayAnswer.reason : '', /stale|replayed/);
+    assert.equal(forgeAnswer.type, RecordType.REFUSED);
+    assert.match(forgeAnswer.type === RecordType.REFUSED ? forgeAnswer.reason : '', /authentication/);
+
+    const result = await download.done;
+    assert.equal(result.error, undefined);
+    assert.equal(result.sha, bodySha, 'the whole file, byte for byte, across the path change');
+    assert.equal(exit.snapshot().resumes, 1);
+    assert.equal(exit.snapshot().resumesRefused, 2);
+    for (const path of [second, replay, forge]) path.socket.close();
+    session.close();
+  } finally {
+    await exit.close();
+  }
+});
+
+/** `ferry exit` as its own process, so it can be killed like a crashed server. */
+async function startExitProcess(port: number, keyFile: string): Promise<{ child: ChildProcess; url: string; publicKey: string; port: number }> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), 'exit', '--port', String(port), '--allow-loopback', '--key-file', keyFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line: ${output}`)), 20_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const found = /ferry exit: (ws:\/\/127\.0\.0\.1:(\d+)\/v1\/relay) ready, public key (\S+)/.exec(output);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    });
+  });
+  return { child, url: match[1] ?? '', port: Number(match[2]), publicKey: match[3] ?? '' };
+}
+
+test('after an exit crash and restart the affected stream fails within seconds with a clear error, and a new session works', async () => {
+  const keyFile = join(mkdtempSync(join(tmpdir(), 'ferry-exit-')), 'exit.key');
+  const first = await startExitProcess(0, keyFile);
+  let second: Awaited<ReturnType<typeof startExitProcess>> | undefined;
+  try {
+    const pathA = await openPath(first.url);
+    const session = new ClientSession({ exitPublicKey: fromBase64Url(first.publicKey), aead: nodeChaCha20Poly1305, sendRecord: pathA.send });
+    attach(session, pathA);
+    session.start();
+    await session.whenOpen();
+    const download = await startDownload(session);
+    await until(() => download.bytes() > 1024 * 1024, '1 MiB to arrive');
+    first.child.kill('SIGKILL');
+    await new Promise((resolve) => pathA.socket.once('close', resolve));
+    session.transportLost('the volunteer lost the exit');
+    second = await startExitProcess(first.port, keyFile);
+    assert.equal(second.publicKey, first.publicKey, 'the key file keeps the exit identity across restarts');
+    const pathB = await openPath(second.url);
+    attach(session, pathB);
+    const started = Date.now();
+    session.resume(pathB.send);
+    const result = await download.done;
+    assert.ok(result.error, 'the stream fails');
+    assert.match(result.error.message, /could not continue the session: this exit has no such session/);
+    assert.ok(Date.now() - started < 5_000, 'within a few seconds');
+    assert.equal(session.error?.code, 'FERRY_ERR_RESUME_REFUSED');
+    // The same path takes a fresh session, and the next request works.
+    pathB.socket.removeAllListeners('message');
+    const fresh = new ClientSession({ exitPublicKey: fromBase64Url(second.publicKey), aead: nodeChaCha20Poly1305, sendRecord: pathB.send });
+    attach(fresh, pathB);
+    fresh.start();
+    await fresh.whenOpen();
+    const again = await startDownload(fresh);
+    assert.equal((await again.done).sha, bodySha);
+    fresh.close();
+    pathB.socket.close();
+  } finally {
+    first.child.kill('SIGKILL');
+    second?.child.kill('SIGKILL');
+  }
+});
+
+test('a graceful exit shutdown ends client sessions at once with the reason', async () => {
+  const exit = new ExitServer({ keyPair, config: { port: 0, allowLoopback: true } });
+  const { url } = await exit.listen();
+  const path = await openPath(url);
+  const session = new ClientSession({ exitPublicKey: fromBase64Url(exit.publicKey), aead: nodeChaCha20Poly1305, sendRecord: path.send });
+  attach(session, path);
+  session.start();
+  await session.whenOpen();
+  const download = await startDownload(session);
+  await until(() => download.bytes() > 1024 * 1024, '1 MiB to arrive');
+  await exit.close();
+  const result = await download.done;
+  assert.match(result.error?.message ?? '', /shutting down/);
+});
