@@ -10,6 +10,8 @@ import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
 import { LocalNetwork, startServersInProcess } from '../cli/local-network.ts';
 import { startOriginServer } from '../tests/integration/support/origin-server.ts';
 import { socksFetch } from '../tests/integration/support/socks-fetch.ts';
+import { startSocksDownload } from '../tests/integration/support/socks-download.ts';
+import { runVolunteerChurn } from '../cli/volunteer-churn.ts';
 
 const USAGE = `Usage: ferry bench [--megabytes N] [--runs N]
 
@@ -18,11 +20,14 @@ Measures, in one run on this machine:
   - end-to-end goodput through the whole path (SOCKS5 -> helper -> client Chromium -> volunteer Chromium -> exit),
     and its ratio to the raw figure
   - the time from switching Proxy me on to the first proxied byte (median of --runs)
+  - the median and worst stall (time with no bytes) when the volunteer carrying a download is killed, and the
+    bytes lost (must be 0)
   - simple-peer against the raw RTCPeerConnection API (Node, @roamhq/wrtc)
 
 Options:
   --megabytes N   bytes to move per throughput figure, in MiB (default 64)
   --runs N        Proxy me start-up measurements (default 3)
+  --kills N       volunteer kills for the stall figures (default 10)
   --help          show this help
 `;
 
@@ -45,14 +50,21 @@ function curlTimeToFirstByte(socksPort: number, url: string): Promise<number> {
   });
 }
 
+/** The longest pause in one download with no kill: what "stall" means when nothing goes wrong. */
+async function noKillStall(socksPort: number, originPort: number): Promise<number> {
+  const download = await startSocksDownload(socksPort, 'localhost', originPort, '/file');
+  return (await download.done).longestStallMs / 1000;
+}
+
 export async function runBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { megabytes: { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, help: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, options: { megabytes: { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, kills: { type: 'string', default: '10' }, help: { type: 'boolean', default: false } } });
   if (values.help) {
     process.stdout.write(USAGE);
     return;
   }
   const totalBytes = Number(values.megabytes) * 1024 * 1024;
   const runs = Number(values.runs);
+  const churnRounds = Number(values.kills);
   process.stdout.write(`ferry bench: ${values.megabytes} MiB per throughput figure, ${runs} start-up runs, ${new Date().toISOString()}\n\n`);
 
   const raw = await measureRawDataChannel(totalBytes);
@@ -60,7 +72,8 @@ export async function runBench(argv: string[]): Promise<void> {
 
   const origin = await startOriginServer(totalBytes);
   const servers = await startServersInProcess();
-  const network = await LocalNetwork.start({ servers, volunteers: 1, headless: true, clientBypassList: ['<-loopback>'], connectClient: false });
+  // Two volunteers, so that one can be killed while the other takes over (the churn figures below).
+  const network = await LocalNetwork.start({ servers, volunteers: 2, headless: true, clientBypassList: ['<-loopback>'], connectClient: false });
   try {
     // Start-up: Proxy me switched on -> helper started -> volunteer found -> handshake -> first byte from the origin.
     const startups: number[] = [];
@@ -85,6 +98,14 @@ export async function runBench(argv: string[]): Promise<void> {
     if (!result.ok || result.sha256 !== origin.sha256) throw new Error(`the end-to-end transfer failed: ${result.stderr}`);
     const goodput = result.bytes / 1e6 / (result.elapsedMs / 1000);
     line('end-to-end goodput, SOCKS5 through the whole path', `${goodput.toFixed(1)} MB/s = ${(goodput / raw.megabytesPerSecond).toFixed(2)} x raw`);
+
+    // Churn: the volunteer carrying a download is killed mid-way; how long do bytes stop, and is anything lost?
+    const rounds = await runVolunteerChurn({ network, originPort: origin.port, path: '/file', fileBytes: totalBytes, rounds: churnRounds, killAfterBytes: Math.floor(totalBytes / 4) });
+    const stalls = rounds.map((round) => round.longestStallMs / 1000);
+    const bytesLost = rounds.reduce((sum, round) => sum + (round.sha256 === origin.sha256 ? 0 : Math.max(1, totalBytes - round.bytes)), 0);
+    line(`stall when the carrying volunteer is killed, ${churnRounds} kills`, `median ${median(stalls).toFixed(2)} s, worst ${Math.max(...stalls).toFixed(2)} s`);
+    line('  (baseline: the same downloads with no kill would stall)', `${(await noKillStall(socksPort, origin.port)).toFixed(2)} s at most`);
+    line('bytes lost across those kills', `${bytesLost}`);
   } finally {
     await network.stop();
     await servers.stop();

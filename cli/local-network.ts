@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { createBroker } from '../signaling-server/broker.ts';
+import type { BrokerMetricsSnapshot } from '../signaling-server/metrics.ts';
 import { ExitServer } from '../exit-server/exit-server.ts';
 import { generateKeyPair } from '../protocol/index.ts';
 import type { ExitInfo } from '../protocol/signaling.ts';
@@ -38,7 +39,9 @@ export interface NetworkServers {
 }
 
 /** Broker and exit inside this process (tests: the exit's wire tap sees what volunteers carry). */
-export async function startServersInProcess(options: { wireTap?: ConstructorParameters<typeof ExitServer>[0]['wireTap'] } = {}): Promise<NetworkServers & { exitServer: ExitServer }> {
+export async function startServersInProcess(
+  options: { wireTap?: ConstructorParameters<typeof ExitServer>[0]['wireTap'] } = {},
+): Promise<NetworkServers & { exitServer: ExitServer; brokerMetrics(): Promise<BrokerMetricsSnapshot> }> {
   const exitServer = new ExitServer({ keyPair: generateKeyPair(), config: { port: 0, allowLoopback: true }, ...(options.wireTap ? { wireTap: options.wireTap } : {}) });
   const { url } = await exitServer.listen();
   const exit: ExitInfo = { id: 'local', url, publicKey: exitServer.publicKey };
@@ -48,6 +51,7 @@ export async function startServersInProcess(options: { wireTap?: ConstructorPara
     brokerUrl: `http://127.0.0.1:${port}`,
     exit,
     exitServer,
+    brokerMetrics: () => broker.metrics(),
     brokerPid: process.pid,
     exitPid: process.pid,
     stop: async () => {
@@ -200,6 +204,7 @@ export class LocalNetwork {
     readonly servers: NetworkServers,
     readonly volunteers: FerryUser[],
     readonly client: FerryUser,
+    private readonly headless: boolean,
   ) {}
 
   static async start(options: LocalNetworkOptions): Promise<LocalNetwork> {
@@ -223,7 +228,7 @@ export class LocalNetwork {
           ...(options.clientSocksPort !== undefined ? { socksPort: options.clientSocksPort } : {}),
         },
       });
-      const network = new LocalNetwork(options.servers, volunteers, client);
+      const network = new LocalNetwork(options.servers, volunteers, client, options.headless);
       if (options.connectClient ?? true) {
         try {
           await client.setSwitch('proxy-me', true);
@@ -239,6 +244,31 @@ export class LocalNetwork {
       await Promise.all(volunteers.map((volunteer) => volunteer.close()));
       throw error;
     }
+  }
+
+  /** Starts one more volunteer browser with Help others on, waiting for someone who needs help. */
+  async addVolunteer(): Promise<FerryUser> {
+    const volunteer = await FerryUser.launch({ brokerUrl: this.servers.brokerUrl, headless: this.headless });
+    this.volunteers.push(volunteer);
+    await volunteer.setSwitch('help-others', true);
+    await volunteer.waitForHelpOthers(['waiting', 'relaying']);
+    return volunteer;
+  }
+
+  /** The volunteer relaying for someone now, if any (polls each volunteer's own state). */
+  async carryingVolunteer(): Promise<FerryUser | undefined> {
+    for (const volunteer of this.volunteers) {
+      const state = await volunteer.state().catch(() => undefined);
+      if (state && state.helpOthers.clientsNow > 0) return volunteer;
+    }
+    return undefined;
+  }
+
+  /** Kills a volunteer's browser at once (SIGKILL, by pid), as a crash or a closed laptop would, and forgets it. */
+  async killVolunteer(volunteer: FerryUser): Promise<void> {
+    volunteer.browser.kill();
+    this.volunteers.splice(this.volunteers.indexOf(volunteer), 1);
+    await volunteer.close();
   }
 
   /** The helper's SOCKS5 port, once Proxy me has started it. */

@@ -9,7 +9,7 @@ import nodeDataChannel from 'node-datachannel';
 import { RTCPeerConnection as NodePeerConnection } from 'node-datachannel/polyfill';
 import { WebSocket as NodeWebSocket, WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import type { ExitInfo } from '../../../protocol/signaling.ts';
-import { ClientPath, ClientPathConfigError, type ClientPathEnvironment } from '../../../extension/offscreen/client-path.ts';
+import { ClientPath, ClientPathConfigError, retryDelayFor, type ClientPathEnvironment } from '../../../extension/offscreen/client-path.ts';
 import type { ClientPathEvent, SessionReport } from '../../../extension/ui-state.ts';
 
 const STEP_TIMEOUT_MS = 10_000;
@@ -178,14 +178,52 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     assert.deepEqual(pipe.records, records);
   });
 
-  test('forwards the helper session stats, and answers need-path with path-up while a path is open', async () => {
+  test('forwards the helper session stats, volunteer changes included', async () => {
     const { pipe, path, sessions } = await setup();
     path.start();
     await until(() => pipe.count('path-up') === 1, 'the first path-up');
-    pipe.socket?.send(JSON.stringify({ type: 'session', state: 'connected', bytesUp: 5, bytesDown: 6, streams: 1 }));
-    pipe.socket?.send(JSON.stringify({ type: 'need-path' }));
-    await until(() => sessions.length === 1 && pipe.count('path-up') === 2, 'the session report and a second path-up');
-    assert.deepEqual(sessions[0], { state: 'connected', bytesUp: 5, bytesDown: 6, streams: 1 });
+    pipe.socket?.send(JSON.stringify({ type: 'session', state: 'resuming', bytesUp: 5, bytesDown: 6, streams: 1, pathChanges: 3 }));
+    await until(() => sessions.length === 1, 'the session report');
+    assert.deepEqual(sessions[0], { state: 'resuming', bytesUp: 5, bytesDown: 6, streams: 1, pathChanges: 3 });
+  });
+
+  test('need-path while a path is up: that path is closed, path-down sent, and another volunteer found at once', async () => {
+    const { broker, pipe, path, events } = await setup();
+    path.start();
+    await until(() => pipe.count('path-up') === 1, 'the first path');
+    const firstVolunteer = broker.volunteers[0];
+    pipe.socket?.send(JSON.stringify({ type: 'need-path', reason: 'no record for 10 s' }));
+    await until(() => pipe.count('path-down') === 1 && pipe.count('path-up') === 2, 'path-down, then a second path-up');
+    assert.match(pipe.texts.find((text) => text.type === 'path-down')?.reason ?? '', /no record for 10 s/);
+    const order = pipe.texts.map((text) => text.type).filter((type) => type !== 'path-error');
+    assert.deepEqual(order, ['path-up', 'path-down', 'path-up']);
+    assert.ok(broker.volunteers.length >= 2 && broker.volunteers.at(-1) !== firstVolunteer, 'a new volunteer was asked for');
+    await until(() => firstVolunteer?.connectionState !== 'connected', 'the old peer connection to close');
+    assert.ok(events.some((event) => event.kind === 'down'), JSON.stringify(events));
+    // Records go through the new path.
+    pipe.socket?.send(Buffer.from('over the new volunteer'), { binary: true });
+    await until(() => pipe.records.length === 1, 'a record through the new path');
+    assert.equal(String(pipe.records[0]), 'over the new volunteer');
+  });
+
+  test('need-path while a volunteer is already being looked for starts no second search', async () => {
+    const { broker, pipe } = await setup();
+    const sessions: unknown[] = [];
+    // Two failures in a row: the next attempt waits retryDelayMs (a minute here).
+    broker.queuedErrors.push({ status: 503, code: 'NO_VOLUNTEERS', message: 'none' }, { status: 503, code: 'NO_VOLUNTEERS', message: 'none' });
+    const path = new ClientPath({ pipeUrl: pipe.url, token: 'tok-1', brokerUrl: broker.url, exit, limits: { ...fastRetries, retryDelayMs: 60_000, maxRetryDelayMs: 60_000 } }, nodeEnvironment, {
+      onPathEvent: () => undefined,
+      onSession: (report) => sessions.push(report),
+    });
+    cleanups.push(() => path.stop());
+    path.start();
+    await until(() => pipe.count('path-error') === 2, 'two path errors');
+    pipe.socket?.send(JSON.stringify({ type: 'need-path', reason: 'session closed' }));
+    // Messages on the pipe are handled in order: once this report is through, need-path was handled too.
+    pipe.socket?.send(JSON.stringify({ type: 'session', state: 'waiting-for-path', bytesUp: 0, bytesDown: 0, streams: 0, pathChanges: 0 }));
+    await until(() => sessions.length === 1, 'the session report after need-path');
+    assert.equal(broker.requests.length, 2);
+    assert.equal(path.hasPath, false);
   });
 
   test('broker errors go to the pipe as path-error and are retried until a volunteer answers', async () => {
@@ -202,8 +240,8 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
       ['NO_VOLUNTEERS', 'TIMED_OUT'],
     );
     const errors = events.filter((event) => event.kind === 'error');
-    // The delay doubles from retryDelayMs up to maxRetryDelayMs.
-    assert.deepEqual(errors.slice(0, 2).map((event) => event.kind === 'error' && event.retryInMs), [50, 100]);
+    // A single failure is retried at once; the second in a row waits retryDelayMs.
+    assert.deepEqual(errors.slice(0, 2).map((event) => event.kind === 'error' && event.retryInMs), [0, 50]);
     assert.ok(errors.every((event) => event.kind === 'error' && (event.code !== 'PATH_FAILED' || isLibdatachannelRace(event.message))), JSON.stringify(errors));
   });
 
@@ -246,6 +284,11 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     second.pipe.socket?.close(1011, 'helper restarting');
     await until(() => second.events.some((event) => event.kind === 'pipe-closed'), 'pipe-closed');
     assert.match(JSON.stringify(second.events.at(-1)), /1011/);
+  });
+
+  test('back-off: none for the first attempt and the first retry, then doubling up to the cap', () => {
+    const limits = { retryDelayMs: 3_000, maxRetryDelayMs: 30_000 };
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 100].map((failures) => retryDelayFor(failures, limits)), [0, 0, 3_000, 6_000, 12_000, 24_000, 30_000, 30_000]);
   });
 
   test('unusable limits are refused up front', () => {

@@ -1,5 +1,5 @@
-// ProxyMe's rules with stand-ins for chrome.* (which cannot exist in node): the native port, chrome.proxy and the
-// offscreen document are small recorders; the exit list is a plain function.
+// ProxyMe's rules with stand-ins for chrome.* (which cannot exist in node): the native port, chrome.proxy,
+// chrome.privacy's WebRTC policy and the offscreen document are small recorders; the exit list is a plain function.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ExtensionToNative } from '../../../protocol/local-channel.ts';
@@ -9,7 +9,7 @@ import type { NativePort } from '../../../extension/background/native-port.ts';
 import { ProxyMe, type ProxyMeDeps } from '../../../extension/background/proxy-me.ts';
 import type { OffscreenMessage } from '../../../extension/messages.ts';
 import { DEFAULT_SETTINGS } from '../../../extension/settings.ts';
-import { initialProxyMeState, type ProxyMeState } from '../../../extension/ui-state.ts';
+import { initialProxyMeState, type ProxyMeState, type WebRtcGuardState } from '../../../extension/ui-state.ts';
 
 const exit: ExitInfo = { id: 'local', url: 'ws://127.0.0.1:9000/v1/relay', publicKey: 'A'.repeat(43) };
 const ready = { type: 'ready', version: '0.1.0', pid: 42, socksPort: 1080, httpPort: 0, pipeUrl: 'ws://127.0.0.1:4000/pipe', token: 'tok' };
@@ -41,7 +41,7 @@ class RecordingPort implements NativePort {
   }
 }
 
-function harness(fetchExits: ProxyMeDeps['fetchExits'] = async () => [exit]) {
+function harness(fetchExits: ProxyMeDeps['fetchExits'] = async () => [exit], webRtcAllowed: WebRtcGuardState = 'restricted') {
   let state: ProxyMeState = initialProxyMeState();
   const port = new RecordingPort();
   const proxyCalls: string[] = [];
@@ -70,6 +70,18 @@ function harness(fetchExits: ProxyMeDeps['fetchExits'] = async () => [exit]) {
       },
       isControlledByUs: async () => false,
     },
+    webRtcPolicy: {
+      restrict: async () => {
+        proxyCalls.push(`webrtc ${webRtcAllowed}`);
+        notify();
+        return webRtcAllowed;
+      },
+      restore: async () => {
+        proxyCalls.push('webrtc restore');
+        notify();
+      },
+    },
+    now: () => 1_700_000_000_000,
     offscreen: {
       acquire: async () => void offscreenCalls.push('acquire'),
       release: async () => void offscreenCalls.push('release'),
@@ -98,7 +110,7 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     h.port.hostGone('Specified native messaging host not found.');
     await h.until((s) => s.phase === 'helper-not-installed');
     assert.equal(h.state().on, true);
-    assert.deepEqual(h.proxyCalls, []);
+    assert.equal(h.proxyCalls.some((call) => call.startsWith('socks')), false);
   });
 
   test('ready points the browser at the SOCKS port and starts the client path', async () => {
@@ -107,7 +119,8 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     assert.deepEqual(h.port.posted, [{ type: 'start', exit, socksPort: 0 }]);
     h.port.fromHelper(ready);
     await h.until((s) => s.phase === 'finding-volunteer' && h.offscreenMessages.length === 1);
-    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000']);
+    assert.deepEqual(h.proxyCalls, ['webrtc restricted', 'socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000']);
+    assert.equal(h.state().webRtcGuard, 'restricted');
     assert.deepEqual(h.offscreenMessages[0], {
       target: 'offscreen',
       type: 'client-start',
@@ -117,12 +130,15 @@ describe('Proxy me', { timeout: 10_000 }, () => {
       exit,
     });
     await h.proxyMe.onClientPathEvent({ kind: 'up' });
-    assert.equal(h.state().phase, 'connected');
+    assert.equal(h.state().phase, 'finding-volunteer', 'an open data channel alone is not "connected"');
+    h.port.fromHelper({ type: 'status', session: 'connected', bytesUp: 100, bytesDown: 200, streams: 1, pathChanges: 2 });
+    await h.until((s) => s.phase === 'connected');
+    assert.deepEqual([h.state().connectedSinceMs, h.state().pathChanges, h.state().bytesDown], [1_700_000_000_000, 2, 200]);
 
     await h.proxyMe.switchOff();
     assert.deepEqual(h.port.posted.at(-1), { type: 'stop' });
     assert.equal(h.port.disconnected, true);
-    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000', 'restore']);
+    assert.deepEqual(h.proxyCalls, ['webrtc restricted', 'socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000', 'restore', 'webrtc restore']);
     assert.deepEqual(h.offscreenMessages.at(-1), { target: 'offscreen', type: 'client-stop' });
     assert.deepEqual(h.offscreenCalls, ['acquire', 'release']);
     assert.deepEqual(h.state(), initialProxyMeState());
@@ -136,12 +152,22 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     h.port.hostGone('Native host has exited.');
     await h.until((s) => s.phase === 'helper-stopped');
     assert.equal(h.state().detail, 'Native host has exited.');
-    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000']);
+    assert.deepEqual(h.proxyCalls, ['webrtc restricted', 'socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000']);
     // Late reports from the offscreen document do not hide the reason.
     await h.proxyMe.onClientPathEvent({ kind: 'up' });
     assert.equal(h.state().phase, 'helper-stopped');
     await h.proxyMe.switchOff();
-    assert.deepEqual(h.proxyCalls, ['socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000', 'restore']);
+    assert.deepEqual(h.proxyCalls, ['webrtc restricted', 'socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000', 'restore', 'webrtc restore']);
+  });
+
+  test('a WebRTC policy held by someone else is reported, and Proxy me still runs', async () => {
+    const h = harness(undefined, 'not-controllable');
+    await h.proxyMe.switchOn();
+    h.port.fromHelper(ready);
+    await h.until((s) => s.phase === 'finding-volunteer' && h.offscreenMessages.length === 1);
+    assert.equal(h.state().webRtcGuard, 'not-controllable');
+    await h.proxyMe.switchOff();
+    assert.equal(h.state().webRtcGuard, 'untouched');
   });
 
   test('an unreachable broker is retried while the helper stays connected', async () => {

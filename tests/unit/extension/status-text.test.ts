@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatBytes, helpOthersStatusText, proxyMeStatusText } from '../../../extension/status-text.ts';
+import { formatBytes, formatDuration, formatRate, helpOthersStatusText, pathChangesText, proxyMeStatusText } from '../../../extension/status-text.ts';
 import { initialHelpOthersState, initialProxyMeState, PROXY_ME_PHASES, type ProxyMePhase, type RelayState } from '../../../extension/ui-state.ts';
 
 describe('Proxy me wording', () => {
@@ -11,6 +11,7 @@ describe('Proxy me wording', () => {
     assert.equal(text('starting-helper'), 'Starting the helper…');
     assert.equal(text('finding-volunteer'), 'Finding a volunteer…');
     assert.equal(text('connected'), 'Connected through a volunteer');
+    assert.equal(text('switching-volunteer'), 'Switching volunteer…');
     assert.equal(text('no-volunteers'), 'No volunteers available right now, retrying…');
     assert.equal(text('broker-unreachable'), 'Cannot reach the network, retrying…');
     assert.equal(text('helper-not-installed'), 'Helper not installed: run npx ferry helper --install');
@@ -50,4 +51,21 @@ test('formatBytes uses binary units with one decimal below 10', () => {
   assert.equal(formatBytes(20 * 1024 * 1024), '20 MB');
   assert.equal(formatBytes(-5), '0 B');
   assert.equal(formatBytes(Number.NaN), '0 B');
+});
+
+test('formatDuration is h:mm:ss, hours unbounded', () => {
+  assert.equal(formatDuration(0), '0:00:00');
+  assert.equal(formatDuration(999), '0:00:00');
+  assert.equal(formatDuration(61_000), '0:01:01');
+  assert.equal(formatDuration(3_725_000), '1:02:05');
+  assert.equal(formatDuration(100 * 3600_000 + 59_000), '100:00:59');
+  assert.equal(formatDuration(-5), '0:00:00');
+});
+
+test('formatRate and the volunteer-change count read naturally', () => {
+  assert.equal(formatRate(1536), '1.5 KB/s');
+  assert.equal(formatRate(0.4), '0 B/s');
+  assert.equal(pathChangesText(0), 'Volunteer changed 0 times');
+  assert.equal(pathChangesText(1), 'Volunteer changed 1 time');
+  assert.equal(pathChangesText(3), 'Volunteer changed 3 times');
 });

@@ -1,0 +1,69 @@
+// Volunteers vanish; the person behind the client notices a pause, nothing more. Two volunteer browsers; a 50 MiB
+// download through SOCKS5 while the volunteer carrying it is killed (SIGKILL, by pid), ten times in a row; and a
+// volunteer killed while the client is still connecting.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServersInProcess, LocalNetwork } from '../../cli/local-network.ts';
+import { runVolunteerChurn } from '../../cli/volunteer-churn.ts';
+import { startOriginServer, type OriginServer } from '../integration/support/origin-server.ts';
+import { startSocksDownload } from '../integration/support/socks-download.ts';
+
+const FILE_BYTES = 50 * 1024 * 1024;
+let origin: OriginServer;
+let servers: Awaited<ReturnType<typeof startServersInProcess>>;
+let network: LocalNetwork;
+
+before(async () => {
+  origin = await startOriginServer(FILE_BYTES);
+  servers = await startServersInProcess();
+  network = await LocalNetwork.start({ servers, volunteers: 2, headless: true, clientBypassList: ['<-loopback>'] });
+});
+
+after(async () => {
+  await network?.stop();
+  await servers?.stop();
+  await origin?.close();
+});
+
+test('a 50 MiB download survives the death of the volunteer carrying it, 10 times in a row, with the same SHA-256', async () => {
+  const rounds = await runVolunteerChurn({
+    network,
+    originPort: origin.port,
+    path: '/file',
+    fileBytes: FILE_BYTES,
+    rounds: 10,
+    killAfterBytes: 8 * 1024 * 1024,
+  });
+  assert.equal(rounds.length, 10);
+  for (const [index, round] of rounds.entries()) {
+    assert.equal(round.bytes, FILE_BYTES, `round ${index + 1}: every byte arrived`);
+    assert.equal(round.sha256, origin.sha256, `round ${index + 1}: the same SHA-256`);
+  }
+  const state = await network.client.state();
+  assert.ok(state.proxyMe.pathChanges >= 10, `the popup counts the volunteer changes (${state.proxyMe.pathChanges})`);
+  assert.equal(state.proxyMe.phase, 'connected');
+});
+
+test('a volunteer killed while the client is still connecting: Proxy me finds another and connects', async () => {
+  await network.client.setSwitch('proxy-me', false);
+  await network.client.waitForProxyMe(['off']);
+  const matchesBefore = (await servers.brokerMetrics()).matchesTotal;
+  await network.client.setSwitch('proxy-me', true);
+  // The broker has just handed the offer to a volunteer: kill that volunteer before the session is up.
+  const deadline = Date.now() + 30_000;
+  while ((await servers.brokerMetrics()).matchesTotal === matchesBefore) {
+    assert.ok(Date.now() < deadline, 'the broker never matched the client');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  let carrier = await network.carryingVolunteer();
+  while (!carrier && Date.now() < deadline) carrier = await network.carryingVolunteer();
+  assert.ok(carrier, 'a volunteer took the client');
+  const phaseAtKill = (await network.client.state()).proxyMe.phase;
+  await network.killVolunteer(carrier);
+  assert.notEqual(phaseAtKill, 'connected', 'the kill came before the session was up');
+  await network.addVolunteer();
+  await network.client.waitForProxyMe(['connected'], 90_000);
+  const download = await startSocksDownload(await network.socksPort(), 'localhost', origin.port, '/file');
+  const result = await download.done;
+  assert.equal(result.sha256, origin.sha256);
+});
