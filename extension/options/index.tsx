@@ -42,7 +42,7 @@ function Field({ name, label, hint, form, errors, multiline, onInput }: FieldPro
   return (
     <div class="field">
       <label for={name}>{label}</label>
-      {multiline ? <textarea rows={5} {...common} /> : <input type="text" spellcheck={false} {...common} />}
+      {multiline ? <textarea rows={11} {...common} /> : <input type="text" spellcheck={false} {...common} />}
       <p id={`${name}-hint`} class="muted hint">
         {hint}
       </p>

@@ -1,7 +1,7 @@
 /**
  * @module popup
- * The toolbar popup: two switches and honest one-line statuses. It owns no state: it asks the service worker for the
- * current UiState and follows its broadcasts.
+ * The toolbar popup: two switches and honest one-line statuses. It owns no state: it shows the UiState the service
+ * worker keeps in chrome.storage.session and follows its changes there; the switches are requests to the worker.
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
@@ -46,7 +46,7 @@ function HelperInstallHint() {
         id="copy-install-command"
         onClick={() => void navigator.clipboard.writeText(HELPER_INSTALL_COMMAND).then(() => setCopied(true), () => setCopied(false))}
       >
-        {copied ? 'Copied' : 'Copy command'}
+        {copied ? 'Copied' : 'Copy'}
       </button>{' '}
       Run it in a terminal, then switch Proxy me off and on.
     </p>
@@ -76,24 +76,33 @@ function ProxyMeStatus({ state }: { state: ProxyMeState }) {
           {why}
         </p>
       )}
+      {failing && (
+        <p id="proxy-me-hint" class="hint">
+          {/* Fail closed: once the proxy pointed at the helper it stays, so say why pages do not load. */}
+          {state.socksPort > 0 ? 'Pages stay blocked until you switch Proxy me off. ' : ''}Switch it off and on to try again.
+        </p>
+      )}
     </>
   );
 }
 
-/** Time connected, current and total traffic, volunteer changes: shown once this switch-on has been connected. */
+/** Time connected, traffic (total and now), volunteer changes: shown once this switch-on has been connected. */
 function ProxyMeStats({ state, nowMs }: { state: ProxyMeState; nowMs: number }) {
   const rate = currentThroughput(state.traffic, nowMs);
+  const now = (bytesPerSecond: number | undefined): string => (bytesPerSecond === undefined ? '' : ` · ${formatRate(bytesPerSecond)} now`);
   return (
     <dl id="proxy-me-stats" class="stats">
       <dt>Connected for</dt>
       <dd id="proxy-me-duration">{formatDuration(nowMs - state.connectedSinceMs)}</dd>
-      <dt>Speed now</dt>
-      <dd id="proxy-me-rate">
-        ↓ {rate ? formatRate(rate.downBytesPerSecond) : '…'} · ↑ {rate ? formatRate(rate.upBytesPerSecond) : '…'}
+      <dt>Received</dt>
+      <dd id="proxy-me-received">
+        {formatBytes(state.bytesDown)}
+        <span class="muted">{now(rate?.downBytesPerSecond)}</span>
       </dd>
-      <dt>In total</dt>
-      <dd id="proxy-me-bytes">
-        ↓ {formatBytes(state.bytesDown)} received · ↑ {formatBytes(state.bytesUp)} sent
+      <dt>Sent</dt>
+      <dd id="proxy-me-sent">
+        {formatBytes(state.bytesUp)}
+        <span class="muted">{now(rate?.upBytesPerSecond)}</span>
       </dd>
       <dd id="proxy-me-path-changes" class="muted">
         {pathChangesText(state.pathChanges)}

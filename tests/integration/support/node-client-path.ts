@@ -13,6 +13,11 @@ export class NodeClientPath {
   private channel: RTCDataChannel | undefined;
   /** Control messages the helper sent (need-path, session). */
   readonly controlFromHelper: unknown[] = [];
+  /** When true, a lost path is replaced at once (as the extension does). */
+  keepPathUp = false;
+  private replacing = false;
+  /** Paths that came up, in order. */
+  pathsUp = 0;
 
   constructor(private readonly options: { pipeUrl: string; token: string; origin: string; brokerUrl: string; exitId: string }) {}
 
@@ -26,7 +31,10 @@ export class NodeClientPath {
     });
     pipe.on('message', (data: ArrayBuffer, isBinary: boolean) => {
       if (!isBinary) {
-        this.controlFromHelper.push(JSON.parse(Buffer.from(data).toString('utf8')));
+        const message = JSON.parse(Buffer.from(data).toString('utf8')) as { type: string };
+        this.controlFromHelper.push(message);
+        // What the extension does: the helper says the path went silent, so replace it.
+        if (message.type === 'need-path' && this.keepPathUp) void this.replacePath('the helper asked for a new path');
         return;
       }
       if (this.channel?.readyState === 'open') this.channel.send(data);
@@ -72,9 +80,34 @@ export class NodeClientPath {
       channel.addEventListener('open', () => resolve());
     }));
     channel.addEventListener('message', (event) => this.pipe?.send((event as MessageEvent<ArrayBuffer>).data));
-    channel.addEventListener('close', () => this.control({ type: 'path-down', reason: 'the data channel closed' }));
+    channel.addEventListener('close', () => {
+      if (this.channel !== channel) return;
+      this.control({ type: 'path-down', reason: 'the data channel closed' });
+      if (this.keepPathUp) void this.replacePath('the data channel closed');
+    });
     this.control({ type: 'path-up' });
+    this.pathsUp++;
     return 'up';
+  }
+
+  /** Drops the current path (if any) and gets another, retrying while volunteers are missing. */
+  async replacePath(reason: string): Promise<void> {
+    if (this.replacing) return;
+    this.replacing = true;
+    try {
+      if (this.channel) {
+        this.channel = undefined;
+        this.control({ type: 'path-down', reason });
+      }
+      this.closePeer();
+      for (let attempt = 0; attempt < 40 && this.keepPathUp; attempt++) {
+        const outcome = await this.getPath().catch((error: unknown) => String(error));
+        if (outcome === 'up') return;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    } finally {
+      this.replacing = false;
+    }
   }
 
   private closePeer(): void {
@@ -84,6 +117,7 @@ export class NodeClientPath {
   }
 
   close(): void {
+    this.keepPathUp = false;
     this.closePeer();
     this.pipe?.close();
   }
