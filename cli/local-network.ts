@@ -40,9 +40,9 @@ export interface NetworkServers {
 
 /** Broker and exit inside this process (tests: the exit's wire tap sees what volunteers carry). */
 export async function startServersInProcess(
-  options: { wireTap?: ConstructorParameters<typeof ExitServer>[0]['wireTap'] } = {},
+  options: Pick<ConstructorParameters<typeof ExitServer>[0], 'wireTap' | 'onStreamRequest'> = {},
 ): Promise<NetworkServers & { exitServer: ExitServer; brokerMetrics(): Promise<BrokerMetricsSnapshot> }> {
-  const exitServer = new ExitServer({ keyPair: generateKeyPair(), config: { port: 0, allowLoopback: true }, ...(options.wireTap ? { wireTap: options.wireTap } : {}) });
+  const exitServer = new ExitServer({ keyPair: generateKeyPair(), config: { port: 0, allowLoopback: true }, ...options });
   const { url } = await exitServer.listen();
   const exit: ExitInfo = { id: 'local', url, publicKey: exitServer.publicKey };
   const broker = createBroker({ port: 0, exits: [exit] });

@@ -29,6 +29,8 @@ export interface ExitServerOptions {
   keyPair: KeyPair;
   /** Test hook: sees every record exactly as it crosses the volunteer's WebSocket. */
   wireTap?(direction: 'to-exit' | 'from-exit', record: Uint8Array): void;
+  /** Observes each stream request as the client sent it (host unresolved), e.g. for operators' debug logs. */
+  onStreamRequest?(target: { host: string; port: number }): void;
 }
 
 export interface ExitMetrics {
@@ -231,6 +233,7 @@ export class ExitServer {
   }
 
   private openDestination(stream: MuxStream): void {
+    this.options.onStreamRequest?.(stream.target);
     const abort = new AbortController();
     stream.onclose = () => abort.abort();
     this.dialer.dial(stream.target.host, stream.target.port, abort.signal).then(

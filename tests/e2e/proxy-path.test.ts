@@ -11,6 +11,8 @@ import { containsAnyRunOf, containsText } from '../integration/support/wire-chec
 
 const ARTIFACTS = join(REPO_ROOT, 'test-results', 'e2e');
 const captured: Uint8Array[] = [];
+/** Destination hosts exactly as the exit received them from the client. */
+const requestedHosts: string[] = [];
 let origin: OriginServer;
 let servers: Awaited<ReturnType<typeof startServersInProcess>>;
 let network: LocalNetwork;
@@ -18,7 +20,10 @@ let network: LocalNetwork;
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   origin = await startOriginServer(20 * 1024 * 1024);
-  servers = await startServersInProcess({ wireTap: (_direction, record) => captured.push(record.slice()) });
+  servers = await startServersInProcess({
+    wireTap: (_direction, record) => captured.push(record.slice()),
+    onStreamRequest: (target) => requestedHosts.push(target.host),
+  });
   // The origin is on loopback, which Chromium never proxies unless told: '<-loopback>' (tests only).
   network = await LocalNetwork.start({ servers, volunteers: 1, headless: true, clientBypassList: ['<-loopback>'] });
 });
@@ -56,8 +61,11 @@ test('a page loads in the client browser itself through the proxy setting that P
   const streamsBefore = servers.exitServer.snapshot().streamsTotal;
   const page = await network.client.browser.context.newPage();
   try {
+    requestedHosts.length = 0;
     await page.goto(`http://localhost:${origin.port}/page.html`, { timeout: 30_000 });
     assert.equal(await page.locator('#hello').textContent(), 'Hello through Ferry');
+    // DNS happens at the exit: the browser handed the name over unresolved (SOCKS5 remote DNS).
+    assert.ok(requestedHosts.includes('localhost'), `the exit got the name, not an address: ${requestedHosts.join(', ')}`);
     assert.ok(servers.exitServer.snapshot().streamsTotal > streamsBefore, 'the page came through the exit');
     const proxy = await network.client.popup.evaluate(async () => chrome.proxy.settings.get({ incognito: false }));
     assert.equal(proxy.levelOfControl, 'controlled_by_this_extension');

@@ -1,0 +1,98 @@
+// The exit crashes and restarts mid-download: the affected SOCKS stream fails within seconds (it cannot be resumed:
+// the new exit process has no such session), and the next request works again through a fresh session.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import nodeDataChannel from 'node-datachannel';
+import { createBroker } from '../../signaling-server/broker.ts';
+import { startHelperCore, type HelperCore } from '../../native-helper/helper-core.ts';
+import { FERRY_EXTENSION_ID } from '../../protocol/local-channel.ts';
+import { REPO_ROOT } from '../../cli/local-network.ts';
+import { startOriginServer, type OriginServer } from './support/origin-server.ts';
+import { NodeClientPath } from './support/node-client-path.ts';
+import { startSocksDownload } from './support/socks-download.ts';
+
+const ORIGIN = `chrome-extension://${FERRY_EXTENSION_ID}`;
+const keyDir = mkdtempSync(join(tmpdir(), 'ferry-exit-key-'));
+const keyFile = join(keyDir, 'exit.key');
+const children = new Set<ChildProcess>();
+let origin: OriginServer;
+
+function spawnFerry(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line from ferry ${args[0]}: ${output}`)), 20_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = ready.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, match });
+      }
+    });
+  });
+}
+
+const startExit = (port: number) => spawnFerry(['exit', '--port', String(port), '--allow-loopback', '--key-file', keyFile], /ferry exit: (ws:\/\/127\.0\.0\.1:(\d+)\/v1\/relay) ready, public key (\S+)/);
+
+before(async () => {
+  origin = await startOriginServer(64 * 1024 * 1024);
+});
+
+after(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await origin.close();
+  rmSync(keyDir, { recursive: true, force: true });
+  nodeDataChannel.cleanup();
+});
+
+test('an exit crash fails the affected SOCKS stream within seconds of its restart, and the next request works', async () => {
+  const firstExit = await startExit(0);
+  const [, url = '', portText = '', publicKey = ''] = firstExit.match;
+  const exitInfo = { id: 'local', url, publicKey };
+  const broker = createBroker({ port: 0, exits: [exitInfo] });
+  const brokerUrl = `http://127.0.0.1:${(await broker.listen()).port}`;
+  await spawnFerry(['volunteer', '--broker', brokerUrl], /ferry volunteer: waiting/);
+  let helper: HelperCore | undefined;
+  let path: NodeClientPath | undefined;
+  try {
+    helper = await startHelperCore({ exit: exitInfo, allowedOrigin: ORIGIN, socksPort: 0, httpPort: 0 });
+    path = new NodeClientPath({ pipeUrl: helper.pipeUrl, token: helper.issueToken(), origin: ORIGIN, brokerUrl, exitId: 'local' });
+    await path.connectPipe();
+    path.keepPathUp = true;
+    await path.replacePath('first path');
+
+    const download = await startSocksDownload(helper.socksPort, 'localhost', origin.port, '/file');
+    const outcome = download.done.then(
+      (result) => ({ failed: result.bytes < origin.file.length, detail: `ended after ${result.bytes} bytes`, at: Date.now() }),
+      (error: Error) => ({ failed: true, detail: error.message, at: Date.now() }),
+    );
+    const deadline = Date.now() + 30_000;
+    while (download.received() < 4 * 1024 * 1024) {
+      assert.ok(Date.now() < deadline, 'the download got going');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    firstExit.child.kill('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await startExit(Number(portText));
+    const restartedAt = Date.now();
+    const result = await outcome;
+    assert.ok(result.failed, `the stream must fail, not hang or pretend: ${result.detail}`);
+    assert.ok(result.at - restartedAt < 5_000, `failed ${result.at - restartedAt} ms after the restart`);
+    assert.match(helper.tunnel.status.lastPathError ?? '', /could not continue the session: this exit has no such session/);
+
+    const next = await startSocksDownload(helper.socksPort, 'localhost', origin.port, '/page.html');
+    const page = await next.done;
+    assert.ok(page.bytes > 0, 'the next request works again');
+  } finally {
+    path?.close();
+    await helper?.close();
+    await broker.close();
+  }
+});
