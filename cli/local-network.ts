@@ -61,7 +61,8 @@ export async function startServersInProcess(
   };
 }
 
-function spawnFerry(args: string[], readyPattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+/** Runs `ferry <args>` as its own process and waits for the line matching `readyPattern` (stdout). */
+export function spawnFerry(args: string[], readyPattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolvePromise, reject) => {
     let output = '';
@@ -69,17 +70,25 @@ function spawnFerry(args: string[], readyPattern: RegExp): Promise<{ child: Chil
       child.kill('SIGKILL');
       reject(new NetworkStartError(`"ferry ${args[0]}" printed no ready line within ${SERVER_READY_TIMEOUT_MS} ms: ${output.slice(-400)}`));
     }, SERVER_READY_TIMEOUT_MS);
+    const onStderr = (chunk: Buffer): void => {
+      output += chunk.toString();
+    };
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
       const match = readyPattern.exec(output);
       if (match) {
         clearTimeout(timer);
+        // From now on: keep both pipes drained (a full pipe would block the child), pass its problems on, and keep
+        // nothing in memory.
         child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        child.stderr?.off('data', onStderr);
+        child.stderr?.pipe(process.stderr, { end: false });
         resolvePromise({ child, match });
       }
     };
     child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', onStderr);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new NetworkStartError(`"ferry ${args[0]}" exited with code ${code}: ${output.slice(-400)}`));

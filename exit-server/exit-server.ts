@@ -96,7 +96,9 @@ export class ExitServer {
     for (const session of this.sessions) session.close('the exit is shutting down', SessionCloseCode.SHUTTING_DOWN);
     for (const socket of this.webSockets.clients) socket.terminate();
     await new Promise<void>((resolve) => this.webSockets.close(() => resolve()));
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeAllConnections();
+    await closed;
   }
 
   snapshot(): ExitMetrics {

@@ -2,7 +2,7 @@
 // the new exit process has no such session), and the next request works again through a fresh session.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import nodeDataChannel from 'node-datachannel';
 import { createBroker } from '../../signaling-server/broker.ts';
 import { startHelperCore, type HelperCore } from '../../native-helper/helper-core.ts';
 import { FERRY_EXTENSION_ID } from '../../protocol/local-channel.ts';
-import { REPO_ROOT } from '../../cli/local-network.ts';
+import { spawnFerry } from '../../cli/local-network.ts';
 import { startOriginServer, type OriginServer } from './support/origin-server.ts';
 import { NodeClientPath } from './support/node-client-path.ts';
 import { startSocksDownload } from './support/socks-download.ts';
@@ -21,25 +21,14 @@ const keyFile = join(keyDir, 'exit.key');
 const children = new Set<ChildProcess>();
 let origin: OriginServer;
 
-function spawnFerry(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line from ferry ${args[0]}: ${output}`)), 20_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = ready.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, match });
-      }
-    });
-  });
+async function spawnTracked(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const started = await spawnFerry(args, ready);
+  children.add(started.child);
+  started.child.once('exit', () => children.delete(started.child));
+  return started;
 }
 
-const startExit = (port: number) => spawnFerry(['exit', '--port', String(port), '--allow-loopback', '--key-file', keyFile], /ferry exit: (ws:\/\/127\.0\.0\.1:(\d+)\/v1\/relay) ready, public key (\S+)/);
+const startExit = (port: number) => spawnTracked(['exit', '--port', String(port), '--allow-loopback', '--key-file', keyFile], /ferry exit: (ws:\/\/127\.0\.0\.1:(\d+)\/v1\/relay) ready, public key (\S+)/);
 
 before(async () => {
   origin = await startOriginServer(64 * 1024 * 1024);
@@ -58,7 +47,7 @@ test('an exit crash fails the affected SOCKS stream within seconds of its restar
   const exitInfo = { id: 'local', url, publicKey };
   const broker = createBroker({ port: 0, exits: [exitInfo] });
   const brokerUrl = `http://127.0.0.1:${(await broker.listen()).port}`;
-  await spawnFerry(['volunteer', '--broker', brokerUrl], /ferry volunteer: waiting/);
+  await spawnTracked(['volunteer', '--broker', brokerUrl], /ferry volunteer: waiting/);
   let helper: HelperCore | undefined;
   let path: NodeClientPath | undefined;
   try {

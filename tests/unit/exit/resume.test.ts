@@ -11,11 +11,11 @@ import { ClientSession, generateKeyPair, RecordType, fromBase64Url, type KeyPair
 import { nodeChaCha20Poly1305 } from '../../../protocol/adapters/node-aead.ts';
 import { MuxStreamDuplex } from '../../../protocol/adapters/node-stream.ts';
 import { decodeRecord } from '../../../protocol/record.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../../cli/local-network.ts';
+import { spawnFerry } from '../../../cli/local-network.ts';
 
 const body = randomBytes(16 * 1024 * 1024);
 const bodySha = createHash('sha256').update(body).digest('hex');
@@ -132,19 +132,7 @@ test('a download carries on when its volunteer path dies; forged and replayed RE
 
 /** `ferry exit` as its own process, so it can be killed like a crashed server. */
 async function startExitProcess(port: number, keyFile: string): Promise<{ child: ChildProcess; url: string; publicKey: string; port: number }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), 'exit', '--port', String(port), '--allow-loopback', '--key-file', keyFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let output = '';
-  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line: ${output}`)), 20_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = /ferry exit: (ws:\/\/127\.0\.0\.1:(\d+)\/v1\/relay) ready, public key (\S+)/.exec(output);
-      if (found) {
-        clearTimeout(timer);
-        resolve(found);
-      }
-    });
-  });
+  const { child, match } = await spawnFerry(['exit', '--port', String(port), '--allow-loopback', '--key-file', keyFile], /ferry exit: (ws:\/\/127\.0\.0\.1:(\d+)\/v1\/relay) ready, public key (\S+)/);
   return { child, url: match[1] ?? '', port: Number(match[2]), publicKey: match[3] ?? '' };
 }
 

@@ -6,7 +6,7 @@ import { generateKeyPair } from '../../../protocol/crypto.ts';
 import { RecordType } from '../../../protocol/constants.ts';
 import type { MuxStream } from '../../../protocol/stream.ts';
 import type { ProtocolError } from '../../../protocol/errors.ts';
-import { readAll, writeAll } from './session-harness.ts';
+import { echo, readAll, writeAll } from './session-harness.ts';
 import { encodeRefusedRecord } from '../../../protocol/record.ts';
 
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -28,15 +28,6 @@ class Path {
   };
 }
 
-function echo(stream: MuxStream): void {
-  stream.accept();
-  stream.ondata = (bytes) => {
-    const copy = bytes.slice();
-    if (stream.write(copy)) stream.consumed(copy.length);
-    else stream.ondrain = () => stream.consumed(copy.length);
-  };
-  stream.onend = () => stream.end();
-}
 
 interface Setup {
   client: ClientSession;

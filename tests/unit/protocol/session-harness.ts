@@ -71,3 +71,15 @@ export async function writeAll(stream: MuxStream, bytes: Uint8Array, chunkBytes 
   }
   stream.end();
 }
+
+/** An exit-side handler that accepts every stream and echoes it, passing backpressure through. */
+export function echo(stream: MuxStream): void {
+  stream.accept();
+  stream.ondata = (bytes) => {
+    const copy = bytes.slice();
+    // Consume only once the echo was queued below the high-water mark: end-to-end backpressure.
+    if (stream.write(copy)) stream.consumed(copy.length);
+    else stream.ondrain = () => stream.consumed(copy.length);
+  };
+  stream.onend = () => stream.end();
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { connectPair, readAll, writeAll } from './session-harness.ts';
+import { connectPair, echo, readAll, writeAll } from './session-harness.ts';
 import { StreamErrorCode, RecordType, FrameType, MAX_RECORD_BYTES, NOISE_PROLOGUE, NOISE_PROTOCOL_NAME } from '../../../protocol/constants.ts';
 import { AuthenticationError, FlowControlError, MalformedInputError, OversizeError, ProtocolError, SequenceError, StreamError } from '../../../protocol/errors.ts';
 import { ExitSession } from '../../../protocol/session.ts';
@@ -15,16 +15,6 @@ import type { MuxStream } from '../../../protocol/stream.ts';
 
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
-function echo(stream: MuxStream): void {
-  stream.accept();
-  stream.ondata = (bytes) => {
-    const copy = bytes.slice();
-    // Consume only once the echo was queued below the high-water mark: end-to-end backpressure.
-    if (stream.write(copy)) stream.consumed(copy.length);
-    else stream.ondrain = () => stream.consumed(copy.length);
-  };
-  stream.onend = () => stream.end();
-}
 
 test('a stream carries 3 MiB both ways byte-identical, and the wire never shows host or content', async () => {
   const pair = connectPair(echo);
