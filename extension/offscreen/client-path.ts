@@ -236,7 +236,14 @@ export class ClientPath {
     const path = this.#path;
     // Before path-up the helper has nothing to send; a record arriving then is dropped and replayed by its session layer.
     if (path === undefined || path.dc.readyState !== DATA_CHANNEL_OPEN) return;
-    path.dc.send(data);
+    try {
+      path.dc.send(data);
+    } catch (error) {
+      // The channel closed between the readyState check and the send (the volunteer vanished): the record stays in
+      // the helper's replay buffer and goes out again through the next path.
+      this.#dropPath(path, `could not send to the volunteer: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
     if (path.dc.bufferedAmount > this.#limits.maxBufferedBytes) {
       this.#dropPath(path, `the volunteer is not keeping up (more than ${this.#limits.maxBufferedBytes} bytes waiting)`);
     }

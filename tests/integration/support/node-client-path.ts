@@ -37,7 +37,14 @@ export class NodeClientPath {
         if (message.type === 'need-path' && this.keepPathUp) void this.replacePath('the helper asked for a new path');
         return;
       }
-      if (this.channel?.readyState === 'open') this.channel.send(data);
+      const channel = this.channel;
+      if (channel?.readyState !== 'open') return;
+      try {
+        channel.send(data);
+      } catch {
+        // Closed under our feet (the volunteer died): the helper replays the record through the next path.
+        if (this.keepPathUp) void this.replacePath('the data channel closed while sending');
+      }
     });
     this.pipe = pipe;
   }
