@@ -4,6 +4,7 @@
  * it. The service worker keeps one UiState in chrome.storage.session (background/state.ts) and broadcasts it.
  */
 import type { SessionState } from '../protocol/local-channel.ts';
+import type { RelayStatus } from '../relay-worker/status.ts';
 import { addTrafficSample, type TrafficSample } from './traffic-rate.ts';
 
 export const PROXY_ME_PHASES = [
@@ -53,18 +54,13 @@ export interface ProxyMeState {
   webRtcGuard: WebRtcGuardState;
 }
 
-/** What the offscreen relay reports; mirrors relay-worker's RelayStatus. */
-export const RELAY_STATES = ['connecting', 'waiting', 'relaying', 'broker-unreachable', 'stopped'] as const;
-export type RelayState = (typeof RELAY_STATES)[number];
-
-export interface RelayStatusReport {
-  state: RelayState;
-  clientsNow: number;
-  clientsTotal: number;
-  bytesClientToExit: number;
-  bytesExitToClient: number;
-  lastError?: string;
-}
+/**
+ * What the offscreen relay reports: relay-worker's own RelayStatus. The list of states is repeated here because
+ * messages are validated at run time; `satisfies` keeps the two from drifting apart.
+ */
+export const RELAY_STATES = ['connecting', 'waiting', 'relaying', 'broker-unreachable', 'stopped'] as const satisfies readonly RelayStatus['state'][];
+export type RelayState = RelayStatus['state'];
+export type RelayStatusReport = RelayStatus;
 
 export const HELP_OTHERS_PHASES = ['off', 'failed', ...RELAY_STATES] as const;
 export type HelpOthersPhase = (typeof HELP_OTHERS_PHASES)[number];
