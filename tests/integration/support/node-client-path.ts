@@ -55,12 +55,29 @@ export class NodeClientPath {
 
   /** Asks the broker for a volunteer. Resolves 'up', or the broker's error code (also reported to the helper). */
   async getPath(): Promise<'up' | string> {
+    try {
+      return await this.tryPath();
+    } catch (error) {
+      // A failed attempt (time-out, refused answer) must not leave its peer connection open.
+      this.closePeer();
+      throw error;
+    }
+  }
+
+  private async tryPath(): Promise<'up' | string> {
+    if (this.closed) return 'CLOSED';
     const peer = new RTCPeerConnection({ iceServers: [] }) as unknown as RTCPeerConnection;
     this.peer = peer;
     const channel = peer.createDataChannel('ferry', { ordered: true });
     channel.binaryType = 'arraybuffer';
     this.channel = channel;
+    const abandon = (): string => {
+      // close() ran while this attempt was under way: leave no peer connection behind.
+      peer.close();
+      return 'CLOSED';
+    };
     await peer.setLocalDescription(await peer.createOffer());
+    if (this.closed) return abandon();
     await within(GATHERING_TIMEOUT_MS, 'ICE gathering', new Promise<void>((resolve) => {
       const check = (): void => {
         if (peer.iceGatheringState === 'complete') resolve();
@@ -68,6 +85,7 @@ export class NodeClientPath {
       peer.addEventListener('icegatheringstatechange', check);
       check();
     }));
+    if (this.closed) return abandon();
     const local = peer.localDescription;
     const response = await fetch(`${this.options.brokerUrl}/v1/client`, {
       method: 'POST',
@@ -81,11 +99,13 @@ export class NodeClientPath {
       this.closePeer();
       return code;
     }
+    if (this.closed) return abandon();
     await peer.setRemoteDescription(body.answer);
     await within(CHANNEL_OPEN_TIMEOUT_MS, 'the data channel to open', new Promise<void>((resolve) => {
       if (channel.readyState === 'open') resolve();
       channel.addEventListener('open', () => resolve());
     }));
+    if (this.closed) return abandon();
     channel.addEventListener('message', (event) => this.pipe?.send((event as MessageEvent<ArrayBuffer>).data));
     channel.addEventListener('close', () => {
       if (this.channel !== channel) return;
@@ -123,7 +143,10 @@ export class NodeClientPath {
     this.channel = undefined;
   }
 
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     this.keepPathUp = false;
     this.closePeer();
     this.pipe?.close();
