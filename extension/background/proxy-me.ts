@@ -30,6 +30,7 @@ import {
 import { isHostForbiddenError, isHostMissingError, type ConnectNative, type NativePort } from './native-port.ts';
 import type { BrowserProxy } from './proxy-settings.ts';
 import type { WebRtcPolicy } from './webrtc-policy.ts';
+import { sleep } from '../sleep.ts';
 
 /** How long the helper may take to answer `start` with `ready` (milliseconds). */
 export const HELPER_READY_TIMEOUT_MS = 20_000;
@@ -67,18 +68,6 @@ interface ProxyMeRun {
   readyTimer?: ReturnType<typeof setTimeout>;
   pipeReconnectTimer?: ReturnType<typeof setTimeout>;
   pipeReconnects: number;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-  });
 }
 
 function describe(error: unknown): string {

@@ -17,6 +17,7 @@ import type { ExtensionToPipe } from '../../protocol/local-channel.ts';
 import { LocalChannelFormatError, parsePipeControl } from '../local-channel-parsers.ts';
 import type { ClientPathEvent, SessionReport } from '../ui-state.ts';
 import { PathError, requestAnswer } from './broker-offer.ts';
+import { sleep } from '../sleep.ts';
 
 /** Label of the one data channel; the relay worker accepts only this one. */
 export const DATA_CHANNEL_LABEL = 'ferry';
@@ -149,18 +150,6 @@ function waitForOpen(dc: RTCDataChannel, timeoutMs: number, signal: AbortSignal)
     dc.addEventListener('open', onOpen);
     dc.addEventListener('close', onClose);
     signal.addEventListener('abort', onAbort);
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
   });
 }
 
