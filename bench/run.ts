@@ -11,7 +11,7 @@ import { LocalNetwork, startServersInProcess } from '../cli/local-network.ts';
 import { startOriginServer } from '../tests/integration/support/origin-server.ts';
 import { socksFetch } from '../tests/integration/support/socks-fetch.ts';
 import { startSocksDownload } from '../tests/integration/support/socks-download.ts';
-import { runVolunteerChurn } from '../cli/volunteer-churn.ts';
+import { runVolunteerChurn } from '../tests/integration/support/volunteer-churn.ts';
 
 const USAGE = `Usage: ferry bench [--megabytes N] [--runs N]
 

@@ -71,7 +71,7 @@ class SymmetricState {
   handshakeHash: Uint8Array;
   readonly cipherState: CipherState;
 
-  constructor(protocolName: string, private readonly aead: AeadFactory) {
+  constructor(protocolName: string, aead: AeadFactory) {
     const name = utf8(protocolName);
     if (name.length <= HASH_BYTES) {
       this.handshakeHash = new Uint8Array(HASH_BYTES);

@@ -31,7 +31,7 @@ export interface StreamInit {
   receiveWindowBytes: number;
   /** Local queue size above which write() returns false. */
   sendHighWaterBytes: number;
-  /** The exit's streams start open-pending (waiting for accept); the client's wait for OPEN_OK. */
+  /** Where the stream goes, as the client asked (host unresolved). */
   target: { host: string; port: number };
 }
 

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServersInProcess, LocalNetwork } from '../../cli/local-network.ts';
-import { runVolunteerChurn } from '../../cli/volunteer-churn.ts';
+import { runVolunteerChurn } from '../integration/support/volunteer-churn.ts';
 import { startOriginServer, type OriginServer } from '../integration/support/origin-server.ts';
 import { startSocksDownload } from '../integration/support/socks-download.ts';
 

@@ -4,7 +4,6 @@ import { randomBytes, createHash } from 'node:crypto';
 import { ClientSession, ExitSession, type ClientSessionOptions, type ExitSessionOptions } from '../../../protocol/session.ts';
 import { generateKeyPair } from '../../../protocol/crypto.ts';
 import { RecordType } from '../../../protocol/constants.ts';
-import type { MuxStream } from '../../../protocol/stream.ts';
 import type { ProtocolError } from '../../../protocol/errors.ts';
 import { echo, readAll, writeAll } from './session-harness.ts';
 import { encodeRefusedRecord } from '../../../protocol/record.ts';

@@ -1,11 +1,11 @@
 /**
- * @module cli/volunteer-churn
+ * @module tests/integration/support/volunteer-churn
  * Volunteers come and go: downloads through a LocalNetwork during which the volunteer carrying each one is killed
  * (its browser process, by pid). Shared by the end-to-end test (which checks every byte) and the benchmark (which
  * reports the stalls).
  */
-import type { LocalNetwork } from './local-network.ts';
-import { startSocksDownload } from '../tests/integration/support/socks-download.ts';
+import type { LocalNetwork } from '../../../cli/local-network.ts';
+import { startSocksDownload } from './socks-download.ts';
 
 export interface ChurnRound {
   sha256: string;
