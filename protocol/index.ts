@@ -12,4 +12,6 @@ export { decodeRecord, type TunnelRecord } from './record.ts';
 export { decodeFrame, encodeFrame, type Frame } from './frame.ts';
 export { MuxStream } from './stream.ts';
 export type { StreamTarget } from './muxer.ts';
-export { ClientSession, ExitSession, type SessionState, type SessionStats, type ClientSessionOptions, type ExitSessionOptions } from './session.ts';
+export type { SessionState, SessionStats, SessionOptions, RecordSink } from './session-endpoint.ts';
+export { ClientSession, type ClientSessionOptions } from './client-session.ts';
+export { ExitSession, type ExitSessionOptions, type ResumeDecision } from './exit-session.ts';

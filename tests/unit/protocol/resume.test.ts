@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { ClientSession, ExitSession, type ClientSessionOptions, type ExitSessionOptions } from '../../../protocol/session.ts';
+import { ClientSession, ExitSession, type ClientSessionOptions, type ExitSessionOptions } from '../../../protocol/index.ts';
 import { generateKeyPair } from '../../../protocol/crypto.ts';
 import { RecordType } from '../../../protocol/constants.ts';
 import type { ProtocolError } from '../../../protocol/errors.ts';

@@ -1,5 +1,5 @@
 // Connects a ClientSession and an ExitSession through asynchronous in-memory delivery, for protocol tests.
-import { ClientSession, ExitSession, type ClientSessionOptions, type ExitSessionOptions } from '../../../protocol/session.ts';
+import { ClientSession, ExitSession, type ClientSessionOptions, type ExitSessionOptions } from '../../../protocol/index.ts';
 import { generateKeyPair, type KeyPair } from '../../../protocol/crypto.ts';
 import type { MuxStream } from '../../../protocol/stream.ts';
 import type { ProtocolError } from '../../../protocol/errors.ts';

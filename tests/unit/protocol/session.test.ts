@@ -4,7 +4,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { connectPair, echo, readAll, writeAll } from './session-harness.ts';
 import { StreamErrorCode, RecordType, FrameType, MAX_RECORD_BYTES, NOISE_PROLOGUE, NOISE_PROTOCOL_NAME } from '../../../protocol/constants.ts';
 import { AuthenticationError, FlowControlError, MalformedInputError, OversizeError, ProtocolError, SequenceError, StreamError } from '../../../protocol/errors.ts';
-import { ExitSession } from '../../../protocol/session.ts';
+import { ExitSession } from '../../../protocol/exit-session.ts';
 import { generateKeyPair, nobleChaCha20Poly1305 } from '../../../protocol/crypto.ts';
 import { NkInitiator } from '../../../protocol/noise.ts';
 import { SealedChannel } from '../../../protocol/channel.ts';

@@ -1,0 +1,293 @@
+/**
+ * @module session-endpoint
+ * What the two session endpoints share (client-session.ts, exit-session.ts): each turns tunnel records from its
+ * current path into mux frames and back: handshake, then SEALED records, each carrying one frame. A session outlives
+ * its path: every SEALED record is kept (already encrypted) until the peer acknowledges it; when a path breaks the
+ * session is detached, and through a new path the client sends RESUME and both ends send again what the other lacks,
+ * so every stream carries on with no byte lost, duplicated or reordered.
+ * Any protocol violation closes the session with GOAWAY and a typed error; nothing throws out of receiveRecord().
+ * Runtime-neutral: paths are callbacks, the cipher an injected factory.
+ */
+import { FrameType, RecordType, SessionCloseCode, StreamErrorCode } from './constants.ts';
+import { verifySessionConfig, type SessionConfig } from './config.ts';
+import { nobleChaCha20Poly1305, type AeadFactory } from './crypto.ts';
+import { MalformedInputError, ProtocolError, SequenceError, SessionClosedError, StreamError } from './errors.ts';
+import { decodeFrame, encodeFrame, type Frame } from './frame.ts';
+import type { ReceiveWindows } from './hello.ts';
+import { Multiplexer } from './muxer.ts';
+import type { HandshakeResult } from './noise.ts';
+import { decodeRecord, type TunnelRecord } from './record.ts';
+import { SealedChannel } from './channel.ts';
+import { ReplayBuffer } from './replay-buffer.ts';
+import { decodeAck, deriveResumeKeys, encodeAck, type ResumeKeys } from './resume.ts';
+import type { MuxStream } from './stream.ts';
+
+/**
+ * - handshaking: HELLO sent or awaited;
+ * - open: carrying traffic over a path;
+ * - detached: the path broke; records queue (bounded) until a resume or detachedTimeoutMs;
+ * - resuming (client): RESUME sent through a new path, waiting for RESUMED;
+ * - closed.
+ */
+export type SessionState = 'handshaking' | 'open' | 'detached' | 'resuming' | 'closed';
+
+/** Sends one record over the current path (pipe, data channel or WebSocket). */
+export type RecordSink = (record: Uint8Array) => void;
+
+export interface SessionOptions {
+  /** The first path. */
+  sendRecord: RecordSink;
+  config?: Partial<SessionConfig>;
+  /** ChaCha20-Poly1305 implementation; @noble/ciphers by default. */
+  aead?: AeadFactory;
+  /** Fires once when the session closes; `error` is undefined for a normal close. */
+  onClose?(error: ProtocolError | undefined): void;
+  /** Fires on every state change. */
+  onStateChange?(state: SessionState): void;
+}
+
+/** Counters a UI can show. Payload bytes only (what the applications sent and received). */
+export interface SessionStats {
+  bytesSent: number;
+  bytesReceived: number;
+  recordsSent: number;
+  recordsReceived: number;
+  streams: number;
+  /** Times the session moved to a new path and carried on. */
+  resumes: number;
+  /** Bytes of sealed records waiting for the peer's acknowledgement. */
+  replayBufferBytes: number;
+}
+
+
+/** What the two endpoints share: records, the sealed channel, acknowledgements, replay, the muxer, closing. */
+export abstract class SessionEndpoint {
+  protected readonly config: SessionConfig;
+  protected readonly aead: AeadFactory;
+  protected channel: SealedChannel | undefined;
+  protected muxer: Multiplexer | undefined;
+  protected keys: ResumeKeys | undefined;
+  protected transport: RecordSink | undefined;
+  protected readonly replay: ReplayBuffer;
+  private currentState: SessionState = 'handshaking';
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  private detachedTimer: ReturnType<typeof setTimeout> | undefined;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  private receivedSinceAck = 0;
+  private closeError: ProtocolError | undefined;
+  protected lastReceivedAt = Date.now();
+  protected lastSentAt = Date.now();
+  protected resumeCount = 0;
+  private readonly counters = { bytesSent: 0, bytesReceived: 0, recordsSent: 0, recordsReceived: 0 };
+
+  constructor(protected readonly options: SessionOptions) {
+    this.config = verifySessionConfig(options.config);
+    this.aead = options.aead ?? nobleChaCha20Poly1305;
+    this.replay = new ReplayBuffer(this.config.maxReplayBufferBytes);
+    this.transport = options.sendRecord;
+    this.handshakeTimer = setTimeout(() => {
+      this.fail(new ProtocolError('FERRY_ERR_HANDSHAKE_TIMEOUT', `the handshake did not complete within ${this.config.handshakeTimeoutMs} ms`, SessionCloseCode.IDLE_TIMEOUT));
+    }, this.config.handshakeTimeoutMs);
+  }
+
+  get state(): SessionState {
+    return this.currentState;
+  }
+
+  /** Why the session closed, if it failed. */
+  get error(): ProtocolError | undefined {
+    return this.closeError;
+  }
+
+  get stats(): SessionStats {
+    return { ...this.counters, streams: this.muxer?.streamCount ?? 0, resumes: this.resumeCount, replayBufferBytes: this.replay.bytes };
+  }
+
+  /** Feeds one record from the current path. Never throws: a bad record closes the session with a typed error. */
+  receiveRecord(bytes: Uint8Array): void {
+    if (this.currentState === 'closed') return;
+    try {
+      this.counters.recordsReceived++;
+      this.lastReceivedAt = Date.now();
+      const record = decodeRecord(bytes);
+      switch (record.type) {
+        case RecordType.SEALED:
+          this.receiveSealed(record);
+          return;
+        case RecordType.ACK:
+          this.receiveAck(record.bytes);
+          return;
+        default:
+          this.receiveControlRecord(record);
+      }
+    } catch (error) {
+      this.fail(error instanceof ProtocolError ? error : new ProtocolError('FERRY_ERR_INTERNAL', `internal error: ${String(error)}`, SessionCloseCode.INTERNAL_ERROR));
+    }
+  }
+
+  /** Closes the session: tells the peer (GOAWAY) when it can, fails every open stream. */
+  close(reason = 'closed', code: SessionCloseCode = SessionCloseCode.NORMAL): void {
+    if (this.currentState === 'closed') return;
+    if (this.channel) this.sendFrame({ type: FrameType.GOAWAY, code, reason });
+    this.finish(code === SessionCloseCode.NORMAL ? undefined : new SessionClosedError(reason, code));
+  }
+
+  /**
+   * The current path is gone. An open session detaches and waits (bounded) for a resume through a new path; a session
+   * still in its handshake has nothing to resume and closes.
+   */
+  transportLost(reason: string): void {
+    if (this.currentState === 'closed') return;
+    if (this.currentState === 'handshaking') {
+      this.finish(new SessionClosedError(`the path to the exit was lost during the handshake: ${reason}`, SessionCloseCode.INTERNAL_ERROR));
+      return;
+    }
+    if (this.currentState === 'detached') return;
+    this.transport = undefined;
+    this.clearAckTimer();
+    this.setState('detached');
+    clearTimeout(this.detachedTimer);
+    this.detachedTimer = setTimeout(() => {
+      this.fail(new ProtocolError(
+        'FERRY_ERR_RESUME_TIMEOUT',
+        `no new path within ${this.config.detachedTimeoutMs / 1000} s after the old one broke (${reason}); the session's streams are closed`,
+        SessionCloseCode.IDLE_TIMEOUT,
+      ));
+    }, this.config.detachedTimeoutMs);
+  }
+
+  protected abstract receiveControlRecord(record: TunnelRecord): void;
+
+  protected setState(state: SessionState): void {
+    if (this.currentState === state) return;
+    this.currentState = state;
+    this.options.onStateChange?.(state);
+  }
+
+  protected sendRecord(record: Uint8Array): void {
+    if (!this.transport) return;
+    this.counters.recordsSent++;
+    this.lastSentAt = Date.now();
+    this.transport(record);
+  }
+
+  protected sendFrame = (frame: Frame): void => {
+    if (!this.channel || this.currentState === 'closed') return;
+    if (frame.type === FrameType.DATA) this.counters.bytesSent += frame.data.length;
+    const seq = this.channel.nextSendSeq;
+    const record = this.channel.seal(encodeFrame(frame));
+    try {
+      this.replay.push(seq, record);
+    } catch (error) {
+      this.fail(error as ProtocolError);
+      return;
+    }
+    // While detached or resuming, the record waits in the replay buffer and goes out after RESUMED.
+    if (this.currentState === 'open') this.sendRecord(record);
+  };
+
+  private receiveSealed(record: Extract<TunnelRecord, { type: typeof RecordType.SEALED }>): void {
+    if (!this.channel) throw new MalformedInputError('a sealed record arrived before the handshake completed');
+    if (this.currentState !== 'open') throw new MalformedInputError(`a sealed record arrived while the session was ${this.currentState}`);
+    const frame = decodeFrame(this.channel.open(record.seq, record.header, record.ciphertext));
+    this.scheduleAck();
+    if (frame.type === FrameType.DATA) this.counters.bytesReceived += frame.data.length;
+    if (frame.type === FrameType.GOAWAY) {
+      this.finish(frame.code === SessionCloseCode.NORMAL ? undefined : new SessionClosedError(`the peer closed the session: ${frame.reason}`, frame.code));
+      return;
+    }
+    this.muxer?.receiveFrame(frame);
+  }
+
+  private receiveAck(bytes: Uint8Array): void {
+    if (!this.channel || !this.keys) throw new MalformedInputError('an ACK arrived before the handshake completed');
+    const nextExpected = decodeAck(this.peerAckKey(this.keys), bytes);
+    if (nextExpected > this.channel.nextSendSeq) throw new SequenceError(`the peer acknowledged record ${nextExpected - 1}, which was never sent`);
+    this.replay.acknowledge(nextExpected);
+  }
+
+  /** The key this side tags its ACKs with, and the one the peer uses. */
+  protected abstract ownAckKey(keys: ResumeKeys): Uint8Array;
+  protected abstract peerAckKey(keys: ResumeKeys): Uint8Array;
+
+  private scheduleAck(): void {
+    this.receivedSinceAck++;
+    if (this.receivedSinceAck >= this.config.ackEveryRecords) this.sendAck();
+    else this.ackTimer ??= setTimeout(() => this.sendAck(), this.config.ackDelayMs);
+  }
+
+  protected sendAck(): void {
+    this.clearAckTimer();
+    if (!this.channel || !this.keys || this.currentState !== 'open') return;
+    this.receivedSinceAck = 0;
+    this.sendRecord(encodeAck(this.ownAckKey(this.keys), this.channel.nextReceiveSeq));
+  }
+
+  private clearAckTimer(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
+  /** Both ends, after a resume: drop what the peer has, send the rest again, in order. */
+  protected replayFrom(peerNextExpectedSeq: number): void {
+    if (!this.channel) return;
+    const oldest = this.replay.oldestSeq ?? this.channel.nextSendSeq;
+    if (peerNextExpectedSeq < oldest || peerNextExpectedSeq > this.channel.nextSendSeq) {
+      throw new SequenceError(`cannot resume: the peer expects record ${peerNextExpectedSeq}, but only ${oldest}..${this.channel.nextSendSeq - 1} are kept`);
+    }
+    this.replay.acknowledge(peerNextExpectedSeq);
+    for (const record of this.replay.from(peerNextExpectedSeq)) this.sendRecord(record);
+  }
+
+  protected markResumed(): void {
+    clearTimeout(this.detachedTimer);
+    this.detachedTimer = undefined;
+    this.resumeCount++;
+    this.setState('open');
+  }
+
+  protected opened(handshake: HandshakeResult, peerWindows: ReceiveWindows, role: 'client' | 'exit', onOpenRequest?: (stream: MuxStream) => void): void {
+    clearTimeout(this.handshakeTimer);
+    this.channel = new SealedChannel(handshake, this.aead);
+    this.keys = deriveResumeKeys(handshake.resumeSecret);
+    // Never send more than our own replay buffer can keep: clamp the peer's announced session window, leaving an
+    // eighth of the buffer for control frames and record overhead.
+    const sessionSendWindow = Math.min(peerWindows.sessionWindowBytes, Math.floor((this.config.maxReplayBufferBytes * 7) / 8));
+    this.muxer = new Multiplexer({
+      role,
+      config: this.config,
+      peerStreamWindowBytes: Math.min(peerWindows.streamWindowBytes, sessionSendWindow),
+      peerSessionWindowBytes: sessionSendWindow,
+      sendFrame: this.sendFrame,
+      ...(onOpenRequest ? { onOpenRequest } : {}),
+    });
+    this.setState('open');
+  }
+
+  protected ownWindows(): ReceiveWindows {
+    return { streamWindowBytes: this.config.streamReceiveWindowBytes, sessionWindowBytes: this.config.sessionReceiveWindowBytes };
+  }
+
+  protected fail(error: ProtocolError): void {
+    if (this.currentState === 'closed') return;
+    if (this.channel && this.currentState === 'open') this.sendFrame({ type: FrameType.GOAWAY, code: error.closeCode, reason: error.message });
+    this.finish(error);
+  }
+
+  protected finish(error: ProtocolError | undefined): void {
+    if (this.currentState === 'closed') return;
+    this.currentState = 'closed';
+    this.closeError = error;
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.detachedTimer);
+    this.clearAckTimer();
+    this.replay.clear();
+    const reason = error ? `the tunnel session ended: ${error.message}` : 'the tunnel session closed';
+    this.muxer?.abortAll(new StreamError(StreamErrorCode.GENERAL_FAILURE, reason));
+    this.onFinished(error);
+    this.options.onStateChange?.('closed');
+    this.options.onClose?.(error);
+  }
+
+  protected onFinished(_error: ProtocolError | undefined): void {}
+}
