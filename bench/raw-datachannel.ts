@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FerryBrowser } from '../cli/chromium.ts';
+import { FerryBrowser } from '../harness/chromium.ts';
 import type { Page } from 'playwright-core';
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>bench</title><script>

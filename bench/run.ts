@@ -7,11 +7,12 @@ import { parseArgs } from 'node:util';
 import { execFile } from 'node:child_process';
 import { measureRawDataChannel } from './raw-datachannel.ts';
 import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
-import { LocalNetwork, startServersInProcess } from '../cli/local-network.ts';
-import { startOriginServer } from '../tests/integration/support/origin-server.ts';
-import { socksFetch } from '../tests/integration/support/socks-fetch.ts';
-import { startSocksDownload } from '../tests/integration/support/socks-download.ts';
-import { runVolunteerChurn } from '../tests/integration/support/volunteer-churn.ts';
+import { LocalNetwork } from '../harness/local-network.ts';
+import { startOriginServer } from '../harness/origin-server.ts';
+import { startServersInProcess } from '../harness/servers.ts';
+import { socksFetch } from '../harness/socks-fetch.ts';
+import { startSocksDownload } from '../harness/socks-download.ts';
+import { runVolunteerChurn } from '../harness/volunteer-churn.ts';
 
 const USAGE = `Usage: ferry bench [--megabytes N] [--runs N]
 

@@ -5,7 +5,11 @@
  * browser starts the native helper. Visible windows when a display is available, headless otherwise.
  */
 import { parseArgs } from 'node:util';
-import { LocalNetwork, startServerProcesses, type NetworkServers } from './local-network.ts';
+import { defaultExitConfig } from '../exit-server/config.ts';
+import { DEFAULT_SOCKS_PORT } from '../native-helper/config.ts';
+import { DEFAULT_BROKER_PORT } from '../protocol/signaling.ts';
+import { LocalNetwork } from '../harness/local-network.ts';
+import { startServerProcesses, type NetworkServers } from '../harness/servers.ts';
 
 const USAGE = `Usage: ferry demo [options]
 
@@ -16,9 +20,9 @@ Stop it with Ctrl-C (SIGINT) or SIGTERM: every process it started is ended.
 
 Options:
   --volunteers N     volunteer browsers with "Help others" on (default 1)
-  --socks-port N     the helper's SOCKS5 port (default 1080; 0 = any free port)
-  --broker-port N    the broker's port (default 8787; 0 = any free port)
-  --exit-port N      the exit's port (default 8788; 0 = any free port)
+  --socks-port N     the helper's SOCKS5 port (default ${DEFAULT_SOCKS_PORT}; 0 = any free port)
+  --broker-port N    the broker's port (default ${DEFAULT_BROKER_PORT}; 0 = any free port)
+  --exit-port N      the exit's port (default ${defaultExitConfig.port}; 0 = any free port)
   --headless         no browser windows, even when a display is available
   --help             show this help
 `;
@@ -37,9 +41,9 @@ export async function runDemo(argv: string[]): Promise<void> {
     args: argv,
     options: {
       volunteers: { type: 'string', default: '1' },
-      'socks-port': { type: 'string', default: '1080' },
-      'broker-port': { type: 'string', default: '8787' },
-      'exit-port': { type: 'string', default: '8788' },
+      'socks-port': { type: 'string', default: String(DEFAULT_SOCKS_PORT) },
+      'broker-port': { type: 'string', default: String(DEFAULT_BROKER_PORT) },
+      'exit-port': { type: 'string', default: String(defaultExitConfig.port) },
       headless: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },

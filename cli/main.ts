@@ -23,8 +23,8 @@ const commands: Record<string, () => Promise<Command>> = {
   demo: async () => (await import('./demo.ts')).runDemo,
   broker: async () => (await import('../signaling-server/main.ts')).runBroker,
   exit: async () => (await import('../exit-server/main.ts')).runExit,
-  volunteer: async () => (await import('../relay-worker/node.ts')).runVolunteer,
-  helper: async () => (await import('../native-helper/cli.ts')).runHelper,
+  volunteer: async () => (await import('../relay-worker/main.ts')).runVolunteer,
+  helper: async () => (await import('../native-helper/main.ts')).runHelper,
   bench: async () => (await import('../bench/run.ts')).runBench,
 };
 

@@ -6,6 +6,7 @@
  * - connectTimeoutMs should stay below the helper's open timeout, so the client hears why rather than "timed out".
  */
 import { InvalidConfigError, verifySessionConfig, type SessionConfig } from '../protocol/index.ts';
+import { EXIT_RELAY_PATH } from '../protocol/signaling.ts';
 
 export interface ExitConfig {
   host: string;
@@ -30,7 +31,7 @@ export interface ExitConfig {
 export const defaultExitConfig: Readonly<ExitConfig> = Object.freeze({
   host: '127.0.0.1',
   port: 8788,
-  path: '/v1/relay',
+  path: EXIT_RELAY_PATH,
   allowLoopback: false,
   blockedPorts: [25],
   maxSessions: 1_000,

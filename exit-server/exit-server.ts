@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { ExitSession, MAX_RECORD_BYTES, RecordType, SessionCloseCode, StreamErrorCode, toBase64Url, type KeyPair, type MuxStream } from '../protocol/index.ts';
 import { encodeRefusedRecord } from '../protocol/record.ts';
+import { BrokerRoute, WebSocketCloseCode } from '../protocol/signaling.ts';
 import { peekResumeSessionId } from '../protocol/resume.ts';
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
 import { bridgeDestination } from './destination-bridge.ts';
@@ -16,11 +17,6 @@ import { verifyExitConfig, type ExitConfig } from './config.ts';
 import { EgressPolicy } from './egress-policy.ts';
 import { DestinationDialer, DestinationError } from './destination-dialer.ts';
 
-/** WebSocket close codes the exit uses. */
-const CLOSE_NORMAL = 1000;
-const CLOSE_UNSUPPORTED_DATA = 1003;
-const CLOSE_POLICY = 1008;
-const CLOSE_TRY_AGAIN_LATER = 1013;
 /** A path that keeps sending refused RESUMEs is closed after this many. */
 const MAX_REFUSED_RESUMES_PER_PATH = 3;
 
@@ -106,7 +102,7 @@ export class ExitServer {
   }
 
   private serveHttp(request: IncomingMessage, response: ServerResponse): void {
-    if (request.method === 'GET' && request.url === '/metrics') {
+    if (request.method === 'GET' && request.url === BrokerRoute.METRICS) {
       const lines: string[] = [];
       const gauge = (name: string, help: string, value: number, type = 'gauge'): void => {
         lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
@@ -140,7 +136,7 @@ export class ExitServer {
     let refusedResumes = 0;
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (!isBinary) {
-        socket.close(CLOSE_UNSUPPORTED_DATA, 'binary tunnel records only');
+        socket.close(WebSocketCloseCode.UNSUPPORTED_DATA, 'binary tunnel records only');
         session?.close('text messages are not part of the tunnel protocol');
         return;
       }
@@ -158,12 +154,12 @@ export class ExitServer {
         }
         // The session named (if any) is untouched. The path stays open for a fresh HELLO, a few times at most.
         send(encodeRefusedRecord(decision.reason));
-        if (++refusedResumes >= MAX_REFUSED_RESUMES_PER_PATH) socket.close(CLOSE_POLICY, 'too many refused resumes');
+        if (++refusedResumes >= MAX_REFUSED_RESUMES_PER_PATH) socket.close(WebSocketCloseCode.POLICY_VIOLATION, 'too many refused resumes');
         return;
       }
       if (this.sessions.size >= this.config.maxSessions) {
         send(encodeRefusedRecord(`this exit is full (${this.config.maxSessions} sessions); try again later`));
-        socket.close(CLOSE_TRY_AGAIN_LATER, 'exit full');
+        socket.close(WebSocketCloseCode.TRY_AGAIN_LATER, 'exit full');
         return;
       }
       session = this.createSession(send, socket);
@@ -197,7 +193,7 @@ export class ExitServer {
         const path = this.pathOf.get(session);
         this.pathOf.delete(session);
         // Let a GOAWAY already queued reach the client before the socket closes.
-        if (path && path.readyState === path.OPEN) path.close(error ? CLOSE_POLICY : CLOSE_NORMAL, (error?.code ?? 'closed').slice(0, 120));
+        if (path && path.readyState === path.OPEN) path.close(error ? WebSocketCloseCode.POLICY_VIOLATION : WebSocketCloseCode.NORMAL, (error?.code ?? 'closed').slice(0, 120));
       },
     });
     this.sessions.add(session);
@@ -229,7 +225,7 @@ export class ExitServer {
     const previous = this.pathOf.get(session);
     this.pathOf.set(session, socket);
     // One path per session: the old one (if the exit had not noticed it die) is closed, so no fork can run.
-    if (previous && previous !== socket) previous.close(CLOSE_NORMAL, 'the session moved to another path');
+    if (previous && previous !== socket) previous.close(WebSocketCloseCode.NORMAL, 'the session moved to another path');
     this.metrics.resumes++;
     return { accepted: true, session };
   }

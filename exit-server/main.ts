@@ -1,49 +1,71 @@
 /**
  * @module exit-server/main
- * `ferry exit`: runs an exit server from the command line.
+ * `ferry exit`: parses flags, starts an exit server, prints one ready line, and stops cleanly on SIGINT/SIGTERM.
+ * runExit throws ExitUsageError for bad flags, InvalidConfigError for an out-of-range value, KeyFileError for an
+ * unreadable key file.
  */
 import { parseArgs } from 'node:util';
+import { defaultExitConfig } from './config.ts';
 import { ExitServer } from './exit-server.ts';
 import { loadOrCreateKeyPair } from './keys.ts';
 
-const USAGE = `Usage: ferry exit [options]
+export const EXIT_USAGE = `Usage: ferry exit [options]
 
 Ends client sessions that arrive from volunteers over WebSocket and connects them to their destinations.
 
 Options:
-  --host HOST          address to listen on (default 127.0.0.1; use 0.0.0.0 behind a TLS proxy in production)
-  --port PORT          port to listen on (default 8788; 0 = any free port)
+  --host HOST          address to listen on (default ${defaultExitConfig.host}; use 0.0.0.0 behind a TLS proxy in production)
+  --port PORT          port to listen on (default ${defaultExitConfig.port}; 0 = any free port)
   --key-file FILE      the exit's secret key; created (mode 0600) if missing. Without it, a new key each run.
   --allow-loopback     allow destinations on 127.0.0.0/8 and ::1 (tests and the local demo only)
-  --max-sessions N     most client sessions at once (default 1000)
+  --max-sessions N     most client sessions at once (default ${defaultExitConfig.maxSessions})
   --help               show this help
 `;
 
+/** The command line was not understood; the message says how to fix it. */
+export class ExitUsageError extends Error {
+  override readonly name = 'ExitUsageError';
+  readonly code = 'USAGE';
+}
+
+function wholeNumber(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(text)) throw new ExitUsageError(`${flag} must be a whole number, got "${text}"`);
+  return Number(text);
+}
+
+/** Runs `ferry exit` with the arguments after the command name. */
 export async function runExit(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8788' },
-      'key-file': { type: 'string' },
-      'allow-loopback': { type: 'boolean', default: false },
-      'max-sessions': { type: 'string', default: '1000' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'key-file': { type: 'string' },
+        'allow-loopback': { type: 'boolean', default: false },
+        'max-sessions': { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new ExitUsageError(`${error instanceof Error ? error.message : String(error)}\n\n${EXIT_USAGE}`);
+  }
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(EXIT_USAGE);
     return;
   }
   const keyPair = loadOrCreateKeyPair(values['key-file']);
   const server = new ExitServer({
     keyPair,
     config: {
-      host: values.host,
-      port: Number(values.port),
+      host: values.host ?? defaultExitConfig.host,
+      port: wholeNumber(values.port, '--port', defaultExitConfig.port),
       allowLoopback: values['allow-loopback'],
-      maxSessions: Number(values['max-sessions']),
+      maxSessions: wholeNumber(values['max-sessions'], '--max-sessions', defaultExitConfig.maxSessions),
     },
   });
   const { url } = await server.listen();

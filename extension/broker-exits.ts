@@ -3,7 +3,7 @@
  * Fetches the broker's exit list (GET {brokerUrl}/v1/exits) and picks the exit "Proxy me" uses.
  * Web-standard fetch only, so it runs in the service worker and in node tests alike.
  */
-import { parseExitInfo, SignalingFormatError, type ExitInfo } from '../protocol/signaling.ts';
+import { BrokerRoute, parseExitInfo, SignalingFormatError, type ExitInfo } from '../protocol/signaling.ts';
 import { BodyTooLargeError, readBoundedText } from './bounded-body.ts';
 
 /** How long the exit list request may take (milliseconds). */
@@ -57,7 +57,7 @@ export async function fetchExitList(brokerUrl: string, signal?: AbortSignal): Pr
   const timeout = AbortSignal.timeout(EXIT_LIST_TIMEOUT_MS);
   let response: Response;
   try {
-    response = await fetch(`${brokerUrl}/v1/exits`, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    response = await fetch(`${brokerUrl}${BrokerRoute.EXITS}`, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
   } catch (error) {
     if (signal?.aborted) throw error;
     const why = timeout.aborted ? `no answer within ${EXIT_LIST_TIMEOUT_MS / 1000} s` : describe(error);

@@ -13,7 +13,7 @@
  *
  * Pure: parsing and validation only; the chrome.storage calls live in the entry points.
  */
-import { MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
+import { DEFAULT_BROKER_PORT, MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
 
 export interface Settings {
   brokerUrl: string;
@@ -48,7 +48,7 @@ export const DEFAULT_BYPASS_LIST: readonly string[] = Object.freeze([
 ]);
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
-  brokerUrl: 'http://127.0.0.1:8787',
+  brokerUrl: `http://127.0.0.1:${DEFAULT_BROKER_PORT}`,
   exitId: '',
   socksPort: 0,
   bypassList: [...DEFAULT_BYPASS_LIST],

@@ -2,7 +2,7 @@
  * @module status-text
  * The popup's one-line statuses. Honest wording: say what is happening, never "connected" before it is.
  */
-import type { HelpOthersState, ProxyMeState } from './ui-state.ts';
+import type { HelpOthersState, ProxyMeState } from '../protocol/extension-state.ts';
 
 /** The command that installs the native helper; shown when it is missing. */
 export const HELPER_INSTALL_COMMAND = 'npx ferry helper --install';

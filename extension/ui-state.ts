@@ -3,83 +3,10 @@
  * What the popup shows, and the pure rules that turn events (helper messages, offscreen reports, relay status) into
  * it. The service worker keeps one UiState in chrome.storage.session (background/state.ts) and broadcasts it.
  */
-import type { SessionState } from '../protocol/local-channel.ts';
-import type { RelayStatus } from '../relay-worker/status.ts';
-import { addTrafficSample, type TrafficSample } from './traffic-rate.ts';
-
-export const PROXY_ME_PHASES = [
-  'off',
-  'starting-helper',
-  'finding-volunteer',
-  'connected',
-  'switching-volunteer',
-  'no-volunteers',
-  'broker-unreachable',
-  'path-error',
-  'helper-not-installed',
-  'helper-stopped',
-  'failed',
-] as const;
-export type ProxyMePhase = (typeof PROXY_ME_PHASES)[number];
-
-/** What Proxy me did to the browser's WebRTC IP handling (background/webrtc-policy.ts). */
-export const WEBRTC_GUARD_STATES = ['untouched', 'restricted', 'not-controllable'] as const;
-export type WebRtcGuardState = (typeof WEBRTC_GUARD_STATES)[number];
-
-export interface ProxyMeState {
-  /** The switch: what the user asked for. */
-  on: boolean;
-  phase: ProxyMePhase;
-  /** Reason or error message for broker-unreachable, path-error, helper-stopped and failed. */
-  detail: string;
-  bytesUp: number;
-  bytesDown: number;
-  streams: number;
-  /** The helper's local ports once it is ready; 0 before. */
-  socksPort: number;
-  httpPort: number;
-  /** The helper's process id once it is ready (shown to people debugging; `ferry demo` prints it); 0 before. */
-  helperPid: number;
-  exitId: string;
-  /** The helper's session as it last reported it ('closed' before the helper runs). */
-  session: SessionState;
-  /** A data channel to a volunteer is open (the offscreen document's last path report). */
-  pathUp: boolean;
-  /** How many times the helper's session moved to another volunteer and carried on. */
-  pathChanges: number;
-  /** When this switch-on first became connected (milliseconds since the epoch); 0 until then. */
-  connectedSinceMs: number;
-  /** Recent byte counters, for the current throughput (traffic-rate.ts). */
-  traffic: TrafficSample[];
-  webRtcGuard: WebRtcGuardState;
-}
-
-/**
- * What the offscreen relay reports: relay-worker's own RelayStatus. The list of states is repeated here because
- * messages are validated at run time; `satisfies` keeps the two from drifting apart.
- */
-export const RELAY_STATES = ['connecting', 'waiting', 'relaying', 'broker-unreachable', 'stopped'] as const satisfies readonly RelayStatus['state'][];
-export type RelayState = RelayStatus['state'];
-export type RelayStatusReport = RelayStatus;
-
-export const HELP_OTHERS_PHASES = ['off', 'failed', ...RELAY_STATES] as const;
-export type HelpOthersPhase = (typeof HELP_OTHERS_PHASES)[number];
-
-export interface HelpOthersState {
-  on: boolean;
-  /** 'off' while the switch is off; 'failed' when it could not start (see lastError); the relay's own state otherwise. */
-  phase: HelpOthersPhase;
-  clientsNow: number;
-  clientsTotal: number;
-  bytesClientToExit: number;
-  bytesExitToClient: number;
-  lastError: string;
-}
-
-export interface UiState {
-  proxyMe: ProxyMeState;
-  helpOthers: HelpOthersState;
-}
+import type { ProxyMePhase, ProxyMeState, HelpOthersState, UiState } from '../protocol/extension-state.ts';
+import type { SessionReport } from '../protocol/local-channel.ts';
+import type { RelayStatus } from '../protocol/relay-status.ts';
+import { addTrafficSample } from './traffic-rate.ts';
 
 export function initialProxyMeState(): ProxyMeState {
   return {
@@ -118,13 +45,6 @@ export type ClientPathEvent =
   | { kind: 'error'; code: string; message: string; retryInMs: number }
   | { kind: 'pipe-closed'; reason: string };
 
-export interface SessionReport {
-  state: SessionState;
-  bytesUp: number;
-  bytesDown: number;
-  streams: number;
-  pathChanges: number;
-}
 
 /** Phases in which Proxy me has given up until the user switches it off (or off and on). */
 const STOPPED_PHASES: readonly ProxyMePhase[] = ['off', 'helper-not-installed', 'helper-stopped', 'failed'];
@@ -212,7 +132,7 @@ export function applySessionReport(state: ProxyMeState, report: SessionReport, n
 }
 
 /** Applies the relay's status. Ignored while the switch is off, so a late report cannot turn it back on. */
-export function applyRelayStatus(state: HelpOthersState, status: RelayStatusReport): HelpOthersState {
+export function applyRelayStatus(state: HelpOthersState, status: RelayStatus): HelpOthersState {
   if (!state.on || state.phase === 'failed') return state;
   return {
     ...state,

@@ -9,11 +9,20 @@
  * - maxOutgoingNativeMessageBytes must stay under Chrome's 1 MiB cap for host -> extension messages.
  */
 
+import { MAX_RECORD_BYTES } from '../protocol/constants.ts';
+import { MAX_PIPE_CONTROL_BYTES } from '../protocol/local-channel.ts';
+import { requireInteger, type Fail } from '../protocol/validate.ts';
+
 /** Thrown when a configured limit is out of range; the message names the field and its allowed range. */
 export class HelperConfigError extends Error {
   override readonly name = 'HelperConfigError';
   readonly code = 'HELPER_BAD_CONFIG';
 }
+
+/** The helper's SOCKS5 port when run by hand; the extension's helper takes any free port unless set. */
+export const DEFAULT_SOCKS_PORT = 1080;
+/** The helper's HTTP CONNECT port when run by hand. */
+export const DEFAULT_HTTP_PORT = 8080;
 
 export interface Socks5ServerLimits {
   /** Largest greeting (VER, NMETHODS, METHODS...) accepted, in bytes; 3..257 (257 is the protocol's maximum). */
@@ -66,9 +75,6 @@ export const DEFAULT_NATIVE_MESSAGING_LIMITS: Readonly<NativeMessagingLimits> = 
   maxOutgoingMessageBytes: CHROME_MAX_HOST_MESSAGE_BYTES - 1,
 };
 
-/** Largest tunnel record: Chromium's data channel accepts messages up to 262144 bytes. */
-export const MAX_TUNNEL_RECORD_BYTES = 256 * 1024;
-
 export interface PipeServerLimits {
   /** Largest WebSocket message on the pipe, in bytes (ws maxPayload): one record plus a margin. */
   maxPipeMessageBytes: number;
@@ -77,16 +83,15 @@ export interface PipeServerLimits {
 }
 
 export const DEFAULT_PIPE_SERVER_LIMITS: Readonly<PipeServerLimits> = {
-  maxPipeMessageBytes: MAX_TUNNEL_RECORD_BYTES + 1024,
-  maxControlMessageBytes: 4 * 1024,
+  maxPipeMessageBytes: MAX_RECORD_BYTES + 1024,
+  maxControlMessageBytes: MAX_PIPE_CONTROL_BYTES,
 };
 
+const fail: Fail = (message) => new HelperConfigError(message);
+
 /** Throws HelperConfigError unless `value` is an integer in [min, max]. */
-export function requireIntegerInRange(field: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new HelperConfigError(`${field} must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
+function requireIntegerInRange(field: string, value: number, min: number, max: number): number {
+  return requireInteger(value, field, min, max, fail);
 }
 
 /** A TCP port to listen on; 0 asks the OS for any free port. */
@@ -124,7 +129,7 @@ export function verifyNativeMessagingLimits(overrides: Partial<NativeMessagingLi
 
 export function verifyPipeServerLimits(overrides: Partial<PipeServerLimits> = {}): PipeServerLimits {
   const limits = { ...DEFAULT_PIPE_SERVER_LIMITS, ...overrides };
-  requireIntegerInRange('maxPipeMessageBytes', limits.maxPipeMessageBytes, MAX_TUNNEL_RECORD_BYTES, 16 * 1024 * 1024);
-  requireIntegerInRange('maxControlMessageBytes', limits.maxControlMessageBytes, 64, limits.maxPipeMessageBytes);
+  requireIntegerInRange('maxPipeMessageBytes', limits.maxPipeMessageBytes, MAX_RECORD_BYTES, 16 * 1024 * 1024);
+  requireIntegerInRange('maxControlMessageBytes', limits.maxControlMessageBytes, 64, MAX_PIPE_CONTROL_BYTES);
   return limits;
 }

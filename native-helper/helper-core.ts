@@ -6,7 +6,7 @@
  */
 import type { ExitInfo } from '../protocol/signaling.ts';
 import { PipeServer } from './pipe-server.ts';
-import { startLocalProxies } from './main.ts';
+import { startLocalProxies } from './local-proxies.ts';
 import { TunnelClient, type TunnelClientConfig, type TunnelStatus } from './tunnel-client.ts';
 
 export interface HelperCoreOptions {
@@ -60,7 +60,8 @@ export async function startHelperCore(options: HelperCoreOptions): Promise<Helpe
     tunnel,
     issueToken: () => pipeServer.issueToken(),
     reportToPipe: (status) => {
-      pipeServer.currentPipe?.sendControl({ type: 'session', state: status.session, bytesUp: status.bytesUp, bytesDown: status.bytesDown, streams: status.streams, pathChanges: status.pathChanges });
+      const { lastPathError: _private, ...report } = status;
+      pipeServer.currentPipe?.sendControl({ type: 'session', ...report });
     },
     close: async () => {
       tunnel.close();

@@ -1,17 +1,11 @@
 /**
- * @module main
- * The helper's command line (`ferry helper ...`) and the one call that starts both local proxies. The tunnel session
- * and the native-messaging loop are wired by the caller (cli/), which passes the session as a TunnelDialer.
+ * @module native-helper/main
+ * `ferry helper`: installs or removes the native host manifest, or runs as the native messaging host the browser
+ * starts (native-host.ts). Parses flags and throws HelperUsageError for a bad command line.
  */
-import type { HttpConnectLimits, Socks5ServerLimits } from './config.ts';
-import { requireListenPort } from './config.ts';
-import { HttpConnectServer } from './http-connect-server.ts';
-import { Socks5Server } from './socks5-server.ts';
-import type { ProxyNotice } from './socks5-server.ts';
-import type { TunnelDialer } from './tunnel-dialer.ts';
-
-export const DEFAULT_SOCKS_PORT = 1080;
-export const DEFAULT_HTTP_PORT = 8080;
+import { DEFAULT_HTTP_PORT, DEFAULT_SOCKS_PORT } from './config.ts';
+import { installNativeHost, uninstallNativeHost } from './install.ts';
+import { runNativeHost } from './native-host.ts';
 
 export const HELPER_USAGE = `Usage: ferry helper [options]
 
@@ -108,45 +102,30 @@ function portOption(values: Map<string, string>, name: string, fallback: number)
   return Number(text);
 }
 
-/** The extension origin the pipe must accept, from the browser's caller origin `chrome-extension://ID/`. */
-export function pipeOriginFromCallerOrigin(callerOrigin: string): string {
-  return callerOrigin.replace(/\/$/, '');
-}
-
-export interface LocalProxiesOptions {
-  dialer: TunnelDialer;
-  /** 0 = any free port. */
-  socksPort: number;
-  httpPort: number;
-  socksLimits?: Partial<Socks5ServerLimits>;
-  httpLimits?: Partial<HttpConnectLimits>;
-  onNotice?: (notice: ProxyNotice) => void;
-}
-
-export interface LocalProxies {
-  socksPort: number;
-  httpPort: number;
-  close(): Promise<void>;
-}
-
-/** Starts the SOCKS5 and HTTP CONNECT proxies on 127.0.0.1; if either cannot listen, neither stays open. */
-export async function startLocalProxies(options: LocalProxiesOptions): Promise<LocalProxies> {
-  requireListenPort('socksPort', options.socksPort);
-  requireListenPort('httpPort', options.httpPort);
-  const common = { dialer: options.dialer, ...(options.onNotice ? { onNotice: options.onNotice } : {}) };
-  const socks = await Socks5Server.start({ ...common, port: options.socksPort, ...(options.socksLimits ? { limits: options.socksLimits } : {}) });
-  let http: HttpConnectServer;
-  try {
-    http = await HttpConnectServer.start({ ...common, port: options.httpPort, ...(options.httpLimits ? { limits: options.httpLimits } : {}) });
-  } catch (error) {
-    await socks.close();
-    throw error;
+export async function runHelper(argv: string[]): Promise<void> {
+  const command = parseHelperArgs(argv);
+  switch (command.kind) {
+    case 'help':
+      process.stdout.write(HELPER_USAGE);
+      return;
+    case 'install': {
+      const installed = await installNativeHost({
+        ...(command.userDataDir ? { userDataDir: command.userDataDir } : {}),
+        ...(command.extensionId ? { extensionId: command.extensionId } : {}),
+      });
+      for (const path of installed.manifestPaths) process.stdout.write(`ferry helper: wrote ${path}\n`);
+      process.stdout.write('ferry helper: installed; switch "Proxy me" on in the Ferry extension.\n');
+      return;
+    }
+    case 'uninstall': {
+      await uninstallNativeHost(command.userDataDir ? { userDataDir: command.userDataDir } : {});
+      process.stdout.write('ferry helper: removed the native host manifests.\n');
+      return;
+    }
+    case 'native':
+      await runNativeHost(command);
+      return;
+    case 'proxies':
+      throw new Error('the helper carries traffic only through the Ferry extension: install it with "ferry helper --install", then switch "Proxy me" on');
   }
-  return {
-    socksPort: socks.port,
-    httpPort: http.port,
-    close: async () => {
-      await Promise.all([socks.close(), http.close()]);
-    },
-  };
 }

@@ -11,12 +11,16 @@
  */
 import { FERRY_EXTENSION_ID, type ExtensionToNative, type NativeStart, type NativeToExtension } from '../protocol/local-channel.ts';
 import { serveNativeMessages, NativeMessageWriter } from './native-messaging.ts';
-import { pipeOriginFromCallerOrigin } from './main.ts';
 import { startHelperCore, type HelperCore } from './helper-core.ts';
 
 /** Status goes to the extension at most this often (and at least this often while connected, for the counters). */
 const STATUS_INTERVAL_MS = 1_000;
 const HELPER_VERSION = '0.1.0';
+
+/** The extension origin the pipe must accept, from the browser's caller origin `chrome-extension://ID/`. */
+export function pipeOriginFromCallerOrigin(callerOrigin: string): string {
+  return callerOrigin.replace(/\/$/, '');
+}
 
 export interface NativeHostOptions {
   callerOrigin: string | null;
@@ -65,7 +69,8 @@ export async function runNativeHost(options: NativeHostOptions): Promise<void> {
       const summary = JSON.stringify(status);
       if (summary === lastSent) return;
       lastSent = summary;
-      send({ type: 'status', session: status.session, bytesUp: status.bytesUp, bytesDown: status.bytesDown, streams: status.streams, pathChanges: status.pathChanges });
+      const { lastPathError: _private, ...report } = status;
+      send({ type: 'status', ...report });
       core.reportToPipe(status);
     };
     const statusTimer = setInterval(reportStatus, STATUS_INTERVAL_MS);

@@ -7,10 +7,9 @@
  * then drops the host. Log to stderr.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { ExtensionToNative, NativeToExtension } from '../protocol/local-channel.ts';
+import { LocalChannelFormatError, parseExtensionToNative, type ExtensionToNative, type NativeToExtension } from '../protocol/local-channel.ts';
 import { verifyNativeMessagingLimits } from './config.ts';
 import type { NativeMessagingLimits } from './config.ts';
-import { LocalMessageFormatError, parseExtensionToNative } from './local-channel-validators.ts';
 
 const LENGTH_PREFIX_BYTES = 4;
 
@@ -111,7 +110,7 @@ export async function* readNativeMessages(input: Readable, limits: Partial<Nativ
 export interface NativeMessageHandlers {
   onMessage(message: ExtensionToNative): void | Promise<void>;
   /** A well-framed message that is not a valid ExtensionToNative: reported, then reading goes on. */
-  onInvalidMessage(error: LocalMessageFormatError): void;
+  onInvalidMessage(error: LocalChannelFormatError): void;
 }
 
 /**
@@ -124,7 +123,7 @@ export async function serveNativeMessages(input: Readable, handlers: NativeMessa
     try {
       message = parseExtensionToNative(value);
     } catch (error) {
-      if (!(error instanceof LocalMessageFormatError)) throw error;
+      if (!(error instanceof LocalChannelFormatError)) throw error;
       handlers.onInvalidMessage(error);
       continue;
     }

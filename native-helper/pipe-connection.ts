@@ -5,17 +5,8 @@
  */
 import type { Socket } from 'node:net';
 import type { WebSocket, RawData } from 'ws';
-import type { ExtensionToPipe, HelperToPipe } from '../protocol/local-channel.ts';
+import { PipeCloseCode, parseExtensionToPipe, type ExtensionToPipe, type HelperToPipe } from '../protocol/local-channel.ts';
 import type { PipeServerLimits } from './config.ts';
-import { parseExtensionToPipe } from './local-channel-validators.ts';
-
-/** WebSocket close codes the helper uses on the pipe (4000-4999 are for applications). */
-export const PIPE_CLOSE_CODE = {
-  normal: 1000,
-  replaced: 4000,
-  serverClosing: 4001,
-  closedByHelper: 4002,
-} as const;
 
 /** A control message the helper ignored, and why. */
 export interface PipeWarning {
@@ -102,11 +93,11 @@ export class WebSocketPipe implements LocalPipe {
   }
 
   close(reason: string): void {
-    this.closeWithCode(PIPE_CLOSE_CODE.closedByHelper, reason);
+    this.closeWithCode(PipeCloseCode.CLOSED_BY_HELPER, reason);
   }
 
-  /** For the server: close with one of PIPE_CLOSE_CODE. */
-  closeWithCode(code: number, reason: string): void {
+  /** For the server: close with one of PipeCloseCode. */
+  closeWithCode(code: PipeCloseCode, reason: string): void {
     if (this.ws.readyState === this.ws.CLOSED || this.ws.readyState === this.ws.CLOSING) return;
     this.ws.close(code, truncateUtf8(reason, 123));
   }

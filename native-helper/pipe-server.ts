@@ -11,11 +11,11 @@ import { WebSocketServer } from 'ws';
 import { HelperConfigError, verifyPipeServerLimits } from './config.ts';
 import type { PipeServerLimits } from './config.ts';
 import { LOOPBACK_HOST, listenOnLoopback } from './listen.ts';
-import { PIPE_CLOSE_CODE, WebSocketPipe } from './pipe-connection.ts';
+import { WebSocketPipe } from './pipe-connection.ts';
+import { PIPE_PATH, PipeCloseCode } from '../protocol/local-channel.ts';
 import type { LocalPipe, PipeWarning } from './pipe-connection.ts';
 import { PipeTokenBox } from './pipe-tokens.ts';
 
-export const PIPE_PATH = '/pipe';
 /** The extension's upgrade request is a few hundred bytes; anything near this is not our extension. */
 export const PIPE_MAX_HEADER_BYTES = 8 * 1024;
 /** A client must send its whole upgrade request within this many ms. */
@@ -97,7 +97,7 @@ export class PipeServer {
   }
 
   async close(): Promise<void> {
-    this.current?.closeWithCode(PIPE_CLOSE_CODE.serverClosing, 'the helper is shutting down');
+    this.current?.closeWithCode(PipeCloseCode.SERVER_CLOSING, 'the helper is shutting down');
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     this.wss.close();
@@ -129,7 +129,7 @@ export class PipeServer {
       pipe.onClose(() => {
         if (this.current === pipe) this.current = null;
       });
-      previous?.closeWithCode(PIPE_CLOSE_CODE.replaced, 'replaced by a newer pipe connection');
+      previous?.closeWithCode(PipeCloseCode.REPLACED, 'replaced by a newer pipe connection');
       for (const callback of this.openCallbacks) callback(pipe);
     });
   }

@@ -18,7 +18,7 @@ import {
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
 import { MuxStreamDuplex } from '../protocol/adapters/node-stream.ts';
 import type { ExitInfo } from '../protocol/signaling.ts';
-import type { ExtensionToPipe, HelperToPipe, SessionState } from '../protocol/local-channel.ts';
+import type { ExtensionToPipe, HelperToPipe, SessionReport, SessionState } from '../protocol/local-channel.ts';
 import { DialError, SOCKS_REPLY, type DialReplyCode, type DialTarget, type TunnelDialer } from './tunnel-dialer.ts';
 
 export interface TunnelClientConfig {
@@ -39,13 +39,8 @@ export interface PipeLink {
   sendControl(message: HelperToPipe): void;
 }
 
-export interface TunnelStatus {
-  session: SessionState;
-  bytesUp: number;
-  bytesDown: number;
-  streams: number;
-  /** How many times the session moved to another volunteer and carried on. */
-  pathChanges: number;
+/** The session report the extension shows, and what the helper knows about why it has no path. */
+export interface TunnelStatus extends SessionReport {
   /** The last reason the extension gave for having no path (e.g. "NO_VOLUNTEERS: no volunteers are available"). */
   lastPathError: string | undefined;
 }
@@ -76,7 +71,7 @@ export class TunnelClient implements TunnelDialer {
   get status(): TunnelStatus {
     const stats = this.session?.stats;
     return {
-      session: this.sessionState(),
+      state: this.sessionState(),
       bytesUp: this.carriedUp + (stats?.bytesSent ?? 0),
       bytesDown: this.carriedDown + (stats?.bytesReceived ?? 0),
       streams: stats?.streams ?? 0,

@@ -4,10 +4,24 @@
  */
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the text (a host or a reason), not a byte-order mark to drop.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function utf8(text: string): Uint8Array {
   return utf8Encoder.encode(text);
+}
+
+/**
+ * UTF-8 of `text`, at most maxBytes long, cut at a character boundary (a cut inside a multi-byte character would make
+ * the whole field undecodable for the receiver).
+ */
+export function utf8Prefix(text: string, maxBytes: number): Uint8Array {
+  const bytes = utf8Encoder.encode(text);
+  if (bytes.length <= maxBytes) return bytes;
+  let end = maxBytes;
+  // Back up over continuation bytes (10xxxxxx) to the start of the character that did not fit.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
 }
 
 /** Decodes UTF-8, throwing TypeError on invalid sequences (callers turn that into a protocol error). */

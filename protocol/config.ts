@@ -5,6 +5,7 @@
  */
 import { MAX_DATA_PAYLOAD_BYTES, MAX_RECORD_BYTES } from './constants.ts';
 import { InvalidConfigError } from './errors.ts';
+import { requireInteger as requireIntegerIn, type Fail } from './validate.ts';
 
 export interface SessionConfig {
   /**
@@ -54,10 +55,10 @@ export const defaultSessionConfig: Readonly<SessionConfig> = Object.freeze({
   detachedTimeoutMs: 60_000,
 });
 
+const fail: Fail = (message) => new InvalidConfigError(message);
+
 function requireInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidConfigError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
+  requireIntegerIn(value, name, min, max, fail);
 }
 
 /** Fills in defaults and validates every field, throwing InvalidConfigError with the field's name. */

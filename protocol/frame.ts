@@ -22,7 +22,7 @@ import {
   StreamErrorCode,
   type SessionCloseCode,
 } from './constants.ts';
-import { fromUtf8, utf8, viewOf } from './bytes.ts';
+import { fromUtf8, utf8, utf8Prefix, viewOf } from './bytes.ts';
 import { MalformedInputError, OversizeError } from './errors.ts';
 
 export type Frame =
@@ -49,7 +49,7 @@ function header(type: FrameType, streamId: number, bodyLength: number): { bytes:
 }
 
 function coded(type: FrameType, streamId: number, code: number, reason: string): Uint8Array {
-  const text = utf8(reason).subarray(0, MAX_REASON_BYTES);
+  const text = utf8Prefix(reason, MAX_REASON_BYTES);
   const { bytes } = header(type, streamId, 1 + text.length);
   bytes[FRAME_HEADER_BYTES] = code;
   bytes.set(text, FRAME_HEADER_BYTES + 1);

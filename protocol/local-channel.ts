@@ -1,6 +1,7 @@
 /**
  * @module local-channel
- * Messages between the extension and the native helper on the user's own machine.
+ * Messages between the extension and the native helper on the user's own machine: both directions' types and the
+ * validators that turn untrusted JSON into them. The helper and the extension use these same definitions.
  *
  * Two channels:
  * - Native messaging (service worker <-> helper stdio): starts the helper and hands the extension the pipe address
@@ -9,12 +10,54 @@
  *   only with the token and the extension's Origin. Binary messages are tunnel records, passed verbatim to and from
  *   the data channel. Text messages are the JSON control messages below.
  *
- * Runtime-neutral: types and validators only.
+ * Runtime-neutral: types, limits and validators only.
  */
-import type { ExitInfo } from './signaling.ts';
+import { parseExitInfo, SignalingFormatError, WebSocketCloseCode, type ExitInfo } from './signaling.ts';
+import { isRecord, optionalText, requireCount, requireInteger, requireOneOf, requireText, type Fail } from './validate.ts';
 
 /** Name of the native messaging host, as written in its manifest and passed to connectNative. */
 export const NATIVE_HOST_NAME = 'org.ferry.helper';
+/** Path of the pipe on the helper's loopback WebSocket server. */
+export const PIPE_PATH = '/pipe';
+/** Largest pipe control (text) message, in bytes (UTF-8) and so also in characters; control messages are tiny. */
+export const MAX_PIPE_CONTROL_BYTES = 4 * 1024;
+/** Longest text field (a reason, a code, a message, a token) kept from a local-channel message, in characters. */
+export const MAX_LOCAL_TEXT_CHARS = 2_048;
+
+/** WebSocket close codes on the pipe: RFC 6455's normal closure, and the helper's own (4000-4999 are for applications). */
+export const PipeCloseCode = {
+  NORMAL: WebSocketCloseCode.NORMAL,
+  /** A newer pipe connection took over. */
+  REPLACED: 4000,
+  /** The helper is shutting down. */
+  SERVER_CLOSING: 4001,
+  /** The helper closed this pipe; the reason says why. */
+  CLOSED_BY_HELPER: 4002,
+} as const;
+export type PipeCloseCode = (typeof PipeCloseCode)[keyof typeof PipeCloseCode];
+
+/**
+ * What the helper's client session is doing:
+ * - waiting-for-path: no session, waiting for the extension to find a volunteer;
+ * - handshaking: a path is up and the handshake with the exit is under way;
+ * - connected: the session is open over the current path;
+ * - resuming: the path broke; the session (and every open stream) waits for a new volunteer and will carry on;
+ * - closed: the helper has stopped.
+ */
+export const SESSION_STATES = ['waiting-for-path', 'handshaking', 'connected', 'resuming', 'closed'] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+/** The helper's session as it reports it (native `status`, pipe `session`), and as the popup shows it. */
+export interface SessionReport {
+  state: SessionState;
+  /** Payload bytes sent and received through the tunnel since the helper started. */
+  bytesUp: number;
+  bytesDown: number;
+  /** Streams open now. */
+  streams: number;
+  /** How many times the session moved to another volunteer and carried on (resumed). */
+  pathChanges: number;
+}
 
 // ---- native messaging: extension -> helper ----
 export interface NativeStart {
@@ -46,31 +89,13 @@ export interface NativeToken {
   type: 'token';
   token: string;
 }
-export interface NativeStatus {
-  type: 'status';
-  session: SessionState;
-  bytesUp: number;
-  bytesDown: number;
-  streams: number;
-  /** How many times the session moved to another volunteer and carried on (resumed). */
-  pathChanges: number;
-}
+export type NativeStatus = { type: 'status' } & SessionReport;
 export interface NativeError {
   type: 'error';
   code: string;
   message: string;
 }
 export type NativeToExtension = NativeReady | NativeToken | NativeStatus | NativeError;
-
-/**
- * What the helper's client session is doing:
- * - waiting-for-path: no session, waiting for the extension to find a volunteer;
- * - handshaking: a path is up and the handshake with the exit is under way;
- * - connected: the session is open over the current path;
- * - resuming: the path broke; the session (and every open stream) waits for a new volunteer and will carry on;
- * - closed: the helper has stopped.
- */
-export type SessionState = 'waiting-for-path' | 'handshaking' | 'connected' | 'resuming' | 'closed';
 
 // ---- pipe control (text messages): extension -> helper ----
 /** The data channel to a volunteer is open; binary messages now flow to the exit. */
@@ -99,16 +124,151 @@ export interface PipeNeedPath {
   type: 'need-path';
   reason: string;
 }
-export interface PipeSession {
-  type: 'session';
-  state: SessionState;
-  bytesUp: number;
-  bytesDown: number;
-  streams: number;
-  /** How many times the session moved to another volunteer and carried on (resumed). */
-  pathChanges: number;
-}
+export type PipeSession = { type: 'session' } & SessionReport;
 export type HelperToPipe = PipeNeedPath | PipeSession;
+
+// ---- validators ----
+
+/** A message on the local channel (either way) is not one of the messages above; `message` names the field. */
+export class LocalChannelFormatError extends Error {
+  override readonly name = 'LocalChannelFormatError';
+  readonly code = 'LOCAL_BAD_MESSAGE';
+}
+
+const fail: Fail = (message) => new LocalChannelFormatError(message);
+
+function text(obj: Record<string, unknown>, field: string): string {
+  return requireText(obj[field], `"${field}"`, MAX_LOCAL_TEXT_CHARS, fail);
+}
+
+function port(obj: Record<string, unknown>, field: string, min: number): number {
+  return requireInteger(obj[field], `"${field}"`, min, 65_535, fail);
+}
+
+function optionalPort(obj: Record<string, unknown>, field: string): number | undefined {
+  return obj[field] === undefined ? undefined : port(obj, field, 0);
+}
+
+function exitInfo(value: unknown): ExitInfo {
+  try {
+    return parseExitInfo(value);
+  } catch (error) {
+    if (error instanceof SignalingFormatError) throw new LocalChannelFormatError(`"exit": ${error.message}`);
+    throw error;
+  }
+}
+
+/** The pipe carries the user's traffic: its address must be a ws:// URL on this machine. */
+function loopbackWebSocketUrl(obj: Record<string, unknown>, field: string): string {
+  const value = text(obj, field);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new LocalChannelFormatError(`"${field}" must be a URL`);
+  }
+  if (url.protocol !== 'ws:' || !['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname)) {
+    throw new LocalChannelFormatError(`"${field}" must be a ws:// URL on 127.0.0.1`);
+  }
+  return value;
+}
+
+/** Reads the SessionReport fields of a `status` or `session` message. */
+export function parseSessionReport(value: unknown): SessionReport {
+  if (!isRecord(value)) throw new LocalChannelFormatError('a session report must be a JSON object');
+  return {
+    state: requireOneOf(value.state, '"state"', SESSION_STATES, fail),
+    bytesUp: requireCount(value.bytesUp, '"bytesUp"', fail),
+    bytesDown: requireCount(value.bytesDown, '"bytesDown"', fail),
+    streams: requireCount(value.streams, '"streams"', fail),
+    pathChanges: requireCount(value.pathChanges, '"pathChanges"', fail),
+  };
+}
+
+/** Helper side: a native message from the extension's service worker. */
+export function parseExtensionToNative(value: unknown): ExtensionToNative {
+  if (!isRecord(value)) throw new LocalChannelFormatError('a native message must be a JSON object with "type"');
+  switch (value.type) {
+    case 'start': {
+      const message: NativeStart = { type: 'start', exit: exitInfo(value.exit) };
+      const socksPort = optionalPort(value, 'socksPort');
+      const httpPort = optionalPort(value, 'httpPort');
+      if (socksPort !== undefined) message.socksPort = socksPort;
+      if (httpPort !== undefined) message.httpPort = httpPort;
+      return message;
+    }
+    case 'new-token':
+      return { type: 'new-token' };
+    case 'stop':
+      return { type: 'stop' };
+    default:
+      throw new LocalChannelFormatError('"type" must be one of start, new-token, stop');
+  }
+}
+
+/** Extension side: a native message from the helper. */
+export function parseNativeToExtension(value: unknown): NativeToExtension {
+  if (!isRecord(value)) throw new LocalChannelFormatError('a helper message must be a JSON object with "type"');
+  switch (value.type) {
+    case 'ready':
+      return {
+        type: 'ready',
+        version: text(value, 'version'),
+        pid: requireCount(value.pid, '"pid"', fail),
+        socksPort: port(value, 'socksPort', 1),
+        httpPort: port(value, 'httpPort', 0),
+        pipeUrl: loopbackWebSocketUrl(value, 'pipeUrl'),
+        token: text(value, 'token'),
+      };
+    case 'token':
+      return { type: 'token', token: text(value, 'token') };
+    case 'status':
+      return { type: 'status', ...parseSessionReport(value) };
+    case 'error':
+      return { type: 'error', code: text(value, 'code'), message: text(value, 'message') };
+    default:
+      throw new LocalChannelFormatError('"type" must be one of ready, token, status, error');
+  }
+}
+
+/** Either side: a pipe text message as JSON, refused when it is over MAX_PIPE_CONTROL_BYTES or not JSON. */
+export function decodePipeControl(textMessage: string): unknown {
+  // A character is at least one byte of UTF-8: over the limit in characters is over it in bytes.
+  if (textMessage.length > MAX_PIPE_CONTROL_BYTES) throw new LocalChannelFormatError(`a pipe control message is longer than ${MAX_PIPE_CONTROL_BYTES} bytes`);
+  try {
+    return JSON.parse(textMessage) as unknown;
+  } catch {
+    throw new LocalChannelFormatError('a pipe control message is not JSON');
+  }
+}
+
+/** Helper side: a pipe control message from the offscreen document. */
+export function parseExtensionToPipe(value: unknown): ExtensionToPipe {
+  if (!isRecord(value)) throw new LocalChannelFormatError('a pipe control message must be a JSON object with "type"');
+  switch (value.type) {
+    case 'path-up':
+      return { type: 'path-up' };
+    case 'path-down':
+      return { type: 'path-down', reason: text(value, 'reason') };
+    case 'path-error':
+      return { type: 'path-error', code: text(value, 'code'), message: text(value, 'message') };
+    default:
+      throw new LocalChannelFormatError('"type" must be one of path-up, path-down, path-error');
+  }
+}
+
+/** Extension side: a pipe control message from the helper. */
+export function parseHelperToPipe(value: unknown): HelperToPipe {
+  if (!isRecord(value)) throw new LocalChannelFormatError('a pipe control message must be a JSON object with "type"');
+  switch (value.type) {
+    case 'need-path':
+      return { type: 'need-path', reason: optionalText(value.reason, '"reason"', MAX_LOCAL_TEXT_CHARS, fail) };
+    case 'session':
+      return { type: 'session', ...parseSessionReport(value) };
+    default:
+      throw new LocalChannelFormatError('"type" must be one of need-path, session');
+  }
+}
 
 /**
  * The extension's ID, pinned by the public "key" in manifest.json. The native host manifest allows only this origin

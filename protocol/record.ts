@@ -17,7 +17,7 @@ import {
   RecordType,
   SEALED_HEADER_BYTES,
 } from './constants.ts';
-import { fromUtf8, readUint64, utf8, viewOf, writeUint64 } from './bytes.ts';
+import { fromUtf8, readUint64, utf8Prefix, viewOf, writeUint64 } from './bytes.ts';
 import { MalformedInputError, OversizeError } from './errors.ts';
 
 export type TunnelRecord =
@@ -90,7 +90,7 @@ export function encodeSealedHeader(seq: number): Uint8Array {
 }
 
 export function encodeRefusedRecord(reason: string): Uint8Array {
-  const text = utf8(reason).subarray(0, MAX_REASON_BYTES);
+  const text = utf8Prefix(reason, MAX_REASON_BYTES);
   const out = new Uint8Array(1 + text.length);
   out[0] = RecordType.REFUSED;
   out.set(text, 1);

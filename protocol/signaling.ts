@@ -2,8 +2,43 @@
  * @module signaling
  * Messages between the broker, volunteers and clients, with validators that turn untrusted JSON into typed values.
  * Runtime-neutral: no Node or DOM imports. The broker and the relay worker both use these, so the wire format has
- * one definition.
+ * one definition: the routes, the data channel's label, the WebSocket close codes and every size limit live here.
  */
+import { isRecord, requireInteger, requireOneOf, requireText, type Fail } from './validate.ts';
+
+/** The broker's HTTP and WebSocket routes. */
+export const BrokerRoute = {
+  /** POST: a client's offer in, a volunteer's answer out. */
+  CLIENT: '/v1/client',
+  /** GET: the exits clients may choose. */
+  EXITS: '/v1/exits',
+  /** WebSocket: where volunteers wait for offers. */
+  VOLUNTEER: '/v1/volunteer',
+  /** GET: Prometheus metrics. */
+  METRICS: '/metrics',
+} as const;
+export type BrokerRoute = (typeof BrokerRoute)[keyof typeof BrokerRoute];
+/** The broker's port when none is configured (`ferry broker`, and the extension's default broker URL). */
+export const DEFAULT_BROKER_PORT = 8787;
+/** Default path of an exit's WebSocket endpoint for volunteers (each exit lists its full URL). */
+export const EXIT_RELAY_PATH = '/v1/relay';
+/** Label of the one data channel a client opens to a volunteer; the volunteer accepts no other. */
+export const DATA_CHANNEL_LABEL = 'ferry';
+
+/**
+ * WebSocket close codes (RFC 6455 §7.4.1) that the broker, the exit and the volunteers use. The helper's pipe adds
+ * its own application codes (protocol/local-channel.ts, PipeCloseCode).
+ */
+export const WebSocketCloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  UNSUPPORTED_DATA: 1003,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  TRY_AGAIN_LATER: 1013,
+} as const;
+export type WebSocketCloseCode = (typeof WebSocketCloseCode)[keyof typeof WebSocketCloseCode];
+
 
 /** Largest JSON message a volunteer may send the broker, and largest client request body (bytes). */
 export const MAX_SIGNALING_MESSAGE_BYTES = 64 * 1024;
@@ -11,6 +46,8 @@ export const MAX_SIGNALING_MESSAGE_BYTES = 64 * 1024;
 export const MAX_SDP_CHARS = 32 * 1024;
 /** Most slots a single volunteer may announce (Conduit allows up to 25 clients per proxy). */
 export const MAX_VOLUNTEER_SLOTS = 32;
+/** Longest decline reason a volunteer sends and the broker keeps (characters). */
+export const MAX_DECLINE_REASON_CHARS = 200;
 
 export const VOLUNTEER_KINDS = ['extension', 'tab', 'widget', 'headless'] as const;
 export type VolunteerKind = (typeof VOLUNTEER_KINDS)[number];
@@ -100,33 +137,21 @@ export type BrokerErrorCode =
 /** Thrown by the validators below; `message` names the offending field. */
 export class SignalingFormatError extends Error {
   override readonly name = 'SignalingFormatError';
+  readonly code = 'SIGNALING_BAD_MESSAGE';
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const fail: Fail = (message) => new SignalingFormatError(message);
 
 function requireString(obj: Record<string, unknown>, field: string, maxChars: number): string {
-  const value = obj[field];
-  if (typeof value !== 'string' || value.length === 0) throw new SignalingFormatError(`"${field}" must be a non-empty string`);
-  if (value.length > maxChars) throw new SignalingFormatError(`"${field}" is longer than ${maxChars} characters`);
-  return value;
+  return requireText(obj[field], `"${field}"`, maxChars, fail);
 }
 
 function requireSlots(obj: Record<string, unknown>): number {
-  const slots = obj.slots;
-  if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 0 || slots > MAX_VOLUNTEER_SLOTS) {
-    throw new SignalingFormatError(`"slots" must be an integer from 0 to ${MAX_VOLUNTEER_SLOTS}`);
-  }
-  return slots;
+  return requireInteger(obj.slots, '"slots"', 0, MAX_VOLUNTEER_SLOTS, fail);
 }
 
-function requireOneOf<T extends string>(obj: Record<string, unknown>, field: string, allowed: readonly T[]): T {
-  const value = obj[field];
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new SignalingFormatError(`"${field}" must be one of ${allowed.join(', ')}`);
-  }
-  return value as T;
+function optionalNat(obj: Record<string, unknown>): NatClass {
+  return obj.nat === undefined ? 'unknown' : requireOneOf(obj.nat, '"nat"', NAT_CLASSES, fail);
 }
 
 export function parseSessionDescription(value: unknown, expected: 'offer' | 'answer', field: string): SessionDescription {
@@ -143,8 +168,7 @@ export function parseClientOfferRequest(value: unknown): ClientOfferRequest {
   if (!isRecord(value)) throw new SignalingFormatError('the body must be a JSON object {offer, exitId, nat}');
   const offer = parseSessionDescription(value.offer, 'offer', 'offer');
   const exitId = requireString(value, 'exitId', 128);
-  const nat = value.nat === undefined ? 'unknown' : requireOneOf(value, 'nat', NAT_CLASSES);
-  return { offer, exitId, nat };
+  return { offer, exitId, nat: optionalNat(value) };
 }
 
 export function parseVolunteerMessage(value: unknown): VolunteerToBroker {
@@ -155,16 +179,16 @@ export function parseVolunteerMessage(value: unknown): VolunteerToBroker {
       return {
         type: 'hello',
         version: 1,
-        kind: requireOneOf(value, 'kind', VOLUNTEER_KINDS),
+        kind: requireOneOf(value.kind, '"kind"', VOLUNTEER_KINDS, fail),
         slots: requireSlots(value),
-        nat: value.nat === undefined ? 'unknown' : requireOneOf(value, 'nat', NAT_CLASSES),
+        nat: optionalNat(value),
       };
     case 'slots':
       return { type: 'slots', slots: requireSlots(value) };
     case 'answer':
       return { type: 'answer', matchId: requireString(value, 'matchId', 128), answer: parseSessionDescription(value.answer, 'answer', 'answer') };
     case 'decline':
-      return { type: 'decline', matchId: requireString(value, 'matchId', 128), reason: typeof value.reason === 'string' ? value.reason.slice(0, 200) : 'declined' };
+      return { type: 'decline', matchId: requireString(value, 'matchId', 128), reason: typeof value.reason === 'string' ? value.reason.slice(0, MAX_DECLINE_REASON_CHARS) : 'declined' };
     default:
       throw new SignalingFormatError('"type" must be one of hello, slots, answer, decline');
   }

@@ -5,6 +5,7 @@
  * exponential backoff when the broker is unreachable or the socket drops. Relaying pairs do not depend on it.
  */
 import {
+  WebSocketCloseCode,
   parseBrokerMessage,
   type BrokerOffer,
   type ExitInfo,
@@ -201,7 +202,7 @@ export class BrokerConnection {
 
 function closeQuietly(socket: WebSocket | undefined): void {
   try {
-    socket?.close(1000);
+    socket?.close(WebSocketCloseCode.NORMAL);
   } catch {
     // Already closing or closed: nothing left to release.
   }

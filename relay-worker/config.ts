@@ -8,12 +8,10 @@
  *   honest peers far below it; browser WebSocket and RTCDataChannel cannot pause reading, so a peer that goes above
  *   it is misbehaving and its pair is closed.
  */
-import { MAX_VOLUNTEER_SLOTS, NAT_CLASSES, VOLUNTEER_KINDS, type NatClass, type VolunteerKind } from '../protocol/signaling.ts';
+import { MAX_RECORD_BYTES } from '../protocol/constants.ts';
+import { requireInteger as requireIntegerIn } from '../protocol/validate.ts';
+import { BrokerRoute, MAX_VOLUNTEER_SLOTS, NAT_CLASSES, VOLUNTEER_KINDS, type NatClass, type VolunteerKind } from '../protocol/signaling.ts';
 
-/** Largest tunnel record (one data-channel or WebSocket message), fixed by Chromium's sctp.maxMessageSize. */
-export const MAX_TUNNEL_RECORD_BYTES = 256 * 1024;
-/** Path of the volunteer WebSocket on the broker's host. */
-export const VOLUNTEER_SOCKET_PATH = '/v1/volunteer';
 /** Upper bound for every timeout and delay below: anything longer is a typo, not a choice. */
 export const MAX_CONFIG_DELAY_MS = 10 * 60_000;
 /** Upper bound for maxBufferedBytes, so a typo cannot let one pair hold gigabytes. */
@@ -90,10 +88,7 @@ function withoutUndefined(options: RelayWorkerOptions): RelayWorkerOptions {
 }
 
 function requireInteger(config: RelayWorkerConfig, field: keyof RelayWorkerConfig, min: number, max: number, unit: string): void {
-  const value = config[field];
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new RelayWorkerConfigError(field, `must be an integer from ${min} to ${max} ${unit}, got ${String(value)}`);
-  }
+  requireIntegerIn(config[field], `the value (in ${unit})`, min, max, (message) => new RelayWorkerConfigError(field, message));
 }
 
 /** Throws RelayWorkerConfigError naming the first unusable field. */
@@ -110,7 +105,7 @@ export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
   requireInteger(config, 'answerTimeoutMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
   requireInteger(config, 'dataChannelOpenTimeoutMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
   requireInteger(config, 'exitOpenTimeoutMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
-  requireInteger(config, 'maxBufferedBytes', MAX_TUNNEL_RECORD_BYTES, MAX_BUFFERED_BYTES_LIMIT, 'bytes');
+  requireInteger(config, 'maxBufferedBytes', MAX_RECORD_BYTES, MAX_BUFFERED_BYTES_LIMIT, 'bytes');
   requireInteger(config, 'brokerConnectTimeoutMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
   requireInteger(config, 'brokerReconnectDelayMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
   requireInteger(config, 'brokerReconnectMaxDelayMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
@@ -144,7 +139,7 @@ export function volunteerSocketUrl(brokerUrl: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new RelayWorkerConfigError('brokerUrl', `must start with http:// or https://, got ${url.protocol}`);
   }
-  const socketUrl = new URL(VOLUNTEER_SOCKET_PATH, url);
+  const socketUrl = new URL(BrokerRoute.VOLUNTEER, url);
   socketUrl.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return socketUrl.href;
 }

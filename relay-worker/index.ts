@@ -5,8 +5,6 @@
  */
 export {
   DEFAULT_RELAY_WORKER_CONFIG,
-  MAX_TUNNEL_RECORD_BYTES,
-  VOLUNTEER_SOCKET_PATH,
   RelayWorkerConfigError,
   createRelayWorkerConfig,
   verifyRelayWorkerConfig,
@@ -17,6 +15,7 @@ export {
 export { RelayEnvironmentError, type RelayEnvironment } from './environment.ts';
 export { ExitRefusedError, verifyOfferedExit, type ExitRefusalCode } from './exit-allowlist.ts';
 export { BrokerConnection, type BrokerConnectionState } from './broker-connection.ts';
-export { AnswerError, FERRY_DATA_CHANNEL_LABEL, RelayPair, type RelayDirection, type RelayPairCloseReason } from './relay-pair.ts';
+export { AnswerError, RelayPair, type RelayDirection, type RelayPairCloseReason } from './relay-pair.ts';
 export { RelayWorker, TRAFFIC_STATUS_INTERVAL_MS, type RelayWorkerInit } from './relay-worker.ts';
-export { RELAY_STATE_WORDING, type RelayState, type RelayStatus } from './status.ts';
+export { RELAY_STATE_WORDING } from './status.ts';
+export type { RelayState, RelayStatus } from '../protocol/relay-status.ts';

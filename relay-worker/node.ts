@@ -1,21 +1,18 @@
 /**
  * @module node
- * The Node adapter (node-datachannel's standard RTCPeerConnection, ws's WebSocket) and the `ferry volunteer` command.
+ * The Node adapter: node-datachannel's standard RTCPeerConnection and ws's WebSocket. The command line that uses it
+ * is main.ts.
  * ws's client WebSocket offers every part of the standard API the core uses: binaryType 'arraybuffer' (messages
  * arrive as ArrayBuffer, text as string), addEventListener for open/message/close/error, readyState, bufferedAmount,
  * send and close; tests/unit/relay run the core on exactly this adapter.
  */
-import { parseArgs } from 'node:util';
 import { RTCPeerConnection as NodeRTCPeerConnection } from 'node-datachannel/polyfill';
 import { WebSocket as NodeWebSocket } from 'ws';
-import { MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
-import { DEFAULT_RELAY_WORKER_CONFIG, MAX_TUNNEL_RECORD_BYTES, createRelayWorkerConfig } from './config.ts';
+import { MAX_RECORD_BYTES } from '../protocol/constants.ts';
 import type { RelayEnvironment } from './environment.ts';
-import { RelayWorker } from './relay-worker.ts';
-import { RELAY_STATE_WORDING, type RelayState } from './status.ts';
 
 /** Largest message a Node volunteer accepts on any WebSocket: one tunnel record; broker messages are smaller. */
-export const NODE_MAX_WEBSOCKET_MESSAGE_BYTES = MAX_TUNNEL_RECORD_BYTES;
+export const NODE_MAX_WEBSOCKET_MESSAGE_BYTES = MAX_RECORD_BYTES;
 
 export function nodeRelayEnvironment(): RelayEnvironment {
   return {
@@ -25,85 +22,4 @@ export function nodeRelayEnvironment(): RelayEnvironment {
       // Records are encrypted, so compression would only cost CPU.
       new NodeWebSocket(url, { maxPayload: NODE_MAX_WEBSOCKET_MESSAGE_BYTES, perMessageDeflate: false }) as unknown as WebSocket,
   };
-}
-
-export const VOLUNTEER_USAGE = `Usage: ferry volunteer --broker URL [--max-clients N]
-
-Relays for people behind censorship: holds a connection to the Ferry broker and passes each client's encrypted
-traffic to a Ferry exit. You see neither what they send nor where it goes.
-
-  --broker URL       the broker's http(s) base URL, e.g. https://broker.example.org
-  --max-clients N    most people helped at once (default ${DEFAULT_RELAY_WORKER_CONFIG.maxClients}, at most ${MAX_VOLUNTEER_SLOTS})
-  --help             show this text
-`;
-
-/** The command line was not understood; the message says how to fix it. */
-export class VolunteerUsageError extends Error {
-  override readonly name = 'VolunteerUsageError';
-  readonly code = 'USAGE';
-}
-
-/**
- * Runs `ferry volunteer` until SIGINT or SIGTERM. `argv` holds the arguments after `volunteer`.
- * Prints `ferry volunteer: waiting at BROKER (pid N)` once connected; status changes go to stderr.
- * Throws VolunteerUsageError or RelayWorkerConfigError for a bad command line.
- */
-export async function runVolunteer(argv: string[]): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { broker: { type: 'string' }, 'max-clients': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new VolunteerUsageError(`${error instanceof Error ? error.message : String(error)}\n\n${VOLUNTEER_USAGE}`);
-  }
-  if (values.help === true) {
-    process.stdout.write(VOLUNTEER_USAGE);
-    return;
-  }
-  if (values.broker === undefined) throw new VolunteerUsageError(`--broker URL is required\n\n${VOLUNTEER_USAGE}`);
-  const maxClientsText = values['max-clients'];
-  const maxClients = maxClientsText === undefined ? undefined : Number(maxClientsText);
-  if (maxClientsText !== undefined && !/^\d+$/.test(maxClientsText)) {
-    throw new VolunteerUsageError(`--max-clients must be a whole number from 1 to ${MAX_VOLUNTEER_SLOTS}, got "${maxClientsText}"`);
-  }
-  const brokerUrl = values.broker;
-  const config = createRelayWorkerConfig({ brokerUrl, kind: 'headless', maxClients });
-
-  let announcedReady = false;
-  let lastState: RelayState | undefined;
-  const worker = new RelayWorker({
-    config,
-    environment: nodeRelayEnvironment(),
-    onStatus: (status) => {
-      if (status.state === 'waiting' && !announcedReady) {
-        announcedReady = true;
-        process.stdout.write(`ferry volunteer: waiting at ${brokerUrl} (pid ${process.pid})\n`);
-      } else if (status.state !== lastState && status.state !== 'stopped') {
-        const problem = status.state === 'broker-unreachable' && status.lastError !== undefined ? ` (${status.lastError})` : '';
-        const people = status.state === 'relaying' ? ` (${status.clientsNow} now, ${status.clientsTotal} in all)` : '';
-        process.stderr.write(`ferry volunteer: ${RELAY_STATE_WORDING[status.state]}${people}${problem}\n`);
-      }
-      lastState = status.state;
-    },
-  });
-
-  await new Promise<void>((resolve) => {
-    const onSignal = () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      worker.stop();
-      const { clientsTotal, bytesClientToExit, bytesExitToClient } = worker.status;
-      process.stderr.write(
-        `ferry volunteer: stopped after helping ${clientsTotal} people (${bytesClientToExit} bytes up, ${bytesExitToClient} bytes down)\n`,
-      );
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    worker.start();
-  });
 }

@@ -10,12 +10,9 @@
  * tunnel's end-to-end credit flow control keeps honest peers far below it. The volunteer tells the exit nothing about
  * the client (no address, no header): the exit never learns the client's IP.
  */
-import type { SessionDescription } from '../protocol/signaling.ts';
+import { DATA_CHANNEL_LABEL, WebSocketCloseCode, type SessionDescription } from '../protocol/signaling.ts';
 import type { RelayWorkerConfig } from './config.ts';
 import { WEBSOCKET_OPEN, type RelayEnvironment } from './environment.ts';
-
-/** Label of the one data channel a client opens. */
-export const FERRY_DATA_CHANNEL_LABEL = 'ferry';
 
 export type RelayDirection = 'c2e' | 'e2c';
 
@@ -121,7 +118,7 @@ export class RelayPair {
     this.#c2eQueuedBytes = 0;
     // Handlers stay attached (a WebSocket 'error' with no listener throws in some runtimes); #closed mutes them.
     attempt(() => this.#channel?.close());
-    attempt(() => this.#exit?.close(1000));
+    attempt(() => this.#exit?.close(WebSocketCloseCode.NORMAL));
     attempt(() => this.#peer.close());
     this.init.events.onClosed(reason, detail);
   }
@@ -149,7 +146,7 @@ export class RelayPair {
       attempt(() => channel.close());
       return;
     }
-    if (this.#channel !== undefined || channel.label !== FERRY_DATA_CHANNEL_LABEL) {
+    if (this.#channel !== undefined || channel.label !== DATA_CHANNEL_LABEL) {
       attempt(() => channel.close());
       this.close('protocol-violation', `the client opened an unexpected data channel "${channel.label.slice(0, 32)}"`);
       return;

@@ -9,7 +9,7 @@ import type { RelayWorkerConfig } from './config.ts';
 import type { RelayEnvironment } from './environment.ts';
 import { ExitRefusedError, verifyOfferedExit } from './exit-allowlist.ts';
 import { RelayPair, type RelayPairCloseReason } from './relay-pair.ts';
-import type { RelayState, RelayStatus } from './status.ts';
+import type { RelayState, RelayStatus } from '../protocol/relay-status.ts';
 
 /** While bytes flow, the status callback runs at most this often for traffic alone (ms). State changes go at once. */
 export const TRAFFIC_STATUS_INTERVAL_MS = 1_000;

@@ -13,6 +13,7 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BrokerRoute } from '../protocol/signaling.ts';
 import { verifyBrokerConfig } from './config.ts';
 import type { BrokerConfig, BrokerLogEvent } from './config.ts';
 import { BrokerHttpHandler, pathOf } from './http-handler.ts';
@@ -23,7 +24,6 @@ import type { BrokerMetricsSnapshot } from './metrics.ts';
 import { PendingMatches } from './pending-matches.ts';
 import { VolunteerHub } from './volunteer-hub.ts';
 
-export const VOLUNTEER_PATH = '/v1/volunteer';
 /** How often node checks headers and request timeouts (ms); the slow-loris limits are enforced this precisely. */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 
@@ -91,7 +91,7 @@ export function createBroker(overrides: Partial<BrokerConfig> = {}): Broker {
   });
   server.on('request', httpHandler.handle);
   server.on('upgrade', (request, socket, head) => {
-    if (pathOf(request.url) !== VOLUNTEER_PATH) {
+    if (pathOf(request.url) !== BrokerRoute.VOLUNTEER) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }

@@ -11,9 +11,10 @@
  * - volunteerHeartbeatMs: a volunteer that misses one whole interval without a pong is cut off, so a dead volunteer
  *   holds its store entry for at most two intervals.
  */
-import { MAX_SIGNALING_MESSAGE_BYTES, MAX_VOLUNTEER_SLOTS, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
+import { DEFAULT_BROKER_PORT, MAX_SIGNALING_MESSAGE_BYTES, MAX_VOLUNTEER_SLOTS, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
 import type { ExitInfo } from '../protocol/signaling.ts';
 import type { VolunteerStore } from './store.ts';
+import { requireInteger as requireIntegerIn, type Fail } from '../protocol/validate.ts';
 
 /** One line the broker would like logged. Never carries an IP address or any client/volunteer identity. */
 export interface BrokerLogEvent {
@@ -56,7 +57,7 @@ export interface BrokerConfig {
 
 export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   host: '127.0.0.1',
-  port: 8787,
+  port: DEFAULT_BROKER_PORT,
   exits: [],
   clientAnswerTimeoutMs: 5_000,
   maxBodyBytes: MAX_SIGNALING_MESSAGE_BYTES,
@@ -82,11 +83,10 @@ export class BrokerConfigError extends Error {
   readonly code = 'BROKER_CONFIG_INVALID';
 }
 
+const fail: Fail = (message) => new BrokerConfigError(message);
+
 function requireInteger(config: BrokerConfig, field: keyof BrokerConfig, min: number, max: number): void {
-  const value = config[field];
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new BrokerConfigError(`broker config "${field}" must be an integer from ${min} to ${max} (got ${String(value)})`);
-  }
+  requireIntegerIn(config[field], `broker config "${field}"`, min, max, fail);
 }
 
 /** Checks one exit: an id, a ws:// or wss:// URL, and a 32-byte base64url public key. */

@@ -8,7 +8,7 @@
  * Nothing here logs per request, and no address is ever logged.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseClientOfferRequest, SignalingFormatError } from '../protocol/signaling.ts';
+import { BrokerRoute, parseClientOfferRequest, SignalingFormatError } from '../protocol/signaling.ts';
 import type { ClientOfferRequest, ClientOfferResponse, ExitInfo } from '../protocol/signaling.ts';
 import type { BrokerLogEvent } from './config.ts';
 import { BadRequestError, BodyTooLargeError, BrokerHttpError, ClientGoneError, NoVolunteersError, UnknownExitError } from './errors.ts';
@@ -39,9 +39,9 @@ const CORS_HEADERS = {
 
 /** Methods each route takes, for 405 and its Allow header. OPTIONS is the CORS preflight. */
 const ROUTE_METHODS: Readonly<Record<string, readonly string[]>> = {
-  '/v1/client': ['POST', 'OPTIONS'],
-  '/v1/exits': ['GET', 'OPTIONS'],
-  '/metrics': ['GET'],
+  [BrokerRoute.CLIENT]: ['POST', 'OPTIONS'],
+  [BrokerRoute.EXITS]: ['GET', 'OPTIONS'],
+  [BrokerRoute.METRICS]: ['GET'],
 };
 
 /** Seconds a client told NO_VOLUNTEERS should wait before asking again (Retry-After). */
@@ -73,7 +73,7 @@ export class BrokerHttpHandler {
   async #route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = pathOf(request.url);
     const methods = ROUTE_METHODS[path];
-    const cors = path === '/metrics' ? {} : CORS_HEADERS;
+    const cors = path === BrokerRoute.METRICS ? {} : CORS_HEADERS;
     if (methods === undefined) {
       sendError(response, 404, 'NOT_FOUND', `no route ${path.slice(0, 200)}; the broker serves POST /v1/client, GET /v1/exits, GET /metrics`, {});
       return;
@@ -87,11 +87,11 @@ export class BrokerHttpHandler {
       response.writeHead(204, { ...CORS_HEADERS, 'Content-Length': '0' }).end();
       return;
     }
-    if (path === '/v1/exits') {
+    if (path === BrokerRoute.EXITS) {
       sendJson(response, 200, { exits: this.#options.exits }, cors);
       return;
     }
-    if (path === '/metrics') {
+    if (path === BrokerRoute.METRICS) {
       const text = renderPrometheus(await this.#options.metrics());
       response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Cache-Control': 'no-store' }).end(text);
       return;

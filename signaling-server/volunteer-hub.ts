@@ -12,17 +12,13 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
-import { parseVolunteerMessage, SignalingFormatError } from '../protocol/signaling.ts';
+import { parseVolunteerMessage, SignalingFormatError, WebSocketCloseCode } from '../protocol/signaling.ts';
 import type { BrokerOffer, BrokerToVolunteer, ExitInfo, NatClass, VolunteerKind, VolunteerToBroker } from '../protocol/signaling.ts';
 import type { BrokerLogEvent } from './config.ts';
 import type { BrokerCounters } from './metrics.ts';
 import type { MatchOutcome, PendingMatches } from './pending-matches.ts';
 import type { VolunteerStore } from './store.ts';
 
-/** WebSocket close codes (RFC 6455). */
-export const CLOSE_POLICY_VIOLATION = 1008;
-export const CLOSE_MESSAGE_TOO_BIG = 1009;
-export const CLOSE_GOING_AWAY = 1001;
 /** On broker shutdown, how long volunteers get to finish the close handshake before their sockets are cut (ms). */
 const CLOSE_GRACE_MS = 1_000;
 
@@ -85,7 +81,7 @@ export class VolunteerHub {
     clearInterval(this.#heartbeat);
     const connections = [...this.#connections];
     const socketsClosed = connections.map((connection) => closedOrCut(connection.socket, CLOSE_GRACE_MS));
-    for (const connection of connections) connection.socket.close(CLOSE_GOING_AWAY, 'broker shutting down');
+    for (const connection of connections) connection.socket.close(WebSocketCloseCode.GOING_AWAY, 'broker shutting down');
     await Promise.all([...socketsClosed, ...connections.map((connection) => this.#forget(connection))]);
     this.#server.close();
   }
@@ -100,7 +96,7 @@ export class VolunteerHub {
     };
     this.#connections.add(connection);
     connection.helloTimer = setTimeout(
-      () => this.#refuse(connection, 'HELLO_TIMEOUT', `send "hello" within ${this.#options.helloTimeoutMs} ms of connecting`, CLOSE_POLICY_VIOLATION),
+      () => this.#refuse(connection, 'HELLO_TIMEOUT', `send "hello" within ${this.#options.helloTimeoutMs} ms of connecting`, WebSocketCloseCode.POLICY_VIOLATION),
       this.#options.helloTimeoutMs,
     );
     socket.on('pong', () => {
@@ -122,7 +118,7 @@ export class VolunteerHub {
     // Frames that arrive while closing (after a refusal) are ignored.
     if (connection.socket.readyState !== connection.socket.OPEN) return;
     if (isBinary) {
-      this.#refuse(connection, 'BINARY_NOT_ALLOWED', 'the broker takes JSON text messages only', CLOSE_POLICY_VIOLATION);
+      this.#refuse(connection, 'BINARY_NOT_ALLOWED', 'the broker takes JSON text messages only', WebSocketCloseCode.POLICY_VIOLATION);
       return;
     }
     let message: VolunteerToBroker;
@@ -130,12 +126,12 @@ export class VolunteerHub {
       message = parseVolunteerMessage(JSON.parse(rawDataToText(data)));
     } catch (error) {
       const detail = error instanceof SignalingFormatError ? error.message : 'the message is not valid JSON';
-      this.#refuse(connection, 'BAD_MESSAGE', detail, CLOSE_POLICY_VIOLATION);
+      this.#refuse(connection, 'BAD_MESSAGE', detail, WebSocketCloseCode.POLICY_VIOLATION);
       return;
     }
     if (connection.volunteerId === undefined) {
       if (message.type !== 'hello') {
-        this.#refuse(connection, 'HELLO_FIRST', `send "hello" before "${message.type}"`, CLOSE_POLICY_VIOLATION);
+        this.#refuse(connection, 'HELLO_FIRST', `send "hello" before "${message.type}"`, WebSocketCloseCode.POLICY_VIOLATION);
         return;
       }
       this.#onHello(connection, message.kind, message.nat, message.slots);
@@ -144,7 +140,7 @@ export class VolunteerHub {
     const volunteerId = connection.volunteerId;
     switch (message.type) {
       case 'hello':
-        this.#refuse(connection, 'ALREADY_HELLO', '"hello" may be sent only once', CLOSE_POLICY_VIOLATION);
+        this.#refuse(connection, 'ALREADY_HELLO', '"hello" may be sent only once', WebSocketCloseCode.POLICY_VIOLATION);
         return;
       case 'slots':
         this.#queueStoreWrite(connection, () => this.#options.store.updateSlots(volunteerId, message.slots));

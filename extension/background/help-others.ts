@@ -5,7 +5,9 @@
  */
 import type { OffscreenMessage } from '../messages.ts';
 import type { Settings } from '../settings.ts';
-import { applyRelayStatus, initialHelpOthersState, type HelpOthersState, type RelayStatusReport } from '../ui-state.ts';
+import { applyRelayStatus, initialHelpOthersState } from '../ui-state.ts';
+import type { HelpOthersState } from '../../protocol/extension-state.ts';
+import type { RelayStatus } from '../../protocol/relay-status.ts';
 
 export interface HelpOthersDeps {
   loadSettings(): Promise<Settings>;
@@ -43,7 +45,7 @@ export class HelpOthers {
     await this.deps.offscreen.release().catch((error) => this.deps.log('could not close the offscreen document', error));
   }
 
-  async onRelayStatus(status: RelayStatusReport): Promise<void> {
+  async onRelayStatus(status: RelayStatus): Promise<void> {
     await this.deps.updateState((state) => applyRelayStatus(state, status));
   }
 

@@ -5,7 +5,8 @@
 import { fetchExitList } from '../broker-exits.ts';
 import { messageTarget, parseBackgroundMessage, type BackgroundMessage } from '../messages.ts';
 import { parseStoredSettings, SETTINGS_KEYS, type Settings } from '../settings.ts';
-import { initialProxyMeState, isProxyMeStopped, type UiState } from '../ui-state.ts';
+import { initialProxyMeState, isProxyMeStopped } from '../ui-state.ts';
+import type { UiState } from '../../protocol/extension-state.ts';
 import { HelpOthers } from './help-others.ts';
 import { connectChromeNative } from './native-port.ts';
 import { OffscreenDocument } from './offscreen-document.ts';

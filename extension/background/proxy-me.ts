@@ -10,23 +10,15 @@
  * route (webrtc-policy.ts). Never silent: every failure ends in a phase the popup explains.
  */
 import type { ExitInfo } from '../../protocol/signaling.ts';
-import type { NativeReady } from '../../protocol/local-channel.ts';
+import { parseNativeToExtension, type NativeReady } from '../../protocol/local-channel.ts';
 import { chooseExit, ExitListError, type ExitListErrorCode } from '../broker-exits.ts';
-import { parseNativeMessage } from '../local-channel-parsers.ts';
 import type { OffscreenMessage } from '../messages.ts';
 import type { Settings } from '../settings.ts';
 import { HELPER_INSTALL_COMMAND } from '../status-text.ts';
 import { proxyBypassList } from '../proxy-bypass.ts';
-import {
-  applyClientPathEvent,
-  applySessionReport,
-  initialProxyMeState,
-  type ClientPathEvent,
-  type ProxyMePhase,
-  type ProxyMeState,
-  type SessionReport,
-  type WebRtcGuardState,
-} from '../ui-state.ts';
+import { applyClientPathEvent, applySessionReport, initialProxyMeState, type ClientPathEvent } from '../ui-state.ts';
+import type { ProxyMePhase, ProxyMeState, WebRtcGuardState } from '../../protocol/extension-state.ts';
+import type { SessionReport } from '../../protocol/local-channel.ts';
 import { isHostForbiddenError, isHostMissingError, type ConnectNative, type NativePort } from './native-port.ts';
 import type { BrowserProxy } from './proxy-settings.ts';
 import type { WebRtcPolicy } from './webrtc-policy.ts';
@@ -192,7 +184,7 @@ export class ProxyMe {
     if (run !== this.run) return;
     let message;
     try {
-      message = parseNativeMessage(raw);
+      message = parseNativeToExtension(raw);
     } catch (error) {
       this.deps.log('ignored a malformed helper message', error);
       return;
@@ -215,7 +207,7 @@ export class ProxyMe {
         return;
       case 'status':
         await this.onClientSession({
-          state: message.session,
+          state: message.state,
           bytesUp: message.bytesUp,
           bytesDown: message.bytesDown,
           streams: message.streams,

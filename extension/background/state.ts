@@ -3,9 +3,9 @@
  * The UI state, kept in chrome.storage.session: the popup reads it and follows its changes there (also after the
  * service worker restarts), and tests read it under the same key.
  */
-import { initialUiState, type UiState } from '../ui-state.ts';
+import { initialUiState } from '../ui-state.ts';
+import { UI_STATE_STORAGE_KEY, type UiState } from '../../protocol/extension-state.ts';
 
-const STORAGE_KEY = 'uiState';
 
 export class UiStateStore {
   private state: UiState | undefined;
@@ -13,8 +13,8 @@ export class UiStateStore {
 
   /** Loads the stored state once. `fresh` is true when the session had none (browser start or first install). */
   load(): Promise<{ state: UiState; fresh: boolean }> {
-    this.loading ??= chrome.storage.session.get(STORAGE_KEY).then((stored) => {
-      const saved = stored[STORAGE_KEY] as UiState | undefined;
+    this.loading ??= chrome.storage.session.get(UI_STATE_STORAGE_KEY).then((stored) => {
+      const saved = stored[UI_STATE_STORAGE_KEY] as UiState | undefined;
       // Our own earlier write; fall back to the initial state if its shape is from an older version, and fill in
       // fields an older version did not have.
       const usable = saved !== undefined && typeof saved === 'object' && 'proxyMe' in saved && 'helpOthers' in saved;
@@ -39,7 +39,7 @@ export class UiStateStore {
     const after = change(before);
     if (after === before) return after;
     this.state = after;
-    await chrome.storage.session.set({ [STORAGE_KEY]: after });
+    await chrome.storage.session.set({ [UI_STATE_STORAGE_KEY]: after });
     return after;
   }
 }

@@ -6,7 +6,7 @@
  * docs/threat-model.md, "WebRTC IP handling"): the policy applies to web pages only, so Ferry's own data channel in
  * its offscreen document still connects. Switching Proxy me off clears the setting, which gives back what was before.
  */
-import type { WebRtcGuardState } from '../ui-state.ts';
+import type { WebRtcGuardState } from '../../protocol/extension-state.ts';
 
 /** The value set while Proxy me is on. */
 export const PROXY_ME_WEBRTC_POLICY = 'disable_non_proxied_udp';

@@ -2,7 +2,7 @@
  * @module broker-offer
  * One rendezvous: POST {brokerUrl}/v1/client with our SDP offer, get a volunteer's answer or a typed PathError.
  */
-import { parseSessionDescription, SignalingFormatError, type SessionDescription } from '../../protocol/signaling.ts';
+import { BrokerRoute, parseSessionDescription, SignalingFormatError, type SessionDescription } from '../../protocol/signaling.ts';
 import { BodyTooLargeError, readBoundedText } from '../bounded-body.ts';
 
 /** Largest broker reply read (bytes); an answer SDP is a few KB. */
@@ -50,7 +50,7 @@ export async function requestAnswer(request: OfferRequest, fetchFn: typeof fetch
   let response: Response;
   let text: string;
   try {
-    response = await fetchFn(`${request.brokerUrl}/v1/client`, {
+    response = await fetchFn(`${request.brokerUrl}${BrokerRoute.CLIENT}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ offer: request.offer, exitId: request.exitId, nat: 'unknown' }),

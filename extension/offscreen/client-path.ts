@@ -12,15 +12,12 @@
  * bounded, growing delay; a path that breaks soon after it came up counts as a failure, so a volunteer that keeps
  * failing cannot make us hammer the broker.
  */
-import type { ExitInfo } from '../../protocol/signaling.ts';
-import type { ExtensionToPipe } from '../../protocol/local-channel.ts';
-import { LocalChannelFormatError, parsePipeControl } from '../local-channel-parsers.ts';
-import type { ClientPathEvent, SessionReport } from '../ui-state.ts';
+import { DATA_CHANNEL_LABEL, WebSocketCloseCode, type ExitInfo } from '../../protocol/signaling.ts';
+import { decodePipeControl, LocalChannelFormatError, parseHelperToPipe, type ExtensionToPipe, type SessionReport } from '../../protocol/local-channel.ts';
+import type { ClientPathEvent } from '../ui-state.ts';
 import { PathError, requestAnswer } from './broker-offer.ts';
 import { sleep } from '../sleep.ts';
 
-/** Label of the one data channel; the relay worker accepts only this one. */
-export const DATA_CHANNEL_LABEL = 'ferry';
 const WEBSOCKET_OPEN = 1;
 const DATA_CHANNEL_OPEN = 'open';
 
@@ -205,7 +202,7 @@ export class ClientPath {
       pipe.onopen = null;
       pipe.onmessage = null;
       pipe.onclose = null;
-      pipe.close(1000, 'client stopped');
+      pipe.close(WebSocketCloseCode.NORMAL, 'client stopped');
     }
   }
 
@@ -241,7 +238,7 @@ export class ClientPath {
   #onPipeControl(text: string): void {
     let message;
     try {
-      message = parsePipeControl(text);
+      message = parseHelperToPipe(decodePipeControl(text));
     } catch (error) {
       if (error instanceof LocalChannelFormatError) return;
       throw error;

@@ -5,7 +5,8 @@
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { parseUiState, type BackgroundMessage } from '../messages.ts';
+import type { BackgroundMessage } from '../messages.ts';
+import { parseUiState, UI_STATE_STORAGE_KEY, type HelpOthersState, type ProxyMeState, type UiState } from '../../protocol/extension-state.ts';
 import {
   formatBytes,
   formatDuration,
@@ -16,12 +17,10 @@ import {
   proxyMeStatusText,
 } from '../status-text.ts';
 import { currentThroughput } from '../traffic-rate.ts';
-import { isProxyMeStopped, type HelpOthersState, type ProxyMeState, type UiState } from '../ui-state.ts';
+import { isProxyMeStopped } from '../ui-state.ts';
 import '../ui.css';
 import './popup.css';
 
-/** chrome.storage.session key of the UiState the service worker keeps (background/state.ts). */
-const UI_STATE_KEY = 'uiState';
 /** How often the clock and the throughput on screen move on (ms). */
 const TICK_MS = 1_000;
 
@@ -160,7 +159,7 @@ function Popup() {
     try {
       const reply: unknown = await chrome.runtime.sendMessage(message);
       // The reply was taken when the request finished; storage may hold a newer state by the time it arrives.
-      const stored: unknown = (await chrome.storage.session.get(UI_STATE_KEY))[UI_STATE_KEY];
+      const stored: unknown = (await chrome.storage.session.get(UI_STATE_STORAGE_KEY))[UI_STATE_STORAGE_KEY];
       setState(parseUiState(stored ?? reply));
       setProblem('');
     } catch (error) {
@@ -171,7 +170,7 @@ function Popup() {
   useEffect(() => {
     // The service worker stores every change in session storage: follow it (also while the worker sleeps).
     const onChanged = (changes: Record<string, chrome.storage.StorageChange>): void => {
-      const change = changes[UI_STATE_KEY];
+      const change = changes[UI_STATE_STORAGE_KEY];
       if (change?.newValue === undefined) return;
       try {
         setState(parseUiState(change.newValue));

@@ -4,9 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../cli/local-network.ts';
-import { startOriginServer } from '../integration/support/origin-server.ts';
-import { socksFetch } from '../integration/support/socks-fetch.ts';
+import { REPO_ROOT } from '../../harness/paths.ts';
+import { startOriginServer } from '../../harness/origin-server.ts';
+import { socksFetch } from '../../harness/socks-fetch.ts';
 
 const READY_TIMEOUT_MS = 120_000;
 

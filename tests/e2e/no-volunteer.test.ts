@@ -3,9 +3,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServersInProcess, LocalNetwork, REPO_ROOT } from '../../cli/local-network.ts';
-import { startOriginServer, type OriginServer } from '../integration/support/origin-server.ts';
-import { socksFetch } from '../integration/support/socks-fetch.ts';
+import { startServersInProcess } from '../../harness/servers.ts';
+import { LocalNetwork } from '../../harness/local-network.ts';
+import { REPO_ROOT } from '../../harness/paths.ts';
+import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
+import { socksFetch } from '../../harness/socks-fetch.ts';
 
 const ARTIFACTS = join(REPO_ROOT, 'test-results', 'e2e');
 let origin: OriginServer;

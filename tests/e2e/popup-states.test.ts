@@ -7,10 +7,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FerryUser, REPO_ROOT, startServersInProcess } from '../../cli/local-network.ts';
-import type { ProxyMeState, UiState } from '../../extension/ui-state.ts';
-import { startOriginServer, type OriginServer } from '../integration/support/origin-server.ts';
-import { socksFetch } from '../integration/support/socks-fetch.ts';
+import { FerryUser } from '../../harness/ferry-user.ts';
+import { REPO_ROOT } from '../../harness/paths.ts';
+import { startServersInProcess } from '../../harness/servers.ts';
+import type { ProxyMeState, UiState } from '../../protocol/extension-state.ts';
+import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
+import { socksFetch } from '../../harness/socks-fetch.ts';
 
 const ARTIFACTS = join(REPO_ROOT, 'test-results', 'e2e');
 /** Longest wait for a state to show on screen (ms). */

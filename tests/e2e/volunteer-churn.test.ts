@@ -3,10 +3,11 @@
 // volunteer killed while the client is still connecting.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServersInProcess, LocalNetwork } from '../../cli/local-network.ts';
-import { runVolunteerChurn } from '../integration/support/volunteer-churn.ts';
-import { startOriginServer, type OriginServer } from '../integration/support/origin-server.ts';
-import { startSocksDownload } from '../integration/support/socks-download.ts';
+import { startServersInProcess } from '../../harness/servers.ts';
+import { LocalNetwork } from '../../harness/local-network.ts';
+import { runVolunteerChurn } from '../../harness/volunteer-churn.ts';
+import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
+import { startSocksDownload } from '../../harness/socks-download.ts';
 
 const FILE_BYTES = 50 * 1024 * 1024;
 let origin: OriginServer;

@@ -10,10 +10,10 @@ import nodeDataChannel from 'node-datachannel';
 import { createBroker } from '../../signaling-server/broker.ts';
 import { startHelperCore, type HelperCore } from '../../native-helper/helper-core.ts';
 import { FERRY_EXTENSION_ID } from '../../protocol/local-channel.ts';
-import { spawnFerry } from '../../cli/local-network.ts';
-import { startOriginServer, type OriginServer } from './support/origin-server.ts';
+import { spawnFerry } from '../../harness/servers.ts';
+import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
 import { NodeClientPath } from './support/node-client-path.ts';
-import { startSocksDownload } from './support/socks-download.ts';
+import { startSocksDownload } from '../../harness/socks-download.ts';
 
 const ORIGIN = `chrome-extension://${FERRY_EXTENSION_ID}`;
 const keyDir = mkdtempSync(join(tmpdir(), 'ferry-exit-key-'));

@@ -10,10 +10,10 @@ import { ExitServer } from '../../exit-server/exit-server.ts';
 import { generateKeyPair } from '../../protocol/index.ts';
 import { startHelperCore, type HelperCore } from '../../native-helper/helper-core.ts';
 import { FERRY_EXTENSION_ID } from '../../protocol/local-channel.ts';
-import { REPO_ROOT } from '../../cli/local-network.ts';
-import { startOriginServer, type OriginServer } from './support/origin-server.ts';
+import { REPO_ROOT } from '../../harness/paths.ts';
+import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
 import { NodeClientPath } from './support/node-client-path.ts';
-import { startSocksDownload } from './support/socks-download.ts';
+import { startSocksDownload } from '../../harness/socks-download.ts';
 
 const ORIGIN = `chrome-extension://${FERRY_EXTENSION_ID}`;
 let origin: OriginServer;

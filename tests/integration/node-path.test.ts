@@ -12,8 +12,8 @@ import { createRelayWorkerConfig } from '../../relay-worker/config.ts';
 import { nodeRelayEnvironment } from '../../relay-worker/node.ts';
 import { startHelperCore, type HelperCore } from '../../native-helper/helper-core.ts';
 import { FERRY_EXTENSION_ID } from '../../protocol/local-channel.ts';
-import { startOriginServer, type OriginServer } from './support/origin-server.ts';
-import { socksFetch } from './support/socks-fetch.ts';
+import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
+import { socksFetch } from '../../harness/socks-fetch.ts';
 import { NodeClientPath } from './support/node-client-path.ts';
 import { containsAnyRunOf, containsText } from './support/wire-check.ts';
 
@@ -77,8 +77,8 @@ test('an 8 MiB download through a Node volunteer is byte-identical, and the volu
   try {
     for (let attempt = 0; volunteer.status.state !== 'waiting' && attempt < 100; attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(await path.getPath(), 'up');
-    for (let attempt = 0; helper.tunnel.status.session !== 'connected' && attempt < 100; attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(helper.tunnel.status.session, 'connected');
+    for (let attempt = 0; helper.tunnel.status.state !== 'connected' && attempt < 100; attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(helper.tunnel.status.state, 'connected');
     captured.length = 0;
     const result = await socksFetch(helper.socksPort, `http://localhost:${origin.port}/file`);
     assert.ok(result.ok, result.stderr);

@@ -4,6 +4,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { ExitServer } from '../../../exit-server/exit-server.ts';
@@ -15,7 +16,8 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnFerry } from '../../../cli/local-network.ts';
+import { spawnFerry } from '../../../harness/servers.ts';
+import { withTimeout } from '../../../harness/wait.ts';
 
 const body = randomBytes(16 * 1024 * 1024);
 const bodySha = createHash('sha256').update(body).digest('hex');
@@ -50,7 +52,15 @@ function attach(session: ClientSession, path: Awaited<ReturnType<typeof openPath
   path.socket.on('message', (data: Buffer) => session.receiveRecord(new Uint8Array(data)));
 }
 
-async function startDownload(session: ClientSession): Promise<{ duplex: MuxStreamDuplex; done: Promise<{ sha: string; error?: Error }>; bytes: () => number }> {
+/** The first message the exit sent on `path`: already received, or the next to arrive. */
+async function firstMessage(path: Awaited<ReturnType<typeof openPath>>, what: string): Promise<Uint8Array> {
+  if (path.received.length === 0) await withTimeout(once(path.socket, 'message'), what);
+  const first = path.received[0];
+  assert.ok(first, `${what}: no message`);
+  return first;
+}
+
+async function startDownload(session: ClientSession): Promise<{ duplex: MuxStreamDuplex; done: Promise<{ sha: string; error?: Error }>; passed: (bytes: number) => Promise<void> }> {
   const stream = session.openStream({ host: '127.0.0.1', port: originPort });
   await new Promise<void>((resolve, reject) => {
     stream.onopen = resolve;
@@ -71,15 +81,28 @@ async function startDownload(session: ClientSession): Promise<{ duplex: MuxStrea
     });
     duplex.on('error', (error) => resolve({ sha: '', error }));
   });
-  return { duplex, done, bytes: () => received };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  /** Resolves at the 'data' event that takes the download past `bytes`, so the test acts mid-download; fails if it ends first. */
+  const passed = (bytes: number): Promise<void> => withTimeout(new Promise<void>((resolve, reject) => {
+    const stop = (): void => {
+      duplex.off('data', check);
+      duplex.off('end', ended);
+      duplex.off('error', ended);
+    };
+    const check = (): void => {
+      if (received <= bytes) return;
+      stop();
+      resolve();
+    };
+    const ended = (): void => {
+      stop();
+      reject(new Error(`the download ended after ${received} bytes, before passing ${bytes}`));
+    };
+    duplex.on('data', check);
+    duplex.on('end', ended);
+    duplex.on('error', ended);
+    check();
+  }), `${bytes} bytes of the download to arrive`);
+  return { duplex, done, passed };
 }
 
 test('a download carries on when its volunteer path dies; forged and replayed RESUMEs are refused and harm nothing', async () => {
@@ -92,7 +115,7 @@ test('a download carries on when its volunteer path dies; forged and replayed RE
     session.start();
     await session.whenOpen();
     const download = await startDownload(session);
-    await until(() => download.bytes() > 2 * 1024 * 1024, '2 MiB to arrive');
+    await download.passed(2 * 1024 * 1024);
     // The volunteer's browser is killed: its socket drops without a close frame.
     first.socket.terminate();
     session.transportLost('the volunteer vanished');
@@ -110,9 +133,8 @@ test('a download carries on when its volunteer path dies; forged and replayed RE
     forged.set([0x7f, 0, 0, 0], 17);
     const forge = await openPath(url);
     forge.socket.send(forged);
-    await until(() => replay.received.length > 0 && forge.received.length > 0, 'the refusals');
-    const replayAnswer = decodeRecord(replay.received[0] ?? new Uint8Array());
-    const forgeAnswer = decodeRecord(forge.received[0] ?? new Uint8Array());
+    const replayAnswer = decodeRecord(await firstMessage(replay, 'the answer to the replayed RESUME'));
+    const forgeAnswer = decodeRecord(await firstMessage(forge, 'the answer to the forged RESUME'));
     assert.equal(replayAnswer.type, RecordType.REFUSED);
     assert.match(replayAnswer.type === RecordType.REFUSED ? replayAnswer.reason : '', /stale|replayed/);
     assert.equal(forgeAnswer.type, RecordType.REFUSED);
@@ -147,7 +169,7 @@ test('after an exit crash and restart the affected stream fails within seconds w
     session.start();
     await session.whenOpen();
     const download = await startDownload(session);
-    await until(() => download.bytes() > 1024 * 1024, '1 MiB to arrive');
+    await download.passed(1024 * 1024);
     first.child.kill('SIGKILL');
     await new Promise((resolve) => pathA.socket.once('close', resolve));
     session.transportLost('the volunteer lost the exit');
@@ -187,7 +209,7 @@ test('a graceful exit shutdown ends client sessions at once with the reason', as
   session.start();
   await session.whenOpen();
   const download = await startDownload(session);
-  await until(() => download.bytes() > 1024 * 1024, '1 MiB to arrive');
+  await download.passed(1024 * 1024);
   await exit.close();
   const result = await download.done;
   assert.match(result.error?.message ?? '', /shutting down/);

@@ -10,9 +10,13 @@ import { RTCPeerConnection as NodePeerConnection } from 'node-datachannel/polyfi
 import { WebSocket as NodeWebSocket, WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import type { ExitInfo } from '../../../protocol/signaling.ts';
 import { ClientPath, ClientPathConfigError, retryDelayFor, type ClientPathEnvironment } from '../../../extension/offscreen/client-path.ts';
-import type { ClientPathEvent, SessionReport } from '../../../extension/ui-state.ts';
+import { waitFor, type WaitOptions } from '../../../harness/wait.ts';
+import type { ClientPathEvent } from '../../../extension/ui-state.ts';
+import type { SessionReport } from '../../../protocol/local-channel.ts';
 
 const STEP_TIMEOUT_MS = 10_000;
+/** Every wait for a step of these tests: bounded by STEP_TIMEOUT_MS, polled cheaply. */
+const STEP: WaitOptions = { timeoutMs: STEP_TIMEOUT_MS, intervalMs: 10 };
 const exit: ExitInfo = { id: 'local', url: 'ws://127.0.0.1:9000/v1/relay', publicKey: 'A'.repeat(43) };
 const fastRetries = { retryDelayMs: 50, maxRetryDelayMs: 100, iceGatheringTimeoutMs: 3_000, dataChannelOpenTimeoutMs: 8_000 };
 
@@ -28,15 +32,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 after(() => nodeDataChannel.cleanup());
-
-/** Resolves when `predicate` holds; polls cheaply, bounded by STEP_TIMEOUT_MS. */
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -84,7 +79,7 @@ class TestBroker {
     };
     await volunteer.setRemoteDescription(body.offer as RTCSessionDescriptionInit);
     await volunteer.setLocalDescription(await volunteer.createAnswer());
-    await until(() => volunteer.iceGatheringState === 'complete', 'the volunteer to gather candidates');
+    await waitFor(() => volunteer.iceGatheringState === 'complete', 'the volunteer to gather candidates', STEP);
     const answer = volunteer.localDescription as RTCSessionDescription;
     response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ matchId: 'm1', answer: { type: answer.type, sdp: answer.sdp } }));
   }
@@ -165,7 +160,7 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
   test('gets a path, reports path-up, and carries records both ways verbatim', async () => {
     const { broker, pipe, path, events } = await setup();
     path.start();
-    await until(() => pipe.count('path-up') === 1, 'path-up on the pipe');
+    await waitFor(() => pipe.count('path-up') === 1, 'path-up on the pipe', STEP);
     const kinds = events.filter((event) => !(event.kind === 'error' && isLibdatachannelRace(event.message))).map((event) => event.kind);
     assert.deepEqual(kinds, ['finding', 'up'], JSON.stringify(events));
     assert.equal(broker.requests[0]?.exitId, 'local');
@@ -174,35 +169,35 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
 
     const records = [Buffer.from('first record'), Buffer.alloc(200 * 1024, 7)];
     for (const record of records) pipe.socket?.send(record, { binary: true });
-    await until(() => pipe.records.length === 2, 'both records echoed back');
+    await waitFor(() => pipe.records.length === 2, 'both records echoed back', STEP);
     assert.deepEqual(pipe.records, records);
   });
 
   test('forwards the helper session stats, volunteer changes included', async () => {
     const { pipe, path, sessions } = await setup();
     path.start();
-    await until(() => pipe.count('path-up') === 1, 'the first path-up');
+    await waitFor(() => pipe.count('path-up') === 1, 'the first path-up', STEP);
     pipe.socket?.send(JSON.stringify({ type: 'session', state: 'resuming', bytesUp: 5, bytesDown: 6, streams: 1, pathChanges: 3 }));
-    await until(() => sessions.length === 1, 'the session report');
+    await waitFor(() => sessions.length === 1, 'the session report', STEP);
     assert.deepEqual(sessions[0], { state: 'resuming', bytesUp: 5, bytesDown: 6, streams: 1, pathChanges: 3 });
   });
 
   test('need-path while a path is up: that path is closed, path-down sent, and another volunteer found at once', async () => {
     const { broker, pipe, path, events } = await setup();
     path.start();
-    await until(() => pipe.count('path-up') === 1, 'the first path');
+    await waitFor(() => pipe.count('path-up') === 1, 'the first path', STEP);
     const firstVolunteer = broker.volunteers[0];
     pipe.socket?.send(JSON.stringify({ type: 'need-path', reason: 'no record for 10 s' }));
-    await until(() => pipe.count('path-down') === 1 && pipe.count('path-up') === 2, 'path-down, then a second path-up');
+    await waitFor(() => pipe.count('path-down') === 1 && pipe.count('path-up') === 2, 'path-down, then a second path-up', STEP);
     assert.match(pipe.texts.find((text) => text.type === 'path-down')?.reason ?? '', /no record for 10 s/);
     const order = pipe.texts.map((text) => text.type).filter((type) => type !== 'path-error');
     assert.deepEqual(order, ['path-up', 'path-down', 'path-up']);
     assert.ok(broker.volunteers.length >= 2 && broker.volunteers.at(-1) !== firstVolunteer, 'a new volunteer was asked for');
-    await until(() => firstVolunteer?.connectionState !== 'connected', 'the old peer connection to close');
+    await waitFor(() => firstVolunteer?.connectionState !== 'connected', 'the old peer connection to close', STEP);
     assert.ok(events.some((event) => event.kind === 'down'), JSON.stringify(events));
     // Records go through the new path.
     pipe.socket?.send(Buffer.from('over the new volunteer'), { binary: true });
-    await until(() => pipe.records.length === 1, 'a record through the new path');
+    await waitFor(() => pipe.records.length === 1, 'a record through the new path', STEP);
     assert.equal(String(pipe.records[0]), 'over the new volunteer');
   });
 
@@ -217,11 +212,11 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     });
     cleanups.push(() => path.stop());
     path.start();
-    await until(() => pipe.count('path-error') === 2, 'two path errors');
+    await waitFor(() => pipe.count('path-error') === 2, 'two path errors', STEP);
     pipe.socket?.send(JSON.stringify({ type: 'need-path', reason: 'session closed' }));
     // Messages on the pipe are handled in order: once this report is through, need-path was handled too.
     pipe.socket?.send(JSON.stringify({ type: 'session', state: 'waiting-for-path', bytesUp: 0, bytesDown: 0, streams: 0, pathChanges: 0 }));
-    await until(() => sessions.length === 1, 'the session report after need-path');
+    await waitFor(() => sessions.length === 1, 'the session report after need-path', STEP);
     assert.equal(broker.requests.length, 2);
     assert.equal(path.hasPath, false);
   });
@@ -233,7 +228,7 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
       { status: 504, code: 'TIMED_OUT', message: 'the volunteer did not answer' },
     );
     path.start();
-    await until(() => pipe.count('path-up') === 1, 'path-up after two failures');
+    await waitFor(() => pipe.count('path-up') === 1, 'path-up after two failures', STEP);
     const brokerErrors = pipe.texts.filter((text) => text.type === 'path-error' && text.code !== 'PATH_FAILED');
     assert.deepEqual(
       brokerErrors.map((text) => text.code),
@@ -254,35 +249,35 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     });
     cleanups.push(() => path.stop());
     path.start();
-    await until(() => pipe.count('path-error') >= 1, 'a path-error');
+    await waitFor(() => pipe.count('path-error') >= 1, 'a path-error', STEP);
     assert.equal(pipe.texts.find((text) => text.type === 'path-error')?.code, 'BROKER_UNREACHABLE');
   });
 
   test('when the volunteer goes away: path-down, then a new path', async () => {
     const { broker, pipe, path } = await setup();
     path.start();
-    await until(() => pipe.count('path-up') === 1, 'the first path');
+    await waitFor(() => pipe.count('path-up') === 1, 'the first path', STEP);
     broker.volunteers[0]?.close();
-    await until(() => pipe.count('path-down') === 1 && pipe.count('path-up') === 2, 'path-down and a second path-up');
+    await waitFor(() => pipe.count('path-down') === 1 && pipe.count('path-up') === 2, 'path-down and a second path-up', STEP);
     pipe.socket?.send(Buffer.from('after the switch'), { binary: true });
-    await until(() => pipe.records.length === 1, 'a record through the new path');
+    await waitFor(() => pipe.records.length === 1, 'a record through the new path', STEP);
     assert.equal(String(pipe.records[0]), 'after the switch');
   });
 
   test('stop closes the pipe and reports nothing more; a closed pipe is reported once', async () => {
     const first = await setup();
     first.path.start();
-    await until(() => first.pipe.count('path-up') === 1, 'the first path');
+    await waitFor(() => first.pipe.count('path-up') === 1, 'the first path', STEP);
     const eventsBefore = first.events.length;
     first.path.stop();
-    await until(() => first.pipe.closed, 'the pipe to close');
+    await waitFor(() => first.pipe.closed, 'the pipe to close', STEP);
     assert.equal(first.events.length, eventsBefore);
 
     const second = await setup('tok-2');
     second.path.start();
-    await until(() => second.pipe.count('path-up') === 1, 'the second client path');
+    await waitFor(() => second.pipe.count('path-up') === 1, 'the second client path', STEP);
     second.pipe.socket?.close(1011, 'helper restarting');
-    await until(() => second.events.some((event) => event.kind === 'pipe-closed'), 'pipe-closed');
+    await waitFor(() => second.events.some((event) => event.kind === 'pipe-closed'), 'pipe-closed', STEP);
     assert.match(JSON.stringify(second.events.at(-1)), /1011/);
   });
 

@@ -1,12 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  MessageFormatError,
-  messageTarget,
-  parseBackgroundMessage,
-  parseOffscreenMessage,
-  parseUiState,
-} from '../../../extension/messages.ts';
+import { MessageFormatError, messageTarget, parseBackgroundMessage, parseOffscreenMessage } from '../../../extension/messages.ts';
+import { ExtensionStateFormatError, parseUiState } from '../../../protocol/extension-state.ts';
 import { initialUiState } from '../../../extension/ui-state.ts';
 
 const exit = { id: 'local', url: 'ws://127.0.0.1:9000/v1/relay', publicKey: 'A'.repeat(43) };
@@ -106,9 +101,9 @@ describe('stored UI state', () => {
 
   test('an unknown phase is refused', () => {
     const state = initialUiState();
-    assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, phase: 'teleporting' } }), MessageFormatError);
-    assert.throws(() => parseUiState({ proxyMe: state.proxyMe }), MessageFormatError);
-    assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, traffic: [{ atMs: -1, bytesUp: 0, bytesDown: 0 }] } }), MessageFormatError);
-    assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, webRtcGuard: 'maybe' } }), MessageFormatError);
+    assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, phase: 'teleporting' } }), ExtensionStateFormatError);
+    assert.throws(() => parseUiState({ proxyMe: state.proxyMe }), ExtensionStateFormatError);
+    assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, traffic: [{ atMs: -1, bytesUp: 0, bytesDown: 0 }] } }), ExtensionStateFormatError);
+    assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, webRtcGuard: 'maybe' } }), ExtensionStateFormatError);
   });
 });

@@ -9,7 +9,8 @@ import type { NativePort } from '../../../extension/background/native-port.ts';
 import { ProxyMe, type ProxyMeDeps } from '../../../extension/background/proxy-me.ts';
 import type { OffscreenMessage } from '../../../extension/messages.ts';
 import { DEFAULT_SETTINGS } from '../../../extension/settings.ts';
-import { initialProxyMeState, type ProxyMeState, type WebRtcGuardState } from '../../../extension/ui-state.ts';
+import { initialProxyMeState } from '../../../extension/ui-state.ts';
+import type { ProxyMeState, WebRtcGuardState } from '../../../protocol/extension-state.ts';
 
 const exit: ExitInfo = { id: 'local', url: 'ws://127.0.0.1:9000/v1/relay', publicKey: 'A'.repeat(43) };
 const ready = { type: 'ready', version: '0.1.0', pid: 42, socksPort: 1080, httpPort: 0, pipeUrl: 'ws://127.0.0.1:4000/pipe', token: 'tok' };
@@ -131,7 +132,7 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     });
     await h.proxyMe.onClientPathEvent({ kind: 'up' });
     assert.equal(h.state().phase, 'finding-volunteer', 'an open data channel alone is not "connected"');
-    h.port.fromHelper({ type: 'status', session: 'connected', bytesUp: 100, bytesDown: 200, streams: 1, pathChanges: 2 });
+    h.port.fromHelper({ type: 'status', state: 'connected', bytesUp: 100, bytesDown: 200, streams: 1, pathChanges: 2 });
     await h.until((s) => s.phase === 'connected');
     assert.deepEqual([h.state().connectedSinceMs, h.state().pathChanges, h.state().bytesDown], [1_700_000_000_000, 2, 200]);
 

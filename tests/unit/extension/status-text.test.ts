@@ -1,7 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatBytes, formatDuration, formatRate, helpOthersStatusText, pathChangesText, proxyMeStatusText } from '../../../extension/status-text.ts';
-import { initialHelpOthersState, initialProxyMeState, PROXY_ME_PHASES, type ProxyMePhase, type RelayState } from '../../../extension/ui-state.ts';
+import { initialHelpOthersState, initialProxyMeState } from '../../../extension/ui-state.ts';
+import { PROXY_ME_PHASES, type ProxyMePhase } from '../../../protocol/extension-state.ts';
+import type { RelayState } from '../../../protocol/relay-status.ts';
 
 describe('Proxy me wording', () => {
   const text = (phase: ProxyMePhase, detail = ''): string => proxyMeStatusText({ ...initialProxyMeState(), on: phase !== 'off', phase, detail });

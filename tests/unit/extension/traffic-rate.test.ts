@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addTrafficSample, currentThroughput, MAX_TRAFFIC_SAMPLES, THROUGHPUT_WINDOW_MS, type TrafficSample } from '../../../extension/traffic-rate.ts';
+import { addTrafficSample, currentThroughput, MAX_TRAFFIC_SAMPLES, THROUGHPUT_WINDOW_MS } from '../../../extension/traffic-rate.ts';
+import type { TrafficSample } from '../../../protocol/extension-state.ts';
 
 const T0 = 1_700_000_000_000;
 const KIB = 1024;

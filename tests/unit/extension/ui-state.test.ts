@@ -1,15 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SessionState } from '../../../protocol/local-channel.ts';
-import {
-  applyClientPathEvent,
-  applyRelayStatus,
-  applySessionReport,
-  initialHelpOthersState,
-  initialProxyMeState,
-  type ClientPathEvent,
-  type ProxyMeState,
-} from '../../../extension/ui-state.ts';
+import { applyClientPathEvent, applyRelayStatus, applySessionReport, initialHelpOthersState, initialProxyMeState, type ClientPathEvent } from '../../../extension/ui-state.ts';
+import type { ProxyMeState } from '../../../protocol/extension-state.ts';
 
 const T0 = 1_700_000_000_000;
 const running = (phase: ProxyMeState['phase']): ProxyMeState => ({ ...initialProxyMeState(), on: true, phase });

@@ -10,8 +10,8 @@ import {
   readNativeMessages,
   serveNativeMessages,
 } from '../../../native-helper/native-messaging.ts';
-import { LocalMessageFormatError, parseExtensionToNative } from '../../../native-helper/local-channel-validators.ts';
-import { withTimeout } from './loopback-fixtures.ts';
+import { LocalChannelFormatError, parseExtensionToNative } from '../../../protocol/local-channel.ts';
+import { withTimeout } from '../../../harness/wait.ts';
 
 function frame(value: unknown): Buffer {
   const body = Buffer.from(JSON.stringify(value), 'utf8');
@@ -33,7 +33,7 @@ async function collect(input: PassThrough, limits = {}): Promise<unknown[]> {
 }
 
 function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<void> {
-  return assert.rejects(withTimeout(promise, 5_000, code), (error: unknown) => {
+  return assert.rejects(withTimeout(promise, code, 5_000), (error: unknown) => {
     assert.ok(error instanceof NativeMessagingError, `expected NativeMessagingError, got ${String(error)}`);
     assert.equal(error.code, code);
     return true;
@@ -77,7 +77,7 @@ describe('native messaging framing', () => {
     stream.write(bytes.subarray(0, 2));
     stream.write(bytes.subarray(2, 7));
     stream.end(bytes.subarray(7));
-    assert.deepEqual(await withTimeout(reading, 5_000, 'messages'), [{ type: 'stop' }]);
+    assert.deepEqual(await withTimeout(reading, 'messages', 5_000), [{ type: 'stop' }]);
   });
 
   test('a length of 0 is a bad length', async () => {
@@ -133,7 +133,7 @@ describe('native messaging framing', () => {
     const writer = new NativeMessageWriter(stream);
     const writing = writer.write(READY); // larger than the high-water mark: waits for a reader
     const values = collect(stream);
-    await withTimeout(writing, 5_000, 'drain');
+    await withTimeout(writing, 'drain', 5_000);
     stream.end();
     assert.deepEqual(await values, [READY]);
     await rejectsWithCode(writer.write(READY), 'NATIVE_OUTPUT_CLOSED');
@@ -146,12 +146,12 @@ describe('serveNativeMessages and parseExtensionToNative', () => {
   test('valid messages are handled in order; invalid ones are reported and skipped', async () => {
     const stream = new PassThrough();
     const handled: ExtensionToNative[] = [];
-    const invalid: LocalMessageFormatError[] = [];
+    const invalid: LocalChannelFormatError[] = [];
     stream.write(frame({ type: 'start', exit, socksPort: 1080 }));
     stream.write(frame({ type: 'launch-missiles' }));
     stream.write(frame([1, 2, 3]));
     stream.end(frame({ type: 'stop' }));
-    await withTimeout(serveNativeMessages(stream, { onMessage: (message) => void handled.push(message), onInvalidMessage: (error) => void invalid.push(error) }), 5_000, 'serve');
+    await withTimeout(serveNativeMessages(stream, { onMessage: (message) => void handled.push(message), onInvalidMessage: (error) => void invalid.push(error) }), 'serve', 5_000);
     assert.deepEqual(handled, [{ type: 'start', exit, socksPort: 1080 }, { type: 'stop' }]);
     assert.equal(invalid.length, 2);
     assert.equal(invalid[0]!.code, 'LOCAL_BAD_MESSAGE');
@@ -167,7 +167,7 @@ describe('serveNativeMessages and parseExtensionToNative', () => {
     assert.deepEqual(parseExtensionToNative({ type: 'new-token', extra: 1 }), { type: 'new-token' });
     assert.deepEqual(parseExtensionToNative({ type: 'start', exit, httpPort: 0 }), { type: 'start', exit, httpPort: 0 });
     for (const bad of [null, 'start', { type: 'start' }, { type: 'start', exit: { id: 'x' } }, { type: 'start', exit, socksPort: 70000 }, { type: 'start', exit, httpPort: 1.5 }]) {
-      assert.throws(() => parseExtensionToNative(bad), LocalMessageFormatError, JSON.stringify(bad));
+      assert.throws(() => parseExtensionToNative(bad), LocalChannelFormatError, JSON.stringify(bad));
     }
   });
 });

@@ -6,9 +6,9 @@ import type { ExtensionToPipe } from '../../../protocol/local-channel.ts';
 import { FERRY_EXTENSION_ID } from '../../../protocol/local-channel.ts';
 import { PipeServer } from '../../../native-helper/pipe-server.ts';
 import type { PipeRefusal } from '../../../native-helper/pipe-server.ts';
-import { PIPE_CLOSE_CODE } from '../../../native-helper/pipe-connection.ts';
+import { PipeCloseCode } from '../../../protocol/local-channel.ts';
 import type { LocalPipe, PipeWarning } from '../../../native-helper/pipe-connection.ts';
-import { withTimeout } from './loopback-fixtures.ts';
+import { withTimeout } from '../../../harness/wait.ts';
 
 const ORIGIN = `chrome-extension://${FERRY_EXTENSION_ID}`;
 
@@ -29,19 +29,19 @@ function dialPipe(url: string, origin: string | null): Promise<Outcome> {
       });
     });
     ws.once('error', reject);
-  }), 5_000, `the pipe at ${url}`);
+  }), `the pipe at ${url}`, 5_000);
 }
 
 function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
-  return withTimeout(new Promise((resolve) => ws.once('message', (data, isBinary) => resolve({ data: data as Buffer, isBinary }))), 5_000, 'a message');
+  return withTimeout(new Promise((resolve) => ws.once('message', (data, isBinary) => resolve({ data: data as Buffer, isBinary }))), 'a message', 5_000);
 }
 
 function closeOf(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  return withTimeout(new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }))), 5_000, 'close');
+  return withTimeout(new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }))), 'close', 5_000);
 }
 
 function nextPipe(server: PipeServer): Promise<LocalPipe> {
-  return withTimeout(new Promise((resolve) => server.onPipeOpen(resolve)), 5_000, 'onPipeOpen');
+  return withTimeout(new Promise((resolve) => server.onPipeOpen(resolve)), 'onPipeOpen', 5_000);
 }
 
 describe('PipeServer', () => {
@@ -89,7 +89,7 @@ describe('PipeServer', () => {
     }));
     ws.send(Uint8Array.of(1, 2, 3));
     ws.send(JSON.stringify({ type: 'path-up' }));
-    await withTimeout(gotControl, 5_000, 'a control message');
+    await withTimeout(gotControl, 'a control message', 5_000);
     assert.deepEqual(records.map((record) => [...record]), [[1, 2, 3]]);
     assert.deepEqual(controls, [{ type: 'path-up' }]);
 
@@ -149,7 +149,7 @@ describe('PipeServer', () => {
     const secondOpened = nextPipe(server);
     assert.equal((await open(server.issueToken())).kind, 'open');
     const second = await secondOpened;
-    assert.deepEqual(await firstClosed, { code: PIPE_CLOSE_CODE.replaced, reason: 'replaced by a newer pipe connection' });
+    assert.deepEqual(await firstClosed, { code: PipeCloseCode.REPLACED, reason: 'replaced by a newer pipe connection' });
     assert.equal(server.currentPipe, second);
     assert.equal(second.isOpen, true);
   });
@@ -168,7 +168,7 @@ describe('PipeServer', () => {
     ws.send(JSON.stringify({ type: 'path-down' })); // missing reason
     ws.send(JSON.stringify({ type: 'path-error', code: 'X', message: 'y'.repeat(5_000) })); // over maxControlMessageBytes
     ws.send(JSON.stringify({ type: 'path-down', reason: 'data channel closed' }));
-    await withTimeout(gotValid, 5_000, 'the valid control message');
+    await withTimeout(gotValid, 'the valid control message', 5_000);
     assert.deepEqual(controls, [{ type: 'path-down', reason: 'data channel closed' }]);
     assert.deepEqual(warnings.map((warning) => warning.code), ['PIPE_BAD_CONTROL', 'PIPE_BAD_CONTROL', 'PIPE_BAD_CONTROL', 'PIPE_CONTROL_TOO_LARGE']);
     assert.equal(pipe.isOpen, true);
@@ -192,8 +192,8 @@ describe('PipeServer', () => {
     const closed = closeOf(ws);
     const sessionHeard = new Promise((resolve) => pipe.onClose(resolve));
     pipe.close('session over');
-    assert.deepEqual(await closed, { code: PIPE_CLOSE_CODE.closedByHelper, reason: 'session over' });
-    assert.deepEqual(await withTimeout(sessionHeard, 5_000, 'onClose'), { code: PIPE_CLOSE_CODE.closedByHelper, reason: 'session over' });
+    assert.deepEqual(await closed, { code: PipeCloseCode.CLOSED_BY_HELPER, reason: 'session over' });
+    assert.deepEqual(await withTimeout(sessionHeard, 'onClose', 5_000), { code: PipeCloseCode.CLOSED_BY_HELPER, reason: 'session over' });
     assert.equal(server.currentPipe, null);
   });
 });

@@ -15,19 +15,12 @@ import {
   type SessionDescription,
   type VolunteerToBroker,
 } from '../../../protocol/signaling.ts';
-import { FERRY_DATA_CHANNEL_LABEL } from '../../../relay-worker/relay-pair.ts';
-import type { RelayStatus } from '../../../relay-worker/status.ts';
+import { DATA_CHANNEL_LABEL } from '../../../protocol/signaling.ts';
+import type { RelayStatus } from '../../../protocol/relay-status.ts';
+import { withTimeout } from '../../../harness/wait.ts';
 
 /** Longest any single step of a relay test may take (ms); real steps take milliseconds here. */
 export const STEP_TIMEOUT_MS = 10_000;
-
-export function withTimeout<T>(promise: Promise<T>, what: string, ms = STEP_TIMEOUT_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Resolves when `predicate` holds, re-checking whenever `notify` is called. */
 class Condition {
@@ -154,7 +147,7 @@ export class TestBroker {
     for (const client of this.wss.clients) client.terminate();
     this.wss.close();
     this.server.closeAllConnections();
-    await withTimeout(new Promise<void>((resolve) => this.server.close(() => resolve())), 'the test broker to close');
+    await withTimeout(new Promise<void>((resolve) => this.server.close(() => resolve())), 'the test broker to close', STEP_TIMEOUT_MS);
   }
 }
 
@@ -223,7 +216,7 @@ export class TestExit {
     for (const client of this.wss.clients) client.terminate();
     this.wss.close();
     this.server.closeAllConnections();
-    await withTimeout(new Promise<void>((resolve) => this.server.close(() => resolve())), 'the test exit to close');
+    await withTimeout(new Promise<void>((resolve) => this.server.close(() => resolve())), 'the test exit to close', STEP_TIMEOUT_MS);
   }
 }
 
@@ -260,7 +253,7 @@ export class TestClient {
     channel.addEventListener('open', () => this.#changed.notify());
   }
 
-  static async create(label = FERRY_DATA_CHANNEL_LABEL): Promise<TestClient> {
+  static async create(label = DATA_CHANNEL_LABEL): Promise<TestClient> {
     const peer = new RTCPeerConnection({ iceServers: [] }) as unknown as RTCPeerConnection;
     openPeers.add(peer);
     const channel = peer.createDataChannel(label);
@@ -272,6 +265,7 @@ export class TestClient {
         check();
       }),
       'the client ICE gathering',
+      STEP_TIMEOUT_MS,
     );
     const local = peer.localDescription;
     if (local === null) throw new Error('no local offer');

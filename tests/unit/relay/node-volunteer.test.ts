@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import nodeDataChannel from 'node-datachannel';
-import { TestBroker, TestExit, closeAllClientPeers, connectTestClient, withTimeout, type TestClient } from './helpers.ts';
+import { STEP_TIMEOUT_MS, TestBroker, TestExit, closeAllClientPeers, connectTestClient, type TestClient } from './helpers.ts';
+import { withTimeout } from '../../../harness/wait.ts';
 
 const fixture = resolve(import.meta.dirname, 'fixtures/run-volunteer.ts');
 const children = new Set<ChildProcess>();
@@ -67,7 +68,7 @@ describe('ferry volunteer (Node adapter, own process)', () => {
       assert.deepEqual([...new Uint8Array(client.received[0] as ArrayBuffer)], [7, 7, 7]);
 
       run.child.kill('SIGTERM');
-      assert.equal(await withTimeout(run.exited, 'the volunteer to exit after SIGTERM'), 0, `stderr: ${run.stderr()}`);
+      assert.equal(await withTimeout(run.exited, 'the volunteer to exit after SIGTERM', STEP_TIMEOUT_MS), 0, `stderr: ${run.stderr()}`);
       await exit.until(() => exit.closed === 1, 'the exit socket to close');
       assert.match(run.stderr(), /stopped after helping 1 people/, `stderr: ${run.stderr()}`);
     } finally {
@@ -80,15 +81,15 @@ describe('ferry volunteer (Node adapter, own process)', () => {
 
   test('--help prints the usage; a bad --max-clients is refused with a clear message', async () => {
     const help = runVolunteerProcess(['--help']);
-    assert.equal(await withTimeout(help.exited, '--help to exit'), 0);
+    assert.equal(await withTimeout(help.exited, '--help to exit', STEP_TIMEOUT_MS), 0);
     assert.match(help.stdout(), /Usage: ferry volunteer --broker URL/);
 
     const bad = runVolunteerProcess(['--broker', 'http://127.0.0.1:9', '--max-clients', '99']);
-    assert.equal(await withTimeout(bad.exited, 'the bad command line to exit'), 2);
+    assert.equal(await withTimeout(bad.exited, 'the bad command line to exit', STEP_TIMEOUT_MS), 2);
     assert.match(bad.stderr(), /maxClients.*from 1 to 32/);
 
     const missing = runVolunteerProcess([]);
-    assert.equal(await withTimeout(missing.exited, 'the missing broker to exit'), 2);
+    assert.equal(await withTimeout(missing.exited, 'the missing broker to exit', STEP_TIMEOUT_MS), 2);
     assert.match(missing.stderr(), /--broker URL is required/);
   });
 });

@@ -6,7 +6,8 @@ import type { ExitInfo } from '../../../protocol/signaling.ts';
 import { createRelayWorkerConfig, type RelayWorkerOptions } from '../../../relay-worker/config.ts';
 import { nodeRelayEnvironment } from '../../../relay-worker/node.ts';
 import { RelayWorker } from '../../../relay-worker/relay-worker.ts';
-import { StatusLog, TestBroker, connectTestClient, TestClient, TestExit, closeAllClientPeers, freePort, withTimeout } from './helpers.ts';
+import { StatusLog, STEP_TIMEOUT_MS, TestBroker, connectTestClient, TestClient, TestExit, closeAllClientPeers, freePort } from './helpers.ts';
+import { waitFor, withTimeout } from '../../../harness/wait.ts';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -224,9 +225,10 @@ describe('RelayWorker with real WebRTC peers and WebSocket exits', () => {
     const chunk = new Uint8Array(64 * 1024);
     // Bounded: at most 64 MiB, sent while the channel is open and its own buffer is small.
     for (let sent = 0; sent < 1024 && !client.channelClosed; sent += 1) {
-      while (client.channel.bufferedAmount > 1024 * 1024 && !client.channelClosed) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await waitFor(() => client.channel.bufferedAmount <= 1024 * 1024 || client.channelClosed, 'the client send buffer to fall to 1 MiB', {
+        timeoutMs: STEP_TIMEOUT_MS,
+        intervalMs: 5,
+      });
       try {
         client.channel.send(chunk.buffer);
       } catch {
@@ -282,7 +284,7 @@ describe('RelayWorker and the broker connection', () => {
     await statuses.waitFor((s) => s.state !== 'waiting', 'the drop to be noticed', beforeDrop);
     const again = await TestBroker.start([], port);
     cleanups.push(() => again.close());
-    await withTimeout(again.next((m) => m.type === 'hello', 'hello'), 'a hello to the restarted broker');
+    await withTimeout(again.next((m) => m.type === 'hello', 'hello'), 'a hello to the restarted broker', STEP_TIMEOUT_MS);
   });
 
   test('ignores malformed broker messages and keeps working', async () => {

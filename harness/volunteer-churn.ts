@@ -1,10 +1,10 @@
 /**
- * @module tests/integration/support/volunteer-churn
+ * @module harness/volunteer-churn
  * Volunteers come and go: downloads through a LocalNetwork during which the volunteer carrying each one is killed
  * (its browser process, by pid). Shared by the end-to-end test (which checks every byte) and the benchmark (which
  * reports the stalls).
  */
-import type { LocalNetwork } from '../../../cli/local-network.ts';
+import type { LocalNetwork } from './local-network.ts';
 import { startSocksDownload } from './socks-download.ts';
 
 export interface ChurnRound {

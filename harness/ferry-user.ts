@@ -1,0 +1,107 @@
+/**
+ * @module harness/ferry-user
+ * One real Chromium with the built Ferry extension, driven through its popup as a person would: flip a switch, read
+ * the status line, and follow the UiState the extension publishes (protocol/extension-state.ts).
+ */
+import type { Page } from 'playwright-core';
+import { installNativeHost } from '../native-helper/install.ts';
+import { parseUiState, UI_STATE_STORAGE_KEY, type HelpOthersPhase, type ProxyMePhase, type UiState } from '../protocol/extension-state.ts';
+import { FerryBrowser } from './chromium.ts';
+import { EXTENSION_DIR, POPUP_PATH } from './paths.ts';
+import { NetworkStartError } from './servers.ts';
+import { waitFor } from './wait.ts';
+
+/** A switch must reach the awaited phase within this time. */
+export const PHASE_TIMEOUT_MS = 60_000;
+/** How often the extension's state is read while waiting for a phase (ms). */
+const PHASE_POLL_MS = 100;
+
+export interface FerryUserOptions {
+  brokerUrl: string;
+  headless: boolean;
+  /** Written to chrome.storage.local before anything is switched on. */
+  settings?: Record<string, unknown>;
+  /** Installs the native helper's host manifest into the profile (the client needs it; volunteers do not). */
+  installHelper?: boolean;
+}
+
+/** One browser with the Ferry extension, driven through its popup. */
+export class FerryUser {
+  private constructor(
+    readonly browser: FerryBrowser,
+    readonly popup: Page,
+  ) {}
+
+  static async launch(options: FerryUserOptions): Promise<FerryUser> {
+    const browser = await FerryBrowser.launch({
+      extensionDir: EXTENSION_DIR,
+      headless: options.headless,
+      ...(options.installHelper ? { prepareProfile: async (userDataDir: string) => void (await installNativeHost({ userDataDir })) } : {}),
+    });
+    try {
+      const popup = await browser.openExtensionPage(POPUP_PATH);
+      await popup.evaluate(async (settings) => chrome.storage.local.set(settings), { brokerUrl: options.brokerUrl, ...options.settings });
+      await popup.reload();
+      return new FerryUser(browser, popup);
+    } catch (error) {
+      await browser.close();
+      throw error;
+    }
+  }
+
+  get pid(): number {
+    return this.browser.pid;
+  }
+
+  /** The state the extension publishes, validated: what the popup shows right now. */
+  async state(): Promise<UiState> {
+    const state = await this.publishedState();
+    if (state === undefined) throw new NetworkStartError('the extension has published no state yet (its service worker has not started)');
+    return state;
+  }
+
+  /** The published state, or undefined before the service worker first stores one. */
+  private async publishedState(): Promise<UiState | undefined> {
+    const stored: unknown = await this.popup.evaluate(async (key) => (await chrome.storage.session.get(key))[key], UI_STATE_STORAGE_KEY);
+    return stored === undefined ? undefined : parseUiState(stored);
+  }
+
+  async statusText(feature: 'proxy-me' | 'help-others'): Promise<string> {
+    return (await this.popup.locator(`#${feature}-status`).textContent()) ?? '';
+  }
+
+  /** Flips a switch in the popup, as a person clicks it. */
+  async setSwitch(feature: 'proxy-me' | 'help-others', on: boolean): Promise<void> {
+    const toggle = this.popup.locator(`#${feature}`);
+    if ((await toggle.isChecked()) !== on) await toggle.click();
+  }
+
+  async waitForProxyMe(phases: readonly ProxyMePhase[], timeoutMs = PHASE_TIMEOUT_MS): Promise<UiState> {
+    return this.waitFor((state) => phases.includes(state.proxyMe.phase), `Proxy me to reach ${phases.join(' or ')}`, timeoutMs);
+  }
+
+  async waitForHelpOthers(phases: readonly HelpOthersPhase[], timeoutMs = PHASE_TIMEOUT_MS): Promise<UiState> {
+    return this.waitFor((state) => phases.includes(state.helpOthers.phase), `Help others to reach ${phases.join(' or ')}`, timeoutMs);
+  }
+
+  private async waitFor(done: (state: UiState) => boolean, what: string, timeoutMs: number): Promise<UiState> {
+    let last: UiState | undefined;
+    try {
+      return await waitFor(
+        async () => {
+          last = await this.publishedState();
+          return last !== undefined && done(last) ? last : undefined;
+        },
+        what,
+        { timeoutMs, intervalMs: PHASE_POLL_MS },
+      );
+    } catch (error) {
+      throw new NetworkStartError(`${error instanceof Error ? error.message : String(error)}; last state: ${JSON.stringify(last)}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.browser.close();
+  }
+}
+

@@ -1,0 +1,117 @@
+/**
+ * @module harness/local-network
+ * A whole Ferry network on this machine, for `ferry demo`, the end-to-end tests and the benchmarks: broker and exit
+ * (harness/servers.ts), volunteer browsers with "Help others" on, and a client browser with "Proxy me" on, whose
+ * helper the browser itself starts through native messaging. Every switch is flipped through the extension's popup,
+ * as a person would (harness/ferry-user.ts).
+ */
+import { FerryUser } from './ferry-user.ts';
+import type { NetworkServers } from './servers.ts';
+
+export interface LocalNetworkOptions {
+  servers: NetworkServers;
+  volunteers: number;
+  headless: boolean;
+  /** The client's bypass list; tests whose origin is on loopback need ['<-loopback>']. */
+  clientBypassList?: string[];
+  clientSocksPort?: number;
+  /** Whether the client switches Proxy me on and waits until connected. Default true. */
+  connectClient?: boolean;
+  log?(line: string): void;
+}
+
+/** Volunteers and a client around running servers. */
+export class LocalNetwork {
+  private constructor(
+    readonly servers: NetworkServers,
+    readonly volunteers: FerryUser[],
+    readonly client: FerryUser,
+    private readonly headless: boolean,
+  ) {}
+
+  static async start(options: LocalNetworkOptions): Promise<LocalNetwork> {
+    const log = options.log ?? (() => {});
+    const volunteers: FerryUser[] = [];
+    try {
+      // One at a time: this machine has two cores, and each start is a Chromium process.
+      for (let index = 0; index < options.volunteers; index++) {
+        const volunteer = await FerryUser.launch({ brokerUrl: options.servers.brokerUrl, headless: options.headless });
+        volunteers.push(volunteer);
+        await volunteer.setSwitch('help-others', true);
+        await volunteer.waitForHelpOthers(['waiting']);
+        log(`volunteer ${index + 1}: Chromium pid ${volunteer.pid}, Help others on, waiting for someone who needs help`);
+      }
+      const client = await FerryUser.launch({
+        brokerUrl: options.servers.brokerUrl,
+        headless: options.headless,
+        installHelper: true,
+        settings: {
+          ...(options.clientBypassList ? { bypassList: options.clientBypassList } : {}),
+          ...(options.clientSocksPort !== undefined ? { socksPort: options.clientSocksPort } : {}),
+        },
+      });
+      const network = new LocalNetwork(options.servers, volunteers, client, options.headless);
+      if (options.connectClient ?? true) {
+        try {
+          await client.setSwitch('proxy-me', true);
+          await client.waitForProxyMe(['connected']);
+        } catch (error) {
+          log(`client browser output:\n${client.browser.recentOutput.slice(-4000)}`);
+          await client.close();
+          throw error;
+        }
+      }
+      return network;
+    } catch (error) {
+      await Promise.all(volunteers.map((volunteer) => volunteer.close()));
+      throw error;
+    }
+  }
+
+  /** Starts one more volunteer browser with Help others on, waiting for someone who needs help. */
+  async addVolunteer(): Promise<FerryUser> {
+    const volunteer = await FerryUser.launch({ brokerUrl: this.servers.brokerUrl, headless: this.headless });
+    this.volunteers.push(volunteer);
+    await volunteer.setSwitch('help-others', true);
+    await volunteer.waitForHelpOthers(['waiting', 'relaying']);
+    return volunteer;
+  }
+
+  /** The volunteer relaying for someone now, if any (polls each volunteer's own state). */
+  async carryingVolunteer(): Promise<FerryUser | undefined> {
+    for (const volunteer of this.volunteers) {
+      const state = await volunteer.state().catch(() => undefined);
+      if (state && state.helpOthers.clientsNow > 0) return volunteer;
+    }
+    return undefined;
+  }
+
+  /** Kills a volunteer's browser at once (SIGKILL, by pid), as a crash or a closed laptop would, and forgets it. */
+  async killVolunteer(volunteer: FerryUser): Promise<void> {
+    volunteer.browser.kill();
+    this.volunteers.splice(this.volunteers.indexOf(volunteer), 1);
+    await volunteer.close();
+  }
+
+  /** The helper's SOCKS5 port, once Proxy me has started it. */
+  async socksPort(): Promise<number> {
+    return (await this.client.state()).proxyMe.socksPort;
+  }
+
+  async helperPid(): Promise<number> {
+    return (await this.client.state()).proxyMe.helperPid;
+  }
+
+  /** Closes every browser (which ends the helper too) and, last, kills a helper that outlived its browser. */
+  async stop(): Promise<void> {
+    const helperPid = await this.helperPid().catch(() => 0);
+    await Promise.all([this.client.close(), ...this.volunteers.map((volunteer) => volunteer.close())]);
+    if (helperPid > 0) {
+      try {
+        process.kill(helperPid, 'SIGTERM');
+      } catch {
+        // already gone, as it should be
+      }
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * @module harness/servers
+ * A broker and an exit for a network on this machine: inside this process (tests: the exit's wire tap sees what
+ * volunteers carry), or as their own processes started through the `ferry` command (the demo), each waited for until
+ * it prints its ready line.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createBroker } from '../signaling-server/broker.ts';
+import type { BrokerMetricsSnapshot } from '../signaling-server/metrics.ts';
+import { ExitServer } from '../exit-server/exit-server.ts';
+import { generateKeyPair } from '../protocol/index.ts';
+import type { ExitInfo } from '../protocol/signaling.ts';
+import { terminate } from './chromium.ts';
+import { REPO_ROOT } from './paths.ts';
+
+/** A server child process must print its ready line within this time. */
+const SERVER_READY_TIMEOUT_MS = 20_000;
+
+export class NetworkStartError extends Error {
+  override name = 'NetworkStartError';
+  readonly code = 'FERRY_ERR_NETWORK_START';
+}
+
+export interface NetworkServers {
+  brokerUrl: string;
+  exit: ExitInfo;
+  brokerPid: number;
+  exitPid: number;
+  stop(): Promise<void>;
+}
+
+/** Broker and exit inside this process (tests: the exit's wire tap sees what volunteers carry). */
+export async function startServersInProcess(
+  options: Pick<ConstructorParameters<typeof ExitServer>[0], 'wireTap' | 'onStreamRequest'> = {},
+): Promise<NetworkServers & { exitServer: ExitServer; brokerMetrics(): Promise<BrokerMetricsSnapshot> }> {
+  const exitServer = new ExitServer({ keyPair: generateKeyPair(), config: { port: 0, allowLoopback: true }, ...options });
+  const { url } = await exitServer.listen();
+  const exit: ExitInfo = { id: 'local', url, publicKey: exitServer.publicKey };
+  const broker = createBroker({ port: 0, exits: [exit] });
+  const { port } = await broker.listen();
+  return {
+    brokerUrl: `http://127.0.0.1:${port}`,
+    exit,
+    exitServer,
+    brokerMetrics: () => broker.metrics(),
+    brokerPid: process.pid,
+    exitPid: process.pid,
+    stop: async () => {
+      await broker.close();
+      await exitServer.close();
+    },
+  };
+}
+
+/** Runs `ferry <args>` as its own process and waits for the line matching `readyPattern` (stdout). */
+export function spawnFerry(args: string[], readyPattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolvePromise, reject) => {
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new NetworkStartError(`"ferry ${args[0]}" printed no ready line within ${SERVER_READY_TIMEOUT_MS} ms: ${output.slice(-400)}`));
+    }, SERVER_READY_TIMEOUT_MS);
+    const onStderr = (chunk: Buffer): void => {
+      output += chunk.toString();
+    };
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const match = readyPattern.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        // From now on: keep both pipes drained (a full pipe would block the child), pass its problems on, and keep
+        // nothing in memory.
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        child.stderr?.off('data', onStderr);
+        child.stderr?.pipe(process.stderr, { end: false });
+        resolvePromise({ child, match });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onStderr);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new NetworkStartError(`"ferry ${args[0]}" exited with code ${code}: ${output.slice(-400)}`));
+    });
+  });
+}
+
+/** Broker and exit as their own processes, started through the `ferry` command (the demo). */
+export async function startServerProcesses(options: { brokerPort: number; exitPort: number }): Promise<NetworkServers> {
+  const exitStarted = await spawnFerry(['exit', '--port', String(options.exitPort), '--allow-loopback'], /ferry exit: (ws:\/\/\S+) ready, public key (\S+) \(pid (\d+)\)/);
+  const [, url = '', publicKey = ''] = exitStarted.match;
+  const exit: ExitInfo = { id: 'local', url, publicKey };
+  let brokerStarted: Awaited<ReturnType<typeof spawnFerry>>;
+  try {
+    brokerStarted = await spawnFerry(['broker', '--port', String(options.brokerPort), '--exit', `${exit.id}=${exit.url}=${exit.publicKey}`], /ferry broker: (http:\/\/\S+) ready/);
+  } catch (error) {
+    await terminate(exitStarted.child);
+    throw error;
+  }
+  const brokerChild = brokerStarted.child;
+  return {
+    brokerUrl: brokerStarted.match[1] ?? '',
+    exit,
+    brokerPid: brokerChild.pid ?? 0,
+    exitPid: exitStarted.child.pid ?? 0,
+    stop: async () => {
+      await Promise.all([terminate(brokerChild), terminate(exitStarted.child)]);
+    },
+  };
+}
+

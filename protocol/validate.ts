@@ -1,0 +1,80 @@
+/**
+ * @module validate
+ * The small checks every contract and config of Ferry is validated with: untrusted JSON from a peer, a message from
+ * another part of the extension, a configuration object. Each check takes `fail`, the caller's typed error for "this
+ * value is unusable" (SignalingFormatError, LocalChannelFormatError, InvalidConfigError, ...), so a bad value always
+ * surfaces as the error class of the contract it broke, with a message that names the field and what would be
+ * accepted. Runtime-neutral.
+ */
+
+/** Makes the caller's typed error from a message that names the field and what it must be. */
+export type Fail = (message: string) => Error;
+
+/** A plain object (not null, not an array): what a JSON object parses to. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `value` itself if it is a plain object, else fail(`${what} must be ...`). */
+export function requireRecord(value: unknown, what: string, fail: Fail): Record<string, unknown> {
+  if (!isRecord(value)) throw fail(`${what} must be a JSON object`);
+  return value;
+}
+
+/** An integer from min to max inclusive (both safe integers); `name` is how the message names the field. */
+export function requireInteger(value: unknown, name: string, min: number, max: number, fail: Fail): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw fail(`${name} must be an integer from ${min} to ${max}, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** A non-negative safe integer (a counter or a byte count). */
+export function requireCount(value: unknown, name: string, fail: Fail): number {
+  return requireInteger(value, name, 0, Number.MAX_SAFE_INTEGER, fail);
+}
+
+/** A non-empty string of at most maxChars characters. */
+export function requireText(value: unknown, name: string, maxChars: number, fail: Fail): string {
+  if (typeof value !== 'string' || value.length === 0) throw fail(`${name} must be a non-empty string`);
+  if (value.length > maxChars) throw fail(`${name} is longer than ${maxChars} characters`);
+  return value;
+}
+
+/** Free text for people (a reason): any string, cut to maxChars; absent means ''. */
+export function optionalText(value: unknown, name: string, maxChars: number, fail: Fail): string {
+  if (value === undefined) return '';
+  if (typeof value !== 'string') throw fail(`${name} must be a string`);
+  return value.slice(0, maxChars);
+}
+
+export function requireBoolean(value: unknown, name: string, fail: Fail): boolean {
+  if (typeof value !== 'boolean') throw fail(`${name} must be true or false`);
+  return value;
+}
+
+/** One of the listed strings. */
+export function requireOneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], fail: Fail): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) throw fail(`${name} must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+/** A URL whose scheme is one of `schemes` (e.g. ['ws:', 'wss:']), at most maxChars long. Returns the text as given. */
+export function requireUrl(value: unknown, name: string, schemes: readonly string[], maxChars: number, fail: Fail): string {
+  const text = requireText(value, name, maxChars, fail);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw fail(`${name} must be a URL`);
+  }
+  if (!schemes.includes(url.protocol)) throw fail(`${name} must be a ${schemes.join(' or ')} URL`);
+  return text;
+}
+
+/** A value as a message may show it: short, and never a whole object an attacker sent. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined || value === null) return String(value);
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 32));
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}

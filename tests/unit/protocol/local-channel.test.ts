@@ -1,0 +1,85 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  decodePipeControl,
+  LocalChannelFormatError,
+  MAX_PIPE_CONTROL_BYTES,
+  parseExtensionToPipe,
+  parseHelperToPipe,
+  parseNativeToExtension,
+} from '../../../protocol/local-channel.ts';
+
+// The extension reads pipe control messages as text: size and JSON first, then the message.
+const parsePipeControl = (text: string) => parseHelperToPipe(decodePipeControl(text));
+const parseNativeMessage = parseNativeToExtension;
+
+const ready = { type: 'ready', version: '0.1.0', pid: 1234, socksPort: 1080, httpPort: 0, pipeUrl: 'ws://127.0.0.1:4000/pipe', token: 'abc' };
+
+describe('native messages', () => {
+  test('ready, token, status and error parse', () => {
+    assert.deepEqual(parseNativeMessage(ready), ready);
+    assert.deepEqual(parseNativeMessage({ type: 'token', token: 'new' }), { type: 'token', token: 'new' });
+    assert.deepEqual(parseNativeMessage({ type: 'status', state: 'handshaking', bytesUp: 1, bytesDown: 2, streams: 0, pathChanges: 0 }), {
+      type: 'status',
+      state: 'handshaking',
+      bytesUp: 1,
+      bytesDown: 2,
+      streams: 0,
+      pathChanges: 0,
+    });
+    assert.equal((parseNativeMessage({ type: 'status', state: 'resuming', bytesUp: 1, bytesDown: 2, streams: 3, pathChanges: 4 }) as { state: string }).state, 'resuming');
+    assert.deepEqual(parseNativeMessage({ type: 'error', code: 'PORT_IN_USE', message: 'port 1080 is taken' }).type, 'error');
+  });
+
+  test('the pipe must stay on this machine, and ports must be real', () => {
+    for (const bad of [
+      { ...ready, pipeUrl: 'ws://203.0.113.5:4000/pipe' },
+      { ...ready, pipeUrl: 'wss://127.0.0.1:4000/pipe' },
+      { ...ready, socksPort: 0 },
+      { ...ready, socksPort: 65536 },
+      { ...ready, token: '' },
+      { type: 'status', state: 'flying', bytesUp: 0, bytesDown: 0, streams: 0, pathChanges: 0 },
+      { type: 'status', state: 'connected', bytesUp: 0, bytesDown: 0, streams: 0 },
+      { type: 'status', state: 'connected', bytesUp: 0, bytesDown: 0, streams: 0, pathChanges: -1 },
+      { type: 'hello' },
+      'ready',
+    ]) {
+      assert.throws(() => parseNativeMessage(bad), LocalChannelFormatError, JSON.stringify(bad));
+    }
+  });
+});
+
+describe('pipe control', () => {
+  test('need-path (with or without a reason) and session parse', () => {
+    assert.deepEqual(parsePipeControl('{"type":"need-path","reason":"silent for 10 s"}'), { type: 'need-path', reason: 'silent for 10 s' });
+    assert.deepEqual(parsePipeControl('{"type":"need-path"}'), { type: 'need-path', reason: '' });
+    assert.deepEqual(parsePipeControl(JSON.stringify({ type: 'session', state: 'resuming', bytesUp: 3, bytesDown: 4, streams: 1, pathChanges: 2 })), {
+      type: 'session',
+      state: 'resuming',
+      bytesUp: 3,
+      bytesDown: 4,
+      streams: 1,
+      pathChanges: 2,
+    });
+  });
+
+  test('non-JSON, unknown types and oversized messages are refused', () => {
+    for (const bad of ['nope', '[]', '{"type":"path-up"}', '{"type":"need-path","reason":7}', '{"type":"session","state":"connected","bytesUp":0,"bytesDown":0,"streams":0}', `{"type":"need-path","pad":"${'x'.repeat(MAX_PIPE_CONTROL_BYTES)}"}`]) {
+      assert.throws(() => parsePipeControl(bad), LocalChannelFormatError, bad.slice(0, 40));
+    }
+  });
+});
+
+describe('pipe control from the extension', () => {
+  test('path-up, path-down and path-error parse', () => {
+    assert.deepEqual(parseExtensionToPipe({ type: 'path-up' }), { type: 'path-up' });
+    assert.deepEqual(parseExtensionToPipe({ type: 'path-down', reason: 'the data channel closed' }), { type: 'path-down', reason: 'the data channel closed' });
+    assert.deepEqual(parseExtensionToPipe({ type: 'path-error', code: 'NO_VOLUNTEERS', message: 'none free' }), { type: 'path-error', code: 'NO_VOLUNTEERS', message: 'none free' });
+  });
+
+  test('a helper-bound message of the wrong direction, or without its fields, is refused', () => {
+    for (const bad of [{ type: 'need-path' }, { type: 'path-down' }, { type: 'path-error', code: 'X' }, { type: 'path-down', reason: 'x'.repeat(5_000) }, null, []]) {
+      assert.throws(() => parseExtensionToPipe(bad), LocalChannelFormatError, JSON.stringify(bad)?.slice(0, 40));
+    }
+  });
+});
