@@ -9,13 +9,12 @@ import { join } from 'node:path';
 import nodeDataChannel from 'node-datachannel';
 import { createBroker } from '../../signaling-server/broker.ts';
 import { startHelperCore, type HelperCore } from '../../native-helper/helper-core.ts';
-import { FERRY_EXTENSION_ID } from '../../protocol/local-channel.ts';
 import { spawnFerry } from '../../harness/servers.ts';
 import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
-import { NodeClientPath } from './support/node-client-path.ts';
+import { waitFor, withTimeout } from '../../harness/wait.ts';
+import { EXTENSION_ORIGIN, NodeClient } from './support/node-client.ts';
 import { startSocksDownload } from '../../harness/socks-download.ts';
 
-const ORIGIN = `chrome-extension://${FERRY_EXTENSION_ID}`;
 const keyDir = mkdtempSync(join(tmpdir(), 'ferry-exit-key-'));
 const keyFile = join(keyDir, 'exit.key');
 const children = new Set<ChildProcess>();
@@ -49,26 +48,22 @@ test('an exit crash fails the affected SOCKS stream within seconds of its restar
   const brokerUrl = `http://127.0.0.1:${(await broker.listen()).port}`;
   await spawnTracked(['volunteer', '--broker', brokerUrl], /ferry volunteer: waiting/);
   let helper: HelperCore | undefined;
-  let path: NodeClientPath | undefined;
+  let client: NodeClient | undefined;
   try {
-    helper = await startHelperCore({ exit: exitInfo, allowedOrigin: ORIGIN, socksPort: 0, httpPort: 0 });
-    path = new NodeClientPath({ pipeUrl: helper.pipeUrl, token: helper.issueToken(), origin: ORIGIN, brokerUrl, exitId: 'local' });
-    await path.connectPipe();
-    path.keepPathUp = true;
-    await path.replacePath('first path');
+    helper = await startHelperCore({ exit: exitInfo, allowedOrigin: EXTENSION_ORIGIN, socksPort: 0, httpPort: 0 });
+    client = new NodeClient({ pipeUrl: helper.pipeUrl, token: helper.issueToken(), brokerUrl, exit: exitInfo });
+    await client.waitForEvent((event) => event.kind === 'up', 'the first path');
 
     const download = await startSocksDownload(helper.socksPort, 'localhost', origin.port, '/file');
     const outcome = download.done.then(
       (result) => ({ failed: result.bytes < origin.file.length, detail: `ended after ${result.bytes} bytes`, at: Date.now() }),
       (error: Error) => ({ failed: true, detail: error.message, at: Date.now() }),
     );
-    const deadline = Date.now() + 30_000;
-    while (download.received() < 4 * 1024 * 1024) {
-      assert.ok(Date.now() < deadline, 'the download got going');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(() => download.received() >= 4 * 1024 * 1024, 'the download to get going', { timeoutMs: 30_000 });
+    // The same port is taken again only once the killed exit has released it.
+    const killed = new Promise<void>((resolve) => firstExit.child.once('exit', () => resolve()));
     firstExit.child.kill('SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await withTimeout(killed, 'the killed exit to end', 10_000);
     await startExit(Number(portText));
     const restartedAt = Date.now();
     const result = await outcome;
@@ -80,7 +75,7 @@ test('an exit crash fails the affected SOCKS stream within seconds of its restar
     const page = await next.done;
     assert.ok(page.bytes > 0, 'the next request works again');
   } finally {
-    path?.close();
+    client?.stop();
     await helper?.close();
     await broker.close();
   }

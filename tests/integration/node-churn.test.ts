@@ -9,13 +9,12 @@ import { createBroker } from '../../signaling-server/broker.ts';
 import { ExitServer } from '../../exit-server/exit-server.ts';
 import { generateKeyPair } from '../../protocol/index.ts';
 import { startHelperCore, type HelperCore } from '../../native-helper/helper-core.ts';
-import { FERRY_EXTENSION_ID } from '../../protocol/local-channel.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
 import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
-import { NodeClientPath } from './support/node-client-path.ts';
+import { waitFor } from '../../harness/wait.ts';
+import { EXTENSION_ORIGIN, NodeClient } from './support/node-client.ts';
 import { startSocksDownload } from '../../harness/socks-download.ts';
 
-const ORIGIN = `chrome-extension://${FERRY_EXTENSION_ID}`;
 let origin: OriginServer;
 let exit: ExitServer;
 let broker: ReturnType<typeof createBroker>;
@@ -57,29 +56,25 @@ async function startVolunteer(): Promise<ChildProcess> {
 
 test('three downloads, each surviving the SIGKILL of the volunteer carrying it: every byte arrives, in order, once', async () => {
   let helper: HelperCore | undefined;
-  let path: NodeClientPath | undefined;
+  let client: NodeClient | undefined;
   try {
     let carrier = await startVolunteer();
-    helper = await startHelperCore({ exit: exitInfo, allowedOrigin: ORIGIN, socksPort: 0, httpPort: 0 });
-    path = new NodeClientPath({ pipeUrl: helper.pipeUrl, token: helper.issueToken(), origin: ORIGIN, brokerUrl, exitId: 'local' });
-    await path.connectPipe();
-    path.keepPathUp = true;
-    // node-datachannel as the offering side sometimes loses one attempt to a libdatachannel race: retry like the
-    // extension does.
-    await path.replacePath('first path');
-    assert.equal(path.pathsUp, 1);
+    helper = await startHelperCore({ exit: exitInfo, allowedOrigin: EXTENSION_ORIGIN, socksPort: 0, httpPort: 0 });
+    // The extension's client path gets a path, and replaces it whenever it breaks or the helper finds it silent.
+    client = new NodeClient({ pipeUrl: helper.pipeUrl, token: helper.issueToken(), brokerUrl, exit: exitInfo });
+    await client.waitForEvent((event) => event.kind === 'up', 'the first path');
     const tunnel = helper.tunnel;
+    await waitFor(() => tunnel.status.state === 'connected', 'the session to connect');
     for (let kill = 1; kill <= 3; kill++) {
       // The next volunteer waits at the broker; the carrier dies without a goodbye once the download is under way.
       const next = await startVolunteer();
       const download = await startSocksDownload(helper.socksPort, 'localhost', origin.port, '/file');
       let failure: unknown;
       download.done.catch((error: unknown) => (failure = error));
-      const deadline = Date.now() + 30_000;
-      while (download.received() < 4 * 1024 * 1024) {
-        if (failure !== undefined || Date.now() > deadline) throw new Error(`round ${kill}: stuck at ${download.received()} bytes (${String(failure)}); ${JSON.stringify(tunnel.status)}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await waitFor(() => {
+        if (failure !== undefined) throw new Error(`round ${kill}: the download failed at ${download.received()} bytes (${String(failure)}); ${JSON.stringify(tunnel.status)}`);
+        return download.received() >= 4 * 1024 * 1024;
+      }, `round ${kill}: 4 MiB of the download`, { timeoutMs: 30_000 });
       carrier.kill('SIGKILL');
       carrier = next;
       const result = await download.done;
@@ -88,7 +83,7 @@ test('three downloads, each surviving the SIGKILL of the volunteer carrying it: 
       assert.equal(tunnel.status.pathChanges, kill, `round ${kill}: the session moved, it did not restart`);
     }
   } finally {
-    path?.close();
+    client?.stop();
     await helper?.close();
   }
 });

@@ -1,6 +1,7 @@
-// The whole path without browsers: SOCKS5 -> helper -> pipe -> node-datachannel "extension" -> broker-matched Node
-// volunteer (relay-worker) -> exit -> origin. Every part is the real one except the two browsers, which the e2e
-// suite covers. Fast enough to run on every change.
+// The whole path without browsers: SOCKS5 -> helper -> pipe -> the extension's client path (run in Node on
+// node-datachannel) -> broker-matched Node volunteer (relay-worker) -> exit -> origin. Every part is the real one;
+// only the two browsers' WebRTC stacks are node-datachannel here (the e2e suite runs Chromium). Fast enough to run
+// on every change.
 import { test, after, before } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
 import assert from 'node:assert/strict';
@@ -11,13 +12,12 @@ import { RelayWorker } from '../../relay-worker/relay-worker.ts';
 import { createRelayWorkerConfig } from '../../relay-worker/config.ts';
 import { nodeRelayEnvironment } from '../../relay-worker/node.ts';
 import { startHelperCore, type HelperCore } from '../../native-helper/helper-core.ts';
-import { FERRY_EXTENSION_ID } from '../../protocol/local-channel.ts';
 import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
 import { socksFetch } from '../../harness/socks-fetch.ts';
-import { NodeClientPath } from './support/node-client-path.ts';
+import { waitFor } from '../../harness/wait.ts';
+import { EXTENSION_ORIGIN, NodeClient } from './support/node-client.ts';
 import { containsAnyRunOf, containsText } from './support/wire-check.ts';
 
-const ORIGIN = `chrome-extension://${FERRY_EXTENSION_ID}`;
 const captured: Uint8Array[] = [];
 let origin: OriginServer;
 let exit: ExitServer;
@@ -47,17 +47,19 @@ after(async () => {
   nodeDataChannel.cleanup();
 });
 
-async function startHelper(): Promise<{ helper: HelperCore; path: NodeClientPath }> {
-  const helper = await startHelperCore({ exit: exitInfo, allowedOrigin: ORIGIN, socksPort: 0, httpPort: 0, tunnel: { sessionWaitMs: 3_000 } });
-  const path = new NodeClientPath({ pipeUrl: helper.pipeUrl, token: helper.issueToken(), origin: ORIGIN, brokerUrl, exitId: 'local' });
-  await path.connectPipe();
-  return { helper, path };
+/** The helper, and the extension's client path connected to its pipe (which at once asks the broker for a path). */
+async function startClient(): Promise<{ helper: HelperCore; client: NodeClient }> {
+  const helper = await startHelperCore({ exit: exitInfo, allowedOrigin: EXTENSION_ORIGIN, socksPort: 0, httpPort: 0, tunnel: { sessionWaitMs: 3_000 } });
+  const client = new NodeClient({ pipeUrl: helper.pipeUrl, token: helper.issueToken(), brokerUrl, exit: exitInfo });
+  return { helper, client };
 }
 
 test('with no volunteer anywhere, the broker says so and a SOCKS request fails with a SOCKS error within 10 s; nothing reaches the origin', async () => {
-  const { helper, path } = await startHelper();
+  const { helper, client } = await startClient();
   try {
-    assert.equal(await path.getPath(), 'NO_VOLUNTEERS');
+    const refused = await client.waitForEvent((event) => event.kind === 'error' && event.code !== 'PATH_FAILED', 'the broker to refuse a path');
+    assert.deepEqual(refused.kind === 'error' && refused.code, 'NO_VOLUNTEERS');
+    await waitFor(() => helper.tunnel.status.lastPathError, 'the helper to hear why there is no path');
     const result = await socksFetch(helper.socksPort, `http://localhost:${origin.port}/file`, 20);
     assert.equal(result.ok, false);
     assert.equal(result.exitCode, 97, `curl reports a SOCKS5 error reply: ${result.stderr}`);
@@ -65,7 +67,7 @@ test('with no volunteer anywhere, the broker says so and a SOCKS request fails w
     assert.equal(origin.connections, 0, 'no direct connection was made');
     assert.match(helper.tunnel.status.lastPathError ?? '', /NO_VOLUNTEERS/);
   } finally {
-    path.close();
+    client.stop();
     await helper.close();
   }
 });
@@ -73,12 +75,13 @@ test('with no volunteer anywhere, the broker says so and a SOCKS request fails w
 test('an 8 MiB download through a Node volunteer is byte-identical, and the volunteer saw neither host nor content', async () => {
   const volunteer = new RelayWorker({ config: createRelayWorkerConfig({ brokerUrl, kind: 'headless' }), environment: nodeRelayEnvironment() });
   volunteer.start();
-  const { helper, path } = await startHelper();
+  let client: NodeClient | undefined;
+  let helper: HelperCore | undefined;
   try {
-    for (let attempt = 0; volunteer.status.state !== 'waiting' && attempt < 100; attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(await path.getPath(), 'up');
-    for (let attempt = 0; helper.tunnel.status.state !== 'connected' && attempt < 100; attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(helper.tunnel.status.state, 'connected');
+    await waitFor(() => volunteer.status.state === 'waiting', 'the volunteer to wait at the broker');
+    ({ helper, client } = await startClient());
+    await client.waitForEvent((event) => event.kind === 'up', 'a path through the volunteer');
+    await waitFor(() => helper?.tunnel.status.state === 'connected', 'the session to connect');
     captured.length = 0;
     const result = await socksFetch(helper.socksPort, `http://localhost:${origin.port}/file`);
     assert.ok(result.ok, result.stderr);
@@ -89,8 +92,8 @@ test('an 8 MiB download through a Node volunteer is byte-identical, and the volu
     assert.equal(containsAnyRunOf(wire, origin.file), false, 'no 16-byte run of the file is visible');
     assert.ok(volunteer.status.bytesExitToClient >= origin.file.length, 'the bytes went through the volunteer');
   } finally {
-    path.close();
-    await helper.close();
+    client?.stop();
+    await helper?.close();
     volunteer.stop();
   }
 });
