@@ -16,7 +16,11 @@ export function utf8(text: string): Uint8Array {
  * the whole field undecodable for the receiver).
  */
 export function utf8Prefix(text: string, maxBytes: number): Uint8Array {
-  const bytes = utf8Encoder.encode(text);
+  return utf8BytesPrefix(utf8Encoder.encode(text), maxBytes);
+}
+
+/** The first bytes of UTF-8 `bytes`, at most maxBytes, cut at a character boundary. */
+export function utf8BytesPrefix(bytes: Uint8Array, maxBytes: number): Uint8Array {
   if (bytes.length <= maxBytes) return bytes;
   let end = maxBytes;
   // Back up over continuation bytes (10xxxxxx) to the start of the character that did not fit.

@@ -17,7 +17,7 @@ import {
   RecordType,
   SEALED_HEADER_BYTES,
 } from './constants.ts';
-import { fromUtf8, readUint64, utf8Prefix, viewOf, writeUint64 } from './bytes.ts';
+import { fromUtf8, readUint64, utf8BytesPrefix, utf8Prefix, viewOf, writeUint64 } from './bytes.ts';
 import { MalformedInputError, OversizeError } from './errors.ts';
 
 export type TunnelRecord =
@@ -59,7 +59,8 @@ export function decodeRecord(bytes: Uint8Array): TunnelRecord {
     case RecordType.REFUSED: {
       let reason: string;
       try {
-        reason = fromUtf8(bytes.subarray(1, 1 + MAX_REASON_BYTES));
+        // A peer that sent more than the limit still gets its text shown, cut at a character boundary.
+        reason = fromUtf8(utf8BytesPrefix(bytes.subarray(1), MAX_REASON_BYTES));
       } catch {
         reason = 'refused (reason not valid UTF-8)';
       }
