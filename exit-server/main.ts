@@ -34,26 +34,30 @@ function wholeNumber(text: string | undefined, flag: string, fallback: number): 
   return Number(text);
 }
 
-/** Runs `ferry exit` with the arguments after the command name. */
-export async function runExit(argv: string[]): Promise<void> {
-  let values;
+/** The flags after the command name, or ExitUsageError saying what is wrong. */
+function parseFlags(argv: string[]) {
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'key-file': { type: 'string' },
-        'allow-loopback': { type: 'boolean', default: false },
-        'max-sessions': { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    return parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'key-file': { type: 'string' },
+      'allow-loopback': { type: 'boolean', default: false },
+      'max-sessions': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
   } catch (error) {
     throw new ExitUsageError(`${error instanceof Error ? error.message : String(error)}\n\n${EXIT_USAGE}`);
   }
+}
+
+/** Runs `ferry exit` with the arguments after the command name. */
+export async function runExit(argv: string[]): Promise<void> {
+  const values = parseFlags(argv);
   if (values.help) {
     process.stdout.write(EXIT_USAGE);
     return;

@@ -23,6 +23,19 @@ export interface FerryUserOptions {
   settings?: Record<string, unknown>;
   /** Installs the native helper's host manifest into the profile (the client needs it; volunteers do not). */
   installHelper?: boolean;
+  /** With installHelper: the client session's timing, passed to `ferry helper --native` by its launcher. */
+  helperSession?: HelperSessionTiming;
+}
+
+/** The client session's timing in the helper (protocol/config.ts names them; defaults there). */
+export interface HelperSessionTiming {
+  heartbeatIntervalMs: number;
+  pathSilenceTimeoutMs: number;
+}
+
+/** The `ferry helper --native` flags that set `timing`. */
+export function helperSessionFlags(timing: HelperSessionTiming | undefined): string[] {
+  return timing === undefined ? [] : ['--heartbeat-ms', String(timing.heartbeatIntervalMs), '--path-silence-ms', String(timing.pathSilenceTimeoutMs)];
 }
 
 /** One browser with the Ferry extension, driven through its popup. */
@@ -36,7 +49,9 @@ export class FerryUser {
     const browser = await FerryBrowser.launch({
       extensionDir: EXTENSION_DIR,
       headless: options.headless,
-      ...(options.installHelper ? { prepareProfile: async (userDataDir: string) => void (await installNativeHost({ userDataDir })) } : {}),
+      ...(options.installHelper
+        ? { prepareProfile: async (userDataDir: string) => void (await installNativeHost({ userDataDir, helperFlags: helperSessionFlags(options.helperSession) })) }
+        : {}),
     });
     try {
       const popup = await browser.openExtensionPage(POPUP_PATH);

@@ -5,7 +5,7 @@
  * helper the browser itself starts through native messaging. Every switch is flipped through the extension's popup,
  * as a person would (harness/ferry-user.ts).
  */
-import { FerryUser } from './ferry-user.ts';
+import { FerryUser, type HelperSessionTiming } from './ferry-user.ts';
 import type { NetworkServers } from './servers.ts';
 
 export interface LocalNetworkOptions {
@@ -15,6 +15,8 @@ export interface LocalNetworkOptions {
   /** The client's bypass list; tests whose origin is on loopback need ['<-loopback>']. */
   clientBypassList?: string[];
   clientSocksPort?: number;
+  /** The client session's heartbeat and path-silence timing; the product's defaults when absent. */
+  clientSession?: HelperSessionTiming;
   /** Whether the client switches Proxy me on and waits until connected. Default true. */
   connectClient?: boolean;
   log?(line: string): void;
@@ -45,6 +47,7 @@ export class LocalNetwork {
         brokerUrl: options.servers.brokerUrl,
         headless: options.headless,
         installHelper: true,
+        ...(options.clientSession ? { helperSession: options.clientSession } : {}),
         settings: {
           ...(options.clientBypassList ? { bypassList: options.clientBypassList } : {}),
           ...(options.clientSocksPort !== undefined ? { socksPort: options.clientSocksPort } : {}),

@@ -6,6 +6,7 @@
  */
 import type { LocalNetwork } from './local-network.ts';
 import { startSocksDownload } from './socks-download.ts';
+import { waitFor, withTimeout } from './wait.ts';
 
 export interface ChurnRound {
   sha256: string;
@@ -26,16 +27,8 @@ export interface ChurnOptions {
   log?(line: string): void;
 }
 
-const POLL_MS = 50;
+/** Longest a round (a download, one kill, the recovery) may take. */
 const ROUND_TIMEOUT_MS = 120_000;
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = ROUND_TIMEOUT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-}
 
 /** Runs `rounds` downloads; in each, kills the carrying volunteer mid-way and starts a replacement. */
 export async function runVolunteerChurn(options: ChurnOptions): Promise<ChurnRound[]> {
@@ -44,18 +37,13 @@ export async function runVolunteerChurn(options: ChurnOptions): Promise<ChurnRou
   for (let round = 1; round <= options.rounds; round++) {
     const socksPort = await network.socksPort();
     const download = await startSocksDownload(socksPort, 'localhost', options.originPort, options.path);
-    await until(() => download.received() >= options.killAfterBytes, `${options.killAfterBytes} bytes of round ${round}`);
-    let carrier = await network.carryingVolunteer();
-    await until(async () => (carrier = await network.carryingVolunteer()) !== undefined, 'a volunteer to report carrying the download', 10_000);
-    if (!carrier) throw new Error('no volunteer is carrying the download');
+    await waitFor(() => download.received() >= options.killAfterBytes, `${options.killAfterBytes} bytes of round ${round}`, { timeoutMs: ROUND_TIMEOUT_MS });
+    const carrier = await waitFor(() => network.carryingVolunteer(), 'a volunteer to report carrying the download', { timeoutMs: 10_000 });
     const pid = carrier.pid;
     await network.killVolunteer(carrier);
     log(`round ${round}: killed the carrying volunteer (pid ${pid}) after ${download.received()} bytes`);
     const replacement = network.addVolunteer();
-    const result = await Promise.race([
-      download.done,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`round ${round}: the download did not finish`)), ROUND_TIMEOUT_MS)),
-    ]);
+    const result = await withTimeout(download.done, `round ${round}: the download to finish`, ROUND_TIMEOUT_MS);
     await replacement;
     rounds.push(result);
     log(`round ${round}: ${result.bytes} bytes, longest stall ${Math.round(result.longestStallMs)} ms`);

@@ -41,6 +41,8 @@ export interface InstallNativeHostOptions extends NativeHostLocationOptions {
   nodePath?: string;
   /** Checkout whose bin/ferry.js the launcher runs. Default: REPO_ROOT. */
   repoRoot?: string;
+  /** Extra `ferry helper --native` flags the launcher passes (e.g. ['--path-silence-ms', '2000'] for tests). */
+  helperFlags?: readonly string[];
 }
 
 export interface NativeHostManifest {
@@ -76,13 +78,13 @@ export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-export function launcherScript(nodePath: string, repoRoot: string): string {
+export function launcherScript(nodePath: string, repoRoot: string, helperFlags: readonly string[] = []): string {
   const entry = path.join(repoRoot, 'bin', 'ferry.js');
   return [
     '#!/bin/sh',
     `# Started by the browser as the native messaging host ${NATIVE_HOST_NAME}; the browser passes the caller's origin.`,
     '# Written by `ferry helper --install`; run `ferry helper --uninstall` to remove.',
-    `exec ${shellQuote(nodePath)} ${shellQuote(entry)} helper --native "$@"`,
+    `exec ${[nodePath, entry, 'helper', '--native', ...helperFlags].map(shellQuote).join(' ')} "$@"`,
     '',
   ].join('\n');
 }
@@ -109,7 +111,7 @@ export async function installNativeHost(options: InstallNativeHostOptions = {}):
   for (const dir of nativeHostDirs(options)) {
     await mkdir(dir, { recursive: true });
     const launcherPath = path.join(dir, LAUNCHER_FILE_NAME);
-    await writeFile(launcherPath, launcherScript(nodePath, repoRoot), { mode: 0o755 });
+    await writeFile(launcherPath, launcherScript(nodePath, repoRoot, options.helperFlags), { mode: 0o755 });
     await chmod(launcherPath, 0o755); // writeFile's mode applies only to new files
     const manifestPath = path.join(dir, MANIFEST_FILE_NAME);
     await writeFile(manifestPath, `${JSON.stringify(nativeHostManifest(launcherPath, extensionId), null, 2)}\n`, { mode: 0o644 });

@@ -3,6 +3,7 @@
  * `ferry helper`: installs or removes the native host manifest, or runs as the native messaging host the browser
  * starts (native-host.ts). Parses flags and throws HelperUsageError for a bad command line.
  */
+import { defaultSessionConfig, type SessionConfig } from '../protocol/config.ts';
 import { DEFAULT_HTTP_PORT, DEFAULT_SOCKS_PORT } from './config.ts';
 import { installNativeHost, uninstallNativeHost } from './install.ts';
 import { runNativeHost } from './native-host.ts';
@@ -18,6 +19,8 @@ Runs the Ferry helper: a SOCKS5 and an HTTP CONNECT proxy on 127.0.0.1 whose str
   --native [ORIGIN]       run as the native messaging host (the browser starts it so and passes its origin)
   --socks-port N          SOCKS5 port (default ${DEFAULT_SOCKS_PORT}; 0 = any free port)
   --http-port N           HTTP CONNECT port (default ${DEFAULT_HTTP_PORT}; 0 = any free port)
+  --heartbeat-ms N        with --native: send a heartbeat after N ms without traffic (default ${defaultSessionConfig.heartbeatIntervalMs})
+  --path-silence-ms N     with --native: a path silent for N ms is replaced (default ${defaultSessionConfig.pathSilenceTimeoutMs})
   --help                  show this text
 `;
 
@@ -32,7 +35,8 @@ export type HelperCommand =
   | { kind: 'install'; userDataDir?: string; extensionId?: string }
   | { kind: 'uninstall'; userDataDir?: string }
   /** `callerOrigin`: `chrome-extension://ID/` as the browser passed it, or null when started by hand. */
-  | { kind: 'native'; callerOrigin: string | null; socksPort: number; httpPort: number }
+  /** `session`: the client session's timing, for tests and slow links; checked when the helper starts. */
+  | { kind: 'native'; callerOrigin: string | null; socksPort: number; httpPort: number; session: Partial<SessionConfig> }
   | { kind: 'proxies'; socksPort: number; httpPort: number };
 
 /** Parses `ferry helper` arguments (without the `helper` word). Throws HelperUsageError. */
@@ -40,7 +44,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   const flags = new Set<string>();
   const values = new Map<string, string>();
   const positionals: string[] = [];
-  const takesValue = new Set(['--user-data-dir', '--extension-id', '--socks-port', '--http-port']);
+  const takesValue = new Set(['--user-data-dir', '--extension-id', '--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms']);
   const known = new Set(['--install', '--uninstall', '--native', '--help', '-h', ...takesValue]);
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
@@ -52,7 +56,8 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
     }
     if (!known.has(name)) throw new HelperUsageError(`unknown option ${name}`);
     if (takesValue.has(name)) {
-      const value = inlineValue ?? argv[(i += 1)];
+      if (inlineValue === undefined) i += 1;
+      const value = inlineValue ?? argv[i];
       if (value === undefined || value === '') throw new HelperUsageError(`${name} needs a value`);
       values.set(name, value);
     } else {
@@ -67,7 +72,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   const allowed: Record<string, readonly string[]> = {
     '--install': ['--user-data-dir', '--extension-id'],
     '--uninstall': ['--user-data-dir'],
-    '--native': ['--socks-port', '--http-port'],
+    '--native': ['--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms'],
     proxies: ['--socks-port', '--http-port'],
   };
   for (const name of values.keys()) {
@@ -88,11 +93,23 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
       if (callerOrigin !== null && !/^chrome-extension:\/\/[a-p]{32}\/$/.test(callerOrigin)) {
         throw new HelperUsageError(`the caller origin must be chrome-extension://<id>/, got ${callerOrigin}`);
       }
-      return { kind: 'native', callerOrigin, socksPort: portOption(values, '--socks-port', 0), httpPort: portOption(values, '--http-port', 0) };
+      const session: Partial<SessionConfig> = {};
+      const heartbeatMs = millisecondsOption(values, '--heartbeat-ms');
+      const silenceMs = millisecondsOption(values, '--path-silence-ms');
+      if (heartbeatMs !== undefined) session.heartbeatIntervalMs = heartbeatMs;
+      if (silenceMs !== undefined) session.pathSilenceTimeoutMs = silenceMs;
+      return { kind: 'native', callerOrigin, socksPort: portOption(values, '--socks-port', 0), httpPort: portOption(values, '--http-port', 0), session };
     }
     default:
       return { kind: 'proxies', socksPort: portOption(values, '--socks-port', DEFAULT_SOCKS_PORT), httpPort: portOption(values, '--http-port', DEFAULT_HTTP_PORT) };
   }
+}
+
+function millisecondsOption(values: Map<string, string>, name: string): number | undefined {
+  const text = values.get(name);
+  if (text === undefined) return undefined;
+  if (!/^[0-9]{1,7}$/.test(text)) throw new HelperUsageError(`${name} must be a whole number of milliseconds, got ${text}`);
+  return Number(text);
 }
 
 function portOption(values: Map<string, string>, name: string, fallback: number): number {

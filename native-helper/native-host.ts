@@ -10,6 +10,7 @@
  * stdout belongs to native messaging: every log line goes to stderr.
  */
 import { FERRY_EXTENSION_ID, type ExtensionToNative, type NativeStart, type NativeToExtension } from '../protocol/local-channel.ts';
+import type { SessionConfig } from '../protocol/config.ts';
 import { serveNativeMessages, NativeMessageWriter } from './native-messaging.ts';
 import { startHelperCore, type HelperCore } from './helper-core.ts';
 
@@ -26,6 +27,8 @@ export interface NativeHostOptions {
   callerOrigin: string | null;
   socksPort: number;
   httpPort: number;
+  /** The client session's timing (heartbeat, path silence); protocol defaults when empty. */
+  session: Partial<SessionConfig>;
 }
 
 interface RunningHelper {
@@ -57,6 +60,7 @@ export async function runNativeHost(options: NativeHostOptions): Promise<void> {
         allowedOrigin,
         socksPort: message.socksPort ?? options.socksPort,
         httpPort: message.httpPort ?? options.httpPort,
+        tunnel: { session: options.session },
         log,
       });
     } catch (error) {

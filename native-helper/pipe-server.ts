@@ -107,14 +107,19 @@ export class PipeServer {
   private onUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => {});
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== PIPE_PATH) return this.refuse(socket, 404, 'Not Found', `no pipe at ${url.pathname}; the pipe is at ${PIPE_PATH}`);
+    if (url.pathname !== PIPE_PATH) {
+      this.refuse(socket, 404, 'Not Found', `no pipe at ${url.pathname}; the pipe is at ${PIPE_PATH}`);
+      return;
+    }
     const origin = req.headers.origin;
     if (origin !== this.allowedOrigin) {
-      return this.refuse(socket, 403, 'Forbidden', `origin ${origin === undefined ? '(none)' : JSON.stringify(origin)} is not the Ferry extension`);
+      this.refuse(socket, 403, 'Forbidden', `origin ${origin === undefined ? '(none)' : JSON.stringify(origin)} is not the Ferry extension`);
+      return;
     }
     const token = url.searchParams.get('token');
     if (!token || !this.tokens.consume(token)) {
-      return this.refuse(socket, 403, 'Forbidden', 'the pipe token is missing, wrong or already used; ask the helper for a new one');
+      this.refuse(socket, 403, 'Forbidden', 'the pipe token is missing, wrong or already used; ask the helper for a new one');
+      return;
     }
     let upgraded = false;
     // If the WebSocket handshake itself fails (bad headers), the token was not really used: give it back.

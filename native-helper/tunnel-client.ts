@@ -12,7 +12,9 @@ import {
   ClientSession,
   StreamError,
   fromBase64Url,
+  verifySessionConfig,
   type MuxStream,
+  type SessionConfig,
   type SessionState as ProtocolSessionState,
 } from '../protocol/index.ts';
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
@@ -26,11 +28,14 @@ export interface TunnelClientConfig {
   sessionWaitMs: number;
   /** How long the exit may take to answer OPEN (it has its own connect timeout, 8 s by default). */
   openTimeoutMs: number;
+  /** The client session's tunables (heartbeat, path silence, windows); protocol/config.ts's defaults otherwise. */
+  session: Partial<SessionConfig>;
 }
 
 export const DEFAULT_TUNNEL_CLIENT_CONFIG: Readonly<TunnelClientConfig> = Object.freeze({
   sessionWaitMs: 8_000,
   openTimeoutMs: 15_000,
+  session: {},
 });
 
 /** What the pipe offers the tunnel client. */
@@ -65,6 +70,8 @@ export class TunnelClient implements TunnelDialer {
     private readonly onStatusChange: (status: TunnelStatus) => void = () => {},
   ) {
     this.config = { ...DEFAULT_TUNNEL_CLIENT_CONFIG, ...config };
+    // Checked once, up front: a bad value fails the helper's start, not its first session.
+    verifySessionConfig(this.config.session);
     this.exitPublicKey = fromBase64Url(exit.publicKey);
   }
 
@@ -190,6 +197,7 @@ export class TunnelClient implements TunnelDialer {
     const session: ClientSession = new ClientSession({
       exitPublicKey: this.exitPublicKey,
       aead: nodeChaCha20Poly1305,
+      config: this.config.session,
       sendRecord: send,
       onOpen: () => this.wakeWaiters(),
       onStateChange: (state) => {

@@ -64,21 +64,29 @@ export class Multiplexer implements StreamHost {
     if (this.closed) return;
     switch (frame.type) {
       case FrameType.OPEN:
-        return this.handleOpen(frame.streamId, { host: frame.host, port: frame.port });
+        this.handleOpen(frame.streamId, { host: frame.host, port: frame.port });
+        return;
       case FrameType.OPEN_OK:
-        return this.clientStream(frame.streamId, 'OPEN_OK')?.handleOpenOk();
+        this.clientStream(frame.streamId, 'OPEN_OK')?.handleOpenOk();
+        return;
       case FrameType.OPEN_FAIL:
-        return this.clientStream(frame.streamId, 'OPEN_FAIL')?.handleOpenFail(frame.code, frame.reason);
+        this.clientStream(frame.streamId, 'OPEN_FAIL')?.handleOpenFail(frame.code, frame.reason);
+        return;
       case FrameType.DATA:
-        return this.handleData(frame.streamId, frame.data);
+        this.handleData(frame.streamId, frame.data);
+        return;
       case FrameType.CREDIT:
-        return this.handleCredit(frame.streamId, frame.bytes);
+        this.handleCredit(frame.streamId, frame.bytes);
+        return;
       case FrameType.CLOSE:
-        return this.streams.get(frame.streamId)?.handleClose();
+        this.streams.get(frame.streamId)?.handleClose();
+        return;
       case FrameType.RESET:
-        return this.streams.get(frame.streamId)?.handleReset(frame.code, frame.reason);
+        this.streams.get(frame.streamId)?.handleReset(frame.code, frame.reason);
+        return;
       case FrameType.PING:
-        return this.init.sendFrame({ type: FrameType.PONG, opaque: frame.opaque });
+        this.init.sendFrame({ type: FrameType.PONG, opaque: frame.opaque });
+        return;
       case FrameType.PONG:
         return;
       case FrameType.GOAWAY:

@@ -8,6 +8,7 @@ import {
   WebSocketCloseCode,
   parseBrokerMessage,
   type BrokerOffer,
+  type BrokerToVolunteer,
   type ExitInfo,
   type SessionDescription,
   type VolunteerToBroker,
@@ -138,7 +139,7 @@ export class BrokerConnection {
       this.init.events.onProblem(`the broker sent a message over ${MAX_BROKER_MESSAGE_CHARS} characters; ignored`);
       return;
     }
-    let message;
+    let message: BrokerToVolunteer;
     try {
       message = parseBrokerMessage(JSON.parse(data));
     } catch (error) {

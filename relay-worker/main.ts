@@ -32,18 +32,22 @@ export class VolunteerUsageError extends Error {
  * Prints `ferry volunteer: waiting at BROKER (pid N)` once connected; status changes go to stderr.
  * Throws VolunteerUsageError or RelayWorkerConfigError for a bad command line.
  */
-export async function runVolunteer(argv: string[]): Promise<void> {
-  let values;
+/** The flags after the command name, or VolunteerUsageError saying what is wrong. */
+function parseFlags(argv: string[]) {
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { broker: { type: 'string' }, 'max-clients': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    }));
+    return parseArgs({
+    args: argv,
+    options: { broker: { type: 'string' }, 'max-clients': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+    allowPositionals: false,
+  }).values;
   } catch (error) {
     throw new VolunteerUsageError(`${error instanceof Error ? error.message : String(error)}\n\n${VOLUNTEER_USAGE}`);
   }
+}
+
+export async function runVolunteer(argv: string[]): Promise<void> {
+  const values = parseFlags(argv);
   if (values.help === true) {
     process.stdout.write(VOLUNTEER_USAGE);
     return;

@@ -3,7 +3,7 @@
  * A volunteer: keeps a connection to the broker, accepts up to maxClients clients, relays each to the exit its offer
  * names (only exits on the broker's list), announces free slots after every change, and reports an honest status.
  */
-import type { BrokerOffer } from '../protocol/signaling.ts';
+import type { BrokerOffer, SessionDescription } from '../protocol/signaling.ts';
 import { BrokerConnection, type BrokerConnectionState } from './broker-connection.ts';
 import type { RelayWorkerConfig } from './config.ts';
 import type { RelayEnvironment } from './environment.ts';
@@ -131,7 +131,7 @@ export class RelayWorker {
     }
     const pair = this.#createPair(exitUrl.href);
     this.#announceSlots();
-    let answer;
+    let answer: SessionDescription;
     try {
       answer = await pair.answer(offer.offer);
     } catch (error) {

@@ -63,25 +63,29 @@ function parsePort(text: string): number {
   return Number(text);
 }
 
-/** Runs `ferry broker` with the arguments after the command name. */
-export async function runBroker(argv: string[]): Promise<void> {
-  let values;
+/** The flags after the command name, or BrokerUsageError saying what is wrong. */
+function parseFlags(argv: string[]) {
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        exit: { type: 'string', multiple: true },
-        'exits-file': { type: 'string' },
-        help: { type: 'boolean' },
-      },
-    }));
+    return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      exit: { type: 'string', multiple: true },
+      'exits-file': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  }).values;
   } catch (error) {
     throw new BrokerUsageError(`${error instanceof Error ? error.message : String(error)}\n\n${BROKER_USAGE}`);
   }
+}
+
+/** Runs `ferry broker` with the arguments after the command name. */
+export async function runBroker(argv: string[]): Promise<void> {
+  const values = parseFlags(argv);
   if (values.help) {
     process.stdout.write(BROKER_USAGE);
     return;

@@ -10,7 +10,7 @@
  * route (webrtc-policy.ts). Never silent: every failure ends in a phase the popup explains.
  */
 import type { ExitInfo } from '../../protocol/signaling.ts';
-import { parseNativeToExtension, type NativeReady } from '../../protocol/local-channel.ts';
+import { parseNativeToExtension, type NativeReady, type NativeToExtension } from '../../protocol/local-channel.ts';
 import { chooseExit, ExitListError, type ExitListErrorCode } from '../broker-exits.ts';
 import type { OffscreenMessage } from '../messages.ts';
 import type { Settings } from '../settings.ts';
@@ -182,7 +182,7 @@ export class ProxyMe {
 
   private async onNativeMessage(run: ProxyMeRun, raw: unknown): Promise<void> {
     if (run !== this.run) return;
-    let message;
+    let message: NativeToExtension;
     try {
       message = parseNativeToExtension(raw);
     } catch (error) {

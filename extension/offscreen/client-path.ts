@@ -13,7 +13,7 @@
  * failing cannot make us hammer the broker.
  */
 import { DATA_CHANNEL_LABEL, WebSocketCloseCode, type ExitInfo } from '../../protocol/signaling.ts';
-import { decodePipeControl, LocalChannelFormatError, parseHelperToPipe, type ExtensionToPipe, type SessionReport } from '../../protocol/local-channel.ts';
+import { decodePipeControl, LocalChannelFormatError, parseHelperToPipe, type ExtensionToPipe, type HelperToPipe, type SessionReport } from '../../protocol/local-channel.ts';
 import type { ClientPathEvent } from '../ui-state.ts';
 import { PathError, requestAnswer } from './broker-offer.ts';
 import { sleep } from '../sleep.ts';
@@ -236,7 +236,7 @@ export class ClientPath {
   }
 
   #onPipeControl(text: string): void {
-    let message;
+    let message: HelperToPipe;
     try {
       message = parseHelperToPipe(decodePipeControl(text));
     } catch (error) {

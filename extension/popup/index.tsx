@@ -117,7 +117,7 @@ function ProxyMeSection({ state, onToggle }: { state: ProxyMeState; onToggle: (o
     <section class="feature">
       <label class="switch-row" for="proxy-me">
         <span class="feature-name">Proxy me</span>
-        <input type="checkbox" role="switch" id="proxy-me" checked={state.on} onChange={(event) => onToggle(event.currentTarget.checked)} />
+        <input type="checkbox" role="switch" id="proxy-me" aria-checked={state.on} checked={state.on} onChange={(event) => onToggle(event.currentTarget.checked)} />
       </label>
       <ProxyMeStatus state={state} />
       {showStats && <ProxyMeStats state={state} nowMs={nowMs} />}
@@ -136,7 +136,7 @@ function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onTogg
     <section class="feature">
       <label class="switch-row" for="help-others">
         <span class="feature-name">Help others</span>
-        <input type="checkbox" role="switch" id="help-others" checked={state.on} onChange={(event) => onToggle(event.currentTarget.checked)} />
+        <input type="checkbox" role="switch" id="help-others" aria-checked={state.on} checked={state.on} onChange={(event) => onToggle(event.currentTarget.checked)} />
       </label>
       <p id="help-others-status" class={state.phase === 'failed' ? 'status error' : 'status'}>
         {helpOthersStatusText(state)}
@@ -197,16 +197,9 @@ function Popup() {
       )}
       {problem !== '' && <p class="error">{problem}</p>}
       <footer>
-        <a
-          id="open-options"
-          href="#"
-          onClick={(event) => {
-            event.preventDefault();
-            void chrome.runtime.openOptionsPage();
-          }}
-        >
+        <button type="button" class="link" id="open-options" onClick={() => void chrome.runtime.openOptionsPage()}>
           Settings
-        </a>
+        </button>
       </footer>
     </main>
   );

@@ -38,10 +38,16 @@ test('Proxy me reports that no volunteer is available, and a SOCKS request fails
   assert.equal(result.exitCode, 97, `curl must see a SOCKS5 error reply: ${result.stderr}`);
   assert.ok(result.elapsedMs < 10_000, `the SOCKS error came after ${Math.round(result.elapsedMs)} ms`);
 
-  // The browser itself fails closed too: a page load errors out instead of going direct.
+  // The browser itself fails closed too: the page load gets the helper's SOCKS refusal (not a time-out, not a direct
+  // connection).
   const page = await network.client.browser.context.newPage();
   try {
-    await assert.rejects(page.goto(`http://localhost:${origin.port}/page.html`, { timeout: 30_000 }));
+    const failure = await page.goto(`http://localhost:${origin.port}/page.html`, { timeout: 30_000 }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    assert.ok(failure, 'the page load must fail');
+    assert.match(failure.message, /net::ERR_SOCKS_CONNECTION_FAILED/, `the load fails on the SOCKS reply: ${failure.message}`);
   } finally {
     await page.close();
   }

@@ -44,12 +44,12 @@ describe('installNativeHost', () => {
     const repoRoot = path.join(tmp, "fake repo's root");
     await mkdir(path.join(repoRoot, 'bin'), { recursive: true });
     await writeFile(path.join(repoRoot, 'bin', 'ferry.js'), 'process.stdout.write(JSON.stringify(process.argv.slice(2)));\n');
-    const installed = await installNativeHost({ userDataDir: path.join(tmp, 'launch'), repoRoot, extensionId: 'a'.repeat(32) });
+    const installed = await installNativeHost({ userDataDir: path.join(tmp, 'launch'), repoRoot, extensionId: 'a'.repeat(32), helperFlags: ['--path-silence-ms', '2000'] });
     const origin = `chrome-extension://${'a'.repeat(32)}/`;
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(installed.launcherPaths[0]!, [origin], { timeout: 10_000 }, (error, out, err) => (error ? reject(new Error(`${error.message} ${err}`)) : resolve(out)));
     });
-    assert.deepEqual(JSON.parse(stdout), ['helper', '--native', origin]);
+    assert.deepEqual(JSON.parse(stdout), ['helper', '--native', '--path-silence-ms', '2000', origin]);
     const manifest = JSON.parse(await readFile(installed.manifestPaths[0]!, 'utf8')) as NativeHostManifest;
     assert.deepEqual(manifest.allowed_origins, [origin]);
   });

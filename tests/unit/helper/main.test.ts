@@ -22,9 +22,17 @@ describe('parseHelperArgs', () => {
 
   test('--native takes the caller origin Chrome passes as the first positional argument', () => {
     const origin = `chrome-extension://${FERRY_EXTENSION_ID}/`;
-    assert.deepEqual(parseHelperArgs(['--native', origin]), { kind: 'native', callerOrigin: origin, socksPort: 0, httpPort: 0 });
+    assert.deepEqual(parseHelperArgs(['--native', origin]), { kind: 'native', callerOrigin: origin, socksPort: 0, httpPort: 0, session: {} });
     assert.deepEqual(parseHelperArgs(['--native', origin, '--parent-window=0']).kind, 'native');
-    assert.deepEqual(parseHelperArgs(['--native']), { kind: 'native', callerOrigin: null, socksPort: 0, httpPort: 0 });
+    assert.deepEqual(parseHelperArgs(['--native']), { kind: 'native', callerOrigin: null, socksPort: 0, httpPort: 0, session: {} });
+    // The launcher puts its own flags before the origin the browser appends.
+    assert.deepEqual(parseHelperArgs(['--native', '--heartbeat-ms', '500', '--path-silence-ms', '2000', origin]), {
+      kind: 'native',
+      callerOrigin: origin,
+      socksPort: 0,
+      httpPort: 0,
+      session: { heartbeatIntervalMs: 500, pathSilenceTimeoutMs: 2_000 },
+    });
     assert.equal(pipeOriginFromCallerOrigin(origin), `chrome-extension://${FERRY_EXTENSION_ID}`);
   });
 
@@ -37,6 +45,8 @@ describe('parseHelperArgs', () => {
       [['--uninstall', '--extension-id', 'x'], /does not apply with --uninstall/],
       [['--install', '--socks-port', '1'], /does not apply/],
       [['--native', 'https://evil.example/'], /chrome-extension/],
+      [['--native', '--path-silence-ms', 'soon'], /whole number of milliseconds/],
+      [['--install', '--heartbeat-ms', '500'], /does not apply/],
       [['stray'], /unexpected argument stray/],
     ];
     for (const [argv, message] of cases) {
