@@ -52,14 +52,15 @@ export class MuxStreamDuplex extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.stream.isClosed) this.stream.reset(StreamErrorCode.GENERAL_FAILURE, error?.message ?? 'closed by the local end');
     // Bytes received but never read are consumed now: otherwise their share of the session window, shared by every
     // stream, would be lost for good (a tab closed during a throttled download would shrink it stream by stream).
+    // After the reset, so only session credit goes back: stream credit would invite bytes nobody will read.
     if (this.creditHeld > 0) {
       const bytes = this.creditHeld;
       this.creditHeld = 0;
       this.stream.consumed(bytes);
     }
-    if (!this.stream.isClosed) this.stream.reset(StreamErrorCode.GENERAL_FAILURE, error?.message ?? 'closed by the local end');
     callback(error);
   }
 }
