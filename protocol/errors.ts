@@ -58,14 +58,6 @@ export class FlowControlError extends ProtocolError {
   }
 }
 
-/** The peer opened more streams than allowed. */
-export class TooManyStreamsError extends ProtocolError {
-  override name = 'TooManyStreamsError';
-  constructor(message: string) {
-    super('FERRY_ERR_TOO_MANY_STREAMS', message, SessionCloseCode.TOO_MANY_STREAMS);
-  }
-}
-
 /** The session is closed (or not yet open) and cannot carry this operation. */
 export class SessionClosedError extends ProtocolError {
   override name = 'SessionClosedError';
