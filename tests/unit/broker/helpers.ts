@@ -8,6 +8,7 @@ import type { Broker } from '../../../signaling-server/broker.ts';
 import type { BrokerConfig } from '../../../signaling-server/config.ts';
 import { parseBrokerMessage } from '../../../protocol/signaling.ts';
 import type { BrokerOffer, BrokerToVolunteer, ExitInfo, NatClass, SessionDescription, VolunteerKind } from '../../../protocol/signaling.ts';
+import { withTimeout } from '../../../harness/wait.ts';
 
 /** Longest any single wait in these tests may take before the test fails (ms). */
 export const WAIT_MS = 5_000;
@@ -78,15 +79,6 @@ export interface ClientReply {
   body: unknown;
 }
 
-/** Bounded wait for one broker message, or for the socket to close. */
-function withTimeout<T>(promise: Promise<T>, what: string, timeoutMs = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 export interface HelloFields {
   kind: VolunteerKind;
   nat: NatClass;
@@ -123,6 +115,7 @@ export class TestVolunteer {
         this.socket.once('error', reject);
       }),
       'the volunteer socket to open',
+      WAIT_MS,
     );
   }
 
@@ -133,7 +126,7 @@ export class TestVolunteer {
   nextMessage(): Promise<BrokerToVolunteer> {
     const queued = this.#inbox.shift();
     if (queued) return Promise.resolve(queued);
-    return withTimeout(new Promise<BrokerToVolunteer>((resolve) => this.#waiters.push(resolve)), 'a broker message');
+    return withTimeout(new Promise<BrokerToVolunteer>((resolve) => this.#waiters.push(resolve)), 'a broker message', WAIT_MS);
   }
 
   async nextOffer(): Promise<BrokerOffer> {
@@ -144,7 +137,7 @@ export class TestVolunteer {
 
   /** Resolves with the close code the broker chose. */
   closedBy(): Promise<{ code: number; reason: string }> {
-    return withTimeout(this.closed, 'the broker to close the volunteer socket');
+    return withTimeout(this.closed, 'the broker to close the volunteer socket', WAIT_MS);
   }
 
   /** Messages received and not yet taken. */

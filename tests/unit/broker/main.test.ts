@@ -8,6 +8,10 @@ import { join, resolve } from 'node:path';
 import { BrokerUsageError, parseExitFlag, runBroker } from '../../../signaling-server/main.ts';
 import { BrokerConfigError } from '../../../signaling-server/config.ts';
 import { TEST_EXIT, WAIT_MS } from './helpers.ts';
+import { withTimeout } from '../../../harness/wait.ts';
+
+/** Bound for each step of the broker process (spawned through tsx): this file's own, three times WAIT_MS. */
+const CLI_WAIT_MS = WAIT_MS * 3;
 
 const repoRoot = resolve(import.meta.dirname, '../../..');
 const cliEntry = join(import.meta.dirname, 'run-broker-cli.ts');
@@ -33,14 +37,6 @@ function killIfRunning(cli: RunningCli): void {
   if (cli.child.exitCode === null && cli.child.signalCode === null && cli.child.pid !== undefined) process.kill(cli.child.pid, 'SIGKILL');
 }
 
-async function within<T>(promise: Promise<T>, what: string, timeoutMs = WAIT_MS * 3): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 test('ferry broker: prints one ready line, serves the exits from flags and file, stops on SIGTERM', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-broker-test-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -50,7 +46,7 @@ test('ferry broker: prints one ready line, serves the exits from flags and file,
 
   const cli = startCli(['--host', '127.0.0.1', '--port', '0', '--exits-file', exitsFile, '--exit', `${TEST_EXIT.id}=${TEST_EXIT.url}?v=1=${TEST_EXIT.publicKey}`]);
   t.after(() => killIfRunning(cli));
-  const readyLine = await within(
+  const readyLine = await withTimeout(
     new Promise<string>((resolveLine, reject) => {
       const check = (): void => {
         const line = /^ferry broker: http:\/\/127\.0\.0\.1:(\d+) ready \(pid (\d+)\)$/m.exec(cli.stdout());
@@ -60,6 +56,7 @@ test('ferry broker: prints one ready line, serves the exits from flags and file,
       void cli.exited.then((code) => reject(new Error(`the broker exited early with ${code}`)));
     }),
     'the ready line',
+    CLI_WAIT_MS,
   );
   const [, port, pid] = /:(\d+) ready \(pid (\d+)\)/.exec(readyLine)!;
   assert.equal(Number(pid), cli.child.pid);
@@ -68,14 +65,14 @@ test('ferry broker: prints one ready line, serves the exits from flags and file,
   assert.deepEqual(await response.json(), { exits: [fileExit, { ...TEST_EXIT, url: `${TEST_EXIT.url}?v=1` }] });
 
   cli.child.kill('SIGTERM');
-  assert.equal(await within(cli.exited, 'the broker to exit'), 0);
+  assert.equal(await withTimeout(cli.exited, 'the broker to exit', CLI_WAIT_MS), 0);
   assert.equal(cli.stdout().trim().split('\n').length, 1, 'exactly one line on stdout');
 });
 
 test('ferry broker --help prints usage and exits 0', async (t) => {
   const cli = startCli(['--help']);
   t.after(() => killIfRunning(cli));
-  assert.equal(await within(cli.exited, 'the help to print'), 0);
+  assert.equal(await withTimeout(cli.exited, 'the help to print', CLI_WAIT_MS), 0);
   assert.match(cli.stdout(), /Usage: ferry broker/);
   assert.match(cli.stdout(), /--exits-file/);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { offerBody, TestNetwork } from './helpers.ts';
+import { waitFor } from '../../../harness/wait.ts';
 
 const REQUIRED_METRICS = [
   'ferry_broker_volunteers_connected',
@@ -80,11 +81,10 @@ test('/metrics counts volunteers, slots, matches, timeouts, refusals and bad req
   volunteer.socket.close();
   await volunteer.closedBy();
   // The broker may see the close a moment after the volunteer does; wait for it by polling, within a bound.
-  const deadline = Date.now() + 5_000;
-  while ((await network.broker.metrics()).volunteersConnected !== 0) {
-    assert.ok(Date.now() < deadline, 'the broker forgot the closed volunteer in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitFor(async () => (await network.broker.metrics()).volunteersConnected === 0, 'the broker to forget the closed volunteer', {
+    timeoutMs: 5_000,
+    intervalMs: 20,
+  });
   values = await scrape(network);
   assert.equal(values.get('ferry_broker_volunteer_slots_free'), 0);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorCodeOf, TestNetwork } from './helpers.ts';
+import { errorCodeOf, TestNetwork, WAIT_MS } from './helpers.ts';
+import { withTimeout } from '../../../harness/wait.ts';
 import type { TestVolunteer } from './helpers.ts';
 
 async function expectRefusal(volunteer: TestVolunteer, errorCode: string, closeCode: number): Promise<void> {
@@ -101,14 +102,12 @@ test('maxVolunteers: the socket over the cap is refused with 503', async (t) => 
   await network.volunteer({});
   const { WebSocket } = await import('ws');
   const extra = new WebSocket(network.volunteerUrl);
-  const status = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no upgrade response')), 5_000);
+  const status = await withTimeout(new Promise<number>((resolve) => {
     extra.on('unexpected-response', (_request, response) => {
-      clearTimeout(timer);
       resolve(response.statusCode ?? 0);
       extra.terminate();
     });
     extra.on('error', () => {});
-  });
+  }), 'the upgrade response', WAIT_MS);
   assert.equal(status, 503);
 });

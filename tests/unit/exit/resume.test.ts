@@ -1,6 +1,6 @@
 // Session continuity at the exit, over real WebSockets: a session moves to a new path mid-download; forged and
 // replayed RESUMEs are refused without harming it; an exit restart fails the streams quickly and a new session works.
-import { test, after, before } from 'node:test';
+import { test, after, afterEach, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -48,7 +48,15 @@ async function openPath(url: string): Promise<{ socket: WebSocket; sent: Uint8Ar
   return { socket, sent, received, send: (record) => (sent.push(record.slice()), socket.send(record)) };
 }
 
+/** Sessions the tests attached to a path: closed after each test, so one that fails half-way cannot hang the file. */
+const liveSessions = new Set<ClientSession>();
+afterEach(() => {
+  for (const session of liveSessions) session.close();
+  liveSessions.clear();
+});
+
 function attach(session: ClientSession, path: Awaited<ReturnType<typeof openPath>>): void {
+  liveSessions.add(session);
   path.socket.on('message', (data: Buffer) => session.receiveRecord(new Uint8Array(data)));
 }
 
@@ -203,14 +211,18 @@ test('after an exit crash and restart the affected stream fails within seconds w
 test('a graceful exit shutdown ends client sessions at once with the reason', async () => {
   const exit = new ExitServer({ keyPair, config: { port: 0, allowLoopback: true } });
   const { url } = await exit.listen();
-  const path = await openPath(url);
-  const session = new ClientSession({ exitPublicKey: fromBase64Url(exit.publicKey), aead: nodeChaCha20Poly1305, sendRecord: path.send });
-  attach(session, path);
-  session.start();
-  await session.whenOpen();
-  const download = await startDownload(session);
-  await download.passed(1024 * 1024);
-  await exit.close();
-  const result = await download.done;
-  assert.match(result.error?.message ?? '', /shutting down/);
+  try {
+    const path = await openPath(url);
+    const session = new ClientSession({ exitPublicKey: fromBase64Url(exit.publicKey), aead: nodeChaCha20Poly1305, sendRecord: path.send });
+    attach(session, path);
+    session.start();
+    await session.whenOpen();
+    const download = await startDownload(session);
+    await download.passed(1024 * 1024);
+    await exit.close();
+    const result = await download.done;
+    assert.match(result.error?.message ?? '', /shutting down/);
+  } finally {
+    await exit.close(); // again, for a test that failed before its own close (a second close does nothing)
+  }
 });

@@ -52,12 +52,14 @@ export class DirectTestDialer implements TunnelDialer {
 export class HangingTestDialer implements TunnelDialer {
   readonly abortedSignals: AbortSignal[] = [];
   private readonly waiters: Array<() => void> = [];
+  private readonly abortWaiters: Array<() => void> = [];
 
   dial(_target: DialTarget, signal: AbortSignal): Promise<Duplex> {
     for (const wake of this.waiters.splice(0)) wake();
     return new Promise<Duplex>((_resolve, reject) => {
       signal.addEventListener('abort', () => {
         this.abortedSignals.push(signal);
+        for (const wake of this.abortWaiters.splice(0)) wake();
         reject(new DialError(1, 'aborted', 'ABORTED'));
       }, { once: true });
     });
@@ -66,5 +68,10 @@ export class HangingTestDialer implements TunnelDialer {
   /** Resolves when the next dial starts. */
   nextDial(): Promise<void> {
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Resolves when the next dial is aborted (ask before causing the abort). */
+  nextAbort(): Promise<void> {
+    return new Promise((resolve) => this.abortWaiters.push(resolve));
   }
 }

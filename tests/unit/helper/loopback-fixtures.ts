@@ -1,19 +1,11 @@
 /**
- * Shared fixtures for the helper tests: a real HTTP origin on loopback, a raw TCP client that reads exact byte counts,
- * and a bounded wait. Everything here closes what it opens.
+ * Shared fixtures for the helper tests: a real HTTP origin on loopback and a raw TCP client that reads exact byte
+ * counts, within a bound. Everything here closes what it opens.
  */
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-
-/** Rejects after `ms` with a message naming what was awaited, so a hang fails the test instead of the run. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+import { withTimeout } from '../../../harness/wait.ts';
 
 export interface OriginServer {
   port: number;
@@ -105,7 +97,7 @@ export class RawClient {
 
   /** Resolves with exactly `count` bytes (removed from the buffer), or rejects if the socket closes first. */
   async read(count: number, ms = 5_000): Promise<Buffer> {
-    await withTimeout(this.until(() => this.received.length >= count || this.hasEnded), ms, `${count} bytes`);
+    await withTimeout(this.until(() => this.received.length >= count || this.hasEnded), `${count} bytes`, ms);
     if (this.received.length < count) throw new Error(`the server closed the connection after ${this.received.length} of ${count} bytes`);
     const bytes = this.received.subarray(0, count);
     this.received = this.received.subarray(count);
@@ -114,7 +106,7 @@ export class RawClient {
 
   /** Everything received until the server closes the connection. */
   async readToClose(ms = 5_000): Promise<Buffer> {
-    await withTimeout(this.ended, ms, 'the server to close the connection');
+    await withTimeout(this.ended, 'the server to close the connection', ms);
     const bytes = this.received;
     this.received = Buffer.alloc(0);
     return bytes;

@@ -7,7 +7,8 @@ import { Socks5Server } from '../../../native-helper/socks5-server.ts';
 import type { ProxyNotice } from '../../../native-helper/socks5-server.ts';
 import type { TunnelDialer } from '../../../native-helper/tunnel-dialer.ts';
 import { DirectTestDialer, HangingTestDialer } from './direct-test-dialer.ts';
-import { RawClient, startEchoOrigin, startOrigin, unusedPort, withTimeout } from './loopback-fixtures.ts';
+import { RawClient, startEchoOrigin, startOrigin, unusedPort } from './loopback-fixtures.ts';
+import { waitFor, withTimeout } from '../../../harness/wait.ts';
 import type { OriginServer } from './loopback-fixtures.ts';
 
 const GREETING_NO_AUTH = Uint8Array.of(0x05, 0x01, 0x00);
@@ -31,7 +32,7 @@ async function httpGetOver(socket: Socket, path: string): Promise<string> {
     socket.once('error', reject);
   });
   socket.write(`GET ${path} HTTP/1.1\r\nHost: origin\r\nConnection: close\r\n\r\n`);
-  await withTimeout(ended, 5_000, 'the origin response');
+  await withTimeout(ended, 'the origin response', 5_000);
   socket.destroy();
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -47,12 +48,6 @@ async function requestReply(port: number, request: Uint8Array): Promise<{ client
   assert.deepEqual([...(await client.read(2))], [0x05, 0x00]);
   client.write(request);
   return { client, reply: await client.read(10) };
-}
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  await withTimeout((async () => {
-    while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
-  })(), 5_000, what);
 }
 
 describe('Socks5Server with the socks client and curl', () => {
@@ -211,7 +206,7 @@ describe('Socks5Server streams', () => {
     assert.deepEqual([...(await client.read(2))], [0x05, 0x00]);
     const request = connectRequestIpv4(origin.port);
     client.write(request.subarray(0, 3));
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 5)); // pacing again: separate TCP segments
     client.write(request.subarray(3));
     assert.deepEqual(await client.read(10), SUCCESS_REPLY);
     client.destroy();
@@ -288,7 +283,7 @@ describe('Socks5Server limits', () => {
       assert.equal((await extra.readToClose()).length, 0);
       assert.ok(notices.some((notice) => notice.code === 'SOCKS_TOO_MANY_CONNECTIONS'));
       clients[0]!.destroy();
-      await waitFor(() => socks.connectionCount < 2, 'the server to free a slot');
+      await waitFor(() => socks.connectionCount < 2, 'the server to free a slot', { timeoutMs: 5_000, intervalMs: 10 });
       const next = await RawClient.connect(socks.port);
       clients.push(next);
       next.write(GREETING_NO_AUTH);
@@ -319,9 +314,11 @@ describe('Socks5Server limits', () => {
       await client.read(2);
       const dialStarted = dialer.nextDial();
       client.write(connectRequestDomain('slow.example', 443));
-      await withTimeout(dialStarted, 5_000, 'the dial to start');
+      await withTimeout(dialStarted, 'the dial to start', 5_000);
+      const dialAborted = dialer.nextAbort();
       client.destroy();
-      await waitFor(() => dialer.abortedSignals.length === 1, 'the dial to be aborted');
+      await withTimeout(dialAborted, 'the dial to be aborted', 5_000);
+      assert.equal(dialer.abortedSignals.length, 1);
     } finally {
       await socks.close();
     }

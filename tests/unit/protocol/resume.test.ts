@@ -1,24 +1,36 @@
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { ClientSession, ExitSession, type ClientSessionOptions, type ExitSessionOptions } from '../../../protocol/index.ts';
 import { generateKeyPair } from '../../../protocol/crypto.ts';
 import { RecordType } from '../../../protocol/constants.ts';
 import type { ProtocolError } from '../../../protocol/errors.ts';
+import type { MuxStream } from '../../../protocol/stream.ts';
 import { echo, readAll, writeAll } from './session-harness.ts';
 import { encodeRefusedRecord } from '../../../protocol/record.ts';
+import { waitFor, withTimeout } from '../../../harness/wait.ts';
 
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Sessions setup() made: closed after each test, so one that fails half-way cannot leave a heartbeat timer running (a hang). */
+const liveSessions = new Set<ClientSession | ExitSession>();
+afterEach(() => {
+  for (const session of liveSessions) session.close();
+  liveSessions.clear();
+});
 
 /** A path between the two ends, as a volunteer would be: it delivers records asynchronously until it is cut. */
 class Path {
   cut = false;
   readonly toExit: Uint8Array[] = [];
+  /** When each record in toExit was sent (Date.now()). */
+  readonly sentAt: number[] = [];
   exitSide: ((record: Uint8Array) => void) | undefined;
   clientSide: ((record: Uint8Array) => void) | undefined;
   clientSend = (record: Uint8Array): void => {
     const copy = record.slice();
     this.toExit.push(copy);
+    this.sentAt.push(Date.now());
     setImmediate(() => !this.cut && this.exitSide?.(copy));
   };
   exitSend = (record: Uint8Array): void => {
@@ -47,6 +59,7 @@ function setup(overrides: { client?: Partial<ClientSessionOptions>; exit?: Parti
   const client = new ClientSession({ exitPublicKey: exitKeys.publicKey, sendRecord: path.clientSend, onClose: resolveClient, ...overrides.client });
   path.exitSide = (record) => exit.receiveRecord(record);
   path.clientSide = (record) => client.receiveRecord(record);
+  liveSessions.add(client).add(exit);
   return { client, exit, path, exitClosed, clientClosed };
 }
 
@@ -71,6 +84,23 @@ function newPath(s: Setup): { path: Path; decisions: Array<ReturnType<ExitSessio
   return { path, decisions };
 }
 
+/**
+ * Resolves at the delivery that takes `stream` to `bytes` received (it wraps the reader's ondata), so the test acts
+ * while the transfer is still running rather than whenever a poll happens to look.
+ */
+function receivedAtLeast(stream: MuxStream, bytes: number): Promise<void> {
+  return withTimeout(new Promise<void>((resolve) => {
+    const deliver = stream.ondata;
+    stream.ondata = (data) => {
+      deliver?.(data);
+      if (stream.bytesReceived >= bytes) {
+        stream.ondata = deliver;
+        resolve();
+      }
+    };
+  }), `${bytes} bytes to arrive on the stream`);
+}
+
 test('a stream carries on through a new path after the old one dies mid-transfer: nothing lost, duplicated or reordered', async () => {
   const s = setup();
   s.client.start();
@@ -81,7 +111,7 @@ test('a stream carries on through a new path after the old one dies mid-transfer
   const received = readAll(stream);
   const writing = writeAll(stream, payload, 32 * 1024);
   // Let a good part flow, then kill the volunteer: whatever was in flight on it is lost.
-  while (stream.bytesReceived < 1024 * 1024) await new Promise((resolve) => setImmediate(resolve));
+  await receivedAtLeast(stream, 1024 * 1024);
   s.path.cut = true;
   s.client.transportLost('volunteer gone');
   s.exit.transportLost('volunteer gone');
@@ -165,10 +195,21 @@ test('a client that hears nothing for pathSilenceTimeoutMs reports the path dead
   const s = setup({ client: { config: { heartbeatIntervalMs: 50, pathSilenceTimeoutMs: 150 }, onPathSilent: (reason) => silent.push(reason) } });
   s.client.start();
   await s.client.whenOpen();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Each heartbeat check of the client may send a PING and judges silence. With no stream open, PINGs are the only
+  // SEALED records the client sends, so a PING sent at a given time proves that a check ran (completely) then.
+  const pingTimes = (): number[] => s.path.toExit.flatMap((record, i) => (record[0] === RecordType.SEALED ? [s.path.sentAt[i] ?? 0] : []));
+  const pingSentAfter = (time: number): boolean => pingTimes().some((sentAt) => sentAt >= time);
+  // Not silent while live: wait for a check 300 ms (twice pathSilenceTimeoutMs) after the session opened. Without the
+  // heartbeats' answers that check, or an earlier one, would have reported the path silent.
+  const openedAt = Date.now();
+  await waitFor(() => pingSentAfter(openedAt + 300), 'a heartbeat check 300 ms after the session opened');
   assert.deepEqual(silent, [], 'heartbeats keep a live path from looking silent');
   s.path.cut = true;
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await waitFor(() => silent.length > 0, 'the silent path to be reported');
+  // Once: wait for the checks of the next 300 ms after the report (the client keeps sending PINGs into the cut path);
+  // each of them would have reported again.
+  const reportedAt = Date.now();
+  await waitFor(() => pingSentAfter(reportedAt + 300), 'the heartbeat checks of 300 ms after the report');
   assert.equal(silent.length, 1);
   assert.match(silent[0] ?? '', /nothing arrived from the exit/);
   s.client.close();
@@ -183,7 +224,11 @@ test('records are acknowledged, so the replay buffer stays small on a healthy pa
   const received = readAll(stream);
   await writeAll(stream, randomBytes(2 * 1024 * 1024));
   await received;
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // The last records of each direction are acknowledged within ackDelayMs; wait (bounded) for those ACKs to land.
+  await waitFor(
+    () => s.client.stats.replayBufferBytes < 64 * 1024 && s.exit.stats.replayBufferBytes < 64 * 1024,
+    'the last ACKs to shrink both replay buffers below 64 KiB',
+  );
   assert.ok(s.client.stats.replayBufferBytes < 64 * 1024, `client holds ${s.client.stats.replayBufferBytes} bytes`);
   assert.ok(s.exit.stats.replayBufferBytes < 64 * 1024, `exit holds ${s.exit.stats.replayBufferBytes} bytes`);
   s.client.close();

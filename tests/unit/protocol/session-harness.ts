@@ -14,6 +14,18 @@ export interface Pair {
   exitClosed: Promise<ProtocolError | undefined>;
 }
 
+/** Every session connectPair() made and closeAllSessions() has not closed yet. */
+const liveSessions = new Set<ClientSession | ExitSession>();
+
+/**
+ * Closes every session connectPair() made (call from afterEach): a test that fails half-way would otherwise leave the
+ * client's heartbeat timer running, and the file would hang instead of reporting the failure.
+ */
+export function closeAllSessions(): void {
+  for (const session of liveSessions) session.close();
+  liveSessions.clear();
+}
+
 export function connectPair(
   onOpenRequest: (stream: MuxStream) => void,
   overrides: { client?: Partial<ClientSessionOptions>; exit?: Partial<ExitSessionOptions> } = {},
@@ -46,6 +58,7 @@ export function connectPair(
     onClose: resolveExitClosed,
     ...overrides.exit,
   });
+  liveSessions.add(client).add(exit);
   return { client, exit, exitKeys, wireToExit, clientClosed, exitClosed };
 }
 

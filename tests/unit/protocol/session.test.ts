@@ -1,7 +1,7 @@
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { connectPair, echo, readAll, writeAll } from './session-harness.ts';
+import { closeAllSessions, connectPair, echo, readAll, writeAll } from './session-harness.ts';
 import { StreamErrorCode, RecordType, FrameType, MAX_RECORD_BYTES, NOISE_PROLOGUE, NOISE_PROTOCOL_NAME } from '../../../protocol/constants.ts';
 import { AuthenticationError, FlowControlError, MalformedInputError, OversizeError, ProtocolError, SequenceError, StreamError } from '../../../protocol/errors.ts';
 import { ExitSession } from '../../../protocol/exit-session.ts';
@@ -12,8 +12,11 @@ import { encodeFrame } from '../../../protocol/frame.ts';
 import { encodeClientHello, decodeServerHello } from '../../../protocol/hello.ts';
 import { decodeRecord, encodeHandshakeRecord } from '../../../protocol/record.ts';
 import type { MuxStream } from '../../../protocol/stream.ts';
+import { withTimeout } from '../../../harness/wait.ts';
 
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+afterEach(closeAllSessions);
 
 
 test('a stream carries 3 MiB both ways byte-identical, and the wire never shows host or content', async () => {
@@ -38,7 +41,7 @@ test('a reader that does not consume stops the writer at the stream window (boun
   let exitStream: MuxStream | undefined;
   let receivedBytes = 0;
   const pair = connectPair((stream) => {
-    exitStream = stream;
+    exitStream ??= stream; // the first stream; a second one below only marks a round trip
     stream.accept();
     stream.ondata = (bytes) => (receivedBytes += bytes.length); // never calls consumed()
   }, { exit: { config: { streamReceiveWindowBytes: window, streamSendHighWaterBytes: 64 * 1024 } } });
@@ -48,7 +51,12 @@ test('a reader that does not consume stops the writer at the stream window (boun
   await new Promise<void>((resolve) => (stream.onopen = resolve));
   let accepted = true;
   for (let i = 0; i < 20 && accepted; i++) accepted = stream.write(new Uint8Array(64 * 1024));
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Instead of a pause, a round trip after those writes: the OPEN of a second stream goes out after their DATA on the
+  // same ordered path, and its OPEN_OK comes back only after the exit has handled all of it (a CREDIT the exit should
+  // not have sent would reach the client first, and the DATA it let out would arrive before the test goes on). Once
+  // the second stream is open, everything the writer could send has arrived.
+  const probe = pair.client.openStream({ host: 'example.org', port: 81 });
+  await withTimeout(new Promise<void>((resolve) => (probe.onopen = resolve)), 'the second stream to open');
   assert.equal(accepted, false, 'write() must report backpressure');
   assert.equal(receivedBytes, window, 'the exit received exactly one window');
   // The reader catches up: credit flows back and the writer drains.
@@ -172,14 +180,11 @@ test('malformed and hostile records each close the session with a typed error, a
 });
 
 test('a session whose handshake never completes times out with a clear error', async () => {
-  const exit = new ExitSession({ staticKeyPair: generateKeyPair(), sendRecord: () => {}, onOpenRequest: () => {}, config: { handshakeTimeoutMs: 100 } });
-  const error = await new Promise<ProtocolError | undefined>((resolve) => {
-    const check = setInterval(() => {
-      if (exit.state === 'closed') {
-        clearInterval(check);
-        resolve(exit.error);
-      }
-    }, 10);
-  });
+  let closed!: (error: ProtocolError | undefined) => void;
+  const closing = new Promise<ProtocolError | undefined>((resolve) => (closed = resolve));
+  const exit = new ExitSession({ staticKeyPair: generateKeyPair(), sendRecord: () => {}, onOpenRequest: () => {}, onClose: closed, config: { handshakeTimeoutMs: 100 } });
+  const error = await withTimeout(closing, 'the handshake time-out to close the session');
+  assert.equal(exit.state, 'closed');
+  assert.equal(exit.error, error);
   assert.equal(error?.code, 'FERRY_ERR_HANDSHAKE_TIMEOUT');
 });
