@@ -5,8 +5,8 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FerryBrowser } from '../harness/chromium.ts';
 import type { Page } from 'playwright-core';
+import { FerryBrowser } from '../harness/chromium.ts';
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>bench</title><script>
 window.pc = new RTCPeerConnection({ iceServers: [] });

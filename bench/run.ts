@@ -3,16 +3,17 @@
  * `ferry bench` (npm run bench): the speed figures, each printed with its baseline measured in the same run, since
  * this machine is noisy. Nothing here passes or fails; docs/benchmarks.md records what it printed.
  */
-import { parseArgs } from 'node:util';
+
 import { execFile } from 'node:child_process';
-import { measureRawDataChannel } from './raw-datachannel.ts';
-import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
+import { parseArgs } from 'node:util';
 import { LocalNetwork } from '../harness/local-network.ts';
 import { startOriginServer } from '../harness/origin-server.ts';
 import { startServersInProcess } from '../harness/servers.ts';
-import { socksFetch } from '../harness/socks-fetch.ts';
 import { startSocksDownload } from '../harness/socks-download.ts';
+import { socksFetch } from '../harness/socks-fetch.ts';
 import { runVolunteerChurn } from '../harness/volunteer-churn.ts';
+import { measureRawDataChannel } from './raw-datachannel.ts';
+import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
 
 const USAGE = `Usage: ferry bench [--megabytes N] [--runs N]
 
@@ -44,10 +45,14 @@ function median(values: number[]): number {
 /** Time to first byte of one small request through SOCKS5 (curl's own measurement), in seconds. */
 function curlTimeToFirstByte(socksPort: number, url: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    execFile('curl', ['--silent', '--max-time', '60', '--socks5-hostname', `127.0.0.1:${socksPort}`, '--output', '/dev/null', '--write-out', '%{time_starttransfer}', url], (error, stdout) => {
-      if (error) reject(error);
-      else resolve(Number(stdout));
-    });
+    execFile(
+      'curl',
+      ['--silent', '--max-time', '60', '--socks5-hostname', `127.0.0.1:${socksPort}`, '--output', '/dev/null', '--write-out', '%{time_starttransfer}', url],
+      (error, stdout) => {
+        if (error) reject(error);
+        else resolve(Number(stdout));
+      },
+    );
   });
 }
 
@@ -58,7 +63,15 @@ async function noKillStall(socksPort: number, originPort: number): Promise<numbe
 }
 
 export async function runBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { megabytes: { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, kills: { type: 'string', default: '10' }, help: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      megabytes: { type: 'string', default: '64' },
+      runs: { type: 'string', default: '3' },
+      kills: { type: 'string', default: '10' },
+      help: { type: 'boolean', default: false },
+    },
+  });
   if (values.help) {
     process.stdout.write(USAGE);
     return;
@@ -102,10 +115,20 @@ export async function runBench(argv: string[]): Promise<void> {
     // Churn: the volunteer carrying a download is killed mid-way; how long do bytes stop, and is anything lost?
     // A second volunteer waits to take over (each killed one is replaced).
     await network.addVolunteer();
-    const rounds = await runVolunteerChurn({ network, originPort: origin.port, path: '/file', fileBytes: totalBytes, rounds: churnRounds, killAfterBytes: Math.floor(totalBytes / 4) });
+    const rounds = await runVolunteerChurn({
+      network,
+      originPort: origin.port,
+      path: '/file',
+      fileBytes: totalBytes,
+      rounds: churnRounds,
+      killAfterBytes: Math.floor(totalBytes / 4),
+    });
     const stalls = rounds.map((round) => round.longestStallMs / 1000);
     const bytesLost = rounds.reduce((sum, round) => sum + (round.sha256 === origin.sha256 ? 0 : Math.max(1, totalBytes - round.bytes)), 0);
-    line(`stall when the carrying volunteer is killed, ${churnRounds} kills`, `median ${median(stalls).toFixed(2)} s, worst ${Math.max(...stalls).toFixed(2)} s`);
+    line(
+      `stall when the carrying volunteer is killed, ${churnRounds} kills`,
+      `median ${median(stalls).toFixed(2)} s, worst ${Math.max(...stalls).toFixed(2)} s`,
+    );
     line('  (baseline: the same downloads with no kill would stall)', `${(await noKillStall(socksPort, origin.port)).toFixed(2)} s at most`);
     line('bytes lost across those kills', `${bytesLost}`);
   } finally {
@@ -117,6 +140,9 @@ export async function runBench(argv: string[]): Promise<void> {
   const rawWrtc = await measureRawWrtc(totalBytes);
   const simplePeer = await measureSimplePeer(totalBytes);
   line('Node @roamhq/wrtc, raw RTCPeerConnection (baseline)', `${rawWrtc.megabytesPerSecond.toFixed(1)} MB/s`);
-  line('Node @roamhq/wrtc, simple-peer', `${simplePeer.megabytesPerSecond.toFixed(1)} MB/s = ${(simplePeer.megabytesPerSecond / rawWrtc.megabytesPerSecond).toFixed(2)} x raw`);
+  line(
+    'Node @roamhq/wrtc, simple-peer',
+    `${simplePeer.megabytesPerSecond.toFixed(1)} MB/s = ${(simplePeer.megabytesPerSecond / rawWrtc.megabytesPerSecond).toFixed(2)} x raw`,
+  );
   process.exit(0);
 }

@@ -4,7 +4,7 @@
  * bytes: is simple-peer's stream wrapper worth it on the hot path?
  */
 import { createRequire } from 'node:module';
-import type { Instance as SimplePeerInstance, SimplePeerData } from 'simple-peer';
+import type { SimplePeerData, Instance as SimplePeerInstance } from 'simple-peer';
 
 const require = createRequire(import.meta.url);
 // Both are CommonJS packages without ESM entry points.

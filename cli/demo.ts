@@ -6,10 +6,10 @@
  */
 import { parseArgs } from 'node:util';
 import { defaultExitConfig } from '../exit-server/config.ts';
+import { LocalNetwork } from '../harness/local-network.ts';
+import { type NetworkServers, startServerProcesses } from '../harness/servers.ts';
 import { DEFAULT_SOCKS_PORT } from '../native-helper/config.ts';
 import { DEFAULT_BROKER_PORT } from '../protocol/signaling.ts';
-import { LocalNetwork } from '../harness/local-network.ts';
-import { startServerProcesses, type NetworkServers } from '../harness/servers.ts';
 
 const USAGE = `Usage: ferry demo [options]
 

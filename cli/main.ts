@@ -29,7 +29,7 @@ const commands: Record<string, () => Promise<Command>> = {
 };
 
 const [commandName, ...rest] = process.argv.slice(2);
-if (commandName === undefined || commandName === "--help" || commandName === "-h" || commandName === "help") {
+if (commandName === undefined || commandName === '--help' || commandName === '-h' || commandName === 'help') {
   process.stdout.write(USAGE);
   process.exit(commandName === undefined ? 1 : 0);
 }

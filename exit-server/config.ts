@@ -5,7 +5,7 @@
  *   most sessionReceiveWindowBytes from its client, and maxSessions x that bounds the whole exit.
  * - connectTimeoutMs should stay below the helper's open timeout, so the client hears why rather than "timed out".
  */
-import { InvalidConfigError, verifySessionConfig, type SessionConfig } from '../protocol/index.ts';
+import { InvalidConfigError, type SessionConfig, verifySessionConfig } from '../protocol/index.ts';
 import { EXIT_RELAY_PATH } from '../protocol/signaling.ts';
 
 export interface ExitConfig {
@@ -46,7 +46,8 @@ export function verifyExitConfig(partial: Partial<ExitConfig> = {}): ExitConfig 
   if (!config.path.startsWith('/')) throw new InvalidConfigError(`path must start with "/", got ${config.path}`);
   if (!Number.isInteger(config.maxSessions) || config.maxSessions < 1) throw new InvalidConfigError('maxSessions must be a positive integer');
   if (!Number.isInteger(config.connectTimeoutMs) || config.connectTimeoutMs < 100) throw new InvalidConfigError('connectTimeoutMs must be at least 100');
-  if (!Number.isInteger(config.streamIdleTimeoutMs) || config.streamIdleTimeoutMs < 1_000) throw new InvalidConfigError('streamIdleTimeoutMs must be at least 1000');
+  if (!Number.isInteger(config.streamIdleTimeoutMs) || config.streamIdleTimeoutMs < 1_000)
+    throw new InvalidConfigError('streamIdleTimeoutMs must be at least 1000');
   for (const port of config.blockedPorts) {
     if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new InvalidConfigError(`blockedPorts has an invalid port ${port}`);
   }

@@ -8,9 +8,9 @@
  * that goes out after the queued bytes; only a destination *error* resets the stream.
  */
 import type { Socket } from 'node:net';
-import { StreamErrorCode } from '../protocol/index.ts';
-import type { MuxStream } from '../protocol/index.ts';
 import { MuxStreamDuplex } from '../protocol/adapters/node-stream.ts';
+import type { MuxStream } from '../protocol/index.ts';
+import { StreamErrorCode } from '../protocol/index.ts';
 
 export interface BridgeOptions {
   /** Close the stream after this long with no bytes either way. */

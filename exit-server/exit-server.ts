@@ -6,16 +6,16 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { ExitSession, MAX_RECORD_BYTES, RecordType, SessionCloseCode, StreamErrorCode, toBase64Url, type KeyPair, type MuxStream } from '../protocol/index.ts';
-import { encodeRefusedRecord } from '../protocol/record.ts';
-import { BrokerRoute, WebSocketCloseCode } from '../protocol/signaling.ts';
-import { peekResumeSessionId } from '../protocol/resume.ts';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
+import { ExitSession, type KeyPair, MAX_RECORD_BYTES, type MuxStream, RecordType, SessionCloseCode, StreamErrorCode, toBase64Url } from '../protocol/index.ts';
+import { encodeRefusedRecord } from '../protocol/record.ts';
+import { peekResumeSessionId } from '../protocol/resume.ts';
+import { BrokerRoute, WebSocketCloseCode } from '../protocol/signaling.ts';
+import { type ExitConfig, verifyExitConfig } from './config.ts';
 import { bridgeDestination } from './destination-bridge.ts';
-import { verifyExitConfig, type ExitConfig } from './config.ts';
-import { EgressPolicy } from './egress-policy.ts';
 import { DestinationDialer, DestinationError } from './destination-dialer.ts';
+import { EgressPolicy } from './egress-policy.ts';
 
 /** A path that keeps sending refused RESUMEs is closed after this many. */
 const MAX_REFUSED_RESUMES_PER_PATH = 3;
@@ -122,7 +122,9 @@ export class ExitServer {
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, publicKey: this.publicKey }));
       return;
     }
-    response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `volunteers connect by WebSocket to ${this.config.path}` } }));
+    response
+      .writeHead(404, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `volunteers connect by WebSocket to ${this.config.path}` } }));
   }
 
   private acceptVolunteer(socket: WebSocket): void {
@@ -193,7 +195,8 @@ export class ExitServer {
         const path = this.pathOf.get(session);
         this.pathOf.delete(session);
         // Let a GOAWAY already queued reach the client before the socket closes.
-        if (path && path.readyState === path.OPEN) path.close(error ? WebSocketCloseCode.POLICY_VIOLATION : WebSocketCloseCode.NORMAL, (error?.code ?? 'closed').slice(0, 120));
+        if (path && path.readyState === path.OPEN)
+          path.close(error ? WebSocketCloseCode.POLICY_VIOLATION : WebSocketCloseCode.NORMAL, (error?.code ?? 'closed').slice(0, 120));
       },
     });
     this.sessions.add(session);
@@ -204,7 +207,11 @@ export class ExitServer {
   }
 
   /** Moves a detached (or still attached) session to a new path, if the RESUME is genuine and fresh. */
-  private resume(record: Uint8Array, send: (record: Uint8Array) => void, socket: WebSocket): { accepted: true; session: ExitSession } | { accepted: false; reason: string } {
+  private resume(
+    record: Uint8Array,
+    send: (record: Uint8Array) => void,
+    socket: WebSocket,
+  ): { accepted: true; session: ExitSession } | { accepted: false; reason: string } {
     let sessionId: Uint8Array;
     try {
       sessionId = peekResumeSessionId(record);

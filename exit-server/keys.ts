@@ -3,8 +3,8 @@
  * The exit's static X25519 key pair. Clients pin its public key (from the broker's exit list), so it must survive
  * restarts: kept in a file readable only by its owner. Without a file the exit makes a fresh key for this run.
  */
-import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
-import { fromBase64Url, generateKeyPair, keyPairFromSecret, toBase64Url, type KeyPair } from '../protocol/index.ts';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fromBase64Url, generateKeyPair, type KeyPair, keyPairFromSecret, toBase64Url } from '../protocol/index.ts';
 
 export class KeyFileError extends Error {
   override name = 'KeyFileError';

@@ -38,18 +38,18 @@ function wholeNumber(text: string | undefined, flag: string, fallback: number): 
 function parseFlags(argv: string[]) {
   try {
     return parseArgs({
-    args: argv,
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'key-file': { type: 'string' },
-      'allow-loopback': { type: 'boolean', default: false },
-      'max-sessions': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  }).values;
+      args: argv,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'key-file': { type: 'string' },
+        'allow-loopback': { type: 'boolean', default: false },
+        'max-sessions': { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (error) {
     throw new ExitUsageError(`${error instanceof Error ? error.message : String(error)}\n\n${EXIT_USAGE}`);
   }

@@ -3,7 +3,7 @@
  * Fetches the broker's exit list (GET {brokerUrl}/v1/exits) and picks the exit "Proxy me" uses.
  * Web-standard fetch only, so it runs in the service worker and in node tests alike.
  */
-import { BrokerRoute, parseExitInfo, SignalingFormatError, type ExitInfo } from '../protocol/signaling.ts';
+import { BrokerRoute, type ExitInfo, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
 import { BodyTooLargeError, readBoundedText } from './bounded-body.ts';
 
 /** How long the exit list request may take (milliseconds). */
@@ -78,7 +78,7 @@ export async function fetchExitList(brokerUrl: string, signal?: AbortSignal): Pr
   try {
     json = JSON.parse(body);
   } catch {
-    throw new ExitListError('BAD_EXIT_LIST', 'The broker\'s exit list is not JSON.');
+    throw new ExitListError('BAD_EXIT_LIST', "The broker's exit list is not JSON.");
   }
   return parseExitList(json);
 }

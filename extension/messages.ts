@@ -5,9 +5,9 @@
  * for others and validates its own with the parsers below before acting.
  */
 import { LocalChannelFormatError, parseSessionReport, type SessionReport } from '../protocol/local-channel.ts';
-import { parseRelayStatus, RelayStatusFormatError, type RelayStatus } from '../protocol/relay-status.ts';
-import { parseExitInfo, SignalingFormatError, type ExitInfo } from '../protocol/signaling.ts';
-import { isRecord, optionalText, requireBoolean, requireCount, requireText, requireUrl, type Fail } from '../protocol/validate.ts';
+import { parseRelayStatus, type RelayStatus, RelayStatusFormatError } from '../protocol/relay-status.ts';
+import { type ExitInfo, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
+import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requireText, requireUrl } from '../protocol/validate.ts';
 import type { ClientPathEvent } from './ui-state.ts';
 
 // ---- to the service worker ----
@@ -163,4 +163,3 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
       throw new MessageFormatError(`unknown offscreen message type ${JSON.stringify(value.type)}`);
   }
 }
-

@@ -3,7 +3,7 @@
  * What the popup shows, and the pure rules that turn events (helper messages, offscreen reports, relay status) into
  * it. The service worker keeps one UiState in chrome.storage.session (background/state.ts) and broadcasts it.
  */
-import type { ProxyMePhase, ProxyMeState, HelpOthersState, UiState } from '../protocol/extension-state.ts';
+import type { HelpOthersState, ProxyMePhase, ProxyMeState, UiState } from '../protocol/extension-state.ts';
 import type { SessionReport } from '../protocol/local-channel.ts';
 import type { RelayStatus } from '../protocol/relay-status.ts';
 import { addTrafficSample } from './traffic-rate.ts';
@@ -44,7 +44,6 @@ export type ClientPathEvent =
   | { kind: 'down'; reason: string }
   | { kind: 'error'; code: string; message: string; retryInMs: number }
   | { kind: 'pipe-closed'; reason: string };
-
 
 /** Phases in which Proxy me has given up until the user switches it off (or off and on). */
 const STOPPED_PHASES: readonly ProxyMePhase[] = ['off', 'helper-not-installed', 'helper-stopped', 'failed'];
@@ -127,7 +126,8 @@ export function applySessionReport(state: ProxyMeState, report: SessionReport, n
   if (report.state === 'connected' && state.pathUp) return connected(next, nowMs);
   if (report.state === 'resuming' && state.phase === 'connected') return { ...next, phase: 'switching-volunteer' };
   // The session is gone (nothing to carry on): a new one starts over the next path.
-  if (report.state === 'waiting-for-path' && (state.phase === 'connected' || state.phase === 'switching-volunteer')) return { ...next, phase: 'finding-volunteer' };
+  if (report.state === 'waiting-for-path' && (state.phase === 'connected' || state.phase === 'switching-volunteer'))
+    return { ...next, phase: 'finding-volunteer' };
   return next;
 }
 

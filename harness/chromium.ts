@@ -3,11 +3,11 @@
  * Starts a real Chromium with the built Ferry extension, as its own process (so its PID is known and it can be killed
  * like a person closing it), and attaches Playwright over the DevTools protocol to drive the extension's pages.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page, type Worker } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page, type Worker } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
 /** Chromium must print its DevTools address within this time. */
@@ -47,8 +47,10 @@ export class FerryBrowser {
   ) {}
 
   static async launch(options: ChromiumOptions): Promise<FerryBrowser> {
-    if (!existsSync(CHROMIUM_PATH)) throw new ChromiumLaunchError(`Chromium is not installed at ${CHROMIUM_PATH}: run "apt-get install -y chromium" (npm test does it for you)`);
-    if (options.extensionDir && !existsSync(join(options.extensionDir, 'manifest.json'))) throw new ChromiumLaunchError(`no built extension in ${options.extensionDir}: run "npm run build"`);
+    if (!existsSync(CHROMIUM_PATH))
+      throw new ChromiumLaunchError(`Chromium is not installed at ${CHROMIUM_PATH}: run "apt-get install -y chromium" (npm test does it for you)`);
+    if (options.extensionDir && !existsSync(join(options.extensionDir, 'manifest.json')))
+      throw new ChromiumLaunchError(`no built extension in ${options.extensionDir}: run "npm run build"`);
     const ownsProfile = options.userDataDir === undefined;
     const userDataDir = options.userDataDir ?? mkdtempSync(join(tmpdir(), 'ferry-profile-'));
     await options.prepareProfile?.(userDataDir);
@@ -130,7 +132,10 @@ export class FerryBrowser {
 function waitForDevTools(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new ChromiumLaunchError(`Chromium did not start within ${STARTUP_TIMEOUT_MS} ms: ${output.slice(-500)}`)), STARTUP_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new ChromiumLaunchError(`Chromium did not start within ${STARTUP_TIMEOUT_MS} ms: ${output.slice(-500)}`)),
+      STARTUP_TIMEOUT_MS,
+    );
     child.stderr?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /DevTools listening on (ws:\/\/\S+)/.exec(output);

@@ -5,7 +5,7 @@
  */
 import type { Page } from 'playwright-core';
 import { installNativeHost } from '../native-helper/install.ts';
-import { parseUiState, UI_STATE_STORAGE_KEY, type HelpOthersPhase, type ProxyMePhase, type UiState } from '../protocol/extension-state.ts';
+import { type HelpOthersPhase, type ProxyMePhase, parseUiState, UI_STATE_STORAGE_KEY, type UiState } from '../protocol/extension-state.ts';
 import { FerryBrowser } from './chromium.ts';
 import { EXTENSION_DIR, POPUP_PATH } from './paths.ts';
 import { NetworkStartError } from './servers.ts';
@@ -50,7 +50,10 @@ export class FerryUser {
       extensionDir: EXTENSION_DIR,
       headless: options.headless,
       ...(options.installHelper
-        ? { prepareProfile: async (userDataDir: string) => void (await installNativeHost({ userDataDir, helperFlags: helperSessionFlags(options.helperSession) })) }
+        ? {
+            prepareProfile: async (userDataDir: string) =>
+              void (await installNativeHost({ userDataDir, helperFlags: helperSessionFlags(options.helperSession) })),
+          }
         : {}),
     });
     try {
@@ -119,4 +122,3 @@ export class FerryUser {
     await this.browser.close();
   }
 }
-

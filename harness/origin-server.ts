@@ -1,8 +1,9 @@
 // A local origin server: serves one random file, and counts the connections it accepts (so tests can prove that
 // nothing reached it directly).
+
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { randomBytes, createHash } from 'node:crypto';
 
 export interface OriginServer {
   port: number;

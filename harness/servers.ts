@@ -4,13 +4,13 @@
  * volunteers carry), or as their own processes started through the `ferry` command (the demo), each waited for until
  * it prints its ready line.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createBroker } from '../signaling-server/broker.ts';
-import type { BrokerMetricsSnapshot } from '../signaling-server/metrics.ts';
 import { ExitServer } from '../exit-server/exit-server.ts';
 import { generateKeyPair } from '../protocol/index.ts';
 import type { ExitInfo } from '../protocol/signaling.ts';
+import { createBroker } from '../signaling-server/broker.ts';
+import type { BrokerMetricsSnapshot } from '../signaling-server/metrics.ts';
 import { terminate } from './chromium.ts';
 import { REPO_ROOT } from './paths.ts';
 
@@ -90,12 +90,18 @@ export function spawnFerry(args: string[], readyPattern: RegExp): Promise<{ chil
 
 /** Broker and exit as their own processes, started through the `ferry` command (the demo). */
 export async function startServerProcesses(options: { brokerPort: number; exitPort: number }): Promise<NetworkServers> {
-  const exitStarted = await spawnFerry(['exit', '--port', String(options.exitPort), '--allow-loopback'], /ferry exit: (ws:\/\/\S+) ready, public key (\S+) \(pid (\d+)\)/);
+  const exitStarted = await spawnFerry(
+    ['exit', '--port', String(options.exitPort), '--allow-loopback'],
+    /ferry exit: (ws:\/\/\S+) ready, public key (\S+) \(pid (\d+)\)/,
+  );
   const [, url = '', publicKey = ''] = exitStarted.match;
   const exit: ExitInfo = { id: 'local', url, publicKey };
   let brokerStarted: Awaited<ReturnType<typeof spawnFerry>>;
   try {
-    brokerStarted = await spawnFerry(['broker', '--port', String(options.brokerPort), '--exit', `${exit.id}=${exit.url}=${exit.publicKey}`], /ferry broker: (http:\/\/\S+) ready/);
+    brokerStarted = await spawnFerry(
+      ['broker', '--port', String(options.brokerPort), '--exit', `${exit.id}=${exit.url}=${exit.publicKey}`],
+      /ferry broker: (http:\/\/\S+) ready/,
+    );
   } catch (error) {
     await terminate(exitStarted.child);
     throw error;
@@ -111,4 +117,3 @@ export async function startServerProcesses(options: { brokerPort: number; exitPo
     },
   };
 }
-

@@ -11,7 +11,7 @@
 
 import { MAX_RECORD_BYTES } from '../protocol/constants.ts';
 import { MAX_PIPE_CONTROL_BYTES } from '../protocol/local-channel.ts';
-import { requireInteger, type Fail } from '../protocol/validate.ts';
+import { type Fail, requireInteger } from '../protocol/validate.ts';
 
 /** Thrown when a configured limit is out of range; the message names the field and its allowed range. */
 export class HelperConfigError extends Error {

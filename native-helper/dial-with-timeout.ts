@@ -9,8 +9,8 @@
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { DialError, SOCKS_REPLY, toDialError } from './tunnel-dialer.ts';
 import type { DialTarget, TunnelDialer } from './tunnel-dialer.ts';
+import { DialError, SOCKS_REPLY, toDialError } from './tunnel-dialer.ts';
 
 /** Bytes a client may send before its CONNECT reply that we hold for the target; past this the socket is paused. */
 export const MAX_BYTES_HELD_WHILE_DIALING = 64 * 1024;
@@ -40,8 +40,7 @@ export function dialWithTimeout(dialer: TunnelDialer, target: DialTarget, dialTi
     abort.abort(new DialError(SOCKS_REPLY.generalFailure, 'the local client disconnected while dialing', 'CLIENT_GONE'));
   };
   const timer = setTimeout(() => {
-    abort.abort(new DialError(SOCKS_REPLY.ttlExpired,
-      `the tunnel did not open ${target.host}:${target.port} within ${dialTimeoutMs} ms`, 'DIAL_TIMEOUT'));
+    abort.abort(new DialError(SOCKS_REPLY.ttlExpired, `the tunnel did not open ${target.host}:${target.port} within ${dialTimeoutMs} ms`, 'DIAL_TIMEOUT'));
   }, dialTimeoutMs);
   client.pause();
   client.on('data', onClientData);

@@ -5,8 +5,8 @@
  * (stdio) and the integration tests both start the helper through this one function.
  */
 import type { ExitInfo } from '../protocol/signaling.ts';
-import { PipeServer } from './pipe-server.ts';
 import { startLocalProxies } from './local-proxies.ts';
+import { PipeServer } from './pipe-server.ts';
 import { TunnelClient, type TunnelClientConfig, type TunnelStatus } from './tunnel-client.ts';
 
 export interface HelperCoreOptions {

@@ -6,15 +6,15 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { verifyHttpConnectLimits } from './config.ts';
 import type { HttpConnectLimits } from './config.ts';
-import { dialWithTimeout } from './dial-with-timeout.ts';
+import { verifyHttpConnectLimits } from './config.ts';
 import type { DialedStream } from './dial-with-timeout.ts';
+import { dialWithTimeout } from './dial-with-timeout.ts';
 import { listenOnLoopback } from './listen.ts';
 import type { ProxyNotice } from './socks5-server.ts';
 import { spliceStreams } from './stream-splice.ts';
-import { SOCKS_REPLY, toDialError } from './tunnel-dialer.ts';
 import type { DialError, DialTarget, TunnelDialer } from './tunnel-dialer.ts';
+import { SOCKS_REPLY, toDialError } from './tunnel-dialer.ts';
 
 export interface HttpConnectServerOptions {
   dialer: TunnelDialer;
@@ -97,7 +97,12 @@ export class HttpConnectServer {
 
   private onPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     req.resume();
-    sendText(res, 405, `${req.method ?? 'this method'} is not supported: this is a Ferry proxy and accepts only CONNECT (HTTPS tunnels). Point your client's HTTPS proxy here, or use the SOCKS5 port.`, { Allow: 'CONNECT' });
+    sendText(
+      res,
+      405,
+      `${req.method ?? 'this method'} is not supported: this is a Ferry proxy and accepts only CONNECT (HTTPS tunnels). Point your client's HTTPS proxy here, or use the SOCKS5 port.`,
+      { Allow: 'CONNECT' },
+    );
   }
 
   private onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
@@ -108,8 +113,14 @@ export class HttpConnectServer {
     const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
     const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     const status = tooLarge ? '431 Request Header Fields Too Large' : timedOut ? '408 Request Timeout' : '400 Bad Request';
-    const body = tooLarge ? `request head is larger than ${this.limits.maxHeaderBytes} bytes\n` : timedOut ? 'request head took too long\n' : 'malformed HTTP request\n';
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const body = tooLarge
+      ? `request head is larger than ${this.limits.maxHeaderBytes} bytes\n`
+      : timedOut
+        ? 'request head took too long\n'
+        : 'malformed HTTP request\n';
+    socket.end(
+      `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   }
 
   private async onConnect(req: http.IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
@@ -147,6 +158,8 @@ function sendText(res: http.ServerResponse, status: number, text: string, header
 /** Answers on a raw CONNECT socket (no ServerResponse exists for it) and closes it. */
 function endWithStatus(socket: Socket, status: number, reason: string, text: string): void {
   const body = `${text}\n`;
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
   socket.once('finish', () => socket.destroy());
 }

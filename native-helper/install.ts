@@ -104,7 +104,10 @@ export async function installNativeHost(options: InstallNativeHostOptions = {}):
   const extensionId = requireExtensionId(options.extensionId ?? FERRY_EXTENSION_ID);
   const nodePath = options.nodePath ?? process.execPath;
   const repoRoot = options.repoRoot ?? REPO_ROOT;
-  for (const [label, value] of [['node path', nodePath], ['repository root', repoRoot]] as const) {
+  for (const [label, value] of [
+    ['node path', nodePath],
+    ['repository root', repoRoot],
+  ] as const) {
     if (!path.isAbsolute(value)) throw new InstallError(`the ${label} must be absolute, got ${value}`, 'INSTALL_BAD_PATH');
   }
   const installed: InstalledNativeHost = { manifestPaths: [], launcherPaths: [] };

@@ -21,11 +21,12 @@ export class ListenError extends Error {
 export function listenOnLoopback(server: Server, port: number, label: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
-      const hint = error.code === 'EADDRINUSE'
-        ? `port ${port} is already in use; choose another port or 0 for any free port`
-        : error.code === 'EACCES'
-          ? `no permission to listen on port ${port}; use a port above 1023`
-          : error.message;
+      const hint =
+        error.code === 'EADDRINUSE'
+          ? `port ${port} is already in use; choose another port or 0 for any free port`
+          : error.code === 'EACCES'
+            ? `no permission to listen on port ${port}; use a port above 1023`
+            : error.message;
       reject(new ListenError(`the ${label} server could not listen on ${LOOPBACK_HOST}:${port}: ${hint}`, error.code ?? 'LISTEN_FAILED'));
     };
     server.once('error', onError);

@@ -6,8 +6,8 @@
 import type { HttpConnectLimits, Socks5ServerLimits } from './config.ts';
 import { requireListenPort } from './config.ts';
 import { HttpConnectServer } from './http-connect-server.ts';
-import { Socks5Server } from './socks5-server.ts';
 import type { ProxyNotice } from './socks5-server.ts';
+import { Socks5Server } from './socks5-server.ts';
 import type { TunnelDialer } from './tunnel-dialer.ts';
 
 export interface LocalProxiesOptions {

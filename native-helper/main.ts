@@ -48,7 +48,8 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   const known = new Set(['--install', '--uninstall', '--native', '--help', '-h', ...takesValue]);
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
-    const [name, inlineValue] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [name, inlineValue] =
+      arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     if (name.startsWith('--parent-window')) continue; // Chrome on Windows adds --parent-window=N for native hosts
     if (!name.startsWith('-')) {
       positionals.push(arg);
@@ -101,7 +102,11 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
       return { kind: 'native', callerOrigin, socksPort: portOption(values, '--socks-port', 0), httpPort: portOption(values, '--http-port', 0), session };
     }
     default:
-      return { kind: 'proxies', socksPort: portOption(values, '--socks-port', DEFAULT_SOCKS_PORT), httpPort: portOption(values, '--http-port', DEFAULT_HTTP_PORT) };
+      return {
+        kind: 'proxies',
+        socksPort: portOption(values, '--socks-port', DEFAULT_SOCKS_PORT),
+        httpPort: portOption(values, '--http-port', DEFAULT_HTTP_PORT),
+      };
   }
 }
 

@@ -9,10 +9,11 @@
  *
  * stdout belongs to native messaging: every log line goes to stderr.
  */
-import { FERRY_EXTENSION_ID, type ExtensionToNative, type NativeStart, type NativeToExtension } from '../protocol/local-channel.ts';
+
 import type { SessionConfig } from '../protocol/config.ts';
-import { serveNativeMessages, NativeMessageWriter } from './native-messaging.ts';
-import { startHelperCore, type HelperCore } from './helper-core.ts';
+import { type ExtensionToNative, FERRY_EXTENSION_ID, type NativeStart, type NativeToExtension } from '../protocol/local-channel.ts';
+import { type HelperCore, startHelperCore } from './helper-core.ts';
+import { NativeMessageWriter, serveNativeMessages } from './native-messaging.ts';
 
 /** Status goes to the extension at most this often (and at least this often while connected, for the counters). */
 const STATUS_INTERVAL_MS = 1_000;

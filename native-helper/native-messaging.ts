@@ -7,9 +7,9 @@
  * then drops the host. Log to stderr.
  */
 import type { Readable, Writable } from 'node:stream';
-import { LocalChannelFormatError, parseExtensionToNative, type ExtensionToNative, type NativeToExtension } from '../protocol/local-channel.ts';
-import { verifyNativeMessagingLimits } from './config.ts';
+import { type ExtensionToNative, LocalChannelFormatError, type NativeToExtension, parseExtensionToNative } from '../protocol/local-channel.ts';
 import type { NativeMessagingLimits } from './config.ts';
+import { verifyNativeMessagingLimits } from './config.ts';
 
 const LENGTH_PREFIX_BYTES = 4;
 
@@ -32,7 +32,7 @@ export class NativeMessagingError extends Error {
   }
 }
 
-const enum DecoderState {
+enum DecoderState {
   ReadLength,
   ReadBody,
   Failed,
@@ -83,8 +83,10 @@ export class NativeMessageDecoder {
     // The shortest JSON text is one byte ("0"); Chrome never sends an empty message.
     if (length === 0) throw new NativeMessagingError('NATIVE_BAD_LENGTH', 'a native message has length 0');
     if (length > this.maxIncomingMessageBytes) {
-      throw new NativeMessagingError('NATIVE_MESSAGE_TOO_LARGE',
-        `a native message of ${length} bytes exceeds the ${this.maxIncomingMessageBytes}-byte limit (is something other than Chrome writing to the helper's stdin?)`);
+      throw new NativeMessagingError(
+        'NATIVE_MESSAGE_TOO_LARGE',
+        `a native message of ${length} bytes exceeds the ${this.maxIncomingMessageBytes}-byte limit (is something other than Chrome writing to the helper's stdin?)`,
+      );
     }
   }
 
@@ -135,8 +137,10 @@ export async function serveNativeMessages(input: Readable, handlers: NativeMessa
 export function encodeNativeMessage(message: NativeToExtension, maxOutgoingMessageBytes: number): Buffer {
   const body = Buffer.from(JSON.stringify(message), 'utf8');
   if (body.length > maxOutgoingMessageBytes) {
-    throw new NativeMessagingError('NATIVE_OUTGOING_TOO_LARGE',
-      `a ${message.type} message of ${body.length} bytes exceeds the ${maxOutgoingMessageBytes}-byte limit for messages to the browser`);
+    throw new NativeMessagingError(
+      'NATIVE_OUTGOING_TOO_LARGE',
+      `a ${message.type} message of ${body.length} bytes exceeds the ${maxOutgoingMessageBytes}-byte limit for messages to the browser`,
+    );
   }
   const frame = Buffer.allocUnsafe(LENGTH_PREFIX_BYTES + body.length);
   frame.writeUInt32LE(body.length, 0);

@@ -4,8 +4,8 @@
  * records, text messages are validated JSON control messages. Bad control messages are reported and dropped.
  */
 import type { Socket } from 'node:net';
-import type { WebSocket, RawData } from 'ws';
-import { PipeCloseCode, parseExtensionToPipe, type ExtensionToPipe, type HelperToPipe } from '../protocol/local-channel.ts';
+import type { RawData, WebSocket } from 'ws';
+import { type ExtensionToPipe, type HelperToPipe, PipeCloseCode, parseExtensionToPipe } from '../protocol/local-channel.ts';
 import type { PipeServerLimits } from './config.ts';
 
 /** A control message the helper ignored, and why. */

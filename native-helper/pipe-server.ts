@@ -8,12 +8,12 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { HelperConfigError, verifyPipeServerLimits } from './config.ts';
-import type { PipeServerLimits } from './config.ts';
-import { LOOPBACK_HOST, listenOnLoopback } from './listen.ts';
-import { WebSocketPipe } from './pipe-connection.ts';
 import { PIPE_PATH, PipeCloseCode } from '../protocol/local-channel.ts';
+import type { PipeServerLimits } from './config.ts';
+import { HelperConfigError, verifyPipeServerLimits } from './config.ts';
+import { LOOPBACK_HOST, listenOnLoopback } from './listen.ts';
 import type { LocalPipe, PipeWarning } from './pipe-connection.ts';
+import { WebSocketPipe } from './pipe-connection.ts';
 import { PipeTokenBox } from './pipe-tokens.ts';
 
 /** The extension's upgrade request is a few hundred bytes; anything near this is not our extension. */
@@ -56,7 +56,11 @@ export class PipeServer {
     if (!/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/.test(options.allowedOrigin)) {
       throw new HelperConfigError(`allowedOrigin must look like chrome-extension://<id> (no trailing slash), got ${JSON.stringify(options.allowedOrigin)}`);
     }
-    const server = http.createServer({ maxHeaderSize: PIPE_MAX_HEADER_BYTES, headersTimeout: PIPE_HEADERS_TIMEOUT_MS, requestTimeout: PIPE_HEADERS_TIMEOUT_MS });
+    const server = http.createServer({
+      maxHeaderSize: PIPE_MAX_HEADER_BYTES,
+      headersTimeout: PIPE_HEADERS_TIMEOUT_MS,
+      requestTimeout: PIPE_HEADERS_TIMEOUT_MS,
+    });
     const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPipeMessageBytes, perMessageDeflate: false, clientTracking: false });
     const pipes = new PipeServer(server, wss, options.allowedOrigin, limits, options.onWarning ?? (() => {}));
     server.on('connection', (socket: Socket) => {
@@ -142,7 +146,9 @@ export class PipeServer {
   private refuse(socket: Socket, status: number, statusText: string, reason: string): void {
     this.warn({ code: 'PIPE_REFUSED', status, message: `refused a pipe connection: ${reason}` });
     const body = `${reason}\n`;
-    socket.end(`HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
     socket.once('finish', () => socket.destroy());
   }
 }

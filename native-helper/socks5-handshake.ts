@@ -4,8 +4,9 @@
  * arrive split anywhere; the parser is an explicit state machine that asks for exactly the bytes each field needs and
  * never buffers more than one handshake message. It knows nothing of sockets: the server feeds it and acts on events.
  */
-import { SOCKS_REPLY } from './tunnel-dialer.ts';
+
 import type { DialTarget } from './tunnel-dialer.ts';
+import { SOCKS_REPLY } from './tunnel-dialer.ts';
 
 export const SOCKS_VERSION = 0x05;
 export const SOCKS_METHOD_NO_AUTH = 0x00;
@@ -30,7 +31,7 @@ export type Socks5HandshakeEvent =
   /** `earlyData`: bytes the client sent after the request without waiting for our reply (optimistic clients). */
   | { kind: 'connect'; target: DialTarget; earlyData: Uint8Array };
 
-const enum State {
+enum State {
   GreetingHeader,
   GreetingMethods,
   RequestHeader,
@@ -88,12 +89,18 @@ export class Socks5HandshakeParser {
         const version = field[0]!;
         const methodCount = field[1]!;
         if (version !== SOCKS_VERSION) {
-          throw new Socks5HandshakeError(`not a SOCKS5 greeting (version byte ${version})`, 'SOCKS_BAD_VERSION',
-            socks5MethodSelection(SOCKS_METHOD_NONE_ACCEPTABLE));
+          throw new Socks5HandshakeError(
+            `not a SOCKS5 greeting (version byte ${version})`,
+            'SOCKS_BAD_VERSION',
+            socks5MethodSelection(SOCKS_METHOD_NONE_ACCEPTABLE),
+          );
         }
         if (methodCount === 0 || 2 + methodCount > this.maxGreetingBytes) {
-          throw new Socks5HandshakeError(`greeting lists ${methodCount} methods (allowed 1..${this.maxGreetingBytes - 2})`,
-            'SOCKS_BAD_GREETING', socks5MethodSelection(SOCKS_METHOD_NONE_ACCEPTABLE));
+          throw new Socks5HandshakeError(
+            `greeting lists ${methodCount} methods (allowed 1..${this.maxGreetingBytes - 2})`,
+            'SOCKS_BAD_GREETING',
+            socks5MethodSelection(SOCKS_METHOD_NONE_ACCEPTABLE),
+          );
         }
         this.state = State.GreetingMethods;
         this.need = methodCount;
@@ -102,8 +109,11 @@ export class Socks5HandshakeParser {
       case State.GreetingMethods: {
         const methods = Uint8Array.from(field);
         if (!methods.includes(SOCKS_METHOD_NO_AUTH)) {
-          throw new Socks5HandshakeError('the client offers no method we support (only NO AUTH)', 'SOCKS_NO_METHOD',
-            socks5MethodSelection(SOCKS_METHOD_NONE_ACCEPTABLE));
+          throw new Socks5HandshakeError(
+            'the client offers no method we support (only NO AUTH)',
+            'SOCKS_NO_METHOD',
+            socks5MethodSelection(SOCKS_METHOD_NONE_ACCEPTABLE),
+          );
         }
         this.state = State.RequestHeader;
         this.need = 4;
@@ -130,12 +140,14 @@ export class Socks5HandshakeParser {
   private onRequestHeader(field: Buffer): null {
     const [version, command, , addressType] = field;
     if (version !== SOCKS_VERSION) {
-      throw new Socks5HandshakeError(`request version byte is ${version}, not 5`, 'SOCKS_BAD_VERSION',
-        socks5Reply(SOCKS_REPLY.generalFailure));
+      throw new Socks5HandshakeError(`request version byte is ${version}, not 5`, 'SOCKS_BAD_VERSION', socks5Reply(SOCKS_REPLY.generalFailure));
     }
     if (command !== SOCKS_COMMAND.connect) {
-      throw new Socks5HandshakeError(`command ${command} is not supported (only CONNECT)`, 'SOCKS_COMMAND_NOT_SUPPORTED',
-        socks5Reply(SOCKS_REPLY.commandNotSupported));
+      throw new Socks5HandshakeError(
+        `command ${command} is not supported (only CONNECT)`,
+        'SOCKS_COMMAND_NOT_SUPPORTED',
+        socks5Reply(SOCKS_REPLY.commandNotSupported),
+      );
     }
     this.addressType = addressType!;
     if (addressType === SOCKS_ADDRESS_TYPE.ipv4) {
@@ -148,8 +160,11 @@ export class Socks5HandshakeParser {
       this.state = State.RequestDomainLength;
       this.need = 1;
     } else {
-      throw new Socks5HandshakeError(`address type ${addressType} is not supported`, 'SOCKS_ADDRESS_TYPE_NOT_SUPPORTED',
-        socks5Reply(SOCKS_REPLY.addressTypeNotSupported));
+      throw new Socks5HandshakeError(
+        `address type ${addressType} is not supported`,
+        'SOCKS_ADDRESS_TYPE_NOT_SUPPORTED',
+        socks5Reply(SOCKS_REPLY.addressTypeNotSupported),
+      );
     }
     return null;
   }
@@ -175,8 +190,11 @@ export class Socks5HandshakeParser {
 function parseDomainName(bytes: Buffer): string {
   for (const byte of bytes) {
     if (byte < 0x21 || byte > 0x7e) {
-      throw new Socks5HandshakeError('the domain name has a non-printable or non-ASCII byte (use IDNA/punycode)',
-        'SOCKS_BAD_ADDRESS', socks5Reply(SOCKS_REPLY.generalFailure));
+      throw new Socks5HandshakeError(
+        'the domain name has a non-printable or non-ASCII byte (use IDNA/punycode)',
+        'SOCKS_BAD_ADDRESS',
+        socks5Reply(SOCKS_REPLY.generalFailure),
+      );
     }
   }
   return bytes.toString('latin1');

@@ -4,22 +4,16 @@
  * loopback); CONNECT only; IPv4, IPv6 and domain names, the latter passed to the tunnel unresolved (remote DNS).
  */
 import net from 'node:net';
-import { verifySocks5Limits } from './config.ts';
 import type { Socks5ServerLimits } from './config.ts';
-import {
-  SOCKS_METHOD_NO_AUTH,
-  Socks5HandshakeError,
-  Socks5HandshakeParser,
-  socks5MethodSelection,
-  socks5Reply,
-} from './socks5-handshake.ts';
-import type { Socks5HandshakeEvent } from './socks5-handshake.ts';
-import { listenOnLoopback } from './listen.ts';
-import { spliceStreams } from './stream-splice.ts';
-import { dialWithTimeout } from './dial-with-timeout.ts';
+import { verifySocks5Limits } from './config.ts';
 import type { DialedStream } from './dial-with-timeout.ts';
-import { SOCKS_REPLY, toDialError } from './tunnel-dialer.ts';
+import { dialWithTimeout } from './dial-with-timeout.ts';
+import { listenOnLoopback } from './listen.ts';
+import type { Socks5HandshakeEvent } from './socks5-handshake.ts';
+import { SOCKS_METHOD_NO_AUTH, Socks5HandshakeError, Socks5HandshakeParser, socks5MethodSelection, socks5Reply } from './socks5-handshake.ts';
+import { spliceStreams } from './stream-splice.ts';
 import type { DialTarget, TunnelDialer } from './tunnel-dialer.ts';
+import { SOCKS_REPLY, toDialError } from './tunnel-dialer.ts';
 
 /** Something worth a log line that does not stop the server (a bad client, a failed dial). */
 export interface ProxyNotice {
@@ -103,7 +97,10 @@ class Socks5Connection {
 
   begin(): void {
     this.handshakeTimer = setTimeout(() => {
-      this.notify({ code: 'SOCKS_HANDSHAKE_TIMEOUT', message: `closed a client that did not finish its handshake within ${this.limits.handshakeTimeoutMs} ms` });
+      this.notify({
+        code: 'SOCKS_HANDSHAKE_TIMEOUT',
+        message: `closed a client that did not finish its handshake within ${this.limits.handshakeTimeoutMs} ms`,
+      });
       this.socket.destroy();
     }, this.limits.handshakeTimeoutMs);
     this.socket.once('close', () => this.clearHandshakeTimer());

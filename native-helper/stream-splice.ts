@@ -3,8 +3,9 @@
  * Joins a local client socket and a tunnel stream both ways, with backpressure (stream.pipeline), half-close (the
  * end of one side's input becomes end() on the other's output) and shared fate (if either fails, both are destroyed).
  */
-import { pipeline } from 'node:stream';
+
 import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream';
 
 /**
  * Pipes `client` <-> `tunnel` until both directions are done. `onDone` runs once, with the first error if either

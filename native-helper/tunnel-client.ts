@@ -8,20 +8,20 @@
  * says why (e.g. no volunteer available). Nothing is ever sent around the tunnel.
  */
 import type { Duplex } from 'node:stream';
-import {
-  ClientSession,
-  StreamError,
-  fromBase64Url,
-  verifySessionConfig,
-  type MuxStream,
-  type SessionConfig,
-  type SessionState as ProtocolSessionState,
-} from '../protocol/index.ts';
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
 import { MuxStreamDuplex } from '../protocol/adapters/node-stream.ts';
-import type { ExitInfo } from '../protocol/signaling.ts';
+import {
+  ClientSession,
+  fromBase64Url,
+  type MuxStream,
+  type SessionState as ProtocolSessionState,
+  type SessionConfig,
+  StreamError,
+  verifySessionConfig,
+} from '../protocol/index.ts';
 import type { ExtensionToPipe, HelperToPipe, SessionReport, SessionState } from '../protocol/local-channel.ts';
-import { DialError, SOCKS_REPLY, type DialReplyCode, type DialTarget, type TunnelDialer } from './tunnel-dialer.ts';
+import type { ExitInfo } from '../protocol/signaling.ts';
+import { DialError, type DialReplyCode, type DialTarget, SOCKS_REPLY, type TunnelDialer } from './tunnel-dialer.ts';
 
 export interface TunnelClientConfig {
   /** How long a dial waits for a session when none is open. Below the SOCKS dial timeout, so the reason is told. */

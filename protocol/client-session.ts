@@ -3,15 +3,16 @@
  * The client end of a session: runs in the native helper. Sends HELLO, checks the exit's static key (Noise NK),
  * keeps the path alive with PINGs, reports a silent path, and moves the session to a new path with RESUME.
  */
-import { NOISE_PROLOGUE, NOISE_PROTOCOL_NAME, RecordType, SessionCloseCode, FrameType } from './constants.ts';
+
 import { equalBytes, utf8 } from './bytes.ts';
+import { FrameType, NOISE_PROLOGUE, NOISE_PROTOCOL_NAME, RecordType, SessionCloseCode } from './constants.ts';
 import { AuthenticationError, MalformedInputError, ProtocolError, SessionClosedError } from './errors.ts';
 import { decodeServerHello, encodeClientHello } from './hello.ts';
 import type { StreamTarget } from './muxer.ts';
 import { NkInitiator } from './noise.ts';
 import { encodeHandshakeRecord, type TunnelRecord } from './record.ts';
 import { decodeResume, encodeResume, type ResumeKeys } from './resume.ts';
-import { SessionEndpoint, type RecordSink, type SessionOptions } from './session-endpoint.ts';
+import { type RecordSink, SessionEndpoint, type SessionOptions } from './session-endpoint.ts';
 import type { MuxStream } from './stream.ts';
 
 export interface ClientSessionOptions extends SessionOptions {
@@ -64,7 +65,13 @@ export class ClientSession extends SessionEndpoint {
     this.silenceReported = false;
     this.lastReceivedAt = Date.now();
     this.setState('resuming');
-    this.sendRecord(encodeResume(RecordType.RESUME, this.keys.resume, { sessionId: this.sessionId, attempt: this.resumeAttempt, nextExpectedSeq: this.channel.nextReceiveSeq }));
+    this.sendRecord(
+      encodeResume(RecordType.RESUME, this.keys.resume, {
+        sessionId: this.sessionId,
+        attempt: this.resumeAttempt,
+        nextExpectedSeq: this.channel.nextReceiveSeq,
+      }),
+    );
   }
 
   /** Resolves when the session is open; rejects if it closes first. */

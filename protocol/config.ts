@@ -5,7 +5,7 @@
  */
 import { MAX_DATA_PAYLOAD_BYTES, MAX_RECORD_BYTES } from './constants.ts';
 import { InvalidConfigError } from './errors.ts';
-import { requireInteger as requireIntegerIn, type Fail } from './validate.ts';
+import { type Fail, requireInteger as requireIntegerIn } from './validate.ts';
 
 export interface SessionConfig {
   /**

@@ -5,10 +5,11 @@
  * (protocol/adapters/node-aead.ts, ~15x faster). Nothing here is home-made: X25519 and SHA-256/HMAC come from
  * @noble/curves and @noble/hashes, ChaCha20-Poly1305 from @noble/ciphers or OpenSSL.
  */
-import { x25519 } from '@noble/curves/ed25519.js';
+
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { x25519 } from '@noble/curves/ed25519.js';
 import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { AuthenticationError } from './errors.ts';
 
 /** An AEAD keyed once; nonces are 12 bytes. `open` throws AuthenticationError when the tag does not verify. */

@@ -3,15 +3,16 @@
  * The exit end of a session: one per client, in the exit server. Answers HELLO with WELCOME, hands stream requests
  * to the exit's dialer, and accepts a RESUME only with a valid tag and a fresh attempt number.
  */
-import { NOISE_PROLOGUE, NOISE_PROTOCOL_NAME, RecordType, SessionCloseCode, SESSION_ID_BYTES } from './constants.ts';
+
 import { equalBytes, utf8 } from './bytes.ts';
-import { randomBytes, type KeyPair } from './crypto.ts';
+import { NOISE_PROLOGUE, NOISE_PROTOCOL_NAME, RecordType, SESSION_ID_BYTES, SessionCloseCode } from './constants.ts';
+import { type KeyPair, randomBytes } from './crypto.ts';
 import { AuthenticationError, MalformedInputError, ProtocolError, SessionClosedError } from './errors.ts';
 import { decodeClientHello, encodeServerHello, type ReceiveWindows } from './hello.ts';
 import { NkResponder } from './noise.ts';
 import { encodeHandshakeRecord, encodeRefusedRecord, type TunnelRecord } from './record.ts';
 import { decodeResume, encodeResume, type ResumeKeys } from './resume.ts';
-import { SessionEndpoint, type RecordSink, type SessionOptions } from './session-endpoint.ts';
+import { type RecordSink, SessionEndpoint, type SessionOptions } from './session-endpoint.ts';
 import type { MuxStream } from './stream.ts';
 
 export interface ExitSessionOptions extends SessionOptions {
@@ -63,7 +64,13 @@ export class ExitSession extends SessionEndpoint {
     this.transport = sendRecord;
     this.markResumed();
     try {
-      this.sendRecord(encodeResume(RecordType.RESUMED, this.keys.resumed, { sessionId: this.sessionId, attempt: request.attempt, nextExpectedSeq: this.channel?.nextReceiveSeq ?? 0 }));
+      this.sendRecord(
+        encodeResume(RecordType.RESUMED, this.keys.resumed, {
+          sessionId: this.sessionId,
+          attempt: request.attempt,
+          nextExpectedSeq: this.channel?.nextReceiveSeq ?? 0,
+        }),
+      );
       this.replayFrom(request.nextExpectedSeq);
     } catch (error) {
       this.fail(error instanceof ProtocolError ? error : new ProtocolError('FERRY_ERR_INTERNAL', String(error)));

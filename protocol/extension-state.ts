@@ -9,7 +9,7 @@
 import type { SessionState } from './local-channel.ts';
 import { SESSION_STATES } from './local-channel.ts';
 import { RELAY_STATES } from './relay-status.ts';
-import { isRecord, optionalText, requireBoolean, requireCount, requireOneOf, type Fail } from './validate.ts';
+import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requireOneOf } from './validate.ts';
 
 /** The chrome.storage.session key under which the service worker keeps the UiState. */
 export const UI_STATE_STORAGE_KEY = 'uiState';
@@ -92,7 +92,6 @@ export interface UiState {
   helpOthers: HelpOthersState;
 }
 
-
 /** A stored or reported UiState is malformed; `message` names the field. */
 export class ExtensionStateFormatError extends Error {
   override readonly name = 'ExtensionStateFormatError';
@@ -107,7 +106,11 @@ function trafficSamples(value: unknown): TrafficSample[] {
   }
   return value.map((sample: unknown) => {
     if (!isRecord(sample)) throw new ExtensionStateFormatError('"traffic" must hold {atMs, bytesUp, bytesDown} samples');
-    return { atMs: requireCount(sample.atMs, '"atMs"', fail), bytesUp: requireCount(sample.bytesUp, '"bytesUp"', fail), bytesDown: requireCount(sample.bytesDown, '"bytesDown"', fail) };
+    return {
+      atMs: requireCount(sample.atMs, '"atMs"', fail),
+      bytesUp: requireCount(sample.bytesUp, '"bytesUp"', fail),
+      bytesDown: requireCount(sample.bytesDown, '"bytesDown"', fail),
+    };
   });
 }
 
@@ -119,30 +122,30 @@ export function parseUiState(value: unknown): UiState {
   return {
     proxyMe: {
       on: requireBoolean(proxyMe.on, '"on"', fail),
-      phase: requireOneOf(proxyMe.phase, '\"phase\"', PROXY_ME_PHASES, fail),
-      detail: optionalText(proxyMe.detail, '\"detail\"', MAX_STATE_TEXT_CHARS, fail),
-      bytesUp: requireCount(proxyMe.bytesUp, '\"bytesUp\"', fail),
-      bytesDown: requireCount(proxyMe.bytesDown, '\"bytesDown\"', fail),
-      streams: requireCount(proxyMe.streams, '\"streams\"', fail),
-      socksPort: requireCount(proxyMe.socksPort, '\"socksPort\"', fail),
-      httpPort: requireCount(proxyMe.httpPort, '\"httpPort\"', fail),
-      helperPid: requireCount(proxyMe.helperPid, '\"helperPid\"', fail),
-      exitId: optionalText(proxyMe.exitId, '\"exitId\"', MAX_STATE_TEXT_CHARS, fail),
-      session: requireOneOf(proxyMe.session, '\"session\"', SESSION_STATES, fail),
-      pathUp: requireBoolean(proxyMe.pathUp, '\"pathUp\"', fail),
-      pathChanges: requireCount(proxyMe.pathChanges, '\"pathChanges\"', fail),
-      connectedSinceMs: requireCount(proxyMe.connectedSinceMs, '\"connectedSinceMs\"', fail),
+      phase: requireOneOf(proxyMe.phase, '"phase"', PROXY_ME_PHASES, fail),
+      detail: optionalText(proxyMe.detail, '"detail"', MAX_STATE_TEXT_CHARS, fail),
+      bytesUp: requireCount(proxyMe.bytesUp, '"bytesUp"', fail),
+      bytesDown: requireCount(proxyMe.bytesDown, '"bytesDown"', fail),
+      streams: requireCount(proxyMe.streams, '"streams"', fail),
+      socksPort: requireCount(proxyMe.socksPort, '"socksPort"', fail),
+      httpPort: requireCount(proxyMe.httpPort, '"httpPort"', fail),
+      helperPid: requireCount(proxyMe.helperPid, '"helperPid"', fail),
+      exitId: optionalText(proxyMe.exitId, '"exitId"', MAX_STATE_TEXT_CHARS, fail),
+      session: requireOneOf(proxyMe.session, '"session"', SESSION_STATES, fail),
+      pathUp: requireBoolean(proxyMe.pathUp, '"pathUp"', fail),
+      pathChanges: requireCount(proxyMe.pathChanges, '"pathChanges"', fail),
+      connectedSinceMs: requireCount(proxyMe.connectedSinceMs, '"connectedSinceMs"', fail),
       traffic: trafficSamples(proxyMe.traffic),
-      webRtcGuard: requireOneOf(proxyMe.webRtcGuard, '\"webRtcGuard\"', WEBRTC_GUARD_STATES, fail),
+      webRtcGuard: requireOneOf(proxyMe.webRtcGuard, '"webRtcGuard"', WEBRTC_GUARD_STATES, fail),
     },
     helpOthers: {
-      on: requireBoolean(helpOthers.on, '\"on\"', fail),
-      phase: requireOneOf(helpOthers.phase, '\"phase\"', HELP_OTHERS_PHASES, fail),
-      clientsNow: requireCount(helpOthers.clientsNow, '\"clientsNow\"', fail),
-      clientsTotal: requireCount(helpOthers.clientsTotal, '\"clientsTotal\"', fail),
-      bytesClientToExit: requireCount(helpOthers.bytesClientToExit, '\"bytesClientToExit\"', fail),
-      bytesExitToClient: requireCount(helpOthers.bytesExitToClient, '\"bytesExitToClient\"', fail),
-      lastError: optionalText(helpOthers.lastError, '\"lastError\"', MAX_STATE_TEXT_CHARS, fail),
+      on: requireBoolean(helpOthers.on, '"on"', fail),
+      phase: requireOneOf(helpOthers.phase, '"phase"', HELP_OTHERS_PHASES, fail),
+      clientsNow: requireCount(helpOthers.clientsNow, '"clientsNow"', fail),
+      clientsTotal: requireCount(helpOthers.clientsTotal, '"clientsTotal"', fail),
+      bytesClientToExit: requireCount(helpOthers.bytesClientToExit, '"bytesClientToExit"', fail),
+      bytesExitToClient: requireCount(helpOthers.bytesExitToClient, '"bytesExitToClient"', fail),
+      lastError: optionalText(helpOthers.lastError, '"lastError"', MAX_STATE_TEXT_CHARS, fail),
     },
   };
 }

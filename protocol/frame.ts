@@ -12,6 +12,8 @@
  *   PING/PONG  body: [8 opaque bytes]    stream 0
  *   GOAWAY     body: [code u8][reason UTF-8]   stream 0
  */
+
+import { fromUtf8, utf8, utf8Prefix, viewOf } from './bytes.ts';
 import {
   FRAME_HEADER_BYTES,
   FrameType,
@@ -19,10 +21,9 @@ import {
   MAX_HOST_BYTES,
   MAX_REASON_BYTES,
   SESSION_STREAM_ID,
-  StreamErrorCode,
   type SessionCloseCode,
+  StreamErrorCode,
 } from './constants.ts';
-import { fromUtf8, utf8, utf8Prefix, viewOf } from './bytes.ts';
 import { MalformedInputError, OversizeError } from './errors.ts';
 
 export type Frame =
@@ -112,7 +113,8 @@ function requireBodyLength(type: string, body: Uint8Array, expected: number): vo
 }
 
 export function decodeFrame(bytes: Uint8Array): Frame {
-  if (bytes.length < FRAME_HEADER_BYTES) throw new MalformedInputError(`a frame of ${bytes.length} bytes is shorter than its ${FRAME_HEADER_BYTES}-byte header`);
+  if (bytes.length < FRAME_HEADER_BYTES)
+    throw new MalformedInputError(`a frame of ${bytes.length} bytes is shorter than its ${FRAME_HEADER_BYTES}-byte header`);
   const view = viewOf(bytes);
   const type = bytes[0];
   const streamId = view.getUint32(1);

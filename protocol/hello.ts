@@ -6,8 +6,9 @@
  *   ClientHello: [version u8 = 1][stream window u32][session window u32]
  *   ServerHello: [version u8 = 1][session id (16)][stream window u32][session window u32]
  */
-import { SESSION_ID_BYTES } from './constants.ts';
+
 import { viewOf } from './bytes.ts';
+import { SESSION_ID_BYTES } from './constants.ts';
 import { MalformedInputError } from './errors.ts';
 
 export const PROTOCOL_VERSION = 1;

@@ -12,8 +12,8 @@
  *
  * Runtime-neutral: types, limits and validators only.
  */
-import { parseExitInfo, SignalingFormatError, WebSocketCloseCode, type ExitInfo } from './signaling.ts';
-import { isRecord, optionalText, requireCount, requireInteger, requireOneOf, requireText, type Fail } from './validate.ts';
+import { type ExitInfo, parseExitInfo, SignalingFormatError, WebSocketCloseCode } from './signaling.ts';
+import { type Fail, isRecord, optionalText, requireCount, requireInteger, requireOneOf, requireText } from './validate.ts';
 
 /** Name of the native messaging host, as written in its manifest and passed to connectNative. */
 export const NATIVE_HOST_NAME = 'org.ferry.helper';

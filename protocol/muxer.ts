@@ -3,10 +3,11 @@
  * Many streams over one session: dispatches decoded frames to streams, allocates stream ids (client side), enforces
  * the stream limit and the session-wide credit window (HTTP/2-style: stream 0 carries session CREDIT), answers PING.
  */
-import { FrameType, SESSION_STREAM_ID, SessionCloseCode, StreamErrorCode } from './constants.ts';
+
 import type { SessionConfig } from './config.ts';
-import type { Frame } from './frame.ts';
+import { FrameType, SESSION_STREAM_ID, type SessionCloseCode, StreamErrorCode } from './constants.ts';
 import { FlowControlError, MalformedInputError, StreamError } from './errors.ts';
+import type { Frame } from './frame.ts';
 import { MuxStream, type StreamHost } from './stream.ts';
 
 export interface StreamTarget {

@@ -12,9 +12,10 @@
  * The state machine follows the spec's CipherState / SymmetricState / HandshakeState objects; it is checked against
  * the Cacophony test vector in tests/unit/protocol/noise.test.ts.
  */
-import { DH_PUBLIC_KEY_BYTES, AEAD_TAG_BYTES } from './constants.ts';
+
 import { concatBytes, utf8 } from './bytes.ts';
-import { dh, generateKeyPair, hash, hmacSha256, type AeadFactory, type AeadCipher, type KeyPair } from './crypto.ts';
+import { AEAD_TAG_BYTES, DH_PUBLIC_KEY_BYTES } from './constants.ts';
+import { type AeadCipher, type AeadFactory, dh, generateKeyPair, hash, hmacSha256, type KeyPair } from './crypto.ts';
 import { AuthenticationError, MalformedInputError } from './errors.ts';
 
 const HASH_BYTES = 32;
@@ -217,7 +218,7 @@ export class NkResponder {
       return this.state.decryptAndHash(message.subarray(DH_PUBLIC_KEY_BYTES));
     } catch (error) {
       if (error instanceof AuthenticationError) {
-        throw new AuthenticationError('the handshake was not made for this exit\'s key (wrong exit, or a forged HELLO)');
+        throw new AuthenticationError("the handshake was not made for this exit's key (wrong exit, or a forged HELLO)");
       }
       throw error;
     }

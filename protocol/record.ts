@@ -9,15 +9,9 @@
  *   REFUSED  [0x04][UTF-8 reason]                                   unauthenticated; the client only reports it
  *   ACK, RESUME, RESUMED: see resume.ts
  */
-import {
-  AEAD_TAG_BYTES,
-  DH_PUBLIC_KEY_BYTES,
-  MAX_REASON_BYTES,
-  MAX_RECORD_BYTES,
-  RecordType,
-  SEALED_HEADER_BYTES,
-} from './constants.ts';
+
 import { fromUtf8, readUint64, utf8BytesPrefix, utf8Prefix, viewOf, writeUint64 } from './bytes.ts';
+import { AEAD_TAG_BYTES, DH_PUBLIC_KEY_BYTES, MAX_REASON_BYTES, MAX_RECORD_BYTES, RecordType, SEALED_HEADER_BYTES } from './constants.ts';
 import { MalformedInputError, OversizeError } from './errors.ts';
 
 export type TunnelRecord =

@@ -6,7 +6,7 @@
  * "connected" think the product is broken, while in fact supply often exceeds demand and they are simply waiting.
  * Runtime-neutral.
  */
-import { isRecord, optionalText, requireCount, requireOneOf, type Fail } from './validate.ts';
+import { type Fail, isRecord, optionalText, requireCount, requireOneOf } from './validate.ts';
 
 /**
  * - connecting: the first connection to the broker is being made;

@@ -4,13 +4,18 @@
  * sent again through a new path after the old one broke. Bounded in bytes: a peer that never acknowledges cannot
  * make it grow without limit.
  */
-import { ProtocolError } from './errors.ts';
+
 import { SessionCloseCode } from './constants.ts';
+import { ProtocolError } from './errors.ts';
 
 export class ReplayBufferFullError extends ProtocolError {
   override name = 'ReplayBufferFullError';
   constructor(limitBytes: number) {
-    super('FERRY_ERR_REPLAY_BUFFER_FULL', `more than ${limitBytes} bytes sent and not acknowledged: the peer stopped acknowledging`, SessionCloseCode.FLOW_CONTROL_ERROR);
+    super(
+      'FERRY_ERR_REPLAY_BUFFER_FULL',
+      `more than ${limitBytes} bytes sent and not acknowledged: the peer stopped acknowledging`,
+      SessionCloseCode.FLOW_CONTROL_ERROR,
+    );
   }
 }
 

@@ -11,8 +11,9 @@
  * `attempt` must grow with every RESUME the exit accepts, so a captured RESUME cannot be replayed later to pull the
  * session onto another path (hijack) or to run it on two paths at once (fork).
  */
-import { RecordType, SESSION_ID_BYTES } from './constants.ts';
+
 import { equalBytes, readUint64, utf8, viewOf, writeUint64 } from './bytes.ts';
+import { RecordType, SESSION_ID_BYTES } from './constants.ts';
 import { hmacSha256 } from './crypto.ts';
 import { AuthenticationError, MalformedInputError } from './errors.ts';
 
@@ -85,5 +86,9 @@ export function decodeResume(key: Uint8Array, record: Uint8Array, what: 'RESUME'
   if (record.length !== RESUME_RECORD_BYTES) throw new MalformedInputError(`a ${what} record must be ${RESUME_RECORD_BYTES} bytes, got ${record.length}`);
   verify(key, record, `a ${what}`);
   const view = viewOf(record);
-  return { sessionId: record.slice(1, 1 + SESSION_ID_BYTES), attempt: view.getUint32(1 + SESSION_ID_BYTES), nextExpectedSeq: readUint64(view, 5 + SESSION_ID_BYTES) };
+  return {
+    sessionId: record.slice(1, 1 + SESSION_ID_BYTES),
+    attempt: view.getUint32(1 + SESSION_ID_BYTES),
+    nextExpectedSeq: readUint64(view, 5 + SESSION_ID_BYTES),
+  };
 }

@@ -8,16 +8,17 @@
  * Any protocol violation closes the session with GOAWAY and a typed error; nothing throws out of receiveRecord().
  * Runtime-neutral: paths are callbacks, the cipher an injected factory.
  */
+
+import { SealedChannel } from './channel.ts';
+import { type SessionConfig, verifySessionConfig } from './config.ts';
 import { FrameType, RecordType, SessionCloseCode, StreamErrorCode } from './constants.ts';
-import { verifySessionConfig, type SessionConfig } from './config.ts';
-import { nobleChaCha20Poly1305, type AeadFactory } from './crypto.ts';
+import { type AeadFactory, nobleChaCha20Poly1305 } from './crypto.ts';
 import { MalformedInputError, ProtocolError, SequenceError, SessionClosedError, StreamError } from './errors.ts';
 import { decodeFrame, encodeFrame, type Frame } from './frame.ts';
 import type { ReceiveWindows } from './hello.ts';
 import { Multiplexer } from './muxer.ts';
 import type { HandshakeResult } from './noise.ts';
 import { decodeRecord, type TunnelRecord } from './record.ts';
-import { SealedChannel } from './channel.ts';
 import { ReplayBuffer } from './replay-buffer.ts';
 import { decodeAck, deriveResumeKeys, encodeAck, type ResumeKeys } from './resume.ts';
 import type { MuxStream } from './stream.ts';
@@ -59,7 +60,6 @@ export interface SessionStats {
   replayBufferBytes: number;
 }
 
-
 /** What the two endpoints share: records, the sealed channel, acknowledgements, replay, the muxer, closing. */
 export abstract class SessionEndpoint {
   protected readonly config: SessionConfig;
@@ -86,7 +86,13 @@ export abstract class SessionEndpoint {
     this.replay = new ReplayBuffer(this.config.maxReplayBufferBytes);
     this.transport = options.sendRecord;
     this.handshakeTimer = setTimeout(() => {
-      this.fail(new ProtocolError('FERRY_ERR_HANDSHAKE_TIMEOUT', `the handshake did not complete within ${this.config.handshakeTimeoutMs} ms`, SessionCloseCode.IDLE_TIMEOUT));
+      this.fail(
+        new ProtocolError(
+          'FERRY_ERR_HANDSHAKE_TIMEOUT',
+          `the handshake did not complete within ${this.config.handshakeTimeoutMs} ms`,
+          SessionCloseCode.IDLE_TIMEOUT,
+        ),
+      );
     }, this.config.handshakeTimeoutMs);
   }
 
@@ -121,7 +127,9 @@ export abstract class SessionEndpoint {
           this.receiveControlRecord(record);
       }
     } catch (error) {
-      this.fail(error instanceof ProtocolError ? error : new ProtocolError('FERRY_ERR_INTERNAL', `internal error: ${String(error)}`, SessionCloseCode.INTERNAL_ERROR));
+      this.fail(
+        error instanceof ProtocolError ? error : new ProtocolError('FERRY_ERR_INTERNAL', `internal error: ${String(error)}`, SessionCloseCode.INTERNAL_ERROR),
+      );
     }
   }
 
@@ -148,11 +156,13 @@ export abstract class SessionEndpoint {
     this.setState('detached');
     clearTimeout(this.detachedTimer);
     this.detachedTimer = setTimeout(() => {
-      this.fail(new ProtocolError(
-        'FERRY_ERR_RESUME_TIMEOUT',
-        `no new path within ${this.config.detachedTimeoutMs / 1000} s after the old one broke (${reason}); the session's streams are closed`,
-        SessionCloseCode.IDLE_TIMEOUT,
-      ));
+      this.fail(
+        new ProtocolError(
+          'FERRY_ERR_RESUME_TIMEOUT',
+          `no new path within ${this.config.detachedTimeoutMs / 1000} s after the old one broke (${reason}); the session's streams are closed`,
+          SessionCloseCode.IDLE_TIMEOUT,
+        ),
+      );
     }, this.config.detachedTimeoutMs);
   }
 

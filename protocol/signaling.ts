@@ -4,7 +4,7 @@
  * Runtime-neutral: no Node or DOM imports. The broker and the relay worker both use these, so the wire format has
  * one definition: the routes, the data channel's label, the WebSocket close codes and every size limit live here.
  */
-import { isRecord, requireInteger, requireOneOf, requireText, type Fail } from './validate.ts';
+import { type Fail, isRecord, requireInteger, requireOneOf, requireText } from './validate.ts';
 
 /** The broker's HTTP and WebSocket routes. */
 export const BrokerRoute = {
@@ -38,7 +38,6 @@ export const WebSocketCloseCode = {
   TRY_AGAIN_LATER: 1013,
 } as const;
 export type WebSocketCloseCode = (typeof WebSocketCloseCode)[keyof typeof WebSocketCloseCode];
-
 
 /** Largest JSON message a volunteer may send the broker, and largest client request body (bytes). */
 export const MAX_SIGNALING_MESSAGE_BYTES = 64 * 1024;
@@ -125,14 +124,7 @@ export interface ClientOfferResponse {
 export interface BrokerErrorBody {
   error: { code: BrokerErrorCode; message: string };
 }
-export type BrokerErrorCode =
-  | 'BAD_REQUEST'
-  | 'BODY_TOO_LARGE'
-  | 'UNKNOWN_EXIT'
-  | 'NO_VOLUNTEERS'
-  | 'TIMED_OUT'
-  | 'NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED';
+export type BrokerErrorCode = 'BAD_REQUEST' | 'BODY_TOO_LARGE' | 'UNKNOWN_EXIT' | 'NO_VOLUNTEERS' | 'TIMED_OUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED';
 
 /** Thrown by the validators below; `message` names the offending field. */
 export class SignalingFormatError extends Error {
@@ -188,7 +180,11 @@ export function parseVolunteerMessage(value: unknown): VolunteerToBroker {
     case 'answer':
       return { type: 'answer', matchId: requireString(value, 'matchId', 128), answer: parseSessionDescription(value.answer, 'answer', 'answer') };
     case 'decline':
-      return { type: 'decline', matchId: requireString(value, 'matchId', 128), reason: typeof value.reason === 'string' ? value.reason.slice(0, MAX_DECLINE_REASON_CHARS) : 'declined' };
+      return {
+        type: 'decline',
+        matchId: requireString(value, 'matchId', 128),
+        reason: typeof value.reason === 'string' ? value.reason.slice(0, MAX_DECLINE_REASON_CHARS) : 'declined',
+      };
     default:
       throw new SignalingFormatError('"type" must be one of hello, slots, answer, decline');
   }

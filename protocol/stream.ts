@@ -8,8 +8,8 @@
  * passed n bytes on (e.g. written them to a socket), and the stream grants that much credit back in batches.
  */
 import { FrameType, MAX_DATA_PAYLOAD_BYTES, StreamErrorCode } from './constants.ts';
-import type { Frame } from './frame.ts';
 import { FlowControlError, MalformedInputError, StreamError } from './errors.ts';
+import type { Frame } from './frame.ts';
 
 /** What a stream needs from its session. */
 export interface StreamHost {

@@ -5,16 +5,16 @@
  * exponential backoff when the broker is unreachable or the socket drops. Relaying pairs do not depend on it.
  */
 import {
-  WebSocketCloseCode,
-  parseBrokerMessage,
   type BrokerOffer,
   type BrokerToVolunteer,
   type ExitInfo,
+  parseBrokerMessage,
   type SessionDescription,
   type VolunteerToBroker,
+  WebSocketCloseCode,
 } from '../protocol/signaling.ts';
-import { volunteerSocketUrl, type RelayWorkerConfig } from './config.ts';
-import { WEBSOCKET_OPEN, type RelayEnvironment } from './environment.ts';
+import { type RelayWorkerConfig, volunteerSocketUrl } from './config.ts';
+import { type RelayEnvironment, WEBSOCKET_OPEN } from './environment.ts';
 
 /** Largest broker message accepted (characters); a welcome with many exits stays far below it. */
 export const MAX_BROKER_MESSAGE_CHARS = 256 * 1024;

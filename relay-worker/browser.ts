@@ -2,7 +2,7 @@
  * @module browser
  * The browser adapter: the standard RTCPeerConnection and WebSocket of the page, offscreen document or widget.
  */
-import { RelayEnvironmentError, type RelayEnvironment } from './environment.ts';
+import { type RelayEnvironment, RelayEnvironmentError } from './environment.ts';
 
 export function browserRelayEnvironment(): RelayEnvironment {
   const PeerConnection = globalThis.RTCPeerConnection as typeof RTCPeerConnection | undefined;

@@ -9,8 +9,8 @@
  *   it is misbehaving and its pair is closed.
  */
 import { MAX_RECORD_BYTES } from '../protocol/constants.ts';
+import { BrokerRoute, MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass, VOLUNTEER_KINDS, type VolunteerKind } from '../protocol/signaling.ts';
 import { requireInteger as requireIntegerIn } from '../protocol/validate.ts';
-import { BrokerRoute, MAX_VOLUNTEER_SLOTS, NAT_CLASSES, VOLUNTEER_KINDS, type NatClass, type VolunteerKind } from '../protocol/signaling.ts';
 
 /** Upper bound for every timeout and delay below: anything longer is a typo, not a choice. */
 export const MAX_CONFIG_DELAY_MS = 10 * 60_000;

@@ -3,19 +3,20 @@
  * The volunteer core: one RelayWorker, given a config and a RelayEnvironment. Runtime adapters are imported from
  * their own files (./browser.ts, ./node.ts) so that a browser bundle never pulls in Node modules.
  */
+
+export type { RelayState, RelayStatus } from '../protocol/relay-status.ts';
+export { BrokerConnection, type BrokerConnectionState } from './broker-connection.ts';
 export {
-  DEFAULT_RELAY_WORKER_CONFIG,
-  RelayWorkerConfigError,
   createRelayWorkerConfig,
+  DEFAULT_RELAY_WORKER_CONFIG,
+  type RelayWorkerConfig,
+  RelayWorkerConfigError,
+  type RelayWorkerOptions,
   verifyRelayWorkerConfig,
   volunteerSocketUrl,
-  type RelayWorkerConfig,
-  type RelayWorkerOptions,
 } from './config.ts';
-export { RelayEnvironmentError, type RelayEnvironment } from './environment.ts';
-export { ExitRefusedError, verifyOfferedExit, type ExitRefusalCode } from './exit-allowlist.ts';
-export { BrokerConnection, type BrokerConnectionState } from './broker-connection.ts';
-export { AnswerError, RelayPair, type RelayDirection, type RelayPairCloseReason } from './relay-pair.ts';
-export { RelayWorker, TRAFFIC_STATUS_INTERVAL_MS, type RelayWorkerInit } from './relay-worker.ts';
+export { type RelayEnvironment, RelayEnvironmentError } from './environment.ts';
+export { type ExitRefusalCode, ExitRefusedError, verifyOfferedExit } from './exit-allowlist.ts';
+export { AnswerError, type RelayDirection, RelayPair, type RelayPairCloseReason } from './relay-pair.ts';
+export { RelayWorker, type RelayWorkerInit, TRAFFIC_STATUS_INTERVAL_MS } from './relay-worker.ts';
 export { RELAY_STATE_WORDING } from './status.ts';
-export type { RelayState, RelayStatus } from '../protocol/relay-status.ts';

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import type { RelayState } from '../protocol/relay-status.ts';
 import { MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
-import { DEFAULT_RELAY_WORKER_CONFIG, createRelayWorkerConfig } from './config.ts';
+import { createRelayWorkerConfig, DEFAULT_RELAY_WORKER_CONFIG } from './config.ts';
 import { nodeRelayEnvironment } from './node.ts';
 import { RelayWorker } from './relay-worker.ts';
 import { RELAY_STATE_WORDING } from './status.ts';
@@ -36,11 +36,11 @@ export class VolunteerUsageError extends Error {
 function parseFlags(argv: string[]) {
   try {
     return parseArgs({
-    args: argv,
-    options: { broker: { type: 'string' }, 'max-clients': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    strict: true,
-    allowPositionals: false,
-  }).values;
+      args: argv,
+      options: { broker: { type: 'string' }, 'max-clients': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (error) {
     throw new VolunteerUsageError(`${error instanceof Error ? error.message : String(error)}\n\n${VOLUNTEER_USAGE}`);
   }
@@ -85,9 +85,7 @@ export async function runVolunteer(argv: string[]): Promise<void> {
       process.off('SIGTERM', onSignal);
       worker.stop();
       const { clientsTotal, bytesClientToExit, bytesExitToClient } = worker.status;
-      process.stderr.write(
-        `ferry volunteer: stopped after helping ${clientsTotal} people (${bytesClientToExit} bytes up, ${bytesExitToClient} bytes down)\n`,
-      );
+      process.stderr.write(`ferry volunteer: stopped after helping ${clientsTotal} people (${bytesClientToExit} bytes up, ${bytesExitToClient} bytes down)\n`);
       resolve();
     };
     process.on('SIGINT', onSignal);

@@ -10,9 +10,9 @@
  * tunnel's end-to-end credit flow control keeps honest peers far below it. The volunteer tells the exit nothing about
  * the client (no address, no header): the exit never learns the client's IP.
  */
-import { DATA_CHANNEL_LABEL, WebSocketCloseCode, type SessionDescription } from '../protocol/signaling.ts';
+import { DATA_CHANNEL_LABEL, type SessionDescription, WebSocketCloseCode } from '../protocol/signaling.ts';
 import type { RelayWorkerConfig } from './config.ts';
-import { WEBSOCKET_OPEN, type RelayEnvironment } from './environment.ts';
+import { type RelayEnvironment, WEBSOCKET_OPEN } from './environment.ts';
 
 export type RelayDirection = 'c2e' | 'e2c';
 
@@ -27,10 +27,7 @@ export type RelayPairCloseReason =
   | 'answer-failed'
   | 'stopped';
 
-export type RelayPairConfig = Pick<
-  RelayWorkerConfig,
-  'iceServers' | 'answerTimeoutMs' | 'dataChannelOpenTimeoutMs' | 'exitOpenTimeoutMs' | 'maxBufferedBytes'
->;
+export type RelayPairConfig = Pick<RelayWorkerConfig, 'iceServers' | 'answerTimeoutMs' | 'dataChannelOpenTimeoutMs' | 'exitOpenTimeoutMs' | 'maxBufferedBytes'>;
 
 export interface RelayPairEvents {
   /** The client's data channel opened: someone is being helped. */

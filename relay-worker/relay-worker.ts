@@ -3,13 +3,14 @@
  * A volunteer: keeps a connection to the broker, accepts up to maxClients clients, relays each to the exit its offer
  * names (only exits on the broker's list), announces free slots after every change, and reports an honest status.
  */
+
+import type { RelayState, RelayStatus } from '../protocol/relay-status.ts';
 import type { BrokerOffer, SessionDescription } from '../protocol/signaling.ts';
 import { BrokerConnection, type BrokerConnectionState } from './broker-connection.ts';
 import type { RelayWorkerConfig } from './config.ts';
 import type { RelayEnvironment } from './environment.ts';
 import { ExitRefusedError, verifyOfferedExit } from './exit-allowlist.ts';
 import { RelayPair, type RelayPairCloseReason } from './relay-pair.ts';
-import type { RelayState, RelayStatus } from '../protocol/relay-status.ts';
 
 /** While bytes flow, the status callback runs at most this often for traffic alone (ms). State changes go at once. */
 export const TRAFFIC_STATUS_INTERVAL_MS = 1_000;

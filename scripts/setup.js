@@ -37,7 +37,8 @@ if (!which('curl')) missing.push('curl');
 if (missing.length > 0) {
   const asRoot = process.getuid?.() === 0 ? [] : ['sudo'];
   say(`installing Debian packages: ${missing.join(' ')}`);
-  const apt = (args) => (asRoot.length ? run('sudo', ['apt-get', ...args]) : run('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }));
+  const apt = (args) =>
+    asRoot.length ? run('sudo', ['apt-get', ...args]) : run('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   apt(['update', '-qq']);
   apt(['install', '-y', '-qq', ...missing]);
 }

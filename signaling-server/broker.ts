@@ -10,17 +10,18 @@
  * // ... later
  * await broker.close();
  */
-import { createServer } from 'node:http';
+
 import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BrokerRoute } from '../protocol/signaling.ts';
-import { verifyBrokerConfig } from './config.ts';
 import type { BrokerConfig, BrokerLogEvent } from './config.ts';
+import { verifyBrokerConfig } from './config.ts';
 import { BrokerHttpHandler, pathOf } from './http-handler.ts';
 import { Matchmaker } from './matchmaker.ts';
 import { MemoryVolunteerStore } from './memory-store.ts';
-import { BrokerCounters, snapshotMetrics } from './metrics.ts';
 import type { BrokerMetricsSnapshot } from './metrics.ts';
+import { BrokerCounters, snapshotMetrics } from './metrics.ts';
 import { PendingMatches } from './pending-matches.ts';
 import { VolunteerHub } from './volunteer-hub.ts';
 

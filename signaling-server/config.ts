@@ -11,10 +11,11 @@
  * - volunteerHeartbeatMs: a volunteer that misses one whole interval without a pong is cut off, so a dead volunteer
  *   holds its store entry for at most two intervals.
  */
-import { DEFAULT_BROKER_PORT, MAX_SIGNALING_MESSAGE_BYTES, MAX_VOLUNTEER_SLOTS, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
+
 import type { ExitInfo } from '../protocol/signaling.ts';
+import { DEFAULT_BROKER_PORT, MAX_SIGNALING_MESSAGE_BYTES, MAX_VOLUNTEER_SLOTS, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
+import { type Fail, requireInteger as requireIntegerIn } from '../protocol/validate.ts';
 import type { VolunteerStore } from './store.ts';
-import { requireInteger as requireIntegerIn, type Fail } from '../protocol/validate.ts';
 
 /** One line the broker would like logged. Never carries an IP address or any client/volunteer identity. */
 export interface BrokerLogEvent {

@@ -8,15 +8,15 @@
  * Nothing here logs per request, and no address is ever logged.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BrokerRoute, parseClientOfferRequest, SignalingFormatError } from '../protocol/signaling.ts';
 import type { ClientOfferRequest, ClientOfferResponse, ExitInfo } from '../protocol/signaling.ts';
+import { BrokerRoute, parseClientOfferRequest, SignalingFormatError } from '../protocol/signaling.ts';
 import type { BrokerLogEvent } from './config.ts';
-import { BadRequestError, BodyTooLargeError, BrokerHttpError, ClientGoneError, NoVolunteersError, UnknownExitError } from './errors.ts';
 import type { BrokerHttpErrorCode } from './errors.ts';
+import { BadRequestError, BodyTooLargeError, BrokerHttpError, ClientGoneError, NoVolunteersError, UnknownExitError } from './errors.ts';
 import { readBodyText } from './http-body.ts';
 import type { Matchmaker } from './matchmaker.ts';
-import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './metrics.ts';
 import type { BrokerCounters, BrokerMetricsSnapshot } from './metrics.ts';
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './metrics.ts';
 
 export interface HttpHandlerOptions {
   exits: readonly ExitInfo[];

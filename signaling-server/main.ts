@@ -6,9 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import type { ExitInfo } from '../protocol/signaling.ts';
 import { createBroker } from './broker.ts';
 import { DEFAULT_BROKER_CONFIG, verifyExitInfo } from './config.ts';
-import type { ExitInfo } from '../protocol/signaling.ts';
 
 export const BROKER_USAGE = `Usage: ferry broker [options]
 
@@ -67,17 +67,17 @@ function parsePort(text: string): number {
 function parseFlags(argv: string[]) {
   try {
     return parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      exit: { type: 'string', multiple: true },
-      'exits-file': { type: 'string' },
-      help: { type: 'boolean' },
-    },
-  }).values;
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        exit: { type: 'string', multiple: true },
+        'exits-file': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    }).values;
   } catch (error) {
     throw new BrokerUsageError(`${error instanceof Error ? error.message : String(error)}\n\n${BROKER_USAGE}`);
   }

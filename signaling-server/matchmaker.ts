@@ -48,9 +48,7 @@ export class Matchmaker {
       });
       if (volunteerId === undefined) {
         counters.noVolunteers += 1;
-        throw new NoVolunteersError(
-          triedVolunteerIds.size === 0 ? undefined : 'every free volunteer declined or left; try again in a few seconds',
-        );
+        throw new NoVolunteersError(triedVolunteerIds.size === 0 ? undefined : 'every free volunteer declined or left; try again in a few seconds');
       }
       triedVolunteerIds.add(volunteerId);
       const matchId = randomUUID();

@@ -3,8 +3,9 @@
  * The default VolunteerStore: plain maps in this process, for a single broker instance.
  * reserveSlot scans every volunteer (O(n)); at the default cap of 10,000 volunteers that is well under a millisecond.
  */
-import { freeSlotsOf, natPreferenceRank } from './store.ts';
+
 import type { NewVolunteer, SlotOutcome, SlotRequest, VolunteerSnapshot, VolunteerStore, VolunteerStoreCounts } from './store.ts';
+import { freeSlotsOf, natPreferenceRank } from './store.ts';
 
 interface VolunteerEntry extends VolunteerSnapshot {
   /** Order of the last reservation (0 = never); ties go to the volunteer left unused longest. */

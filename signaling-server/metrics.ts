@@ -65,16 +65,36 @@ export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 export function renderPrometheus(snapshot: BrokerMetricsSnapshot): string {
   const lines: MetricLine[] = [
     { name: 'ferry_broker_volunteers_connected', type: 'gauge', help: 'Volunteers connected that said hello.', value: snapshot.volunteersConnected },
-    { name: 'ferry_broker_volunteer_slots_free', type: 'gauge', help: 'Free volunteer slots, not counting offers in flight.', value: snapshot.volunteerSlotsFree },
-    { name: 'ferry_broker_volunteer_slots_reserved', type: 'gauge', help: 'Volunteer slots held by offers awaiting an answer.', value: snapshot.volunteerSlotsReserved },
+    {
+      name: 'ferry_broker_volunteer_slots_free',
+      type: 'gauge',
+      help: 'Free volunteer slots, not counting offers in flight.',
+      value: snapshot.volunteerSlotsFree,
+    },
+    {
+      name: 'ferry_broker_volunteer_slots_reserved',
+      type: 'gauge',
+      help: 'Volunteer slots held by offers awaiting an answer.',
+      value: snapshot.volunteerSlotsReserved,
+    },
     { name: 'ferry_broker_clients_pending', type: 'gauge', help: 'Client requests in progress.', value: snapshot.clientsPending },
     { name: 'ferry_broker_client_requests_total', type: 'counter', help: 'Client offer requests received.', value: snapshot.clientRequestsTotal },
     { name: 'ferry_broker_matches_total', type: 'counter', help: 'Clients that received an answer.', value: snapshot.matchesTotal },
     { name: 'ferry_broker_timeouts_total', type: 'counter', help: 'Clients answered 504 TIMED_OUT.', value: snapshot.timeoutsTotal },
     { name: 'ferry_broker_no_volunteers_total', type: 'counter', help: 'Clients answered 503 NO_VOLUNTEERS.', value: snapshot.noVolunteersTotal },
-    { name: 'ferry_broker_bad_requests_total', type: 'counter', help: 'Client requests refused as malformed, oversize or for an unknown exit.', value: snapshot.badRequestsTotal },
+    {
+      name: 'ferry_broker_bad_requests_total',
+      type: 'counter',
+      help: 'Client requests refused as malformed, oversize or for an unknown exit.',
+      value: snapshot.badRequestsTotal,
+    },
     { name: 'ferry_broker_declines_total', type: 'counter', help: 'Offers declined by volunteers.', value: snapshot.declinesTotal },
-    { name: 'ferry_broker_volunteer_protocol_errors_total', type: 'counter', help: 'Volunteer sockets closed for protocol errors.', value: snapshot.volunteerProtocolErrorsTotal },
+    {
+      name: 'ferry_broker_volunteer_protocol_errors_total',
+      type: 'counter',
+      help: 'Volunteer sockets closed for protocol errors.',
+      value: snapshot.volunteerProtocolErrorsTotal,
+    },
   ];
   return lines.map((line) => `# HELP ${line.name} ${line.help}\n# TYPE ${line.name} ${line.type}\n${line.name} ${line.value}\n`).join('');
 }

@@ -10,10 +10,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
-import { parseVolunteerMessage, SignalingFormatError, WebSocketCloseCode } from '../protocol/signaling.ts';
+import { WebSocketServer } from 'ws';
 import type { BrokerOffer, BrokerToVolunteer, ExitInfo, NatClass, VolunteerKind, VolunteerToBroker } from '../protocol/signaling.ts';
+import { parseVolunteerMessage, SignalingFormatError, WebSocketCloseCode } from '../protocol/signaling.ts';
 import type { BrokerLogEvent } from './config.ts';
 import type { BrokerCounters } from './metrics.ts';
 import type { MatchOutcome, PendingMatches } from './pending-matches.ts';
@@ -96,7 +96,8 @@ export class VolunteerHub {
     };
     this.#connections.add(connection);
     connection.helloTimer = setTimeout(
-      () => this.#refuse(connection, 'HELLO_TIMEOUT', `send "hello" within ${this.#options.helloTimeoutMs} ms of connecting`, WebSocketCloseCode.POLICY_VIOLATION),
+      () =>
+        this.#refuse(connection, 'HELLO_TIMEOUT', `send "hello" within ${this.#options.helloTimeoutMs} ms of connecting`, WebSocketCloseCode.POLICY_VIOLATION),
       this.#options.helloTimeoutMs,
     );
     socket.on('pong', () => {

@@ -3,11 +3,12 @@
  * "Help others": the offscreen document runs the relay worker (a volunteer); this side switches it on and off and
  * turns its status reports into the popup's state.
  */
+
+import type { HelpOthersState } from '../../protocol/extension-state.ts';
+import type { RelayStatus } from '../../protocol/relay-status.ts';
 import type { OffscreenMessage } from '../messages.ts';
 import type { Settings } from '../settings.ts';
 import { applyRelayStatus, initialHelpOthersState } from '../ui-state.ts';
-import type { HelpOthersState } from '../../protocol/extension-state.ts';
-import type { RelayStatus } from '../../protocol/relay-status.ts';
 
 export interface HelpOthersDeps {
   loadSettings(): Promise<Settings>;

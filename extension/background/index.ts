@@ -2,16 +2,17 @@
  * @module background
  * Service worker entry: wiring only. chrome.* stays in this file and the small adapters it passes in.
  */
+
+import type { UiState } from '../../protocol/extension-state.ts';
 import { fetchExitList } from '../broker-exits.ts';
-import { messageTarget, parseBackgroundMessage, type BackgroundMessage } from '../messages.ts';
+import { type BackgroundMessage, messageTarget, parseBackgroundMessage } from '../messages.ts';
 import { parseStoredSettings, SETTINGS_KEYS, type Settings } from '../settings.ts';
 import { initialProxyMeState, isProxyMeStopped } from '../ui-state.ts';
-import type { UiState } from '../../protocol/extension-state.ts';
 import { HelpOthers } from './help-others.ts';
 import { connectChromeNative } from './native-port.ts';
 import { OffscreenDocument } from './offscreen-document.ts';
-import { chromeBrowserProxy } from './proxy-settings.ts';
 import { ProxyMe } from './proxy-me.ts';
+import { chromeBrowserProxy } from './proxy-settings.ts';
 import { UiStateStore } from './state.ts';
 import { chromeWebRtcPolicy } from './webrtc-policy.ts';
 

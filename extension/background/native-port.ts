@@ -3,7 +3,7 @@
  * The native messaging connection to the helper (only the service worker can open one), behind a small interface so
  * Proxy me's logic does not touch chrome.* directly.
  */
-import { NATIVE_HOST_NAME, type ExtensionToNative } from '../../protocol/local-channel.ts';
+import { type ExtensionToNative, NATIVE_HOST_NAME } from '../../protocol/local-channel.ts';
 
 export interface NativePort {
   post(message: ExtensionToNative): void;

@@ -9,20 +9,21 @@
  * directly) until the user switches Proxy me off; so does the WebRTC policy that keeps pages' WebRTC off the direct
  * route (webrtc-policy.ts). Never silent: every failure ends in a phase the popup explains.
  */
-import type { ExitInfo } from '../../protocol/signaling.ts';
-import { parseNativeToExtension, type NativeReady, type NativeToExtension } from '../../protocol/local-channel.ts';
-import { chooseExit, ExitListError, type ExitListErrorCode } from '../broker-exits.ts';
-import type { OffscreenMessage } from '../messages.ts';
-import type { Settings } from '../settings.ts';
-import { HELPER_INSTALL_COMMAND } from '../status-text.ts';
-import { proxyBypassList } from '../proxy-bypass.ts';
-import { applyClientPathEvent, applySessionReport, initialProxyMeState, type ClientPathEvent } from '../ui-state.ts';
+
 import type { ProxyMePhase, ProxyMeState, WebRtcGuardState } from '../../protocol/extension-state.ts';
 import type { SessionReport } from '../../protocol/local-channel.ts';
-import { isHostForbiddenError, isHostMissingError, type ConnectNative, type NativePort } from './native-port.ts';
+import { type NativeReady, type NativeToExtension, parseNativeToExtension } from '../../protocol/local-channel.ts';
+import type { ExitInfo } from '../../protocol/signaling.ts';
+import { chooseExit, ExitListError, type ExitListErrorCode } from '../broker-exits.ts';
+import type { OffscreenMessage } from '../messages.ts';
+import { proxyBypassList } from '../proxy-bypass.ts';
+import type { Settings } from '../settings.ts';
+import { sleep } from '../sleep.ts';
+import { HELPER_INSTALL_COMMAND } from '../status-text.ts';
+import { applyClientPathEvent, applySessionReport, type ClientPathEvent, initialProxyMeState } from '../ui-state.ts';
+import { type ConnectNative, isHostForbiddenError, isHostMissingError, type NativePort } from './native-port.ts';
 import type { BrowserProxy } from './proxy-settings.ts';
 import type { WebRtcPolicy } from './webrtc-policy.ts';
-import { sleep } from '../sleep.ts';
 
 /** How long the helper may take to answer `start` with `ready` (milliseconds). */
 export const HELPER_READY_TIMEOUT_MS = 20_000;
@@ -229,7 +230,13 @@ export class ProxyMe {
       if (run === this.run) await this.deps.browserProxy.pointAtSocks(ready.socksPort, bypassList);
     });
     if (run !== this.run) return;
-    await this.deps.updateState((state) => ({ ...state, phase: 'finding-volunteer', socksPort: ready.socksPort, httpPort: ready.httpPort, helperPid: ready.pid }));
+    await this.deps.updateState((state) => ({
+      ...state,
+      phase: 'finding-volunteer',
+      socksPort: ready.socksPort,
+      httpPort: ready.httpPort,
+      helperPid: ready.pid,
+    }));
     run.usesOffscreen = true;
     await this.deps.offscreen.acquire();
     await this.startClientPath(run);

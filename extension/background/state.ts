@@ -3,9 +3,9 @@
  * The UI state, kept in chrome.storage.session: the popup reads it and follows its changes there (also after the
  * service worker restarts), and tests read it under the same key.
  */
-import { initialUiState } from '../ui-state.ts';
-import { UI_STATE_STORAGE_KEY, type UiState } from '../../protocol/extension-state.ts';
 
+import { UI_STATE_STORAGE_KEY, type UiState } from '../../protocol/extension-state.ts';
+import { initialUiState } from '../ui-state.ts';
 
 export class UiStateStore {
   private state: UiState | undefined;
@@ -19,9 +19,7 @@ export class UiStateStore {
       // fields an older version did not have.
       const usable = saved !== undefined && typeof saved === 'object' && 'proxyMe' in saved && 'helpOthers' in saved;
       const initial = initialUiState();
-      this.state ??= usable
-        ? { proxyMe: { ...initial.proxyMe, ...saved.proxyMe }, helpOthers: { ...initial.helpOthers, ...saved.helpOthers } }
-        : initial;
+      this.state ??= usable ? { proxyMe: { ...initial.proxyMe, ...saved.proxyMe }, helpOthers: { ...initial.helpOthers, ...saved.helpOthers } } : initial;
       return { state: this.state, fresh: !usable };
     });
     return this.loading;

@@ -2,7 +2,7 @@
  * @module broker-offer
  * One rendezvous: POST {brokerUrl}/v1/client with our SDP offer, get a volunteer's answer or a typed PathError.
  */
-import { BrokerRoute, parseSessionDescription, SignalingFormatError, type SessionDescription } from '../../protocol/signaling.ts';
+import { BrokerRoute, parseSessionDescription, type SessionDescription, SignalingFormatError } from '../../protocol/signaling.ts';
 import { BodyTooLargeError, readBoundedText } from '../bounded-body.ts';
 
 /** Largest broker reply read (bytes); an answer SDP is a few KB. */

@@ -12,11 +12,19 @@
  * bounded, growing delay; a path that breaks soon after it came up counts as a failure, so a volunteer that keeps
  * failing cannot make us hammer the broker.
  */
-import { DATA_CHANNEL_LABEL, WebSocketCloseCode, type ExitInfo } from '../../protocol/signaling.ts';
-import { decodePipeControl, LocalChannelFormatError, parseHelperToPipe, type ExtensionToPipe, type HelperToPipe, type SessionReport } from '../../protocol/local-channel.ts';
+
+import {
+  decodePipeControl,
+  type ExtensionToPipe,
+  type HelperToPipe,
+  LocalChannelFormatError,
+  parseHelperToPipe,
+  type SessionReport,
+} from '../../protocol/local-channel.ts';
+import { DATA_CHANNEL_LABEL, type ExitInfo, WebSocketCloseCode } from '../../protocol/signaling.ts';
+import { sleep } from '../sleep.ts';
 import type { ClientPathEvent } from '../ui-state.ts';
 import { PathError, requestAnswer } from './broker-offer.ts';
-import { sleep } from '../sleep.ts';
 
 const WEBSOCKET_OPEN = 1;
 const DATA_CHANNEL_OPEN = 'open';
@@ -80,7 +88,8 @@ export class ClientPathConfigError extends Error {
 
 function verifyLimits(limits: ClientPathLimits): void {
   for (const [name, value] of Object.entries(limits)) {
-    if (!Number.isSafeInteger(value) || value <= 0) throw new ClientPathConfigError(`client path limit ${name} must be a positive integer, got ${String(value)}`);
+    if (!Number.isSafeInteger(value) || value <= 0)
+      throw new ClientPathConfigError(`client path limit ${name} must be a positive integer, got ${String(value)}`);
   }
   if (limits.maxRetryDelayMs < limits.retryDelayMs) throw new ClientPathConfigError('maxRetryDelayMs must be at least retryDelayMs');
 }
@@ -140,10 +149,7 @@ function waitForOpen(dc: RTCDataChannel, timeoutMs: number, signal: AbortSignal)
     const onOpen = (): void => finish();
     const onClose = (): void => finish(new PathError('DATA_CHANNEL_CLOSED', 'the volunteer closed the data channel before it opened'));
     const onAbort = (): void => finish(new PathError('STOPPED', 'the client path was stopped'));
-    const timer = setTimeout(
-      () => finish(new PathError('DATA_CHANNEL_TIMEOUT', `the volunteer did not connect within ${timeoutMs / 1000} s`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => finish(new PathError('DATA_CHANNEL_TIMEOUT', `the volunteer did not connect within ${timeoutMs / 1000} s`)), timeoutMs);
     dc.addEventListener('open', onOpen);
     dc.addEventListener('close', onClose);
     signal.addEventListener('abort', onAbort);

@@ -2,8 +2,9 @@
  * @module help-others-runner
  * Runs the volunteer relay worker in the offscreen document and forwards its status.
  */
-import { createRelayWorkerConfig, RelayWorker, type RelayStatus } from '../../relay-worker/index.ts';
+
 import { browserRelayEnvironment } from '../../relay-worker/browser.ts';
+import { createRelayWorkerConfig, type RelayStatus, RelayWorker } from '../../relay-worker/index.ts';
 
 export interface HelpOthersConfig {
   brokerUrl: string;

@@ -4,7 +4,7 @@
  * reports to the service worker. This document has chrome.runtime messaging only (no chrome.storage).
  */
 import type { RelayStatus } from '../../relay-worker/index.ts';
-import { messageTarget, parseOffscreenMessage, type BackgroundMessage, type OffscreenMessage, type OffscreenReply } from '../messages.ts';
+import { type BackgroundMessage, messageTarget, type OffscreenMessage, type OffscreenReply, parseOffscreenMessage } from '../messages.ts';
 import { ClientPath } from './client-path.ts';
 import { HelpOthersRunner } from './help-others-runner.ts';
 

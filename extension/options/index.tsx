@@ -4,7 +4,7 @@
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { DEFAULT_SETTINGS, parseSettingsForm, SETTINGS_KEYS, settingsToForm, type SettingsForm, type SettingsKey } from '../settings.ts';
+import { DEFAULT_SETTINGS, parseSettingsForm, SETTINGS_KEYS, type SettingsForm, type SettingsKey, settingsToForm } from '../settings.ts';
 import '../ui.css';
 import './options.css';
 
@@ -89,10 +89,21 @@ function Options() {
     <main>
       <h1>Ferry settings</h1>
       <form onSubmit={(event) => void save(event)} noValidate>
-        <Field name="brokerUrl" label="Broker URL" hint={`Where Ferry finds volunteers and exits (http:// or https://). Default ${DEFAULT_SETTINGS.brokerUrl}.`} {...props} />
+        <Field
+          name="brokerUrl"
+          label="Broker URL"
+          hint={`Where Ferry finds volunteers and exits (http:// or https://). Default ${DEFAULT_SETTINGS.brokerUrl}.`}
+          {...props}
+        />
         <Field name="exitId" label="Exit id" hint="Which exit Proxy me uses. Leave empty for the first one the broker lists." {...props} />
         <Field name="socksPort" label="SOCKS port" hint="The helper's local SOCKS5 port. 0 picks any free port." {...props} />
-        <Field name="bypassList" label="Go direct for" hint="Hosts and address ranges (like 10.0.0.0/8) the browser reaches without Ferry, one per line. <local> means plain names without a dot." multiline {...props} />
+        <Field
+          name="bypassList"
+          label="Go direct for"
+          hint="Hosts and address ranges (like 10.0.0.0/8) the browser reaches without Ferry, one per line. <local> means plain names without a dot."
+          multiline
+          {...props}
+        />
         <Field name="maxClients" label="Most people at once" hint="How many people Help others relays for at the same time (1–32)." {...props} />
         <div class="actions">
           <button type="submit" id="save">

@@ -5,17 +5,9 @@
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { type HelpOthersState, type ProxyMeState, parseUiState, UI_STATE_STORAGE_KEY, type UiState } from '../../protocol/extension-state.ts';
 import type { BackgroundMessage } from '../messages.ts';
-import { parseUiState, UI_STATE_STORAGE_KEY, type HelpOthersState, type ProxyMeState, type UiState } from '../../protocol/extension-state.ts';
-import {
-  formatBytes,
-  formatDuration,
-  formatRate,
-  HELPER_INSTALL_COMMAND,
-  helpOthersStatusText,
-  pathChangesText,
-  proxyMeStatusText,
-} from '../status-text.ts';
+import { formatBytes, formatDuration, formatRate, HELPER_INSTALL_COMMAND, helpOthersStatusText, pathChangesText, proxyMeStatusText } from '../status-text.ts';
 import { currentThroughput } from '../traffic-rate.ts';
 import { isProxyMeStopped } from '../ui-state.ts';
 import '../ui.css';
@@ -43,7 +35,12 @@ function HelperInstallHint() {
       <button
         type="button"
         id="copy-install-command"
-        onClick={() => void navigator.clipboard.writeText(HELPER_INSTALL_COMMAND).then(() => setCopied(true), () => setCopied(false))}
+        onClick={() =>
+          void navigator.clipboard.writeText(HELPER_INSTALL_COMMAND).then(
+            () => setCopied(true),
+            () => setCopied(false),
+          )
+        }
       >
         {copied ? 'Copied' : 'Copy'}
       </button>{' '}
@@ -117,7 +114,14 @@ function ProxyMeSection({ state, onToggle }: { state: ProxyMeState; onToggle: (o
     <section class="feature">
       <label class="switch-row" for="proxy-me">
         <span class="feature-name">Proxy me</span>
-        <input type="checkbox" role="switch" id="proxy-me" aria-checked={state.on} checked={state.on} onChange={(event) => onToggle(event.currentTarget.checked)} />
+        <input
+          type="checkbox"
+          role="switch"
+          id="proxy-me"
+          aria-checked={state.on}
+          checked={state.on}
+          onChange={(event) => onToggle(event.currentTarget.checked)}
+        />
       </label>
       <ProxyMeStatus state={state} />
       {showStats && <ProxyMeStats state={state} nowMs={nowMs} />}
@@ -136,7 +140,14 @@ function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onTogg
     <section class="feature">
       <label class="switch-row" for="help-others">
         <span class="feature-name">Help others</span>
-        <input type="checkbox" role="switch" id="help-others" aria-checked={state.on} checked={state.on} onChange={(event) => onToggle(event.currentTarget.checked)} />
+        <input
+          type="checkbox"
+          role="switch"
+          id="help-others"
+          aria-checked={state.on}
+          checked={state.on}
+          onChange={(event) => onToggle(event.currentTarget.checked)}
+        />
       </label>
       <p id="help-others-status" class={state.phase === 'failed' ? 'status error' : 'status'}>
         {helpOthersStatusText(state)}

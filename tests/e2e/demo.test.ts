@@ -1,11 +1,12 @@
 // `ferry demo` as a person runs it: one line per component, the ready line, traffic through the SOCKS5 port, and
 // SIGTERM ending every process it started.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../harness/paths.ts';
+import { test } from 'node:test';
 import { startOriginServer } from '../../harness/origin-server.ts';
+import { REPO_ROOT } from '../../harness/paths.ts';
 import { socksFetch } from '../../harness/socks-fetch.ts';
 
 const READY_TIMEOUT_MS = 120_000;
@@ -21,9 +22,13 @@ function alive(pid: number): boolean {
 
 test('ferry demo starts the whole network, carries traffic, and SIGTERM stops every process it started', async () => {
   const origin = await startOriginServer(2 * 1024 * 1024);
-  const demo = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), 'demo', '--headless', '--socks-port', '0', '--broker-port', '0', '--exit-port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const demo = spawn(
+    process.execPath,
+    [join(REPO_ROOT, 'bin', 'ferry.js'), 'demo', '--headless', '--socks-port', '0', '--broker-port', '0', '--exit-port', '0'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   demo.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -1,12 +1,13 @@
 // With "Help others" off everywhere, "Proxy me" must say so, and nothing may go out directly.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServersInProcess } from '../../harness/servers.ts';
+import { after, before, test } from 'node:test';
 import { LocalNetwork } from '../../harness/local-network.ts';
+import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
-import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
+import { startServersInProcess } from '../../harness/servers.ts';
 import { socksFetch } from '../../harness/socks-fetch.ts';
 
 const ARTIFACTS = join(REPO_ROOT, 'test-results', 'e2e');

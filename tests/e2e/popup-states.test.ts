@@ -3,16 +3,17 @@
 // stopped, off again); the transient ones (starting the helper, switching volunteer) are written into the popup's
 // stored UiState, which checks how they render, not how they are reached (unit tests cover that). Screenshots go to
 // test-results/e2e/popup-<state>.png.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import { FerryUser } from '../../harness/ferry-user.ts';
+import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
 import { startServersInProcess } from '../../harness/servers.ts';
-import type { ProxyMeState, UiState } from '../../protocol/extension-state.ts';
-import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
 import { socksFetch } from '../../harness/socks-fetch.ts';
+import type { ProxyMeState, UiState } from '../../protocol/extension-state.ts';
 
 const ARTIFACTS = join(REPO_ROOT, 'test-results', 'e2e');
 /** Longest wait for a state to show on screen (ms). */
@@ -150,7 +151,11 @@ test('no volunteers: said so while retrying; switching off gives the proxy and W
   await client.waitForProxyMe(['no-volunteers']);
   await shows(client, 'proxy-me-status', 'No volunteers available right now, retrying…');
   await screenshot(client, 'no-volunteers');
-  assert.deepEqual(await browserSettings(client), { proxy: 'controlled_by_this_extension', webRtc: 'controlled_by_this_extension', webRtcValue: 'disable_non_proxied_udp' });
+  assert.deepEqual(await browserSettings(client), {
+    proxy: 'controlled_by_this_extension',
+    webRtc: 'controlled_by_this_extension',
+    webRtcValue: 'disable_non_proxied_udp',
+  });
 
   await client.setSwitch('proxy-me', false);
   await client.waitForProxyMe(['off']);

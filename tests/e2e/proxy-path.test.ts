@@ -1,13 +1,14 @@
 // End to end in real Chromium: a client browser and a volunteer browser, each with the built extension, switched on
 // through their popups; the client's helper started by the browser through native messaging; a real exit and broker.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServersInProcess } from '../../harness/servers.ts';
+import { after, before, test } from 'node:test';
 import { LocalNetwork } from '../../harness/local-network.ts';
+import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
-import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
+import { startServersInProcess } from '../../harness/servers.ts';
 import { socksFetch } from '../../harness/socks-fetch.ts';
 import { containsAnyRunOf, containsText } from '../integration/support/wire-check.ts';
 
@@ -38,12 +39,12 @@ after(async () => {
 
 test('both popups show their switches on, in plain words', async () => {
   assert.equal(await network.client.statusText('proxy-me'), 'Connected through a volunteer');
-  assert.match(await network.volunteers[0]?.statusText('help-others') ?? '', /Waiting for someone who needs help|Helping 1/);
+  assert.match((await network.volunteers[0]?.statusText('help-others')) ?? '', /Waiting for someone who needs help|Helping 1/);
   await network.client.popup.screenshot({ path: join(ARTIFACTS, 'client-popup-connected.png') });
   await network.volunteers[0]?.popup.screenshot({ path: join(ARTIFACTS, 'volunteer-popup.png') });
 });
 
-test('a 20 MiB file fetched through the helper\'s SOCKS5 port is byte-identical, and the volunteer could read none of it', async () => {
+test("a 20 MiB file fetched through the helper's SOCKS5 port is byte-identical, and the volunteer could read none of it", async () => {
   captured.length = 0;
   const result = await socksFetch(await network.socksPort(), `http://localhost:${origin.port}/file`, 300);
   assert.ok(result.ok, `curl failed: ${result.stderr}`);

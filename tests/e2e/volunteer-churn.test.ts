@@ -1,13 +1,14 @@
 // Volunteers vanish; the person behind the client notices a pause, nothing more. Two volunteer browsers; a 50 MiB
 // download through SOCKS5 while the volunteer carrying it is killed (SIGKILL, by pid), ten times in a row; and a
 // volunteer killed while the client is still connecting.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { startServersInProcess } from '../../harness/servers.ts';
+import { after, before, test } from 'node:test';
 import { LocalNetwork } from '../../harness/local-network.ts';
-import { runVolunteerChurn } from '../../harness/volunteer-churn.ts';
-import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
+import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
+import { startServersInProcess } from '../../harness/servers.ts';
 import { startSocksDownload } from '../../harness/socks-download.ts';
+import { runVolunteerChurn } from '../../harness/volunteer-churn.ts';
 import { waitFor } from '../../harness/wait.ts';
 
 const FILE_BYTES = 50 * 1024 * 1024;
@@ -58,7 +59,10 @@ test('a volunteer killed while the client is still connecting: Proxy me finds an
   const matchesBefore = (await servers.brokerMetrics()).matchesTotal;
   await network.client.setSwitch('proxy-me', true);
   // The broker has just handed the offer to a volunteer: kill that volunteer before the session is up.
-  await waitFor(async () => (await servers.brokerMetrics()).matchesTotal !== matchesBefore, 'the broker to match the client', { timeoutMs: 30_000, intervalMs: 10 });
+  await waitFor(async () => (await servers.brokerMetrics()).matchesTotal !== matchesBefore, 'the broker to match the client', {
+    timeoutMs: 30_000,
+    intervalMs: 10,
+  });
   const carrier = await waitFor(() => network.carryingVolunteer(), 'a volunteer to take the client', { timeoutMs: 30_000, intervalMs: 10 });
   const phaseAtKill = (await network.client.state()).proxyMe.phase;
   await network.killVolunteer(carrier);

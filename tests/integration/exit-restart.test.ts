@@ -1,19 +1,20 @@
 // The exit crashes and restarts mid-download: the affected SOCKS stream fails within seconds (it cannot be resumed:
 // the new exit process has no such session), and the next request works again through a fresh session.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
-import { createBroker } from '../../signaling-server/broker.ts';
-import { startHelperCore, type HelperCore } from '../../native-helper/helper-core.ts';
+import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { spawnFerry } from '../../harness/servers.ts';
-import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
-import { waitFor, withTimeout } from '../../harness/wait.ts';
-import { EXTENSION_ORIGIN, NodeClient } from './support/node-client.ts';
 import { startSocksDownload } from '../../harness/socks-download.ts';
+import { waitFor, withTimeout } from '../../harness/wait.ts';
+import { type HelperCore, startHelperCore } from '../../native-helper/helper-core.ts';
+import { createBroker } from '../../signaling-server/broker.ts';
+import { EXTENSION_ORIGIN, NodeClient } from './support/node-client.ts';
 
 const keyDir = mkdtempSync(join(tmpdir(), 'ferry-exit-key-'));
 const keyFile = join(keyDir, 'exit.key');
@@ -27,7 +28,11 @@ async function spawnTracked(args: string[], ready: RegExp): Promise<{ child: Chi
   return started;
 }
 
-const startExit = (port: number) => spawnTracked(['exit', '--port', String(port), '--allow-loopback', '--key-file', keyFile], /ferry exit: (ws:\/\/127\.0\.0\.1:(\d+)\/v1\/relay) ready, public key (\S+)/);
+const startExit = (port: number) =>
+  spawnTracked(
+    ['exit', '--port', String(port), '--allow-loopback', '--key-file', keyFile],
+    /ferry exit: (ws:\/\/127\.0\.0\.1:(\d+)\/v1\/relay) ready, public key (\S+)/,
+  );
 
 before(async () => {
   origin = await startOriginServer(64 * 1024 * 1024);

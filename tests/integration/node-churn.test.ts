@@ -1,19 +1,20 @@
 // Session continuity without browsers: headless volunteers (`ferry volunteer`, own processes) are killed with
 // SIGKILL while a download runs through them; the helper resumes the session through the next one.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
-import { createBroker } from '../../signaling-server/broker.ts';
 import { ExitServer } from '../../exit-server/exit-server.ts';
-import { generateKeyPair } from '../../protocol/index.ts';
-import { startHelperCore, type HelperCore } from '../../native-helper/helper-core.ts';
+import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
-import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
-import { waitFor } from '../../harness/wait.ts';
-import { EXTENSION_ORIGIN, NodeClient } from './support/node-client.ts';
 import { startSocksDownload } from '../../harness/socks-download.ts';
+import { waitFor } from '../../harness/wait.ts';
+import { type HelperCore, startHelperCore } from '../../native-helper/helper-core.ts';
+import { generateKeyPair } from '../../protocol/index.ts';
+import { createBroker } from '../../signaling-server/broker.ts';
+import { EXTENSION_ORIGIN, NodeClient } from './support/node-client.ts';
 
 let origin: OriginServer;
 let exit: ExitServer;
@@ -40,7 +41,9 @@ after(async () => {
 });
 
 async function startVolunteer(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), 'volunteer', '--broker', brokerUrl, '--max-clients', '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), 'volunteer', '--broker', brokerUrl, '--max-clients', '1'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   volunteers.push(child);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the volunteer did not reach the broker')), 20_000);
@@ -71,10 +74,15 @@ test('three downloads, each surviving the SIGKILL of the volunteer carrying it: 
       const download = await startSocksDownload(helper.socksPort, 'localhost', origin.port, '/file');
       let failure: unknown;
       download.done.catch((error: unknown) => (failure = error));
-      await waitFor(() => {
-        if (failure !== undefined) throw new Error(`round ${kill}: the download failed at ${download.received()} bytes (${String(failure)}); ${JSON.stringify(tunnel.status)}`);
-        return download.received() >= 4 * 1024 * 1024;
-      }, `round ${kill}: 4 MiB of the download`, { timeoutMs: 30_000 });
+      await waitFor(
+        () => {
+          if (failure !== undefined)
+            throw new Error(`round ${kill}: the download failed at ${download.received()} bytes (${String(failure)}); ${JSON.stringify(tunnel.status)}`);
+          return download.received() >= 4 * 1024 * 1024;
+        },
+        `round ${kill}: 4 MiB of the download`,
+        { timeoutMs: 30_000 },
+      );
       carrier.kill('SIGKILL');
       carrier = next;
       const result = await download.done;

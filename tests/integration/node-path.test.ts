@@ -2,19 +2,20 @@
 // node-datachannel) -> broker-matched Node volunteer (relay-worker) -> exit -> origin. Every part is the real one;
 // only the two browsers' WebRTC stacks are node-datachannel here (the e2e suite runs Chromium). Fast enough to run
 // on every change.
-import { test, after, before } from 'node:test';
-import nodeDataChannel from 'node-datachannel';
+
 import assert from 'node:assert/strict';
-import { createBroker } from '../../signaling-server/broker.ts';
+import { after, before, test } from 'node:test';
+import nodeDataChannel from 'node-datachannel';
 import { ExitServer } from '../../exit-server/exit-server.ts';
-import { generateKeyPair } from '../../protocol/index.ts';
-import { RelayWorker } from '../../relay-worker/relay-worker.ts';
-import { createRelayWorkerConfig } from '../../relay-worker/config.ts';
-import { nodeRelayEnvironment } from '../../relay-worker/node.ts';
-import { startHelperCore, type HelperCore } from '../../native-helper/helper-core.ts';
-import { startOriginServer, type OriginServer } from '../../harness/origin-server.ts';
+import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { socksFetch } from '../../harness/socks-fetch.ts';
 import { waitFor } from '../../harness/wait.ts';
+import { type HelperCore, startHelperCore } from '../../native-helper/helper-core.ts';
+import { generateKeyPair } from '../../protocol/index.ts';
+import { createRelayWorkerConfig } from '../../relay-worker/config.ts';
+import { nodeRelayEnvironment } from '../../relay-worker/node.ts';
+import { RelayWorker } from '../../relay-worker/relay-worker.ts';
+import { createBroker } from '../../signaling-server/broker.ts';
 import { EXTENSION_ORIGIN, NodeClient } from './support/node-client.ts';
 import { containsAnyRunOf, containsText } from './support/wire-check.ts';
 

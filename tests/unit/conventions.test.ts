@@ -1,10 +1,11 @@
 // Convention meta-tests (after refined-github's build/features.test.ts): the runtime-neutral cores must not reach
 // for a runtime's globals (Buffer, process, chrome.*), which the import rules of .dependency-cruiser.cjs cannot see.
 // Only files under an adapters/ folder, the adapters node.ts / browser.ts, and the command line main.ts may.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { test } from 'node:test';
 
 const root = join(import.meta.dirname, '..', '..');
 const runtimeSpecific = /\bfrom ['"]node:|\brequire\(|\bBuffer\b|\bchrome\.|\bprocess\./;

@@ -1,9 +1,10 @@
 // The docs stay true to the code: every error code a peer or an operator can meet is listed in
 // docs/wire-protocol.md, the docs stand on their own (no pointers outside the repository), and their links resolve.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { test } from 'node:test';
 
 const root = join(import.meta.dirname, '..', '..');
 const read = (path: string): string => readFileSync(join(root, path), 'utf8');
@@ -26,7 +27,10 @@ function assertListed(kind: string, found: string[]): void {
 }
 
 test('every FERRY_ERR code the code raises is listed in docs/wire-protocol.md', () => {
-  assertListed('FERRY_ERR codes', codes(['protocol', 'exit-server', 'native-helper', 'relay-worker', 'signaling-server'].flatMap(sources), /'(FERRY_ERR_[A-Z_]+)'/g));
+  assertListed(
+    'FERRY_ERR codes',
+    codes(['protocol', 'exit-server', 'native-helper', 'relay-worker', 'signaling-server'].flatMap(sources), /'(FERRY_ERR_[A-Z_]+)'/g),
+  );
 });
 
 test('every broker error code, HTTP and volunteer socket, is listed', () => {
@@ -44,7 +48,12 @@ test('every local-channel error code (helper errors, path errors) is listed', ()
 });
 
 test('the docs stand on their own: no pointers outside the repository, and every relative link resolves', () => {
-  const documents = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+  const documents = [
+    'README.md',
+    ...readdirSync(join(root, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`),
+  ];
   for (const document of documents) {
     const text = read(document);
     assert.doesNotMatch(text, /\.\.\/shared|\.\.\/\.library/, `${document} points outside the repository`);

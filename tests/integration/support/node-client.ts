@@ -8,9 +8,9 @@ import { RTCPeerConnection as NodePeerConnection } from 'node-datachannel/polyfi
 import { WebSocket as NodeWebSocket } from 'ws';
 import { ClientPath, type ClientPathEnvironment, type ClientPathLimits } from '../../../extension/offscreen/client-path.ts';
 import type { ClientPathEvent } from '../../../extension/ui-state.ts';
+import { waitFor } from '../../../harness/wait.ts';
 import { FERRY_EXTENSION_ID, type SessionReport } from '../../../protocol/local-channel.ts';
 import type { ExitInfo } from '../../../protocol/signaling.ts';
-import { waitFor } from '../../../harness/wait.ts';
 
 /** The Origin Chromium sends for the Ferry extension's pages; the helper's pipe accepts no other. */
 export const EXTENSION_ORIGIN = `chrome-extension://${FERRY_EXTENSION_ID}`;
@@ -47,7 +47,13 @@ export class NodeClient {
 
   constructor(options: NodeClientOptions) {
     this.path = new ClientPath(
-      { pipeUrl: options.pipeUrl, token: options.token, brokerUrl: options.brokerUrl, exit: options.exit, limits: { ...TEST_CLIENT_PATH_LIMITS, ...options.limits } },
+      {
+        pipeUrl: options.pipeUrl,
+        token: options.token,
+        brokerUrl: options.brokerUrl,
+        exit: options.exit,
+        limits: { ...TEST_CLIENT_PATH_LIMITS, ...options.limits },
+      },
       nodeClientPathEnvironment(),
       { onPathEvent: (event) => this.events.push(event), onSession: (report) => this.sessions.push(report) },
     );

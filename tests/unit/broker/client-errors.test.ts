@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { errorCodeOf, errorMessageOf, offerBody, sampleOfferSdp, TEST_EXIT, TestNetwork, WAIT_MS } from './helpers.ts';
+import { test } from 'node:test';
 import { withTimeout } from '../../../harness/wait.ts';
+import { errorCodeOf, errorMessageOf, offerBody, sampleOfferSdp, TEST_EXIT, TestNetwork, WAIT_MS } from './helpers.ts';
 
 test('bad JSON: 400 BAD_REQUEST saying so', async (t) => {
   const network = await TestNetwork.start();
@@ -98,14 +98,18 @@ test('a body that stops arriving gets 408 after bodyReadTimeoutMs (slow-loris)',
   const socket = connect(Number(port), '127.0.0.1');
   t.after(() => socket.destroy());
   socket.write('POST /v1/client HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"offer":');
-  const text = await withTimeout(new Promise<string>((resolve) => {
-    let received = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-    });
-    socket.on('close', () => resolve(received));
-  }), 'a response to a stalled body, and the close', WAIT_MS);
+  const text = await withTimeout(
+    new Promise<string>((resolve) => {
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        received += chunk;
+      });
+      socket.on('close', () => resolve(received));
+    }),
+    'a response to a stalled body, and the close',
+    WAIT_MS,
+  );
   assert.match(text, /^HTTP\/1\.1 408 /);
   assert.match(text, /did not arrive within 200 ms/);
 });
@@ -117,14 +121,18 @@ test('headers that never finish get 408 after requestHeadersTimeoutMs (slow-lori
   const socket = connect(Number(port), '127.0.0.1');
   t.after(() => socket.destroy());
   socket.write('POST /v1/client HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
-  const text = await withTimeout(new Promise<string>((resolve) => {
-    let received = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-    });
-    socket.on('close', () => resolve(received));
-  }), 'the broker to close a request with unfinished headers', WAIT_MS);
+  const text = await withTimeout(
+    new Promise<string>((resolve) => {
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        received += chunk;
+      });
+      socket.on('close', () => resolve(received));
+    }),
+    'the broker to close a request with unfinished headers',
+    WAIT_MS,
+  );
   assert.match(text, /^HTTP\/1\.1 408 /);
 });
 
@@ -187,12 +195,16 @@ test('a WebSocket upgrade on any path but /v1/volunteer is refused', async (t) =
   t.after(() => network.close());
   const { WebSocket } = await import('ws');
   const socket = new WebSocket(`${network.volunteerUrl.replace('/v1/volunteer', '/v1/other')}`);
-  const status = await withTimeout(new Promise<number>((resolve) => {
-    socket.on('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.on('error', () => {});
-  }), 'the upgrade response', WAIT_MS);
+  const status = await withTimeout(
+    new Promise<number>((resolve) => {
+      socket.on('unexpected-response', (_request, response) => {
+        resolve(response.statusCode ?? 0);
+        socket.terminate();
+      });
+      socket.on('error', () => {});
+    }),
+    'the upgrade response',
+    WAIT_MS,
+  );
   assert.equal(status, 404);
 });

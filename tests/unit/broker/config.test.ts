@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BrokerConfigError, DEFAULT_BROKER_CONFIG, verifyBrokerConfig } from '../../../signaling-server/config.ts';
+import { test } from 'node:test';
 import { MAX_SIGNALING_MESSAGE_BYTES } from '../../../protocol/signaling.ts';
+import { BrokerConfigError, DEFAULT_BROKER_CONFIG, verifyBrokerConfig } from '../../../signaling-server/config.ts';
 import { TEST_EXIT } from './helpers.ts';
 
 test('defaults: loopback, 5 s client wait, 64 KiB bodies, one pending offer per volunteer', () => {
@@ -30,7 +30,10 @@ test('bad numbers are refused with the field named', () => {
     [{ host: '' }, /"host"/],
   ];
   for (const [overrides, field] of cases) {
-    assert.throws(() => verifyBrokerConfig(overrides), (error: unknown) => error instanceof BrokerConfigError && field.test(error.message) && error.code === 'BROKER_CONFIG_INVALID');
+    assert.throws(
+      () => verifyBrokerConfig(overrides),
+      (error: unknown) => error instanceof BrokerConfigError && field.test(error.message) && error.code === 'BROKER_CONFIG_INVALID',
+    );
   }
 });
 

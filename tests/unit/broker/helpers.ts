@@ -3,12 +3,12 @@
  * real fetch() calls. Every wait is bounded; everything started is closed by TestNetwork.close().
  */
 import { WebSocket } from 'ws';
-import { createBroker } from '../../../signaling-server/broker.ts';
-import type { Broker } from '../../../signaling-server/broker.ts';
-import type { BrokerConfig } from '../../../signaling-server/config.ts';
-import { parseBrokerMessage } from '../../../protocol/signaling.ts';
-import type { BrokerOffer, BrokerToVolunteer, ExitInfo, NatClass, SessionDescription, VolunteerKind } from '../../../protocol/signaling.ts';
 import { withTimeout } from '../../../harness/wait.ts';
+import type { BrokerOffer, BrokerToVolunteer, ExitInfo, NatClass, SessionDescription, VolunteerKind } from '../../../protocol/signaling.ts';
+import { parseBrokerMessage } from '../../../protocol/signaling.ts';
+import type { Broker } from '../../../signaling-server/broker.ts';
+import { createBroker } from '../../../signaling-server/broker.ts';
+import type { BrokerConfig } from '../../../signaling-server/config.ts';
 
 /** Longest any single wait in these tests may take before the test fails (ms). */
 export const WAIT_MS = 5_000;

@@ -1,14 +1,14 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { BrokerUsageError, parseExitFlag, runBroker } from '../../../signaling-server/main.ts';
-import { BrokerConfigError } from '../../../signaling-server/config.ts';
-import { TEST_EXIT, WAIT_MS } from './helpers.ts';
+import { test } from 'node:test';
 import { withTimeout } from '../../../harness/wait.ts';
+import { BrokerConfigError } from '../../../signaling-server/config.ts';
+import { BrokerUsageError, parseExitFlag, runBroker } from '../../../signaling-server/main.ts';
+import { TEST_EXIT, WAIT_MS } from './helpers.ts';
 
 /** Bound for each step of the broker process (spawned through tsx): this file's own, three times WAIT_MS. */
 const CLI_WAIT_MS = WAIT_MS * 3;
@@ -44,7 +44,16 @@ test('ferry broker: prints one ready line, serves the exits from flags and file,
   const exitsFile = join(dir, 'exits.json');
   await writeFile(exitsFile, JSON.stringify([fileExit]));
 
-  const cli = startCli(['--host', '127.0.0.1', '--port', '0', '--exits-file', exitsFile, '--exit', `${TEST_EXIT.id}=${TEST_EXIT.url}?v=1=${TEST_EXIT.publicKey}`]);
+  const cli = startCli([
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--exits-file',
+    exitsFile,
+    '--exit',
+    `${TEST_EXIT.id}=${TEST_EXIT.url}?v=1=${TEST_EXIT.publicKey}`,
+  ]);
   t.after(() => killIfRunning(cli));
   const readyLine = await withTimeout(
     new Promise<string>((resolveLine, reject) => {

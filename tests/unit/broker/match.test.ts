@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { errorCodeOf, offerBody, sampleAnswerSdp, sampleOfferSdp, TEST_EXIT, TestNetwork } from './helpers.ts';
 
 test('a volunteer gets the offer and the exit, and the client gets its answer', async (t) => {

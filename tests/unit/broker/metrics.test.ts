@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { offerBody, TestNetwork } from './helpers.ts';
+import { test } from 'node:test';
 import { waitFor } from '../../../harness/wait.ts';
+import { offerBody, TestNetwork } from './helpers.ts';
 
 const REQUIRED_METRICS = [
   'ferry_broker_volunteers_connected',

@@ -1,9 +1,9 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryVolunteerStore } from '../../../signaling-server/memory-store.ts';
-import { natPreferenceRank } from '../../../signaling-server/store.ts';
-import type { SlotRequest } from '../../../signaling-server/store.ts';
+import { describe, test } from 'node:test';
 import type { NatClass } from '../../../protocol/signaling.ts';
+import { MemoryVolunteerStore } from '../../../signaling-server/memory-store.ts';
+import type { SlotRequest } from '../../../signaling-server/store.ts';
+import { natPreferenceRank } from '../../../signaling-server/store.ts';
 
 function request(clientNat: NatClass, excludeIds: string[] = [], maxReservedPerVolunteer = 1): SlotRequest {
   return { clientNat, excludeIds: new Set(excludeIds), maxReservedPerVolunteer };

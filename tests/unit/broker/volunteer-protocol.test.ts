@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorCodeOf, TestNetwork, WAIT_MS } from './helpers.ts';
+import { test } from 'node:test';
 import { withTimeout } from '../../../harness/wait.ts';
 import type { TestVolunteer } from './helpers.ts';
+import { errorCodeOf, TestNetwork, WAIT_MS } from './helpers.ts';
 
 async function expectRefusal(volunteer: TestVolunteer, errorCode: string, closeCode: number): Promise<void> {
   const message = await volunteer.nextMessage();
@@ -102,12 +102,16 @@ test('maxVolunteers: the socket over the cap is refused with 503', async (t) => 
   await network.volunteer({});
   const { WebSocket } = await import('ws');
   const extra = new WebSocket(network.volunteerUrl);
-  const status = await withTimeout(new Promise<number>((resolve) => {
-    extra.on('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      extra.terminate();
-    });
-    extra.on('error', () => {});
-  }), 'the upgrade response', WAIT_MS);
+  const status = await withTimeout(
+    new Promise<number>((resolve) => {
+      extra.on('unexpected-response', (_request, response) => {
+        resolve(response.statusCode ?? 0);
+        extra.terminate();
+      });
+      extra.on('error', () => {});
+    }),
+    'the upgrade response',
+    WAIT_MS,
+  );
   assert.equal(status, 503);
 });

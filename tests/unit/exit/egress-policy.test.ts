@@ -1,11 +1,29 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { EgressPolicy } from '../../../exit-server/egress-policy.ts';
 
 test('the default policy refuses loopback, private, link-local, metadata, CGNAT and multicast addresses', () => {
   const policy = new EgressPolicy({ allowLoopback: false, blockedPorts: [25] });
-  for (const address of ['127.0.0.1', '127.5.5.5', '::1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254',
-    '100.64.0.1', '224.0.0.1', '255.255.255.255', '0.0.0.0', 'fd00::2', 'fe80::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '::']) {
+  for (const address of [
+    '127.0.0.1',
+    '127.5.5.5',
+    '::1',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '224.0.0.1',
+    '255.255.255.255',
+    '0.0.0.0',
+    'fd00::2',
+    'fe80::1',
+    'ff02::1',
+    '::ffff:127.0.0.1',
+    '::ffff:10.0.0.1',
+    '::',
+  ]) {
     const decision = policy.checkAddress(address);
     assert.equal(decision.allowed, false, address);
     assert.ok(!decision.allowed && decision.reason.includes(address), `${address}: the reason names the address`);

@@ -1,16 +1,16 @@
-import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHash, randomBytes } from 'node:crypto';
+import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { ExitServer } from '../../../exit-server/exit-server.ts';
-import { generateKeyPair, StreamErrorCode, StreamError, RecordType } from '../../../protocol/index.ts';
 import { MuxStreamDuplex } from '../../../protocol/adapters/node-stream.ts';
+import { generateKeyPair, RecordType, type StreamError, StreamErrorCode } from '../../../protocol/index.ts';
 import { connectClient } from './ws-client.ts';
 
 const body = randomBytes(5 * 1024 * 1024);
-const origin: Server = createServer((request, response) => {
+const origin: Server = createServer((_request, response) => {
   response.writeHead(200, { 'content-length': body.length, connection: 'close' }).end(body);
 });
 await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', () => resolve()));

@@ -1,23 +1,24 @@
 // Session continuity at the exit, over real WebSockets: a session moves to a new path mid-download; forged and
 // replayed RESUMEs are refused without harming it; an exit restart fails the streams quickly and a new session works.
-import { test, after, afterEach, before } from 'node:test';
+
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { once } from 'node:events';
-import { createHash, randomBytes } from 'node:crypto';
-import { WebSocket } from 'ws';
-import { ExitServer } from '../../../exit-server/exit-server.ts';
-import { ClientSession, generateKeyPair, RecordType, fromBase64Url, type KeyPair } from '../../../protocol/index.ts';
-import { nodeChaCha20Poly1305 } from '../../../protocol/adapters/node-aead.ts';
-import { MuxStreamDuplex } from '../../../protocol/adapters/node-stream.ts';
-import { decodeRecord } from '../../../protocol/record.ts';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, afterEach, before, test } from 'node:test';
+import { WebSocket } from 'ws';
+import { ExitServer } from '../../../exit-server/exit-server.ts';
 import { spawnFerry } from '../../../harness/servers.ts';
 import { withTimeout } from '../../../harness/wait.ts';
+import { nodeChaCha20Poly1305 } from '../../../protocol/adapters/node-aead.ts';
+import { MuxStreamDuplex } from '../../../protocol/adapters/node-stream.ts';
+import { ClientSession, fromBase64Url, generateKeyPair, type KeyPair, RecordType } from '../../../protocol/index.ts';
+import { decodeRecord } from '../../../protocol/record.ts';
 
 const body = randomBytes(16 * 1024 * 1024);
 const bodySha = createHash('sha256').update(body).digest('hex');
@@ -45,7 +46,15 @@ async function openPath(url: string): Promise<{ socket: WebSocket; sent: Uint8Ar
   const sent: Uint8Array[] = [];
   const received: Uint8Array[] = [];
   socket.on('message', (data: Buffer) => received.push(new Uint8Array(data)));
-  return { socket, sent, received, send: (record) => (sent.push(record.slice()), socket.send(record)) };
+  return {
+    socket,
+    sent,
+    received,
+    send: (record) => {
+      sent.push(record.slice());
+      socket.send(record);
+    },
+  };
 }
 
 /** Sessions the tests attached to a path: closed after each test, so one that fails half-way cannot hang the file. */
@@ -68,7 +77,9 @@ async function firstMessage(path: Awaited<ReturnType<typeof openPath>>, what: st
   return first;
 }
 
-async function startDownload(session: ClientSession): Promise<{ duplex: MuxStreamDuplex; done: Promise<{ sha: string; error?: Error }>; passed: (bytes: number) => Promise<void> }> {
+async function startDownload(
+  session: ClientSession,
+): Promise<{ duplex: MuxStreamDuplex; done: Promise<{ sha: string; error?: Error }>; passed: (bytes: number) => Promise<void> }> {
   const stream = session.openStream({ host: '127.0.0.1', port: originPort });
   await new Promise<void>((resolve, reject) => {
     stream.onopen = resolve;
@@ -85,31 +96,39 @@ async function startDownload(session: ClientSession): Promise<{ duplex: MuxStrea
     });
     duplex.on('end', () => {
       const response = Buffer.concat(chunks);
-      resolve({ sha: createHash('sha256').update(response.subarray(response.indexOf('\r\n\r\n') + 4)).digest('hex') });
+      resolve({
+        sha: createHash('sha256')
+          .update(response.subarray(response.indexOf('\r\n\r\n') + 4))
+          .digest('hex'),
+      });
     });
     duplex.on('error', (error) => resolve({ sha: '', error }));
   });
   /** Resolves at the 'data' event that takes the download past `bytes`, so the test acts mid-download; fails if it ends first. */
-  const passed = (bytes: number): Promise<void> => withTimeout(new Promise<void>((resolve, reject) => {
-    const stop = (): void => {
-      duplex.off('data', check);
-      duplex.off('end', ended);
-      duplex.off('error', ended);
-    };
-    const check = (): void => {
-      if (received <= bytes) return;
-      stop();
-      resolve();
-    };
-    const ended = (): void => {
-      stop();
-      reject(new Error(`the download ended after ${received} bytes, before passing ${bytes}`));
-    };
-    duplex.on('data', check);
-    duplex.on('end', ended);
-    duplex.on('error', ended);
-    check();
-  }), `${bytes} bytes of the download to arrive`);
+  const passed = (bytes: number): Promise<void> =>
+    withTimeout(
+      new Promise<void>((resolve, reject) => {
+        const stop = (): void => {
+          duplex.off('data', check);
+          duplex.off('end', ended);
+          duplex.off('error', ended);
+        };
+        const check = (): void => {
+          if (received <= bytes) return;
+          stop();
+          resolve();
+        };
+        const ended = (): void => {
+          stop();
+          reject(new Error(`the download ended after ${received} bytes, before passing ${bytes}`));
+        };
+        duplex.on('data', check);
+        duplex.on('end', ended);
+        duplex.on('error', ended);
+        check();
+      }),
+      `${bytes} bytes of the download to arrive`,
+    );
   return { duplex, done, passed };
 }
 
@@ -162,7 +181,10 @@ test('a download carries on when its volunteer path dies; forged and replayed RE
 
 /** `ferry exit` as its own process, so it can be killed like a crashed server. */
 async function startExitProcess(port: number, keyFile: string): Promise<{ child: ChildProcess; url: string; publicKey: string; port: number }> {
-  const { child, match } = await spawnFerry(['exit', '--port', String(port), '--allow-loopback', '--key-file', keyFile], /ferry exit: (ws:\/\/127\.0\.0\.1:(\d+)\/v1\/relay) ready, public key (\S+)/);
+  const { child, match } = await spawnFerry(
+    ['exit', '--port', String(port), '--allow-loopback', '--key-file', keyFile],
+    /ferry exit: (ws:\/\/127\.0\.0\.1:(\d+)\/v1\/relay) ready, public key (\S+)/,
+  );
   return { child, url: match[1] ?? '', port: Number(match[2]), publicKey: match[3] ?? '' };
 }
 

@@ -1,7 +1,7 @@
 // Test helper: a ClientSession speaking to a real exit over a real WebSocket (what a volunteer would carry).
 import { WebSocket } from 'ws';
-import { ClientSession, fromBase64Url } from '../../../protocol/index.ts';
 import { nodeChaCha20Poly1305 } from '../../../protocol/adapters/node-aead.ts';
+import { ClientSession, fromBase64Url } from '../../../protocol/index.ts';
 
 export async function connectClient(url: string, publicKey: string): Promise<{ session: ClientSession; socket: WebSocket }> {
   const socket = new WebSocket(url);

@@ -1,7 +1,7 @@
-import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
 import { chooseExit, ExitListError, fetchExitList, MAX_EXIT_LIST_BYTES, parseExitList } from '../../../extension/broker-exits.ts';
 
 const exitA = { id: 'a', url: 'ws://127.0.0.1:9000/v1/relay', publicKey: 'A'.repeat(43) };
@@ -17,7 +17,10 @@ describe('choosing an exit', () => {
 
   test('no exits, or an unknown id, fail with a message naming what exists', () => {
     assert.throws(() => chooseExit([], ''), isCode('NO_EXITS'));
-    assert.throws(() => chooseExit([exitA], 'zz'), (error: unknown) => isCode('UNKNOWN_EXIT')(error) && /lists: a/.test((error as Error).message));
+    assert.throws(
+      () => chooseExit([exitA], 'zz'),
+      (error: unknown) => isCode('UNKNOWN_EXIT')(error) && /lists: a/.test((error as Error).message),
+    );
   });
 
   test('the list is {exits} or a bare array, every exit validated', () => {
@@ -63,6 +66,9 @@ describe('fetching the list from a broker on loopback', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    await assert.rejects(fetchExitList(`http://127.0.0.1:${port}`), (error: unknown) => isCode('BROKER_UNREACHABLE')(error) && (error as Error).message.includes(`127.0.0.1:${port}`));
+    await assert.rejects(
+      fetchExitList(`http://127.0.0.1:${port}`),
+      (error: unknown) => isCode('BROKER_UNREACHABLE')(error) && (error as Error).message.includes(`127.0.0.1:${port}`),
+    );
   });
 });

@@ -1,18 +1,19 @@
 // ClientPath with real parts on 127.0.0.1: a `ws` server stands in for the helper's pipe, an HTTP server for the
 // broker, and behind it a node-datachannel peer plays the volunteer (echoing every record back). ClientPath itself
 // gets node-datachannel's standard RTCPeerConnection, ws's WebSocket and node's fetch.
-import { after, afterEach, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { after, afterEach, describe, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
 import { RTCPeerConnection as NodePeerConnection } from 'node-datachannel/polyfill';
-import { WebSocket as NodeWebSocket, WebSocketServer, type WebSocket as ServerSocket } from 'ws';
-import type { ExitInfo } from '../../../protocol/signaling.ts';
-import { ClientPath, ClientPathConfigError, retryDelayFor, type ClientPathEnvironment } from '../../../extension/offscreen/client-path.ts';
-import { waitFor, type WaitOptions } from '../../../harness/wait.ts';
+import { WebSocket as NodeWebSocket, type WebSocket as ServerSocket, WebSocketServer } from 'ws';
+import { ClientPath, ClientPathConfigError, type ClientPathEnvironment, retryDelayFor } from '../../../extension/offscreen/client-path.ts';
 import type { ClientPathEvent } from '../../../extension/ui-state.ts';
+import { type WaitOptions, waitFor } from '../../../harness/wait.ts';
 import type { SessionReport } from '../../../protocol/local-channel.ts';
+import type { ExitInfo } from '../../../protocol/signaling.ts';
 
 const STEP_TIMEOUT_MS = 10_000;
 /** Every wait for a step of these tests: bounded by STEP_TIMEOUT_MS, polled cheaply. */
@@ -194,7 +195,10 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     assert.deepEqual(order, ['path-up', 'path-down', 'path-up']);
     assert.ok(broker.volunteers.length >= 2 && broker.volunteers.at(-1) !== firstVolunteer, 'a new volunteer was asked for');
     await waitFor(() => firstVolunteer?.connectionState !== 'connected', 'the old peer connection to close', STEP);
-    assert.ok(events.some((event) => event.kind === 'down'), JSON.stringify(events));
+    assert.ok(
+      events.some((event) => event.kind === 'down'),
+      JSON.stringify(events),
+    );
     // Records go through the new path.
     pipe.socket?.send(Buffer.from('over the new volunteer'), { binary: true });
     await waitFor(() => pipe.records.length === 1, 'a record through the new path', STEP);
@@ -206,10 +210,14 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     const sessions: unknown[] = [];
     // Two failures in a row: the next attempt waits retryDelayMs (a minute here).
     broker.queuedErrors.push({ status: 503, code: 'NO_VOLUNTEERS', message: 'none' }, { status: 503, code: 'NO_VOLUNTEERS', message: 'none' });
-    const path = new ClientPath({ pipeUrl: pipe.url, token: 'tok-1', brokerUrl: broker.url, exit, limits: { ...fastRetries, retryDelayMs: 60_000, maxRetryDelayMs: 60_000 } }, nodeEnvironment, {
-      onPathEvent: () => undefined,
-      onSession: (report) => sessions.push(report),
-    });
+    const path = new ClientPath(
+      { pipeUrl: pipe.url, token: 'tok-1', brokerUrl: broker.url, exit, limits: { ...fastRetries, retryDelayMs: 60_000, maxRetryDelayMs: 60_000 } },
+      nodeEnvironment,
+      {
+        onPathEvent: () => undefined,
+        onSession: (report) => sessions.push(report),
+      },
+    );
     cleanups.push(() => path.stop());
     path.start();
     await waitFor(() => pipe.count('path-error') === 2, 'two path errors', STEP);
@@ -236,8 +244,14 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     );
     const errors = events.filter((event) => event.kind === 'error');
     // A single failure is retried at once; the second in a row waits retryDelayMs.
-    assert.deepEqual(errors.slice(0, 2).map((event) => event.kind === 'error' && event.retryInMs), [0, 50]);
-    assert.ok(errors.every((event) => event.kind === 'error' && (event.code !== 'PATH_FAILED' || isLibdatachannelRace(event.message))), JSON.stringify(errors));
+    assert.deepEqual(
+      errors.slice(0, 2).map((event) => event.kind === 'error' && event.retryInMs),
+      [0, 50],
+    );
+    assert.ok(
+      errors.every((event) => event.kind === 'error' && (event.code !== 'PATH_FAILED' || isLibdatachannelRace(event.message))),
+      JSON.stringify(errors),
+    );
   });
 
   test('an unreachable broker is reported as BROKER_UNREACHABLE', async () => {
@@ -283,15 +297,23 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
 
   test('back-off: none for the first attempt and the first retry, then doubling up to the cap', () => {
     const limits = { retryDelayMs: 3_000, maxRetryDelayMs: 30_000 };
-    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 100].map((failures) => retryDelayFor(failures, limits)), [0, 0, 3_000, 6_000, 12_000, 24_000, 30_000, 30_000]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 6, 100].map((failures) => retryDelayFor(failures, limits)),
+      [0, 0, 3_000, 6_000, 12_000, 24_000, 30_000, 30_000],
+    );
   });
 
   test('unusable limits are refused up front', () => {
     assert.throws(
-      () => new ClientPath({ pipeUrl: 'ws://127.0.0.1:1/pipe', token: 't', brokerUrl: 'http://127.0.0.1:1', exit, limits: { maxBufferedBytes: 0 } }, nodeEnvironment, {
-        onPathEvent: () => undefined,
-        onSession: () => undefined,
-      }),
+      () =>
+        new ClientPath(
+          { pipeUrl: 'ws://127.0.0.1:1/pipe', token: 't', brokerUrl: 'http://127.0.0.1:1', exit, limits: { maxBufferedBytes: 0 } },
+          nodeEnvironment,
+          {
+            onPathEvent: () => undefined,
+            onSession: () => undefined,
+          },
+        ),
       ClientPathConfigError,
     );
   });

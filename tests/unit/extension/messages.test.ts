@@ -1,8 +1,8 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { MessageFormatError, messageTarget, parseBackgroundMessage, parseOffscreenMessage } from '../../../extension/messages.ts';
-import { ExtensionStateFormatError, parseUiState } from '../../../protocol/extension-state.ts';
 import { initialUiState } from '../../../extension/ui-state.ts';
+import { ExtensionStateFormatError, parseUiState } from '../../../protocol/extension-state.ts';
 
 const exit = { id: 'local', url: 'ws://127.0.0.1:9000/v1/relay', publicKey: 'A'.repeat(43) };
 
@@ -23,11 +23,14 @@ describe('service worker messages', () => {
     });
     const status = { state: 'waiting', clientsNow: 0, clientsTotal: 3, bytesClientToExit: 5, bytesExitToClient: 6, lastError: 'x' };
     assert.deepEqual(parseBackgroundMessage({ target: 'background', type: 'relay-status', status }).type, 'relay-status');
-    assert.deepEqual(parseBackgroundMessage({ target: 'background', type: 'client-path', event: { kind: 'error', code: 'NO_VOLUNTEERS', message: 'none', retryInMs: 3000 } }), {
-      target: 'background',
-      type: 'client-path',
-      event: { kind: 'error', code: 'NO_VOLUNTEERS', message: 'none', retryInMs: 3000 },
-    });
+    assert.deepEqual(
+      parseBackgroundMessage({ target: 'background', type: 'client-path', event: { kind: 'error', code: 'NO_VOLUNTEERS', message: 'none', retryInMs: 3000 } }),
+      {
+        target: 'background',
+        type: 'client-path',
+        event: { kind: 'error', code: 'NO_VOLUNTEERS', message: 'none', retryInMs: 3000 },
+      },
+    );
   });
 
   test('malformed messages are refused with MessageFormatError', () => {
@@ -47,7 +50,14 @@ describe('service worker messages', () => {
 });
 
 describe('offscreen messages', () => {
-  const clientStart = { target: 'offscreen', type: 'client-start', pipeUrl: 'ws://127.0.0.1:4000/pipe', token: 't0k', brokerUrl: 'http://127.0.0.1:8787', exit };
+  const clientStart = {
+    target: 'offscreen',
+    type: 'client-start',
+    pipeUrl: 'ws://127.0.0.1:4000/pipe',
+    token: 't0k',
+    brokerUrl: 'http://127.0.0.1:8787',
+    exit,
+  };
 
   test('client-start and help-start parse', () => {
     assert.deepEqual(parseOffscreenMessage(clientStart), clientStart);
@@ -96,14 +106,21 @@ describe('stored UI state', () => {
 
   test('a resuming session report parses with its volunteer changes', () => {
     const session = { state: 'resuming', bytesUp: 1, bytesDown: 2, streams: 3, pathChanges: 4 };
-    assert.deepEqual(parseBackgroundMessage({ target: 'background', type: 'client-session', session }), { target: 'background', type: 'client-session', session });
+    assert.deepEqual(parseBackgroundMessage({ target: 'background', type: 'client-session', session }), {
+      target: 'background',
+      type: 'client-session',
+      session,
+    });
   });
 
   test('an unknown phase is refused', () => {
     const state = initialUiState();
     assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, phase: 'teleporting' } }), ExtensionStateFormatError);
     assert.throws(() => parseUiState({ proxyMe: state.proxyMe }), ExtensionStateFormatError);
-    assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, traffic: [{ atMs: -1, bytesUp: 0, bytesDown: 0 }] } }), ExtensionStateFormatError);
+    assert.throws(
+      () => parseUiState({ ...state, proxyMe: { ...state.proxyMe, traffic: [{ atMs: -1, bytesUp: 0, bytesDown: 0 }] } }),
+      ExtensionStateFormatError,
+    );
     assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, webRtcGuard: 'maybe' } }), ExtensionStateFormatError);
   });
 });

@@ -1,16 +1,17 @@
 // ProxyMe's rules with stand-ins for chrome.* (which cannot exist in node): the native port, chrome.proxy,
 // chrome.privacy's WebRTC policy and the offscreen document are small recorders; the exit list is a plain function.
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import type { ExtensionToNative } from '../../../protocol/local-channel.ts';
-import type { ExitInfo } from '../../../protocol/signaling.ts';
-import { ExitListError } from '../../../extension/broker-exits.ts';
+import { describe, test } from 'node:test';
 import type { NativePort } from '../../../extension/background/native-port.ts';
 import { ProxyMe, type ProxyMeDeps } from '../../../extension/background/proxy-me.ts';
+import { ExitListError } from '../../../extension/broker-exits.ts';
 import type { OffscreenMessage } from '../../../extension/messages.ts';
 import { DEFAULT_SETTINGS } from '../../../extension/settings.ts';
 import { initialProxyMeState } from '../../../extension/ui-state.ts';
 import type { ProxyMeState, WebRtcGuardState } from '../../../protocol/extension-state.ts';
+import type { ExtensionToNative } from '../../../protocol/local-channel.ts';
+import type { ExitInfo } from '../../../protocol/signaling.ts';
 
 const exit: ExitInfo = { id: 'local', url: 'ws://127.0.0.1:9000/v1/relay', publicKey: 'A'.repeat(43) };
 const ready = { type: 'ready', version: '0.1.0', pid: 42, socksPort: 1080, httpPort: 0, pipeUrl: 'ws://127.0.0.1:4000/pipe', token: 'tok' };
@@ -111,7 +112,10 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     h.port.hostGone('Specified native messaging host not found.');
     await h.until((s) => s.phase === 'helper-not-installed');
     assert.equal(h.state().on, true);
-    assert.equal(h.proxyCalls.some((call) => call.startsWith('socks')), false);
+    assert.equal(
+      h.proxyCalls.some((call) => call.startsWith('socks')),
+      false,
+    );
   });
 
   test('ready points the browser at the SOCKS port and starts the client path', async () => {

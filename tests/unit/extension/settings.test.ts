@@ -1,17 +1,28 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import {
   DEFAULT_SETTINGS,
   parseBrokerUrl,
   parseBypassList,
   parseSettingsForm,
   parseStoredSettings,
-  settingsToForm,
   SettingsError,
+  settingsToForm,
 } from '../../../extension/settings.ts';
 
 /** This machine, plain (intranet) host names, and the private and link-local ranges. */
-const LOCAL_AND_PRIVATE = ['localhost', '127.0.0.1', '[::1]', '<local>', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', 'fc00::/7', 'fe80::/10'];
+const LOCAL_AND_PRIVATE = [
+  'localhost',
+  '127.0.0.1',
+  '[::1]',
+  '<local>',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '169.254.0.0/16',
+  'fc00::/7',
+  'fe80::/10',
+];
 
 describe('stored settings', () => {
   test('absent keys take the documented defaults', () => {
@@ -25,7 +36,13 @@ describe('stored settings', () => {
   });
 
   test('present values are used, and the defaults are not shared mutable state', () => {
-    const settings = parseStoredSettings({ brokerUrl: 'https://broker.example.org/', socksPort: 1080, bypassList: ['<-loopback>'], maxClients: 5, exitId: 'x' });
+    const settings = parseStoredSettings({
+      brokerUrl: 'https://broker.example.org/',
+      socksPort: 1080,
+      bypassList: ['<-loopback>'],
+      maxClients: 5,
+      exitId: 'x',
+    });
     assert.deepEqual(settings, { brokerUrl: 'https://broker.example.org', exitId: 'x', socksPort: 1080, bypassList: ['<-loopback>'], maxClients: 5 });
     parseStoredSettings({}).bypassList.push('evil');
     assert.deepEqual(DEFAULT_SETTINGS.bypassList, LOCAL_AND_PRIVATE);
@@ -72,12 +89,21 @@ describe('options form', () => {
   test('the default list (loopback, <local>, private ranges in CIDR) parses back unchanged from the form', () => {
     assert.deepEqual(parseBypassList(settingsToForm(DEFAULT_SETTINGS).bypassList), LOCAL_AND_PRIVATE);
     assert.deepEqual(parseBypassList(LOCAL_AND_PRIVATE), LOCAL_AND_PRIVATE);
-    assert.deepEqual(parseBypassList(['100.64.0.0/10', '2001:db8::/32', 'https://*.corp.example', '*.lan:8080']), ['100.64.0.0/10', '2001:db8::/32', 'https://*.corp.example', '*.lan:8080']);
+    assert.deepEqual(parseBypassList(['100.64.0.0/10', '2001:db8::/32', 'https://*.corp.example', '*.lan:8080']), [
+      '100.64.0.0/10',
+      '2001:db8::/32',
+      'https://*.corp.example',
+      '*.lan:8080',
+    ]);
   });
 
   test('a malformed address range is refused with an example of the right form', () => {
     for (const bad of ['10.0.0.0/33', 'fc00::/129', '10.0.0/8', '300.1.1.1/8', 'intranet/8', '10.0.0.0/', '[fc00::]/7']) {
-      assert.throws(() => parseBypassList([bad]), (error: unknown) => error instanceof SettingsError && /10\.0\.0\.0\/8/.test(error.message), bad);
+      assert.throws(
+        () => parseBypassList([bad]),
+        (error: unknown) => error instanceof SettingsError && /10\.0\.0\.0\/8/.test(error.message),
+        bad,
+      );
     }
   });
 

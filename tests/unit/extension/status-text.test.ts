@@ -1,5 +1,5 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { formatBytes, formatDuration, formatRate, helpOthersStatusText, pathChangesText, proxyMeStatusText } from '../../../extension/status-text.ts';
 import { initialHelpOthersState, initialProxyMeState } from '../../../extension/ui-state.ts';
 import { PROXY_ME_PHASES, type ProxyMePhase } from '../../../protocol/extension-state.ts';

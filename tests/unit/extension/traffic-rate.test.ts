@@ -1,5 +1,5 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import { addTrafficSample, currentThroughput, MAX_TRAFFIC_SAMPLES, THROUGHPUT_WINDOW_MS } from '../../../extension/traffic-rate.ts';
 import type { TrafficSample } from '../../../protocol/extension-state.ts';
 

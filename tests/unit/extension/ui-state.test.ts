@@ -1,8 +1,15 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SessionState } from '../../../protocol/local-channel.ts';
-import { applyClientPathEvent, applyRelayStatus, applySessionReport, initialHelpOthersState, initialProxyMeState, type ClientPathEvent } from '../../../extension/ui-state.ts';
+import { describe, test } from 'node:test';
+import {
+  applyClientPathEvent,
+  applyRelayStatus,
+  applySessionReport,
+  type ClientPathEvent,
+  initialHelpOthersState,
+  initialProxyMeState,
+} from '../../../extension/ui-state.ts';
 import type { ProxyMeState } from '../../../protocol/extension-state.ts';
+import type { SessionState } from '../../../protocol/local-channel.ts';
 
 const T0 = 1_700_000_000_000;
 const running = (phase: ProxyMeState['phase']): ProxyMeState => ({ ...initialProxyMeState(), on: true, phase });
@@ -11,7 +18,8 @@ const report = (state: SessionState, bytes = 0, pathChanges = 0) => ({ state, by
 /** Runs events in order, one second apart: path events as objects, session reports as their state's name. */
 function play(start: ProxyMeState, steps: Array<ClientPathEvent | SessionState>): ProxyMeState {
   return steps.reduce(
-    (state, step, index) => (typeof step === 'string' ? applySessionReport(state, report(step, index), T0 + index * 1000) : applyClientPathEvent(state, step, T0 + index * 1000)),
+    (state, step, index) =>
+      typeof step === 'string' ? applySessionReport(state, report(step, index), T0 + index * 1000) : applyClientPathEvent(state, step, T0 + index * 1000),
     start,
   );
 }
@@ -109,7 +117,15 @@ describe('relay status', () => {
 
   test('is shown while Help others is on', () => {
     const state = applyRelayStatus({ ...initialHelpOthersState(), on: true, phase: 'connecting' }, { ...status, lastError: 'exit slow' });
-    assert.deepEqual(state, { on: true, phase: 'relaying', clientsNow: 2, clientsTotal: 5, bytesClientToExit: 100, bytesExitToClient: 200, lastError: 'exit slow' });
+    assert.deepEqual(state, {
+      on: true,
+      phase: 'relaying',
+      clientsNow: 2,
+      clientsTotal: 5,
+      bytesClientToExit: 100,
+      bytesExitToClient: 200,
+      lastError: 'exit slow',
+    });
   });
 
   test('is ignored once switched off or failed', () => {

@@ -4,8 +4,8 @@
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { DialError } from '../../../native-helper/tunnel-dialer.ts';
 import type { DialReplyCode, DialTarget, TunnelDialer } from '../../../native-helper/tunnel-dialer.ts';
+import { DialError } from '../../../native-helper/tunnel-dialer.ts';
 
 const REPLY_FOR_ERRNO: Record<string, DialReplyCode> = {
   ECONNREFUSED: 5,
@@ -57,11 +57,15 @@ export class HangingTestDialer implements TunnelDialer {
   dial(_target: DialTarget, signal: AbortSignal): Promise<Duplex> {
     for (const wake of this.waiters.splice(0)) wake();
     return new Promise<Duplex>((_resolve, reject) => {
-      signal.addEventListener('abort', () => {
-        this.abortedSignals.push(signal);
-        for (const wake of this.abortWaiters.splice(0)) wake();
-        reject(new DialError(1, 'aborted', 'ABORTED'));
-      }, { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.abortedSignals.push(signal);
+          for (const wake of this.abortWaiters.splice(0)) wake();
+          reject(new DialError(1, 'aborted', 'ABORTED'));
+        },
+        { once: true },
+      );
     });
   }
 

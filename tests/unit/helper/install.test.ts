@@ -1,15 +1,18 @@
-import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, mkdir, writeFile, access } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { FERRY_EXTENSION_ID } from '../../../protocol/local-channel.ts';
-import { InstallError, REPO_ROOT, installNativeHost, uninstallNativeHost } from '../../../native-helper/install.ts';
+import { after, before, describe, test } from 'node:test';
 import type { NativeHostManifest } from '../../../native-helper/install.ts';
+import { InstallError, installNativeHost, REPO_ROOT, uninstallNativeHost } from '../../../native-helper/install.ts';
+import { FERRY_EXTENSION_ID } from '../../../protocol/local-channel.ts';
 
 async function exists(file: string): Promise<boolean> {
-  return access(file).then(() => true, () => false);
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 describe('installNativeHost', () => {
@@ -39,22 +42,29 @@ describe('installNativeHost', () => {
     assert.equal(await exists(path.join(tmp, 'home', '.config')), false, 'nothing is written to the home folder');
   });
 
-  test('the launcher runs <node> <repo>/bin/ferry.js helper --native with the browser\'s arguments', async () => {
+  test("the launcher runs <node> <repo>/bin/ferry.js helper --native with the browser's arguments", async () => {
     // A stand-in checkout whose bin/ferry.js prints its arguments, in a path that needs quoting.
     const repoRoot = path.join(tmp, "fake repo's root");
     await mkdir(path.join(repoRoot, 'bin'), { recursive: true });
     await writeFile(path.join(repoRoot, 'bin', 'ferry.js'), 'process.stdout.write(JSON.stringify(process.argv.slice(2)));\n');
-    const installed = await installNativeHost({ userDataDir: path.join(tmp, 'launch'), repoRoot, extensionId: 'a'.repeat(32), helperFlags: ['--path-silence-ms', '2000'] });
+    const installed = await installNativeHost({
+      userDataDir: path.join(tmp, 'launch'),
+      repoRoot,
+      extensionId: 'a'.repeat(32),
+      helperFlags: ['--path-silence-ms', '2000'],
+    });
     const origin = `chrome-extension://${'a'.repeat(32)}/`;
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(installed.launcherPaths[0]!, [origin], { timeout: 10_000 }, (error, out, err) => (error ? reject(new Error(`${error.message} ${err}`)) : resolve(out)));
+      execFile(installed.launcherPaths[0]!, [origin], { timeout: 10_000 }, (error, out, err) =>
+        error ? reject(new Error(`${error.message} ${err}`)) : resolve(out),
+      );
     });
     assert.deepEqual(JSON.parse(stdout), ['helper', '--native', '--path-silence-ms', '2000', origin]);
     const manifest = JSON.parse(await readFile(installed.manifestPaths[0]!, 'utf8')) as NativeHostManifest;
     assert.deepEqual(manifest.allowed_origins, [origin]);
   });
 
-  test('by default writes into Chromium\'s and Chrome\'s per-user folders; uninstall removes both', async () => {
+  test("by default writes into Chromium's and Chrome's per-user folders; uninstall removes both", async () => {
     const homeDir = path.join(tmp, 'home-default');
     const installed = await installNativeHost({ homeDir });
     assert.deepEqual(installed.manifestPaths, [
@@ -69,7 +79,10 @@ describe('installNativeHost', () => {
 
   test('a malformed extension ID is refused before anything is written', async () => {
     const userDataDir = path.join(tmp, 'bad-id');
-    await assert.rejects(installNativeHost({ userDataDir, extensionId: 'not-an-id' }), (error: unknown) => error instanceof InstallError && error.code === 'INSTALL_BAD_EXTENSION_ID');
+    await assert.rejects(
+      installNativeHost({ userDataDir, extensionId: 'not-an-id' }),
+      (error: unknown) => error instanceof InstallError && error.code === 'INSTALL_BAD_EXTENSION_ID',
+    );
     assert.equal(await exists(userDataDir), false);
   });
 });

@@ -3,8 +3,8 @@
  * counts, within a bound. Everything here closes what it opens.
  */
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { withTimeout } from '../../../harness/wait.ts';
 
 export interface OriginServer {
@@ -22,10 +22,11 @@ export async function startOrigin(host: '127.0.0.1' | '::1'): Promise<OriginServ
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -42,10 +43,11 @@ export async function startEchoOrigin(): Promise<OriginServer> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -97,7 +99,11 @@ export class RawClient {
 
   /** Resolves with exactly `count` bytes (removed from the buffer), or rejects if the socket closes first. */
   async read(count: number, ms = 5_000): Promise<Buffer> {
-    await withTimeout(this.until(() => this.received.length >= count || this.hasEnded), `${count} bytes`, ms);
+    await withTimeout(
+      this.until(() => this.received.length >= count || this.hasEnded),
+      `${count} bytes`,
+      ms,
+    );
     if (this.received.length < count) throw new Error(`the server closed the connection after ${this.received.length} of ${count} bytes`);
     const bytes = this.received.subarray(0, count);
     this.received = this.received.subarray(count);

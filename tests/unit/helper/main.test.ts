@@ -1,11 +1,11 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { FERRY_EXTENSION_ID } from '../../../protocol/local-channel.ts';
+import { describe, test } from 'node:test';
+import { ListenError } from '../../../native-helper/listen.ts';
 import { startLocalProxies } from '../../../native-helper/local-proxies.ts';
 import { HelperUsageError, parseHelperArgs } from '../../../native-helper/main.ts';
 import { pipeOriginFromCallerOrigin } from '../../../native-helper/native-host.ts';
-import { ListenError } from '../../../native-helper/listen.ts';
+import { FERRY_EXTENSION_ID } from '../../../protocol/local-channel.ts';
 import { DirectTestDialer } from './direct-test-dialer.ts';
 import { RawClient, startEchoOrigin, unusedPort } from './loopback-fixtures.ts';
 
@@ -15,8 +15,11 @@ describe('parseHelperArgs', () => {
     assert.deepEqual(parseHelperArgs(['--socks-port', '0', '--http-port=9000']), { kind: 'proxies', socksPort: 0, httpPort: 9000 });
     assert.deepEqual(parseHelperArgs(['--help']), { kind: 'help' });
     assert.deepEqual(parseHelperArgs(['--install']), { kind: 'install' });
-    assert.deepEqual(parseHelperArgs(['--install', '--user-data-dir', '/tmp/p', '--extension-id', 'b'.repeat(32)]),
-      { kind: 'install', userDataDir: '/tmp/p', extensionId: 'b'.repeat(32) });
+    assert.deepEqual(parseHelperArgs(['--install', '--user-data-dir', '/tmp/p', '--extension-id', 'b'.repeat(32)]), {
+      kind: 'install',
+      userDataDir: '/tmp/p',
+      extensionId: 'b'.repeat(32),
+    });
     assert.deepEqual(parseHelperArgs(['--uninstall', '--user-data-dir=/tmp/p']), { kind: 'uninstall', userDataDir: '/tmp/p' });
   });
 
@@ -50,7 +53,11 @@ describe('parseHelperArgs', () => {
       [['stray'], /unexpected argument stray/],
     ];
     for (const [argv, message] of cases) {
-      assert.throws(() => parseHelperArgs(argv), (error: unknown) => error instanceof HelperUsageError && message.test(error.message), argv.join(' '));
+      assert.throws(
+        () => parseHelperArgs(argv),
+        (error: unknown) => error instanceof HelperUsageError && message.test(error.message),
+        argv.join(' '),
+      );
     }
   });
 });
@@ -82,8 +89,10 @@ describe('startLocalProxies', () => {
     const busyPort = (blocker.address() as net.AddressInfo).port;
     try {
       const socksPort = await unusedPort();
-      await assert.rejects(startLocalProxies({ dialer: new DirectTestDialer(), socksPort, httpPort: busyPort }),
-        (error: unknown) => error instanceof ListenError && error.code === 'EADDRINUSE' && /already in use/.test(error.message));
+      await assert.rejects(
+        startLocalProxies({ dialer: new DirectTestDialer(), socksPort, httpPort: busyPort }),
+        (error: unknown) => error instanceof ListenError && error.code === 'EADDRINUSE' && /already in use/.test(error.message),
+      );
       await assert.rejects(RawClient.connect(socksPort), /ECONNREFUSED/, 'the SOCKS5 server that did start was closed again');
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));

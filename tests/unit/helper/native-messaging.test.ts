@@ -1,17 +1,17 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import type { ExtensionToNative, NativeToExtension } from '../../../protocol/local-channel.ts';
+import { describe, test } from 'node:test';
+import { withTimeout } from '../../../harness/wait.ts';
 import {
+  encodeNativeMessage,
   NativeMessageDecoder,
   NativeMessageWriter,
   NativeMessagingError,
-  encodeNativeMessage,
   readNativeMessages,
   serveNativeMessages,
 } from '../../../native-helper/native-messaging.ts';
+import type { ExtensionToNative, NativeToExtension } from '../../../protocol/local-channel.ts';
 import { LocalChannelFormatError, parseExtensionToNative } from '../../../protocol/local-channel.ts';
-import { withTimeout } from '../../../harness/wait.ts';
 
 function frame(value: unknown): Buffer {
   const body = Buffer.from(JSON.stringify(value), 'utf8');
@@ -40,7 +40,15 @@ function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<void>
   });
 }
 
-const READY: NativeToExtension = { type: 'ready', version: '0.1.0', pid: 42, socksPort: 1080, httpPort: 8080, pipeUrl: 'ws://127.0.0.1:5000/pipe', token: 'abc' };
+const READY: NativeToExtension = {
+  type: 'ready',
+  version: '0.1.0',
+  pid: 42,
+  socksPort: 1080,
+  httpPort: 8080,
+  pipeUrl: 'ws://127.0.0.1:5000/pipe',
+  token: 'abc',
+};
 
 describe('native messaging framing', () => {
   test('writer -> reader round trip, including non-ASCII text', async () => {
@@ -123,7 +131,7 @@ describe('native messaging framing', () => {
     assert.equal((await collect(stream)).length, 1);
   });
 
-  test('the default outgoing limit stays under Chrome\'s 1 MiB', async () => {
+  test("the default outgoing limit stays under Chrome's 1 MiB", async () => {
     const writer = new NativeMessageWriter(new PassThrough());
     await rejectsWithCode(writer.write({ type: 'error', code: 'BIG', message: 'x'.repeat(1024 * 1024) }), 'NATIVE_OUTGOING_TOO_LARGE');
   });
@@ -151,7 +159,11 @@ describe('serveNativeMessages and parseExtensionToNative', () => {
     stream.write(frame({ type: 'launch-missiles' }));
     stream.write(frame([1, 2, 3]));
     stream.end(frame({ type: 'stop' }));
-    await withTimeout(serveNativeMessages(stream, { onMessage: (message) => void handled.push(message), onInvalidMessage: (error) => void invalid.push(error) }), 'serve', 5_000);
+    await withTimeout(
+      serveNativeMessages(stream, { onMessage: (message) => void handled.push(message), onInvalidMessage: (error) => void invalid.push(error) }),
+      'serve',
+      5_000,
+    );
     assert.deepEqual(handled, [{ type: 'start', exit, socksPort: 1080 }, { type: 'stop' }]);
     assert.equal(invalid.length, 2);
     assert.equal(invalid[0]!.code, 'LOCAL_BAD_MESSAGE');
@@ -166,7 +178,14 @@ describe('serveNativeMessages and parseExtensionToNative', () => {
   test('parseExtensionToNative checks fields', () => {
     assert.deepEqual(parseExtensionToNative({ type: 'new-token', extra: 1 }), { type: 'new-token' });
     assert.deepEqual(parseExtensionToNative({ type: 'start', exit, httpPort: 0 }), { type: 'start', exit, httpPort: 0 });
-    for (const bad of [null, 'start', { type: 'start' }, { type: 'start', exit: { id: 'x' } }, { type: 'start', exit, socksPort: 70000 }, { type: 'start', exit, httpPort: 1.5 }]) {
+    for (const bad of [
+      null,
+      'start',
+      { type: 'start' },
+      { type: 'start', exit: { id: 'x' } },
+      { type: 'start', exit, socksPort: 70000 },
+      { type: 'start', exit, httpPort: 1.5 },
+    ]) {
       assert.throws(() => parseExtensionToNative(bad), LocalChannelFormatError, JSON.stringify(bad));
     }
   });

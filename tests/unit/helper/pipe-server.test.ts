@@ -1,14 +1,13 @@
-import { describe, test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import type { ExtensionToPipe } from '../../../protocol/local-channel.ts';
-import { FERRY_EXTENSION_ID } from '../../../protocol/local-channel.ts';
-import { PipeServer } from '../../../native-helper/pipe-server.ts';
-import type { PipeRefusal } from '../../../native-helper/pipe-server.ts';
-import { PipeCloseCode } from '../../../protocol/local-channel.ts';
-import type { LocalPipe, PipeWarning } from '../../../native-helper/pipe-connection.ts';
 import { withTimeout } from '../../../harness/wait.ts';
+import type { LocalPipe, PipeWarning } from '../../../native-helper/pipe-connection.ts';
+import type { PipeRefusal } from '../../../native-helper/pipe-server.ts';
+import { PipeServer } from '../../../native-helper/pipe-server.ts';
+import type { ExtensionToPipe } from '../../../protocol/local-channel.ts';
+import { FERRY_EXTENSION_ID, PipeCloseCode } from '../../../protocol/local-channel.ts';
 
 const ORIGIN = `chrome-extension://${FERRY_EXTENSION_ID}`;
 
@@ -17,19 +16,23 @@ type Outcome = { kind: 'open'; ws: WebSocket } | { kind: 'refused'; status: numb
 /** Opens a client WebSocket; resolves with the open socket or the HTTP refusal (status and body). */
 function dialPipe(url: string, origin: string | null): Promise<Outcome> {
   const ws = new WebSocket(url, origin === null ? {} : { origin });
-  return withTimeout(new Promise<Outcome>((resolve, reject) => {
-    ws.once('open', () => resolve({ kind: 'open', ws }));
-    ws.once('unexpected-response', (_req, res: IncomingMessage) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        ws.terminate();
-        resolve({ kind: 'refused', status: res.statusCode ?? 0, body });
+  return withTimeout(
+    new Promise<Outcome>((resolve, reject) => {
+      ws.once('open', () => resolve({ kind: 'open', ws }));
+      ws.once('unexpected-response', (_req, res: IncomingMessage) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => {
+          ws.terminate();
+          resolve({ kind: 'refused', status: res.statusCode ?? 0, body });
+        });
       });
-    });
-    ws.once('error', reject);
-  }), `the pipe at ${url}`, 5_000);
+      ws.once('error', reject);
+    }),
+    `the pipe at ${url}`,
+    5_000,
+  );
 }
 
 function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
@@ -83,14 +86,19 @@ describe('PipeServer', () => {
     const records: Uint8Array[] = [];
     const controls: ExtensionToPipe[] = [];
     pipe.onRecord((record) => records.push(record));
-    const gotControl = new Promise<void>((resolve) => pipe.onControl((message) => {
-      controls.push(message);
-      resolve();
-    }));
+    const gotControl = new Promise<void>((resolve) =>
+      pipe.onControl((message) => {
+        controls.push(message);
+        resolve();
+      }),
+    );
     ws.send(Uint8Array.of(1, 2, 3));
     ws.send(JSON.stringify({ type: 'path-up' }));
     await withTimeout(gotControl, 'a control message', 5_000);
-    assert.deepEqual(records.map((record) => [...record]), [[1, 2, 3]]);
+    assert.deepEqual(
+      records.map((record) => [...record]),
+      [[1, 2, 3]],
+    );
     assert.deepEqual(controls, [{ type: 'path-up' }]);
 
     const big = new Uint8Array(256 * 1024).fill(7);
@@ -159,10 +167,12 @@ describe('PipeServer', () => {
     const ws = ((await open(server.issueToken())) as { ws: WebSocket }).ws;
     const pipe = await opened;
     const controls: ExtensionToPipe[] = [];
-    const gotValid = new Promise<void>((resolve) => pipe.onControl((message) => {
-      controls.push(message);
-      resolve();
-    }));
+    const gotValid = new Promise<void>((resolve) =>
+      pipe.onControl((message) => {
+        controls.push(message);
+        resolve();
+      }),
+    );
     ws.send('{not json');
     ws.send(JSON.stringify({ type: 'take-over' }));
     ws.send(JSON.stringify({ type: 'path-down' })); // missing reason
@@ -170,7 +180,10 @@ describe('PipeServer', () => {
     ws.send(JSON.stringify({ type: 'path-down', reason: 'data channel closed' }));
     await withTimeout(gotValid, 'the valid control message', 5_000);
     assert.deepEqual(controls, [{ type: 'path-down', reason: 'data channel closed' }]);
-    assert.deepEqual(warnings.map((warning) => warning.code), ['PIPE_BAD_CONTROL', 'PIPE_BAD_CONTROL', 'PIPE_BAD_CONTROL', 'PIPE_CONTROL_TOO_LARGE']);
+    assert.deepEqual(
+      warnings.map((warning) => warning.code),
+      ['PIPE_BAD_CONTROL', 'PIPE_BAD_CONTROL', 'PIPE_BAD_CONTROL', 'PIPE_CONTROL_TOO_LARGE'],
+    );
     assert.equal(pipe.isOpen, true);
   });
 

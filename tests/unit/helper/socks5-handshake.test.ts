@@ -1,7 +1,7 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Socks5HandshakeError, Socks5HandshakeParser, formatIpv6 } from '../../../native-helper/socks5-handshake.ts';
+import { describe, test } from 'node:test';
 import type { Socks5HandshakeEvent } from '../../../native-helper/socks5-handshake.ts';
+import { formatIpv6, Socks5HandshakeError, Socks5HandshakeParser } from '../../../native-helper/socks5-handshake.ts';
 
 function feedByteByByte(parser: Socks5HandshakeParser, bytes: Uint8Array): Socks5HandshakeEvent[] {
   const events: Socks5HandshakeEvent[] = [];
@@ -17,7 +17,10 @@ describe('Socks5HandshakeParser', () => {
     const parser = new Socks5HandshakeParser(257);
     const name = [...Buffer.from('example.org')];
     const events = feedByteByByte(parser, Uint8Array.of(5, 2, 2, 0, 5, 1, 0, 3, name.length, ...name, 0x01, 0xbb));
-    assert.deepEqual(events.map((event) => event.kind), ['greeting', 'connect']);
+    assert.deepEqual(
+      events.map((event) => event.kind),
+      ['greeting', 'connect'],
+    );
     assert.deepEqual(events[1], { kind: 'connect', target: { host: 'example.org', port: 443 }, earlyData: new Uint8Array(0) });
     assert.ok(parser.finished);
   });
@@ -48,12 +51,15 @@ describe('Socks5HandshakeParser', () => {
   for (const [what, bytes, code, reply] of refusals) {
     test(`refuses ${what} with ${code}`, () => {
       const parser = new Socks5HandshakeParser(257);
-      assert.throws(() => parser.push(Uint8Array.from(bytes)), (error: unknown) => {
-        assert.ok(error instanceof Socks5HandshakeError);
-        assert.equal(error.code, code);
-        assert.deepEqual(error.reply ? [...error.reply] : null, reply);
-        return true;
-      });
+      assert.throws(
+        () => parser.push(Uint8Array.from(bytes)),
+        (error: unknown) => {
+          assert.ok(error instanceof Socks5HandshakeError);
+          assert.equal(error.code, code);
+          assert.deepEqual(error.reply ? [...error.reply] : null, reply);
+          return true;
+        },
+      );
       assert.ok(parser.finished);
     });
   }

@@ -1,15 +1,15 @@
-import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import type { Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
 import { SocksClient } from 'socks';
-import { Socks5Server } from '../../../native-helper/socks5-server.ts';
+import { waitFor, withTimeout } from '../../../harness/wait.ts';
 import type { ProxyNotice } from '../../../native-helper/socks5-server.ts';
+import { Socks5Server } from '../../../native-helper/socks5-server.ts';
 import type { TunnelDialer } from '../../../native-helper/tunnel-dialer.ts';
 import { DirectTestDialer, HangingTestDialer } from './direct-test-dialer.ts';
-import { RawClient, startEchoOrigin, startOrigin, unusedPort } from './loopback-fixtures.ts';
-import { waitFor, withTimeout } from '../../../harness/wait.ts';
 import type { OriginServer } from './loopback-fixtures.ts';
+import { RawClient, startEchoOrigin, startOrigin, unusedPort } from './loopback-fixtures.ts';
 
 const GREETING_NO_AUTH = Uint8Array.of(0x05, 0x01, 0x00);
 const SUCCESS_REPLY = Buffer.from([0x05, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
@@ -70,26 +70,45 @@ describe('Socks5Server with the socks client and curl', () => {
   const proxy = (): { host: string; port: number; type: 5 } => ({ host: '127.0.0.1', port: socks.port, type: 5 });
 
   test('CONNECT to an IPv4 address reaches the origin', async () => {
-    const { socket } = await SocksClient.createConnection({ proxy: proxy(), command: 'connect', destination: { host: '127.0.0.1', port: origin.port }, timeout: 5_000 });
+    const { socket } = await SocksClient.createConnection({
+      proxy: proxy(),
+      command: 'connect',
+      destination: { host: '127.0.0.1', port: origin.port },
+      timeout: 5_000,
+    });
     assert.match(await httpGetOver(socket, '/v4'), /origin says hello to \/v4$/);
   });
 
   test('CONNECT to an IPv6 address (::1) reaches the origin', async () => {
-    const { socket } = await SocksClient.createConnection({ proxy: proxy(), command: 'connect', destination: { host: '::1', port: origin6.port }, timeout: 5_000 });
+    const { socket } = await SocksClient.createConnection({
+      proxy: proxy(),
+      command: 'connect',
+      destination: { host: '::1', port: origin6.port },
+      timeout: 5_000,
+    });
     assert.match(await httpGetOver(socket, '/v6'), /origin says hello to \/v6$/);
     assert.equal(dialer.targets.at(-1)?.host, '::1');
   });
 
   test('CONNECT to a domain name passes the name to the dialer unresolved', async () => {
-    const { socket } = await SocksClient.createConnection({ proxy: proxy(), command: 'connect', destination: { host: 'localhost', port: origin.port }, timeout: 5_000 });
+    const { socket } = await SocksClient.createConnection({
+      proxy: proxy(),
+      command: 'connect',
+      destination: { host: 'localhost', port: origin.port },
+      timeout: 5_000,
+    });
     assert.match(await httpGetOver(socket, '/name'), /origin says hello to \/name$/);
     assert.deepEqual(dialer.targets.at(-1), { host: 'localhost', port: origin.port });
   });
 
   test('curl --socks5-hostname fetches through the proxy', async () => {
     const body = await new Promise<string>((resolve, reject) => {
-      execFile('/usr/bin/curl', ['--silent', '--show-error', '--max-time', '10', '--socks5-hostname', `127.0.0.1:${socks.port}`, `http://localhost:${origin.port}/curl`],
-        { timeout: 15_000 }, (error, stdout, stderr) => (error ? reject(new Error(`curl failed: ${stderr}`)) : resolve(stdout)));
+      execFile(
+        '/usr/bin/curl',
+        ['--silent', '--show-error', '--max-time', '10', '--socks5-hostname', `127.0.0.1:${socks.port}`, `http://localhost:${origin.port}/curl`],
+        { timeout: 15_000 },
+        (error, stdout, stderr) => (error ? reject(new Error(`curl failed: ${stderr}`)) : resolve(stdout)),
+      );
     });
     assert.equal(body, 'origin says hello to /curl');
     assert.deepEqual(dialer.targets.at(-1), { host: 'localhost', port: origin.port });
@@ -97,8 +116,12 @@ describe('Socks5Server with the socks client and curl', () => {
 
   test('curl --socks5 with an IPv6 literal fetches through the proxy', async () => {
     const body = await new Promise<string>((resolve, reject) => {
-      execFile('/usr/bin/curl', ['--silent', '--show-error', '--max-time', '10', '--socks5', `127.0.0.1:${socks.port}`, `http://[::1]:${origin6.port}/curl6`],
-        { timeout: 15_000 }, (error, stdout, stderr) => (error ? reject(new Error(`curl failed: ${stderr}`)) : resolve(stdout)));
+      execFile(
+        '/usr/bin/curl',
+        ['--silent', '--show-error', '--max-time', '10', '--socks5', `127.0.0.1:${socks.port}`, `http://[::1]:${origin6.port}/curl6`],
+        { timeout: 15_000 },
+        (error, stdout, stderr) => (error ? reject(new Error(`curl failed: ${stderr}`)) : resolve(stdout)),
+      );
     });
     assert.equal(body, 'origin says hello to /curl6');
   });

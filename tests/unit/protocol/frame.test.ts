@@ -1,8 +1,8 @@
 // Direct tests of protocol/frame.ts: every FrameType round-trips through encodeFrame/decodeFrame, and malformed bytes fail typed.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import { encodeFrame, decodeFrame, type Frame } from '../../../protocol/frame.ts';
 import {
   FRAME_HEADER_BYTES,
   FrameType,
@@ -13,6 +13,7 @@ import {
   StreamErrorCode,
 } from '../../../protocol/constants.ts';
 import { MalformedInputError, OversizeError } from '../../../protocol/errors.ts';
+import { decodeFrame, encodeFrame, type Frame } from '../../../protocol/frame.ts';
 
 const NUM_RUNS = 400;
 const encoder = new TextEncoder();
@@ -131,7 +132,10 @@ test('frames have the byte layout of docs/wire-protocol.md', () => {
   const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
   assert.equal(hex(encodeFrame({ type: FrameType.OPEN, streamId: 1, host: 'a.io', port: 443 })), '0100000001' + '01bb' + '04' + '612e696f');
   assert.equal(hex(encodeFrame({ type: FrameType.OPEN_OK, streamId: 0x01020304 })), '0201020304');
-  assert.equal(hex(encodeFrame({ type: FrameType.OPEN_FAIL, streamId: 3, code: StreamErrorCode.CONNECTION_REFUSED, reason: 'no' })), '0300000003' + '05' + '6e6f');
+  assert.equal(
+    hex(encodeFrame({ type: FrameType.OPEN_FAIL, streamId: 3, code: StreamErrorCode.CONNECTION_REFUSED, reason: 'no' })),
+    '0300000003' + '05' + '6e6f',
+  );
   assert.equal(hex(encodeFrame({ type: FrameType.DATA, streamId: 5, data: Uint8Array.of(0, 255) })), '0400000005' + '00ff');
   assert.equal(hex(encodeFrame({ type: FrameType.CREDIT, streamId: 0, bytes: 0x00100000 })), '0500000000' + '00100000');
   assert.equal(hex(encodeFrame({ type: FrameType.CLOSE, streamId: 7 })), '0600000007');
@@ -144,7 +148,12 @@ test('frames have the byte layout of docs/wire-protocol.md', () => {
 test('the largest host (255 bytes, multi-byte characters included) and the largest reason (512 bytes) round-trip', () => {
   const longHost = '€'.repeat(85); // 3 bytes each
   assert.equal(byteLength(longHost), MAX_HOST_BYTES);
-  assert.deepStrictEqual(decodeFrame(encodeFrame({ type: FrameType.OPEN, streamId: 1, host: longHost, port: 1 })), { type: FrameType.OPEN, streamId: 1, host: longHost, port: 1 });
+  assert.deepStrictEqual(decodeFrame(encodeFrame({ type: FrameType.OPEN, streamId: 1, host: longHost, port: 1 })), {
+    type: FrameType.OPEN,
+    streamId: 1,
+    host: longHost,
+    port: 1,
+  });
   const longReason = 'é'.repeat(MAX_REASON_BYTES / 2);
   const reset: Frame = { type: FrameType.RESET, streamId: 1, code: StreamErrorCode.GENERAL_FAILURE, reason: longReason };
   assert.deepStrictEqual(decodeFrame(encodeFrame(reset)), reset);
@@ -220,7 +229,14 @@ test('every unknown type byte is malformed', () => {
 });
 
 test('cutting bytes off a frame with a fixed-size body (OPEN, OPEN_OK, CREDIT, CLOSE, PING, PONG) makes it malformed', () => {
-  const fixed = fc.oneof(frameArbitraries.OPEN, frameArbitraries.OPEN_OK, frameArbitraries.CREDIT, frameArbitraries.CLOSE, frameArbitraries.PING, frameArbitraries.PONG);
+  const fixed = fc.oneof(
+    frameArbitraries.OPEN,
+    frameArbitraries.OPEN_OK,
+    frameArbitraries.CREDIT,
+    frameArbitraries.CLOSE,
+    frameArbitraries.PING,
+    frameArbitraries.PONG,
+  );
   fc.assert(
     fc.property(fixed, fc.integer({ min: 1, max: 300 }), (frame, cut) => {
       const bytes = encodeFrame(frame);
@@ -231,7 +247,14 @@ test('cutting bytes off a frame with a fixed-size body (OPEN, OPEN_OK, CREDIT, C
 });
 
 test('appending bytes to a frame with a fixed-size body makes it malformed', () => {
-  const fixed = fc.oneof(frameArbitraries.OPEN, frameArbitraries.OPEN_OK, frameArbitraries.CREDIT, frameArbitraries.CLOSE, frameArbitraries.PING, frameArbitraries.PONG);
+  const fixed = fc.oneof(
+    frameArbitraries.OPEN,
+    frameArbitraries.OPEN_OK,
+    frameArbitraries.CREDIT,
+    frameArbitraries.CLOSE,
+    frameArbitraries.PING,
+    frameArbitraries.PONG,
+  );
   fc.assert(
     fc.property(fixed, fc.uint8Array({ minLength: 1, maxLength: 32 }), (frame, extra) => {
       const bytes = encodeFrame(frame);
@@ -376,9 +399,7 @@ test('the encoder refuses an OPEN host that is empty or over 255 bytes', () => {
 test('arbitrary bytes either decode to a frame that re-encodes to the same bytes, or fail as MalformedInputError / OversizeError', () => {
   const anyType = fc.oneof(fc.integer({ min: 0, max: 0x0c }), fc.integer({ min: 0, max: 255 }));
   const smallStream = fc.oneof(fc.constantFrom(0, 1), fc.integer({ min: 0, max: 0xffff_ffff }));
-  const shaped = fc
-    .tuple(anyType, smallStream, fc.uint8Array({ maxLength: 96, size: 'medium' }))
-    .map(([type, id, body]) => frameBytes(type, id, body));
+  const shaped = fc.tuple(anyType, smallStream, fc.uint8Array({ maxLength: 96, size: 'medium' })).map(([type, id, body]) => frameBytes(type, id, body));
   const mutated = fc.tuple(anyFrame, fc.nat(), fc.integer({ min: 0, max: 255 })).map(([frame, at, value]) => {
     const bytes = encodeFrame(frame).slice();
     bytes[at % bytes.length] = value;

@@ -1,5 +1,5 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import {
   decodePipeControl,
   LocalChannelFormatError,
@@ -27,7 +27,10 @@ describe('native messages', () => {
       streams: 0,
       pathChanges: 0,
     });
-    assert.equal((parseNativeMessage({ type: 'status', state: 'resuming', bytesUp: 1, bytesDown: 2, streams: 3, pathChanges: 4 }) as { state: string }).state, 'resuming');
+    assert.equal(
+      (parseNativeMessage({ type: 'status', state: 'resuming', bytesUp: 1, bytesDown: 2, streams: 3, pathChanges: 4 }) as { state: string }).state,
+      'resuming',
+    );
     assert.deepEqual(parseNativeMessage({ type: 'error', code: 'PORT_IN_USE', message: 'port 1080 is taken' }).type, 'error');
   });
 
@@ -64,7 +67,14 @@ describe('pipe control', () => {
   });
 
   test('non-JSON, unknown types and oversized messages are refused', () => {
-    for (const bad of ['nope', '[]', '{"type":"path-up"}', '{"type":"need-path","reason":7}', '{"type":"session","state":"connected","bytesUp":0,"bytesDown":0,"streams":0}', `{"type":"need-path","pad":"${'x'.repeat(MAX_PIPE_CONTROL_BYTES)}"}`]) {
+    for (const bad of [
+      'nope',
+      '[]',
+      '{"type":"path-up"}',
+      '{"type":"need-path","reason":7}',
+      '{"type":"session","state":"connected","bytesUp":0,"bytesDown":0,"streams":0}',
+      `{"type":"need-path","pad":"${'x'.repeat(MAX_PIPE_CONTROL_BYTES)}"}`,
+    ]) {
       assert.throws(() => parsePipeControl(bad), LocalChannelFormatError, bad.slice(0, 40));
     }
   });
@@ -74,11 +84,22 @@ describe('pipe control from the extension', () => {
   test('path-up, path-down and path-error parse', () => {
     assert.deepEqual(parseExtensionToPipe({ type: 'path-up' }), { type: 'path-up' });
     assert.deepEqual(parseExtensionToPipe({ type: 'path-down', reason: 'the data channel closed' }), { type: 'path-down', reason: 'the data channel closed' });
-    assert.deepEqual(parseExtensionToPipe({ type: 'path-error', code: 'NO_VOLUNTEERS', message: 'none free' }), { type: 'path-error', code: 'NO_VOLUNTEERS', message: 'none free' });
+    assert.deepEqual(parseExtensionToPipe({ type: 'path-error', code: 'NO_VOLUNTEERS', message: 'none free' }), {
+      type: 'path-error',
+      code: 'NO_VOLUNTEERS',
+      message: 'none free',
+    });
   });
 
   test('a helper-bound message of the wrong direction, or without its fields, is refused', () => {
-    for (const bad of [{ type: 'need-path' }, { type: 'path-down' }, { type: 'path-error', code: 'X' }, { type: 'path-down', reason: 'x'.repeat(5_000) }, null, []]) {
+    for (const bad of [
+      { type: 'need-path' },
+      { type: 'path-down' },
+      { type: 'path-error', code: 'X' },
+      { type: 'path-down', reason: 'x'.repeat(5_000) },
+      null,
+      [],
+    ]) {
       assert.throws(() => parseExtensionToPipe(bad), LocalChannelFormatError, JSON.stringify(bad)?.slice(0, 40));
     }
   });

@@ -1,13 +1,14 @@
 // Direct tests of protocol/muxer.ts with protocol/stream.ts: opening, per-stream and session credit, limits, roles, PING, abortAll, and two muxers back to back.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import { Multiplexer } from '../../../protocol/muxer.ts';
-import type { MuxStream } from '../../../protocol/stream.ts';
-import { decodeFrame, encodeFrame, type Frame } from '../../../protocol/frame.ts';
 import { defaultSessionConfig, type SessionConfig } from '../../../protocol/config.ts';
 import { FrameType, MAX_DATA_PAYLOAD_BYTES, SessionCloseCode, StreamErrorCode } from '../../../protocol/constants.ts';
 import { FlowControlError, MalformedInputError, StreamError } from '../../../protocol/errors.ts';
+import { decodeFrame, encodeFrame, type Frame } from '../../../protocol/frame.ts';
+import { Multiplexer } from '../../../protocol/muxer.ts';
+import type { MuxStream } from '../../../protocol/stream.ts';
 
 const target = { host: 'example.org', port: 443 };
 
@@ -153,7 +154,10 @@ test('a second OPEN_OK, or an OPEN_FAIL after OPEN_OK, for an open stream is mal
   const client = endpoint('client');
   const stream = openedStream(client);
   assert.throws(() => client.mux.receiveFrame({ type: FrameType.OPEN_OK, streamId: stream.id }), MalformedInputError);
-  assert.throws(() => client.mux.receiveFrame({ type: FrameType.OPEN_FAIL, streamId: stream.id, code: StreamErrorCode.GENERAL_FAILURE, reason: '' }), MalformedInputError);
+  assert.throws(
+    () => client.mux.receiveFrame({ type: FrameType.OPEN_FAIL, streamId: stream.id, code: StreamErrorCode.GENERAL_FAILURE, reason: '' }),
+    MalformedInputError,
+  );
 });
 
 test('OPEN_OK, OPEN_FAIL, CLOSE, RESET and CREDIT for a stream the client does not know are ignored', () => {
@@ -177,7 +181,10 @@ test('the exit refuses OPEN_OK and OPEN_FAIL, which only the exit may send, as m
   acceptedStream(exit, 1);
   assert.throws(() => exit.mux.receiveFrame({ type: FrameType.OPEN_OK, streamId: 1 }), MalformedInputError);
   assert.throws(() => exit.mux.receiveFrame({ type: FrameType.OPEN_OK, streamId: 3 }), MalformedInputError);
-  assert.throws(() => exit.mux.receiveFrame({ type: FrameType.OPEN_FAIL, streamId: 1, code: StreamErrorCode.GENERAL_FAILURE, reason: 'x' }), MalformedInputError);
+  assert.throws(
+    () => exit.mux.receiveFrame({ type: FrameType.OPEN_FAIL, streamId: 1, code: StreamErrorCode.GENERAL_FAILURE, reason: 'x' }),
+    MalformedInputError,
+  );
 });
 
 test('the client refuses an OPEN from the exit as malformed', () => {
@@ -227,21 +234,25 @@ test('the client refuses to open more than its own maxStreams at once', () => {
 
 test('DATA up to the stream window is accepted and one byte beyond it is a flow-control error', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 200_000 }), fc.array(fc.integer({ min: 1, max: MAX_DATA_PAYLOAD_BYTES }), { minLength: 1, maxLength: 8 }), (window, sizes) => {
-      const exit = endpoint('exit', { config: { streamReceiveWindowBytes: window, sessionReceiveWindowBytes: 0xffff_ffff } });
-      const stream = acceptedStream(exit, 1);
-      let received = 0;
-      stream.ondata = (data) => (received += data.length);
-      // Frames of the drawn sizes, cut so their total is exactly the window.
-      let left = window;
-      for (let index = 0; left > 0; index++) {
-        const size = Math.min(left, sizes[index % sizes.length] ?? 1);
-        exit.mux.receiveFrame({ type: FrameType.DATA, streamId: 1, data: bytes(size) });
-        left -= size;
-      }
-      assert.equal(received, window);
-      assert.throws(() => exit.mux.receiveFrame({ type: FrameType.DATA, streamId: 1, data: bytes(1) }), FlowControlError);
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 200_000 }),
+      fc.array(fc.integer({ min: 1, max: MAX_DATA_PAYLOAD_BYTES }), { minLength: 1, maxLength: 8 }),
+      (window, sizes) => {
+        const exit = endpoint('exit', { config: { streamReceiveWindowBytes: window, sessionReceiveWindowBytes: 0xffff_ffff } });
+        const stream = acceptedStream(exit, 1);
+        let received = 0;
+        stream.ondata = (data) => (received += data.length);
+        // Frames of the drawn sizes, cut so their total is exactly the window.
+        let left = window;
+        for (let index = 0; left > 0; index++) {
+          const size = Math.min(left, sizes[index % sizes.length] ?? 1);
+          exit.mux.receiveFrame({ type: FrameType.DATA, streamId: 1, data: bytes(size) });
+          left -= size;
+        }
+        assert.equal(received, window);
+        assert.throws(() => exit.mux.receiveFrame({ type: FrameType.DATA, streamId: 1, data: bytes(1) }), FlowControlError);
+      },
+    ),
     { numRuns: 200 },
   );
 });
@@ -299,26 +310,30 @@ test('DATA on a client stream before its OPEN_OK, or after the peer CLOSEd it, i
 
 test('DATA for a stream that is unknown or already closed is dropped and its session credit comes back', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 4, max: 100_000 }), fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 200, size: 'medium' }), (window, sizes) => {
-      const exit = endpoint('exit', { config: { streamReceiveWindowBytes: 1000, sessionReceiveWindowBytes: window } });
-      const closed = acceptedStream(exit, 1);
-      closed.reset(StreamErrorCode.GENERAL_FAILURE, 'gone');
-      // A sender that honours its session credit: it sends to streams 1 (closed) and 9 (never opened) while it has credit.
-      let credit = window;
-      let sent = 0;
-      for (const [index, wanted] of sizes.entries()) {
-        credit += sum(creditFrames(exit.sent.splice(0), 0));
-        const size = Math.min(wanted, credit);
-        if (size === 0) break;
-        exit.mux.receiveFrame({ type: FrameType.DATA, streamId: index % 2 === 0 ? 1 : 9, data: bytes(size) });
-        credit -= size;
-        sent += size;
-      }
-      credit += sum(creditFrames(exit.sent, 0));
-      // All the dropped bytes but less than a quarter window came back; the rest waits for the next batch.
-      assert.ok(window - credit < window / 4, `credit ${credit} of ${window} after ${sent} bytes`);
-      assert.equal(exit.mux.streamCount, 0);
-    }),
+    fc.property(
+      fc.integer({ min: 4, max: 100_000 }),
+      fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 200, size: 'medium' }),
+      (window, sizes) => {
+        const exit = endpoint('exit', { config: { streamReceiveWindowBytes: 1000, sessionReceiveWindowBytes: window } });
+        const closed = acceptedStream(exit, 1);
+        closed.reset(StreamErrorCode.GENERAL_FAILURE, 'gone');
+        // A sender that honours its session credit: it sends to streams 1 (closed) and 9 (never opened) while it has credit.
+        let credit = window;
+        let sent = 0;
+        for (const [index, wanted] of sizes.entries()) {
+          credit += sum(creditFrames(exit.sent.splice(0), 0));
+          const size = Math.min(wanted, credit);
+          if (size === 0) break;
+          exit.mux.receiveFrame({ type: FrameType.DATA, streamId: index % 2 === 0 ? 1 : 9, data: bytes(size) });
+          credit -= size;
+          sent += size;
+        }
+        credit += sum(creditFrames(exit.sent, 0));
+        // All the dropped bytes but less than a quarter window came back; the rest waits for the next batch.
+        assert.ok(window - credit < window / 4, `credit ${credit} of ${window} after ${sent} bytes`);
+        assert.equal(exit.mux.streamCount, 0);
+      },
+    ),
     { numRuns: 200 },
   );
 });
@@ -370,9 +385,15 @@ test('nothing is sent before OPEN_OK; queued bytes go out on OPEN_OK, and end() 
   const stream = client.mux.openStream(target);
   stream.write(bytes(10));
   stream.end();
-  assert.deepStrictEqual(client.sent.map((frame) => frame.type), [FrameType.OPEN]);
+  assert.deepStrictEqual(
+    client.sent.map((frame) => frame.type),
+    [FrameType.OPEN],
+  );
   client.mux.receiveFrame({ type: FrameType.OPEN_OK, streamId: stream.id });
-  assert.deepStrictEqual(client.sent.map((frame) => frame.type), [FrameType.OPEN, FrameType.DATA, FrameType.CLOSE]);
+  assert.deepStrictEqual(
+    client.sent.map((frame) => frame.type),
+    [FrameType.OPEN, FrameType.DATA, FrameType.CLOSE],
+  );
 });
 
 test('write() returns false at the send high-water mark, and ondrain fires once credit has drained the queue below it', () => {
@@ -598,20 +619,20 @@ interface Scenario {
   steps: Step[];
 }
 
-const chunk = fc
-  .tuple(fc.noBias(fc.integer({ min: 0, max: 4000 })), fc.integer({ min: 0, max: 255 }))
-  .map(([length, seed]) => {
-    // A pattern that does not repeat within 256 bytes, so a lost, repeated or reordered frame shows.
-    const data = new Uint8Array(length);
-    for (let index = 0; index < length; index++) data[index] = (seed + index * 13 + (index >> 8)) & 0xff;
-    return data;
-  });
+const chunk = fc.tuple(fc.noBias(fc.integer({ min: 0, max: 4000 })), fc.integer({ min: 0, max: 255 })).map(([length, seed]) => {
+  // A pattern that does not repeat within 256 bytes, so a lost, repeated or reordered frame shows.
+  const data = new Uint8Array(length);
+  for (let index = 0; index < length; index++) data[index] = (seed + index * 13 + (index >> 8)) & 0xff;
+  return data;
+});
 
 const windows = fc.oneof(
   // Small windows: many rounds of credit per run.
   fc.tuple(fc.integer({ min: 32, max: 3000 }), fc.integer({ min: 32, max: 8000 })).map(([stream, session]) => ({ stream, session })),
   // Valid-config windows (session >= stream >= 64 KiB): credit rarely runs out.
-  fc.tuple(fc.integer({ min: MAX_DATA_PAYLOAD_BYTES, max: 200_000 }), fc.integer({ min: 0, max: 200_000 })).map(([stream, extra]) => ({ stream, session: stream + extra })),
+  fc
+    .tuple(fc.integer({ min: MAX_DATA_PAYLOAD_BYTES, max: 200_000 }), fc.integer({ min: 0, max: 200_000 }))
+    .map(([stream, extra]) => ({ stream, session: stream + extra })),
 );
 
 const scenario: fc.Arbitrary<Scenario> = fc.record({
@@ -622,7 +643,12 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
     fc.oneof(
       { weight: 3, arbitrary: fc.tuple(fc.nat(2), chunk).map(([stream, data]): Step => ({ kind: 'write', stream, data })) },
       { weight: 4, arbitrary: fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 12 })).map(([toExit, frames]): Step => ({ kind: 'deliver', toExit, frames })) },
-      { weight: 3, arbitrary: fc.tuple(fc.boolean(), fc.nat(2), fc.double({ min: 0, max: 1, noNaN: true })).map(([atExit, stream, share]): Step => ({ kind: 'consume', atExit, stream, share })) },
+      {
+        weight: 3,
+        arbitrary: fc
+          .tuple(fc.boolean(), fc.nat(2), fc.double({ min: 0, max: 1, noNaN: true }))
+          .map(([atExit, stream, share]): Step => ({ kind: 'consume', atExit, stream, share })),
+      },
     ),
     { maxLength: 80, size: 'medium' },
   ),
@@ -691,8 +717,14 @@ function runScenario(run: Scenario, echo: boolean): void {
     const sentBytes = Buffer.concat(written[index] ?? []);
     const exitReader = exitReaders.get(reader.stream.id);
     assert.ok(exitReader !== undefined, `stream ${reader.stream.id} reached the exit`);
-    assert.ok(exitReader.received().equals(sentBytes), `stream ${reader.stream.id}: the exit received ${exitReader.received().length} of ${sentBytes.length} bytes, or other bytes`);
-    assert.ok(reader.received().equals(echo ? sentBytes : Buffer.alloc(0)), `stream ${reader.stream.id}: the client got back ${reader.received().length} bytes`);
+    assert.ok(
+      exitReader.received().equals(sentBytes),
+      `stream ${reader.stream.id}: the exit received ${exitReader.received().length} of ${sentBytes.length} bytes, or other bytes`,
+    );
+    assert.ok(
+      reader.received().equals(echo ? sentBytes : Buffer.alloc(0)),
+      `stream ${reader.stream.id}: the client got back ${reader.received().length} bytes`,
+    );
     assert.ok(exitReader.ended && reader.ended, 'both ends saw the other CLOSE');
     assert.ok(exitReader.closed && reader.closed && reader.error === undefined && exitReader.error === undefined, 'both ends closed cleanly');
   });

@@ -1,15 +1,18 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import vector from './noise-nk-vector.json' with { type: 'json' };
-import { CipherState, NkInitiator, NkResponder } from '../../../protocol/noise.ts';
-import { keyPairFromSecret, nobleChaCha20Poly1305, generateKeyPair } from '../../../protocol/crypto.ts';
+import { test } from 'node:test';
 import { nodeChaCha20Poly1305 } from '../../../protocol/adapters/node-aead.ts';
+import { generateKeyPair, keyPairFromSecret, nobleChaCha20Poly1305 } from '../../../protocol/crypto.ts';
 import { AuthenticationError } from '../../../protocol/errors.ts';
+import { CipherState, NkInitiator, NkResponder } from '../../../protocol/noise.ts';
+import vector from './noise-nk-vector.json' with { type: 'json' };
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'hex'));
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
-for (const [name, aead] of [['noble', nobleChaCha20Poly1305], ['node:crypto', nodeChaCha20Poly1305]] as const) {
+for (const [name, aead] of [
+  ['noble', nobleChaCha20Poly1305],
+  ['node:crypto', nodeChaCha20Poly1305],
+] as const) {
   test(`Noise NK matches the Cacophony vector (${name} AEAD)`, () => {
     const initiator = new NkInitiator(vector.protocol_name, hex(vector.init_remote_static), {
       prologue: hex(vector.init_prologue),

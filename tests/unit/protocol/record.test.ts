@@ -1,17 +1,11 @@
 // Direct tests of protocol/record.ts: decodeRecord against encodeHandshakeRecord, encodeSealedHeader and encodeRefusedRecord, and malformed records.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeRecord, encodeHandshakeRecord, encodeRefusedRecord, encodeSealedHeader, type TunnelRecord } from '../../../protocol/record.ts';
-import {
-  AEAD_TAG_BYTES,
-  DH_PUBLIC_KEY_BYTES,
-  MAX_REASON_BYTES,
-  MAX_RECORD_BYTES,
-  RecordType,
-  SEALED_HEADER_BYTES,
-} from '../../../protocol/constants.ts';
+import { AEAD_TAG_BYTES, DH_PUBLIC_KEY_BYTES, MAX_REASON_BYTES, MAX_RECORD_BYTES, RecordType, SEALED_HEADER_BYTES } from '../../../protocol/constants.ts';
 import { MalformedInputError, OversizeError } from '../../../protocol/errors.ts';
+import { decodeRecord, encodeHandshakeRecord, encodeRefusedRecord, encodeSealedHeader, type TunnelRecord } from '../../../protocol/record.ts';
 
 const NUM_RUNS = 300;
 const MIN_HANDSHAKE_BYTES = DH_PUBLIC_KEY_BYTES + AEAD_TAG_BYTES;
@@ -244,7 +238,9 @@ test('a SEALED record whose sequence number is 2^53 or more is malformed', () =>
 });
 
 test('arbitrary bytes either decode to a well-formed record or fail as MalformedInputError / OversizeError', () => {
-  const typed = fc.tuple(fc.integer({ min: 0, max: 9 }), fc.uint8Array({ maxLength: 96, size: 'medium' })).map(([type, body]) => concat(Uint8Array.of(type), body));
+  const typed = fc
+    .tuple(fc.integer({ min: 0, max: 9 }), fc.uint8Array({ maxLength: 96, size: 'medium' }))
+    .map(([type, body]) => concat(Uint8Array.of(type), body));
   fc.assert(
     fc.property(fc.oneof(fc.uint8Array({ maxLength: 96, size: 'medium' }), typed), (bytes) => {
       const record = decodeOrReject(bytes);

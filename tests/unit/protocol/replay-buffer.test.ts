@@ -1,10 +1,11 @@
 // Direct tests of protocol/replay-buffer.ts: push / acknowledge / from / clear against a plain model, the byte bound, and compaction.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import { ReplayBuffer, ReplayBufferFullError } from '../../../protocol/replay-buffer.ts';
-import { ProtocolError } from '../../../protocol/errors.ts';
 import { SessionCloseCode } from '../../../protocol/constants.ts';
+import { ProtocolError } from '../../../protocol/errors.ts';
+import { ReplayBuffer, ReplayBufferFullError } from '../../../protocol/replay-buffer.ts';
 
 interface Entry {
   seq: number;
@@ -51,9 +52,17 @@ type Op =
   | { kind: 'clear' };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 10, arbitrary: fc.array(fc.integer({ min: 0, max: 64 }), { minLength: 1, maxLength: 100, size: 'medium' }).map((sizes): Op => ({ kind: 'push', sizes })) },
+  {
+    weight: 10,
+    arbitrary: fc.array(fc.integer({ min: 0, max: 64 }), { minLength: 1, maxLength: 100, size: 'medium' }).map((sizes): Op => ({ kind: 'push', sizes })),
+  },
   // Many tiny records at once, so that runs get past the 1,024 acknowledged records after which the buffer compacts.
-  { weight: 8, arbitrary: fc.tuple(fc.noBias(fc.integer({ min: 300, max: 1500 })), fc.integer({ min: 0, max: 3 })).map(([count, size]): Op => ({ kind: 'burst', count, size })) },
+  {
+    weight: 8,
+    arbitrary: fc
+      .tuple(fc.noBias(fc.integer({ min: 300, max: 1500 })), fc.integer({ min: 0, max: 3 }))
+      .map(([count, size]): Op => ({ kind: 'burst', count, size })),
+  },
   { weight: 12, arbitrary: fc.noBias(fc.integer({ min: 0, max: 1500 })).map((step): Op => ({ kind: 'ack', step })) },
   { weight: 2, arbitrary: fc.integer({ min: 1, max: 50 }).map((back): Op => ({ kind: 'staleAck', back })) },
   { weight: 4, arbitrary: fc.integer({ min: -5, max: 500 }).map((offset): Op => ({ kind: 'from', offset })) },
@@ -62,45 +71,50 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 
 test('any sequence of push, acknowledge, from and clear behaves like a plain array of unacknowledged records', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.integer({ min: 0, max: 2_000 }), fc.noBias(fc.integer({ min: 0, max: 1 << 20 }))), fc.integer({ min: 0, max: 2 ** 40 }), fc.array(op, { maxLength: 30, size: 'medium' }), (maxBytes, firstSeq, ops) => {
-      const buffer = new ReplayBuffer(maxBytes);
-      const model = new Model();
-      let nextSeq = firstSeq;
-      let acknowledged = firstSeq; // the highest "next expected" the peer has sent so far
-      for (const step of ops) {
-        switch (step.kind) {
-          case 'push':
-          case 'burst':
-            for (const size of step.kind === 'push' ? step.sizes : new Array<number>(step.count).fill(step.size)) {
-              const record = new Uint8Array(size).fill(nextSeq & 0xff);
-              if (model.bytes + size > maxBytes) {
-                assert.throws(() => buffer.push(nextSeq, record), ReplayBufferFullError);
-              } else {
-                buffer.push(nextSeq, record);
-                model.push({ seq: nextSeq, record });
-                nextSeq++;
+    fc.property(
+      fc.oneof(fc.integer({ min: 0, max: 2_000 }), fc.noBias(fc.integer({ min: 0, max: 1 << 20 }))),
+      fc.integer({ min: 0, max: 2 ** 40 }),
+      fc.array(op, { maxLength: 30, size: 'medium' }),
+      (maxBytes, firstSeq, ops) => {
+        const buffer = new ReplayBuffer(maxBytes);
+        const model = new Model();
+        let nextSeq = firstSeq;
+        let acknowledged = firstSeq; // the highest "next expected" the peer has sent so far
+        for (const step of ops) {
+          switch (step.kind) {
+            case 'push':
+            case 'burst':
+              for (const size of step.kind === 'push' ? step.sizes : new Array<number>(step.count).fill(step.size)) {
+                const record = new Uint8Array(size).fill(nextSeq & 0xff);
+                if (model.bytes + size > maxBytes) {
+                  assert.throws(() => buffer.push(nextSeq, record), ReplayBufferFullError);
+                } else {
+                  buffer.push(nextSeq, record);
+                  model.push({ seq: nextSeq, record });
+                  nextSeq++;
+                }
               }
-            }
-            break;
-          case 'ack':
-            acknowledged = Math.min(nextSeq, acknowledged + step.step);
-            buffer.acknowledge(acknowledged);
-            model.acknowledge(acknowledged);
-            break;
-          case 'staleAck':
-            buffer.acknowledge(acknowledged - step.back); // a late, older ACK changes nothing
-            break;
-          case 'from':
-            assertSameAs(buffer, model, (model.entries[0]?.seq ?? nextSeq) + step.offset);
-            break;
-          case 'clear':
-            buffer.clear();
-            model.clear();
-            break;
+              break;
+            case 'ack':
+              acknowledged = Math.min(nextSeq, acknowledged + step.step);
+              buffer.acknowledge(acknowledged);
+              model.acknowledge(acknowledged);
+              break;
+            case 'staleAck':
+              buffer.acknowledge(acknowledged - step.back); // a late, older ACK changes nothing
+              break;
+            case 'from':
+              assertSameAs(buffer, model, (model.entries[0]?.seq ?? nextSeq) + step.offset);
+              break;
+            case 'clear':
+              buffer.clear();
+              model.clear();
+              break;
+          }
+          assertSameAs(buffer, model);
         }
-        assertSameAs(buffer, model);
-      }
-    }),
+      },
+    ),
     { numRuns: 100 },
   );
 });
@@ -238,5 +252,8 @@ test('the buffer does not keep acknowledged records forever: compaction drops th
   assert.equal(buffer.count, 11);
   assert.equal(buffer.oldestSeq, 9_989);
   assert.ok(storage() <= 2 * 1024 + 64, `storage holds ${storage()} slots for ${buffer.count} records`);
-  assert.deepStrictEqual([...buffer.from(0)].map((record) => record[0]), Array.from({ length: 11 }, (_, i) => (9_989 + i) & 0xff));
+  assert.deepStrictEqual(
+    [...buffer.from(0)].map((record) => record[0]),
+    Array.from({ length: 11 }, (_, i) => (9_989 + i) & 0xff),
+  );
 });

@@ -1,14 +1,14 @@
-import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes, createHash } from 'node:crypto';
-import { ClientSession, ExitSession, type ClientSessionOptions, type ExitSessionOptions } from '../../../protocol/index.ts';
-import { generateKeyPair } from '../../../protocol/crypto.ts';
+import { createHash, randomBytes } from 'node:crypto';
+import { afterEach, test } from 'node:test';
+import { waitFor, withTimeout } from '../../../harness/wait.ts';
 import { RecordType } from '../../../protocol/constants.ts';
+import { generateKeyPair } from '../../../protocol/crypto.ts';
 import type { ProtocolError } from '../../../protocol/errors.ts';
+import { ClientSession, type ClientSessionOptions, ExitSession, type ExitSessionOptions } from '../../../protocol/index.ts';
+import { encodeRefusedRecord } from '../../../protocol/record.ts';
 import type { MuxStream } from '../../../protocol/stream.ts';
 import { echo, readAll, writeAll } from './session-harness.ts';
-import { encodeRefusedRecord } from '../../../protocol/record.ts';
-import { waitFor, withTimeout } from '../../../harness/wait.ts';
 
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -38,7 +38,6 @@ class Path {
     setImmediate(() => !this.cut && this.clientSide?.(copy));
   };
 }
-
 
 interface Setup {
   client: ClientSession;
@@ -89,16 +88,19 @@ function newPath(s: Setup): { path: Path; decisions: Array<ReturnType<ExitSessio
  * while the transfer is still running rather than whenever a poll happens to look.
  */
 function receivedAtLeast(stream: MuxStream, bytes: number): Promise<void> {
-  return withTimeout(new Promise<void>((resolve) => {
-    const deliver = stream.ondata;
-    stream.ondata = (data) => {
-      deliver?.(data);
-      if (stream.bytesReceived >= bytes) {
-        stream.ondata = deliver;
-        resolve();
-      }
-    };
-  }), `${bytes} bytes to arrive on the stream`);
+  return withTimeout(
+    new Promise<void>((resolve) => {
+      const deliver = stream.ondata;
+      stream.ondata = (data) => {
+        deliver?.(data);
+        if (stream.bytesReceived >= bytes) {
+          stream.ondata = deliver;
+          resolve();
+        }
+      };
+    }),
+    `${bytes} bytes to arrive on the stream`,
+  );
 }
 
 test('a stream carries on through a new path after the old one dies mid-transfer: nothing lost, duplicated or reordered', async () => {
@@ -170,7 +172,7 @@ test('a forged RESUME and a replayed RESUME are refused, and the session they ta
   s.client.close();
 });
 
-test('a resume that comes too late is refused with a clear error; the client\'s streams fail, nothing hangs', async () => {
+test("a resume that comes too late is refused with a clear error; the client's streams fail, nothing hangs", async () => {
   const s = setup({ exit: { config: { detachedTimeoutMs: 200, pathSilenceTimeoutMs: 100, heartbeatIntervalMs: 50 } } });
   s.client.start();
   await s.client.whenOpen();

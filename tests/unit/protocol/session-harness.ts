@@ -1,8 +1,9 @@
 // Connects a ClientSession and an ExitSession through asynchronous in-memory delivery, for protocol tests.
-import { ClientSession, ExitSession, type ClientSessionOptions, type ExitSessionOptions } from '../../../protocol/index.ts';
+
 import { generateKeyPair, type KeyPair } from '../../../protocol/crypto.ts';
-import type { MuxStream } from '../../../protocol/stream.ts';
 import type { ProtocolError } from '../../../protocol/errors.ts';
+import { ClientSession, type ClientSessionOptions, ExitSession, type ExitSessionOptions } from '../../../protocol/index.ts';
+import type { MuxStream } from '../../../protocol/stream.ts';
 
 export interface Pair {
   client: ClientSession;

@@ -1,23 +1,30 @@
-import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes, createHash } from 'node:crypto';
-import { closeAllSessions, connectPair, echo, readAll, writeAll } from './session-harness.ts';
-import { StreamErrorCode, RecordType, FrameType, MAX_RECORD_BYTES, NOISE_PROLOGUE, NOISE_PROTOCOL_NAME } from '../../../protocol/constants.ts';
-import { AuthenticationError, FlowControlError, MalformedInputError, OversizeError, ProtocolError, SequenceError, StreamError } from '../../../protocol/errors.ts';
-import { ExitSession } from '../../../protocol/exit-session.ts';
-import { generateKeyPair, nobleChaCha20Poly1305 } from '../../../protocol/crypto.ts';
-import { NkInitiator } from '../../../protocol/noise.ts';
+import { createHash, randomBytes } from 'node:crypto';
+import { afterEach, test } from 'node:test';
+import { withTimeout } from '../../../harness/wait.ts';
 import { SealedChannel } from '../../../protocol/channel.ts';
+import { FrameType, MAX_RECORD_BYTES, NOISE_PROLOGUE, NOISE_PROTOCOL_NAME, RecordType, StreamErrorCode } from '../../../protocol/constants.ts';
+import { generateKeyPair, nobleChaCha20Poly1305 } from '../../../protocol/crypto.ts';
+import {
+  AuthenticationError,
+  FlowControlError,
+  MalformedInputError,
+  OversizeError,
+  type ProtocolError,
+  SequenceError,
+  StreamError,
+} from '../../../protocol/errors.ts';
+import { ExitSession } from '../../../protocol/exit-session.ts';
 import { encodeFrame } from '../../../protocol/frame.ts';
-import { encodeClientHello, decodeServerHello } from '../../../protocol/hello.ts';
+import { decodeServerHello, encodeClientHello } from '../../../protocol/hello.ts';
+import { NkInitiator } from '../../../protocol/noise.ts';
 import { decodeRecord, encodeHandshakeRecord } from '../../../protocol/record.ts';
 import type { MuxStream } from '../../../protocol/stream.ts';
-import { withTimeout } from '../../../harness/wait.ts';
+import { closeAllSessions, connectPair, echo, readAll, writeAll } from './session-harness.ts';
 
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 afterEach(closeAllSessions);
-
 
 test('a stream carries 3 MiB both ways byte-identical, and the wire never shows host or content', async () => {
   const pair = connectPair(echo);
@@ -40,11 +47,14 @@ test('a reader that does not consume stops the writer at the stream window (boun
   const window = 128 * 1024;
   let exitStream: MuxStream | undefined;
   let receivedBytes = 0;
-  const pair = connectPair((stream) => {
-    exitStream ??= stream; // the first stream; a second one below only marks a round trip
-    stream.accept();
-    stream.ondata = (bytes) => (receivedBytes += bytes.length); // never calls consumed()
-  }, { exit: { config: { streamReceiveWindowBytes: window, streamSendHighWaterBytes: 64 * 1024 } } });
+  const pair = connectPair(
+    (stream) => {
+      exitStream ??= stream; // the first stream; a second one below only marks a round trip
+      stream.accept();
+      stream.ondata = (bytes) => (receivedBytes += bytes.length); // never calls consumed()
+    },
+    { exit: { config: { streamReceiveWindowBytes: window, streamSendHighWaterBytes: 64 * 1024 } } },
+  );
   pair.client.start();
   await pair.client.whenOpen();
   const stream = pair.client.openStream({ host: 'example.org', port: 80 });
@@ -135,8 +145,13 @@ async function rawClient(exitConfig: ConstructorParameters<typeof ExitSession>[0
     onClose: (error) => (exitError = error),
     config: exitConfig,
   });
-  const initiator = new NkInitiator(NOISE_PROTOCOL_NAME, exitKeys.publicKey, { prologue: new TextEncoder().encode(NOISE_PROLOGUE), aead: nobleChaCha20Poly1305 });
-  exit.receiveRecord(encodeHandshakeRecord(RecordType.HELLO, initiator.writeMessage1(encodeClientHello({ streamWindowBytes: 1 << 20, sessionWindowBytes: 8 << 20 }))));
+  const initiator = new NkInitiator(NOISE_PROTOCOL_NAME, exitKeys.publicKey, {
+    prologue: new TextEncoder().encode(NOISE_PROLOGUE),
+    aead: nobleChaCha20Poly1305,
+  });
+  exit.receiveRecord(
+    encodeHandshakeRecord(RecordType.HELLO, initiator.writeMessage1(encodeClientHello({ streamWindowBytes: 1 << 20, sessionWindowBytes: 8 << 20 }))),
+  );
   const welcome = decodeRecord(toClient[0] ?? new Uint8Array());
   assert.equal(welcome.type, RecordType.WELCOME);
   const { payload, result } = initiator.readMessage2(welcome.type === RecordType.WELCOME ? welcome.handshake : new Uint8Array());
@@ -151,17 +166,38 @@ test('malformed and hostile records each close the session with a typed error, a
     ['empty record', () => new Uint8Array(0), MalformedInputError],
     ['oversized record', () => new Uint8Array(MAX_RECORD_BYTES + 1).fill(RecordType.SEALED), OversizeError],
     ['truncated sealed record', () => Uint8Array.of(RecordType.SEALED, 0, 0), MalformedInputError],
-    ['replayed sequence number', (c) => { c.channel.nextSendSeq = 0; c.exit.receiveRecord(c.channel.seal(encodeFrame({ type: FrameType.PING, opaque: new Uint8Array(8) }))); c.channel.nextSendSeq = 0; return c.channel.seal(encodeFrame({ type: FrameType.PING, opaque: new Uint8Array(8) })); }, SequenceError],
-    ['bad tag', (c) => { const r = c.channel.seal(encodeFrame({ type: FrameType.PING, opaque: new Uint8Array(8) })); r[12] = (r[12] ?? 0) ^ 0xff; return r; }, AuthenticationError],
+    [
+      'replayed sequence number',
+      (c) => {
+        c.channel.nextSendSeq = 0;
+        c.exit.receiveRecord(c.channel.seal(encodeFrame({ type: FrameType.PING, opaque: new Uint8Array(8) })));
+        c.channel.nextSendSeq = 0;
+        return c.channel.seal(encodeFrame({ type: FrameType.PING, opaque: new Uint8Array(8) }));
+      },
+      SequenceError,
+    ],
+    [
+      'bad tag',
+      (c) => {
+        const r = c.channel.seal(encodeFrame({ type: FrameType.PING, opaque: new Uint8Array(8) }));
+        r[12] = (r[12] ?? 0) ^ 0xff;
+        return r;
+      },
+      AuthenticationError,
+    ],
     ['unknown frame type', (c) => c.channel.seal(Uint8Array.of(0x55, 0, 0, 0, 1)), MalformedInputError],
     ['frame with a bad length', (c) => c.channel.seal(Uint8Array.of(FrameType.CREDIT, 0, 0, 0, 1, 0, 0)), MalformedInputError],
     ['OPEN whose host length lies', (c) => c.channel.seal(Uint8Array.of(FrameType.OPEN, 0, 0, 0, 1, 0, 80, 200, 97, 98)), MalformedInputError],
-    ['DATA beyond the granted credit', (c) => {
-      c.exit.receiveRecord(c.channel.seal(encodeFrame({ type: FrameType.OPEN, streamId: 1, host: 'example.org', port: 80 })));
-      // The exit's stream window is 64 KiB in this case; two full frames exceed it.
-      c.exit.receiveRecord(c.channel.seal(encodeFrame({ type: FrameType.DATA, streamId: 1, data: new Uint8Array(64 * 1024) })));
-      return c.channel.seal(encodeFrame({ type: FrameType.DATA, streamId: 1, data: new Uint8Array(1) }));
-    }, FlowControlError],
+    [
+      'DATA beyond the granted credit',
+      (c) => {
+        c.exit.receiveRecord(c.channel.seal(encodeFrame({ type: FrameType.OPEN, streamId: 1, host: 'example.org', port: 80 })));
+        // The exit's stream window is 64 KiB in this case; two full frames exceed it.
+        c.exit.receiveRecord(c.channel.seal(encodeFrame({ type: FrameType.DATA, streamId: 1, data: new Uint8Array(64 * 1024) })));
+        return c.channel.seal(encodeFrame({ type: FrameType.DATA, streamId: 1, data: new Uint8Array(1) }));
+      },
+      FlowControlError,
+    ],
     ['a second HELLO', () => encodeHandshakeRecord(RecordType.HELLO, new Uint8Array(64)), MalformedInputError],
   ];
   for (const [name, makeRecord, expected] of cases) {
@@ -182,7 +218,13 @@ test('malformed and hostile records each close the session with a typed error, a
 test('a session whose handshake never completes times out with a clear error', async () => {
   let closed!: (error: ProtocolError | undefined) => void;
   const closing = new Promise<ProtocolError | undefined>((resolve) => (closed = resolve));
-  const exit = new ExitSession({ staticKeyPair: generateKeyPair(), sendRecord: () => {}, onOpenRequest: () => {}, onClose: closed, config: { handshakeTimeoutMs: 100 } });
+  const exit = new ExitSession({
+    staticKeyPair: generateKeyPair(),
+    sendRecord: () => {},
+    onOpenRequest: () => {},
+    onClose: closed,
+    config: { handshakeTimeoutMs: 100 },
+  });
   const error = await withTimeout(closing, 'the handshake time-out to close the session');
   assert.equal(exit.state, 'closed');
   assert.equal(exit.error, error);

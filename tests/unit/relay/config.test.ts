@@ -1,11 +1,11 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import {
+  createRelayWorkerConfig,
   DEFAULT_RELAY_WORKER_CONFIG,
   RelayWorkerConfigError,
-  createRelayWorkerConfig,
-  volunteerSocketUrl,
   type RelayWorkerOptions,
+  volunteerSocketUrl,
 } from '../../../relay-worker/config.ts';
 
 const base: RelayWorkerOptions = { brokerUrl: 'https://broker.example.org', kind: 'extension' };

@@ -1,5 +1,5 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
 import type { ExitInfo } from '../../../protocol/signaling.ts';
 import { ExitRefusedError, verifyOfferedExit } from '../../../relay-worker/exit-allowlist.ts';
 
@@ -42,6 +42,9 @@ describe('exit allowlist', () => {
 
   test('keeps refusal messages short enough for a decline reason', () => {
     const long = { ...listed, id: 'x'.repeat(128) };
-    assert.throws(() => verifyOfferedExit(long, [listed]), (error: unknown) => error instanceof Error && error.message.length <= 200);
+    assert.throws(
+      () => verifyOfferedExit(long, [listed]),
+      (error: unknown) => error instanceof Error && error.message.length <= 200,
+    );
   });
 });

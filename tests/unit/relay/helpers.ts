@@ -7,17 +7,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { RTCPeerConnection } from 'node-datachannel/polyfill';
-import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
+import { type WebSocket as ServerSocket, WebSocketServer } from 'ws';
+import { withTimeout } from '../../../harness/wait.ts';
+import type { RelayStatus } from '../../../protocol/relay-status.ts';
 import {
-  parseVolunteerMessage,
   type BrokerToVolunteer,
+  DATA_CHANNEL_LABEL,
   type ExitInfo,
+  parseVolunteerMessage,
   type SessionDescription,
   type VolunteerToBroker,
 } from '../../../protocol/signaling.ts';
-import { DATA_CHANNEL_LABEL } from '../../../protocol/signaling.ts';
-import type { RelayStatus } from '../../../protocol/relay-status.ts';
-import { withTimeout } from '../../../harness/wait.ts';
 
 /** Longest any single step of a relay test may take (ms); real steps take milliseconds here. */
 export const STEP_TIMEOUT_MS = 10_000;

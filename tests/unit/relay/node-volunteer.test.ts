@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
-import assert from 'node:assert/strict';
 import nodeDataChannel from 'node-datachannel';
-import { STEP_TIMEOUT_MS, TestBroker, TestExit, closeAllClientPeers, connectTestClient, type TestClient } from './helpers.ts';
 import { withTimeout } from '../../../harness/wait.ts';
+import { closeAllClientPeers, connectTestClient, STEP_TIMEOUT_MS, TestBroker, type TestClient, TestExit } from './helpers.ts';
 
 const fixture = resolve(import.meta.dirname, 'fixtures/run-volunteer.ts');
 const children = new Set<ChildProcess>();

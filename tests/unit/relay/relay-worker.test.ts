@@ -1,13 +1,13 @@
+import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, afterEach, describe, test } from 'node:test';
-import assert from 'node:assert/strict';
 import nodeDataChannel from 'node-datachannel';
+import { waitFor, withTimeout } from '../../../harness/wait.ts';
 import type { ExitInfo } from '../../../protocol/signaling.ts';
 import { createRelayWorkerConfig, type RelayWorkerOptions } from '../../../relay-worker/config.ts';
 import { nodeRelayEnvironment } from '../../../relay-worker/node.ts';
 import { RelayWorker } from '../../../relay-worker/relay-worker.ts';
-import { StatusLog, STEP_TIMEOUT_MS, TestBroker, connectTestClient, TestClient, TestExit, closeAllClientPeers, freePort } from './helpers.ts';
-import { waitFor, withTimeout } from '../../../harness/wait.ts';
+import { closeAllClientPeers, connectTestClient, freePort, STEP_TIMEOUT_MS, StatusLog, TestBroker, TestClient, TestExit } from './helpers.ts';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -86,8 +86,16 @@ describe('RelayWorker with real WebRTC peers and WebSocket exits', () => {
     const sent = sha256(chunks);
     assert.equal(sha256(exitReceived), sent, 'the exit received what the client sent');
     assert.equal(sha256(client.received), sent, 'the client received what the exit sent');
-    assert.deepEqual(exitReceived.map((m) => m.length), chunks.map(() => chunkBytes), 'message boundaries kept c2e');
-    assert.deepEqual(client.received.map((m) => m.byteLength), chunks.map(() => chunkBytes), 'message boundaries kept e2c');
+    assert.deepEqual(
+      exitReceived.map((m) => m.length),
+      chunks.map(() => chunkBytes),
+      'message boundaries kept c2e',
+    );
+    assert.deepEqual(
+      client.received.map((m) => m.byteLength),
+      chunks.map(() => chunkBytes),
+      'message boundaries kept e2c',
+    );
     assert.equal(worker.status.bytesClientToExit, totalBytes);
     assert.equal(worker.status.bytesExitToClient, totalBytes);
     assert.equal(worker.status.clientsTotal, 1);
@@ -105,7 +113,13 @@ describe('RelayWorker with real WebRTC peers and WebSocket exits', () => {
     assert.equal(worker.status.bytesClientToExit, 0);
     exit.releaseUpgrades();
     await client.until(() => client.received.length >= 2, 'both echoes');
-    assert.deepEqual(client.received.map((m) => [...new Uint8Array(m)]), [[1, 2, 3], [4, 5]]);
+    assert.deepEqual(
+      client.received.map((m) => [...new Uint8Array(m)]),
+      [
+        [1, 2, 3],
+        [4, 5],
+      ],
+    );
     assert.equal(worker.status.bytesClientToExit, 5);
   });
 
@@ -284,7 +298,11 @@ describe('RelayWorker and the broker connection', () => {
     await statuses.waitFor((s) => s.state !== 'waiting', 'the drop to be noticed', beforeDrop);
     const again = await TestBroker.start([], port);
     cleanups.push(() => again.close());
-    await withTimeout(again.next((m) => m.type === 'hello', 'hello'), 'a hello to the restarted broker', STEP_TIMEOUT_MS);
+    await withTimeout(
+      again.next((m) => m.type === 'hello', 'hello'),
+      'a hello to the restarted broker',
+      STEP_TIMEOUT_MS,
+    );
   });
 
   test('ignores malformed broker messages and keeps working', async () => {
