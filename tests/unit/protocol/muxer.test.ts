@@ -6,9 +6,10 @@ import fc from 'fast-check';
 import { defaultSessionConfig, type SessionConfig } from '../../../protocol/config.ts';
 import { FrameType, MAX_DATA_PAYLOAD_BYTES, SessionCloseCode, StreamErrorCode } from '../../../protocol/constants.ts';
 import { FlowControlError, MalformedInputError, StreamError } from '../../../protocol/errors.ts';
-import { decodeFrame, encodeFrame, type Frame } from '../../../protocol/frame.ts';
+import type { Frame } from '../../../protocol/frame.ts';
 import { Multiplexer } from '../../../protocol/muxer.ts';
 import type { MuxStream } from '../../../protocol/stream.ts';
+import { connectMuxPair, creditFrames, deliver, sum } from './mux-pair.ts';
 
 const target = { host: 'example.org', port: 443 };
 
@@ -72,12 +73,6 @@ function openedStream(client: Endpoint): MuxStream {
 function dataFrames(sent: Frame[], streamId?: number): number[] {
   return sent.flatMap((frame) => (frame.type === FrameType.DATA && (streamId === undefined || frame.streamId === streamId) ? [frame.data.length] : []));
 }
-
-function creditFrames(sent: Frame[], streamId: number): number[] {
-  return sent.flatMap((frame) => (frame.type === FrameType.CREDIT && frame.streamId === streamId ? [frame.bytes] : []));
-}
-
-const sum = (values: number[]): number => values.reduce((total, value) => total + value, 0);
 
 // ---- opening streams ----
 
@@ -521,46 +516,6 @@ test('abortAll fails every stream with the error, sends nothing, ignores later f
 
 // ---- two muxers back to back ----
 
-/** A client and an exit muxer joined by two queues of encoded frames, delivered only when a test says so. */
-interface Pair {
-  client: Multiplexer;
-  exit: Multiplexer;
-  toExit: Uint8Array[];
-  toClient: Uint8Array[];
-}
-
-function connectPair(clientConfig: SessionConfig, exitConfig: SessionConfig, onOpenRequest: (stream: MuxStream) => void): Pair {
-  const toExit: Uint8Array[] = [];
-  const toClient: Uint8Array[] = [];
-  const client = new Multiplexer({
-    role: 'client',
-    config: clientConfig,
-    peerStreamWindowBytes: exitConfig.streamReceiveWindowBytes,
-    peerSessionWindowBytes: exitConfig.sessionReceiveWindowBytes,
-    sendFrame: (frame) => toExit.push(encodeFrame(frame)),
-  });
-  const exit = new Multiplexer({
-    role: 'exit',
-    config: exitConfig,
-    peerStreamWindowBytes: clientConfig.streamReceiveWindowBytes,
-    peerSessionWindowBytes: clientConfig.sessionReceiveWindowBytes,
-    sendFrame: (frame) => toClient.push(encodeFrame(frame)),
-    onOpenRequest,
-  });
-  return { client, exit, toExit, toClient };
-}
-
-/** Delivers up to `count` frames from `queue` to `to`; returns how many it delivered. */
-function deliver(queue: Uint8Array[], to: Multiplexer, count: number): number {
-  let delivered = 0;
-  for (; delivered < count; delivered++) {
-    const next = queue.shift();
-    if (next === undefined) break;
-    to.receiveFrame(decodeFrame(next));
-  }
-  return delivered;
-}
-
 /** One end of a stream as its owner sees it: what arrived, what is not yet consumed, whether it ended. */
 class Reader {
   readonly chunks: Uint8Array[] = [];
@@ -663,7 +618,7 @@ function runScenario(run: Scenario, echo: boolean): void {
   const clientConfig = config({ streamReceiveWindowBytes: run.clientWindows.stream, sessionReceiveWindowBytes: run.clientWindows.session });
   const exitConfig = config({ streamReceiveWindowBytes: run.exitWindows.stream, sessionReceiveWindowBytes: run.exitWindows.session });
   const exitReaders = new Map<number, Reader>();
-  const pair = connectPair(clientConfig, exitConfig, (stream) => {
+  const pair = connectMuxPair(clientConfig, exitConfig, (stream) => {
     const reader = new Reader(stream, (data) => {
       if (!echo) return;
       stream.write(data.slice());
@@ -692,7 +647,7 @@ function runScenario(run: Scenario, echo: boolean): void {
         break;
       }
       case 'deliver':
-        deliver(step.toExit ? pair.toExit : pair.toClient, step.toExit ? pair.exit : pair.client, step.frames);
+        deliver(pair, step.toExit, step.frames);
         break;
       case 'consume': {
         const index = step.stream % run.streams;
@@ -708,7 +663,7 @@ function runScenario(run: Scenario, echo: boolean): void {
   for (let round = 0; ; round++) {
     assert.ok(round < 100_000, 'the two muxers never settled');
     for (const reader of [...clientReaders, ...exitReaders.values()]) reader.consume(reader.pending);
-    const moved = deliver(pair.toExit, pair.exit, 1) + deliver(pair.toClient, pair.client, 1);
+    const moved = deliver(pair, true, 1) + deliver(pair, false, 1);
     check();
     if (moved === 0) break;
   }

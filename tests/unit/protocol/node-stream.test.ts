@@ -9,9 +9,9 @@ import { MuxStreamDuplex } from '../../../protocol/adapters/node-stream.ts';
 import { verifySessionConfig } from '../../../protocol/config.ts';
 import { FrameType, SESSION_STREAM_ID, StreamErrorCode } from '../../../protocol/constants.ts';
 import { StreamError } from '../../../protocol/errors.ts';
-import { decodeFrame, encodeFrame, type Frame } from '../../../protocol/frame.ts';
-import { Multiplexer } from '../../../protocol/muxer.ts';
+import type { Frame } from '../../../protocol/frame.ts';
 import type { MuxStream } from '../../../protocol/stream.ts';
+import { connectMuxPair, creditFrames, deliver, type MuxPair, sum } from './mux-pair.ts';
 
 const target = { host: 'example.org', port: 443 };
 
@@ -31,42 +31,18 @@ function pattern(length: number, seed = 0): Uint8Array {
   return data;
 }
 
-/** A client and an exit muxer joined by two queues of encoded frames; `settle` delivers them. */
-interface Link {
-  client: Multiplexer;
-  exit: Multiplexer;
-  toExit: Uint8Array[];
-  toClient: Uint8Array[];
-  /** Every frame delivered, decoded from the wire, by the side that sent it. */
-  fromClient: Frame[];
-  fromExit: Frame[];
-  /** The streams the exit accepted, in order. */
+/** The muxer pair, and the streams the exit accepted, in order. */
+interface Link extends MuxPair {
   accepted: MuxStream[];
 }
 
 function connect(): Link {
-  const toExit: Uint8Array[] = [];
-  const toClient: Uint8Array[] = [];
   const accepted: MuxStream[] = [];
-  const client = new Multiplexer({
-    role: 'client',
-    config: windows,
-    peerStreamWindowBytes: windows.streamReceiveWindowBytes,
-    peerSessionWindowBytes: windows.sessionReceiveWindowBytes,
-    sendFrame: (frame) => toExit.push(encodeFrame(frame)),
+  const pair = connectMuxPair(windows, windows, (stream) => {
+    accepted.push(stream);
+    stream.accept();
   });
-  const exit = new Multiplexer({
-    role: 'exit',
-    config: windows,
-    peerStreamWindowBytes: windows.streamReceiveWindowBytes,
-    peerSessionWindowBytes: windows.sessionReceiveWindowBytes,
-    sendFrame: (frame) => toClient.push(encodeFrame(frame)),
-    onOpenRequest: (stream) => {
-      accepted.push(stream);
-      stream.accept();
-    },
-  });
-  return { client, exit, toExit, toClient, fromClient: [], fromExit: [], accepted };
+  return { ...pair, accepted };
 }
 
 /**
@@ -77,20 +53,7 @@ async function settle(link: Link): Promise<void> {
   for (let round = 0; round < 1000; round++) {
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (link.toExit.length === 0 && link.toClient.length === 0) return;
-    while (link.toExit.length > 0 || link.toClient.length > 0) {
-      const up = link.toExit.shift();
-      if (up !== undefined) {
-        const frame = decodeFrame(up);
-        link.fromClient.push(frame);
-        link.exit.receiveFrame(frame);
-      }
-      const down = link.toClient.shift();
-      if (down !== undefined) {
-        const frame = decodeFrame(down);
-        link.fromExit.push(frame);
-        link.client.receiveFrame(frame);
-      }
-    }
+    while (deliver(link, true, 1) + deliver(link, false, 1) > 0);
   }
   throw new Error('the two muxers never settled');
 }
@@ -104,14 +67,8 @@ async function openDuplex(link: Link): Promise<{ duplex: MuxStreamDuplex; exitSt
   return { duplex, exitStream };
 }
 
-const sum = (values: number[]): number => values.reduce((total, value) => total + value, 0);
-
 function dataBytes(frames: Frame[], streamId: number): number {
   return sum(frames.flatMap((frame) => (frame.type === FrameType.DATA && frame.streamId === streamId ? [frame.data.length] : [])));
-}
-
-function creditFrames(frames: Frame[], streamId: number): number[] {
-  return frames.flatMap((frame) => (frame.type === FrameType.CREDIT && frame.streamId === streamId ? [frame.bytes] : []));
 }
 
 function resets(frames: Frame[]): number[] {
