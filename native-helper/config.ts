@@ -11,7 +11,7 @@
 
 import { MAX_RECORD_BYTES } from '../protocol/constants.ts';
 import { MAX_PIPE_CONTROL_BYTES } from '../protocol/local-channel.ts';
-import { type Fail, requireInteger } from '../protocol/validate.ts';
+import { requireInteger, requireIntegerFields } from '../protocol/validate.ts';
 
 /** Thrown when a configured limit is out of range; the message names the field and its allowed range. */
 export class HelperConfigError extends Error {
@@ -87,16 +87,11 @@ export const DEFAULT_PIPE_SERVER_LIMITS: Readonly<PipeServerLimits> = {
   maxControlMessageBytes: MAX_PIPE_CONTROL_BYTES,
 };
 
-const fail: Fail = (message) => new HelperConfigError(message);
+const fail = (_field: string, message: string): HelperConfigError => new HelperConfigError(message);
 
-/** Throws HelperConfigError unless `value` is an integer in [min, max]. */
-function requireIntegerInRange(field: string, value: number, min: number, max: number): number {
-  return requireInteger(value, field, min, max, fail);
-}
-
-/** A TCP port to listen on; 0 asks the OS for any free port. */
+/** A TCP port to listen on; 0 asks the OS for any free port. Throws HelperConfigError naming `field`. */
 export function requireListenPort(field: string, value: number): number {
-  return requireIntegerInRange(field, value, 0, 65_535);
+  return requireInteger(value, field, 0, 65_535, (message) => new HelperConfigError(message));
 }
 
 const ONE_HOUR_MS = 3_600_000;
@@ -104,32 +99,56 @@ const MAX_CONNECTIONS_CAP = 65_536;
 
 export function verifySocks5Limits(overrides: Partial<Socks5ServerLimits> = {}): Socks5ServerLimits {
   const limits = { ...DEFAULT_SOCKS5_LIMITS, ...overrides };
-  requireIntegerInRange('maxGreetingBytes', limits.maxGreetingBytes, 3, 257);
-  requireIntegerInRange('handshakeTimeoutMs', limits.handshakeTimeoutMs, 1, ONE_HOUR_MS);
-  requireIntegerInRange('dialTimeoutMs', limits.dialTimeoutMs, 1, ONE_HOUR_MS);
-  requireIntegerInRange('maxConcurrentConnections', limits.maxConcurrentConnections, 1, MAX_CONNECTIONS_CAP);
+  requireIntegerFields(
+    limits,
+    {
+      maxGreetingBytes: [3, 257],
+      handshakeTimeoutMs: [1, ONE_HOUR_MS],
+      dialTimeoutMs: [1, ONE_HOUR_MS],
+      maxConcurrentConnections: [1, MAX_CONNECTIONS_CAP],
+    },
+    fail,
+  );
   return limits;
 }
 
 export function verifyHttpConnectLimits(overrides: Partial<HttpConnectLimits> = {}): HttpConnectLimits {
   const limits = { ...DEFAULT_HTTP_CONNECT_LIMITS, ...overrides };
-  requireIntegerInRange('maxHeaderBytes', limits.maxHeaderBytes, 1024, 1024 * 1024);
-  requireIntegerInRange('headersTimeoutMs', limits.headersTimeoutMs, 1, ONE_HOUR_MS);
-  requireIntegerInRange('dialTimeoutMs', limits.dialTimeoutMs, 1, ONE_HOUR_MS);
-  requireIntegerInRange('maxConcurrentConnections', limits.maxConcurrentConnections, 1, MAX_CONNECTIONS_CAP);
+  requireIntegerFields(
+    limits,
+    {
+      maxHeaderBytes: [1024, 1024 * 1024],
+      headersTimeoutMs: [1, ONE_HOUR_MS],
+      dialTimeoutMs: [1, ONE_HOUR_MS],
+      maxConcurrentConnections: [1, MAX_CONNECTIONS_CAP],
+    },
+    fail,
+  );
   return limits;
 }
 
 export function verifyNativeMessagingLimits(overrides: Partial<NativeMessagingLimits> = {}): NativeMessagingLimits {
   const limits = { ...DEFAULT_NATIVE_MESSAGING_LIMITS, ...overrides };
-  requireIntegerInRange('maxIncomingMessageBytes', limits.maxIncomingMessageBytes, 2, 4 * 1024 * 1024);
-  requireIntegerInRange('maxOutgoingMessageBytes', limits.maxOutgoingMessageBytes, 2, CHROME_MAX_HOST_MESSAGE_BYTES - 1);
+  requireIntegerFields(
+    limits,
+    {
+      maxIncomingMessageBytes: [2, 4 * 1024 * 1024],
+      maxOutgoingMessageBytes: [2, CHROME_MAX_HOST_MESSAGE_BYTES - 1],
+    },
+    fail,
+  );
   return limits;
 }
 
 export function verifyPipeServerLimits(overrides: Partial<PipeServerLimits> = {}): PipeServerLimits {
   const limits = { ...DEFAULT_PIPE_SERVER_LIMITS, ...overrides };
-  requireIntegerInRange('maxPipeMessageBytes', limits.maxPipeMessageBytes, MAX_RECORD_BYTES, 16 * 1024 * 1024);
-  requireIntegerInRange('maxControlMessageBytes', limits.maxControlMessageBytes, 64, MAX_PIPE_CONTROL_BYTES);
+  requireIntegerFields(
+    limits,
+    {
+      maxPipeMessageBytes: [MAX_RECORD_BYTES, 16 * 1024 * 1024],
+      maxControlMessageBytes: [64, MAX_PIPE_CONTROL_BYTES],
+    },
+    fail,
+  );
   return limits;
 }

@@ -5,7 +5,7 @@
  */
 import { MAX_DATA_PAYLOAD_BYTES, MAX_RECORD_BYTES } from './constants.ts';
 import { InvalidConfigError } from './errors.ts';
-import { type Fail, requireInteger as requireIntegerIn } from './validate.ts';
+import { requireIntegerFields } from './validate.ts';
 
 export interface SessionConfig {
   /**
@@ -55,29 +55,29 @@ export const defaultSessionConfig: Readonly<SessionConfig> = Object.freeze({
   detachedTimeoutMs: 60_000,
 });
 
-const fail: Fail = (message) => new InvalidConfigError(message);
-
-function requireInteger(name: string, value: number, min: number, max: number): void {
-  requireIntegerIn(value, name, min, max, fail);
-}
-
 /** Fills in defaults and validates every field, throwing InvalidConfigError with the field's name. */
 export function verifySessionConfig(partial: Partial<SessionConfig> = {}): SessionConfig {
   const config: SessionConfig = { ...defaultSessionConfig, ...partial };
-  // A window smaller than one DATA frame could never carry a full frame; u32 is the CREDIT field's width.
-  requireInteger('streamReceiveWindowBytes', config.streamReceiveWindowBytes, MAX_DATA_PAYLOAD_BYTES, 0xffff_ffff);
-  requireInteger('sessionReceiveWindowBytes', config.sessionReceiveWindowBytes, config.streamReceiveWindowBytes, 0xffff_ffff);
-  requireInteger('maxStreams', config.maxStreams, 1, 65_535);
-  requireInteger('streamSendHighWaterBytes', config.streamSendHighWaterBytes, 1, 64 * 1024 * 1024);
-  requireInteger('maxPreHandshakeFrames', config.maxPreHandshakeFrames, 1, 100_000);
-  requireInteger('handshakeTimeoutMs', config.handshakeTimeoutMs, 100, 600_000);
-  // The replay buffer must hold at least a few full records, or no DATA could ever be in flight.
-  requireInteger('maxReplayBufferBytes', config.maxReplayBufferBytes, 4 * MAX_RECORD_BYTES, 1024 * 1024 * 1024);
-  requireInteger('ackEveryRecords', config.ackEveryRecords, 1, 10_000);
-  requireInteger('ackDelayMs', config.ackDelayMs, 1, 10_000);
-  requireInteger('heartbeatIntervalMs', config.heartbeatIntervalMs, 50, 600_000);
-  // Silence is judged against the heartbeat: it must allow a few heartbeats to go missing first.
-  requireInteger('pathSilenceTimeoutMs', config.pathSilenceTimeoutMs, 2 * config.heartbeatIntervalMs, 600_000);
-  requireInteger('detachedTimeoutMs', config.detachedTimeoutMs, config.pathSilenceTimeoutMs, 3_600_000);
+  requireIntegerFields(
+    config,
+    {
+      // A window smaller than one DATA frame could never carry a full frame; u32 is the CREDIT field's width.
+      streamReceiveWindowBytes: [MAX_DATA_PAYLOAD_BYTES, 0xffff_ffff],
+      sessionReceiveWindowBytes: [config.streamReceiveWindowBytes, 0xffff_ffff],
+      maxStreams: [1, 65_535],
+      streamSendHighWaterBytes: [1, 64 * 1024 * 1024],
+      maxPreHandshakeFrames: [1, 100_000],
+      handshakeTimeoutMs: [100, 600_000],
+      // The replay buffer must hold at least a few full records, or no DATA could ever be in flight.
+      maxReplayBufferBytes: [4 * MAX_RECORD_BYTES, 1024 * 1024 * 1024],
+      ackEveryRecords: [1, 10_000],
+      ackDelayMs: [1, 10_000],
+      heartbeatIntervalMs: [50, 600_000],
+      // Silence is judged against the heartbeat: it must allow a few heartbeats to go missing first.
+      pathSilenceTimeoutMs: [2 * config.heartbeatIntervalMs, 600_000],
+      detachedTimeoutMs: [config.pathSilenceTimeoutMs, 3_600_000],
+    },
+    (_field, message) => new InvalidConfigError(message),
+  );
   return config;
 }

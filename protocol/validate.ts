@@ -29,6 +29,22 @@ export function requireInteger(value: unknown, name: string, min: number, max: n
   return value;
 }
 
+/**
+ * Checks integer fields of one config object against a table of [min, max] ranges, in the table's order, so a range
+ * may depend on a field checked before it. `fail(field, message)` makes the caller's typed error; `name(field)` is how
+ * the message names the field (the field itself by default).
+ */
+export function requireIntegerFields<T extends object>(
+  config: T,
+  ranges: { readonly [K in keyof T]?: readonly [min: number, max: number] },
+  fail: (field: keyof T & string, message: string) => Error,
+  name: (field: keyof T & string) => string = (field) => field,
+): void {
+  for (const [field, range] of Object.entries(ranges) as Array<[keyof T & string, readonly [number, number]]>) {
+    requireInteger(config[field], name(field), range[0], range[1], (message) => fail(field, message));
+  }
+}
+
 /** A non-negative safe integer (a counter or a byte count). */
 export function requireCount(value: unknown, name: string, fail: Fail): number {
   return requireInteger(value, name, 0, Number.MAX_SAFE_INTEGER, fail);

@@ -10,7 +10,7 @@
  */
 import { MAX_RECORD_BYTES } from '../protocol/constants.ts';
 import { BrokerRoute, MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass, VOLUNTEER_KINDS, type VolunteerKind } from '../protocol/signaling.ts';
-import { requireInteger as requireIntegerIn } from '../protocol/validate.ts';
+import { requireIntegerFields } from '../protocol/validate.ts';
 
 /** Upper bound for every timeout and delay below: anything longer is a typo, not a choice. */
 export const MAX_CONFIG_DELAY_MS = 10 * 60_000;
@@ -72,6 +72,18 @@ export class RelayWorkerConfigError extends Error {
   }
 }
 
+/** The unit each integer field is counted in, for error messages. */
+const FIELD_UNITS: Partial<Record<keyof RelayWorkerConfig, string>> = {
+  maxClients: 'clients',
+  maxBufferedBytes: 'bytes',
+  answerTimeoutMs: 'ms',
+  dataChannelOpenTimeoutMs: 'ms',
+  exitOpenTimeoutMs: 'ms',
+  brokerConnectTimeoutMs: 'ms',
+  brokerReconnectDelayMs: 'ms',
+  brokerReconnectMaxDelayMs: 'ms',
+};
+
 /** Fills in defaults, validates, and returns a frozen config. Throws RelayWorkerConfigError. */
 export function createRelayWorkerConfig(options: RelayWorkerOptions): Readonly<RelayWorkerConfig> {
   const config: RelayWorkerConfig = {
@@ -87,10 +99,6 @@ function withoutUndefined(options: RelayWorkerOptions): RelayWorkerOptions {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as RelayWorkerOptions;
 }
 
-function requireInteger(config: RelayWorkerConfig, field: keyof RelayWorkerConfig, min: number, max: number, unit: string): void {
-  requireIntegerIn(config[field], `the value (in ${unit})`, min, max, (message) => new RelayWorkerConfigError(field, message));
-}
-
 /** Throws RelayWorkerConfigError naming the first unusable field. */
 export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
   volunteerSocketUrl(config.brokerUrl);
@@ -100,15 +108,22 @@ export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
   if (!(NAT_CLASSES as readonly string[]).includes(config.nat)) {
     throw new RelayWorkerConfigError('nat', `must be one of ${NAT_CLASSES.join(', ')}`);
   }
-  requireInteger(config, 'maxClients', 1, MAX_VOLUNTEER_SLOTS, 'clients');
+  requireIntegerFields(
+    config,
+    {
+      maxClients: [1, MAX_VOLUNTEER_SLOTS],
+      answerTimeoutMs: [1, MAX_CONFIG_DELAY_MS],
+      dataChannelOpenTimeoutMs: [1, MAX_CONFIG_DELAY_MS],
+      exitOpenTimeoutMs: [1, MAX_CONFIG_DELAY_MS],
+      maxBufferedBytes: [MAX_RECORD_BYTES, MAX_BUFFERED_BYTES_LIMIT],
+      brokerConnectTimeoutMs: [1, MAX_CONFIG_DELAY_MS],
+      brokerReconnectDelayMs: [1, MAX_CONFIG_DELAY_MS],
+      brokerReconnectMaxDelayMs: [1, MAX_CONFIG_DELAY_MS],
+    },
+    (field, message) => new RelayWorkerConfigError(field, message),
+    (field) => `the value (in ${FIELD_UNITS[field] ?? 'units'})`,
+  );
   verifyIceServers(config.iceServers);
-  requireInteger(config, 'answerTimeoutMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
-  requireInteger(config, 'dataChannelOpenTimeoutMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
-  requireInteger(config, 'exitOpenTimeoutMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
-  requireInteger(config, 'maxBufferedBytes', MAX_RECORD_BYTES, MAX_BUFFERED_BYTES_LIMIT, 'bytes');
-  requireInteger(config, 'brokerConnectTimeoutMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
-  requireInteger(config, 'brokerReconnectDelayMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
-  requireInteger(config, 'brokerReconnectMaxDelayMs', 1, MAX_CONFIG_DELAY_MS, 'ms');
   if (config.dataChannelOpenTimeoutMs <= config.answerTimeoutMs) {
     throw new RelayWorkerConfigError('dataChannelOpenTimeoutMs', 'must be larger than answerTimeoutMs: the client needs the answer before it can connect');
   }

@@ -14,7 +14,7 @@
 
 import type { ExitInfo } from '../protocol/signaling.ts';
 import { DEFAULT_BROKER_PORT, MAX_SIGNALING_MESSAGE_BYTES, MAX_VOLUNTEER_SLOTS, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
-import { type Fail, requireInteger as requireIntegerIn } from '../protocol/validate.ts';
+import { requireIntegerFields } from '../protocol/validate.ts';
 import type { VolunteerStore } from './store.ts';
 
 /** One line the broker would like logged. Never carries an IP address or any client/volunteer identity. */
@@ -84,12 +84,6 @@ export class BrokerConfigError extends Error {
   readonly code = 'BROKER_CONFIG_INVALID';
 }
 
-const fail: Fail = (message) => new BrokerConfigError(message);
-
-function requireInteger(config: BrokerConfig, field: keyof BrokerConfig, min: number, max: number): void {
-  requireIntegerIn(config[field], `broker config "${field}"`, min, max, fail);
-}
-
 /** Checks one exit: an id, a ws:// or wss:// URL, and a 32-byte base64url public key. */
 export function verifyExitInfo(value: unknown): ExitInfo {
   let exit: ExitInfo;
@@ -118,17 +112,24 @@ export function verifyExitInfo(value: unknown): ExitInfo {
 export function verifyBrokerConfig(overrides: Partial<BrokerConfig> = {}): BrokerConfig {
   const config: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, ...overrides };
   if (typeof config.host !== 'string' || config.host.length === 0) throw new BrokerConfigError('broker config "host" must be a non-empty string');
-  requireInteger(config, 'port', 0, 65_535);
-  requireInteger(config, 'clientAnswerTimeoutMs', 1, MAX_TIMER_MS);
-  requireInteger(config, 'maxBodyBytes', 1_024, 16 * 1024 * 1024);
-  requireInteger(config, 'requestHeadersTimeoutMs', 1, MAX_TIMER_MS);
-  requireInteger(config, 'bodyReadTimeoutMs', 1, MAX_TIMER_MS);
-  requireInteger(config, 'rejectedBodyDrainMs', 0, MAX_TIMER_MS);
-  requireInteger(config, 'maxVolunteers', 1, 10_000_000);
-  requireInteger(config, 'maxPendingClients', 1, 10_000_000);
-  requireInteger(config, 'volunteerHeartbeatMs', 1, MAX_TIMER_MS);
-  requireInteger(config, 'volunteerHelloTimeoutMs', 1, MAX_TIMER_MS);
-  requireInteger(config, 'maxOffersPerVolunteerPending', 1, MAX_VOLUNTEER_SLOTS);
+  requireIntegerFields(
+    config,
+    {
+      port: [0, 65_535],
+      clientAnswerTimeoutMs: [1, MAX_TIMER_MS],
+      maxBodyBytes: [1_024, 16 * 1024 * 1024],
+      requestHeadersTimeoutMs: [1, MAX_TIMER_MS],
+      bodyReadTimeoutMs: [1, MAX_TIMER_MS],
+      rejectedBodyDrainMs: [0, MAX_TIMER_MS],
+      maxVolunteers: [1, 10_000_000],
+      maxPendingClients: [1, 10_000_000],
+      volunteerHeartbeatMs: [1, MAX_TIMER_MS],
+      volunteerHelloTimeoutMs: [1, MAX_TIMER_MS],
+      maxOffersPerVolunteerPending: [1, MAX_VOLUNTEER_SLOTS],
+    },
+    (_field, message) => new BrokerConfigError(message),
+    (field) => `broker config "${field}"`,
+  );
   if (config.log !== undefined && typeof config.log !== 'function') throw new BrokerConfigError('broker config "log" must be a function');
   if (!Array.isArray(config.exits)) throw new BrokerConfigError('broker config "exits" must be an array');
   const exits = config.exits.map(verifyExitInfo);
