@@ -1,5 +1,5 @@
 /**
- * @module cli/chromium
+ * @module harness/chromium
  * Starts a real Chromium with the built Ferry extension, as its own process (so its PID is known and it can be killed
  * like a person closing it), and attaches Playwright over the DevTools protocol to drive the extension's pages.
  */
@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page, type Worker } from 'playwright-core';
+import { killTree, terminate } from './processes.ts';
 
 export const CHROMIUM_PATH = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
 /** Chromium must print its DevTools address within this time. */
@@ -150,27 +151,4 @@ function waitForDevTools(child: ChildProcess): Promise<string> {
       reject(new ChromiumLaunchError(`Chromium exited with code ${code} before it was ready: ${output.slice(-500)}`));
     });
   });
-}
-
-function killTree(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      process.kill(child.pid, signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-/** SIGTERM, then SIGKILL if the process is still there after a grace period. */
-export async function terminate(child: ChildProcess, graceMs = 5_000): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  killTree(child, 'SIGTERM');
-  const timer = setTimeout(() => killTree(child, 'SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
 }

@@ -11,8 +11,8 @@ import { generateKeyPair } from '../protocol/index.ts';
 import type { ExitInfo } from '../protocol/signaling.ts';
 import { createBroker } from '../signaling-server/broker.ts';
 import type { BrokerMetricsSnapshot } from '../signaling-server/metrics.ts';
-import { terminate } from './chromium.ts';
 import { REPO_ROOT } from './paths.ts';
+import { terminate } from './processes.ts';
 
 /** A server child process must print its ready line within this time. */
 const SERVER_READY_TIMEOUT_MS = 20_000;

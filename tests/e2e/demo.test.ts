@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { startOriginServer } from '../../harness/origin-server.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
 import { socksFetch } from '../../harness/socks-fetch.ts';
+import { waitFor } from '../../harness/wait.ts';
 
 const READY_TIMEOUT_MS = 120_000;
 
@@ -56,8 +57,8 @@ test('ferry demo starts the whole network, carries traffic, and SIGTERM stops ev
     const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
     demo.kill('SIGTERM');
     assert.equal(await exited, 0);
-    // Give the kernel a moment to reap; every process the demo started must be gone.
-    for (let attempt = 0; attempt < 50 && pids.some(alive); attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
+    // Every process the demo started must be gone (the kernel may take a moment to reap them).
+    await waitFor(() => !pids.some(alive), 'every process the demo started to end', { timeoutMs: 5_000, intervalMs: 100 }).catch(() => undefined);
     assert.deepEqual(pids.filter(alive), [], 'no process outlives the demo');
   } finally {
     if (demo.exitCode === null) demo.kill('SIGKILL');
