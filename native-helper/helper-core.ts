@@ -33,8 +33,9 @@ export interface HelperCore {
 
 export async function startHelperCore(options: HelperCoreOptions): Promise<HelperCore> {
   const log = options.log ?? (() => {});
-  const pipeServer = await PipeServer.start({ allowedOrigin: options.allowedOrigin, onWarning: (warning) => log(`pipe: ${warning.message}`) });
+  // The tunnel first: it checks its config and the exit's key, and a bad one must not leave a server listening.
   const tunnel = new TunnelClient(options.exit, options.tunnel);
+  const pipeServer = await PipeServer.start({ allowedOrigin: options.allowedOrigin, onWarning: (warning) => log(`pipe: ${warning.message}`) });
   let proxies: Awaited<ReturnType<typeof startLocalProxies>>;
   try {
     proxies = await startLocalProxies({ dialer: tunnel, socksPort: options.socksPort, httpPort: options.httpPort });

@@ -3,7 +3,8 @@
  * `ferry helper`: installs or removes the native host manifest, or runs as the native messaging host the browser
  * starts (native-host.ts). Parses flags and throws HelperUsageError for a bad command line.
  */
-import { defaultSessionConfig, type SessionConfig } from '../protocol/config.ts';
+import { defaultSessionConfig, type SessionConfig, verifySessionConfig } from '../protocol/config.ts';
+import { InvalidConfigError } from '../protocol/errors.ts';
 import { DEFAULT_HTTP_PORT, DEFAULT_SOCKS_PORT } from './config.ts';
 import { installNativeHost, uninstallNativeHost } from './install.ts';
 import { runNativeHost } from './native-host.ts';
@@ -99,6 +100,12 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
       const silenceMs = millisecondsOption(values, '--path-silence-ms');
       if (heartbeatMs !== undefined) session.heartbeatIntervalMs = heartbeatMs;
       if (silenceMs !== undefined) session.pathSilenceTimeoutMs = silenceMs;
+      try {
+        verifySessionConfig(session);
+      } catch (error) {
+        if (error instanceof InvalidConfigError) throw new HelperUsageError(`--heartbeat-ms / --path-silence-ms: ${error.message}`);
+        throw error;
+      }
       return { kind: 'native', callerOrigin, socksPort: portOption(values, '--socks-port', 0), httpPort: portOption(values, '--http-port', 0), session };
     }
     default:

@@ -49,6 +49,7 @@ describe('parseHelperArgs', () => {
       [['--install', '--socks-port', '1'], /does not apply/],
       [['--native', 'https://evil.example/'], /chrome-extension/],
       [['--native', '--path-silence-ms', 'soon'], /whole number of milliseconds/],
+      [['--native', '--heartbeat-ms', '1000', '--path-silence-ms', '1500'], /pathSilenceTimeoutMs must be an integer from 2000/],
       [['--install', '--heartbeat-ms', '500'], /does not apply/],
       [['stray'], /unexpected argument stray/],
     ];
