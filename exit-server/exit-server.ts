@@ -40,6 +40,10 @@ export interface ExitMetrics {
   sessionErrors: number;
   resumes: number;
   resumesRefused: number;
+  /** Paths dropped because they delivered a record that failed its checks. */
+  pathsFailed: number;
+  /** Records that arrived on a path after its session had left it (dropped, the socket terminated). */
+  recordsFromOldPaths: number;
 }
 
 export class ExitServer {
@@ -64,6 +68,8 @@ export class ExitServer {
     sessionErrors: 0,
     resumes: 0,
     resumesRefused: 0,
+    pathsFailed: 0,
+    recordsFromOldPaths: 0,
   };
 
   constructor(private readonly options: ExitServerOptions) {
@@ -115,6 +121,13 @@ export class ExitServer {
       gauge('ferry_exit_session_errors_total', 'Sessions closed by a protocol error.', this.metrics.sessionErrors, 'counter');
       gauge('ferry_exit_resumes_total', 'Sessions moved to a new path.', this.metrics.resumes, 'counter');
       gauge('ferry_exit_resumes_refused_total', 'RESUME records refused (unknown, expired, forged or replayed).', this.metrics.resumesRefused, 'counter');
+      gauge('ferry_exit_paths_failed_total', 'Volunteer paths dropped for a record that failed its checks.', this.metrics.pathsFailed, 'counter');
+      gauge(
+        'ferry_exit_old_path_records_total',
+        'Records dropped because they came on a path the session had left.',
+        this.metrics.recordsFromOldPaths,
+        'counter',
+      );
       response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`${lines.join('\n')}\n`);
       return;
     }
@@ -137,9 +150,16 @@ export class ExitServer {
     let session: ExitSession | undefined;
     let refusedResumes = 0;
     socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (session && this.pathOf.get(session) !== socket) {
+        // The session moved to another path (RESUME) or gave this one up: what still arrives here (ws delivers
+        // while a socket closes) is not the session's, and must not reach it.
+        this.metrics.recordsFromOldPaths++;
+        socket.terminate();
+        return;
+      }
       if (!isBinary) {
+        // A path fault: the session (if any) detaches when the socket closes, and waits for a resume.
         socket.close(WebSocketCloseCode.UNSUPPORTED_DATA, 'binary tunnel records only');
-        session?.close('text messages are not part of the tunnel protocol');
         return;
       }
       const record = toBytes(data);
@@ -184,6 +204,13 @@ export class ExitServer {
       config: this.config.session,
       sendRecord: send,
       onOpenRequest: (stream) => this.openDestination(stream),
+      // A record on the current path failed its checks: drop that volunteer; the session waits for a resume.
+      onPathFailed: (reason) => {
+        this.metrics.pathsFailed++;
+        const path = this.pathOf.get(session);
+        this.pathOf.delete(session);
+        if (path && path.readyState === path.OPEN) path.close(WebSocketCloseCode.POLICY_VIOLATION, truncateReason(reason));
+      },
       onStateChange: (state) => {
         if (state === 'open' && session.sessionId) this.sessionsById.set(toBase64Url(session.sessionId), session);
       },
@@ -276,4 +303,14 @@ function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;
+}
+
+/** Longest WebSocket close reason (RFC 6455: the close frame's payload is at most 125 bytes, 2 of them the code). */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** `reason` cut to MAX_CLOSE_REASON_BYTES of UTF-8 on a character boundary. */
+function truncateReason(reason: string): string {
+  let text = reason;
+  while (Buffer.byteLength(text, 'utf8') > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
+  return text;
 }

@@ -204,11 +204,11 @@ export class TunnelClient implements TunnelDialer {
         if (state === 'open') this.wakeWaiters();
         this.emitStatus();
       },
-      onPathSilent: (reason) => {
+      onPathFailed: (reason) => {
         if (this.session !== session) return;
         this.pathUp = false;
         this.pathLost(reason);
-        // The path looks alive to the browser but carries nothing: have the extension replace it.
+        // The path looks alive to the browser but is silent or hostile: have the extension replace it.
         this.pipe?.sendControl({ type: 'need-path', reason });
       },
       onClose: (error) => {

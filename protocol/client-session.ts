@@ -6,13 +6,13 @@
 
 import { equalBytes, utf8 } from './bytes.ts';
 import { FrameType, NOISE_PROLOGUE, NOISE_PROTOCOL_NAME, RecordType, SessionCloseCode } from './constants.ts';
-import { AuthenticationError, MalformedInputError, ProtocolError, SessionClosedError } from './errors.ts';
+import { AuthenticationError, MalformedInputError, PathRecordError, ProtocolError, SessionClosedError } from './errors.ts';
 import { decodeServerHello, encodeClientHello } from './hello.ts';
 import type { StreamTarget } from './muxer.ts';
 import { NkInitiator } from './noise.ts';
 import { encodeHandshakeRecord, type TunnelRecord } from './record.ts';
 import { decodeResume, encodeResume, type ResumeKeys } from './resume.ts';
-import { type RecordSink, SessionEndpoint, type SessionOptions } from './session-endpoint.ts';
+import { beforeAuthentication, type RecordSink, SessionEndpoint, type SessionOptions } from './session-endpoint.ts';
 import type { MuxStream } from './stream.ts';
 
 export interface ClientSessionOptions extends SessionOptions {
@@ -20,8 +20,6 @@ export interface ClientSessionOptions extends SessionOptions {
   exitPublicKey: Uint8Array;
   /** Fires once the exit has answered and authenticated. */
   onOpen?(): void;
-  /** Nothing arrived for pathSilenceTimeoutMs: the path is dead. Find another and call resume() (or start anew). */
-  onPathSilent?(reason: string): void;
 }
 
 /** The client end: runs in the native helper. */
@@ -98,12 +96,16 @@ export class ClientSession extends SessionEndpoint {
   protected receiveControlRecord(record: TunnelRecord): void {
     switch (record.type) {
       case RecordType.REFUSED:
+        // Unauthenticated: into an open session it can only be a volunteer's injection, so it fails the path. In
+        // answer to HELLO or RESUME it is the exit's word (it has no keys for a session it does not know).
+        if (this.state === 'open')
+          throw new PathRecordError(new MalformedInputError(`a REFUSED record arrived in an open session (${record.reason.slice(0, 100)})`));
         if (this.state === 'resuming') {
           throw new ProtocolError('FERRY_ERR_RESUME_REFUSED', `the exit could not continue the session: ${record.reason}`, SessionCloseCode.NORMAL);
         }
         throw new ProtocolError('FERRY_ERR_REFUSED', `the exit refused the session: ${record.reason}`, SessionCloseCode.NORMAL);
       case RecordType.WELCOME: {
-        if (this.state !== 'handshaking' || !this.started) throw new MalformedInputError('WELCOME arrived twice or before HELLO');
+        if (this.state !== 'handshaking' || !this.started) throw new PathRecordError(new MalformedInputError('WELCOME arrived twice or before HELLO'));
         const { payload, result } = this.initiator.readMessage2(record.handshake);
         const hello = decodeServerHello(payload);
         this.sessionId = hello.sessionId;
@@ -113,10 +115,12 @@ export class ClientSession extends SessionEndpoint {
         return;
       }
       case RecordType.RESUMED: {
-        if (this.state !== 'resuming' || !this.keys || !this.sessionId) throw new MalformedInputError('RESUMED arrived without a RESUME');
-        const reply = decodeResume(this.keys.resumed, record.bytes, 'RESUMED');
+        const keys = this.keys;
+        if (this.state !== 'resuming' || !keys || !this.sessionId) throw new PathRecordError(new MalformedInputError('RESUMED arrived without a RESUME'));
+        const reply = beforeAuthentication(() => decodeResume(keys.resumed, record.bytes, 'RESUMED'));
+        // A genuine RESUMED of an earlier attempt, replayed by a volunteer: the path is lying, not the exit.
         if (!equalBytes(reply.sessionId, this.sessionId) || reply.attempt !== this.resumeAttempt) {
-          throw new AuthenticationError('RESUMED answers another resume attempt');
+          throw new PathRecordError(new AuthenticationError('RESUMED answers another resume attempt'));
         }
         this.markResumed();
         this.replayFrom(reply.nextExpectedSeq);
@@ -125,7 +129,7 @@ export class ClientSession extends SessionEndpoint {
         return;
       }
       default:
-        throw new MalformedInputError(`the client does not accept record type ${record.type}`);
+        throw new PathRecordError(new MalformedInputError(`the client does not accept record type ${record.type}`));
     }
   }
 
@@ -140,7 +144,7 @@ export class ClientSession extends SessionEndpoint {
     const waitingForPeer = this.state === 'open' || this.state === 'resuming' || this.state === 'handshaking';
     if (waitingForPeer && !this.silenceReported && now - this.lastReceivedAt > this.config.pathSilenceTimeoutMs) {
       this.silenceReported = true;
-      this.clientOptions.onPathSilent?.(`nothing arrived from the exit for ${this.config.pathSilenceTimeoutMs / 1000} s`);
+      this.reportPathFailed(`nothing arrived from the exit for ${this.config.pathSilenceTimeoutMs / 1000} s`);
     }
   }
 

@@ -58,6 +58,19 @@ export class FlowControlError extends ProtocolError {
   }
 }
 
+/**
+ * A record on the current path failed a check that comes before, or in place of, authentication: it does not parse,
+ * its tag does not verify, its sequence number is not the next one, or it is out of place (a REFUSED into an open
+ * session). A volunteer can send any of these, so they fail the path, not the session: the session detaches and
+ * resumes through another volunteer. `check` is the error of the check that failed.
+ */
+export class PathRecordError extends ProtocolError {
+  override name = 'PathRecordError';
+  constructor(readonly check: ProtocolError) {
+    super('FERRY_ERR_BAD_PATH_RECORD', `a record on this path failed its checks: ${check.message}`, check.closeCode);
+  }
+}
+
 /** The session is closed (or not yet open) and cannot carry this operation. */
 export class SessionClosedError extends ProtocolError {
   override name = 'SessionClosedError';

@@ -7,7 +7,7 @@
 import { equalBytes, utf8 } from './bytes.ts';
 import { NOISE_PROLOGUE, NOISE_PROTOCOL_NAME, RecordType, SESSION_ID_BYTES, SessionCloseCode } from './constants.ts';
 import { type KeyPair, randomBytes } from './crypto.ts';
-import { AuthenticationError, MalformedInputError, ProtocolError, SessionClosedError } from './errors.ts';
+import { AuthenticationError, MalformedInputError, PathRecordError, ProtocolError, SessionClosedError } from './errors.ts';
 import { decodeClientHello, encodeServerHello, type ReceiveWindows } from './hello.ts';
 import { NkResponder } from './noise.ts';
 import { encodeHandshakeRecord, encodeRefusedRecord, type TunnelRecord } from './record.ts';
@@ -88,9 +88,9 @@ export class ExitSession extends SessionEndpoint {
   }
 
   protected receiveControlRecord(record: TunnelRecord): void {
-    if (record.type === RecordType.RESUME) throw new MalformedInputError('RESUME must be the first record on a new path');
-    if (record.type !== RecordType.HELLO) throw new MalformedInputError(`the exit does not accept record type ${record.type} here`);
-    if (this.state !== 'handshaking') throw new MalformedInputError('HELLO arrived twice');
+    if (record.type === RecordType.RESUME) throw new PathRecordError(new MalformedInputError('RESUME must be the first record on a new path'));
+    if (record.type !== RecordType.HELLO) throw new PathRecordError(new MalformedInputError(`the exit does not accept record type ${record.type} here`));
+    if (this.state !== 'handshaking') throw new PathRecordError(new MalformedInputError('HELLO arrived twice'));
     let peerWindows: ReceiveWindows;
     try {
       peerWindows = decodeClientHello(this.responder.readMessage1(record.handshake));

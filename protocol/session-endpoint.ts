@@ -13,7 +13,7 @@ import { SealedChannel } from './channel.ts';
 import { type SessionConfig, verifySessionConfig } from './config.ts';
 import { FrameType, RecordType, SessionCloseCode, StreamErrorCode } from './constants.ts';
 import { type AeadFactory, nobleChaCha20Poly1305 } from './crypto.ts';
-import { MalformedInputError, ProtocolError, SequenceError, SessionClosedError, StreamError } from './errors.ts';
+import { MalformedInputError, PathRecordError, ProtocolError, SequenceError, SessionClosedError, StreamError } from './errors.ts';
 import { decodeFrame, encodeFrame, type Frame } from './frame.ts';
 import type { ReceiveWindows } from './hello.ts';
 import { Multiplexer } from './muxer.ts';
@@ -45,6 +45,11 @@ export interface SessionOptions {
   onClose?(error: ProtocolError | undefined): void;
   /** Fires on every state change. */
   onStateChange?(state: SessionState): void;
+  /**
+   * The current path is dead (silent) or hostile (it delivered a record that failed its checks): the session has
+   * detached; find another path and resume (the client), or drop this one (the exit).
+   */
+  onPathFailed?(reason: string): void;
 }
 
 /** Counters a UI can show. Payload bytes only (what the applications sent and received). */
@@ -58,6 +63,10 @@ export interface SessionStats {
   resumes: number;
   /** Bytes of sealed records waiting for the peer's acknowledgement. */
   replayBufferBytes: number;
+  /** Paths given up because they delivered a record that failed its checks. */
+  pathsFailed: number;
+  /** Records that came while the session had no path, or before a resume completed (late ones of an old path): dropped. */
+  recordsDropped: number;
 }
 
 /** What the two endpoints share: records, the sealed channel, acknowledgements, replay, the muxer, closing. */
@@ -78,7 +87,7 @@ export abstract class SessionEndpoint {
   protected lastReceivedAt = Date.now();
   protected lastSentAt = Date.now();
   protected resumeCount = 0;
-  private readonly counters = { bytesSent: 0, bytesReceived: 0, recordsSent: 0, recordsReceived: 0 };
+  private readonly counters = { bytesSent: 0, bytesReceived: 0, recordsSent: 0, recordsReceived: 0, pathsFailed: 0, recordsDropped: 0 };
 
   constructor(protected readonly options: SessionOptions) {
     this.config = verifySessionConfig(options.config);
@@ -109,13 +118,27 @@ export abstract class SessionEndpoint {
     return { ...this.counters, streams: this.muxer?.streamCount ?? 0, resumes: this.resumeCount, replayBufferBytes: this.replay.bytes };
   }
 
-  /** Feeds one record from the current path. Never throws: a bad record closes the session with a typed error. */
+  /**
+   * Feeds one record from the current path. Never throws. A record that fails a check a volunteer could cause (it
+   * does not parse, authenticate or come in sequence) fails the path: the session detaches and onPathFailed fires. A
+   * violation by the authenticated peer closes the session with a typed error.
+   */
   receiveRecord(bytes: Uint8Array): void {
     if (this.currentState === 'closed') return;
+    if (this.currentState === 'detached') {
+      // Late records of a path this side already gave up; the peer sends them again after the resume.
+      this.counters.recordsDropped++;
+      return;
+    }
     try {
       this.counters.recordsReceived++;
       this.lastReceivedAt = Date.now();
-      const record = decodeRecord(bytes);
+      const record = beforeAuthentication(() => decodeRecord(bytes));
+      if (this.currentState === 'resuming' && (record.type === RecordType.SEALED || record.type === RecordType.ACK)) {
+        // Sent before the peer knew of the new path (late records of the old one): it sends them again after RESUMED.
+        this.counters.recordsDropped++;
+        return;
+      }
       switch (record.type) {
         case RecordType.SEALED:
           this.receiveSealed(record);
@@ -127,10 +150,32 @@ export abstract class SessionEndpoint {
           this.receiveControlRecord(record);
       }
     } catch (error) {
-      this.fail(
-        error instanceof ProtocolError ? error : new ProtocolError('FERRY_ERR_INTERNAL', `internal error: ${String(error)}`, SessionCloseCode.INTERNAL_ERROR),
-      );
+      if (error instanceof PathRecordError) this.pathFailed(error);
+      else
+        this.fail(
+          error instanceof ProtocolError ? error : new ProtocolError('FERRY_ERR_INTERNAL', `internal error: ${String(error)}`, SessionCloseCode.INTERNAL_ERROR),
+        );
     }
+  }
+
+  /**
+   * The current path delivered a record that failed its checks. Before the handshake there is nothing to keep, so
+   * the session fails with the check's own error; after it, the session detaches and waits for another path.
+   */
+  private pathFailed(error: PathRecordError): void {
+    if (this.currentState === 'handshaking') {
+      this.fail(error.check);
+      return;
+    }
+    this.counters.pathsFailed++;
+    this.reportPathFailed(`the path through this volunteer delivered a record that failed its checks (${error.check.message})`);
+  }
+
+  /** Detaches from the current path and tells the owner, which finds (client) or awaits (exit) another. */
+  protected reportPathFailed(reason: string): void {
+    // The owner first: it marks the path as gone before the session reacts, so nothing is restarted on a dead path.
+    this.options.onPathFailed?.(reason);
+    this.transportLost(reason);
   }
 
   /** Closes the session: tells the peer (GOAWAY) when it can, fails every open stream. */
@@ -154,8 +199,8 @@ export abstract class SessionEndpoint {
     this.transport = undefined;
     this.clearAckTimer();
     this.setState('detached');
-    clearTimeout(this.detachedTimer);
-    this.detachedTimer = setTimeout(() => {
+    // Counted from when the first path broke: a resume that fails in turn does not extend the wait.
+    this.detachedTimer ??= setTimeout(() => {
       this.fail(
         new ProtocolError(
           'FERRY_ERR_RESUME_TIMEOUT',
@@ -197,9 +242,12 @@ export abstract class SessionEndpoint {
   };
 
   private receiveSealed(record: Extract<TunnelRecord, { type: typeof RecordType.SEALED }>): void {
-    if (!this.channel) throw new MalformedInputError('a sealed record arrived before the handshake completed');
-    if (this.currentState !== 'open') throw new MalformedInputError(`a sealed record arrived while the session was ${this.currentState}`);
-    const frame = decodeFrame(this.channel.open(record.seq, record.header, record.ciphertext));
+    const channel = this.channel;
+    if (!channel) throw new PathRecordError(new MalformedInputError('a sealed record arrived before the handshake completed'));
+    if (this.currentState !== 'open') throw new PathRecordError(new MalformedInputError(`a sealed record arrived while the session was ${this.currentState}`));
+    const plaintext = beforeAuthentication(() => channel.open(record.seq, record.header, record.ciphertext));
+    // Authenticated from here on: a bad frame is the peer's own violation, and ends the session.
+    const frame = decodeFrame(plaintext);
     this.scheduleAck();
     if (frame.type === FrameType.DATA) this.counters.bytesReceived += frame.data.length;
     if (frame.type === FrameType.GOAWAY) {
@@ -210,8 +258,9 @@ export abstract class SessionEndpoint {
   }
 
   private receiveAck(bytes: Uint8Array): void {
-    if (!this.channel || !this.keys) throw new MalformedInputError('an ACK arrived before the handshake completed');
-    const nextExpected = decodeAck(this.peerAckKey(this.keys), bytes);
+    const keys = this.keys;
+    if (!this.channel || !keys) throw new PathRecordError(new MalformedInputError('an ACK arrived before the handshake completed'));
+    const nextExpected = beforeAuthentication(() => decodeAck(this.peerAckKey(keys), bytes));
     if (nextExpected > this.channel.nextSendSeq) throw new SequenceError(`the peer acknowledged record ${nextExpected - 1}, which was never sent`);
     this.replay.acknowledge(nextExpected);
   }
@@ -300,4 +349,14 @@ export abstract class SessionEndpoint {
   }
 
   protected onFinished(_error: ProtocolError | undefined): void {}
+}
+
+/** Runs a check that comes before authentication: any protocol error it throws is the path's fault (PathRecordError). */
+export function beforeAuthentication<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof ProtocolError && !(error instanceof PathRecordError)) throw new PathRecordError(error);
+    throw error;
+  }
 }

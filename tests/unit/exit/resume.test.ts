@@ -57,6 +57,14 @@ async function openPath(url: string): Promise<{ socket: WebSocket; sent: Uint8Ar
   };
 }
 
+/** The last SEALED record in `records` (what a volunteer could copy and replay). */
+function lastSealed(records: Uint8Array[]): Uint8Array {
+  const sealed = records.filter((record) => record[0] === RecordType.SEALED);
+  const last = sealed[sealed.length - 1];
+  assert.ok(last, 'a SEALED record was sent on this path');
+  return last;
+}
+
 /** Sessions the tests attached to a path: closed after each test, so one that fails half-way cannot hang the file. */
 const liveSessions = new Set<ClientSession>();
 afterEach(() => {
@@ -173,6 +181,76 @@ test('a download carries on when its volunteer path dies; forged and replayed RE
     assert.equal(exit.snapshot().resumes, 1);
     assert.equal(exit.snapshot().resumesRefused, 2);
     for (const path of [second, replay, forge]) path.socket.close();
+    session.close();
+  } finally {
+    await exit.close();
+  }
+});
+
+test('a junk record on the current path costs that path, not the session: the exit drops the volunteer and the download completes after a resume', async () => {
+  const exit = new ExitServer({ keyPair, config: { port: 0, allowLoopback: true } });
+  const { url } = await exit.listen();
+  try {
+    const first = await openPath(url);
+    const session = new ClientSession({ exitPublicKey: fromBase64Url(exit.publicKey), aead: nodeChaCha20Poly1305, sendRecord: first.send });
+    attach(session, first);
+    session.start();
+    await session.whenOpen();
+    const download = await startDownload(session);
+    await download.passed(2 * 1024 * 1024);
+    // The volunteer injects a record the exit cannot authenticate (a copy of a real one with a flipped bit).
+    const closed = once(first.socket, 'close');
+    const junk = lastSealed(first.sent).slice();
+    junk[junk.length - 1] = (junk[junk.length - 1] ?? 0) ^ 0x01;
+    first.socket.send(junk);
+    const [code, reason] = (await withTimeout(closed, 'the exit to drop the hostile path')) as [number, Buffer];
+    assert.equal(code, 1008);
+    assert.match(reason.toString(), /failed its checks/);
+    assert.equal(exit.snapshot().pathsFailed, 1);
+    assert.equal(exit.snapshot().sessionErrors, 0, 'the session did not fail');
+    // The client learns its path is gone (the data channel closes with the volunteer's exit socket) and resumes.
+    session.transportLost('the volunteer dropped the path');
+    const second = await openPath(url);
+    attach(session, second);
+    session.resume(second.send);
+    const result = await download.done;
+    assert.equal(result.error, undefined);
+    assert.equal(result.sha, bodySha, 'the whole file, byte for byte, across the junk and the path change');
+    assert.equal(exit.snapshot().resumes, 1);
+    second.socket.close();
+    session.close();
+  } finally {
+    await exit.close();
+  }
+});
+
+test('records still arriving on a replaced path never reach the session: the exit terminates that socket and the resumed download completes', async () => {
+  const exit = new ExitServer({ keyPair, config: { port: 0, allowLoopback: true } });
+  const { url } = await exit.listen();
+  try {
+    const first = await openPath(url);
+    const session = new ClientSession({ exitPublicKey: fromBase64Url(exit.publicKey), aead: nodeChaCha20Poly1305, sendRecord: first.send });
+    attach(session, first);
+    session.start();
+    await session.whenOpen();
+    const download = await startDownload(session);
+    await download.passed(2 * 1024 * 1024);
+    // The client moves to a second volunteer while the first one's socket is still open.
+    const second = await openPath(url);
+    attach(session, second);
+    session.resume(second.send);
+    await session.whenOpen();
+    // The replaced volunteer keeps sending: junk, and a replay of a genuine record.
+    const terminated = once(first.socket, 'close');
+    first.socket.send(Uint8Array.of(0x7f, 1, 2, 3));
+    first.socket.send(lastSealed(first.sent));
+    await withTimeout(terminated, 'the exit to cut the replaced path');
+    const result = await download.done;
+    assert.equal(result.error, undefined);
+    assert.equal(result.sha, bodySha, 'the whole file, byte for byte');
+    assert.equal(exit.snapshot().sessionErrors, 0);
+    assert.equal(exit.snapshot().pathsFailed, 0, 'the current path was never blamed');
+    second.socket.close();
     session.close();
   } finally {
     await exit.close();

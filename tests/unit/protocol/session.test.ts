@@ -1,24 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, test } from 'node:test';
-import { withTimeout } from '../../../harness/wait.ts';
+import { waitFor, withTimeout } from '../../../harness/wait.ts';
 import { SealedChannel } from '../../../protocol/channel.ts';
 import { FrameType, MAX_RECORD_BYTES, NOISE_PROLOGUE, NOISE_PROTOCOL_NAME, RecordType, StreamErrorCode } from '../../../protocol/constants.ts';
 import { generateKeyPair, nobleChaCha20Poly1305 } from '../../../protocol/crypto.ts';
-import {
-  AuthenticationError,
-  FlowControlError,
-  MalformedInputError,
-  OversizeError,
-  type ProtocolError,
-  SequenceError,
-  StreamError,
-} from '../../../protocol/errors.ts';
+import { FlowControlError, MalformedInputError, type ProtocolError, StreamError } from '../../../protocol/errors.ts';
 import { ExitSession } from '../../../protocol/exit-session.ts';
 import { encodeFrame } from '../../../protocol/frame.ts';
 import { decodeServerHello, encodeClientHello } from '../../../protocol/hello.ts';
 import { NkInitiator } from '../../../protocol/noise.ts';
-import { decodeRecord, encodeHandshakeRecord } from '../../../protocol/record.ts';
+import { decodeRecord, encodeHandshakeRecord, encodeRefusedRecord } from '../../../protocol/record.ts';
 import type { MuxStream } from '../../../protocol/stream.ts';
 import { closeAllSessions, connectPair, echo, readAll, writeAll } from './session-harness.ts';
 
@@ -106,9 +98,10 @@ test('the exit refuses streams above maxStreams but keeps the session', async ()
   pair.client.close();
 });
 
-test('a record with a flipped bit fails authentication and closes the session; streams fail; nothing throws', async () => {
+test('a record with a flipped bit fails the path, not the session: the exit detaches, says why, and keeps the stream', async () => {
   let flip = false;
-  const pair = connectPair(echo);
+  const pathFailures: string[] = [];
+  const pair = connectPair(echo, { exit: { onPathFailed: (reason) => void pathFailures.push(reason) } });
   const originalReceive = pair.exit.receiveRecord.bind(pair.exit);
   pair.exit.receiveRecord = (record: Uint8Array) => {
     if (flip && record[0] === RecordType.SEALED) {
@@ -123,14 +116,12 @@ test('a record with a flipped bit fails authentication and closes the session; s
   const stream = pair.client.openStream({ host: 'example.org', port: 80 });
   await new Promise<void>((resolve) => (stream.onopen = resolve));
   flip = true;
-  const streamClosed = new Promise<StreamError | undefined>((resolve) => (stream.onclose = resolve));
-  stream.write(new Uint8Array([1, 2, 3]));
-  const exitError = await pair.exitClosed;
-  assert.ok(exitError instanceof AuthenticationError, `got ${String(exitError)}`);
-  // The exit told the client (GOAWAY) before closing, so the client's stream fails with a clear reason.
-  const clientError = await pair.clientClosed;
-  assert.match(clientError?.message ?? '', /authentication/);
-  assert.ok((await streamClosed) instanceof StreamError);
+  assert.doesNotThrow(() => stream.write(new Uint8Array([1, 2, 3])));
+  await waitFor(() => pathFailures.length > 0, 'the exit to give up the path');
+  assert.match(pathFailures[0] ?? '', /failed its checks \(a record failed authentication/);
+  assert.equal(pair.exit.state, 'detached');
+  assert.equal(pair.exit.error, undefined, 'the session did not fail');
+  assert.equal(stream.isClosed, false, 'the stream waits for the next path');
 });
 
 /** A hand-rolled client that completes a real handshake and then sends whatever records a test wants. */
@@ -138,11 +129,13 @@ async function rawClient(exitConfig: ConstructorParameters<typeof ExitSession>[0
   const exitKeys = generateKeyPair();
   const toClient: Uint8Array[] = [];
   let exitError: ProtocolError | undefined | 'open' = 'open';
+  const pathFailures: string[] = [];
   const exit = new ExitSession({
     staticKeyPair: exitKeys,
     sendRecord: (record) => toClient.push(record.slice()),
     onOpenRequest: (stream) => stream.accept(),
     onClose: (error) => (exitError = error),
+    onPathFailed: (reason) => void pathFailures.push(reason),
     config: exitConfig,
   });
   const initiator = new NkInitiator(NOISE_PROTOCOL_NAME, exitKeys.publicKey, {
@@ -157,15 +150,15 @@ async function rawClient(exitConfig: ConstructorParameters<typeof ExitSession>[0
   const { payload, result } = initiator.readMessage2(welcome.type === RecordType.WELCOME ? welcome.handshake : new Uint8Array());
   decodeServerHello(payload);
   const channel = new SealedChannel(result, nobleChaCha20Poly1305);
-  return { exit, channel, toClient, error: () => exitError };
+  return { exit, channel, toClient, pathFailures, error: () => exitError };
 }
 
-test('malformed and hostile records each close the session with a typed error, and the exit serves the next session', async () => {
-  const cases: Array<[string, (client: Awaited<ReturnType<typeof rawClient>>) => Uint8Array, new (...args: never[]) => ProtocolError]> = [
-    ['unknown record type', () => Uint8Array.of(0x7f, 1, 2, 3), MalformedInputError],
-    ['empty record', () => new Uint8Array(0), MalformedInputError],
-    ['oversized record', () => new Uint8Array(MAX_RECORD_BYTES + 1).fill(RecordType.SEALED), OversizeError],
-    ['truncated sealed record', () => Uint8Array.of(RecordType.SEALED, 0, 0), MalformedInputError],
+test('records a volunteer could forge fail the path with the check that caught them; the session waits for another path', async () => {
+  const cases: Array<[string, (client: Awaited<ReturnType<typeof rawClient>>) => Uint8Array, RegExp]> = [
+    ['unknown record type', () => Uint8Array.of(0x7f, 1, 2, 3), /unknown record type 0x7f/],
+    ['empty record', () => new Uint8Array(0), /empty record/],
+    ['oversized record', () => new Uint8Array(MAX_RECORD_BYTES + 1).fill(RecordType.SEALED), /exceeds the limit/],
+    ['truncated sealed record', () => Uint8Array.of(RecordType.SEALED, 0, 0), /shorter than header and tag/],
     [
       'replayed sequence number',
       (c) => {
@@ -174,7 +167,7 @@ test('malformed and hostile records each close the session with a typed error, a
         c.channel.nextSendSeq = 0;
         return c.channel.seal(encodeFrame({ type: FrameType.PING, opaque: new Uint8Array(8) }));
       },
-      SequenceError,
+      /expected record 1, got 0/,
     ],
     [
       'bad tag',
@@ -183,8 +176,24 @@ test('malformed and hostile records each close the session with a typed error, a
         r[12] = (r[12] ?? 0) ^ 0xff;
         return r;
       },
-      AuthenticationError,
+      /failed authentication/,
     ],
+    ['a second HELLO', () => encodeHandshakeRecord(RecordType.HELLO, new Uint8Array(64)), /HELLO arrived twice/],
+    ['a REFUSED sent to the exit', () => encodeRefusedRecord('full'), /does not accept record type 4/],
+  ];
+  for (const [name, makeRecord, check] of cases) {
+    const client = await rawClient();
+    assert.doesNotThrow(() => client.exit.receiveRecord(makeRecord(client)), name);
+    assert.equal(client.error(), 'open', `${name}: the session did not close`);
+    assert.equal(client.exit.state, 'detached', name);
+    assert.equal(client.exit.stats.pathsFailed, 1, name);
+    assert.match(client.pathFailures[0] ?? '', check, name);
+    client.exit.close();
+  }
+});
+
+test('violations by the authenticated peer each close the session with a typed error, and the exit serves the next session', async () => {
+  const cases: Array<[string, (client: Awaited<ReturnType<typeof rawClient>>) => Uint8Array, new (...args: never[]) => ProtocolError]> = [
     ['unknown frame type', (c) => c.channel.seal(Uint8Array.of(0x55, 0, 0, 0, 1)), MalformedInputError],
     ['frame with a bad length', (c) => c.channel.seal(Uint8Array.of(FrameType.CREDIT, 0, 0, 0, 1, 0, 0)), MalformedInputError],
     ['OPEN whose host length lies', (c) => c.channel.seal(Uint8Array.of(FrameType.OPEN, 0, 0, 0, 1, 0, 80, 200, 97, 98)), MalformedInputError],
@@ -198,7 +207,6 @@ test('malformed and hostile records each close the session with a typed error, a
       },
       FlowControlError,
     ],
-    ['a second HELLO', () => encodeHandshakeRecord(RecordType.HELLO, new Uint8Array(64)), MalformedInputError],
   ];
   for (const [name, makeRecord, expected] of cases) {
     const client = await rawClient({ streamReceiveWindowBytes: 64 * 1024 });
