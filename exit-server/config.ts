@@ -7,6 +7,7 @@
  */
 import { InvalidConfigError, type SessionConfig, verifySessionConfig } from '../protocol/index.ts';
 import { EXIT_RELAY_PATH } from '../protocol/signaling.ts';
+import { parseRange } from './egress-policy.ts';
 
 export interface ExitConfig {
   host: string;
@@ -18,6 +19,8 @@ export interface ExitConfig {
   allowLoopback: boolean;
   /** Destination ports refused whatever the address (SMTP: abuse magnet). */
   blockedPorts: readonly number[];
+  /** The operator's own refused ranges (CIDR), on top of the built-in ones; also applied to embedded IPv4. */
+  deniedRanges: readonly string[];
   /** Most client sessions at once; further volunteers get a REFUSED record. */
   maxSessions: number;
   /** Time to resolve and connect to a destination. */
@@ -34,6 +37,7 @@ export const defaultExitConfig: Readonly<ExitConfig> = Object.freeze({
   path: EXIT_RELAY_PATH,
   allowLoopback: false,
   blockedPorts: [25],
+  deniedRanges: [],
   maxSessions: 1_000,
   connectTimeoutMs: 8_000,
   streamIdleTimeoutMs: 5 * 60_000,
@@ -51,6 +55,7 @@ export function verifyExitConfig(partial: Partial<ExitConfig> = {}): ExitConfig 
   for (const port of config.blockedPorts) {
     if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new InvalidConfigError(`blockedPorts has an invalid port ${port}`);
   }
+  for (const range of config.deniedRanges) parseRange(range);
   verifySessionConfig(config.session);
   return config;
 }

@@ -76,7 +76,7 @@ export class ExitServer {
     this.config = verifyExitConfig(options.config);
     this.publicKey = toBase64Url(options.keyPair.publicKey);
     this.dialer = new DestinationDialer({
-      policy: new EgressPolicy({ allowLoopback: this.config.allowLoopback, blockedPorts: this.config.blockedPorts }),
+      policy: new EgressPolicy({ allowLoopback: this.config.allowLoopback, blockedPorts: this.config.blockedPorts, deniedRanges: this.config.deniedRanges }),
       connectTimeoutMs: this.config.connectTimeoutMs,
     });
     this.http = createServer((request, response) => this.serveHttp(request, response));

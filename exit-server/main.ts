@@ -18,6 +18,7 @@ Options:
   --port PORT          port to listen on (default ${defaultExitConfig.port}; 0 = any free port)
   --key-file FILE      the exit's secret key; created (mode 0600) if missing. Without it, a new key each run.
   --allow-loopback     allow destinations on 127.0.0.0/8 and ::1 (tests and the local demo only)
+  --deny CIDR          also refuse destinations in this range, e.g. 203.0.113.0/24 (repeatable)
   --max-sessions N     most client sessions at once (default ${defaultExitConfig.maxSessions})
   --help               show this help
 `;
@@ -44,6 +45,7 @@ function parseFlags(argv: string[]) {
         port: { type: 'string' },
         'key-file': { type: 'string' },
         'allow-loopback': { type: 'boolean', default: false },
+        deny: { type: 'string', multiple: true },
         'max-sessions': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -69,6 +71,7 @@ export async function runExit(argv: string[]): Promise<void> {
       host: values.host ?? defaultExitConfig.host,
       port: wholeNumber(values.port, '--port', defaultExitConfig.port),
       allowLoopback: values['allow-loopback'],
+      deniedRanges: values.deny ?? [],
       maxSessions: wholeNumber(values['max-sessions'], '--max-sessions', defaultExitConfig.maxSessions),
     },
   });
