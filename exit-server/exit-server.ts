@@ -12,6 +12,7 @@ import { ExitSession, type KeyPair, MAX_RECORD_BYTES, type MuxStream, RecordType
 import { encodeRefusedRecord } from '../protocol/record.ts';
 import { peekResumeSessionId } from '../protocol/resume.ts';
 import { BrokerRoute, WebSocketCloseCode } from '../protocol/signaling.ts';
+import { AddressAdmission } from './admission.ts';
 import { type ExitConfig, verifyExitConfig } from './config.ts';
 import { bridgeDestination } from './destination-bridge.ts';
 import { DestinationDialer, DestinationError } from './destination-dialer.ts';
@@ -44,7 +45,18 @@ export interface ExitMetrics {
   pathsFailed: number;
   /** Records that arrived on a path after its session had left it (dropped, the socket terminated). */
   recordsFromOldPaths: number;
+  /** Paths closed because their session sent nothing for sessionSilenceTimeoutMs. */
+  pathsSilent: number;
+  /** Detached sessions freed early because more than maxDetachedSessions waited for a resume. */
+  detachedEvicted: number;
+  /** Paths refused because their volunteer address already held maxPathsPerAddress. */
+  pathsRefused: number;
+  /** HELLOs refused because their volunteer address started sessions too fast. */
+  handshakesRefused: number;
 }
+
+/** Most addresses whose handshake budget the exit remembers at once. */
+const MAX_TRACKED_ADDRESSES = 100_000;
 
 export class ExitServer {
   readonly config: ExitConfig;
@@ -70,7 +82,15 @@ export class ExitServer {
     resumesRefused: 0,
     pathsFailed: 0,
     recordsFromOldPaths: 0,
+    pathsSilent: 0,
+    detachedEvicted: 0,
+    pathsRefused: 0,
+    handshakesRefused: 0,
   };
+  /** Sessions without a path, longest-waiting first (a Set keeps insertion order). */
+  private readonly detached = new Set<ExitSession>();
+  private readonly admission: AddressAdmission;
+  private readonly silenceSweep: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: ExitServerOptions) {
     this.config = verifyExitConfig(options.config);
@@ -81,7 +101,15 @@ export class ExitServer {
     });
     this.http = createServer((request, response) => this.serveHttp(request, response));
     this.webSockets = new WebSocketServer({ server: this.http, path: this.config.path, maxPayload: MAX_RECORD_BYTES, perMessageDeflate: false });
-    this.webSockets.on('connection', (socket) => this.acceptVolunteer(socket));
+    this.admission = new AddressAdmission({
+      maxPathsPerAddress: this.config.maxPathsPerAddress,
+      maxHandshakesPerAddressPerMinute: this.config.maxHandshakesPerAddressPerMinute,
+      maxTrackedAddresses: MAX_TRACKED_ADDRESSES,
+    });
+    this.webSockets.on('connection', (socket, request) => this.acceptVolunteer(socket, request.socket.remoteAddress ?? 'unknown'));
+    // Checked a few times per silence period, so a silent path goes within 1.25 periods.
+    this.silenceSweep = setInterval(() => this.dropSilentPaths(), Math.max(25, Math.floor(this.config.sessionSilenceTimeoutMs / 4)));
+    this.silenceSweep.unref();
   }
 
   async listen(): Promise<{ host: string; port: number; url: string }> {
@@ -95,6 +123,7 @@ export class ExitServer {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.silenceSweep);
     for (const session of this.sessions) session.close('the exit is shutting down', SessionCloseCode.SHUTTING_DOWN);
     for (const socket of this.webSockets.clients) socket.terminate();
     await new Promise<void>((resolve) => this.webSockets.close(() => resolve()));
@@ -140,12 +169,20 @@ export class ExitServer {
       .end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `volunteers connect by WebSocket to ${this.config.path}` } }));
   }
 
-  private acceptVolunteer(socket: WebSocket): void {
+  /** `address` is the volunteer's (never the client's); it is counted for admission and never logged. */
+  private acceptVolunteer(socket: WebSocket, address: string): void {
     const tap = this.options.wireTap;
     const send = (record: Uint8Array): void => {
       tap?.('from-exit', record);
       if (socket.readyState === socket.OPEN) socket.send(record);
     };
+    if (!this.admission.openPath(address)) {
+      this.metrics.pathsRefused++;
+      send(encodeRefusedRecord(`this volunteer address already holds ${this.config.maxPathsPerAddress} paths to this exit`));
+      socket.close(WebSocketCloseCode.TRY_AGAIN_LATER, 'too many paths from one address');
+      return;
+    }
+    socket.once('close', () => this.admission.closePath(address));
     /** The session this path carries: set by its first record (HELLO starts one, RESUME moves one here). */
     let session: ExitSession | undefined;
     let refusedResumes = 0;
@@ -184,14 +221,17 @@ export class ExitServer {
         socket.close(WebSocketCloseCode.TRY_AGAIN_LATER, 'exit full');
         return;
       }
+      if (!this.admission.takeHandshake(address)) {
+        this.metrics.handshakesRefused++;
+        send(encodeRefusedRecord('this volunteer address starts sessions too fast; try again in a minute'));
+        socket.close(WebSocketCloseCode.TRY_AGAIN_LATER, 'too many new sessions from one address');
+        return;
+      }
       session = this.createSession(send, socket);
       session.receiveRecord(record);
     });
     const pathLost = (reason: string): void => {
-      if (session && this.pathOf.get(session) === socket) {
-        this.pathOf.delete(session);
-        session.transportLost(reason);
-      }
+      if (session && this.pathOf.get(session) === socket) this.dropPath(session, reason);
     };
     socket.on('close', () => pathLost('the volunteer closed its connection'));
     socket.on('error', () => pathLost('the volunteer connection failed'));
@@ -207,15 +247,14 @@ export class ExitServer {
       // A record on the current path failed its checks: drop that volunteer; the session waits for a resume.
       onPathFailed: (reason) => {
         this.metrics.pathsFailed++;
-        const path = this.pathOf.get(session);
-        this.pathOf.delete(session);
-        if (path && path.readyState === path.OPEN) path.close(WebSocketCloseCode.POLICY_VIOLATION, truncateReason(reason));
+        this.dropPath(session, reason, reason);
       },
       onStateChange: (state) => {
         if (state === 'open' && session.sessionId) this.sessionsById.set(toBase64Url(session.sessionId), session);
       },
       onClose: (error) => {
         this.sessions.delete(session);
+        this.detached.delete(session);
         if (session.sessionId) this.sessionsById.delete(toBase64Url(session.sessionId));
         this.metrics.sessionsOpen = this.sessions.size;
         if (error) this.metrics.sessionErrors++;
@@ -231,6 +270,37 @@ export class ExitServer {
     this.metrics.sessionsOpen = this.sessions.size;
     this.metrics.sessionsTotal++;
     return session;
+  }
+
+  /**
+   * The session's current path is gone (closed, failed or silent): forget it, close it with `closeReason` if given,
+   * and keep the session for a resume, at most maxDetachedSessions of them (the longest-waiting is freed first).
+   */
+  private dropPath(session: ExitSession, reason: string, closeReason?: string): void {
+    const path = this.pathOf.get(session);
+    if (path === undefined) return;
+    this.pathOf.delete(session);
+    if (closeReason !== undefined && path.readyState === path.OPEN) path.close(WebSocketCloseCode.POLICY_VIOLATION, truncateReason(closeReason));
+    session.transportLost(reason);
+    if (session.state !== 'detached') return;
+    this.detached.add(session);
+    for (const oldest of this.detached) {
+      if (this.detached.size <= this.config.maxDetachedSessions) break;
+      this.detached.delete(oldest);
+      this.metrics.detachedEvicted++;
+      oldest.close('this exit had too many sessions waiting for a resume; the longest-waiting one was freed', SessionCloseCode.IDLE_TIMEOUT);
+    }
+  }
+
+  /** Sessions that sent nothing for sessionSilenceTimeoutMs lose their path: a silent client holds no volunteer socket. */
+  private dropSilentPaths(): void {
+    const now = Date.now();
+    for (const session of [...this.pathOf.keys()]) {
+      if (now - session.lastHeardAtMs <= this.config.sessionSilenceTimeoutMs) continue;
+      this.metrics.pathsSilent++;
+      const seconds = this.config.sessionSilenceTimeoutMs / 1000;
+      this.dropPath(session, `nothing arrived on its path for ${seconds} s`, `silent for ${seconds} s`);
+    }
   }
 
   /** Moves a detached (or still attached) session to a new path, if the RESUME is genuine and fresh. */
@@ -260,6 +330,7 @@ export class ExitServer {
     this.pathOf.set(session, socket);
     // One path per session: the old one (if the exit had not noticed it die) is closed, so no fork can run.
     if (previous && previous !== socket) previous.close(WebSocketCloseCode.NORMAL, 'the session moved to another path');
+    this.detached.delete(session);
     this.metrics.resumes++;
     return { accepted: true, session };
   }

@@ -109,6 +109,11 @@ export abstract class SessionEndpoint {
     return this.currentState;
   }
 
+  /** When the last record arrived from the peer (Date.now() milliseconds); the session's start before any did. */
+  get lastHeardAtMs(): number {
+    return this.lastReceivedAt;
+  }
+
   /** Why the session closed, if it failed. */
   get error(): ProtocolError | undefined {
     return this.closeError;
