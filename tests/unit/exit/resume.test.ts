@@ -140,7 +140,14 @@ async function startDownload(
   return { duplex, done, passed };
 }
 
-test('a download carries on when its volunteer path dies; forged and replayed RESUMEs are refused and harm nothing', async () => {
+/** An exit, a session through one volunteer path, and a 16 MiB download through it, 2 MiB under way. */
+async function downloadingThroughOnePath(): Promise<{
+  exit: ExitServer;
+  url: string;
+  first: Awaited<ReturnType<typeof openPath>>;
+  session: ClientSession;
+  download: Awaited<ReturnType<typeof startDownload>>;
+}> {
   const exit = new ExitServer({ keyPair, config: { port: 0, allowLoopback: true } });
   const { url } = await exit.listen();
   try {
@@ -151,6 +158,16 @@ test('a download carries on when its volunteer path dies; forged and replayed RE
     await session.whenOpen();
     const download = await startDownload(session);
     await download.passed(2 * 1024 * 1024);
+    return { exit, url, first, session, download };
+  } catch (error) {
+    await exit.close();
+    throw error;
+  }
+}
+
+test('a download carries on when its volunteer path dies; forged and replayed RESUMEs are refused and harm nothing', async () => {
+  const { exit, url, first, session, download } = await downloadingThroughOnePath();
+  try {
     // The volunteer's browser is killed: its socket drops without a close frame.
     first.socket.terminate();
     session.transportLost('the volunteer vanished');
@@ -188,16 +205,8 @@ test('a download carries on when its volunteer path dies; forged and replayed RE
 });
 
 test('a junk record on the current path costs that path, not the session: the exit drops the volunteer and the download completes after a resume', async () => {
-  const exit = new ExitServer({ keyPair, config: { port: 0, allowLoopback: true } });
-  const { url } = await exit.listen();
+  const { exit, url, first, session, download } = await downloadingThroughOnePath();
   try {
-    const first = await openPath(url);
-    const session = new ClientSession({ exitPublicKey: fromBase64Url(exit.publicKey), aead: nodeChaCha20Poly1305, sendRecord: first.send });
-    attach(session, first);
-    session.start();
-    await session.whenOpen();
-    const download = await startDownload(session);
-    await download.passed(2 * 1024 * 1024);
     // The volunteer injects a record the exit cannot authenticate (a copy of a real one with a flipped bit).
     const closed = once(first.socket, 'close');
     const junk = lastSealed(first.sent).slice();
@@ -225,16 +234,8 @@ test('a junk record on the current path costs that path, not the session: the ex
 });
 
 test('records still arriving on a replaced path never reach the session: the exit terminates that socket and the resumed download completes', async () => {
-  const exit = new ExitServer({ keyPair, config: { port: 0, allowLoopback: true } });
-  const { url } = await exit.listen();
+  const { exit, url, first, session, download } = await downloadingThroughOnePath();
   try {
-    const first = await openPath(url);
-    const session = new ClientSession({ exitPublicKey: fromBase64Url(exit.publicKey), aead: nodeChaCha20Poly1305, sendRecord: first.send });
-    attach(session, first);
-    session.start();
-    await session.whenOpen();
-    const download = await startDownload(session);
-    await download.passed(2 * 1024 * 1024);
     // The client moves to a second volunteer while the first one's socket is still open.
     const second = await openPath(url);
     attach(session, second);
