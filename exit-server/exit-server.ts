@@ -8,11 +8,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
+import { AddressBudget } from '../protocol/address-budget.ts';
 import { ExitSession, type KeyPair, MAX_RECORD_BYTES, type MuxStream, RecordType, SessionCloseCode, StreamErrorCode, toBase64Url } from '../protocol/index.ts';
 import { encodeRefusedRecord } from '../protocol/record.ts';
 import { peekResumeSessionId } from '../protocol/resume.ts';
 import { BrokerRoute, WebSocketCloseCode } from '../protocol/signaling.ts';
-import { AddressAdmission } from './admission.ts';
 import { type ExitConfig, verifyExitConfig } from './config.ts';
 import { bridgeDestination } from './destination-bridge.ts';
 import { DestinationDialer, DestinationError } from './destination-dialer.ts';
@@ -89,7 +89,10 @@ export class ExitServer {
   };
   /** Sessions without a path, longest-waiting first (a Set keeps insertion order). */
   private readonly detached = new Set<ExitSession>();
-  private readonly admission: AddressAdmission;
+  /** Paths open per volunteer address. */
+  private readonly pathsPerAddress: AddressBudget;
+  /** New sessions per volunteer address per minute. */
+  private readonly handshakesPerAddress: AddressBudget;
   private readonly silenceSweep: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: ExitServerOptions) {
@@ -101,9 +104,15 @@ export class ExitServer {
     });
     this.http = createServer((request, response) => this.serveHttp(request, response));
     this.webSockets = new WebSocketServer({ server: this.http, path: this.config.path, maxPayload: MAX_RECORD_BYTES, perMessageDeflate: false });
-    this.admission = new AddressAdmission({
-      maxPathsPerAddress: this.config.maxPathsPerAddress,
-      maxHandshakesPerAddressPerMinute: this.config.maxHandshakesPerAddressPerMinute,
+    // Each budget uses one of its two limits; the other is set out of reach.
+    this.pathsPerAddress = new AddressBudget({
+      maxConcurrentPerAddress: this.config.maxPathsPerAddress,
+      maxPerAddressPerMinute: Number.MAX_SAFE_INTEGER,
+      maxTrackedAddresses: MAX_TRACKED_ADDRESSES,
+    });
+    this.handshakesPerAddress = new AddressBudget({
+      maxConcurrentPerAddress: Number.MAX_SAFE_INTEGER,
+      maxPerAddressPerMinute: this.config.maxHandshakesPerAddressPerMinute,
       maxTrackedAddresses: MAX_TRACKED_ADDRESSES,
     });
     this.webSockets.on('connection', (socket, request) => this.acceptVolunteer(socket, request.socket.remoteAddress ?? 'unknown'));
@@ -176,13 +185,13 @@ export class ExitServer {
       tap?.('from-exit', record);
       if (socket.readyState === socket.OPEN) socket.send(record);
     };
-    if (!this.admission.openPath(address)) {
+    if (!this.pathsPerAddress.enter(address)) {
       this.metrics.pathsRefused++;
       send(encodeRefusedRecord(`this volunteer address already holds ${this.config.maxPathsPerAddress} paths to this exit`));
       socket.close(WebSocketCloseCode.TRY_AGAIN_LATER, 'too many paths from one address');
       return;
     }
-    socket.once('close', () => this.admission.closePath(address));
+    socket.once('close', () => this.pathsPerAddress.leave(address));
     /** The session this path carries: set by its first record (HELLO starts one, RESUME moves one here). */
     let session: ExitSession | undefined;
     let refusedResumes = 0;
@@ -221,7 +230,7 @@ export class ExitServer {
         socket.close(WebSocketCloseCode.TRY_AGAIN_LATER, 'exit full');
         return;
       }
-      if (!this.admission.takeHandshake(address)) {
+      if (!this.handshakesPerAddress.take(address)) {
         this.metrics.handshakesRefused++;
         send(encodeRefusedRecord('this volunteer address starts sessions too fast; try again in a minute'));
         socket.close(WebSocketCloseCode.TRY_AGAIN_LATER, 'too many new sessions from one address');

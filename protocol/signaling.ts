@@ -124,7 +124,15 @@ export interface ClientOfferResponse {
 export interface BrokerErrorBody {
   error: { code: BrokerErrorCode; message: string };
 }
-export type BrokerErrorCode = 'BAD_REQUEST' | 'BODY_TOO_LARGE' | 'UNKNOWN_EXIT' | 'NO_VOLUNTEERS' | 'TIMED_OUT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED';
+export type BrokerErrorCode =
+  | 'BAD_REQUEST'
+  | 'BODY_TOO_LARGE'
+  | 'UNKNOWN_EXIT'
+  | 'NO_VOLUNTEERS'
+  | 'TIMED_OUT'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'TOO_MANY_REQUESTS';
 
 /** Thrown by the validators below; `message` names the offending field. */
 export class SignalingFormatError extends Error {

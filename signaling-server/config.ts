@@ -36,14 +36,22 @@ export interface BrokerConfig {
   maxBodyBytes: number;
   /** Longest the request headers may take to arrive (ms). Default 10_000. */
   requestHeadersTimeoutMs: number;
-  /** Longest the request body may take to arrive once headers are in (ms). Default 10_000. */
+  /** Longest the request body may take to arrive once headers are in (ms): an offer is a few KB. Default 5_000. */
   bodyReadTimeoutMs: number;
   /** After refusing an oversize body, how long the broker discards the rest so the client can read the 413 (ms). Default 2_000. */
   rejectedBodyDrainMs: number;
   /** Most volunteer WebSockets open at once on this broker. Default 10_000. */
   maxVolunteers: number;
-  /** Most client requests in progress at once (reading or waiting); more get 503 at once. Default 1_000. */
+  /** Most clients waiting for an answer at once (their body complete); more get 503 at once. Default 1_000. */
   maxPendingClients: number;
+  /** Most client requests still sending their body, in all; more get 503 at once. Default 2_000. */
+  maxBodiesReading: number;
+  /** Most client requests one address may have still sending their body; more get 429. Default 16. */
+  maxBodiesReadingPerAddress: number;
+  /** Most client offers one address may make per minute; more get 429 with Retry-After. Default 120. */
+  maxOffersPerAddressPerMinute: number;
+  /** Most volunteer sockets one address may hold open; more get 429. Default 64. */
+  maxVolunteersPerAddress: number;
   /** Ping interval for volunteer WebSockets; no pong within one interval closes the socket (ms). Default 20_000. */
   volunteerHeartbeatMs: number;
   /** Longest a new volunteer socket may stay without sending `hello` (ms). Default 10_000. */
@@ -63,10 +71,14 @@ export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   clientAnswerTimeoutMs: 5_000,
   maxBodyBytes: MAX_SIGNALING_MESSAGE_BYTES,
   requestHeadersTimeoutMs: 10_000,
-  bodyReadTimeoutMs: 10_000,
+  bodyReadTimeoutMs: 5_000,
   rejectedBodyDrainMs: 2_000,
   maxVolunteers: 10_000,
   maxPendingClients: 1_000,
+  maxBodiesReading: 2_000,
+  maxBodiesReadingPerAddress: 16,
+  maxOffersPerAddressPerMinute: 120,
+  maxVolunteersPerAddress: 64,
   volunteerHeartbeatMs: 20_000,
   volunteerHelloTimeoutMs: 10_000,
   maxOffersPerVolunteerPending: 1,
@@ -123,6 +135,10 @@ export function verifyBrokerConfig(overrides: Partial<BrokerConfig> = {}): Broke
       rejectedBodyDrainMs: [0, MAX_TIMER_MS],
       maxVolunteers: [1, 10_000_000],
       maxPendingClients: [1, 10_000_000],
+      maxBodiesReading: [1, 10_000_000],
+      maxBodiesReadingPerAddress: [1, 10_000_000],
+      maxOffersPerAddressPerMinute: [1, 10_000_000],
+      maxVolunteersPerAddress: [1, 10_000_000],
       volunteerHeartbeatMs: [1, MAX_TIMER_MS],
       volunteerHelloTimeoutMs: [1, MAX_TIMER_MS],
       maxOffersPerVolunteerPending: [1, MAX_VOLUNTEER_SLOTS],

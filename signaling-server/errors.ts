@@ -57,6 +57,17 @@ export class NoVolunteersError extends BrokerHttpError {
   }
 }
 
+/** One address asks too much or too fast; `retryAfterSeconds` says when it may ask again. */
+export class TooManyRequestsError extends BrokerHttpError {
+  override readonly name = 'TooManyRequestsError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(429, 'TOO_MANY_REQUESTS', message);
+  }
+}
+
 export class AnswerTimedOutError extends BrokerHttpError {
   override readonly name = 'AnswerTimedOutError';
   constructor(clientAnswerTimeoutMs: number) {

@@ -8,11 +8,12 @@
  * Nothing here logs per request, and no address is ever logged.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AddressBudget } from '../protocol/address-budget.ts';
 import type { ClientOfferRequest, ClientOfferResponse, ExitInfo } from '../protocol/signaling.ts';
 import { BrokerRoute, parseClientOfferRequest, SignalingFormatError } from '../protocol/signaling.ts';
 import type { BrokerLogEvent } from './config.ts';
 import type { BrokerHttpErrorCode } from './errors.ts';
-import { BadRequestError, BodyTooLargeError, BrokerHttpError, ClientGoneError, NoVolunteersError, UnknownExitError } from './errors.ts';
+import { BadRequestError, BodyTooLargeError, BrokerHttpError, ClientGoneError, NoVolunteersError, TooManyRequestsError, UnknownExitError } from './errors.ts';
 import { readBodyText } from './http-body.ts';
 import type { Matchmaker } from './matchmaker.ts';
 import type { BrokerCounters, BrokerMetricsSnapshot } from './metrics.ts';
@@ -24,6 +25,9 @@ export interface HttpHandlerOptions {
   bodyReadTimeoutMs: number;
   rejectedBodyDrainMs: number;
   maxPendingClients: number;
+  maxBodiesReading: number;
+  maxBodiesReadingPerAddress: number;
+  maxOffersPerAddressPerMinute: number;
   matchmaker: Pick<Matchmaker, 'findAnswer'>;
   counters: BrokerCounters;
   metrics: () => Promise<BrokerMetricsSnapshot>;
@@ -44,6 +48,9 @@ const ROUTE_METHODS: Readonly<Record<string, readonly string[]>> = {
   [BrokerRoute.METRICS]: ['GET'],
 };
 
+/** Most addresses whose offer rate the broker remembers at once. */
+const MAX_TRACKED_ADDRESSES = 100_000;
+
 /** Seconds a client told NO_VOLUNTEERS should wait before asking again (Retry-After). */
 const NO_VOLUNTEERS_RETRY_AFTER_S = 2;
 
@@ -51,13 +58,29 @@ export class BrokerHttpHandler {
   readonly #options: HttpHandlerOptions;
   readonly #exitsById: ReadonlyMap<string, ExitInfo>;
   #clientsPending = 0;
+  #bodiesReading = 0;
+  /** Requests still sending their body, per address. */
+  readonly #bodiesPerAddress: AddressBudget;
+  /** Offers per address per minute. */
+  readonly #offersPerAddress: AddressBudget;
 
   constructor(options: HttpHandlerOptions) {
     this.#options = options;
     this.#exitsById = new Map(options.exits.map((exit) => [exit.id, exit]));
+    // Each budget uses one of its two limits; the other is set out of reach.
+    this.#bodiesPerAddress = new AddressBudget({
+      maxConcurrentPerAddress: options.maxBodiesReadingPerAddress,
+      maxPerAddressPerMinute: Number.MAX_SAFE_INTEGER,
+      maxTrackedAddresses: MAX_TRACKED_ADDRESSES,
+    });
+    this.#offersPerAddress = new AddressBudget({
+      maxConcurrentPerAddress: Number.MAX_SAFE_INTEGER,
+      maxPerAddressPerMinute: options.maxOffersPerAddressPerMinute,
+      maxTrackedAddresses: MAX_TRACKED_ADDRESSES,
+    });
   }
 
-  /** Client requests being read or waiting for an answer. */
+  /** Clients waiting for an answer (their body complete). */
   get clientsPending(): number {
     return this.#clientsPending;
   }
@@ -102,9 +125,48 @@ export class BrokerHttpHandler {
   async #handleClientOffer(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const { counters } = this.#options;
     counters.clientRequests += 1;
-    if (this.#clientsPending >= this.#options.maxPendingClients) {
+    // Counted for limits only, never logged. Behind a CDN this is the CDN's address: raise the limits there.
+    const address = request.socket.remoteAddress ?? 'unknown';
+    if (!this.#offersPerAddress.take(address)) {
+      counters.rateLimited += 1;
+      const wait = this.#offersPerAddress.secondsUntilNext(address);
+      this.#refuseUnreadBody(
+        request,
+        response,
+        new TooManyRequestsError(`this address sent more than ${this.#options.maxOffersPerAddressPerMinute} offers in a minute; try again in ${wait} s`, wait),
+      );
+      return;
+    }
+    // A request counts against the pending clients only once its body is in: slow bodies hold only a reading slot,
+    // and one address holds at most maxBodiesReadingPerAddress of those.
+    if (this.#bodiesReading >= this.#options.maxBodiesReading) {
       counters.noVolunteers += 1;
       this.#refuseUnreadBody(request, response, new NoVolunteersError('the broker is busy; try again in a few seconds'));
+      return;
+    }
+    if (!this.#bodiesPerAddress.enter(address)) {
+      counters.rateLimited += 1;
+      this.#refuseUnreadBody(
+        request,
+        response,
+        new TooManyRequestsError(`this address has ${this.#options.maxBodiesReadingPerAddress} requests still sending their body; finish those first`, 1),
+      );
+      return;
+    }
+    this.#bodiesReading += 1;
+    let text: string;
+    try {
+      text = await readBodyText(request, this.#options);
+    } catch (error) {
+      this.#refuseBody(request, response, error);
+      return;
+    } finally {
+      this.#bodiesReading -= 1;
+      this.#bodiesPerAddress.leave(address);
+    }
+    if (this.#clientsPending >= this.#options.maxPendingClients) {
+      counters.noVolunteers += 1;
+      sendBrokerError(response, new NoVolunteersError('the broker is busy; try again in a few seconds'));
       return;
     }
     this.#clientsPending += 1;
@@ -113,16 +175,13 @@ export class BrokerHttpHandler {
       if (!response.writableFinished) clientGone.abort();
     });
     try {
-      const answer = await this.#answerOffer(request, clientGone.signal);
+      const answer = await this.#answerOffer(text, clientGone.signal);
       sendJson(response, 200, answer, CORS_HEADERS);
     } catch (error) {
       if (error instanceof ClientGoneError) {
         response.destroy();
-      } else if (error instanceof BodyTooLargeError) {
-        counters.badRequests += 1;
-        this.#refuseUnreadBody(request, response, error);
       } else if (error instanceof BrokerHttpError) {
-        if (error.status === 400 || error.status === 408) counters.badRequests += 1;
+        if (error.status === 400) counters.badRequests += 1;
         sendBrokerError(response, error);
       } else {
         throw error;
@@ -132,8 +191,23 @@ export class BrokerHttpHandler {
     }
   }
 
-  async #answerOffer(request: IncomingMessage, clientGone: AbortSignal): Promise<ClientOfferResponse> {
-    const text = await readBodyText(request, this.#options);
+  /** The body could not be read: too large (the rest is drained), too slow, not UTF-8, or the client left. */
+  #refuseBody(request: IncomingMessage, response: ServerResponse, error: unknown): void {
+    const { counters } = this.#options;
+    if (error instanceof ClientGoneError) {
+      response.destroy();
+    } else if (error instanceof BodyTooLargeError) {
+      counters.badRequests += 1;
+      this.#refuseUnreadBody(request, response, error);
+    } else if (error instanceof BrokerHttpError) {
+      counters.badRequests += 1;
+      sendBrokerError(response, error);
+    } else {
+      throw error;
+    }
+  }
+
+  async #answerOffer(text: string, clientGone: AbortSignal): Promise<ClientOfferResponse> {
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -195,6 +269,7 @@ function sendError(response: ServerResponse, status: number, code: BrokerHttpErr
 function sendBrokerError(response: ServerResponse, error: BrokerHttpError): void {
   const headers: Record<string, string> = { ...CORS_HEADERS };
   if (error.code === 'NO_VOLUNTEERS') headers['Retry-After'] = String(NO_VOLUNTEERS_RETRY_AFTER_S);
+  if (error instanceof TooManyRequestsError) headers['Retry-After'] = String(Math.max(1, error.retryAfterSeconds));
   // A body that stopped arriving may never finish; the connection cannot carry another request.
   if (error.status === 408) headers.Connection = 'close';
   sendError(response, error.status, error.code, error.message, headers);

@@ -18,6 +18,8 @@ export class BrokerCounters {
   badRequests = 0;
   /** Offers a volunteer declined. */
   declines = 0;
+  /** Client requests and volunteer sockets refused with 429: one address asked too much or too fast. */
+  rateLimited = 0;
   /** Volunteer sockets closed for breaking the protocol (bad JSON or shape, binary, oversize, no hello). */
   volunteerProtocolErrors = 0;
 }
@@ -33,6 +35,7 @@ export interface BrokerMetricsSnapshot {
   noVolunteersTotal: number;
   badRequestsTotal: number;
   declinesTotal: number;
+  rateLimitedTotal: number;
   volunteerProtocolErrorsTotal: number;
 }
 
@@ -48,6 +51,7 @@ export function snapshotMetrics(counters: BrokerCounters, storeCounts: Volunteer
     noVolunteersTotal: counters.noVolunteers,
     badRequestsTotal: counters.badRequests,
     declinesTotal: counters.declines,
+    rateLimitedTotal: counters.rateLimited,
     volunteerProtocolErrorsTotal: counters.volunteerProtocolErrors,
   };
 }
@@ -77,7 +81,7 @@ export function renderPrometheus(snapshot: BrokerMetricsSnapshot): string {
       help: 'Volunteer slots held by offers awaiting an answer.',
       value: snapshot.volunteerSlotsReserved,
     },
-    { name: 'ferry_broker_clients_pending', type: 'gauge', help: 'Client requests in progress.', value: snapshot.clientsPending },
+    { name: 'ferry_broker_clients_pending', type: 'gauge', help: 'Clients waiting for an answer (their body complete).', value: snapshot.clientsPending },
     { name: 'ferry_broker_client_requests_total', type: 'counter', help: 'Client offer requests received.', value: snapshot.clientRequestsTotal },
     { name: 'ferry_broker_matches_total', type: 'counter', help: 'Clients that received an answer.', value: snapshot.matchesTotal },
     { name: 'ferry_broker_timeouts_total', type: 'counter', help: 'Clients answered 504 TIMED_OUT.', value: snapshot.timeoutsTotal },
@@ -89,6 +93,12 @@ export function renderPrometheus(snapshot: BrokerMetricsSnapshot): string {
       value: snapshot.badRequestsTotal,
     },
     { name: 'ferry_broker_declines_total', type: 'counter', help: 'Offers declined by volunteers.', value: snapshot.declinesTotal },
+    {
+      name: 'ferry_broker_rate_limited_total',
+      type: 'counter',
+      help: 'Client requests and volunteer sockets refused with 429 (one address, too much or too fast).',
+      value: snapshot.rateLimitedTotal,
+    },
     {
       name: 'ferry_broker_volunteer_protocol_errors_total',
       type: 'counter',

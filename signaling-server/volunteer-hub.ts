@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
+import { AddressBudget } from '../protocol/address-budget.ts';
 import type { BrokerOffer, BrokerToVolunteer, ExitInfo, NatClass, VolunteerKind, VolunteerToBroker } from '../protocol/signaling.ts';
 import { parseVolunteerMessage, SignalingFormatError, WebSocketCloseCode } from '../protocol/signaling.ts';
 import type { BrokerLogEvent } from './config.ts';
@@ -26,6 +27,7 @@ export interface VolunteerHubOptions {
   exits: readonly ExitInfo[];
   maxMessageBytes: number;
   maxVolunteers: number;
+  maxVolunteersPerAddress: number;
   heartbeatMs: number;
   helloTimeoutMs: number;
   store: VolunteerStore;
@@ -51,21 +53,47 @@ export class VolunteerHub {
   readonly #connections = new Set<VolunteerConnection>();
   readonly #byVolunteerId = new Map<string, VolunteerConnection>();
   readonly #heartbeat: NodeJS.Timeout;
+  /** Volunteer sockets per address. */
+  readonly #perAddress: AddressBudget;
 
   constructor(options: VolunteerHubOptions) {
     this.#options = options;
     this.#server = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
+    this.#perAddress = new AddressBudget({
+      maxConcurrentPerAddress: options.maxVolunteersPerAddress,
+      maxPerAddressPerMinute: Number.MAX_SAFE_INTEGER,
+      maxTrackedAddresses: options.maxVolunteers,
+    });
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs);
     this.#heartbeat.unref();
   }
 
-  /** Takes over an HTTP upgrade for /v1/volunteer. Refuses with 503 when maxVolunteers sockets are open. */
+  /**
+   * Takes over an HTTP upgrade for /v1/volunteer. Refuses with 503 when maxVolunteers sockets are open, and with 429
+   * when this address already holds maxVolunteersPerAddress (the address is counted, never logged).
+   */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#connections.size >= this.#options.maxVolunteers) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    this.#server.handleUpgrade(request, socket, head, (ws) => this.#accept(ws));
+    const address = request.socket.remoteAddress ?? 'unknown';
+    if (!this.#perAddress.enter(address)) {
+      this.#options.counters.rateLimited += 1;
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 60\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    let counted = true;
+    const release = (): void => {
+      if (!counted) return;
+      counted = false;
+      this.#perAddress.leave(address);
+    };
+    socket.once('close', release);
+    this.#server.handleUpgrade(request, socket, head, (ws) => {
+      ws.once('close', release);
+      this.#accept(ws);
+    });
   }
 
   /** Sends an offer to a connected volunteer. False when it is not connected here (anymore). */

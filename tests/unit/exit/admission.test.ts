@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
-import { AddressAdmission } from '../../../exit-server/admission.ts';
 import type { ExitConfig } from '../../../exit-server/config.ts';
 import { ExitServer } from '../../../exit-server/exit-server.ts';
 import { waitFor, withTimeout } from '../../../harness/wait.ts';
 import { nodeChaCha20Poly1305 } from '../../../protocol/adapters/node-aead.ts';
+import { AddressBudget } from '../../../protocol/address-budget.ts';
 import { NOISE_PROLOGUE, NOISE_PROTOCOL_NAME } from '../../../protocol/constants.ts';
 import { nobleChaCha20Poly1305 } from '../../../protocol/crypto.ts';
 import { encodeClientHello } from '../../../protocol/hello.ts';
@@ -17,22 +17,23 @@ import { ClientSession, fromBase64Url, generateKeyPair, RecordType } from '../..
 import { NkInitiator } from '../../../protocol/noise.ts';
 import { decodeRecord, encodeHandshakeRecord } from '../../../protocol/record.ts';
 
-test('AddressAdmission: paths are capped per address, handshakes refill over a minute, and the table is bounded', () => {
+test('AddressBudget: holdings are capped per address, starts refill over a minute, and the table is bounded', () => {
   let now = 0;
-  const admission = new AddressAdmission({ maxPathsPerAddress: 2, maxHandshakesPerAddressPerMinute: 3, maxTrackedAddresses: 2 }, () => now);
-  assert.deepEqual([admission.openPath('a'), admission.openPath('a'), admission.openPath('a'), admission.openPath('b')], [true, true, false, true]);
-  admission.closePath('a');
-  assert.equal(admission.openPath('a'), true, 'a closed path frees its place');
+  const budget = new AddressBudget({ maxConcurrentPerAddress: 2, maxPerAddressPerMinute: 3, maxTrackedAddresses: 2 }, () => now);
+  assert.deepEqual([budget.enter('a'), budget.enter('a'), budget.enter('a'), budget.enter('b')], [true, true, false, true]);
+  budget.leave('a');
+  assert.equal(budget.enter('a'), true, 'what left frees its place');
   assert.deepEqual(
-    [1, 2, 3, 4].map(() => admission.takeHandshake('a')),
+    [1, 2, 3, 4].map(() => budget.take('a')),
     [true, true, true, false],
   );
-  now += 20_000; // a third of a minute: one handshake back
-  assert.deepEqual([admission.takeHandshake('a'), admission.takeHandshake('a')], [true, false]);
+  assert.equal(budget.secondsUntilNext('a'), 20, 'one start comes back every 20 s');
+  now += 20_000;
+  assert.deepEqual([budget.take('a'), budget.take('a')], [true, false]);
   // Two more addresses push 'a' out of the table; it comes back with a full bucket (forgetting costs nothing).
-  admission.takeHandshake('b');
-  admission.takeHandshake('c');
-  assert.equal(admission.takeHandshake('a'), true);
+  budget.take('b');
+  budget.take('c');
+  assert.equal(budget.take('a'), true);
 });
 
 async function startExit(config: Partial<ExitConfig>): Promise<{ exit: ExitServer; url: string }> {
