@@ -8,11 +8,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
+import { closeOrCut } from '../protocol/adapters/ws-shutdown.ts';
 import { AddressBudget } from '../protocol/address-budget.ts';
 import { ExitSession, type KeyPair, MAX_RECORD_BYTES, type MuxStream, RecordType, SessionCloseCode, StreamErrorCode, toBase64Url } from '../protocol/index.ts';
 import { encodeRefusedRecord } from '../protocol/record.ts';
 import { peekResumeSessionId } from '../protocol/resume.ts';
-import { BrokerRoute, WebSocketCloseCode } from '../protocol/signaling.ts';
+import { BrokerRoute, closeReason, WebSocketCloseCode } from '../protocol/signaling.ts';
 import { type ExitConfig, verifyExitConfig } from './config.ts';
 import { bridgeDestination } from './destination-bridge.ts';
 import { DestinationDialer, DestinationError } from './destination-dialer.ts';
@@ -20,6 +21,8 @@ import { EgressPolicy } from './egress-policy.ts';
 
 /** A path that keeps sending refused RESUMEs is closed after this many. */
 const MAX_REFUSED_RESUMES_PER_PATH = 3;
+/** On shutdown, how long volunteer sockets get to finish their close handshake before they are cut (ms). */
+const SHUTDOWN_GRACE_MS = 1_000;
 
 export interface ExitServerOptions {
   config?: Partial<ExitConfig>;
@@ -133,8 +136,12 @@ export class ExitServer {
 
   async close(): Promise<void> {
     clearInterval(this.silenceSweep);
+    // Each session sends GOAWAY and closes its path; a socket cut at once could drop that GOAWAY unsent, and the
+    // client would only notice by silence. So sockets get a short grace to close, then are cut.
     for (const session of this.sessions) session.close('the exit is shutting down', SessionCloseCode.SHUTTING_DOWN);
-    for (const socket of this.webSockets.clients) socket.terminate();
+    await Promise.all(
+      [...this.webSockets.clients].map((socket) => closeOrCut(socket, WebSocketCloseCode.GOING_AWAY, 'the exit is shutting down', SHUTDOWN_GRACE_MS)),
+    );
     await new Promise<void>((resolve) => this.webSockets.close(() => resolve()));
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeAllConnections();
@@ -271,7 +278,7 @@ export class ExitServer {
         this.pathOf.delete(session);
         // Let a GOAWAY already queued reach the client before the socket closes.
         if (path && path.readyState === path.OPEN)
-          path.close(error ? WebSocketCloseCode.POLICY_VIOLATION : WebSocketCloseCode.NORMAL, (error?.code ?? 'closed').slice(0, 120));
+          path.close(error ? WebSocketCloseCode.POLICY_VIOLATION : WebSocketCloseCode.NORMAL, closeReason(error?.code ?? 'closed'));
       },
     });
     this.sessions.add(session);
@@ -282,14 +289,14 @@ export class ExitServer {
   }
 
   /**
-   * The session's current path is gone (closed, failed or silent): forget it, close it with `closeReason` if given,
+   * The session's current path is gone (closed, failed or silent): forget it, close it telling the volunteer `reasonForVolunteer` if given,
    * and keep the session for a resume, at most maxDetachedSessions of them (the longest-waiting is freed first).
    */
-  private dropPath(session: ExitSession, reason: string, closeReason?: string): void {
+  private dropPath(session: ExitSession, reason: string, reasonForVolunteer?: string): void {
     const path = this.pathOf.get(session);
     if (path === undefined) return;
     this.pathOf.delete(session);
-    if (closeReason !== undefined && path.readyState === path.OPEN) path.close(WebSocketCloseCode.POLICY_VIOLATION, truncateReason(closeReason));
+    if (reasonForVolunteer !== undefined && path.readyState === path.OPEN) path.close(WebSocketCloseCode.POLICY_VIOLATION, closeReason(reasonForVolunteer));
     session.transportLost(reason);
     if (session.state !== 'detached') return;
     this.detached.add(session);
@@ -383,14 +390,4 @@ function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;
-}
-
-/** Longest WebSocket close reason (RFC 6455: the close frame's payload is at most 125 bytes, 2 of them the code). */
-const MAX_CLOSE_REASON_BYTES = 123;
-
-/** `reason` cut to MAX_CLOSE_REASON_BYTES of UTF-8 on a character boundary. */
-function truncateReason(reason: string): string {
-  let text = reason;
-  while (Buffer.byteLength(text, 'utf8') > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
-  return text;
 }

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import { type ExtensionToPipe, type HelperToPipe, PipeCloseCode, parseExtensionToPipe } from '../protocol/local-channel.ts';
+import { closeReason } from '../protocol/signaling.ts';
 import type { PipeServerLimits } from './config.ts';
 
 /** A control message the helper ignored, and why. */
@@ -99,7 +100,7 @@ export class WebSocketPipe implements LocalPipe {
   /** For the server: close with one of PipeCloseCode. */
   closeWithCode(code: PipeCloseCode, reason: string): void {
     if (this.ws.readyState === this.ws.CLOSED || this.ws.readyState === this.ws.CLOSING) return;
-    this.ws.close(code, truncateUtf8(reason, 123));
+    this.ws.close(code, closeReason(reason));
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
@@ -128,11 +129,4 @@ function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
-}
-
-/** WebSocket close reasons are limited to 123 bytes of UTF-8; cut on a character boundary. */
-function truncateUtf8(text: string, maxBytes: number): string {
-  let out = text;
-  while (Buffer.byteLength(out, 'utf8') > maxBytes) out = out.slice(0, -1);
-  return out;
 }

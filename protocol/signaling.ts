@@ -4,6 +4,7 @@
  * Runtime-neutral: no Node or DOM imports. The broker and the relay worker both use these, so the wire format has
  * one definition: the routes, the data channel's label, the WebSocket close codes and every size limit live here.
  */
+import { fromUtf8, utf8Prefix } from './bytes.ts';
 import { type Fail, isRecord, requireInteger, requireOneOf, requireText } from './validate.ts';
 
 /** The broker's HTTP and WebSocket routes. */
@@ -38,6 +39,13 @@ export const WebSocketCloseCode = {
   TRY_AGAIN_LATER: 1013,
 } as const;
 export type WebSocketCloseCode = (typeof WebSocketCloseCode)[keyof typeof WebSocketCloseCode];
+/** Longest WebSocket close reason: a close frame's payload is at most 125 bytes, 2 of them the code (RFC 6455 §5.5). */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/** `reason` cut to MAX_CLOSE_REASON_BYTES of UTF-8 at a character boundary (ws throws on a longer one). */
+export function closeReason(reason: string): string {
+  return fromUtf8(utf8Prefix(reason, MAX_CLOSE_REASON_BYTES));
+}
 
 /** Largest JSON message a volunteer may send the broker, and largest client request body (bytes). */
 export const MAX_SIGNALING_MESSAGE_BYTES = 64 * 1024;

@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
+import { closeOrCut } from '../protocol/adapters/ws-shutdown.ts';
 import { AddressBudget } from '../protocol/address-budget.ts';
 import type { BrokerOffer, BrokerToVolunteer, ExitInfo, NatClass, VolunteerKind, VolunteerToBroker } from '../protocol/signaling.ts';
 import { parseVolunteerMessage, SignalingFormatError, WebSocketCloseCode } from '../protocol/signaling.ts';
@@ -108,8 +109,7 @@ export class VolunteerHub {
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
     const connections = [...this.#connections];
-    const socketsClosed = connections.map((connection) => closedOrCut(connection.socket, CLOSE_GRACE_MS));
-    for (const connection of connections) connection.socket.close(WebSocketCloseCode.GOING_AWAY, 'broker shutting down');
+    const socketsClosed = connections.map((connection) => closeOrCut(connection.socket, WebSocketCloseCode.GOING_AWAY, 'broker shutting down', CLOSE_GRACE_MS));
     await Promise.all([...socketsClosed, ...connections.map((connection) => this.#forget(connection))]);
     this.#server.close();
   }
@@ -249,18 +249,6 @@ export class VolunteerHub {
       connection.socket.ping();
     }
   }
-}
-
-/** Resolves once the socket has closed, terminating it if the close handshake takes longer than graceMs. */
-function closedOrCut(socket: WebSocket, graceMs: number): Promise<void> {
-  if (socket.readyState === socket.CLOSED) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(() => socket.terminate(), graceMs);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 function rawDataToText(data: RawData): string {
