@@ -9,7 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
 import { closeOrCut } from '../protocol/adapters/ws-shutdown.ts';
-import { AddressBudget } from '../protocol/address-budget.ts';
+import { AddressHoldings, AddressRateLimit } from '../protocol/address-budget.ts';
 import { ExitSession, type KeyPair, MAX_RECORD_BYTES, type MuxStream, RecordType, SessionCloseCode, StreamErrorCode, toBase64Url } from '../protocol/index.ts';
 import { encodeRefusedRecord } from '../protocol/record.ts';
 import { peekResumeSessionId } from '../protocol/resume.ts';
@@ -93,9 +93,9 @@ export class ExitServer {
   /** Sessions without a path, longest-waiting first (a Set keeps insertion order). */
   private readonly detached = new Set<ExitSession>();
   /** Paths open per volunteer address. */
-  private readonly pathsPerAddress: AddressBudget;
+  private readonly pathsPerAddress: AddressHoldings;
   /** New sessions per volunteer address per minute. */
-  private readonly handshakesPerAddress: AddressBudget;
+  private readonly handshakesPerAddress: AddressRateLimit;
   private readonly silenceSweep: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: ExitServerOptions) {
@@ -107,15 +107,9 @@ export class ExitServer {
     });
     this.http = createServer((request, response) => this.serveHttp(request, response));
     this.webSockets = new WebSocketServer({ server: this.http, path: this.config.path, maxPayload: MAX_RECORD_BYTES, perMessageDeflate: false });
-    // Each budget uses one of its two limits; the other is set out of reach.
-    this.pathsPerAddress = new AddressBudget({
-      maxConcurrentPerAddress: this.config.maxPathsPerAddress,
-      maxPerAddressPerMinute: Number.MAX_SAFE_INTEGER,
-      maxTrackedAddresses: MAX_TRACKED_ADDRESSES,
-    });
-    this.handshakesPerAddress = new AddressBudget({
-      maxConcurrentPerAddress: Number.MAX_SAFE_INTEGER,
-      maxPerAddressPerMinute: this.config.maxHandshakesPerAddressPerMinute,
+    this.pathsPerAddress = new AddressHoldings(this.config.maxPathsPerAddress);
+    this.handshakesPerAddress = new AddressRateLimit({
+      maxPerMinute: this.config.maxHandshakesPerAddressPerMinute,
       maxTrackedAddresses: MAX_TRACKED_ADDRESSES,
     });
     this.webSockets.on('connection', (socket, request) => this.acceptVolunteer(socket, request.socket.remoteAddress ?? 'unknown'));

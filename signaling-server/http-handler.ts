@@ -8,7 +8,7 @@
  * Nothing here logs per request, and no address is ever logged.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AddressBudget } from '../protocol/address-budget.ts';
+import { AddressHoldings, AddressRateLimit } from '../protocol/address-budget.ts';
 import type { ClientOfferRequest, ClientOfferResponse, ExitInfo } from '../protocol/signaling.ts';
 import { BrokerRoute, parseClientOfferRequest, SignalingFormatError } from '../protocol/signaling.ts';
 import type { BrokerLogEvent } from './config.ts';
@@ -60,24 +60,15 @@ export class BrokerHttpHandler {
   #clientsPending = 0;
   #bodiesReading = 0;
   /** Requests still sending their body, per address. */
-  readonly #bodiesPerAddress: AddressBudget;
+  readonly #bodiesPerAddress: AddressHoldings;
   /** Offers per address per minute. */
-  readonly #offersPerAddress: AddressBudget;
+  readonly #offersPerAddress: AddressRateLimit;
 
   constructor(options: HttpHandlerOptions) {
     this.#options = options;
     this.#exitsById = new Map(options.exits.map((exit) => [exit.id, exit]));
-    // Each budget uses one of its two limits; the other is set out of reach.
-    this.#bodiesPerAddress = new AddressBudget({
-      maxConcurrentPerAddress: options.maxBodiesReadingPerAddress,
-      maxPerAddressPerMinute: Number.MAX_SAFE_INTEGER,
-      maxTrackedAddresses: MAX_TRACKED_ADDRESSES,
-    });
-    this.#offersPerAddress = new AddressBudget({
-      maxConcurrentPerAddress: Number.MAX_SAFE_INTEGER,
-      maxPerAddressPerMinute: options.maxOffersPerAddressPerMinute,
-      maxTrackedAddresses: MAX_TRACKED_ADDRESSES,
-    });
+    this.#bodiesPerAddress = new AddressHoldings(options.maxBodiesReadingPerAddress);
+    this.#offersPerAddress = new AddressRateLimit({ maxPerMinute: options.maxOffersPerAddressPerMinute, maxTrackedAddresses: MAX_TRACKED_ADDRESSES });
   }
 
   /** Clients waiting for an answer (their body complete). */

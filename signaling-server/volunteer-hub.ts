@@ -13,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
 import { closeOrCut } from '../protocol/adapters/ws-shutdown.ts';
-import { AddressBudget } from '../protocol/address-budget.ts';
+import { AddressHoldings } from '../protocol/address-budget.ts';
 import type { BrokerOffer, BrokerToVolunteer, ExitInfo, NatClass, VolunteerKind, VolunteerToBroker } from '../protocol/signaling.ts';
 import { parseVolunteerMessage, SignalingFormatError, WebSocketCloseCode } from '../protocol/signaling.ts';
 import type { BrokerLogEvent } from './config.ts';
@@ -55,16 +55,12 @@ export class VolunteerHub {
   readonly #byVolunteerId = new Map<string, VolunteerConnection>();
   readonly #heartbeat: NodeJS.Timeout;
   /** Volunteer sockets per address. */
-  readonly #perAddress: AddressBudget;
+  readonly #perAddress: AddressHoldings;
 
   constructor(options: VolunteerHubOptions) {
     this.#options = options;
     this.#server = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
-    this.#perAddress = new AddressBudget({
-      maxConcurrentPerAddress: options.maxVolunteersPerAddress,
-      maxPerAddressPerMinute: Number.MAX_SAFE_INTEGER,
-      maxTrackedAddresses: options.maxVolunteers,
-    });
+    this.#perAddress = new AddressHoldings(options.maxVolunteersPerAddress);
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs);
     this.#heartbeat.unref();
   }

@@ -9,7 +9,7 @@ import type { ExitConfig } from '../../../exit-server/config.ts';
 import { ExitServer } from '../../../exit-server/exit-server.ts';
 import { waitFor, withTimeout } from '../../../harness/wait.ts';
 import { nodeChaCha20Poly1305 } from '../../../protocol/adapters/node-aead.ts';
-import { AddressBudget } from '../../../protocol/address-budget.ts';
+import { AddressHoldings, AddressRateLimit } from '../../../protocol/address-budget.ts';
 import { NOISE_PROLOGUE, NOISE_PROTOCOL_NAME } from '../../../protocol/constants.ts';
 import { nobleChaCha20Poly1305 } from '../../../protocol/crypto.ts';
 import { encodeClientHello } from '../../../protocol/hello.ts';
@@ -17,23 +17,25 @@ import { ClientSession, fromBase64Url, generateKeyPair, RecordType } from '../..
 import { NkInitiator } from '../../../protocol/noise.ts';
 import { decodeRecord, encodeHandshakeRecord } from '../../../protocol/record.ts';
 
-test('AddressBudget: holdings are capped per address, starts refill over a minute, and the table is bounded', () => {
+test('AddressHoldings and AddressRateLimit: holdings are capped per address, starts refill over a minute, the table is bounded', () => {
+  const holdings = new AddressHoldings(2);
+  assert.deepEqual([holdings.enter('a'), holdings.enter('a'), holdings.enter('a'), holdings.enter('b')], [true, true, false, true]);
+  holdings.leave('a');
+  assert.equal(holdings.enter('a'), true, 'what left frees its place');
+
   let now = 0;
-  const budget = new AddressBudget({ maxConcurrentPerAddress: 2, maxPerAddressPerMinute: 3, maxTrackedAddresses: 2 }, () => now);
-  assert.deepEqual([budget.enter('a'), budget.enter('a'), budget.enter('a'), budget.enter('b')], [true, true, false, true]);
-  budget.leave('a');
-  assert.equal(budget.enter('a'), true, 'what left frees its place');
+  const rate = new AddressRateLimit({ maxPerMinute: 3, maxTrackedAddresses: 2 }, () => now);
   assert.deepEqual(
-    [1, 2, 3, 4].map(() => budget.take('a')),
+    [1, 2, 3, 4].map(() => rate.take('a')),
     [true, true, true, false],
   );
-  assert.equal(budget.secondsUntilNext('a'), 20, 'one start comes back every 20 s');
+  assert.equal(rate.secondsUntilNext('a'), 20, 'one start comes back every 20 s');
   now += 20_000;
-  assert.deepEqual([budget.take('a'), budget.take('a')], [true, false]);
+  assert.deepEqual([rate.take('a'), rate.take('a')], [true, false]);
   // Two more addresses push 'a' out of the table; it comes back with a full bucket (forgetting costs nothing).
-  budget.take('b');
-  budget.take('c');
-  assert.equal(budget.take('a'), true);
+  rate.take('b');
+  rate.take('c');
+  assert.equal(rate.take('a'), true);
 });
 
 async function startExit(config: Partial<ExitConfig>): Promise<{ exit: ExitServer; url: string }> {
