@@ -1,8 +1,20 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { withTimeout } from '../../../harness/wait.ts';
 import { errorCodeOf, errorMessageOf, offerBody, sampleOfferSdp, TEST_EXIT, TestNetwork, WAIT_MS } from './helpers.ts';
+
+/** Everything the broker writes on `socket` until it closes the connection. */
+function everythingUntilClose(socket: Socket): Promise<string> {
+  return new Promise<string>((resolve) => {
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+    });
+    socket.on('close', () => resolve(received));
+  });
+}
 
 test('bad JSON: 400 BAD_REQUEST saying so', async (t) => {
   const network = await TestNetwork.start();
@@ -98,18 +110,7 @@ test('a body that stops arriving gets 408 after bodyReadTimeoutMs (slow-loris)',
   const socket = connect(Number(port), '127.0.0.1');
   t.after(() => socket.destroy());
   socket.write('POST /v1/client HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"offer":');
-  const text = await withTimeout(
-    new Promise<string>((resolve) => {
-      let received = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk: string) => {
-        received += chunk;
-      });
-      socket.on('close', () => resolve(received));
-    }),
-    'a response to a stalled body, and the close',
-    WAIT_MS,
-  );
+  const text = await withTimeout(everythingUntilClose(socket), 'a response to a stalled body, and the close', WAIT_MS);
   assert.match(text, /^HTTP\/1\.1 408 /);
   assert.match(text, /did not arrive within 200 ms/);
 });
@@ -121,18 +122,7 @@ test('headers that never finish get 408 after requestHeadersTimeoutMs (slow-lori
   const socket = connect(Number(port), '127.0.0.1');
   t.after(() => socket.destroy());
   socket.write('POST /v1/client HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
-  const text = await withTimeout(
-    new Promise<string>((resolve) => {
-      let received = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk: string) => {
-        received += chunk;
-      });
-      socket.on('close', () => resolve(received));
-    }),
-    'the broker to close a request with unfinished headers',
-    WAIT_MS,
-  );
+  const text = await withTimeout(everythingUntilClose(socket), 'the broker to close a request with unfinished headers', WAIT_MS);
   assert.match(text, /^HTTP\/1\.1 408 /);
 });
 
