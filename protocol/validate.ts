@@ -15,12 +15,6 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** `value` itself if it is a plain object, else fail(`${what} must be ...`). */
-export function requireRecord(value: unknown, what: string, fail: Fail): Record<string, unknown> {
-  if (!isRecord(value)) throw fail(`${what} must be a JSON object`);
-  return value;
-}
-
 /** An integer from min to max inclusive (both safe integers); `name` is how the message names the field. */
 export function requireInteger(value: unknown, name: string, min: number, max: number, fail: Fail): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
