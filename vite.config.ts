@@ -8,6 +8,8 @@ import { defineConfig } from 'vite';
 import manifest from './manifest.json' with { type: 'json' };
 
 export default defineConfig({
+  // The operator's exit-list keys this build trusts by default (extension/settings.ts); settings can replace them.
+  define: { __FERRY_EXIT_LIST_KEYS__: JSON.stringify(process.env.FERRY_EXIT_LIST_KEYS ?? '') },
   plugins: [preact(), crx({ manifest: manifest as ManifestV3Export })],
   build: {
     outDir: 'dist/extension',

@@ -10,6 +10,7 @@ Commands:
   demo        start the whole network on this machine: broker, exit, volunteer and client browsers, helper
   broker      run the signaling server that pairs clients with volunteers
   exit        run an exit server
+  exit-list   the operator's signed exit list: make a signing key, sign the exits, check a list
   volunteer   run a headless volunteer (Node, no browser)
   helper      the native helper: --install writes the browser's native host manifest; --native is run by the browser
   bench       measure throughput and start-up time on this machine
@@ -23,6 +24,7 @@ const commands: Record<string, () => Promise<Command>> = {
   demo: async () => (await import('./demo.ts')).runDemo,
   broker: async () => (await import('../signaling-server/main.ts')).runBroker,
   exit: async () => (await import('../exit-server/main.ts')).runExit,
+  'exit-list': async () => (await import('./exit-list.ts')).runExitList,
   volunteer: async () => (await import('../relay-worker/main.ts')).runVolunteer,
   helper: async () => (await import('../native-helper/main.ts')).runHelper,
   bench: async () => (await import('../bench/run.ts')).runBench,

@@ -1,19 +1,24 @@
 /**
  * @module broker-exits
- * Fetches the broker's exit list (GET {brokerUrl}/v1/exits) and picks the exit "Proxy me" uses.
- * Web-standard fetch only, so it runs in the service worker and in node tests alike.
+ * Fetches the broker's signed exit list (GET {brokerUrl}/v1/exits), checks it against the pinned operator keys, and
+ * picks the exit "Proxy me" uses. Web-standard fetch only, so it runs in the service worker and in node tests alike.
  */
-import { BrokerRoute, type ExitInfo, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
+import {
+  type ExitListErrorCode as ExitListRefusalCode,
+  ExitListError as ExitListRefusedError,
+  type SignedExitList,
+  verifyExitList,
+} from '../protocol/exit-list.ts';
+import { BrokerRoute, type ExitInfo } from '../protocol/signaling.ts';
 import { BodyTooLargeError, readBoundedText } from './bounded-body.ts';
 
 /** How long the exit list request may take (milliseconds). */
 export const EXIT_LIST_TIMEOUT_MS = 10_000;
 /** Largest exit list read (bytes of JSON). */
 export const MAX_EXIT_LIST_BYTES = 256 * 1024;
-/** Most exits read from the list. */
-export const MAX_EXITS = 256;
 
-export type ExitListErrorCode = 'BROKER_UNREACHABLE' | 'BROKER_ERROR' | 'BAD_EXIT_LIST' | 'NO_EXITS' | 'UNKNOWN_EXIT';
+/** Why no exit could be had: the broker's side, or (ExitListRefusalCode) the list itself was refused. */
+export type ExitListErrorCode = 'BROKER_UNREACHABLE' | 'BROKER_ERROR' | 'NO_EXITS' | 'UNKNOWN_EXIT' | ExitListRefusalCode;
 
 export class ExitListError extends Error {
   override readonly name = 'ExitListError';
@@ -29,14 +34,19 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Accepts `{exits: [...]}` or a bare array; every exit is validated. */
-export function parseExitList(value: unknown): ExitInfo[] {
-  const list = Array.isArray(value) ? value : typeof value === 'object' && value !== null ? (value as { exits?: unknown }).exits : undefined;
-  if (!Array.isArray(list)) throw new ExitListError('BAD_EXIT_LIST', 'The broker\'s exit list is not of the form {"exits": [...]}.');
+/** The broker's list as served (passed on to the helper, which checks it again) and its exits, once verified. */
+export interface TrustedExitList {
+  exitList: SignedExitList;
+  exits: ExitInfo[];
+}
+
+/** Checks a fetched document against the pinned operator keys at time `now`; refusals become ExitListError. */
+export function trustExitList(document: unknown, exitListKeys: readonly string[], now: number): TrustedExitList {
   try {
-    return list.slice(0, MAX_EXITS).map(parseExitInfo);
+    const verified = verifyExitList(document, exitListKeys, now);
+    return { exitList: verified.document, exits: verified.exits };
   } catch (error) {
-    if (error instanceof SignalingFormatError) throw new ExitListError('BAD_EXIT_LIST', `The broker listed a malformed exit: ${error.message}.`);
+    if (error instanceof ExitListRefusedError) throw new ExitListError(error.code, error.message);
     throw error;
   }
 }
@@ -53,7 +63,7 @@ export function chooseExit(exits: readonly ExitInfo[], exitId: string): ExitInfo
   return exit;
 }
 
-export async function fetchExitList(brokerUrl: string, signal?: AbortSignal): Promise<ExitInfo[]> {
+export async function fetchExitList(brokerUrl: string, exitListKeys: readonly string[], signal?: AbortSignal): Promise<TrustedExitList> {
   const timeout = AbortSignal.timeout(EXIT_LIST_TIMEOUT_MS);
   let response: Response;
   try {
@@ -80,5 +90,5 @@ export async function fetchExitList(brokerUrl: string, signal?: AbortSignal): Pr
   } catch {
     throw new ExitListError('BAD_EXIT_LIST', "The broker's exit list is not JSON.");
   }
-  return parseExitList(json);
+  return trustExitList(json, exitListKeys, Date.now());
 }

@@ -8,6 +8,7 @@ import { LocalChannelFormatError, parseSessionReport, type SessionReport } from 
 import { parseRelayStatus, type RelayStatus, RelayStatusFormatError } from '../protocol/relay-status.ts';
 import { type ExitInfo, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
 import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requireText, requireUrl } from '../protocol/validate.ts';
+import { parseExitListKeys, SettingsError } from './settings.ts';
 import type { ClientPathEvent } from './ui-state.ts';
 
 // ---- to the service worker ----
@@ -25,6 +26,8 @@ export interface HelpStartMessage {
   type: 'help-start';
   brokerUrl: string;
   maxClients: number;
+  /** The operator keys the volunteer checks the broker's exit list with (settings.ts). */
+  exitListKeys: string[];
 }
 export interface ClientStartMessage {
   target: 'offscreen';
@@ -85,7 +88,12 @@ function nested<T>(field: string, parse: () => T): T {
   try {
     return parse();
   } catch (error) {
-    if (error instanceof LocalChannelFormatError || error instanceof RelayStatusFormatError || error instanceof SignalingFormatError) {
+    if (
+      error instanceof LocalChannelFormatError ||
+      error instanceof RelayStatusFormatError ||
+      error instanceof SignalingFormatError ||
+      error instanceof SettingsError
+    ) {
       throw new MessageFormatError(`"${field}": ${error.message}`);
     }
     throw error;
@@ -142,7 +150,13 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
     case 'help-start': {
       const maxClients = count(value, 'maxClients');
       if (maxClients < 1) throw new MessageFormatError('"maxClients" must be at least 1');
-      return { target: 'offscreen', type: 'help-start', brokerUrl: url(value, 'brokerUrl', ['http:', 'https:']), maxClients };
+      return {
+        target: 'offscreen',
+        type: 'help-start',
+        brokerUrl: url(value, 'brokerUrl', ['http:', 'https:']),
+        maxClients,
+        exitListKeys: nested('exitListKeys', () => parseExitListKeys(value.exitListKeys)),
+      };
     }
     case 'help-stop':
       return { target: 'offscreen', type: 'help-stop' };

@@ -10,9 +10,11 @@
  * | `socksPort`  | number   | `0` = any free port                            | the helper's local SOCKS5 port                  |
  * | `bypassList` | string[] | DEFAULT_BYPASS_LIST: loopback, plain host names, private ranges | hosts the browser reaches directly |
  * | `maxClients` | number   | `2`                                            | most people "Help others" relays for at once    |
+ * | `exitListKeys` | string[] | BUILT_IN_EXIT_LIST_KEYS (set at build time)  | operator keys the exit list must be signed by   |
  *
  * Pure: parsing and validation only; the chrome.storage calls live in the entry points.
  */
+import { OperatorKeyError, parseOperatorPublicKey } from '../protocol/exit-list.ts';
 import { DEFAULT_BROKER_PORT, MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
 
 export interface Settings {
@@ -23,9 +25,11 @@ export interface Settings {
   socksPort: number;
   bypassList: string[];
   maxClients: number;
+  /** The network operator's exit-list keys (Ed25519, base64url): exits come only from a list one of them signed. */
+  exitListKeys: string[];
 }
 
-export const SETTINGS_KEYS = ['brokerUrl', 'exitId', 'socksPort', 'bypassList', 'maxClients'] as const;
+export const SETTINGS_KEYS = ['brokerUrl', 'exitId', 'socksPort', 'bypassList', 'maxClients', 'exitListKeys'] as const;
 export type SettingsKey = (typeof SETTINGS_KEYS)[number];
 
 /**
@@ -47,12 +51,26 @@ export const DEFAULT_BYPASS_LIST: readonly string[] = Object.freeze([
   'fe80::/10',
 ]);
 
+declare const __FERRY_EXIT_LIST_KEYS__: string | undefined;
+
+/**
+ * The operator keys this build trusts unless the settings say otherwise: FERRY_EXIT_LIST_KEYS (comma-separated) when
+ * the extension was built (vite.config.ts), so an operator ships their own key. Outside a build (node tests) none.
+ */
+export const BUILT_IN_EXIT_LIST_KEYS: readonly string[] = Object.freeze(
+  (typeof __FERRY_EXIT_LIST_KEYS__ === 'string' ? __FERRY_EXIT_LIST_KEYS__ : '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter((key) => key !== ''),
+);
+
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   brokerUrl: `http://127.0.0.1:${DEFAULT_BROKER_PORT}`,
   exitId: '',
   socksPort: 0,
   bypassList: [...DEFAULT_BYPASS_LIST],
   maxClients: 2,
+  exitListKeys: [...BUILT_IN_EXIT_LIST_KEYS],
 });
 
 /** Longest broker URL accepted (characters). */
@@ -62,6 +80,8 @@ export const MAX_EXIT_ID_CHARS = 128;
 /** Most bypass-list entries, and the longest one (characters; a DNS name is at most 253). */
 export const MAX_BYPASS_ENTRIES = 200;
 export const MAX_BYPASS_ENTRY_CHARS = 260;
+/** Most exit-list keys (a current and a next one during a key change, with room to spare). */
+export const MAX_EXIT_LIST_KEYS = 8;
 /** Most people "Help others" relays for at once: the broker's slot limit. */
 export const MAX_MAX_CLIENTS = MAX_VOLUNTEER_SLOTS;
 
@@ -147,12 +167,31 @@ export function parseBypassList(value: unknown): string[] {
   return cleaned;
 }
 
+/** Accepts an array of keys, or text with one key per line (the options page). Blank lines are dropped. */
+export function parseExitListKeys(value: unknown): string[] {
+  const entries = typeof value === 'string' ? value.split(/\r?\n/) : value;
+  if (!Array.isArray(entries) || !entries.every((entry) => typeof entry === 'string')) {
+    throw new SettingsError('exitListKeys', 'The exit-list keys must be a list of keys, one per line.');
+  }
+  const keys = (entries as string[]).map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (keys.length > MAX_EXIT_LIST_KEYS) throw new SettingsError('exitListKeys', `At most ${MAX_EXIT_LIST_KEYS} exit-list keys are allowed.`);
+  return keys.map((key) => {
+    try {
+      return parseOperatorPublicKey(key);
+    } catch (error) {
+      if (error instanceof OperatorKeyError) throw new SettingsError('exitListKeys', `"${key.slice(0, 50)}" is not an exit-list key: ${error.message}.`);
+      throw error;
+    }
+  });
+}
+
 const PARSERS: { [K in SettingsKey]: (value: unknown) => Settings[K] } = {
   brokerUrl: parseBrokerUrl,
   exitId: parseExitId,
   socksPort: parseSocksPort,
   bypassList: parseBypassList,
   maxClients: parseMaxClients,
+  exitListKeys: parseExitListKeys,
 };
 
 /**
@@ -160,7 +199,7 @@ const PARSERS: { [K in SettingsKey]: (value: unknown) => Settings[K] } = {
  * present but invalid value throws SettingsError (a wrong setting fails loudly instead of being silently replaced).
  */
 export function parseStoredSettings(stored: Record<string, unknown>): Settings {
-  const settings: Settings = { ...DEFAULT_SETTINGS, bypassList: [...DEFAULT_SETTINGS.bypassList] };
+  const settings: Settings = { ...DEFAULT_SETTINGS, bypassList: [...DEFAULT_SETTINGS.bypassList], exitListKeys: [...DEFAULT_SETTINGS.exitListKeys] };
   for (const key of SETTINGS_KEYS) {
     if (stored[key] === undefined) continue;
     (settings as unknown as Record<SettingsKey, unknown>)[key] = PARSERS[key](stored[key]);
@@ -178,6 +217,7 @@ export function settingsToForm(settings: Settings): SettingsForm {
     socksPort: String(settings.socksPort),
     bypassList: settings.bypassList.join('\n'),
     maxClients: String(settings.maxClients),
+    exitListKeys: settings.exitListKeys.join('\n'),
   };
 }
 

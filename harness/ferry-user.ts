@@ -18,6 +18,8 @@ const PHASE_POLL_MS = 100;
 
 export interface FerryUserOptions {
   brokerUrl: string;
+  /** The network operator's exit-list key: written to the settings, and to the helper's launcher with installHelper. */
+  exitListKey: string;
   headless: boolean;
   /** Written to chrome.storage.local before anything is switched on. */
   settings?: Record<string, unknown>;
@@ -52,13 +54,20 @@ export class FerryUser {
       ...(options.installHelper
         ? {
             prepareProfile: async (userDataDir: string) =>
-              void (await installNativeHost({ userDataDir, helperFlags: helperSessionFlags(options.helperSession) })),
+              void (await installNativeHost({
+                userDataDir,
+                helperFlags: ['--exit-list-key', options.exitListKey, ...helperSessionFlags(options.helperSession)],
+              })),
           }
         : {}),
     });
     try {
       const popup = await browser.openExtensionPage(POPUP_PATH);
-      await popup.evaluate(async (settings) => chrome.storage.local.set(settings), { brokerUrl: options.brokerUrl, ...options.settings });
+      await popup.evaluate(async (settings) => chrome.storage.local.set(settings), {
+        brokerUrl: options.brokerUrl,
+        exitListKeys: [options.exitListKey],
+        ...options.settings,
+      });
       await popup.reload();
       return new FerryUser(browser, popup);
     } catch (error) {

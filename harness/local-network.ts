@@ -37,7 +37,11 @@ export class LocalNetwork {
     try {
       // One at a time: this machine has two cores, and each start is a Chromium process.
       for (let index = 0; index < options.volunteers; index++) {
-        const volunteer = await FerryUser.launch({ brokerUrl: options.servers.brokerUrl, headless: options.headless });
+        const volunteer = await FerryUser.launch({
+          brokerUrl: options.servers.brokerUrl,
+          exitListKey: options.servers.exitListKey,
+          headless: options.headless,
+        });
         volunteers.push(volunteer);
         await volunteer.setSwitch('help-others', true);
         await volunteer.waitForHelpOthers(['waiting']);
@@ -45,6 +49,7 @@ export class LocalNetwork {
       }
       const client = await FerryUser.launch({
         brokerUrl: options.servers.brokerUrl,
+        exitListKey: options.servers.exitListKey,
         headless: options.headless,
         installHelper: true,
         ...(options.clientSession ? { helperSession: options.clientSession } : {}),
@@ -73,7 +78,7 @@ export class LocalNetwork {
 
   /** Starts one more volunteer browser with Help others on, waiting for someone who needs help. */
   async addVolunteer(): Promise<FerryUser> {
-    const volunteer = await FerryUser.launch({ brokerUrl: this.servers.brokerUrl, headless: this.headless });
+    const volunteer = await FerryUser.launch({ brokerUrl: this.servers.brokerUrl, exitListKey: this.servers.exitListKey, headless: this.headless });
     this.volunteers.push(volunteer);
     await volunteer.setSwitch('help-others', true);
     await volunteer.waitForHelpOthers(['waiting', 'relaying']);

@@ -5,12 +5,15 @@
  * it prints its ready line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExitServer } from '../exit-server/exit-server.ts';
 import { generateKeyPair } from '../protocol/index.ts';
 import type { ExitInfo } from '../protocol/signaling.ts';
 import { createBroker } from '../signaling-server/broker.ts';
 import type { BrokerMetricsSnapshot } from '../signaling-server/metrics.ts';
+import { LocalOperator } from './operator.ts';
 import { REPO_ROOT } from './paths.ts';
 import { terminate } from './processes.ts';
 
@@ -25,6 +28,8 @@ export class NetworkStartError extends Error {
 export interface NetworkServers {
   brokerUrl: string;
   exit: ExitInfo;
+  /** The operator key that signed the broker's exit list: what volunteers, clients and the helper pin. */
+  exitListKey: string;
   brokerPid: number;
   exitPid: number;
   stop(): Promise<void>;
@@ -37,11 +42,13 @@ export async function startServersInProcess(
   const exitServer = new ExitServer({ keyPair: generateKeyPair(), config: { port: 0, allowLoopback: true }, ...options });
   const { url } = await exitServer.listen();
   const exit: ExitInfo = { id: 'local', url, publicKey: exitServer.publicKey };
-  const broker = createBroker({ port: 0, exits: [exit] });
+  const operator = new LocalOperator();
+  const broker = createBroker({ port: 0, exitList: operator.signExitList([exit]) });
   const { port } = await broker.listen();
   return {
     brokerUrl: `http://127.0.0.1:${port}`,
     exit,
+    exitListKey: operator.exitListKey,
     exitServer,
     brokerMetrics: () => broker.metrics(),
     brokerPid: process.pid,
@@ -96,20 +103,29 @@ export async function startServerProcesses(options: { brokerPort: number; exitPo
   );
   const [, url = '', publicKey = ''] = exitStarted.match;
   const exit: ExitInfo = { id: 'local', url, publicKey };
+  // This run's operator: a fresh key signs the list in this process; only the signed list goes to the broker.
+  const operator = new LocalOperator();
+  const listDir = await mkdtemp(join(tmpdir(), 'ferry-exit-list-'));
+  const listFile = join(listDir, 'exit-list.json');
   let brokerStarted: Awaited<ReturnType<typeof spawnFerry>>;
   try {
+    await writeFile(listFile, JSON.stringify(operator.signExitList([exit])));
     brokerStarted = await spawnFerry(
-      ['broker', '--port', String(options.brokerPort), '--exit', `${exit.id}=${exit.url}=${exit.publicKey}`],
+      ['broker', '--port', String(options.brokerPort), '--exit-list', listFile, '--exit-list-key', operator.exitListKey],
       /ferry broker: (http:\/\/\S+) ready/,
     );
   } catch (error) {
     await terminate(exitStarted.child);
     throw error;
+  } finally {
+    // The broker reads the list once at start-up.
+    await rm(listDir, { recursive: true, force: true });
   }
   const brokerChild = brokerStarted.child;
   return {
     brokerUrl: brokerStarted.match[1] ?? '',
     exit,
+    exitListKey: operator.exitListKey,
     brokerPid: brokerChild.pid ?? 0,
     exitPid: exitStarted.child.pid ?? 0,
     stop: async () => {

@@ -5,6 +5,7 @@
  */
 import { defaultSessionConfig, type SessionConfig, verifySessionConfig } from '../protocol/config.ts';
 import { InvalidConfigError } from '../protocol/errors.ts';
+import { OperatorKeyError, parseOperatorPublicKey } from '../protocol/exit-list.ts';
 import { DEFAULT_HTTP_PORT, DEFAULT_SOCKS_PORT } from './config.ts';
 import { installNativeHost, uninstallNativeHost } from './install.ts';
 import { runNativeHost } from './native-host.ts';
@@ -20,6 +21,8 @@ Runs the Ferry helper: a SOCKS5 and an HTTP CONNECT proxy on 127.0.0.1 whose str
   --native [ORIGIN]       run as the native messaging host (the browser starts it so and passes its origin)
   --socks-port N          SOCKS5 port (default ${DEFAULT_SOCKS_PORT}; 0 = any free port)
   --http-port N           HTTP CONNECT port (default ${DEFAULT_HTTP_PORT}; 0 = any free port)
+  --exit-list-key KEY     with --install or --native: the network operator's exit-list key (base64url Ed25519,
+                          repeatable); the helper uses only exits from a list it signed
   --heartbeat-ms N        with --native: send a heartbeat after N ms without traffic (default ${defaultSessionConfig.heartbeatIntervalMs})
   --path-silence-ms N     with --native: a path silent for N ms is replaced (default ${defaultSessionConfig.pathSilenceTimeoutMs})
   --help                  show this text
@@ -33,19 +36,28 @@ export class HelperUsageError extends Error {
 
 export type HelperCommand =
   | { kind: 'help' }
-  | { kind: 'install'; userDataDir?: string; extensionId?: string }
+  | { kind: 'install'; userDataDir?: string; extensionId?: string; exitListKeys: string[] }
   | { kind: 'uninstall'; userDataDir?: string }
   /** `callerOrigin`: `chrome-extension://ID/` as the browser passed it, or null when started by hand. */
   /** `session`: the client session's timing, for tests and slow links; checked when the helper starts. */
-  | { kind: 'native'; callerOrigin: string | null; socksPort: number; httpPort: number; session: Partial<SessionConfig> }
+  | {
+      kind: 'native';
+      callerOrigin: string | null;
+      exitListKeys: string[];
+      socksPort: number;
+      httpPort: number;
+      session: Partial<SessionConfig>;
+    }
   | { kind: 'proxies'; socksPort: number; httpPort: number };
 
 /** Parses `ferry helper` arguments (without the `helper` word). Throws HelperUsageError. */
 export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   const flags = new Set<string>();
   const values = new Map<string, string>();
+  /** `--exit-list-key` may be given more than once (a current and a next key during a key change). */
+  const exitListKeys: string[] = [];
   const positionals: string[] = [];
-  const takesValue = new Set(['--user-data-dir', '--extension-id', '--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms']);
+  const takesValue = new Set(['--user-data-dir', '--extension-id', '--exit-list-key', '--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms']);
   const known = new Set(['--install', '--uninstall', '--native', '--help', '-h', ...takesValue]);
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
@@ -61,7 +73,8 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
       if (inlineValue === undefined) i += 1;
       const value = inlineValue ?? argv[i];
       if (value === undefined || value === '') throw new HelperUsageError(`${name} needs a value`);
-      values.set(name, value);
+      if (name === '--exit-list-key') exitListKeys.push(operatorKeyOption(value));
+      else values.set(name, value);
     } else {
       if (inlineValue !== undefined) throw new HelperUsageError(`${name} takes no value`);
       flags.add(name);
@@ -77,6 +90,9 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
     '--native': ['--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms'],
     proxies: ['--socks-port', '--http-port'],
   };
+  if (exitListKeys.length > 0 && mode !== '--install' && mode !== '--native') {
+    throw new HelperUsageError(`--exit-list-key does not apply ${mode ? `with ${mode}` : 'here'}`);
+  }
   for (const name of values.keys()) {
     if (!allowed[mode ?? 'proxies']!.includes(name)) throw new HelperUsageError(`${name} does not apply ${mode ? `with ${mode}` : 'here'}`);
   }
@@ -85,7 +101,12 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   switch (mode) {
     case '--install': {
       const extensionId = values.get('--extension-id');
-      return { kind: 'install', ...(userDataDir === undefined ? {} : { userDataDir }), ...(extensionId === undefined ? {} : { extensionId }) };
+      return {
+        kind: 'install',
+        exitListKeys,
+        ...(userDataDir === undefined ? {} : { userDataDir }),
+        ...(extensionId === undefined ? {} : { extensionId }),
+      };
     }
     case '--uninstall':
       return { kind: 'uninstall', ...(userDataDir === undefined ? {} : { userDataDir }) };
@@ -106,7 +127,14 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
         if (error instanceof InvalidConfigError) throw new HelperUsageError(`--heartbeat-ms / --path-silence-ms: ${error.message}`);
         throw error;
       }
-      return { kind: 'native', callerOrigin, socksPort: portOption(values, '--socks-port', 0), httpPort: portOption(values, '--http-port', 0), session };
+      return {
+        kind: 'native',
+        callerOrigin,
+        exitListKeys,
+        socksPort: portOption(values, '--socks-port', 0),
+        httpPort: portOption(values, '--http-port', 0),
+        session,
+      };
     }
     default:
       return {
@@ -114,6 +142,15 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
         socksPort: portOption(values, '--socks-port', DEFAULT_SOCKS_PORT),
         httpPort: portOption(values, '--http-port', DEFAULT_HTTP_PORT),
       };
+  }
+}
+
+function operatorKeyOption(text: string): string {
+  try {
+    return parseOperatorPublicKey(text);
+  } catch (error) {
+    if (error instanceof OperatorKeyError) throw new HelperUsageError(`--exit-list-key: ${error.message}`);
+    throw error;
   }
 }
 
@@ -141,8 +178,14 @@ export async function runHelper(argv: string[]): Promise<void> {
       const installed = await installNativeHost({
         ...(command.userDataDir ? { userDataDir: command.userDataDir } : {}),
         ...(command.extensionId ? { extensionId: command.extensionId } : {}),
+        helperFlags: command.exitListKeys.flatMap((key) => ['--exit-list-key', key]),
       });
       for (const path of installed.manifestPaths) process.stdout.write(`ferry helper: wrote ${path}\n`);
+      if (command.exitListKeys.length === 0) {
+        process.stdout.write(
+          "ferry helper: warning: no --exit-list-key given; Proxy me will refuse every exit until you install again with the operator's key.\n",
+        );
+      }
       process.stdout.write('ferry helper: installed; switch "Proxy me" on in the Ferry extension.\n');
       return;
     }

@@ -11,6 +11,7 @@
  */
 
 import type { SessionConfig } from '../protocol/config.ts';
+import { type ExitInfo, ExitListError, verifyExitList } from '../protocol/exit-list.ts';
 import { type ExtensionToNative, FERRY_EXTENSION_ID, type NativeStart, type NativeToExtension } from '../protocol/local-channel.ts';
 import { type HelperCore, startHelperCore } from './helper-core.ts';
 import { NativeMessageWriter, serveNativeMessages } from './native-messaging.ts';
@@ -24,8 +25,27 @@ export function pipeOriginFromCallerOrigin(callerOrigin: string): string {
   return callerOrigin.replace(/\/$/, '');
 }
 
+/**
+ * The exit `start` names, from a list signed by one of `exitListKeys`; throws ExitListError. The helper holds the
+ * session's keys, so it checks the operator's signature itself instead of trusting the extension's choice.
+ */
+export function trustedExit(start: NativeStart, exitListKeys: readonly string[], now: number): ExitInfo {
+  if (exitListKeys.length === 0) {
+    throw new ExitListError(
+      'NO_EXIT_LIST_KEY',
+      "The helper has no exit-list key. Install it again with: ferry helper --install --exit-list-key KEY (the operator's key).",
+    );
+  }
+  const list = verifyExitList(start.exitList, exitListKeys, now);
+  const exit = list.exits.find((candidate) => candidate.id === start.exitId);
+  if (exit === undefined) throw new ExitListError('BAD_EXIT_LIST', `The signed exit list has no exit "${start.exitId.slice(0, 64)}".`);
+  return exit;
+}
+
 export interface NativeHostOptions {
   callerOrigin: string | null;
+  /** The network operator's exit-list keys (base64url Ed25519): `start` is refused unless one signed its list. */
+  exitListKeys: readonly string[];
   socksPort: number;
   httpPort: number;
   /** The client session's timing (heartbeat, path silence); protocol defaults when empty. */
@@ -54,10 +74,18 @@ export async function runNativeHost(options: NativeHostOptions): Promise<void> {
       send({ type: 'error', code: 'ALREADY_STARTED', message: 'the helper is already running; send "stop" first' });
       return;
     }
+    let exit: ExitInfo;
+    try {
+      exit = trustedExit(message, options.exitListKeys, Date.now());
+    } catch (error) {
+      if (!(error instanceof ExitListError)) throw error;
+      send({ type: 'error', code: error.code, message: error.message });
+      return;
+    }
     let core: HelperCore;
     try {
       core = await startHelperCore({
-        exit: message.exit,
+        exit,
         allowedOrigin,
         socksPort: message.socksPort ?? options.socksPort,
         httpPort: message.httpPort ?? options.httpPort,
@@ -89,7 +117,7 @@ export async function runNativeHost(options: NativeHostOptions): Promise<void> {
       pipeUrl: core.pipeUrl,
       token: core.issueToken(),
     });
-    log(`ready: socks5://127.0.0.1:${core.socksPort}, http://127.0.0.1:${core.httpPort}, exit ${message.exit.id}`);
+    log(`ready: socks5://127.0.0.1:${core.socksPort}, http://127.0.0.1:${core.httpPort}, exit ${exit.id}`);
   };
 
   const stop = async (): Promise<void> => {

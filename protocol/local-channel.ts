@@ -12,7 +12,8 @@
  *
  * Runtime-neutral: types, limits and validators only.
  */
-import { type ExitInfo, parseExitInfo, SignalingFormatError, WebSocketCloseCode } from './signaling.ts';
+import { ExitListError, MAX_EXIT_ID_CHARS, parseSignedExitList, type SignedExitList } from './exit-list.ts';
+import { WebSocketCloseCode } from './signaling.ts';
 import { type Fail, isRecord, optionalText, requireCount, requireInteger, requireOneOf, requireText } from './validate.ts';
 
 /** Name of the native messaging host, as written in its manifest and passed to connectNative. */
@@ -62,7 +63,13 @@ export interface SessionReport {
 // ---- native messaging: extension -> helper ----
 export interface NativeStart {
   type: 'start';
-  exit: ExitInfo;
+  /**
+   * The broker's signed exit list as the extension received it, and the id of the exit to use. The helper checks
+   * the signature against its own pinned operator keys: it holds the session's keys, so it trusts no exit on the
+   * extension's word alone.
+   */
+  exitList: SignedExitList;
+  exitId: string;
   /** 0 or absent: any free port. */
   socksPort?: number;
   httpPort?: number;
@@ -149,11 +156,11 @@ function optionalPort(obj: Record<string, unknown>, field: string): number | und
   return obj[field] === undefined ? undefined : port(obj, field, 0);
 }
 
-function exitInfo(value: unknown): ExitInfo {
+function signedExitList(value: unknown): SignedExitList {
   try {
-    return parseExitInfo(value);
+    return parseSignedExitList(value);
   } catch (error) {
-    if (error instanceof SignalingFormatError) throw new LocalChannelFormatError(`"exit": ${error.message}`);
+    if (error instanceof ExitListError) throw new LocalChannelFormatError(`"exitList": ${error.message}`);
     throw error;
   }
 }
@@ -190,7 +197,11 @@ export function parseExtensionToNative(value: unknown): ExtensionToNative {
   if (!isRecord(value)) throw new LocalChannelFormatError('a native message must be a JSON object with "type"');
   switch (value.type) {
     case 'start': {
-      const message: NativeStart = { type: 'start', exit: exitInfo(value.exit) };
+      const message: NativeStart = {
+        type: 'start',
+        exitList: signedExitList(value.exitList),
+        exitId: requireText(value.exitId, '"exitId"', MAX_EXIT_ID_CHARS, fail),
+      };
       const socksPort = optionalPort(value, 'socksPort');
       const httpPort = optionalPort(value, 'httpPort');
       if (socksPort !== undefined) message.socksPort = socksPort;

@@ -5,6 +5,7 @@
  * one definition: the routes, the data channel's label, the WebSocket close codes and every size limit live here.
  */
 import { fromUtf8, utf8Prefix } from './bytes.ts';
+import { type ExitInfo, ExitListError, parseSignedExitList, type SignedExitList } from './exit-list.ts';
 import { type Fail, isRecord, requireInteger, requireOneOf, requireText } from './validate.ts';
 
 /** The broker's HTTP and WebSocket routes. */
@@ -23,6 +24,11 @@ export type BrokerRoute = (typeof BrokerRoute)[keyof typeof BrokerRoute];
 export const DEFAULT_BROKER_PORT = 8787;
 /** Default path of an exit's WebSocket endpoint for volunteers (each exit lists its full URL). */
 export const EXIT_RELAY_PATH = '/v1/relay';
+/**
+ * The `error` code, and the close reason (with 1008), of a volunteer the broker benched for offers it left unanswered
+ * or declined too many times in a row; its address may not reconnect for a while (429), so it backs off.
+ */
+export const BENCHED = 'BENCHED';
 /** Label of the one data channel a client opens to a volunteer; the volunteer accepts no other. */
 export const DATA_CHANNEL_LABEL = 'ferry';
 
@@ -68,12 +74,8 @@ export interface SessionDescription {
   sdp: string;
 }
 
-/** One exit as the broker lists it. `publicKey` is the exit's static X25519 key, base64url, 32 bytes. */
-export interface ExitInfo {
-  id: string;
-  url: string;
-  publicKey: string;
-}
+/** One exit (defined with the signed exit list that names it). */
+export type { ExitInfo } from './exit-list.ts';
 
 // ---- volunteer -> broker ----
 export interface VolunteerHello {
@@ -103,7 +105,11 @@ export type VolunteerToBroker = VolunteerHello | VolunteerSlots | VolunteerAnswe
 export interface BrokerWelcome {
   type: 'welcome';
   volunteerId: string;
-  exits: ExitInfo[];
+  /**
+   * The operator-signed exit list (protocol/exit-list.ts), as the broker serves it; volunteers verify it. Absent
+   * when the broker has none: a volunteer then takes no offers.
+   */
+  exitList?: SignedExitList;
 }
 export interface BrokerOffer {
   type: 'offer';
@@ -140,7 +146,8 @@ export type BrokerErrorCode =
   | 'TIMED_OUT'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
-  | 'TOO_MANY_REQUESTS';
+  | 'TOO_MANY_REQUESTS'
+  | 'NO_EXIT_LIST';
 
 /** Thrown by the validators below; `message` names the offending field. */
 export class SignalingFormatError extends Error {
@@ -215,8 +222,15 @@ export function parseBrokerMessage(value: unknown): BrokerToVolunteer {
   if (!isRecord(value)) throw new SignalingFormatError('a broker message must be a JSON object with "type"');
   switch (value.type) {
     case 'welcome': {
-      if (!Array.isArray(value.exits)) throw new SignalingFormatError('"exits" must be an array');
-      return { type: 'welcome', volunteerId: requireString(value, 'volunteerId', 128), exits: value.exits.map(parseExitInfo) };
+      const welcome: BrokerWelcome = { type: 'welcome', volunteerId: requireString(value, 'volunteerId', 128) };
+      if (value.exitList === undefined) return welcome;
+      try {
+        welcome.exitList = parseSignedExitList(value.exitList);
+      } catch (error) {
+        if (error instanceof ExitListError) throw new SignalingFormatError(`"exitList": ${error.message}`);
+        throw error;
+      }
+      return welcome;
     }
     case 'offer':
       return {

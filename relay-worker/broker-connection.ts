@@ -4,7 +4,9 @@
  * `welcome`, hands offers to the worker, sends answers, declines and slot changes, and reconnects with bounded
  * exponential backoff when the broker is unreachable or the socket drops. Relaying pairs do not depend on it.
  */
+import { ExitListError, verifyExitList } from '../protocol/exit-list.ts';
 import {
+  BENCHED,
   type BrokerOffer,
   type BrokerToVolunteer,
   type ExitInfo,
@@ -25,7 +27,7 @@ export type BrokerConnectionState = 'stopped' | 'connecting' | 'connected' | 'un
 
 export type BrokerConnectionConfig = Pick<
   RelayWorkerConfig,
-  'brokerUrl' | 'kind' | 'nat' | 'brokerConnectTimeoutMs' | 'brokerReconnectDelayMs' | 'brokerReconnectMaxDelayMs'
+  'brokerUrl' | 'kind' | 'nat' | 'exitListKeys' | 'brokerConnectTimeoutMs' | 'brokerReconnectDelayMs' | 'brokerReconnectMaxDelayMs'
 >;
 
 export interface BrokerConnectionEvents {
@@ -126,7 +128,13 @@ export class BrokerConnection {
     // Listeners stay attached after we give up a socket (some runtimes throw on an 'error' nobody listens to);
     // the identity check makes them no-ops then.
     const onGone = () => this.#onSocketGone(socket, `lost the connection to the broker at ${this.init.config.brokerUrl}`);
-    socket.addEventListener('close', onGone);
+    socket.addEventListener('close', (event: CloseEvent) => {
+      // Benched for unanswered offers: coming straight back would only be refused (429) until the broker's
+      // cooldown has passed, so this counts as a failed attempt and backs off.
+      if (event.code === WebSocketCloseCode.POLICY_VIOLATION && event.reason === BENCHED) {
+        this.#onSocketGone(socket, 'the broker benched this volunteer for offers it did not answer in time; retrying later', { backOff: true });
+      } else onGone();
+    });
     socket.addEventListener('error', onGone);
   }
 
@@ -147,13 +155,28 @@ export class BrokerConnection {
       return;
     }
     switch (message.type) {
-      case 'welcome':
+      case 'welcome': {
+        // The exits this volunteer will dial come only from a list the operator signed: a broker may choose among
+        // them but cannot add one. A refused list counts as a failed connection (backoff, and the reason is shown).
+        let exits: readonly ExitInfo[];
+        if (message.exitList === undefined) {
+          this.#onSocketGone(this.#socket, 'the broker has no exit list yet, so there is nowhere to relay to (NO_EXIT_LIST)');
+          return;
+        }
+        try {
+          exits = verifyExitList(message.exitList, this.init.config.exitListKeys, Date.now()).exits;
+        } catch (error) {
+          if (!(error instanceof ExitListError)) throw error;
+          this.#onSocketGone(this.#socket, `${error.message} (${error.code})`);
+          return;
+        }
         clearTimeout(this.#connectTimer);
         this.#connectTimer = undefined;
         this.#failures = 0;
-        this.#exits = Object.freeze(message.exits.map((exit) => Object.freeze({ ...exit })));
+        this.#exits = Object.freeze(exits.map((exit) => Object.freeze({ ...exit })));
         this.#setState('connected');
         return;
+      }
       case 'offer':
         if (this.#state === 'connected') this.init.events.onOffer(message);
         return;
@@ -163,9 +186,9 @@ export class BrokerConnection {
     }
   }
 
-  #onSocketGone(socket: WebSocket | undefined, problem: string): void {
+  #onSocketGone(socket: WebSocket | undefined, problem: string, options: { backOff?: boolean } = {}): void {
     if (socket !== this.#socket || this.#state === 'stopped') return;
-    const wasConnected = this.#state === 'connected';
+    const wasConnected = this.#state === 'connected' && options.backOff !== true;
     this.#socket = undefined;
     this.#exits = [];
     clearTimeout(this.#connectTimer);

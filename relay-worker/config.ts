@@ -9,6 +9,7 @@
  *   it is misbehaving and its pair is closed.
  */
 import { MAX_RECORD_BYTES } from '../protocol/constants.ts';
+import { OperatorKeyError, parseOperatorPublicKey } from '../protocol/exit-list.ts';
 import { BrokerRoute, MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass, VOLUNTEER_KINDS, type VolunteerKind } from '../protocol/signaling.ts';
 import { requireIntegerFields } from '../protocol/validate.ts';
 
@@ -20,6 +21,11 @@ export const MAX_BUFFERED_BYTES_LIMIT = 256 * 1024 * 1024;
 export interface RelayWorkerConfig {
   /** The broker's http(s) base URL; the volunteer socket is ws(s)://same-host/v1/volunteer. */
   brokerUrl: string;
+  /**
+   * The network operator's exit-list keys (Ed25519, base64url). The volunteer takes exits only from a broker list
+   * signed by one of them, so a broker cannot aim it at an address of its choosing. At least one.
+   */
+  exitListKeys: readonly string[];
   /** Which surface this volunteer runs in, as announced to the broker. */
   kind: VolunteerKind;
   /** This volunteer's NAT class, as announced to the broker. Default 'unknown'. */
@@ -28,7 +34,10 @@ export interface RelayWorkerConfig {
   maxClients: number;
   /** STUN/TURN servers for ICE. Default [] (host candidates only). */
   iceServers: RTCIceServer[];
-  /** Longest wait for ICE gathering before answering with the candidates gathered so far (ms). Default 5_000. */
+  /**
+   * Longest wait for ICE gathering before answering with the candidates gathered so far (ms). Default 1_500: the
+   * broker gives each volunteer 2 s to answer before the offer goes to another, and benches volunteers that miss it.
+   */
   answerTimeoutMs: number;
   /** Longest wait from an offer until the client's data channel is open; then the slot is freed (ms). Default 20_000. */
   dataChannelOpenTimeoutMs: number;
@@ -45,20 +54,20 @@ export interface RelayWorkerConfig {
 }
 
 /** What a caller must give; everything else has a default. */
-export type RelayWorkerOptions = Partial<RelayWorkerConfig> & Pick<RelayWorkerConfig, 'brokerUrl' | 'kind'>;
+export type RelayWorkerOptions = Partial<RelayWorkerConfig> & Pick<RelayWorkerConfig, 'brokerUrl' | 'kind' | 'exitListKeys'>;
 
 export const DEFAULT_RELAY_WORKER_CONFIG = {
   nat: 'unknown',
   maxClients: 2,
   iceServers: [],
-  answerTimeoutMs: 5_000,
+  answerTimeoutMs: 1_500,
   dataChannelOpenTimeoutMs: 20_000,
   exitOpenTimeoutMs: 10_000,
   maxBufferedBytes: 16 * 1024 * 1024,
   brokerConnectTimeoutMs: 10_000,
   brokerReconnectDelayMs: 1_000,
   brokerReconnectMaxDelayMs: 60_000,
-} as const satisfies Omit<RelayWorkerConfig, 'brokerUrl' | 'kind'>;
+} as const satisfies Omit<RelayWorkerConfig, 'brokerUrl' | 'kind' | 'exitListKeys'>;
 
 /** A configuration value is unusable; `field` names it and the message says what would be accepted. */
 export class RelayWorkerConfigError extends Error {
@@ -91,6 +100,7 @@ export function createRelayWorkerConfig(options: RelayWorkerOptions): Readonly<R
     iceServers: [...DEFAULT_RELAY_WORKER_CONFIG.iceServers],
     ...withoutUndefined(options),
   };
+  config.exitListKeys = Array.isArray(config.exitListKeys) ? Object.freeze([...config.exitListKeys]) : config.exitListKeys;
   verifyRelayWorkerConfig(config);
   return Object.freeze(config);
 }
@@ -124,11 +134,30 @@ export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
     (field) => `the value (in ${FIELD_UNITS[field] ?? 'units'})`,
   );
   verifyIceServers(config.iceServers);
+  verifyExitListKeys(config.exitListKeys);
   if (config.dataChannelOpenTimeoutMs <= config.answerTimeoutMs) {
     throw new RelayWorkerConfigError('dataChannelOpenTimeoutMs', 'must be larger than answerTimeoutMs: the client needs the answer before it can connect');
   }
   if (config.brokerReconnectMaxDelayMs < config.brokerReconnectDelayMs) {
     throw new RelayWorkerConfigError('brokerReconnectMaxDelayMs', 'must be at least brokerReconnectDelayMs');
+  }
+}
+
+/** Most operator keys pinned at once: a current key and the next one during a key change, with room to spare. */
+export const MAX_EXIT_LIST_KEYS = 8;
+
+function verifyExitListKeys(keys: unknown): void {
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new RelayWorkerConfigError('exitListKeys', "must hold the network operator's exit-list key (ask the operator of your broker)");
+  }
+  if (keys.length > MAX_EXIT_LIST_KEYS) throw new RelayWorkerConfigError('exitListKeys', `may hold at most ${MAX_EXIT_LIST_KEYS} keys`);
+  for (const key of keys) {
+    try {
+      if (typeof key !== 'string' || parseOperatorPublicKey(key) !== key) throw new OperatorKeyError('an exit-list key must be 43 base64url characters');
+    } catch (error) {
+      if (error instanceof OperatorKeyError) throw new RelayWorkerConfigError('exitListKeys', error.message);
+      throw error;
+    }
   }
 }
 

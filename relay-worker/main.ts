@@ -11,12 +11,15 @@ import { nodeRelayEnvironment } from './node.ts';
 import { RelayWorker } from './relay-worker.ts';
 import { RELAY_STATE_WORDING } from './status.ts';
 
-export const VOLUNTEER_USAGE = `Usage: ferry volunteer --broker URL [--max-clients N]
+export const VOLUNTEER_USAGE = `Usage: ferry volunteer --broker URL --exit-list-key KEY [--max-clients N]
 
 Relays for people behind censorship: holds a connection to the Ferry broker and passes each client's encrypted
 traffic to a Ferry exit. You see neither what they send nor where it goes.
 
   --broker URL       the broker's http(s) base URL, e.g. https://broker.example.org
+  --exit-list-key KEY
+                     the network operator's exit-list key (base64url Ed25519; repeatable): you relay only to exits
+                     on a list it signed, so the broker cannot aim you at an address of its choosing
   --max-clients N    most people helped at once (default ${DEFAULT_RELAY_WORKER_CONFIG.maxClients}, at most ${MAX_VOLUNTEER_SLOTS})
   --help             show this text
 `;
@@ -37,7 +40,12 @@ function parseFlags(argv: string[]) {
   try {
     return parseArgs({
       args: argv,
-      options: { broker: { type: 'string' }, 'max-clients': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        broker: { type: 'string' },
+        'exit-list-key': { type: 'string', multiple: true },
+        'max-clients': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
       allowPositionals: false,
     }).values;
@@ -58,8 +66,10 @@ export async function runVolunteer(argv: string[]): Promise<void> {
   if (maxClientsText !== undefined && !/^\d+$/.test(maxClientsText)) {
     throw new VolunteerUsageError(`--max-clients must be a whole number from 1 to ${MAX_VOLUNTEER_SLOTS}, got "${maxClientsText}"`);
   }
+  const exitListKeys = values['exit-list-key'] ?? [];
+  if (exitListKeys.length === 0) throw new VolunteerUsageError(`--exit-list-key KEY is required (ask your broker's operator)\n\n${VOLUNTEER_USAGE}`);
   const brokerUrl = values.broker;
-  const config = createRelayWorkerConfig({ brokerUrl, kind: 'headless', maxClients });
+  const config = createRelayWorkerConfig({ brokerUrl, kind: 'headless', maxClients, exitListKeys });
 
   let announcedReady = false;
   let lastState: RelayState | undefined;

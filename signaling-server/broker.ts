@@ -1,11 +1,12 @@
 /**
  * @module broker
  * Wires the broker together on one node:http server: the HTTP routes (http-handler.ts) and the volunteers'
- * WebSocket endpoint /v1/volunteer (volunteer-hub.ts), sharing one store, one set of pending matches and one set
- * of counters.
+ * WebSocket endpoint /v1/volunteer (volunteer-hub.ts), sharing one store, one set of pending matches, one ranking of
+ * volunteers by how they answer, one capacity signal and one set of counters.
  *
  * @example
- * const broker = createBroker({ port: 0, exits: [{ id: 'local', url: 'ws://127.0.0.1:9000/v1/relay', publicKey }] });
+ * // exitList: signed by the operator (`ferry exit-list sign`, or signExitList in protocol/exit-list.ts)
+ * const broker = createBroker({ port: 0, exitList });
  * const { host, port } = await broker.listen();
  * // ... later
  * await broker.close();
@@ -15,6 +16,7 @@ import type { Server } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BrokerRoute } from '../protocol/signaling.ts';
+import { CapacitySignal } from './capacity-signal.ts';
 import type { BrokerConfig, BrokerLogEvent } from './config.ts';
 import { verifyBrokerConfig } from './config.ts';
 import { BrokerHttpHandler, pathOf } from './http-handler.ts';
@@ -24,6 +26,7 @@ import type { BrokerMetricsSnapshot } from './metrics.ts';
 import { BrokerCounters, snapshotMetrics } from './metrics.ts';
 import { PendingMatches } from './pending-matches.ts';
 import { VolunteerHub } from './volunteer-hub.ts';
+import { VolunteerRanking } from './volunteer-ranking.ts';
 
 /** How often node checks headers and request timeouts (ms); the slow-loris limits are enforced this precisely. */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
@@ -52,28 +55,40 @@ export function createBroker(overrides: Partial<BrokerConfig> = {}): Broker {
   const store = config.store ?? new MemoryVolunteerStore();
   const counters = new BrokerCounters();
   const pendingMatches = new PendingMatches();
+  const ranking = new VolunteerRanking({
+    volunteerAnswerTimeoutMs: config.volunteerAnswerTimeoutMs,
+    maxConsecutiveAnswerFailures: config.maxConsecutiveAnswerFailures,
+  });
+  const capacity = new CapacitySignal();
   const hub = new VolunteerHub({
-    exits: config.exits,
+    exitList: config.exitList,
     maxMessageBytes: config.maxBodyBytes,
     maxVolunteers: config.maxVolunteers,
     maxVolunteersPerAddress: config.maxVolunteersPerAddress,
     heartbeatMs: config.volunteerHeartbeatMs,
     helloTimeoutMs: config.volunteerHelloTimeoutMs,
+    benchedAddressCooldownMs: config.benchedAddressCooldownMs,
     store,
     pendingMatches,
+    ranking,
+    capacity,
     counters,
     log,
   });
   const matchmaker = new Matchmaker({
     clientAnswerTimeoutMs: config.clientAnswerTimeoutMs,
+    volunteerAnswerTimeoutMs: config.volunteerAnswerTimeoutMs,
     maxOffersPerVolunteerPending: config.maxOffersPerVolunteerPending,
     store,
     hub,
     pendingMatches,
+    ranking,
+    capacity,
     counters,
   });
   const metrics = async (): Promise<BrokerMetricsSnapshot> => snapshotMetrics(counters, await store.counts(), httpHandler.clientsPending);
   const httpHandler = new BrokerHttpHandler({
+    exitList: config.exitList,
     exits: config.exits,
     maxBodyBytes: config.maxBodyBytes,
     bodyReadTimeoutMs: config.bodyReadTimeoutMs,
@@ -126,6 +141,7 @@ export function createBroker(overrides: Partial<BrokerConfig> = {}): Broker {
       closing ??= (async () => {
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         pendingMatches.expireAll();
+        capacity.close();
         await hub.close();
         server.closeIdleConnections();
         // Requests still reading a body end at their bodyReadTimeoutMs; don't wait for them.

@@ -4,16 +4,20 @@
  *
  * How the timeouts relate:
  * - clientAnswerTimeoutMs bounds the whole wait of one client for an answer, across every volunteer tried. Snowflake
- *   keeps it at 5 s so a client behind a CDN (whose own timeouts are short) still gets a reply. A volunteer's own
- *   answer timeout (relay-worker) should be shorter than this, or its answers arrive after the client gave up.
+ *   keeps it at 5 s so a client behind a CDN (whose own timeouts are short) still gets a reply.
+ * - volunteerAnswerTimeoutMs bounds one volunteer's turn inside that wait: a volunteer silent that long loses the
+ *   offer to the next one, so a volunteer that never answers cannot spend a client's whole wait. It must be shorter
+ *   than clientAnswerTimeoutMs (at most half leaves room for a second volunteer). A volunteer's own answer timeout
+ *   (relay-worker answerTimeoutMs, its ICE-gathering limit) must be shorter still, or an honest volunteer's answers
+ *   count as failures and it is benched.
  * - requestHeadersTimeoutMs + bodyReadTimeoutMs bound how long a slow client may hold a connection before its request
  *   is even complete (slow-loris); the answer wait starts only after that.
  * - volunteerHeartbeatMs: a volunteer that misses one whole interval without a pong is cut off, so a dead volunteer
  *   holds its store entry for at most two intervals.
  */
 
-import type { ExitInfo } from '../protocol/signaling.ts';
-import { DEFAULT_BROKER_PORT, MAX_SIGNALING_MESSAGE_BYTES, MAX_VOLUNTEER_SLOTS, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
+import { type ExitInfo, ExitListError, parseSignedExitList, readExitListContents, type SignedExitList, verifyExitList } from '../protocol/exit-list.ts';
+import { DEFAULT_BROKER_PORT, MAX_SIGNALING_MESSAGE_BYTES, MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
 import { requireIntegerFields } from '../protocol/validate.ts';
 import type { VolunteerStore } from './store.ts';
 
@@ -28,10 +32,31 @@ export interface BrokerConfig {
   host: string;
   /** TCP port; 0 picks a free one. Default 8787. */
   port: number;
-  /** Exits that clients may choose and volunteers may relay to. Default: none. */
-  exits: ExitInfo[];
+  /**
+   * The operator-signed exit list (protocol/exit-list.ts) the broker serves and picks exits from. Default: none
+   * (GET /v1/exits answers 503 NO_EXIT_LIST, and volunteers take no offers).
+   */
+  exitList: SignedExitList | undefined;
+  /** Operator keys to check exitList's signature with at start-up. Default: none (only its form is checked). */
+  exitListKeys: readonly string[];
   /** Longest a client waits for an answer, across all volunteers tried (ms). Default 5_000. */
   clientAnswerTimeoutMs: number;
+  /**
+   * Longest one volunteer may take to answer an offer before the offer goes to the next volunteer (ms); its late
+   * answer is dropped. Must be less than clientAnswerTimeoutMs. Default 2_000.
+   */
+  volunteerAnswerTimeoutMs: number;
+  /**
+   * Offers in a row a volunteer may leave unanswered (volunteerAnswerTimeoutMs) or decline before it is benched: told
+   * why and disconnected. This also bounds how many clients' offers (SDP with their addresses) a volunteer that never
+   * answers can collect on one connection. Default 3.
+   */
+  maxConsecutiveAnswerFailures: number;
+  /**
+   * After a volunteer is benched, how long its address may open no new volunteer socket (429 with Retry-After), so a
+   * benched volunteer cannot reconnect at once with a clean record (ms). 0 turns this off. Default 60_000.
+   */
+  benchedAddressCooldownMs: number;
   /** Largest client request body and largest volunteer WebSocket message (bytes). Default 64 KiB. */
   maxBodyBytes: number;
   /** Longest the request headers may take to arrive (ms). Default 10_000. */
@@ -67,8 +92,12 @@ export interface BrokerConfig {
 export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   host: '127.0.0.1',
   port: DEFAULT_BROKER_PORT,
-  exits: [],
+  exitList: undefined,
+  exitListKeys: [],
   clientAnswerTimeoutMs: 5_000,
+  volunteerAnswerTimeoutMs: 2_000,
+  maxConsecutiveAnswerFailures: 3,
+  benchedAddressCooldownMs: 60_000,
   maxBodyBytes: MAX_SIGNALING_MESSAGE_BYTES,
   requestHeadersTimeoutMs: 10_000,
   bodyReadTimeoutMs: 5_000,
@@ -88,40 +117,37 @@ export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
 
 /** The largest timer value setTimeout honours (about 24.8 days); longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
-/** A base64url X25519 key: 32 bytes are 43 characters, with at most one '=' of padding. */
-const PUBLIC_KEY_PATTERN = /^[A-Za-z0-9_-]{43}=?$/;
-
 export class BrokerConfigError extends Error {
   override readonly name = 'BrokerConfigError';
   readonly code = 'BROKER_CONFIG_INVALID';
 }
 
-/** Checks one exit: an id, a ws:// or wss:// URL, and a 32-byte base64url public key. */
-export function verifyExitInfo(value: unknown): ExitInfo {
-  let exit: ExitInfo;
+/**
+ * Reads the exits of an operator-signed list the broker will serve. The broker does not rely on the signature (its
+ * readers check it), but refuses a malformed or expired list at start-up, and with `exitListKeys` checks the signature
+ * too, so a wrong file is caught before every user refuses it.
+ */
+export function readServedExitList(exitList: SignedExitList, exitListKeys: readonly string[], now: number): readonly ExitInfo[] {
   try {
-    exit = parseExitInfo(value);
+    if (exitListKeys.length > 0) return verifyExitList(exitList, exitListKeys, now).exits;
+    const contents = readExitListContents(parseSignedExitList(exitList));
+    if (contents.expiresAt < now) {
+      throw new ExitListError('EXIT_LIST_EXPIRED', `The exit list expired on ${new Date(contents.expiresAt).toISOString()}; sign a new one.`);
+    }
+    return contents.exits;
   } catch (error) {
-    if (error instanceof SignalingFormatError) throw new BrokerConfigError(`invalid exit: ${error.message}`);
+    if (error instanceof ExitListError) throw new BrokerConfigError(`broker config "exitList": ${error.message} (${error.code})`);
     throw error;
   }
-  let url: URL;
-  try {
-    url = new URL(exit.url);
-  } catch {
-    throw new BrokerConfigError(`exit "${exit.id}": url "${exit.url}" is not a valid URL`);
-  }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw new BrokerConfigError(`exit "${exit.id}": url must start with ws:// or wss:// (got ${url.protocol}//)`);
-  }
-  if (!PUBLIC_KEY_PATTERN.test(exit.publicKey)) {
-    throw new BrokerConfigError(`exit "${exit.id}": publicKey must be a 32-byte key in base64url (43 characters)`);
-  }
-  return exit;
+}
+
+/** A checked config, with the exits of its list. */
+export interface VerifiedBrokerConfig extends BrokerConfig {
+  exits: readonly ExitInfo[];
 }
 
 /** Fills defaults into `overrides` and validates every field; throws BrokerConfigError naming the bad field. */
-export function verifyBrokerConfig(overrides: Partial<BrokerConfig> = {}): BrokerConfig {
+export function verifyBrokerConfig(overrides: Partial<BrokerConfig> = {}): VerifiedBrokerConfig {
   const config: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, ...overrides };
   if (typeof config.host !== 'string' || config.host.length === 0) throw new BrokerConfigError('broker config "host" must be a non-empty string');
   requireIntegerFields(
@@ -129,6 +155,9 @@ export function verifyBrokerConfig(overrides: Partial<BrokerConfig> = {}): Broke
     {
       port: [0, 65_535],
       clientAnswerTimeoutMs: [1, MAX_TIMER_MS],
+      volunteerAnswerTimeoutMs: [1, MAX_TIMER_MS],
+      maxConsecutiveAnswerFailures: [1, 1_000],
+      benchedAddressCooldownMs: [0, MAX_TIMER_MS],
       maxBodyBytes: [1_024, 16 * 1024 * 1024],
       requestHeadersTimeoutMs: [1, MAX_TIMER_MS],
       bodyReadTimeoutMs: [1, MAX_TIMER_MS],
@@ -146,13 +175,20 @@ export function verifyBrokerConfig(overrides: Partial<BrokerConfig> = {}): Broke
     (_field, message) => new BrokerConfigError(message),
     (field) => `broker config "${field}"`,
   );
-  if (config.log !== undefined && typeof config.log !== 'function') throw new BrokerConfigError('broker config "log" must be a function');
-  if (!Array.isArray(config.exits)) throw new BrokerConfigError('broker config "exits" must be an array');
-  const exits = config.exits.map(verifyExitInfo);
-  const ids = new Set<string>();
-  for (const exit of exits) {
-    if (ids.has(exit.id)) throw new BrokerConfigError(`broker config "exits" lists exit id "${exit.id}" twice`);
-    ids.add(exit.id);
+  if (config.volunteerAnswerTimeoutMs >= config.clientAnswerTimeoutMs) {
+    throw new BrokerConfigError(
+      `broker config "volunteerAnswerTimeoutMs" (${config.volunteerAnswerTimeoutMs} ms) must be less than "clientAnswerTimeoutMs" (${config.clientAnswerTimeoutMs} ms), so a silent volunteer cannot hold a client for its whole wait; at most half leaves room for a second volunteer`,
+    );
   }
-  return { ...config, exits };
+  if (config.log !== undefined && typeof config.log !== 'function') throw new BrokerConfigError('broker config "log" must be a function');
+  if (!Array.isArray(config.exitListKeys)) throw new BrokerConfigError('broker config "exitListKeys" must be an array of operator keys');
+  if (config.exitList === undefined) return { ...config, exits: [] };
+  let exitList: SignedExitList;
+  try {
+    exitList = parseSignedExitList(config.exitList); // only its two fields are kept and served
+  } catch (error) {
+    if (error instanceof ExitListError) throw new BrokerConfigError(`broker config "exitList": ${error.message}`);
+    throw error;
+  }
+  return { ...config, exitList, exits: readServedExitList(exitList, config.exitListKeys, Date.now()) };
 }

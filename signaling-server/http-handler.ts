@@ -2,14 +2,15 @@
  * @module http-handler
  * The broker's HTTP routes:
  *   POST /v1/client   ClientOfferRequest -> ClientOfferResponse, or BrokerErrorBody
- *   GET  /v1/exits    {exits: ExitInfo[]}
+ *   GET  /v1/exits    the operator-signed exit list {payload, signature} (protocol/exit-list.ts)
  *   GET  /metrics     Prometheus text
  * /v1/client and /v1/exits allow any origin (extensions, tabs and widgets call them) and answer CORS preflights.
  * Nothing here logs per request, and no address is ever logged.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AddressHoldings, AddressRateLimit } from '../protocol/address-budget.ts';
-import type { ClientOfferRequest, ClientOfferResponse, ExitInfo } from '../protocol/signaling.ts';
+import type { ExitInfo, SignedExitList } from '../protocol/exit-list.ts';
+import type { ClientOfferRequest, ClientOfferResponse } from '../protocol/signaling.ts';
 import { BrokerRoute, parseClientOfferRequest, SignalingFormatError } from '../protocol/signaling.ts';
 import type { BrokerLogEvent } from './config.ts';
 import type { BrokerHttpErrorCode } from './errors.ts';
@@ -20,6 +21,9 @@ import type { BrokerCounters, BrokerMetricsSnapshot } from './metrics.ts';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './metrics.ts';
 
 export interface HttpHandlerOptions {
+  /** Served at GET /v1/exits as it is; undefined when the broker has none. */
+  exitList: SignedExitList | undefined;
+  /** The exits of exitList: the ones a client may name. */
   exits: readonly ExitInfo[];
   maxBodyBytes: number;
   bodyReadTimeoutMs: number;
@@ -102,7 +106,12 @@ export class BrokerHttpHandler {
       return;
     }
     if (path === BrokerRoute.EXITS) {
-      sendJson(response, 200, { exits: this.#options.exits }, cors);
+      if (this.#options.exitList === undefined) {
+        sendError(response, 503, 'NO_EXIT_LIST', 'this broker has no exit list yet; its operator must start it with a signed one (--exit-list FILE)', {
+          ...cors,
+          'Retry-After': '60',
+        });
+      } else sendJson(response, 200, this.#options.exitList, cors);
       return;
     }
     if (path === BrokerRoute.METRICS) {

@@ -2,13 +2,13 @@
  * @module broker-main
  * `ferry broker`: parses flags, starts a broker, prints one ready line, and stops cleanly on SIGINT/SIGTERM.
  * runBroker resolves once the broker has stopped; it throws BrokerUsageError for bad flags and BrokerConfigError
- * for a bad exit or limit.
+ * for a bad exit list or limit.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import type { ExitInfo } from '../protocol/signaling.ts';
+import { ExitListError, OperatorKeyError, parseOperatorPublicKey, parseSignedExitList, type SignedExitList } from '../protocol/exit-list.ts';
 import { createBroker } from './broker.ts';
-import { DEFAULT_BROKER_CONFIG, verifyExitInfo } from './config.ts';
+import { DEFAULT_BROKER_CONFIG } from './config.ts';
 
 export const BROKER_USAGE = `Usage: ferry broker [options]
 
@@ -18,44 +18,51 @@ clients POST their offer to http://HOST:PORT/v1/client.
 Options:
   --host HOST            address to listen on (default ${DEFAULT_BROKER_CONFIG.host})
   --port PORT            TCP port, 0 for any free one (default ${DEFAULT_BROKER_CONFIG.port})
-  --exit ID=URL=KEY      an exit clients may use: id, ws:// or wss:// URL, base64url X25519 public key (repeatable)
-  --exits-file FILE      a JSON array of exits [{"id", "url", "publicKey"}]
+  --exit-list FILE       the operator-signed exit list to serve (made with "ferry exit-list sign")
+  --exit-list-key KEY    check the list's signature against this operator key at start-up (repeatable)
   --help                 show this text
 `;
 
-/** Largest exits file read (bytes); a list of thousands of exits fits easily. */
-const MAX_EXITS_FILE_BYTES = 1024 * 1024;
+/** Largest exit list file read (bytes); a signed list of 256 exits fits easily. */
+const MAX_EXIT_LIST_FILE_BYTES = 1024 * 1024;
 
 export class BrokerUsageError extends Error {
   override readonly name = 'BrokerUsageError';
   readonly code = 'USAGE';
 }
 
-/** Splits `ID=URL=KEY`; the URL may itself contain '=' (a query string), the id and the key may not. */
-export function parseExitFlag(flag: string): ExitInfo {
-  const match = /^([^=]+)=(.+)=([A-Za-z0-9_-]+=?)$/.exec(flag);
-  if (!match) throw new BrokerUsageError(`--exit "${flag}" must look like ID=URL=PUBLICKEY`);
-  return verifyExitInfo({ id: match[1], url: match[2], publicKey: match[3] });
-}
-
-async function readExitsFile(path: string): Promise<ExitInfo[]> {
+/** The document's form only; createBroker reads its exits and refuses an expired or (with keys) unsigned list. */
+async function readExitListFile(path: string): Promise<SignedExitList> {
   let text: string;
   try {
     const bytes = await readFile(path);
-    if (bytes.length > MAX_EXITS_FILE_BYTES) throw new BrokerUsageError(`--exits-file ${path} is larger than ${MAX_EXITS_FILE_BYTES} bytes`);
+    if (bytes.length > MAX_EXIT_LIST_FILE_BYTES) throw new BrokerUsageError(`--exit-list ${path} is larger than ${MAX_EXIT_LIST_FILE_BYTES} bytes`);
     text = bytes.toString('utf8');
   } catch (error) {
     if (error instanceof BrokerUsageError) throw error;
-    throw new BrokerUsageError(`cannot read --exits-file ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new BrokerUsageError(`cannot read --exit-list ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new BrokerUsageError(`--exits-file ${path} is not valid JSON`);
+    throw new BrokerUsageError(`--exit-list ${path} is not valid JSON; make it with "ferry exit-list sign"`);
   }
-  if (!Array.isArray(json)) throw new BrokerUsageError(`--exits-file ${path} must hold a JSON array of exits`);
-  return json.map(verifyExitInfo);
+  try {
+    return parseSignedExitList(json);
+  } catch (error) {
+    if (error instanceof ExitListError) throw new BrokerUsageError(`--exit-list ${path}: ${error.message}`);
+    throw error;
+  }
+}
+
+function parseKeys(texts: readonly string[]): string[] {
+  try {
+    return texts.map(parseOperatorPublicKey);
+  } catch (error) {
+    if (error instanceof OperatorKeyError) throw new BrokerUsageError(`--exit-list-key: ${error.message}`);
+    throw error;
+  }
 }
 
 function parsePort(text: string): number {
@@ -73,8 +80,8 @@ function parseFlags(argv: string[]) {
       options: {
         host: { type: 'string' },
         port: { type: 'string' },
-        exit: { type: 'string', multiple: true },
-        'exits-file': { type: 'string' },
+        'exit-list': { type: 'string' },
+        'exit-list-key': { type: 'string', multiple: true },
         help: { type: 'boolean' },
       },
     }).values;
@@ -91,16 +98,18 @@ export async function runBroker(argv: string[]): Promise<void> {
     return;
   }
   const port = values.port === undefined ? DEFAULT_BROKER_CONFIG.port : parsePort(values.port);
-  const exits = [...(values['exits-file'] ? await readExitsFile(values['exits-file']) : []), ...(values.exit ?? []).map(parseExitFlag)];
+  const exitListPath = values['exit-list'];
+  const exitList = exitListPath === undefined ? undefined : await readExitListFile(exitListPath);
   const broker = createBroker({
     host: values.host ?? DEFAULT_BROKER_CONFIG.host,
     port,
-    exits,
+    exitList,
+    exitListKeys: parseKeys(values['exit-list-key'] ?? []),
     log: (event) => {
       if (event.level !== 'info') process.stderr.write(`ferry broker: ${event.level}: ${event.message}\n`);
     },
   });
-  if (exits.length === 0) process.stderr.write('ferry broker: no exits given (--exit or --exits-file); clients will get UNKNOWN_EXIT\n');
+  if (exitList === undefined) process.stderr.write('ferry broker: no --exit-list given; clients get NO_EXIT_LIST and volunteers take no offers\n');
   const address = await broker.listen();
   const shownHost = address.host.includes(':') ? `[${address.host}]` : address.host;
   process.stdout.write(`ferry broker: http://${shownHost}:${address.port} ready (pid ${process.pid})\n`);

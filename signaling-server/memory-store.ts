@@ -23,6 +23,7 @@ export class MemoryVolunteerStore implements VolunteerStore {
       nat: volunteer.nat,
       announcedSlots: volunteer.slots,
       reservedSlots: 0,
+      score: volunteer.score,
       lastReservedOrder: 0,
     });
   }
@@ -36,6 +37,11 @@ export class MemoryVolunteerStore implements VolunteerStore {
     if (entry) entry.announcedSlots = slots;
   }
 
+  async updateScore(id: string, score: number): Promise<void> {
+    const entry = this.#volunteers.get(id);
+    if (entry) entry.score = score;
+  }
+
   async reserveSlot(request: SlotRequest): Promise<string | undefined> {
     let best: VolunteerEntry | undefined;
     let bestRank = Number.POSITIVE_INFINITY;
@@ -46,7 +52,7 @@ export class MemoryVolunteerStore implements VolunteerStore {
       if (free === 0) continue;
       const rank = natPreferenceRank(request.clientNat, entry.nat);
       if (rank === undefined) continue;
-      if (best === undefined || rank < bestRank || (rank === bestRank && isBetterLoaded(entry, best))) {
+      if (best === undefined || rank < bestRank || (rank === bestRank && isBetterRanked(entry, best))) {
         best = entry;
         bestRank = rank;
       }
@@ -68,7 +74,14 @@ export class MemoryVolunteerStore implements VolunteerStore {
   async getVolunteer(id: string): Promise<VolunteerSnapshot | undefined> {
     const entry = this.#volunteers.get(id);
     if (!entry) return undefined;
-    return { id: entry.id, kind: entry.kind, nat: entry.nat, announcedSlots: entry.announcedSlots, reservedSlots: entry.reservedSlots };
+    return {
+      id: entry.id,
+      kind: entry.kind,
+      nat: entry.nat,
+      announcedSlots: entry.announcedSlots,
+      reservedSlots: entry.reservedSlots,
+      score: entry.score,
+    };
   }
 
   async counts(): Promise<VolunteerStoreCounts> {
@@ -86,10 +99,11 @@ export class MemoryVolunteerStore implements VolunteerStore {
   }
 }
 
-/** Least-loaded first: more free slots wins; on a tie, the one reserved longest ago. */
-function isBetterLoaded(candidate: VolunteerEntry, current: VolunteerEntry): boolean {
-  const candidateFree = freeSlotsOf(candidate);
-  const currentFree = freeSlotsOf(current);
-  if (candidateFree !== currentFree) return candidateFree > currentFree;
+/**
+ * Higher score first; on a tie, the one reserved longest ago (a newcomer, never reserved, before all), which spreads
+ * clients over equally good volunteers. Free slots are not compared: a volunteer may claim any number.
+ */
+function isBetterRanked(candidate: VolunteerEntry, current: VolunteerEntry): boolean {
+  if (candidate.score !== current.score) return candidate.score > current.score;
   return candidate.lastReservedOrder < current.lastReservedOrder;
 }

@@ -18,6 +18,12 @@ export class BrokerCounters {
   badRequests = 0;
   /** Offers a volunteer declined. */
   declines = 0;
+  /** Offers a volunteer left unanswered for its whole volunteerAnswerTimeoutMs (the client moved on). */
+  volunteerAnswerTimeouts = 0;
+  /** Offers sent to a second or later volunteer for the same client, after a decline, a timeout or a disconnect. */
+  offerFallbacks = 0;
+  /** Volunteers disconnected after maxConsecutiveAnswerFailures timeouts or declines in a row. */
+  volunteersBenched = 0;
   /** Client requests and volunteer sockets refused with 429: one address asked too much or too fast. */
   rateLimited = 0;
   /** Volunteer sockets closed for breaking the protocol (bad JSON or shape, binary, oversize, no hello). */
@@ -35,6 +41,9 @@ export interface BrokerMetricsSnapshot {
   noVolunteersTotal: number;
   badRequestsTotal: number;
   declinesTotal: number;
+  volunteerAnswerTimeoutsTotal: number;
+  offerFallbacksTotal: number;
+  volunteersBenchedTotal: number;
   rateLimitedTotal: number;
   volunteerProtocolErrorsTotal: number;
 }
@@ -51,6 +60,9 @@ export function snapshotMetrics(counters: BrokerCounters, storeCounts: Volunteer
     noVolunteersTotal: counters.noVolunteers,
     badRequestsTotal: counters.badRequests,
     declinesTotal: counters.declines,
+    volunteerAnswerTimeoutsTotal: counters.volunteerAnswerTimeouts,
+    offerFallbacksTotal: counters.offerFallbacks,
+    volunteersBenchedTotal: counters.volunteersBenched,
     rateLimitedTotal: counters.rateLimited,
     volunteerProtocolErrorsTotal: counters.volunteerProtocolErrors,
   };
@@ -93,6 +105,24 @@ export function renderPrometheus(snapshot: BrokerMetricsSnapshot): string {
       value: snapshot.badRequestsTotal,
     },
     { name: 'ferry_broker_declines_total', type: 'counter', help: 'Offers declined by volunteers.', value: snapshot.declinesTotal },
+    {
+      name: 'ferry_broker_volunteer_answer_timeouts_total',
+      type: 'counter',
+      help: 'Offers a volunteer did not answer within the per-volunteer answer timeout.',
+      value: snapshot.volunteerAnswerTimeoutsTotal,
+    },
+    {
+      name: 'ferry_broker_offer_fallbacks_total',
+      type: 'counter',
+      help: 'Offers passed on to another volunteer for the same client after a decline, timeout or disconnect.',
+      value: snapshot.offerFallbacksTotal,
+    },
+    {
+      name: 'ferry_broker_volunteers_benched_total',
+      type: 'counter',
+      help: 'Volunteers disconnected for timing out or declining too many offers in a row.',
+      value: snapshot.volunteersBenchedTotal,
+    },
     {
       name: 'ferry_broker_rate_limited_total',
       type: 'counter',

@@ -10,9 +10,11 @@
  * - releaseSlot(id, 'used') after an answer: the volunteer now serves that client, so the announced count drops by
  *   one until its next `slots` message. releaseSlot(id, 'unused') after a decline or timeout gives the slot back.
  *
- * Matching follows Snowflake (see natPreferenceRank): restricted and unknown-NAT clients only get volunteers that
- * are unrestricted or unknown; unrestricted clients get restricted volunteers first, saving the scarce unrestricted
- * ones; among equals the volunteer with the most free slots wins, then the one left unused the longest.
+ * Matching follows Snowflake for NAT classes (see natPreferenceRank): restricted and unknown-NAT clients only get
+ * volunteers that are unrestricted or unknown; unrestricted clients get restricted volunteers first, saving the scarce
+ * unrestricted ones. Among volunteers equally suited by NAT the higher score wins (set by the broker from how the
+ * volunteer answered so far, answer-record.ts), then the one left unused the longest. Announced slots are an upper
+ * bound only, never a reason to prefer a volunteer: they cost nothing to claim.
  */
 import type { NatClass, VolunteerKind } from '../protocol/signaling.ts';
 
@@ -22,6 +24,8 @@ export interface NewVolunteer {
   nat: NatClass;
   /** Free slots announced in `hello`. */
   slots: number;
+  /** Starting score (VolunteerRanking.admit). */
+  score: number;
 }
 
 export interface VolunteerSnapshot {
@@ -32,6 +36,8 @@ export interface VolunteerSnapshot {
   announcedSlots: number;
   /** Offers sent and not yet answered, declined or timed out. */
   reservedSlots: number;
+  /** Measured standing: higher is offered first among volunteers equally suited by NAT. */
+  score: number;
 }
 
 export interface SlotRequest {
@@ -60,7 +66,9 @@ export interface VolunteerStore {
   removeVolunteer(id: string): Promise<void>;
   /** Replaces a volunteer's announced free slots. Unknown ids are ignored. */
   updateSlots(id: string, slots: number): Promise<void>;
-  /** Picks the best volunteer for a client by the NAT rules and reserves one of its slots, in one atomic step. */
+  /** Replaces a volunteer's score (VolunteerRanking's verdict after each offer). Unknown ids are ignored. */
+  updateScore(id: string, score: number): Promise<void>;
+  /** Picks the best volunteer for a client (NAT rules, then score, then least recently used) and reserves one of its slots, in one atomic step. */
   reserveSlot(request: SlotRequest): Promise<string | undefined>;
   /** Ends a reservation made by reserveSlot. Unknown ids (volunteer gone) are ignored. */
   releaseSlot(id: string, outcome: SlotOutcome): Promise<void>;

@@ -6,6 +6,8 @@
  *
  * Protocol errors close the socket after an `error` message: 1008 for bad JSON or shape, binary data, anything
  * before `hello`, or a second `hello`; 1009 for an oversize message (ws enforces maxPayload and closes by itself).
+ * A volunteer the matchmaker benches (too many offers in a row timed out or declined) gets `error` BENCHED and 1008
+ * too, and its address may open no new volunteer socket for benchedAddressCooldownMs.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -14,31 +16,45 @@ import type { RawData, WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
 import { closeOrCut } from '../protocol/adapters/ws-shutdown.ts';
 import { AddressHoldings } from '../protocol/address-budget.ts';
-import type { BrokerOffer, BrokerToVolunteer, ExitInfo, NatClass, VolunteerKind, VolunteerToBroker } from '../protocol/signaling.ts';
-import { parseVolunteerMessage, SignalingFormatError, WebSocketCloseCode } from '../protocol/signaling.ts';
+import type { SignedExitList } from '../protocol/exit-list.ts';
+import type { BrokerOffer, BrokerToVolunteer, NatClass, VolunteerKind, VolunteerToBroker } from '../protocol/signaling.ts';
+import { BENCHED, parseVolunteerMessage, SignalingFormatError, WebSocketCloseCode } from '../protocol/signaling.ts';
+import { AddressCooldown } from './address-cooldown.ts';
+import type { CapacitySignal } from './capacity-signal.ts';
 import type { BrokerLogEvent } from './config.ts';
 import type { BrokerCounters } from './metrics.ts';
 import type { MatchOutcome, PendingMatches } from './pending-matches.ts';
 import type { VolunteerStore } from './store.ts';
+import type { VolunteerRanking } from './volunteer-ranking.ts';
 
 /** On broker shutdown, how long volunteers get to finish the close handshake before their sockets are cut (ms). */
 const CLOSE_GRACE_MS = 1_000;
+/** Most addresses cooling down after a bench remembered at once (a forgotten one may simply connect again). */
+const MAX_COOLING_ADDRESSES = 100_000;
+/** The `error` code and close reason a benched volunteer gets. */
+export const BENCHED_ERROR_CODE = BENCHED;
 
 export interface VolunteerHubOptions {
-  exits: readonly ExitInfo[];
+  /** Sent in every welcome as it is; undefined when the broker has no exit list. */
+  exitList: SignedExitList | undefined;
   maxMessageBytes: number;
   maxVolunteers: number;
   maxVolunteersPerAddress: number;
   heartbeatMs: number;
   helloTimeoutMs: number;
+  benchedAddressCooldownMs: number;
   store: VolunteerStore;
   pendingMatches: PendingMatches;
+  ranking: VolunteerRanking;
+  capacity: CapacitySignal;
   counters: BrokerCounters;
   log: (event: BrokerLogEvent) => void;
 }
 
 interface VolunteerConnection {
   socket: WebSocket;
+  /** The peer's address, kept only to start its cooldown if it is benched; never logged. */
+  address: string;
   /** Set by `hello`; undefined until then. */
   volunteerId: string | undefined;
   /** Cleared on each ping, set by the pong; still clear at the next beat means the peer is gone. */
@@ -56,18 +72,22 @@ export class VolunteerHub {
   readonly #heartbeat: NodeJS.Timeout;
   /** Volunteer sockets per address. */
   readonly #perAddress: AddressHoldings;
+  /** Addresses whose volunteer was just benched. */
+  readonly #cooling: AddressCooldown;
 
   constructor(options: VolunteerHubOptions) {
     this.#options = options;
     this.#server = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
     this.#perAddress = new AddressHoldings(options.maxVolunteersPerAddress);
+    this.#cooling = new AddressCooldown({ cooldownMs: options.benchedAddressCooldownMs, maxTrackedAddresses: MAX_COOLING_ADDRESSES });
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs);
     this.#heartbeat.unref();
   }
 
   /**
    * Takes over an HTTP upgrade for /v1/volunteer. Refuses with 503 when maxVolunteers sockets are open, and with 429
-   * when this address already holds maxVolunteersPerAddress (the address is counted, never logged).
+   * when this address already holds maxVolunteersPerAddress or is cooling down after a bench (the address is
+   * counted, never logged).
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#connections.size >= this.#options.maxVolunteers) {
@@ -75,6 +95,12 @@ export class VolunteerHub {
       return;
     }
     const address = request.socket.remoteAddress ?? 'unknown';
+    const coolingSeconds = this.#cooling.secondsLeft(address);
+    if (coolingSeconds > 0) {
+      this.#options.counters.rateLimited += 1;
+      socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: ${coolingSeconds}\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
     if (!this.#perAddress.enter(address)) {
       this.#options.counters.rateLimited += 1;
       socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 60\r\nContent-Length: 0\r\n\r\n');
@@ -89,7 +115,7 @@ export class VolunteerHub {
     socket.once('close', release);
     this.#server.handleUpgrade(request, socket, head, (ws) => {
       ws.once('close', release);
-      this.#accept(ws);
+      this.#accept(ws, address);
     });
   }
 
@@ -101,6 +127,21 @@ export class VolunteerHub {
     return true;
   }
 
+  /**
+   * Benches a volunteer: tells it why (`error` BENCHED with `message`), closes its socket (1008), forgets it for
+   * matching at once, and cools its address down. Unknown or already closed volunteers are ignored.
+   */
+  bench(volunteerId: string, message: string): void {
+    const connection = this.#byVolunteerId.get(volunteerId);
+    if (!connection || connection.socket.readyState !== connection.socket.OPEN) return;
+    this.#cooling.start(connection.address);
+    const cooldownS = Math.ceil(this.#options.benchedAddressCooldownMs / 1_000);
+    const wait = cooldownS > 0 ? `; this address may connect a volunteer again in ${cooldownS} s` : '';
+    this.#send(connection, { type: 'error', code: BENCHED_ERROR_CODE, message: `${message}${wait}` });
+    connection.socket.close(WebSocketCloseCode.POLICY_VIOLATION, BENCHED_ERROR_CODE);
+    void this.#forget(connection);
+  }
+
   /** Closes every volunteer socket (1001) and waits until the store has forgotten them. */
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
@@ -110,9 +151,10 @@ export class VolunteerHub {
     this.#server.close();
   }
 
-  #accept(socket: WebSocket): void {
+  #accept(socket: WebSocket, address: string): void {
     const connection: VolunteerConnection = {
       socket,
+      address,
       volunteerId: undefined,
       answeredLastPing: true,
       helloTimer: undefined,
@@ -168,7 +210,10 @@ export class VolunteerHub {
         this.#refuse(connection, 'ALREADY_HELLO', '"hello" may be sent only once', WebSocketCloseCode.POLICY_VIOLATION);
         return;
       case 'slots':
-        this.#queueStoreWrite(connection, () => this.#options.store.updateSlots(volunteerId, message.slots));
+        this.#queueStoreWrite(connection, async () => {
+          await this.#options.store.updateSlots(volunteerId, message.slots);
+          this.#options.capacity.changed();
+        });
         return;
       case 'answer':
         this.#onReply(connection, message.matchId, { kind: 'answered', answer: message.answer });
@@ -185,12 +230,15 @@ export class VolunteerHub {
     connection.helloTimer = undefined;
     const volunteerId = randomUUID();
     connection.volunteerId = volunteerId;
+    const score = this.#options.ranking.admit(volunteerId);
     this.#queueStoreWrite(connection, async () => {
-      await this.#options.store.addVolunteer({ id: volunteerId, kind, nat, slots });
+      await this.#options.store.addVolunteer({ id: volunteerId, kind, nat, slots, score });
       // Reachable for offers only once the store knows it, so a matched id always has a socket here.
       if (connection.socket.readyState !== connection.socket.OPEN) return;
       this.#byVolunteerId.set(volunteerId, connection);
-      this.#send(connection, { type: 'welcome', volunteerId, exits: [...this.#options.exits] });
+      const exitList = this.#options.exitList;
+      this.#send(connection, { type: 'welcome', volunteerId, ...(exitList === undefined ? {} : { exitList }) });
+      this.#options.capacity.changed();
     });
   }
 
@@ -229,6 +277,7 @@ export class VolunteerHub {
     const volunteerId = connection.volunteerId;
     if (volunteerId === undefined) return connection.storeQueue;
     this.#byVolunteerId.delete(volunteerId);
+    this.#options.ranking.forget(volunteerId);
     this.#options.pendingMatches.failVolunteer(volunteerId);
     this.#queueStoreWrite(connection, () => this.#options.store.removeVolunteer(volunteerId));
     return connection.storeQueue;

@@ -59,7 +59,13 @@ export class HelpOthers {
       if (generation !== this.generation) return;
       await this.deps.offscreen.acquire();
       if (generation !== this.generation) return;
-      await this.deps.offscreen.send({ target: 'offscreen', type: 'help-start', brokerUrl: settings.brokerUrl, maxClients: settings.maxClients });
+      await this.deps.offscreen.send({
+        target: 'offscreen',
+        type: 'help-start',
+        brokerUrl: settings.brokerUrl,
+        maxClients: settings.maxClients,
+        exitListKeys: settings.exitListKeys,
+      });
     } catch (error) {
       if (generation !== this.generation) return;
       this.on = false;

@@ -10,11 +10,11 @@
  * route (webrtc-policy.ts). Never silent: every failure ends in a phase the popup explains.
  */
 
+import type { ExitInfo, SignedExitList } from '../../protocol/exit-list.ts';
 import type { ProxyMePhase, ProxyMeState, WebRtcGuardState } from '../../protocol/extension-state.ts';
 import type { SessionReport } from '../../protocol/local-channel.ts';
 import { type NativeReady, type NativeToExtension, parseNativeToExtension } from '../../protocol/local-channel.ts';
-import type { ExitInfo } from '../../protocol/signaling.ts';
-import { chooseExit, ExitListError, type ExitListErrorCode } from '../broker-exits.ts';
+import { chooseExit, ExitListError, type ExitListErrorCode, type TrustedExitList } from '../broker-exits.ts';
 import type { OffscreenMessage } from '../messages.ts';
 import { proxyBypassList } from '../proxy-bypass.ts';
 import type { Settings } from '../settings.ts';
@@ -39,7 +39,8 @@ export const MAX_PIPE_RECONNECTS = 5;
 
 export interface ProxyMeDeps {
   loadSettings(): Promise<Settings>;
-  fetchExits(brokerUrl: string, signal: AbortSignal): Promise<ExitInfo[]>;
+  /** The broker's exit list, verified against `exitListKeys` (broker-exits.ts fetchExitList). */
+  fetchExits(brokerUrl: string, exitListKeys: readonly string[], signal: AbortSignal): Promise<TrustedExitList>;
   connectNative: ConnectNative;
   browserProxy: BrowserProxy;
   webRtcPolicy: WebRtcPolicy;
@@ -92,13 +93,15 @@ export class ProxyMe {
       await this.guardWebRtc(run);
       if (run !== this.run) return;
       const settings = await this.deps.loadSettings();
-      const exit = await this.findExit(run, settings);
-      if (run !== this.run || exit === undefined) return;
+      const found = await this.findExit(run, settings);
+      if (run !== this.run || found === undefined) return;
+      const { exit, exitList } = found;
       run.settings = settings;
       run.exit = exit;
       await this.deps.updateState((state) => ({ ...state, exitId: exit.id }));
       if (run !== this.run) return;
-      run.port?.post({ type: 'start', exit, socksPort: settings.socksPort });
+      // The helper gets the signed list itself and checks it against its own pinned keys.
+      run.port?.post({ type: 'start', exitList, exitId: exit.id, socksPort: settings.socksPort });
       run.readyTimer = setTimeout(() => {
         void this.halt(run, 'helper-stopped', `the helper did not report ready within ${HELPER_READY_TIMEOUT_MS / 1000} s`);
       }, HELPER_READY_TIMEOUT_MS);
@@ -107,12 +110,13 @@ export class ProxyMe {
     }
   }
 
-  /** The chosen exit; retries while the broker cannot be reached. Undefined once the run has ended. */
-  private async findExit(run: ProxyMeRun, settings: Settings): Promise<ExitInfo | undefined> {
+  /** The chosen exit and the signed list it is on; retries while the broker cannot be reached. Undefined once the run has ended. */
+  private async findExit(run: ProxyMeRun, settings: Settings): Promise<{ exit: ExitInfo; exitList: SignedExitList } | undefined> {
     let delayMs = EXIT_LIST_RETRY_DELAY_MS;
     for (;;) {
       try {
-        return chooseExit(await this.deps.fetchExits(settings.brokerUrl, run.abort.signal), settings.exitId);
+        const trusted = await this.deps.fetchExits(settings.brokerUrl, settings.exitListKeys, run.abort.signal);
+        return { exit: chooseExit(trusted.exits, settings.exitId), exitList: trusted.exitList };
       } catch (error) {
         if (run !== this.run) return undefined;
         if (!(error instanceof ExitListError) || !RETRYABLE_EXIT_LIST_ERRORS.includes(error.code)) throw error;

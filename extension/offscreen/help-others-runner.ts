@@ -9,6 +9,7 @@ import { createRelayWorkerConfig, type RelayStatus, RelayWorker } from '../../re
 export interface HelpOthersConfig {
   brokerUrl: string;
   maxClients: number;
+  exitListKeys: readonly string[];
 }
 
 export class HelpOthersRunner {
@@ -19,14 +20,19 @@ export class HelpOthersRunner {
 
   /** Starts relaying; a second start with the same settings is ignored, with other settings it restarts. */
   start(config: HelpOthersConfig): void {
-    if (this.running !== undefined && this.running.brokerUrl === config.brokerUrl && this.running.maxClients === config.maxClients) {
+    if (
+      this.running !== undefined &&
+      this.running.brokerUrl === config.brokerUrl &&
+      this.running.maxClients === config.maxClients &&
+      this.running.exitListKeys.join() === config.exitListKeys.join()
+    ) {
       if (this.worker !== undefined) this.onStatus(this.worker.status);
       return;
     }
     this.stop();
     // Throws RelayWorkerConfigError or RelayEnvironmentError; the caller reports it as "could not start".
     const worker = new RelayWorker({
-      config: createRelayWorkerConfig({ brokerUrl: config.brokerUrl, kind: 'extension', maxClients: config.maxClients }),
+      config: createRelayWorkerConfig({ brokerUrl: config.brokerUrl, kind: 'extension', maxClients: config.maxClients, exitListKeys: config.exitListKeys }),
       environment: browserRelayEnvironment(),
       onStatus: (status) => {
         if (worker === this.worker) this.onStatus(status);

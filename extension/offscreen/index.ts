@@ -19,7 +19,7 @@ let clientPath: ClientPath | undefined;
 function handle(message: OffscreenMessage): void {
   switch (message.type) {
     case 'help-start':
-      helpOthers.start({ brokerUrl: message.brokerUrl, maxClients: message.maxClients });
+      helpOthers.start({ brokerUrl: message.brokerUrl, maxClients: message.maxClients, exitListKeys: message.exitListKeys });
       return;
     case 'help-stop':
       helpOthers.stop();

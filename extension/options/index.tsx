@@ -105,6 +105,13 @@ function Options() {
           {...props}
         />
         <Field name="maxClients" label="Most people at once" hint="How many people Help others relays for at the same time (1–32)." {...props} />
+        <Field
+          name="exitListKeys"
+          label="Exit-list keys"
+          hint="The network operator's keys, one per line. Ferry uses only exits from a list signed by one of them, so a broker cannot slip in an exit of its own."
+          multiline
+          {...props}
+        />
         <div class="actions">
           <button type="submit" id="save">
             Save

@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FerryUser } from '../../harness/ferry-user.ts';
+import { LocalOperator } from '../../harness/operator.ts';
 import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
 import { startServersInProcess } from '../../harness/servers.ts';
@@ -102,7 +103,7 @@ async function candidatesGathered(page: FerryUser['popup'], timeoutMs: number): 
 }
 
 test('helper not installed: said in plain words, with the install command selectable and copyable', { timeout: 60_000 }, async () => {
-  noHelper = await FerryUser.launch({ brokerUrl: servers.brokerUrl, headless: true, installHelper: false });
+  noHelper = await FerryUser.launch({ brokerUrl: servers.brokerUrl, exitListKey: servers.exitListKey, headless: true, installHelper: false });
   await noHelper.setSwitch('proxy-me', true);
   await noHelper.waitForProxyMe(['helper-not-installed'], SCREEN_TIMEOUT_MS);
   await shows(noHelper, 'proxy-me-status', 'Helper not installed: run npx ferry helper --install');
@@ -145,8 +146,20 @@ test('transient states render in plain words: starting the helper, switching vol
   noHelper = undefined;
 });
 
-test('no volunteers: said so while retrying; switching off gives the proxy and WebRTC settings back', { timeout: 60_000 }, async () => {
-  client = await FerryUser.launch({ brokerUrl: servers.brokerUrl, headless: true, installHelper: true });
+test('a broker list not signed by the pinned key: said so; no volunteers: said so while retrying; switching off gives the proxy and WebRTC settings back', {
+  timeout: 90_000,
+}, async () => {
+  client = await FerryUser.launch({ brokerUrl: servers.brokerUrl, exitListKey: servers.exitListKey, headless: true, installHelper: true });
+  // First the extension pins a key that did not sign the broker's list (a hostile broker, as this browser sees it).
+  await client.popup.evaluate(async (keys) => chrome.storage.local.set({ exitListKeys: keys }), [new LocalOperator().exitListKey]);
+  await client.setSwitch('proxy-me', true);
+  await client.waitForProxyMe(['failed']);
+  await shows(client, 'proxy-me-status', /^Could not start: The broker's exit list is not signed by the network operator's key/);
+  await screenshot(client, 'exit-list-not-signed');
+  await client.setSwitch('proxy-me', false);
+  await client.waitForProxyMe(['off']);
+  await client.popup.evaluate(async (keys) => chrome.storage.local.set({ exitListKeys: keys }), [servers.exitListKey]);
+
   await client.setSwitch('proxy-me', true);
   await client.waitForProxyMe(['no-volunteers']);
   await shows(client, 'proxy-me-status', 'No volunteers available right now, retrying…');
@@ -167,7 +180,7 @@ test('no volunteers: said so while retrying; switching off gives the proxy and W
 
 test('connected through a volunteer: time, traffic, speed and volunteer changes shown; pages get no direct WebRTC path', { timeout: 90_000 }, async () => {
   const user = required(client);
-  volunteer = await FerryUser.launch({ brokerUrl: servers.brokerUrl, headless: true });
+  volunteer = await FerryUser.launch({ brokerUrl: servers.brokerUrl, exitListKey: servers.exitListKey, headless: true });
   await volunteer.setSwitch('help-others', true);
   await volunteer.waitForHelpOthers(['waiting']);
 

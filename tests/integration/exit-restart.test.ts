@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
+import { LocalOperator } from '../../harness/operator.ts';
 import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { spawnFerry } from '../../harness/servers.ts';
 import { startSocksDownload } from '../../harness/socks-download.ts';
@@ -49,9 +50,10 @@ test('an exit crash fails the affected SOCKS stream within seconds of its restar
   const firstExit = await startExit(0);
   const [, url = '', portText = '', publicKey = ''] = firstExit.match;
   const exitInfo = { id: 'local', url, publicKey };
-  const broker = createBroker({ port: 0, exits: [exitInfo] });
+  const operator = new LocalOperator();
+  const broker = createBroker({ port: 0, exitList: operator.signExitList([exitInfo]) });
   const brokerUrl = `http://127.0.0.1:${(await broker.listen()).port}`;
-  await spawnTracked(['volunteer', '--broker', brokerUrl], /ferry volunteer: waiting/);
+  await spawnTracked(['volunteer', '--broker', brokerUrl, '--exit-list-key', operator.exitListKey], /ferry volunteer: waiting/);
   let helper: HelperCore | undefined;
   let client: NodeClient | undefined;
   try {

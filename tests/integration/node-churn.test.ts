@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
 import { ExitServer } from '../../exit-server/exit-server.ts';
+import { LocalOperator } from '../../harness/operator.ts';
 import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
 import { startSocksDownload } from '../../harness/socks-download.ts';
@@ -21,6 +22,7 @@ let exit: ExitServer;
 let broker: ReturnType<typeof createBroker>;
 let brokerUrl: string;
 let exitInfo: { id: string; url: string; publicKey: string };
+const operator = new LocalOperator();
 const volunteers: ChildProcess[] = [];
 
 before(async () => {
@@ -28,7 +30,7 @@ before(async () => {
   exit = new ExitServer({ keyPair: generateKeyPair(), config: { port: 0, allowLoopback: true } });
   const { url } = await exit.listen();
   exitInfo = { id: 'local', url, publicKey: exit.publicKey };
-  broker = createBroker({ port: 0, exits: [exitInfo] });
+  broker = createBroker({ port: 0, exitList: operator.signExitList([exitInfo]) });
   brokerUrl = `http://127.0.0.1:${(await broker.listen()).port}`;
 });
 
@@ -41,9 +43,13 @@ after(async () => {
 });
 
 async function startVolunteer(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), 'volunteer', '--broker', brokerUrl, '--max-clients', '1'], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(REPO_ROOT, 'bin', 'ferry.js'), 'volunteer', '--broker', brokerUrl, '--exit-list-key', operator.exitListKey, '--max-clients', '1'],
+    {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
   volunteers.push(child);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the volunteer did not reach the broker')), 20_000);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
 import { ExitServer } from '../../exit-server/exit-server.ts';
+import { LocalOperator } from '../../harness/operator.ts';
 import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { socksFetch } from '../../harness/socks-fetch.ts';
 import { waitFor } from '../../harness/wait.ts';
@@ -25,6 +26,7 @@ let exit: ExitServer;
 let broker: ReturnType<typeof createBroker>;
 let brokerUrl: string;
 let exitInfo: { id: string; url: string; publicKey: string };
+const operator = new LocalOperator();
 
 before(async () => {
   origin = await startOriginServer(8 * 1024 * 1024);
@@ -35,7 +37,7 @@ before(async () => {
   });
   const { url } = await exit.listen();
   exitInfo = { id: 'local', url, publicKey: exit.publicKey };
-  broker = createBroker({ port: 0, exits: [exitInfo], clientAnswerTimeoutMs: 5_000 });
+  broker = createBroker({ port: 0, exitList: operator.signExitList([exitInfo]), clientAnswerTimeoutMs: 5_000 });
   const address = await broker.listen();
   brokerUrl = `http://127.0.0.1:${address.port}`;
 });
@@ -74,7 +76,10 @@ test('with no volunteer anywhere, the broker says so and a SOCKS request fails w
 });
 
 test('an 8 MiB download through a Node volunteer is byte-identical, and the volunteer saw neither host nor content', async () => {
-  const volunteer = new RelayWorker({ config: createRelayWorkerConfig({ brokerUrl, kind: 'headless' }), environment: nodeRelayEnvironment() });
+  const volunteer = new RelayWorker({
+    config: createRelayWorkerConfig({ brokerUrl, kind: 'headless', exitListKeys: [operator.exitListKey] }),
+    environment: nodeRelayEnvironment(),
+  });
   volunteer.start();
   let client: NodeClient | undefined;
   let helper: HelperCore | undefined;

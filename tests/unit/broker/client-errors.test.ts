@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { withTimeout } from '../../../harness/wait.ts';
-import { errorCodeOf, errorMessageOf, offerBody, sampleOfferSdp, TEST_EXIT, TestNetwork, WAIT_MS } from './helpers.ts';
+import { errorCodeOf, errorMessageOf, offerBody, sampleOfferSdp, TEST_EXIT, TEST_EXIT_LIST, TestNetwork, WAIT_MS } from './helpers.ts';
 
 /** Everything the broker writes on `socket` until it closes the connection. */
 function everythingUntilClose(socket: Socket): Promise<string> {
@@ -139,13 +139,20 @@ test('too many clients at once: 503 for the one over maxPendingClients', async (
   assert.equal((await waiting).status, 200);
 });
 
-test('GET /v1/exits lists the exits with CORS', async (t) => {
+test('GET /v1/exits serves the signed exit list as it is, with CORS; without one, 503 NO_EXIT_LIST', async (t) => {
   const network = await TestNetwork.start();
   t.after(() => network.close());
   const response = await network.get('/v1/exits');
   assert.equal(response.status, 200);
   assert.equal(response.headers.get('access-control-allow-origin'), '*');
-  assert.deepEqual(await response.json(), { exits: [TEST_EXIT] });
+  assert.deepEqual(await response.json(), TEST_EXIT_LIST);
+
+  const bare = await TestNetwork.start({ exitList: undefined });
+  t.after(() => bare.close());
+  const none = await bare.get('/v1/exits');
+  assert.equal(none.status, 503);
+  assert.equal(none.headers.get('retry-after'), '60');
+  assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'NO_EXIT_LIST');
 });
 
 test('CORS preflight on /v1/client and /v1/exits', async (t) => {

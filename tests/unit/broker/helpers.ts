@@ -3,6 +3,7 @@
  * real fetch() calls. Every wait is bounded; everything started is closed by TestNetwork.close().
  */
 import { WebSocket } from 'ws';
+import { LocalOperator } from '../../../harness/operator.ts';
 import { withTimeout } from '../../../harness/wait.ts';
 import type { BrokerOffer, BrokerToVolunteer, ExitInfo, NatClass, SessionDescription, VolunteerKind } from '../../../protocol/signaling.ts';
 import { parseBrokerMessage } from '../../../protocol/signaling.ts';
@@ -18,6 +19,10 @@ export const TEST_EXIT: ExitInfo = {
   url: 'ws://127.0.0.1:9/v1/relay',
   publicKey: 'mW3pZ8qLZxQ2b1Rj4n0Yc7Vt9Ue6Hs5Gk3Df2Sa1QwE',
 };
+
+/** The operator of the test network, and the list it signed: TEST_EXIT only. */
+export const TEST_OPERATOR = new LocalOperator();
+export const TEST_EXIT_LIST = TEST_OPERATOR.signExitList([TEST_EXIT]);
 
 /** A Chromium data-channel offer, as a client's offscreen document would send it. */
 export function sampleOfferSdp(tag = 'Xk3d'): string {
@@ -85,22 +90,40 @@ export interface HelloFields {
   slots: number;
 }
 
+export interface TestVolunteerOptions {
+  /** Answer pings by itself (ws default). Default true. */
+  autoPong?: boolean;
+  /** Source address to connect from, e.g. '127.0.0.2' (Linux routes all of 127/8 to lo). */
+  localAddress?: string;
+}
+
 /** A volunteer speaking the broker protocol over a real WebSocket, keeping every message it receives in order. */
 export class TestVolunteer {
   readonly socket: WebSocket;
   readonly closed: Promise<{ code: number; reason: string }>;
   volunteerId = '';
+  /** Offers received so far, whether taken from the inbox, handled by onEveryOffer, or still queued. */
+  offersReceived = 0;
   readonly #inbox: BrokerToVolunteer[] = [];
   readonly #waiters: Array<(message: BrokerToVolunteer) => void> = [];
+  #offerHandler: ((offer: BrokerOffer) => void) | undefined;
 
-  constructor(url: string, options: { autoPong?: boolean } = {}) {
-    this.socket = new WebSocket(url, { autoPong: options.autoPong ?? true });
+  constructor(url: string, options: TestVolunteerOptions = {}) {
+    const socketOptions = options.localAddress === undefined ? {} : { localAddress: options.localAddress };
+    this.socket = new WebSocket(url, { autoPong: options.autoPong ?? true, ...socketOptions });
     this.closed = new Promise((resolve) => {
       this.socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
     });
     this.socket.on('error', () => {});
     this.socket.on('message', (data) => {
       const message = parseBrokerMessage(JSON.parse(String(data)));
+      if (message.type === 'offer') {
+        this.offersReceived += 1;
+        if (this.#offerHandler) {
+          this.#offerHandler(message);
+          return;
+        }
+      }
       const waiter = this.#waiters.shift();
       if (waiter) waiter(message);
       else this.#inbox.push(message);
@@ -155,6 +178,18 @@ export class TestVolunteer {
   answer(matchId: string, sdp = sampleAnswerSdp()): void {
     this.send({ type: 'answer', matchId, answer: { type: 'answer', sdp } });
   }
+
+  decline(matchId: string, reason = 'busy'): void {
+    this.send({ type: 'decline', matchId, reason });
+  }
+
+  /**
+   * From now on every offer goes to `handler` as it arrives instead of the inbox: a volunteer that runs by itself
+   * (answers at once, declines, or stays silent). Other messages still go to the inbox.
+   */
+  onEveryOffer(handler: (offer: BrokerOffer) => void): void {
+    this.#offerHandler = handler;
+  }
 }
 
 /** One broker and everything the test opened against it. */
@@ -171,13 +206,13 @@ export class TestNetwork {
   }
 
   static async start(overrides: Partial<BrokerConfig> = {}): Promise<TestNetwork> {
-    const broker = createBroker({ host: '127.0.0.1', port: 0, exits: [TEST_EXIT], ...overrides });
+    const broker = createBroker({ host: '127.0.0.1', port: 0, exitList: TEST_EXIT_LIST, ...overrides });
     const { port } = await broker.listen();
     return new TestNetwork(broker, port);
   }
 
   /** Opens a volunteer socket; unless `hello` is null it also says hello and waits for the welcome. */
-  async volunteer(hello: Partial<HelloFields> | null = {}, options: { autoPong?: boolean } = {}): Promise<TestVolunteer> {
+  async volunteer(hello: Partial<HelloFields> | null = {}, options: TestVolunteerOptions = {}): Promise<TestVolunteer> {
     const volunteer = new TestVolunteer(this.volunteerUrl, options);
     this.#volunteers.push(volunteer);
     await volunteer.opened();

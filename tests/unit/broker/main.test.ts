@@ -5,10 +5,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { LocalOperator } from '../../../harness/operator.ts';
 import { withTimeout } from '../../../harness/wait.ts';
 import { BrokerConfigError } from '../../../signaling-server/config.ts';
-import { BrokerUsageError, parseExitFlag, runBroker } from '../../../signaling-server/main.ts';
-import { TEST_EXIT, WAIT_MS } from './helpers.ts';
+import { BrokerUsageError, runBroker } from '../../../signaling-server/main.ts';
+import { TEST_EXIT, TEST_EXIT_LIST, TEST_OPERATOR, WAIT_MS } from './helpers.ts';
 
 /** Bound for each step of the broker process (spawned through tsx): this file's own, three times WAIT_MS. */
 const CLI_WAIT_MS = WAIT_MS * 3;
@@ -37,23 +38,13 @@ function killIfRunning(cli: RunningCli): void {
   if (cli.child.exitCode === null && cli.child.signalCode === null && cli.child.pid !== undefined) process.kill(cli.child.pid, 'SIGKILL');
 }
 
-test('ferry broker: prints one ready line, serves the exits from flags and file, stops on SIGTERM', async (t) => {
+test('ferry broker: prints one ready line, serves the signed exit list from its file, stops on SIGTERM', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-broker-test-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const fileExit = { id: 'exit-file', url: 'wss://exit.example.org/v1/relay', publicKey: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8' };
-  const exitsFile = join(dir, 'exits.json');
-  await writeFile(exitsFile, JSON.stringify([fileExit]));
+  const listFile = join(dir, 'exit-list.json');
+  await writeFile(listFile, JSON.stringify(TEST_EXIT_LIST));
 
-  const cli = startCli([
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--exits-file',
-    exitsFile,
-    '--exit',
-    `${TEST_EXIT.id}=${TEST_EXIT.url}?v=1=${TEST_EXIT.publicKey}`,
-  ]);
+  const cli = startCli(['--host', '127.0.0.1', '--port', '0', '--exit-list', listFile, '--exit-list-key', TEST_OPERATOR.exitListKey]);
   t.after(() => killIfRunning(cli));
   const readyLine = await withTimeout(
     new Promise<string>((resolveLine, reject) => {
@@ -71,7 +62,7 @@ test('ferry broker: prints one ready line, serves the exits from flags and file,
   assert.equal(Number(pid), cli.child.pid);
 
   const response = await fetch(`http://127.0.0.1:${port}/v1/exits`, { signal: AbortSignal.timeout(WAIT_MS) });
-  assert.deepEqual(await response.json(), { exits: [fileExit, { ...TEST_EXIT, url: `${TEST_EXIT.url}?v=1` }] });
+  assert.deepEqual(await response.json(), TEST_EXIT_LIST);
 
   cli.child.kill('SIGTERM');
   assert.equal(await withTimeout(cli.exited, 'the broker to exit', CLI_WAIT_MS), 0);
@@ -83,22 +74,27 @@ test('ferry broker --help prints usage and exits 0', async (t) => {
   t.after(() => killIfRunning(cli));
   assert.equal(await withTimeout(cli.exited, 'the help to print', CLI_WAIT_MS), 0);
   assert.match(cli.stdout(), /Usage: ferry broker/);
-  assert.match(cli.stdout(), /--exits-file/);
+  assert.match(cli.stdout(), /--exit-list FILE/);
 });
 
 test('bad flags are refused before anything listens', async () => {
   await assert.rejects(runBroker(['--bogus']), BrokerUsageError);
   await assert.rejects(runBroker(['--port', '99999']), /--port/);
   await assert.rejects(runBroker(['--port', 'http']), /--port/);
-  await assert.rejects(runBroker(['--exit', 'only-an-id']), /ID=URL=PUBLICKEY/);
-  await assert.rejects(runBroker(['--exit', `x=https://exit.example=${TEST_EXIT.publicKey}`]), BrokerConfigError);
-  await assert.rejects(runBroker(['--exits-file', '/nonexistent/ferry-exits.json']), /cannot read --exits-file/);
+  await assert.rejects(runBroker(['--exit-list', '/nonexistent/ferry-exit-list.json']), /cannot read --exit-list/);
+  await assert.rejects(runBroker(['--exit-list-key', 'AAAA']), /--exit-list-key: .*32 bytes/);
 });
 
-test('--exit splits id, URL and key even when the URL holds "="', () => {
-  assert.deepEqual(parseExitFlag(`a=wss://e.example/relay?x=1&y=2=${TEST_EXIT.publicKey}`), {
-    id: 'a',
-    url: 'wss://e.example/relay?x=1&y=2',
-    publicKey: TEST_EXIT.publicKey,
-  });
+test('a wrong exit list file is refused before anything listens: not JSON, unsigned, foreign key', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-broker-test-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const write = async (name: string, text: string): Promise<string> => {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    return path;
+  };
+  await assert.rejects(runBroker(['--exit-list', await write('junk.json', '<html>')]), /not valid JSON/);
+  await assert.rejects(runBroker(['--exit-list', await write('old.json', JSON.stringify({ exits: [TEST_EXIT] }))]), /--exit-list .*malformed/);
+  const foreign = await write('foreign.json', JSON.stringify(new LocalOperator().signExitList([TEST_EXIT])));
+  await assert.rejects(runBroker(['--exit-list', foreign, '--exit-list-key', TEST_OPERATOR.exitListKey]), BrokerConfigError);
 });

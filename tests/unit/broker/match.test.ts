@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorCodeOf, offerBody, sampleAnswerSdp, sampleOfferSdp, TEST_EXIT, TestNetwork } from './helpers.ts';
+import { errorCodeOf, offerBody, sampleAnswerSdp, sampleOfferSdp, TEST_EXIT, TEST_EXIT_LIST, TestNetwork } from './helpers.ts';
 
 test('a volunteer gets the offer and the exit, and the client gets its answer', async (t) => {
   const network = await TestNetwork.start();
@@ -17,7 +17,7 @@ test('a volunteer gets the offer and the exit, and the client gets its answer', 
   assert.deepEqual(body, { matchId: offer.matchId, answer: { type: 'answer', sdp: sampleAnswerSdp('vol1') } });
 });
 
-test('the welcome lists the exits and a volunteer id', async (t) => {
+test('the welcome carries the signed exit list as it is, and a volunteer id', async (t) => {
   const network = await TestNetwork.start();
   t.after(() => network.close());
   const volunteer = await network.volunteer(null);
@@ -25,7 +25,7 @@ test('the welcome lists the exits and a volunteer id', async (t) => {
   const welcome = await volunteer.nextMessage();
   assert.equal(welcome.type, 'welcome');
   if (welcome.type !== 'welcome') return;
-  assert.deepEqual(welcome.exits, [TEST_EXIT]);
+  assert.deepEqual(welcome.exitList, TEST_EXIT_LIST);
   assert.ok(welcome.volunteerId.length > 0);
 });
 
@@ -49,7 +49,7 @@ test('a volunteer with 0 slots is not offered anyone', async (t) => {
 });
 
 test('a volunteer that never answers: 504 TIMED_OUT, and its late answer is dropped with MATCH_EXPIRED', async (t) => {
-  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 300 });
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 300, volunteerAnswerTimeoutMs: 200 });
   t.after(() => network.close());
   const volunteer = await network.volunteer();
   const reply = network.postClient();

@@ -11,6 +11,9 @@ const REQUIRED_METRICS = [
   'ferry_broker_no_volunteers_total',
   'ferry_broker_bad_requests_total',
   'ferry_broker_client_requests_total',
+  'ferry_broker_volunteer_answer_timeouts_total',
+  'ferry_broker_offer_fallbacks_total',
+  'ferry_broker_volunteers_benched_total',
 ];
 
 /** Parses Prometheus text into name -> value, checking every sample has HELP and TYPE lines before it. */
@@ -45,7 +48,7 @@ test('/metrics has every required metric with HELP and TYPE, all zero at start',
 });
 
 test('/metrics counts volunteers, slots, matches, timeouts, refusals and bad requests', async (t) => {
-  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 300 });
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 300, volunteerAnswerTimeoutMs: 200 });
   t.after(() => network.close());
 
   await network.postClient('not json'); // bad request
@@ -75,6 +78,7 @@ test('/metrics counts volunteers, slots, matches, timeouts, refusals and bad req
   assert.equal(values.get('ferry_broker_no_volunteers_total'), 1);
   assert.equal(values.get('ferry_broker_matches_total'), 1);
   assert.equal(values.get('ferry_broker_timeouts_total'), 1);
+  assert.equal(values.get('ferry_broker_volunteer_answer_timeouts_total'), 1, 'the volunteer had its whole turn and let it pass');
   assert.equal(values.get('ferry_broker_volunteer_slots_free'), 2, 'one slot used by the match; the timed-out one came back');
   assert.equal(values.get('ferry_broker_clients_pending'), 0);
 

@@ -9,9 +9,12 @@ function request(clientNat: NatClass, excludeIds: string[] = [], maxReservedPerV
   return { clientNat, excludeIds: new Set(excludeIds), maxReservedPerVolunteer };
 }
 
-async function storeWith(volunteers: Array<[id: string, nat: NatClass, slots: number]>): Promise<MemoryVolunteerStore> {
+/** Every volunteer starts with the same score, as newcomers do, unless the tuple gives one. */
+const STARTING_SCORE = 9;
+
+async function storeWith(volunteers: Array<[id: string, nat: NatClass, slots: number, score?: number]>): Promise<MemoryVolunteerStore> {
   const store = new MemoryVolunteerStore();
-  for (const [id, nat, slots] of volunteers) await store.addVolunteer({ id, kind: 'headless', nat, slots });
+  for (const [id, nat, slots, score] of volunteers) await store.addVolunteer({ id, kind: 'headless', nat, slots, score: score ?? STARTING_SCORE });
   return store;
 }
 
@@ -62,17 +65,39 @@ describe('MemoryVolunteerStore', () => {
     assert.equal(await store.reserveSlot(request('unrestricted')), 'u');
   });
 
-  test('least loaded first: most free slots wins within a NAT class', async () => {
+  // Changed with issue 10, item 1: announced slots used to decide ("most free slots wins"), which made a volunteer
+  // claiming 32 slots the first pick every time. Now they are an upper bound only.
+  test('announced slots never win: among equal scores, the volunteer left unused longest', async () => {
     const store = await storeWith([
       ['two', 'unknown', 2],
-      ['five', 'unknown', 5],
+      ['thirty-two', 'unknown', 32],
       ['three', 'unknown', 3],
     ]);
-    assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'five');
-    await store.releaseSlot('five', 'used'); // five now has 4
-    await store.updateSlots('three', 4);
-    // Tie at 4 free: the one reserved longest ago (never) wins.
+    assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'two');
+    assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'thirty-two');
     assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'three');
+    assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'two', 'round and round, whatever the slots');
+  });
+
+  test('within a NAT class the higher score wins, and updateScore changes the order', async () => {
+    const store = await storeWith([
+      ['liar', 'unknown', 32, 2],
+      ['honest', 'unknown', 1, 9],
+    ]);
+    assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'honest');
+    await store.releaseSlot('honest', 'unused');
+    await store.updateScore('honest', 1);
+    await store.updateScore('nobody', 5);
+    assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'liar');
+    assert.equal((await store.getVolunteer('honest'))?.score, 1);
+  });
+
+  test('NAT class comes before score', async () => {
+    const store = await storeWith([
+      ['unknown-best', 'unknown', 1, 10],
+      ['unrestricted-poor', 'unrestricted', 1, 0],
+    ]);
+    assert.equal(await store.reserveSlot(request('restricted')), 'unrestricted-poor');
   });
 
   test('excluded volunteers are skipped', async () => {
@@ -89,7 +114,7 @@ describe('MemoryVolunteerStore', () => {
     assert.equal(await store.reserveSlot(request('unknown', [], 2)), 'v');
     assert.deepEqual(await store.counts(), { volunteers: 1, freeSlots: 1, reservedSlots: 1 });
     await store.releaseSlot('v', 'unused');
-    assert.deepEqual(await store.getVolunteer('v'), { id: 'v', kind: 'headless', nat: 'unknown', announcedSlots: 2, reservedSlots: 0 });
+    assert.deepEqual(await store.getVolunteer('v'), { id: 'v', kind: 'headless', nat: 'unknown', announcedSlots: 2, reservedSlots: 0, score: STARTING_SCORE });
     await store.reserveSlot(request('unknown', [], 2));
     await store.releaseSlot('v', 'used');
     assert.deepEqual(await store.counts(), { volunteers: 1, freeSlots: 1, reservedSlots: 0 });

@@ -17,8 +17,8 @@ import { spawnFerry } from '../../../harness/servers.ts';
 import { withTimeout } from '../../../harness/wait.ts';
 import { nodeChaCha20Poly1305 } from '../../../protocol/adapters/node-aead.ts';
 import { MuxStreamDuplex } from '../../../protocol/adapters/node-stream.ts';
-import { ClientSession, fromBase64Url, generateKeyPair, type KeyPair, RecordType } from '../../../protocol/index.ts';
-import { decodeRecord } from '../../../protocol/record.ts';
+import { ClientSession, type ClientSessionOptions, fromBase64Url, generateKeyPair, type KeyPair, RecordType } from '../../../protocol/index.ts';
+import { decodeRecord, encodeRefusedRecord } from '../../../protocol/record.ts';
 
 const body = randomBytes(16 * 1024 * 1024);
 const bodySha = createHash('sha256').update(body).digest('hex');
@@ -141,7 +141,7 @@ async function startDownload(
 }
 
 /** An exit, a session through one volunteer path, and a 16 MiB download through it, 2 MiB under way. */
-async function downloadingThroughOnePath(): Promise<{
+async function downloadingThroughOnePath(options: Pick<ClientSessionOptions, 'onPathFailed'> = {}): Promise<{
   exit: ExitServer;
   url: string;
   first: Awaited<ReturnType<typeof openPath>>;
@@ -152,7 +152,7 @@ async function downloadingThroughOnePath(): Promise<{
   const { url } = await exit.listen();
   try {
     const first = await openPath(url);
-    const session = new ClientSession({ exitPublicKey: fromBase64Url(exit.publicKey), aead: nodeChaCha20Poly1305, sendRecord: first.send });
+    const session = new ClientSession({ exitPublicKey: fromBase64Url(exit.publicKey), aead: nodeChaCha20Poly1305, sendRecord: first.send, ...options });
     attach(session, first);
     session.start();
     await session.whenOpen();
@@ -226,6 +226,40 @@ test('a junk record on the current path costs that path, not the session: the ex
     assert.equal(result.error, undefined);
     assert.equal(result.sha, bodySha, 'the whole file, byte for byte, across the junk and the path change');
     assert.equal(exit.snapshot().resumes, 1);
+    second.socket.close();
+    session.close();
+  } finally {
+    await exit.close();
+  }
+});
+
+test('a REFUSED injected by the volunteer into an open session costs the path, not the session: the download completes after a resume', async () => {
+  const pathFailures: string[] = [];
+  let pathFailed: () => void = () => undefined;
+  const failed = new Promise<void>((resolve) => {
+    pathFailed = resolve;
+  });
+  // What the client path does on a failed path is below: drop that volunteer and resume through another.
+  const { exit, url, first, session, download } = await downloadingThroughOnePath({
+    onPathFailed: (reason) => {
+      pathFailures.push(reason);
+      pathFailed();
+    },
+  });
+  try {
+    // The hostile volunteer forges the exit's refusal (REFUSED carries no tag: only a handshake may be refused).
+    session.receiveRecord(encodeRefusedRecord('this exit is full'));
+    await withTimeout(failed, 'the client to count the path as failed');
+    assert.equal(session.state === 'closed', false, 'the session is not closed by an unauthenticated record');
+    first.socket.terminate();
+    const second = await openPath(url);
+    attach(session, second);
+    session.resume(second.send);
+    const result = await download.done;
+    assert.equal(result.error, undefined);
+    assert.equal(result.sha, bodySha, 'the whole file, byte for byte, across the forged refusal and the path change');
+    assert.equal(pathFailures.length, 1);
+    assert.equal(exit.snapshot().sessionErrors, 0);
     second.socket.close();
     session.close();
   } finally {

@@ -61,11 +61,13 @@ describe('offscreen messages', () => {
 
   test('client-start and help-start parse', () => {
     assert.deepEqual(parseOffscreenMessage(clientStart), clientStart);
-    assert.deepEqual(parseOffscreenMessage({ target: 'offscreen', type: 'help-start', brokerUrl: 'https://b.example', maxClients: 2 }), {
+    const key = 'A'.repeat(43);
+    assert.deepEqual(parseOffscreenMessage({ target: 'offscreen', type: 'help-start', brokerUrl: 'https://b.example', maxClients: 2, exitListKeys: [key] }), {
       target: 'offscreen',
       type: 'help-start',
       brokerUrl: 'https://b.example',
       maxClients: 2,
+      exitListKeys: [key],
     });
   });
 
@@ -75,8 +77,10 @@ describe('offscreen messages', () => {
       { ...clientStart, brokerUrl: 'ws://127.0.0.1:8787' },
       { ...clientStart, token: '' },
       { ...clientStart, exit: { id: 'x' } },
-      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 0 },
-      { target: 'offscreen', type: 'help-start', brokerUrl: 'file:///etc/passwd', maxClients: 1 },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 0, exitListKeys: [] },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'file:///etc/passwd', maxClients: 1, exitListKeys: [] },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, exitListKeys: ['short'] },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1 },
     ]) {
       assert.throws(() => parseOffscreenMessage(bad), MessageFormatError, JSON.stringify(bad));
     }

@@ -14,6 +14,8 @@ import type { ExtensionToNative } from '../../../protocol/local-channel.ts';
 import type { ExitInfo } from '../../../protocol/signaling.ts';
 
 const exit: ExitInfo = { id: 'local', url: 'ws://127.0.0.1:9000/v1/relay', publicKey: 'A'.repeat(43) };
+/** Stands for the broker's signed list: ProxyMe passes it to the helper as it is, without reading it. */
+const exitList = { payload: 'cGF5bG9hZA', signature: 'c2lnbmF0dXJl' };
 const ready = { type: 'ready', version: '0.1.0', pid: 42, socksPort: 1080, httpPort: 0, pipeUrl: 'ws://127.0.0.1:4000/pipe', token: 'tok' };
 
 class RecordingPort implements NativePort {
@@ -43,7 +45,7 @@ class RecordingPort implements NativePort {
   }
 }
 
-function harness(fetchExits: ProxyMeDeps['fetchExits'] = async () => [exit], webRtcAllowed: WebRtcGuardState = 'restricted') {
+function harness(fetchExits: ProxyMeDeps['fetchExits'] = async () => ({ exitList, exits: [exit] }), webRtcAllowed: WebRtcGuardState = 'restricted') {
   let state: ProxyMeState = initialProxyMeState();
   const port = new RecordingPort();
   const proxyCalls: string[] = [];
@@ -121,7 +123,7 @@ describe('Proxy me', { timeout: 10_000 }, () => {
   test('ready points the browser at the SOCKS port and starts the client path', async () => {
     const h = harness();
     await h.proxyMe.switchOn();
-    assert.deepEqual(h.port.posted, [{ type: 'start', exit, socksPort: 0 }]);
+    assert.deepEqual(h.port.posted, [{ type: 'start', exitList, exitId: exit.id, socksPort: 0 }]);
     h.port.fromHelper(ready);
     await h.until((s) => s.phase === 'finding-volunteer' && h.offscreenMessages.length === 1);
     assert.deepEqual(h.proxyCalls, ['webrtc restricted', 'socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000']);
@@ -188,6 +190,20 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     await h.proxyMe.switchOff();
     assert.equal(h.port.disconnected, true);
     assert.deepEqual(h.state(), initialProxyMeState());
+  });
+
+  test('a broker list not signed by the pinned key stops with the reason, and the helper is never started', async () => {
+    const h = harness(async () => {
+      throw new ExitListError('EXIT_LIST_NOT_SIGNED', "The broker's exit list is not signed by the network operator's key.");
+    });
+    await h.proxyMe.switchOn();
+    assert.equal(h.state().phase, 'failed');
+    assert.match(h.state().detail ?? '', /not signed/);
+    assert.equal(
+      h.port.posted.some((message) => message.type === 'start'),
+      false,
+    );
+    assert.equal(h.port.disconnected, true);
   });
 
   test('a settings problem (unknown exit) stops with a reason instead of retrying', async () => {

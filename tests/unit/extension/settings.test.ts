@@ -32,6 +32,7 @@ describe('stored settings', () => {
       socksPort: 0,
       bypassList: [...LOCAL_AND_PRIVATE],
       maxClients: 2,
+      exitListKeys: [],
     });
   });
 
@@ -43,7 +44,14 @@ describe('stored settings', () => {
       maxClients: 5,
       exitId: 'x',
     });
-    assert.deepEqual(settings, { brokerUrl: 'https://broker.example.org', exitId: 'x', socksPort: 1080, bypassList: ['<-loopback>'], maxClients: 5 });
+    assert.deepEqual(settings, {
+      brokerUrl: 'https://broker.example.org',
+      exitId: 'x',
+      socksPort: 1080,
+      bypassList: ['<-loopback>'],
+      maxClients: 5,
+      exitListKeys: [],
+    });
     parseStoredSettings({}).bypassList.push('evil');
     assert.deepEqual(DEFAULT_SETTINGS.bypassList, LOCAL_AND_PRIVATE);
   });
@@ -58,6 +66,9 @@ describe('stored settings', () => {
       ['bypassList', 'not a list with spaces'],
       ['bypassList', [1, 2]],
       ['exitId', 42],
+      ['exitListKeys', ['not-a-key']],
+      ['exitListKeys', 'A'.repeat(42)],
+      ['exitListKeys', [7]],
     ] as const) {
       assert.throws(
         () => parseStoredSettings({ [key]: value }),
@@ -115,7 +126,7 @@ describe('options form', () => {
   });
 
   test('every bad field gets its own message; good fields get none', () => {
-    const result = parseSettingsForm({ brokerUrl: 'ftp://x', exitId: 'a', socksPort: 'abc', bypassList: 'ok', maxClients: '99' });
+    const result = parseSettingsForm({ brokerUrl: 'ftp://x', exitId: 'a', socksPort: 'abc', bypassList: 'ok', maxClients: '99', exitListKeys: '' });
     assert.equal(result.ok, false);
     if (result.ok) return;
     assert.deepEqual(Object.keys(result.errors).sort(), ['brokerUrl', 'maxClients', 'socksPort']);

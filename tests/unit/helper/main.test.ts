@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
+import { LocalOperator } from '../../../harness/operator.ts';
 import { ListenError } from '../../../native-helper/listen.ts';
 import { startLocalProxies } from '../../../native-helper/local-proxies.ts';
 import { HelperUsageError, parseHelperArgs } from '../../../native-helper/main.ts';
@@ -9,14 +10,18 @@ import { FERRY_EXTENSION_ID } from '../../../protocol/local-channel.ts';
 import { DirectTestDialer } from './direct-test-dialer.ts';
 import { RawClient, startEchoOrigin, unusedPort } from './loopback-fixtures.ts';
 
+const KEY = new LocalOperator().exitListKey;
+const KEY2 = new LocalOperator().exitListKey;
+
 describe('parseHelperArgs', () => {
   test('modes and options', () => {
     assert.deepEqual(parseHelperArgs([]), { kind: 'proxies', socksPort: 1080, httpPort: 8080 });
     assert.deepEqual(parseHelperArgs(['--socks-port', '0', '--http-port=9000']), { kind: 'proxies', socksPort: 0, httpPort: 9000 });
     assert.deepEqual(parseHelperArgs(['--help']), { kind: 'help' });
-    assert.deepEqual(parseHelperArgs(['--install']), { kind: 'install' });
-    assert.deepEqual(parseHelperArgs(['--install', '--user-data-dir', '/tmp/p', '--extension-id', 'b'.repeat(32)]), {
+    assert.deepEqual(parseHelperArgs(['--install']), { kind: 'install', exitListKeys: [] });
+    assert.deepEqual(parseHelperArgs(['--install', '--user-data-dir', '/tmp/p', '--extension-id', 'b'.repeat(32), '--exit-list-key', KEY]), {
       kind: 'install',
+      exitListKeys: [KEY],
       userDataDir: '/tmp/p',
       extensionId: 'b'.repeat(32),
     });
@@ -25,17 +30,21 @@ describe('parseHelperArgs', () => {
 
   test('--native takes the caller origin Chrome passes as the first positional argument', () => {
     const origin = `chrome-extension://${FERRY_EXTENSION_ID}/`;
-    assert.deepEqual(parseHelperArgs(['--native', origin]), { kind: 'native', callerOrigin: origin, socksPort: 0, httpPort: 0, session: {} });
+    assert.deepEqual(parseHelperArgs(['--native', origin]), { kind: 'native', callerOrigin: origin, exitListKeys: [], socksPort: 0, httpPort: 0, session: {} });
     assert.deepEqual(parseHelperArgs(['--native', origin, '--parent-window=0']).kind, 'native');
-    assert.deepEqual(parseHelperArgs(['--native']), { kind: 'native', callerOrigin: null, socksPort: 0, httpPort: 0, session: {} });
+    assert.deepEqual(parseHelperArgs(['--native']), { kind: 'native', callerOrigin: null, exitListKeys: [], socksPort: 0, httpPort: 0, session: {} });
     // The launcher puts its own flags before the origin the browser appends.
-    assert.deepEqual(parseHelperArgs(['--native', '--heartbeat-ms', '500', '--path-silence-ms', '2000', origin]), {
-      kind: 'native',
-      callerOrigin: origin,
-      socksPort: 0,
-      httpPort: 0,
-      session: { heartbeatIntervalMs: 500, pathSilenceTimeoutMs: 2_000 },
-    });
+    assert.deepEqual(
+      parseHelperArgs(['--native', '--exit-list-key', KEY, '--exit-list-key', KEY2, '--heartbeat-ms', '500', '--path-silence-ms', '2000', origin]),
+      {
+        kind: 'native',
+        callerOrigin: origin,
+        exitListKeys: [KEY, KEY2],
+        socksPort: 0,
+        httpPort: 0,
+        session: { heartbeatIntervalMs: 500, pathSilenceTimeoutMs: 2_000 },
+      },
+    );
     assert.equal(pipeOriginFromCallerOrigin(origin), `chrome-extension://${FERRY_EXTENSION_ID}`);
   });
 
@@ -52,6 +61,9 @@ describe('parseHelperArgs', () => {
       [['--native', '--heartbeat-ms', '1000', '--path-silence-ms', '1500'], /pathSilenceTimeoutMs must be an integer from 2000/],
       [['--install', '--heartbeat-ms', '500'], /does not apply/],
       [['stray'], /unexpected argument stray/],
+      [['--native', '--exit-list-key', 'AAAA'], /--exit-list-key: .*32 bytes, got 3/],
+      [['--native', '--exit-list-key', 'not base64!'], /--exit-list-key: .*base64url/],
+      [['--uninstall', '--exit-list-key', KEY], /--exit-list-key does not apply with --uninstall/],
     ];
     for (const [argv, message] of cases) {
       assert.throws(

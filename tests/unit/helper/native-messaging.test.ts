@@ -149,13 +149,15 @@ describe('native messaging framing', () => {
 });
 
 describe('serveNativeMessages and parseExtensionToNative', () => {
-  const exit = { id: 'exit-1', url: 'ws://127.0.0.1:9000/relay', publicKey: 'A'.repeat(43) };
+  // The helper checks the list's signature when it starts (native-host.ts); the parser only checks its shape.
+  const exitList = { payload: 'cGF5bG9hZA', signature: 'c2lnbmF0dXJl' };
+  const exit = { exitList, exitId: 'exit-1' };
 
   test('valid messages are handled in order; invalid ones are reported and skipped', async () => {
     const stream = new PassThrough();
     const handled: ExtensionToNative[] = [];
     const invalid: LocalChannelFormatError[] = [];
-    stream.write(frame({ type: 'start', exit, socksPort: 1080 }));
+    stream.write(frame({ type: 'start', ...exit, socksPort: 1080 }));
     stream.write(frame({ type: 'launch-missiles' }));
     stream.write(frame([1, 2, 3]));
     stream.end(frame({ type: 'stop' }));
@@ -164,7 +166,7 @@ describe('serveNativeMessages and parseExtensionToNative', () => {
       'serve',
       5_000,
     );
-    assert.deepEqual(handled, [{ type: 'start', exit, socksPort: 1080 }, { type: 'stop' }]);
+    assert.deepEqual(handled, [{ type: 'start', ...exit, socksPort: 1080 }, { type: 'stop' }]);
     assert.equal(invalid.length, 2);
     assert.equal(invalid[0]!.code, 'LOCAL_BAD_MESSAGE');
   });
@@ -177,14 +179,16 @@ describe('serveNativeMessages and parseExtensionToNative', () => {
 
   test('parseExtensionToNative checks fields', () => {
     assert.deepEqual(parseExtensionToNative({ type: 'new-token', extra: 1 }), { type: 'new-token' });
-    assert.deepEqual(parseExtensionToNative({ type: 'start', exit, httpPort: 0 }), { type: 'start', exit, httpPort: 0 });
+    assert.deepEqual(parseExtensionToNative({ type: 'start', ...exit, httpPort: 0 }), { type: 'start', ...exit, httpPort: 0 });
     for (const bad of [
       null,
       'start',
       { type: 'start' },
-      { type: 'start', exit: { id: 'x' } },
-      { type: 'start', exit, socksPort: 70000 },
-      { type: 'start', exit, httpPort: 1.5 },
+      { type: 'start', exitList: { payload: 'x' }, exitId: 'x' },
+      { type: 'start', exitList: { payload: 'not base64!', signature: 'c2ln' }, exitId: 'x' },
+      { type: 'start', exitList },
+      { type: 'start', ...exit, socksPort: 70000 },
+      { type: 'start', ...exit, httpPort: 1.5 },
     ]) {
       assert.throws(() => parseExtensionToNative(bad), LocalChannelFormatError, JSON.stringify(bad));
     }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { LocalOperator } from '../../../harness/operator.ts';
 import {
   createRelayWorkerConfig,
   DEFAULT_RELAY_WORKER_CONFIG,
@@ -8,7 +9,7 @@ import {
   volunteerSocketUrl,
 } from '../../../relay-worker/config.ts';
 
-const base: RelayWorkerOptions = { brokerUrl: 'https://broker.example.org', kind: 'extension' };
+const base: RelayWorkerOptions = { brokerUrl: 'https://broker.example.org', kind: 'extension', exitListKeys: [new LocalOperator().exitListKey] };
 
 function rejects(options: Partial<RelayWorkerOptions>, field: string, message: RegExp): void {
   assert.throws(
@@ -54,6 +55,13 @@ describe('relay worker config', () => {
     rejects({ answerTimeoutMs: -1 }, 'answerTimeoutMs', /from 1/);
     rejects({ answerTimeoutMs: Number.NaN }, 'answerTimeoutMs', /integer/);
     rejects({ kind: 'phone' as never }, 'kind', /extension, tab, widget, headless/);
+  });
+
+  test('needs at least one well-formed exit-list key', () => {
+    rejects({ exitListKeys: [] }, 'exitListKeys', /operator's exit-list key/);
+    rejects({ exitListKeys: ['not a key'] }, 'exitListKeys', /base64url/);
+    rejects({ exitListKeys: ['AAAA'] }, 'exitListKeys', /32 bytes/);
+    rejects({ exitListKeys: Array.from({ length: 9 }, () => new LocalOperator().exitListKey) }, 'exitListKeys', /at most 8/);
   });
 
   test('checks how the limits depend on each other', () => {

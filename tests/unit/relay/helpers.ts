@@ -3,12 +3,15 @@
  * exit WebSocket servers, and a real client peer (node-datachannel) that opens the 'ferry' data channel. Everything
  * listens on 127.0.0.1 only, and every wait is bounded.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { RTCPeerConnection } from 'node-datachannel/polyfill';
 import { type WebSocket as ServerSocket, WebSocketServer } from 'ws';
+import { LocalOperator } from '../../../harness/operator.ts';
 import { withTimeout } from '../../../harness/wait.ts';
+import type { SignedExitList } from '../../../protocol/exit-list.ts';
 import type { RelayStatus } from '../../../protocol/relay-status.ts';
 import {
   type BrokerToVolunteer,
@@ -73,11 +76,15 @@ export class TestBroker {
     private readonly server: Server,
     private readonly wss: WebSocketServer,
     readonly exits: ExitInfo[],
+    /** The operator whose key volunteers of this broker pin (exitListKey). */
+    readonly operator: LocalOperator,
+    /** What the welcome carries; by default the operator's signature over `exits`. */
+    readonly exitList: SignedExitList,
   ) {
     wss.on('connection', (socket) => {
       this.connections += 1;
       this.#socket = socket;
-      socket.send(JSON.stringify({ type: 'welcome', volunteerId: `v${this.connections}`, exits } satisfies BrokerToVolunteer));
+      socket.send(JSON.stringify({ type: 'welcome', volunteerId: `v${this.connections}`, exitList } satisfies BrokerToVolunteer));
       socket.on('message', (data, isBinary) => {
         if (isBinary) throw new Error('the volunteer sent a binary message to the broker');
         this.messages.push(parseVolunteerMessage(JSON.parse(data.toString())));
@@ -90,14 +97,26 @@ export class TestBroker {
     });
   }
 
-  static async start(exits: ExitInfo[], port = 0): Promise<TestBroker> {
+  /** The key a volunteer of this broker pins. */
+  get exitListKey(): string {
+    return this.operator.exitListKey;
+  }
+
+  /**
+   * A broker listing `exits`, signed by `options.operator` (a fresh one by default). `options.exitList` replaces
+   * what the welcome carries (a hostile broker's list); `options.port` reuses a port (a broker restart).
+   */
+  static async start(exits: ExitInfo[], options: { port?: number; operator?: LocalOperator; exitList?: SignedExitList } = {}): Promise<TestBroker> {
+    const operator = options.operator ?? new LocalOperator();
+    const port = options.port ?? 0;
+    const exitList = options.exitList;
     const server = createServer((_, response) => response.writeHead(404).end());
     const wss = new WebSocketServer({ server, path: '/v1/volunteer' });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', resolve);
     });
-    return new TestBroker(server, wss, exits);
+    return new TestBroker(server, wss, exits, operator, exitList ?? operator.signExitList(exits));
   }
 
   get url(): string {
@@ -196,7 +215,8 @@ export class TestExit {
   }
 
   info(id = 'exit-1'): ExitInfo {
-    return { id, url: `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/`, publicKey: `key-of-${id}` };
+    // A well-formed X25519 key (32 bytes) derived from the id: the signed exit list takes only well-formed keys.
+    return { id, url: `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/`, publicKey: createHash('sha256').update(id).digest('base64url') };
   }
 
   releaseUpgrades(): void {

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
+import { LocalOperator } from '../../../harness/operator.ts';
 import { withTimeout } from '../../../harness/wait.ts';
 import { closeAllClientPeers, connectTestClient, STEP_TIMEOUT_MS, TestBroker, type TestClient, TestExit } from './helpers.ts';
 
@@ -54,7 +55,7 @@ describe('ferry volunteer (Node adapter, own process)', () => {
     const exit = await TestExit.echo();
     const broker = await TestBroker.start([exit.info()]);
     let client: TestClient | undefined;
-    const run = runVolunteerProcess(['--broker', broker.url, '--max-clients', '3']);
+    const run = runVolunteerProcess(['--broker', broker.url, '--exit-list-key', broker.exitListKey, '--max-clients', '3']);
     try {
       await untilOutput(run, /ferry volunteer: waiting at http:\/\/127\.0\.0\.1:\d+ \(pid \d+\)/, 'the ready line');
       assert.match(run.stdout(), new RegExp(`\\(pid ${run.child.pid}\\)`));
@@ -84,12 +85,21 @@ describe('ferry volunteer (Node adapter, own process)', () => {
     assert.equal(await withTimeout(help.exited, '--help to exit', STEP_TIMEOUT_MS), 0);
     assert.match(help.stdout(), /Usage: ferry volunteer --broker URL/);
 
-    const bad = runVolunteerProcess(['--broker', 'http://127.0.0.1:9', '--max-clients', '99']);
+    const key = new LocalOperator().exitListKey;
+    const bad = runVolunteerProcess(['--broker', 'http://127.0.0.1:9', '--exit-list-key', key, '--max-clients', '99']);
     assert.equal(await withTimeout(bad.exited, 'the bad command line to exit', STEP_TIMEOUT_MS), 2);
     assert.match(bad.stderr(), /maxClients.*from 1 to 32/);
 
     const missing = runVolunteerProcess([]);
     assert.equal(await withTimeout(missing.exited, 'the missing broker to exit', STEP_TIMEOUT_MS), 2);
     assert.match(missing.stderr(), /--broker URL is required/);
+
+    const keyless = runVolunteerProcess(['--broker', 'http://127.0.0.1:9']);
+    assert.equal(await withTimeout(keyless.exited, 'the missing key to exit', STEP_TIMEOUT_MS), 2);
+    assert.match(keyless.stderr(), /--exit-list-key KEY is required/);
+
+    const badKey = runVolunteerProcess(['--broker', 'http://127.0.0.1:9', '--exit-list-key', 'AAAA']);
+    assert.equal(await withTimeout(badKey.exited, 'the bad key to exit', STEP_TIMEOUT_MS), 2);
+    assert.match(badKey.stderr(), /exitListKeys.*32 bytes/);
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, afterEach, describe, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
+import { LocalOperator } from '../../../harness/operator.ts';
 import { waitFor, withTimeout } from '../../../harness/wait.ts';
 import type { ExitInfo } from '../../../protocol/signaling.ts';
 import { createRelayWorkerConfig, type RelayWorkerOptions } from '../../../relay-worker/config.ts';
@@ -31,7 +32,7 @@ async function startNetwork(exit: TestExit, options: Partial<RelayWorkerOptions>
   const broker = await TestBroker.start(listed);
   cleanups.push(() => broker.close());
   const statuses = new StatusLog();
-  const config = createRelayWorkerConfig({ brokerUrl: broker.url, kind: 'headless', ...options });
+  const config = createRelayWorkerConfig({ brokerUrl: broker.url, kind: 'headless', exitListKeys: [broker.exitListKey], ...options });
   const worker = new RelayWorker({ config, environment: nodeRelayEnvironment(), onStatus: statuses.onStatus });
   cleanups.push(() => worker.stop());
   worker.start();
@@ -152,15 +153,32 @@ describe('RelayWorker with real WebRTC peers and WebSocket exits', () => {
     await statuses.waitFor((s) => s.lastError?.includes('EXIT_NOT_LISTED') === true, 'the refusal in the status');
   });
 
-  test('declines a listed exit whose URL is not ws: or wss:', async () => {
+  test('refuses a welcome whose exit list is not signed by its pinned key, and dials nothing', async () => {
     const exit = await TestExit.echo();
-    const httpExit: ExitInfo = { id: 'exit-http', url: exit.info().url.replace('ws:', 'http:'), publicKey: 'k' };
-    const { broker } = await startNetwork(exit, {}, [exit.info(), httpExit]);
-    const client = await TestClient.create();
-    cleanups.push(() => client.close());
-    const reply = await broker.offer(client.offer, httpExit);
-    assert.equal(reply.type, 'decline');
-    assert.match(reply.type === 'decline' ? reply.reason : '', /EXIT_URL_NOT_WEBSOCKET/);
+    cleanups.push(() => exit.close());
+    const hostile = new LocalOperator();
+    const broker = await TestBroker.start([exit.info()], { exitList: hostile.signExitList([exit.info()]) });
+    cleanups.push(() => broker.close());
+    const statuses = new StatusLog();
+    const config = createRelayWorkerConfig({
+      brokerUrl: broker.url,
+      kind: 'headless',
+      exitListKeys: [broker.exitListKey],
+      brokerReconnectDelayMs: 50,
+      brokerReconnectMaxDelayMs: 200,
+    });
+    const worker = new RelayWorker({ config, environment: nodeRelayEnvironment(), onStatus: statuses.onStatus });
+    cleanups.push(() => worker.stop());
+    worker.start();
+    await statuses.waitFor(
+      (s) => s.state === 'broker-unreachable' && s.lastError?.includes('EXIT_LIST_NOT_SIGNED') === true,
+      'broker-unreachable, with the refusal as the reason',
+    );
+    await waitFor(() => broker.connections >= 2, 'a retry after the refusal', { timeoutMs: STEP_TIMEOUT_MS });
+    assert.ok(
+      statuses.all.every((s) => s.state !== 'waiting'),
+      'never waits for clients on an unsigned list',
+    );
     assert.equal(exit.sockets.length, 0);
   });
 
@@ -271,10 +289,12 @@ describe('RelayWorker with real WebRTC peers and WebSocket exits', () => {
 describe('RelayWorker and the broker connection', () => {
   test('reports broker-unreachable, then connects when the broker appears', async () => {
     const port = await freePort();
+    const operator = new LocalOperator();
     const statuses = new StatusLog();
     const config = createRelayWorkerConfig({
       brokerUrl: `http://127.0.0.1:${port}`,
       kind: 'tab',
+      exitListKeys: [operator.exitListKey],
       brokerReconnectDelayMs: 50,
       brokerReconnectMaxDelayMs: 200,
     });
@@ -285,7 +305,7 @@ describe('RelayWorker and the broker connection', () => {
     await statuses.waitFor((s) => s.state === 'broker-unreachable', 'broker-unreachable');
     assert.match(statuses.latest?.lastError ?? '', /broker/);
 
-    const broker = await TestBroker.start([], port);
+    const broker = await TestBroker.start([], { port, operator });
     cleanups.push(() => broker.close());
     await statuses.waitFor((s) => s.state === 'waiting', 'waiting after the broker appeared');
     assert.equal(statuses.latest?.lastError, undefined, 'the broker problem is cleared once connected');
@@ -296,7 +316,7 @@ describe('RelayWorker and the broker connection', () => {
     const beforeDrop = statuses.all.length;
     await broker.close();
     await statuses.waitFor((s) => s.state !== 'waiting', 'the drop to be noticed', beforeDrop);
-    const again = await TestBroker.start([], port);
+    const again = await TestBroker.start([], { port, operator });
     cleanups.push(() => again.close());
     await withTimeout(
       again.next((m) => m.type === 'hello', 'hello'),
