@@ -17,6 +17,12 @@ export const SOCKS_ADDRESS_TYPE = { ipv4: 0x01, domainName: 0x03, ipv6: 0x04 } a
 /** A handshake the server must refuse. `reply` is what to send before closing (null: the protocol allows none). */
 export class Socks5HandshakeError extends Error {
   override readonly name = 'Socks5HandshakeError';
+  /**
+   * Events completed by the same push() before this failure (a greeting that arrived in one read with a bad
+   * request). The server still answers them first, in RFC 1928 order: a client that sends its request without
+   * waiting reads the method selection, then the refusal, each where it expects it.
+   */
+  completedBefore: Socks5HandshakeEvent[] = [];
   constructor(
     message: string,
     readonly code: string,
@@ -78,6 +84,7 @@ export class Socks5HandshakeParser {
       }
     } catch (error) {
       this.state = State.Failed;
+      if (error instanceof Socks5HandshakeError) error.completedBefore = events;
       throw error;
     }
     return events;

@@ -140,6 +140,7 @@ class Socks5Connection {
     this.socket.off('data', this.onData);
     if (error instanceof Socks5HandshakeError) {
       this.notify({ code: error.code, message: `refused a SOCKS5 client: ${error.message}` });
+      if (error.completedBefore.some((event) => event.kind === 'greeting')) this.socket.write(socks5MethodSelection(SOCKS_METHOD_NO_AUTH));
       if (error.reply) this.socket.end(error.reply);
       else this.socket.end();
     } else {

@@ -45,6 +45,15 @@ function verify(key: Uint8Array, record: Uint8Array, what: string): void {
   }
 }
 
+/** A sequence number field; above 2^53 it cannot be a real one (the sender would have to send that many records). */
+function sequenceNumber(view: DataView, offset: number, what: string): number {
+  try {
+    return readUint64(view, offset);
+  } catch {
+    throw new MalformedInputError(`${what} record has a sequence number above 2^53`);
+  }
+}
+
 export function encodeAck(key: Uint8Array, nextExpectedSeq: number): Uint8Array {
   const record = new Uint8Array(ACK_RECORD_BYTES);
   record[0] = RecordType.ACK;
@@ -56,7 +65,7 @@ export function encodeAck(key: Uint8Array, nextExpectedSeq: number): Uint8Array 
 export function decodeAck(key: Uint8Array, record: Uint8Array): number {
   if (record.length !== ACK_RECORD_BYTES) throw new MalformedInputError(`an ACK record must be ${ACK_RECORD_BYTES} bytes, got ${record.length}`);
   verify(key, record, 'an ACK');
-  return readUint64(viewOf(record), 1);
+  return sequenceNumber(viewOf(record), 1, 'an ACK');
 }
 
 export interface ResumeRequest {
@@ -89,6 +98,6 @@ export function decodeResume(key: Uint8Array, record: Uint8Array, what: 'RESUME'
   return {
     sessionId: record.slice(1, 1 + SESSION_ID_BYTES),
     attempt: view.getUint32(1 + SESSION_ID_BYTES),
-    nextExpectedSeq: readUint64(view, 5 + SESSION_ID_BYTES),
+    nextExpectedSeq: sequenceNumber(view, 5 + SESSION_ID_BYTES, `a ${what}`),
   };
 }

@@ -171,6 +171,15 @@ describe('Socks5Server reply codes and refusals', () => {
     assert.equal(dialer.targets.length, 2, 'only the CONNECTs above reached the dialer');
   });
 
+  test('a greeting and a refused request in one write still get the method selection first (05 00, then 05 07)', async () => {
+    // Found by fuzzing: the refusal used to go out alone, so a client that pipelines read 05 07 as the method reply.
+    const client = await RawClient.connect(socks.port);
+    client.write(Uint8Array.of(0x05, 0x01, 0x00, ...connectRequestIpv4(80, 0x02)));
+    const received = await client.readToClose();
+    assert.deepEqual([...received.subarray(0, 4)], [0x05, 0x00, 0x05, 0x07]);
+    assert.equal(received.length, 2 + 10);
+  });
+
   test('unknown address type -> 08', async () => {
     const { reply, client } = await requestReply(socks.port, Uint8Array.of(0x05, 0x01, 0x00, 0x02, 1, 2, 3, 4, 0, 80));
     assert.deepEqual([...reply.subarray(0, 2)], [0x05, 0x08]);

@@ -14,52 +14,9 @@ import {
 } from '../../../protocol/constants.ts';
 import { MalformedInputError, OversizeError } from '../../../protocol/errors.ts';
 import { decodeFrame, encodeFrame, type Frame } from '../../../protocol/frame.ts';
+import { anyFrame, frameArbitraries, frameBytes, streamId, utf8ByteLength } from '../../fuzz/frame-arbitraries.ts';
 
 const NUM_RUNS = 400;
-const encoder = new TextEncoder();
-const byteLength = (text: string): number => encoder.encode(text).length;
-
-// ---- arbitraries ----
-
-const streamId = fc.integer({ min: 1, max: 0xffff_ffff });
-const port = fc.integer({ min: 1, max: 0xffff });
-const streamCode = fc.constantFrom(...Object.values(StreamErrorCode));
-const sessionCode = fc.constantFrom(...Object.values(SessionCloseCode));
-
-/** Text of minBytes..maxBytes UTF-8 bytes: ASCII, any code point, or starting with U+FEFF (which must not be taken for a BOM). */
-function text(minBytes: number, maxBytes: number): fc.Arbitrary<string> {
-  return fc
-    .oneof(
-      fc.string({ unit: 'grapheme-ascii', minLength: minBytes, maxLength: maxBytes, size: 'max' }),
-      fc.string({ unit: 'binary', minLength: minBytes, maxLength: Math.floor(maxBytes / 4), size: 'max' }),
-      fc.string({ unit: 'binary', maxLength: Math.floor(maxBytes / 4) - 1, size: 'max' }).map((rest) => `\uFEFF${rest}`),
-    )
-    .filter((value) => byteLength(value) >= minBytes && byteLength(value) <= maxBytes);
-}
-
-const host = fc.oneof(fc.domain(), text(1, MAX_HOST_BYTES));
-const reason = text(0, MAX_REASON_BYTES);
-const payload = fc.oneof(
-  { weight: 9, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 2048, size: 'max' }) },
-  { weight: 1, arbitrary: fc.integer({ min: MAX_DATA_PAYLOAD_BYTES - 16, max: MAX_DATA_PAYLOAD_BYTES }).map((n) => new Uint8Array(n).fill(0xa5)) },
-);
-const opaque = fc.uint8Array({ minLength: 8, maxLength: 8 });
-
-const frameArbitraries: Record<keyof typeof FrameType, fc.Arbitrary<Frame>> = {
-  OPEN: fc.tuple(streamId, host, port).map(([id, name, number]): Frame => ({ type: FrameType.OPEN, streamId: id, host: name, port: number })),
-  OPEN_OK: streamId.map((id): Frame => ({ type: FrameType.OPEN_OK, streamId: id })),
-  OPEN_FAIL: fc.tuple(streamId, streamCode, reason).map(([id, code, why]): Frame => ({ type: FrameType.OPEN_FAIL, streamId: id, code, reason: why })),
-  DATA: fc.tuple(streamId, payload).map(([id, data]): Frame => ({ type: FrameType.DATA, streamId: id, data })),
-  CREDIT: fc
-    .tuple(fc.integer({ min: 0, max: 0xffff_ffff }), fc.integer({ min: 1, max: 0xffff_ffff }))
-    .map(([id, bytes]): Frame => ({ type: FrameType.CREDIT, streamId: id, bytes })),
-  CLOSE: streamId.map((id): Frame => ({ type: FrameType.CLOSE, streamId: id })),
-  RESET: fc.tuple(streamId, streamCode, reason).map(([id, code, why]): Frame => ({ type: FrameType.RESET, streamId: id, code, reason: why })),
-  PING: opaque.map((bytes): Frame => ({ type: FrameType.PING, opaque: bytes })),
-  PONG: opaque.map((bytes): Frame => ({ type: FrameType.PONG, opaque: bytes })),
-  GOAWAY: fc.tuple(sessionCode, reason).map(([code, why]): Frame => ({ type: FrameType.GOAWAY, code, reason: why })),
-};
-const anyFrame = fc.oneof(...Object.values(frameArbitraries));
 
 /** decodeFrame, with the two errors it may throw on bad input turned into undefined; anything else is rethrown. */
 function decodeOrReject(bytes: Uint8Array): Frame | undefined {
@@ -69,14 +26,6 @@ function decodeOrReject(bytes: Uint8Array): Frame | undefined {
     if (error instanceof MalformedInputError || error instanceof OversizeError) return undefined;
     throw error;
   }
-}
-
-function frameBytes(type: number, id: number, body: ArrayLike<number> = []): Uint8Array {
-  const bytes = new Uint8Array(FRAME_HEADER_BYTES + body.length);
-  bytes[0] = type;
-  new DataView(bytes.buffer).setUint32(1, id);
-  bytes.set(body, FRAME_HEADER_BYTES);
-  return bytes;
 }
 
 // ---- round trips ----
@@ -147,7 +96,7 @@ test('frames have the byte layout of docs/wire-protocol.md', () => {
 
 test('the largest host (255 bytes, multi-byte characters included) and the largest reason (512 bytes) round-trip', () => {
   const longHost = '€'.repeat(85); // 3 bytes each
-  assert.equal(byteLength(longHost), MAX_HOST_BYTES);
+  assert.equal(utf8ByteLength(longHost), MAX_HOST_BYTES);
   assert.deepStrictEqual(decodeFrame(encodeFrame({ type: FrameType.OPEN, streamId: 1, host: longHost, port: 1 })), {
     type: FrameType.OPEN,
     streamId: 1,
@@ -169,7 +118,7 @@ test('the encoder cuts an ASCII reason over 512 bytes to its first 512 bytes', (
 function fittingPrefix(text: string, maxBytes: number): string {
   let prefix = '';
   for (const character of text) {
-    if (byteLength(prefix + character) > maxBytes) break;
+    if (utf8ByteLength(prefix + character) > maxBytes) break;
     prefix += character;
   }
   return prefix;

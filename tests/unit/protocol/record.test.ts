@@ -1,11 +1,13 @@
 // Direct tests of protocol/record.ts: decodeRecord against encodeHandshakeRecord, encodeSealedHeader and encodeRefusedRecord, and malformed records.
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { AEAD_TAG_BYTES, DH_PUBLIC_KEY_BYTES, MAX_REASON_BYTES, MAX_RECORD_BYTES, RecordType, SEALED_HEADER_BYTES } from '../../../protocol/constants.ts';
 import { MalformedInputError, OversizeError } from '../../../protocol/errors.ts';
 import { decodeRecord, encodeHandshakeRecord, encodeRefusedRecord, encodeSealedHeader, type TunnelRecord } from '../../../protocol/record.ts';
+import { decodeAck, decodeResume, deriveResumeKeys, encodeAck, encodeResume } from '../../../protocol/resume.ts';
 
 const NUM_RUNS = 300;
 const MIN_HANDSHAKE_BYTES = DH_PUBLIC_KEY_BYTES + AEAD_TAG_BYTES;
@@ -266,4 +268,24 @@ test('arbitrary bytes either decode to a well-formed record or fail as Malformed
     }),
     { numRuns: 1000 },
   );
+});
+
+test('an authentically tagged ACK or RESUME whose sequence number is 2^53 or more is malformed, not a RangeError', () => {
+  // Found by fuzzing: decodeAck and decodeResume let readUint64's RangeError out, and the session closed as internal.
+  const keys = deriveResumeKeys(new Uint8Array(32).fill(7));
+  // The tag is HMAC-SHA-256 cut to 16 bytes (protocol/resume.ts), so a test holding the key can make one.
+  const resumeTagOf = (key: Uint8Array, body: Uint8Array): Uint8Array => new Uint8Array(createHmac('sha256', key).update(body).digest().subarray(0, 16));
+  const ackBody = encodeAck(keys.clientAck, 0).subarray(0, 9);
+  ackBody.set([0xff, 0xff, 0xff, 0xff], 1);
+  const forgedAck = new Uint8Array([...ackBody, ...resumeTagOf(keys.clientAck, ackBody)]);
+  assert.throws(
+    () => decodeAck(keys.clientAck, forgedAck),
+    (error: unknown) => error instanceof MalformedInputError && /above 2\^53/.test(error.message),
+  );
+
+  const resume = encodeResume(RecordType.RESUME, keys.resume, { sessionId: new Uint8Array(16), attempt: 1, nextExpectedSeq: 0 });
+  const body = resume.subarray(0, resume.length - 16).slice();
+  body.set([0xff, 0xff, 0xff, 0xff], body.length - 8);
+  const forgedResume = new Uint8Array([...body, ...resumeTagOf(keys.resume, body)]);
+  assert.throws(() => decodeResume(keys.resume, forgedResume, 'RESUME'), MalformedInputError);
 });

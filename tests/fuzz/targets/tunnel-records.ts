@@ -1,0 +1,182 @@
+/**
+ * Fuzz target: tunnel records (protocol/record.ts) and the resume layer's tagged records (protocol/resume.ts), the
+ * first bytes a volunteer or a stranger can put in front of a session.
+ *
+ * Properties: decodeRecord() on any bytes returns a record or throws MalformedInputError / OversizeError, never any
+ * other error; a decoded record re-encodes to the same bytes (REFUSED: to its reason, cut at a character boundary);
+ * decodeAck() / decodeResume() on any ACK / RESUME / RESUMED record, forged or authentically tagged, return a value
+ * that re-encodes to the same record or throw MalformedInputError / AuthenticationError.
+ */
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { fromUtf8 } from '../../../protocol/bytes.ts';
+import { AEAD_TAG_BYTES, DH_PUBLIC_KEY_BYTES, MAX_REASON_BYTES, MAX_RECORD_BYTES, RecordType, SESSION_ID_BYTES } from '../../../protocol/constants.ts';
+import { hmacSha256 } from '../../../protocol/crypto.ts';
+import { AuthenticationError, MalformedInputError, OversizeError } from '../../../protocol/errors.ts';
+import { decodeRecord, encodeHandshakeRecord, encodeRefusedRecord, encodeSealedHeader, type TunnelRecord } from '../../../protocol/record.ts';
+import { decodeAck, decodeResume, deriveResumeKeys, encodeAck, encodeResume, peekResumeSessionId, RESUME_TAG_BYTES } from '../../../protocol/resume.ts';
+import type { FuzzTarget } from '../target.ts';
+
+/** The keys of one made-up session: the inputs are tagged with them, so some pass authentication. */
+const keys = deriveResumeKeys(new Uint8Array(32).fill(0x5e));
+type TaggedType = typeof RecordType.ACK | typeof RecordType.RESUME | typeof RecordType.RESUMED;
+const keyFor = (type: TaggedType): Uint8Array => (type === RecordType.ACK ? keys.clientAck : type === RecordType.RESUME ? keys.resume : keys.resumed);
+
+export interface RecordInput {
+  bytes: Uint8Array;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** `body` followed by its valid tag: what the authenticated peer (or a bug in it) could send. */
+function withTag(type: TaggedType, body: Uint8Array): Uint8Array {
+  const untagged = concat(Uint8Array.of(type), body);
+  return concat(untagged, hmacSha256(keyFor(type), untagged).subarray(0, RESUME_TAG_BYTES));
+}
+
+const sequence = fc.oneof(fc.integer({ min: 0, max: 1024 }), fc.maxSafeNat());
+const validRecord: fc.Arbitrary<Uint8Array> = fc.oneof(
+  fc
+    .tuple(fc.constantFrom(RecordType.HELLO, RecordType.WELCOME), fc.uint8Array({ minLength: DH_PUBLIC_KEY_BYTES + AEAD_TAG_BYTES, maxLength: 160 }))
+    .map(([type, handshake]) => encodeHandshakeRecord(type, handshake)),
+  fc.tuple(sequence, fc.uint8Array({ minLength: AEAD_TAG_BYTES, maxLength: 96 })).map(([seq, sealed]) => concat(encodeSealedHeader(seq), sealed)),
+  fc.string({ unit: 'binary', maxLength: 200 }).map(encodeRefusedRecord),
+  sequence.map((seq) => encodeAck(keys.clientAck, seq)),
+  fc
+    .tuple(
+      fc.constantFrom(RecordType.RESUME, RecordType.RESUMED),
+      fc.uint8Array({ minLength: SESSION_ID_BYTES, maxLength: SESSION_ID_BYTES }),
+      fc.nat(),
+      sequence,
+    )
+    .map(([type, sessionId, attempt, nextExpectedSeq]) =>
+      encodeResume(type, type === RecordType.RESUME ? keys.resume : keys.resumed, { sessionId, attempt, nextExpectedSeq }),
+    ),
+);
+
+/** A valid record with one byte changed, or cut, or lengthened. */
+const damagedRecord = fc
+  .tuple(validRecord, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'cut', 'grow'))
+  .map(([record, at, value, how]) => {
+    if (how === 'cut') return record.subarray(0, at % (record.length + 1));
+    if (how === 'grow') return concat(record, Uint8Array.of(value));
+    const changed = record.slice();
+    changed[at % changed.length] = value;
+    return changed;
+  });
+
+/** ACK / RESUME / RESUMED records of the right length and a valid tag, whatever their fields say. */
+const authenticRecord = fc.oneof(
+  fc.uint8Array({ minLength: 8, maxLength: 8 }).map((body) => withTag(RecordType.ACK, body)),
+  fc.tuple(fc.constantFrom(RecordType.RESUME, RecordType.RESUMED), fc.uint8Array({ minLength: 28, maxLength: 28 })).map(([type, body]) => withTag(type, body)),
+);
+
+const input: fc.Arbitrary<RecordInput> = fc
+  .oneof(
+    { weight: 3, arbitrary: fc.uint8Array({ maxLength: 160 }) },
+    {
+      weight: 3,
+      arbitrary: fc.tuple(fc.integer({ min: 0, max: 9 }), fc.uint8Array({ maxLength: 96 })).map(([type, body]) => concat(Uint8Array.of(type), body)),
+    },
+    { weight: 3, arbitrary: validRecord },
+    { weight: 4, arbitrary: damagedRecord },
+    { weight: 2, arbitrary: authenticRecord },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 64 })).map(([type, extra]) => {
+        const record = new Uint8Array(MAX_RECORD_BYTES + extra);
+        record[0] = type;
+        return record;
+      }),
+    },
+  )
+  .map((bytes) => ({ bytes }));
+
+function assertTyped(error: unknown, allowed: ReadonlyArray<new (...args: never[]) => Error>, what: string): void {
+  if (allowed.some((type) => error instanceof type)) return;
+  throw new assert.AssertionError({ message: `${what} threw ${String(error)}, not one of ${allowed.map((type) => type.name).join(', ')}`, actual: error });
+}
+
+function checkTagged(record: Extract<TunnelRecord, { bytes: Uint8Array }>): void {
+  const { bytes } = record;
+  const type = record.type;
+  try {
+    if (type === RecordType.ACK) {
+      const nextExpected = decodeAck(keys.clientAck, bytes);
+      assert.ok(Number.isSafeInteger(nextExpected) && nextExpected >= 0, `decodeAck returned ${nextExpected}`);
+      assert.deepEqual(encodeAck(keys.clientAck, nextExpected), bytes, 'a decoded ACK re-encodes to its bytes');
+    } else {
+      const what = type === RecordType.RESUME ? 'RESUME' : 'RESUMED';
+      const request = decodeResume(keyFor(type), bytes, what);
+      assert.ok(Number.isSafeInteger(request.nextExpectedSeq) && request.nextExpectedSeq >= 0);
+      assert.deepEqual(peekResumeSessionId(bytes), request.sessionId);
+      assert.deepEqual(encodeResume(type, keyFor(type), request), bytes, `a decoded ${what} re-encodes to its bytes`);
+    }
+  } catch (error) {
+    if (error instanceof assert.AssertionError) throw error;
+    assertTyped(error, [MalformedInputError, AuthenticationError], 'decoding a tagged record');
+  }
+}
+
+function checkRecord(bytes: Uint8Array): void {
+  let record: TunnelRecord;
+  try {
+    record = decodeRecord(bytes);
+  } catch (error) {
+    assertTyped(error, [MalformedInputError, OversizeError], 'decodeRecord');
+    return;
+  }
+  assert.equal(record.type, bytes[0], 'the record type is the first byte');
+  switch (record.type) {
+    case RecordType.HELLO:
+    case RecordType.WELCOME:
+      assert.deepEqual(encodeHandshakeRecord(record.type, record.handshake), bytes);
+      return;
+    case RecordType.SEALED:
+      assert.ok(Number.isSafeInteger(record.seq) && record.seq >= 0, `sequence number ${record.seq}`);
+      assert.deepEqual(concat(encodeSealedHeader(record.seq), record.ciphertext), bytes);
+      assert.ok(record.ciphertext.length >= AEAD_TAG_BYTES);
+      return;
+    case RecordType.REFUSED: {
+      const reasonBytes = new TextEncoder().encode(record.reason);
+      assert.ok(reasonBytes.length <= MAX_REASON_BYTES, 'a REFUSED reason is at most 512 bytes');
+      let sentText: string | undefined;
+      try {
+        sentText = fromUtf8(bytes.subarray(1));
+      } catch {
+        sentText = undefined;
+      }
+      // A reason sent in valid UTF-8 within the limit comes through exactly, and re-encodes to the same record.
+      if (sentText !== undefined && bytes.length - 1 <= MAX_REASON_BYTES) {
+        assert.equal(record.reason, sentText);
+        assert.deepEqual(encodeRefusedRecord(record.reason), bytes);
+      }
+      return;
+    }
+    default:
+      assert.equal(record.bytes, bytes, 'ACK, RESUME and RESUMED pass on the bytes whole');
+      checkTagged(record);
+  }
+}
+
+export const tunnelRecordsTarget: FuzzTarget<RecordInput> = {
+  name: 'tunnel-records',
+  description: 'decodeRecord, decodeAck and decodeResume on arbitrary, damaged and authentically tagged records: typed errors only, exact round trips',
+  input,
+  async start() {
+    return {
+      check: async ({ bytes }) => checkRecord(bytes),
+      checkStillServing: async () => checkRecord(encodeAck(keys.clientAck, 7)),
+      close: async () => {},
+      toleratedBugs: new Map(),
+    };
+  },
+};
