@@ -8,11 +8,25 @@
  *   honest client that lost its volunteer resumes through another long before the exit calls its path silent.
  * - maxDetachedSessions is at most maxSessions; maxPathsPerAddress bounds what one volunteer address can hold (a
  *   volunteer carries at most 32 clients, protocol/signaling.ts MAX_VOLUNTEER_SLOTS).
+ * - Outbound (destination -> client) bytes are budgeted (outbound-budget.ts): stream bytes waiting for the client's
+ *   credit plus sealed records waiting for its ACK. Without a budget, one session that never returns credit held
+ *   about 100 MiB: 256 streams x (256 KiB stream queue + a read in the stream adapter + up to 80 KiB of socket
+ *   read-ahead), plus up to 21 MiB sent and unacknowledged. With the defaults one session holds at most
+ *   maxQueuedBytesPerSession (16 MiB: an honest client's whole 8 MiB session window in flight, as much again queued
+ *   behind it), and all sessions together at most maxQueuedBytesTotal (256 MiB): 1,000 reserves of 192 KiB
+ *   (187.5 MiB; every session keeps two 64 KiB reads in flight however full the exit is) plus a 68.5 MiB pool shared
+ *   first come first served (four sessions at their full budget). The per-session budget stays below
+ *   session.maxReplayBufferBytes, so a client that stops acknowledging pauses its destinations before its replay
+ *   buffer can fill and close the session. Raising maxSessions means raising maxQueuedBytesTotal with it.
  */
-import { InvalidConfigError, type SessionConfig, verifySessionConfig } from '../protocol/index.ts';
+import { InvalidConfigError, MAX_RECORD_BYTES, type SessionConfig, verifySessionConfig } from '../protocol/index.ts';
 import { EXIT_RELAY_PATH } from '../protocol/signaling.ts';
 import { requireIntegerFields } from '../protocol/validate.ts';
 import { parseRange } from './egress-policy.ts';
+import { READ_COST_BYTES } from './outbound-budget.ts';
+
+/** Smallest per-session outbound budget (bytes): room for a few full records in flight. */
+const MIN_QUEUED_BYTES_PER_SESSION = 4 * MAX_RECORD_BYTES;
 
 export interface ExitConfig {
   host: string;
@@ -40,6 +54,23 @@ export interface ExitConfig {
   connectTimeoutMs: number;
   /** Time a stream may pass no bytes either way before it is closed. */
   streamIdleTimeoutMs: number;
+  /**
+   * Most bytes the exit holds for one session toward its client (bytes): stream bytes waiting for the client's credit
+   * plus sealed records waiting for its ACK. At this budget the session's destinations are no longer read, until the
+   * client drains it to three quarters. At least 1 MiB, and at least 256 KiB below session.maxReplayBufferBytes.
+   */
+  maxQueuedBytesPerSession: number;
+  /**
+   * Most bytes the exit holds for all sessions together (same count). Must hold every session's reserve
+   * (maxSessions x reservedQueuedBytesPerSession) plus one whole maxQueuedBytesPerSession; the rest is a pool shared
+   * first come first served, and sessions above their reserve stop reading while it is full.
+   */
+  maxQueuedBytesTotal: number;
+  /**
+   * Bytes every session may hold however full the exit is (bytes), set aside out of maxQueuedBytesTotal for each of
+   * maxSessions: sessions that never return credit cannot starve an honest one. At least one read (65 KiB).
+   */
+  reservedQueuedBytesPerSession: number;
   /** Session tunables (streams per session, receive windows, handshake timeout). */
   session: Partial<SessionConfig>;
 }
@@ -58,6 +89,9 @@ export const defaultExitConfig: Readonly<ExitConfig> = Object.freeze({
   maxHandshakesPerAddressPerMinute: 120,
   connectTimeoutMs: 8_000,
   streamIdleTimeoutMs: 5 * 60_000,
+  maxQueuedBytesPerSession: 16 * 1024 * 1024,
+  maxQueuedBytesTotal: 256 * 1024 * 1024,
+  reservedQueuedBytesPerSession: 192 * 1024,
   session: {},
 });
 
@@ -83,6 +117,38 @@ export function verifyExitConfig(partial: Partial<ExitConfig> = {}): ExitConfig 
     if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new InvalidConfigError(`blockedPorts has an invalid port ${port}`);
   }
   for (const range of config.deniedRanges) parseRange(range);
-  verifySessionConfig(config.session);
+  const session = verifySessionConfig(config.session);
+  verifyOutboundBudget(config, session);
   return config;
+}
+
+/** The outbound budgets: each in range, and fitting together and with the session's replay buffer. */
+function verifyOutboundBudget(config: ExitConfig, session: SessionConfig): void {
+  requireIntegerFields(
+    config,
+    {
+      maxQueuedBytesPerSession: [MIN_QUEUED_BYTES_PER_SESSION, Number.MAX_SAFE_INTEGER],
+      // One read must fit the reserve, or a session at it could never move.
+      reservedQueuedBytesPerSession: [READ_COST_BYTES, config.maxQueuedBytesPerSession],
+      maxQueuedBytesTotal: [config.maxQueuedBytesPerSession, Number.MAX_SAFE_INTEGER],
+    },
+    (_field, message) => new InvalidConfigError(message),
+  );
+  const replayRoomBytes = session.maxReplayBufferBytes - MAX_RECORD_BYTES;
+  if (config.maxQueuedBytesPerSession > replayRoomBytes) {
+    throw new InvalidConfigError(
+      `maxQueuedBytesPerSession (${config.maxQueuedBytesPerSession}) must be at most session.maxReplayBufferBytes - ${MAX_RECORD_BYTES} ` +
+        `(${replayRoomBytes}): the replay buffer holds part of what the budget counts, and one that filled first would close the session ` +
+        'instead of pausing its destinations. Lower maxQueuedBytesPerSession or raise session.maxReplayBufferBytes.',
+    );
+  }
+  const reservesBytes = config.maxSessions * config.reservedQueuedBytesPerSession;
+  if (config.maxQueuedBytesTotal < reservesBytes + config.maxQueuedBytesPerSession) {
+    throw new InvalidConfigError(
+      `maxQueuedBytesTotal (${config.maxQueuedBytesTotal}) must hold every session's reserve (maxSessions ${config.maxSessions} x ` +
+        `reservedQueuedBytesPerSession ${config.reservedQueuedBytesPerSession} = ${reservesBytes}) plus one whole maxQueuedBytesPerSession ` +
+        `(${config.maxQueuedBytesPerSession}): at least ${reservesBytes + config.maxQueuedBytesPerSession}. Raise it, or lower maxSessions or ` +
+        'reservedQueuedBytesPerSession.',
+    );
+  }
 }

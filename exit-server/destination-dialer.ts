@@ -2,11 +2,18 @@
  * @module exit-server/destination-dialer
  * Resolves a stream's host (the exit resolves names, so clients leak no DNS), applies the egress policy to every
  * resolved address, and connects to an allowed one: to that exact address, never to the name again.
+ *
+ * Reading: every destination socket reads through the dialer's one buffer (net `onread`), and each read is handed on
+ * as a copy of exactly its size. So a read is at most DESTINATION_READ_BYTES, every byte read passes through the
+ * caller's handler before the next read of any socket, and pause() stops reading at once: a paused socket does not
+ * read ahead into a buffer of its own (a 'data' socket would, up to 64 KiB past its high-water mark), which would let
+ * a session with many streams hold more than its budget (outbound-budget.ts).
  */
 import { lookup } from 'node:dns/promises';
 import { connect, isIP, type Socket } from 'node:net';
 import { StreamErrorCode } from '../protocol/index.ts';
 import type { EgressPolicy } from './egress-policy.ts';
+import { DESTINATION_READ_BYTES } from './outbound-budget.ts';
 
 /** Why the exit could not connect; `streamCode` goes back to the client in OPEN_FAIL (SOCKS numbering). */
 export class DestinationError extends Error {
@@ -40,11 +47,20 @@ export interface DestinationDialerOptions {
   connectTimeoutMs: number;
 }
 
+/** Receives one read from a destination: a copy, the caller's to keep. */
+export type DestinationBytesHandler = (bytes: Uint8Array) => void;
+
 export class DestinationDialer {
+  /** Every destination socket reads into this, one read at a time; the handler gets a copy. */
+  private readonly readBuffer = new Uint8Array(DESTINATION_READ_BYTES);
+
   constructor(private readonly options: DestinationDialerOptions) {}
 
-  /** Connects to host:port, or throws DestinationError. The signal aborts a connect in progress. */
-  async dial(host: string, port: number, signal: AbortSignal): Promise<Socket> {
+  /**
+   * Connects to host:port, or throws DestinationError. The signal aborts a connect in progress. The socket comes back
+   * paused: what it reads goes to `onBytes` (never to 'data' events) once the caller resumes it.
+   */
+  async dial(host: string, port: number, signal: AbortSignal, onBytes: DestinationBytesHandler): Promise<Socket> {
     const portDecision = this.options.policy.checkPort(port);
     if (!portDecision.allowed) throw new DestinationError(StreamErrorCode.NOT_ALLOWED, portDecision.reason);
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.options.connectTimeoutMs)]);
@@ -58,7 +74,7 @@ export class DestinationDialer {
         continue;
       }
       try {
-        return await this.connectTo(address, port, deadline);
+        return await this.connectTo(address, port, deadline, onBytes);
       } catch (error) {
         lastError = error instanceof DestinationError ? error : fromSystemError(error, `connecting to ${host}:${port}`);
         if (deadline.aborted) break;
@@ -88,13 +104,25 @@ export class DestinationDialer {
     }
   }
 
-  private connectTo(address: string, port: number, signal: AbortSignal): Promise<Socket> {
+  private connectTo(address: string, port: number, signal: AbortSignal, onBytes: DestinationBytesHandler): Promise<Socket> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) {
         reject(new DestinationError(StreamErrorCode.TIMED_OUT, `connecting to ${address}:${port} timed out`));
         return;
       }
-      const socket = connect({ host: address, port });
+      const socket = connect({
+        host: address,
+        port,
+        onread: {
+          buffer: this.readBuffer,
+          callback: (bytesRead: number, buffer: Uint8Array): boolean => {
+            onBytes(buffer.slice(0, bytesRead));
+            return true;
+          },
+        },
+      });
+      // Paused before it connects, so it reads nothing until the caller is ready to count what it reads.
+      socket.pause();
       const onAbort = (): void => {
         socket.destroy();
         reject(new DestinationError(StreamErrorCode.TIMED_OUT, `connecting to ${address}:${port} timed out`));

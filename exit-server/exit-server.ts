@@ -5,7 +5,7 @@
  * policy, and bridges them to the session's streams. It never learns the client's address: it sees only volunteers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
 import { closeOrCut } from '../protocol/adapters/ws-shutdown.ts';
@@ -15,9 +15,10 @@ import { encodeRefusedRecord } from '../protocol/record.ts';
 import { peekResumeSessionId } from '../protocol/resume.ts';
 import { BrokerRoute, closeReason, WebSocketCloseCode } from '../protocol/signaling.ts';
 import { type ExitConfig, verifyExitConfig } from './config.ts';
-import { bridgeDestination } from './destination-bridge.ts';
+import { DestinationBridge } from './destination-bridge.ts';
 import { DestinationDialer, DestinationError } from './destination-dialer.ts';
 import { EgressPolicy } from './egress-policy.ts';
+import { OutboundBudget, type SessionAccount } from './outbound-budget.ts';
 
 /** A path that keeps sending refused RESUMEs is closed after this many. */
 const MAX_REFUSED_RESUMES_PER_PATH = 3;
@@ -41,6 +42,18 @@ export interface ExitMetrics {
   streamsRefused: number;
   bytesToDestinations: number;
   bytesFromDestinations: number;
+  /** Bytes read from destination sockets so far (live; bytesFromDestinations is added when a stream finishes). */
+  bytesReadFromDestinations: number;
+  /** Bytes held now for all sessions toward their clients: queued for credit plus sent and unacknowledged. */
+  outboundQueuedBytes: number;
+  /** The same, for the session that holds the most. */
+  largestSessionQueuedBytes: number;
+  /** The shared part of maxQueuedBytesTotal is full: sessions above their reserve read nothing until it drains. */
+  outboundSharedPoolFull: boolean;
+  /** Sessions whose destinations are paused by an outbound budget now. */
+  sessionsPausedByBudget: number;
+  /** Destination connections paused by an outbound budget now. */
+  destinationsPausedByBudget: number;
   sessionErrors: number;
   resumes: number;
   resumesRefused: number;
@@ -72,6 +85,9 @@ export class ExitServer {
   private readonly sessionsById = new Map<string, ExitSession>();
   /** The path (volunteer WebSocket) each session uses now; none while detached. */
   private readonly pathOf = new Map<ExitSession, WebSocket>();
+  /** What each session holds toward its client, against the per-session and exit-wide budgets. */
+  private readonly outboundBudget: OutboundBudget;
+  private readonly accountOf = new Map<ExitSession, SessionAccount>();
   private readonly metrics: ExitMetrics = {
     sessionsOpen: 0,
     sessionsTotal: 0,
@@ -80,6 +96,12 @@ export class ExitServer {
     streamsRefused: 0,
     bytesToDestinations: 0,
     bytesFromDestinations: 0,
+    bytesReadFromDestinations: 0,
+    outboundQueuedBytes: 0,
+    largestSessionQueuedBytes: 0,
+    outboundSharedPoolFull: false,
+    sessionsPausedByBudget: 0,
+    destinationsPausedByBudget: 0,
     sessionErrors: 0,
     resumes: 0,
     resumesRefused: 0,
@@ -105,6 +127,7 @@ export class ExitServer {
       policy: new EgressPolicy({ allowLoopback: this.config.allowLoopback, blockedPorts: this.config.blockedPorts, deniedRanges: this.config.deniedRanges }),
       connectTimeoutMs: this.config.connectTimeoutMs,
     });
+    this.outboundBudget = new OutboundBudget(this.config);
     this.http = createServer((request, response) => this.serveHttp(request, response));
     this.webSockets = new WebSocketServer({ server: this.http, path: this.config.path, maxPayload: MAX_RECORD_BYTES, perMessageDeflate: false });
     this.pathsPerAddress = new AddressHoldings(this.config.maxPathsPerAddress);
@@ -143,11 +166,20 @@ export class ExitServer {
   }
 
   snapshot(): ExitMetrics {
-    return { ...this.metrics };
+    const budget = this.outboundBudget.stats;
+    return {
+      ...this.metrics,
+      outboundQueuedBytes: budget.queuedBytes,
+      largestSessionQueuedBytes: budget.largestSessionQueuedBytes,
+      outboundSharedPoolFull: budget.sharedPoolFull,
+      sessionsPausedByBudget: budget.sessionsPaused,
+      destinationsPausedByBudget: budget.destinationsPaused,
+    };
   }
 
   private serveHttp(request: IncomingMessage, response: ServerResponse): void {
     if (request.method === 'GET' && request.url === BrokerRoute.METRICS) {
+      const metrics = this.snapshot();
       const lines: string[] = [];
       const gauge = (name: string, help: string, value: number, type = 'gauge'): void => {
         lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
@@ -167,6 +199,11 @@ export class ExitServer {
         this.metrics.recordsFromOldPaths,
         'counter',
       );
+      gauge('ferry_exit_outbound_queued_bytes', 'Bytes held for clients: queued for their credit plus sent and unacknowledged.', metrics.outboundQueuedBytes);
+      gauge('ferry_exit_outbound_largest_session_queued_bytes', 'Bytes held for the client session holding the most.', metrics.largestSessionQueuedBytes);
+      gauge('ferry_exit_outbound_shared_pool_full', '1 while the shared outbound budget is full.', metrics.outboundSharedPoolFull ? 1 : 0);
+      gauge('ferry_exit_destinations_paused', 'Destination connections not read because of an outbound budget.', metrics.destinationsPausedByBudget);
+      gauge('ferry_exit_destination_read_bytes_total', 'Bytes read from destinations.', metrics.bytesReadFromDestinations, 'counter');
       response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`${lines.join('\n')}\n`);
       return;
     }
@@ -213,6 +250,9 @@ export class ExitServer {
       tap?.('to-exit', record);
       if (session) {
         session.receiveRecord(record);
+        // An ACK, CREDIT or RESET may have freed bytes (or a PING added a PONG): the session's destinations may read
+        // again, or must stop.
+        this.accountOf.get(session)?.update();
         return;
       }
       if (record[0] === RecordType.RESUME) {
@@ -253,7 +293,7 @@ export class ExitServer {
       aead: nodeChaCha20Poly1305,
       config: this.config.session,
       sendRecord: send,
-      onOpenRequest: (stream) => this.openDestination(stream),
+      onOpenRequest: (stream) => this.openDestination(session, stream),
       // A record on the current path failed its checks: drop that volunteer; the session waits for a resume.
       onPathFailed: (reason) => {
         this.metrics.pathsFailed++;
@@ -263,6 +303,9 @@ export class ExitServer {
         if (state === 'open' && session.sessionId) this.sessionsById.set(toBase64Url(session.sessionId), session);
       },
       onClose: (error) => {
+        const account = this.accountOf.get(session);
+        this.accountOf.delete(session);
+        if (account) this.outboundBudget.close(account);
         this.sessions.delete(session);
         this.detached.delete(session);
         if (session.sessionId) this.sessionsById.delete(toBase64Url(session.sessionId));
@@ -277,6 +320,10 @@ export class ExitServer {
     });
     this.sessions.add(session);
     this.pathOf.set(session, socket);
+    this.accountOf.set(
+      session,
+      this.outboundBudget.open(() => session.outboundQueuedBytes),
+    );
     this.metrics.sessionsOpen = this.sessions.size;
     this.metrics.sessionsTotal++;
     return session;
@@ -345,11 +392,29 @@ export class ExitServer {
     return { accepted: true, session };
   }
 
-  private openDestination(stream: MuxStream): void {
+  private openDestination(session: ExitSession, stream: MuxStream): void {
     this.options.onStreamRequest?.(stream.target);
+    const account = this.accountOf.get(session);
+    if (!account) {
+      stream.reject(StreamErrorCode.GENERAL_FAILURE, 'the session is closing');
+      return;
+    }
     const abort = new AbortController();
     stream.onclose = () => abort.abort();
-    this.dialer.dial(stream.target.host, stream.target.port, abort.signal).then(
+    const bridge = new DestinationBridge(stream, {
+      idleTimeoutMs: this.config.streamIdleTimeoutMs,
+      account,
+      onFinished: () => {
+        this.metrics.streamsOpen--;
+        this.metrics.bytesToDestinations += stream.bytesReceived;
+        this.metrics.bytesFromDestinations += stream.bytesSent;
+      },
+    });
+    const receive = (bytes: Uint8Array): void => {
+      this.metrics.bytesReadFromDestinations += bytes.length;
+      bridge.receiveFromDestination(bytes);
+    };
+    this.dialer.dial(stream.target.host, stream.target.port, abort.signal, receive).then(
       (socket) => {
         if (stream.isClosed) {
           socket.destroy();
@@ -357,7 +422,8 @@ export class ExitServer {
         }
         this.metrics.streamsOpen++;
         this.metrics.streamsTotal++;
-        this.bridge(stream, socket);
+        stream.accept();
+        bridge.attach(socket);
       },
       (error: unknown) => {
         this.metrics.streamsRefused++;
@@ -365,18 +431,6 @@ export class ExitServer {
         stream.reject(code, error instanceof Error ? error.message : 'connection failed');
       },
     );
-  }
-
-  private bridge(stream: MuxStream, socket: Socket): void {
-    stream.accept();
-    bridgeDestination(stream, socket, {
-      idleTimeoutMs: this.config.streamIdleTimeoutMs,
-      onFinished: () => {
-        this.metrics.streamsOpen--;
-        this.metrics.bytesToDestinations += stream.bytesReceived;
-        this.metrics.bytesFromDestinations += stream.bytesSent;
-      },
-    });
   }
 }
 

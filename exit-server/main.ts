@@ -9,6 +9,8 @@ import { defaultExitConfig } from './config.ts';
 import { ExitServer } from './exit-server.ts';
 import { loadOrCreateKeyPair } from './keys.ts';
 
+const MIB = 1024 * 1024;
+
 export const EXIT_USAGE = `Usage: ferry exit [options]
 
 Ends client sessions that arrive from volunteers over WebSocket and connects them to their destinations.
@@ -20,6 +22,10 @@ Options:
   --allow-loopback     allow destinations on 127.0.0.0/8 and ::1 (tests and the local demo only)
   --deny CIDR          also refuse destinations in this range, e.g. 203.0.113.0/24 (repeatable)
   --max-sessions N     most client sessions at once (default ${defaultExitConfig.maxSessions})
+  --max-queued-mib N   most MiB held for all clients together: bytes waiting for their credit or ACK
+                       (default ${defaultExitConfig.maxQueuedBytesTotal / MIB}; at least max-sessions x ${defaultExitConfig.reservedQueuedBytesPerSession / 1024} KiB plus one session's budget)
+  --max-queued-mib-per-session N
+                       the same for one client session (default ${defaultExitConfig.maxQueuedBytesPerSession / MIB}); at it, its destinations are not read
   --help               show this help
 `;
 
@@ -47,6 +53,8 @@ function parseFlags(argv: string[]) {
         'allow-loopback': { type: 'boolean', default: false },
         deny: { type: 'string', multiple: true },
         'max-sessions': { type: 'string' },
+        'max-queued-mib': { type: 'string' },
+        'max-queued-mib-per-session': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -73,6 +81,9 @@ export async function runExit(argv: string[]): Promise<void> {
       allowLoopback: values['allow-loopback'],
       deniedRanges: values.deny ?? [],
       maxSessions: wholeNumber(values['max-sessions'], '--max-sessions', defaultExitConfig.maxSessions),
+      maxQueuedBytesTotal: wholeNumber(values['max-queued-mib'], '--max-queued-mib', defaultExitConfig.maxQueuedBytesTotal / MIB) * MIB,
+      maxQueuedBytesPerSession:
+        wholeNumber(values['max-queued-mib-per-session'], '--max-queued-mib-per-session', defaultExitConfig.maxQueuedBytesPerSession / MIB) * MIB,
     },
   });
   const { url } = await server.listen();

@@ -35,6 +35,7 @@ export class Multiplexer implements StreamHost {
   private sessionSendCredit: number;
   private sessionReceiveRemaining: number;
   private sessionConsumedNotGranted = 0;
+  private queuedSendBytes = 0;
   private closed = false;
 
   constructor(private readonly init: MuxerInit) {
@@ -44,6 +45,11 @@ export class Multiplexer implements StreamHost {
 
   get streamCount(): number {
     return this.streams.size;
+  }
+
+  /** Bytes written to streams and not yet sent for want of credit, all streams together. */
+  get sendQueueBytes(): number {
+    return this.queuedSendBytes;
   }
 
   /** Client side: asks the exit to open a TCP connection to target. */
@@ -113,6 +119,10 @@ export class Multiplexer implements StreamHost {
     const granted = Math.min(wanted, this.sessionSendCredit);
     this.sessionSendCredit -= granted;
     return granted;
+  }
+
+  sendQueueChanged(deltaBytes: number): void {
+    this.queuedSendBytes += deltaBytes;
   }
 
   sessionBytesConsumed(bytes: number): void {

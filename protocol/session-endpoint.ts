@@ -119,6 +119,16 @@ export abstract class SessionEndpoint {
     return this.closeError;
   }
 
+  /**
+   * Bytes this end holds for the peer, in the direction toward it: stream bytes waiting for the peer's credit plus
+   * sealed records sent and not yet acknowledged. A peer that returns neither credit nor ACKs makes it grow, so the
+   * exit budgets it (exit-server/outbound-budget.ts). The path's own send buffer holds these same records (ws sends
+   * them without copying), so it is not added again.
+   */
+  get outboundQueuedBytes(): number {
+    return this.replay.bytes + (this.muxer?.sendQueueBytes ?? 0);
+  }
+
   get stats(): SessionStats {
     return { ...this.counters, streams: this.muxer?.streamCount ?? 0, resumes: this.resumeCount, replayBufferBytes: this.replay.bytes };
   }
@@ -239,7 +249,10 @@ export abstract class SessionEndpoint {
     try {
       this.replay.push(seq, record);
     } catch (error) {
-      this.fail(error as ProtocolError);
+      // The peer stopped acknowledging. fail() sends a GOAWAY if one still fits; when even that does not, the session
+      // closes without it (failing again would only try the same GOAWAY again, without end).
+      if (frame.type === FrameType.GOAWAY) this.finish(error as ProtocolError);
+      else this.fail(error as ProtocolError);
       return;
     }
     // While detached or resuming, the record waits in the replay buffer and goes out after RESUMED.

@@ -16,6 +16,8 @@ export interface StreamHost {
   sendFrame(frame: Frame): void;
   /** Takes up to `wanted` bytes of session-wide send credit; returns how many were granted (may be 0). */
   takeSessionSendCredit(wanted: number): number;
+  /** This stream's send queue grew (positive) or shrank (negative) by `deltaBytes`: the session keeps the sum. */
+  sendQueueChanged(deltaBytes: number): void;
   /** The owner consumed `bytes` received on some stream: the session-wide window may be reopened. */
   sessionBytesConsumed(bytes: number): void;
   /** The stream is fully closed: forget it. */
@@ -103,6 +105,7 @@ export class MuxStream {
       this.sendQueue.push(chunk);
       this.sendQueueBytes += chunk.length;
     }
+    this.host.sendQueueChanged(bytes.length);
     this.flush();
     const belowHighWater = this.sendQueueBytes < this.sendHighWaterBytes;
     if (!belowHighWater) this.needsDrain = true;
@@ -204,6 +207,7 @@ export class MuxStream {
   /** Sends queued DATA as far as credit allows, then CLOSE if end() was requested and the queue is empty. */
   flush(): void {
     if (this.state !== 'open') return;
+    const queuedBefore = this.sendQueueBytes;
     while (this.sendQueue.length > 0 && this.sendCredit > 0) {
       const head = this.sendQueue[0] as Uint8Array;
       const wanted = Math.min(head.length, this.sendCredit);
@@ -217,6 +221,7 @@ export class MuxStream {
       this.bytesSent += granted;
       this.host.sendFrame({ type: FrameType.DATA, streamId: this.id, data: chunk });
     }
+    if (this.sendQueueBytes !== queuedBefore) this.host.sendQueueChanged(this.sendQueueBytes - queuedBefore);
     if (this.needsDrain && this.sendQueueBytes < this.sendHighWaterBytes) {
       this.needsDrain = false;
       this.ondrain?.();
@@ -235,6 +240,7 @@ export class MuxStream {
   private finish(error?: StreamError): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    if (this.sendQueueBytes > 0) this.host.sendQueueChanged(-this.sendQueueBytes);
     this.sendQueue.length = 0;
     this.sendQueueBytes = 0;
     this.host.streamClosed(this.id);

@@ -73,13 +73,13 @@ test('an exit crash fails the affected SOCKS stream within seconds of its restar
     await withTimeout(killed, 'the killed exit to end', 10_000);
     await startExit(Number(portText));
     const restartedAt = Date.now();
-    const result = await outcome;
+    const result = await withTimeout(outcome, 'the cut stream to end, one way or the other', 30_000);
     assert.ok(result.failed, `the stream must fail, not hang or pretend: ${result.detail}`);
     assert.ok(result.at - restartedAt < 5_000, `failed ${result.at - restartedAt} ms after the restart`);
     assert.match(helper.tunnel.status.lastPathError ?? '', /could not continue the session: this exit has no such session/);
 
     const next = await startSocksDownload(helper.socksPort, 'localhost', origin.port, '/page.html');
-    const page = await next.done;
+    const page = await withTimeout(next.done, 'the next request through a fresh session', 30_000);
     assert.ok(page.bytes > 0, 'the next request works again');
   } finally {
     client?.stop();

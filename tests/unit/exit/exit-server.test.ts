@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { ExitServer } from '../../../exit-server/exit-server.ts';
+import { waitFor, withTimeout } from '../../../harness/wait.ts';
 import { MuxStreamDuplex } from '../../../protocol/adapters/node-stream.ts';
 import { generateKeyPair, RecordType, type StreamError, StreamErrorCode } from '../../../protocol/index.ts';
 import { connectClient } from './ws-client.ts';
@@ -47,6 +48,42 @@ test('a client session through the exit fetches 5 MiB byte-identical', async () 
   assert.equal(createHash('sha256').update(received).digest('hex'), createHash('sha256').update(body).digest('hex'));
   session.close();
   socket.close();
+});
+
+test('a client that half-closed first gets every byte of a destination that sends and closes while bytes wait for credit', async () => {
+  // The destination's last bytes and its end arrive while the client, which already half-closed, has not returned
+  // credit for them: the exit must keep them queued and send CLOSE after them, not a RESET in their place.
+  const tail = randomBytes(1024 * 1024 + 128 * 1024); // over the client's 1 MiB stream window, under what the exit reads ahead
+  const rawOrigin = createNetServer((connection) => connection.end(tail));
+  await new Promise<void>((resolve) => rawOrigin.listen(0, '127.0.0.1', () => resolve()));
+  const { session, socket } = await connectClient(url, exit.publicKey);
+  try {
+    const readBefore = exit.snapshot().bytesReadFromDestinations;
+    const stream = session.openStream({ host: '127.0.0.1', port: (rawOrigin.address() as AddressInfo).port });
+    stream.end();
+    const chunks: Uint8Array[] = [];
+    let unconsumed = 0;
+    stream.ondata = (bytes) => {
+      chunks.push(bytes.slice());
+      unconsumed += bytes.length;
+    };
+    const closed = new Promise<StreamError | undefined>((resolve) => {
+      stream.onclose = resolve;
+    });
+    await waitFor(() => exit.snapshot().bytesReadFromDestinations - readBefore === tail.length, 'the exit to read the whole destination');
+    stream.ondata = (bytes) => {
+      chunks.push(bytes.slice());
+      stream.consumed(bytes.length);
+    };
+    stream.consumed(unconsumed);
+    const error = await withTimeout(closed, 'the stream to close');
+    assert.equal(error, undefined, `the stream failed: ${error?.message}`);
+    assert.equal(createHash('sha256').update(Buffer.concat(chunks)).digest('hex'), createHash('sha256').update(tail).digest('hex'));
+  } finally {
+    session.close();
+    socket.close();
+    await new Promise((resolve) => rawOrigin.close(resolve));
+  }
 });
 
 function openAndFail(session: Awaited<ReturnType<typeof connectClient>>['session'], host: string, port: number): Promise<StreamError> {
