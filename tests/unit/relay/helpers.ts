@@ -162,6 +162,11 @@ export class TestBroker {
     this.#socket?.send(text);
   }
 
+  /** Closes the current volunteer socket as the broker would (e.g. 1008 BENCHED). */
+  closeVolunteer(code: number, reason: string): void {
+    this.#socket?.close(code, reason);
+  }
+
   async close(): Promise<void> {
     for (const client of this.wss.clients) client.terminate();
     this.wss.close();

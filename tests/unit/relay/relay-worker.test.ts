@@ -325,6 +325,22 @@ describe('RelayWorker and the broker connection', () => {
     );
   });
 
+  test('benched by the broker (1008 BENCHED): backs off instead of coming straight back, and says why', async () => {
+    const exit = await TestExit.echo();
+    const { broker, statuses } = await startNetwork(exit, { brokerReconnectDelayMs: 1_000, brokerReconnectMaxDelayMs: 2_000 });
+    const before = statuses.all.length;
+    broker.closeVolunteer(1008, 'BENCHED');
+    await statuses.waitFor((s) => s.state === 'broker-unreachable' && /benched/.test(s.lastError ?? ''), 'broker-unreachable, benched', before);
+    const closedAt = Date.now();
+    await withTimeout(
+      broker.next((m) => m.type === 'hello' && broker.connections >= 2, 'a hello after the back-off'),
+      'the volunteer to come back',
+      STEP_TIMEOUT_MS,
+    );
+    // A plain drop reconnects at once (see above); a bench waits at least the first delay, less its 20% jitter.
+    assert.ok(Date.now() - closedAt >= 700, `came back after ${Date.now() - closedAt} ms`);
+  });
+
   test('ignores malformed broker messages and keeps working', async () => {
     const exit = await TestExit.echo();
     const { broker, statuses } = await startNetwork(exit);
