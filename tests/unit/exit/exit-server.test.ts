@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { after, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { ExitServer } from '../../../exit-server/exit-server.ts';
@@ -108,6 +109,46 @@ test('the egress policy refuses loopback and private destinations without the fl
   assert.equal(session.state, 'open', 'refusals leave the session usable');
   session.close();
   socket.close();
+});
+
+test("through the real exit, addresses that embed a private IPv4 and the exit's own address are refused; nothing is dialled", async () => {
+  // A service on every interface that only a firewall would hide: the exit must not be a way in.
+  let reached = 0;
+  const service = createNetServer((socket) => {
+    reached++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => service.listen(0, '0.0.0.0', () => resolve()));
+  const servicePort = (service.address() as AddressInfo).port;
+  const ownAddress = Object.values(networkInterfaces())
+    .flatMap((entries) => entries ?? [])
+    .find((entry) => entry.family === 'IPv4' && !entry.internal)?.address;
+  const { session, socket } = await connectClient(strict.url, strictExit.publicKey);
+  try {
+    const forms = [
+      '::ffff:127.0.0.1', // IPv4-mapped
+      '::ffff:0:7f00:1', // SIIT (IPv4-translated)
+      '64:ff9b::7f00:1', // NAT64
+      '64:ff9b::a00:1', // NAT64 to 10.0.0.1
+      '::127.0.0.1', // IPv4-compatible
+      '2002:7f00:1::1', // 6to4 of 127.0.0.1
+      '2002:c0a8:101::1', // 6to4 of 192.168.1.1
+      '192.88.99.1', // the 6to4 relay anycast range
+      'fec0::1', // site-local
+      ...(ownAddress ? [ownAddress] : []),
+    ];
+    for (const host of forms) {
+      const refused = await openAndFail(session, host, servicePort);
+      assert.equal(refused.streamCode, StreamErrorCode.NOT_ALLOWED, `${host}: ${refused.message}`);
+    }
+    assert.ok(ownAddress, 'this machine has a non-loopback interface (WebRTC needs one), so its own address was tried');
+    assert.equal(reached, 0, 'the service behind the exit was never reached');
+    assert.equal(session.state, 'open');
+  } finally {
+    session.close();
+    socket.close();
+    await new Promise((resolve) => service.close(resolve));
+  }
 });
 
 test('a refused port maps to CONNECTION_REFUSED', async () => {
