@@ -22,7 +22,7 @@ import {
   OperatorKeyError,
   operatorPublicKeyOf,
   parseListedExit,
-  parseOperatorPublicKey,
+  parseOperatorPublicKeys,
   signExitList,
   verifyExitList,
 } from '../protocol/exit-list.ts';
@@ -173,7 +173,7 @@ async function verify(values: ReturnType<typeof parseFlags>['values']): Promise<
   const document = await readJson(required(values.list, '--list'), '--list');
   let keys: string[];
   try {
-    keys = (values['exit-list-key'] ?? []).map(parseOperatorPublicKey);
+    keys = parseOperatorPublicKeys(values['exit-list-key'] ?? []);
   } catch (error) {
     if (error instanceof OperatorKeyError) throw new ExitListUsageError(`--exit-list-key: ${error.message}`);
     throw error;

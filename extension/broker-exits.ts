@@ -6,6 +6,7 @@
 import {
   type ExitListErrorCode as ExitListRefusalCode,
   ExitListError as ExitListRefusedError,
+  MAX_SIGNED_EXIT_LIST_CHARS,
   type SignedExitList,
   verifyExitList,
 } from '../protocol/exit-list.ts';
@@ -14,8 +15,8 @@ import { BodyTooLargeError, readBoundedText } from './bounded-body.ts';
 
 /** How long the exit list request may take (milliseconds). */
 export const EXIT_LIST_TIMEOUT_MS = 10_000;
-/** Largest exit list read (bytes of JSON). */
-export const MAX_EXIT_LIST_BYTES = 256 * 1024;
+/** Largest exit list read (bytes of JSON; the document is ASCII): the largest list an operator can sign. */
+export const MAX_EXIT_LIST_BYTES = MAX_SIGNED_EXIT_LIST_CHARS;
 
 /** Why no exit could be had: the broker's side, or (ExitListRefusalCode) the list itself was refused. */
 export type ExitListErrorCode = 'BROKER_UNREACHABLE' | 'BROKER_ERROR' | 'NO_EXITS' | 'UNKNOWN_EXIT' | ExitListRefusalCode;

@@ -14,7 +14,7 @@
  *
  * Pure: parsing and validation only; the chrome.storage calls live in the entry points.
  */
-import { OperatorKeyError, parseOperatorPublicKey } from '../protocol/exit-list.ts';
+import { OperatorKeyError, parseOperatorPublicKeys } from '../protocol/exit-list.ts';
 import { DEFAULT_BROKER_PORT, MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
 
 export interface Settings {
@@ -80,8 +80,6 @@ export const MAX_EXIT_ID_CHARS = 128;
 /** Most bypass-list entries, and the longest one (characters; a DNS name is at most 253). */
 export const MAX_BYPASS_ENTRIES = 200;
 export const MAX_BYPASS_ENTRY_CHARS = 260;
-/** Most exit-list keys (a current and a next one during a key change, with room to spare). */
-export const MAX_EXIT_LIST_KEYS = 8;
 /** Most people "Help others" relays for at once: the broker's slot limit. */
 export const MAX_MAX_CLIENTS = MAX_VOLUNTEER_SLOTS;
 
@@ -173,16 +171,12 @@ export function parseExitListKeys(value: unknown): string[] {
   if (!Array.isArray(entries) || !entries.every((entry) => typeof entry === 'string')) {
     throw new SettingsError('exitListKeys', 'The exit-list keys must be a list of keys, one per line.');
   }
-  const keys = (entries as string[]).map((entry) => entry.trim()).filter((entry) => entry !== '');
-  if (keys.length > MAX_EXIT_LIST_KEYS) throw new SettingsError('exitListKeys', `At most ${MAX_EXIT_LIST_KEYS} exit-list keys are allowed.`);
-  return keys.map((key) => {
-    try {
-      return parseOperatorPublicKey(key);
-    } catch (error) {
-      if (error instanceof OperatorKeyError) throw new SettingsError('exitListKeys', `"${key.slice(0, 50)}" is not an exit-list key: ${error.message}.`);
-      throw error;
-    }
-  });
+  try {
+    return parseOperatorPublicKeys((entries as string[]).filter((entry) => entry.trim() !== ''));
+  } catch (error) {
+    if (error instanceof OperatorKeyError) throw new SettingsError('exitListKeys', `${error.message}.`);
+    throw error;
+  }
 }
 
 const PARSERS: { [K in SettingsKey]: (value: unknown) => Settings[K] } = {

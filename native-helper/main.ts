@@ -5,7 +5,7 @@
  */
 import { defaultSessionConfig, type SessionConfig, verifySessionConfig } from '../protocol/config.ts';
 import { InvalidConfigError } from '../protocol/errors.ts';
-import { OperatorKeyError, parseOperatorPublicKey } from '../protocol/exit-list.ts';
+import { OperatorKeyError, parseOperatorPublicKeys } from '../protocol/exit-list.ts';
 import { DEFAULT_HTTP_PORT, DEFAULT_SOCKS_PORT } from './config.ts';
 import { installNativeHost, uninstallNativeHost } from './install.ts';
 import { runNativeHost } from './native-host.ts';
@@ -55,7 +55,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   const flags = new Set<string>();
   const values = new Map<string, string>();
   /** `--exit-list-key` may be given more than once (a current and a next key during a key change). */
-  const exitListKeys: string[] = [];
+  const exitListKeyTexts: string[] = [];
   const positionals: string[] = [];
   const takesValue = new Set(['--user-data-dir', '--extension-id', '--exit-list-key', '--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms']);
   const known = new Set(['--install', '--uninstall', '--native', '--help', '-h', ...takesValue]);
@@ -73,7 +73,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
       if (inlineValue === undefined) i += 1;
       const value = inlineValue ?? argv[i];
       if (value === undefined || value === '') throw new HelperUsageError(`${name} needs a value`);
-      if (name === '--exit-list-key') exitListKeys.push(operatorKeyOption(value));
+      if (name === '--exit-list-key') exitListKeyTexts.push(value);
       else values.set(name, value);
     } else {
       if (inlineValue !== undefined) throw new HelperUsageError(`${name} takes no value`);
@@ -90,6 +90,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
     '--native': ['--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms'],
     proxies: ['--socks-port', '--http-port'],
   };
+  const exitListKeys = exitListKeysOption(exitListKeyTexts);
   if (exitListKeys.length > 0 && mode !== '--install' && mode !== '--native') {
     throw new HelperUsageError(`--exit-list-key does not apply ${mode ? `with ${mode}` : 'here'}`);
   }
@@ -145,9 +146,9 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   }
 }
 
-function operatorKeyOption(text: string): string {
+function exitListKeysOption(texts: readonly string[]): string[] {
   try {
-    return parseOperatorPublicKey(text);
+    return parseOperatorPublicKeys(texts);
   } catch (error) {
     if (error instanceof OperatorKeyError) throw new HelperUsageError(`--exit-list-key: ${error.message}`);
     throw error;

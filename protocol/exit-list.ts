@@ -27,8 +27,15 @@ export const EXIT_LIST_SIGNING_CONTEXT = 'ferry exit list v1\n';
 export const EXIT_LIST_VERSION = 1;
 /** Most exits one list may name. */
 export const MAX_LISTED_EXITS = 256;
-/** Longest base64url payload accepted (characters): 256 exits of the longest form fit well inside it. */
-export const MAX_EXIT_LIST_PAYLOAD_CHARS = 256 * 1024;
+/**
+ * Longest base64url payload accepted (characters): 256 exits with URLs of about 500 characters fit. signExitList
+ * refuses a larger list, so what an operator can sign, every reader can read.
+ */
+export const MAX_EXIT_LIST_PAYLOAD_CHARS = 192 * 1024;
+/** Longest signed list document (characters, all ASCII): the payload, the signature and the JSON around them. */
+export const MAX_SIGNED_EXIT_LIST_CHARS = MAX_EXIT_LIST_PAYLOAD_CHARS + 1024;
+/** Most operator keys a reader pins at once: the current key and the next one during a key change, with room to spare. */
+export const MAX_PINNED_EXIT_LIST_KEYS = 8;
 /** Longest exit id (characters). */
 export const MAX_EXIT_ID_CHARS = 128;
 /** Longest exit URL (characters). */
@@ -122,6 +129,24 @@ function decodeKey(text: string, bytes: number, what: string): Uint8Array {
 /** Checks an operator public key (base64url, 32 bytes) and returns it trimmed, or throws OperatorKeyError. */
 export function parseOperatorPublicKey(text: string): string {
   return toBase64Url(decodeKey(text, ED25519_PUBLIC_KEY_BYTES, "an exit-list key (the operator's Ed25519 public key)"));
+}
+
+/**
+ * Checks the operator keys a reader pins (each as parseOperatorPublicKey does, at most MAX_PINNED_EXIT_LIST_KEYS) and
+ * returns them trimmed, or throws OperatorKeyError naming the bad one. An empty list is the caller's to judge.
+ */
+export function parseOperatorPublicKeys(keys: readonly unknown[]): string[] {
+  if (keys.length > MAX_PINNED_EXIT_LIST_KEYS)
+    throw new OperatorKeyError(`at most ${MAX_PINNED_EXIT_LIST_KEYS} exit-list keys may be pinned, got ${keys.length}`);
+  return keys.map((key) => {
+    if (typeof key !== 'string') throw new OperatorKeyError('an exit-list key must be text (43 base64url characters)');
+    try {
+      return parseOperatorPublicKey(key);
+    } catch (error) {
+      if (error instanceof OperatorKeyError) throw new OperatorKeyError(`"${key.trim().slice(0, 50)}" is not an exit-list key: ${error.message}`);
+      throw error;
+    }
+  });
 }
 
 /** An operator's Ed25519 key pair, base64url. The secret key stays with the operator, never on a broker. */
@@ -277,6 +302,6 @@ export function signExitList(exits: readonly ExitInfo[], secretKey: string, opti
   const payload = utf8(JSON.stringify(contents));
   const signature = ed25519.sign(signedBytes(payload), decodeKey(secretKey, 32, 'an operator secret key'));
   const list = { payload: toBase64Url(payload), signature: toBase64Url(signature) };
-  readExitListContents(list); // the same checks a reader makes: duplicate ids, too many exits
+  readExitListContents(parseSignedExitList(list)); // the checks a reader makes: size, duplicate ids, too many exits
   return list;
 }

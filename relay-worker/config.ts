@@ -9,7 +9,7 @@
  *   it is misbehaving and its pair is closed.
  */
 import { MAX_RECORD_BYTES } from '../protocol/constants.ts';
-import { OperatorKeyError, parseOperatorPublicKey } from '../protocol/exit-list.ts';
+import { OperatorKeyError, parseOperatorPublicKeys } from '../protocol/exit-list.ts';
 import { BrokerRoute, MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass, VOLUNTEER_KINDS, type VolunteerKind } from '../protocol/signaling.ts';
 import { requireIntegerFields } from '../protocol/validate.ts';
 
@@ -143,21 +143,15 @@ export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
   }
 }
 
-/** Most operator keys pinned at once: a current key and the next one during a key change, with room to spare. */
-export const MAX_EXIT_LIST_KEYS = 8;
-
 function verifyExitListKeys(keys: unknown): void {
   if (!Array.isArray(keys) || keys.length === 0) {
     throw new RelayWorkerConfigError('exitListKeys', "must hold the network operator's exit-list key (ask the operator of your broker)");
   }
-  if (keys.length > MAX_EXIT_LIST_KEYS) throw new RelayWorkerConfigError('exitListKeys', `may hold at most ${MAX_EXIT_LIST_KEYS} keys`);
-  for (const key of keys) {
-    try {
-      if (typeof key !== 'string' || parseOperatorPublicKey(key) !== key) throw new OperatorKeyError('an exit-list key must be 43 base64url characters');
-    } catch (error) {
-      if (error instanceof OperatorKeyError) throw new RelayWorkerConfigError('exitListKeys', error.message);
-      throw error;
-    }
+  try {
+    parseOperatorPublicKeys(keys);
+  } catch (error) {
+    if (error instanceof OperatorKeyError) throw new RelayWorkerConfigError('exitListKeys', error.message);
+    throw error;
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { ExitListError, OperatorKeyError, parseOperatorPublicKey, parseSignedExitList, type SignedExitList } from '../protocol/exit-list.ts';
+import { ExitListError, OperatorKeyError, parseOperatorPublicKeys, parseSignedExitList, type SignedExitList } from '../protocol/exit-list.ts';
 import { createBroker } from './broker.ts';
 import { DEFAULT_BROKER_CONFIG } from './config.ts';
 
@@ -58,7 +58,7 @@ async function readExitListFile(path: string): Promise<SignedExitList> {
 
 function parseKeys(texts: readonly string[]): string[] {
   try {
-    return texts.map(parseOperatorPublicKey);
+    return parseOperatorPublicKeys(texts);
   } catch (error) {
     if (error instanceof OperatorKeyError) throw new BrokerUsageError(`--exit-list-key: ${error.message}`);
     throw error;

@@ -16,6 +16,7 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { concatBytes } from '../../../protocol/bytes.ts';
 import { MAX_SDP_CHARS, NAT_CLASSES } from '../../../protocol/signaling.ts';
 import { sampleOfferSdp, TEST_EXIT, TestNetwork } from '../../unit/broker/helpers.ts';
 import { AnsweringVolunteer } from '../answering-volunteer.ts';
@@ -82,13 +83,7 @@ function chunkedBody(body: Uint8Array): Uint8Array {
     parts.push(utf8.encode(`${piece.length.toString(16)}\r\n`), piece, utf8.encode('\r\n'));
   }
   parts.push(utf8.encode('0\r\n\r\n'));
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 // ---- inputs ----

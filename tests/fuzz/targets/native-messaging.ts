@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { NativeMessageDecoder, NativeMessagingError, type NativeMessagingErrorCode, serveNativeMessages } from '../../../native-helper/native-messaging.ts';
+import { concatBytes } from '../../../protocol/bytes.ts';
 import { LocalChannelFormatError } from '../../../protocol/local-channel.ts';
 import { type JsonObject, nearValidJson } from '../json-mutations.ts';
 import { specExtensionToNative } from '../local-channel-spec.ts';
@@ -85,13 +86,7 @@ function streamBytes(streamInput: NativeStreamInput): Uint8Array {
     new DataView(prefix.buffer).setUint32(0, declaredLength(message, streamInput.maxIncomingMessageBytes), true);
     return [prefix, message.body];
   });
-  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
+  return concatBytes(...parts);
 }
 
 interface StreamModel {

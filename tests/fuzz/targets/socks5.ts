@@ -19,6 +19,7 @@ import { waitFor } from '../../../harness/wait.ts';
 import type { ProxyNotice } from '../../../native-helper/socks5-server.ts';
 import { Socks5Server } from '../../../native-helper/socks5-server.ts';
 import { DialError, type DialReplyCode, type DialTarget, type TunnelDialer } from '../../../native-helper/tunnel-dialer.ts';
+import { concatBytes } from '../../../protocol/bytes.ts';
 import type { FuzzTarget } from '../target.ts';
 
 export interface Socks5Input {
@@ -156,16 +157,6 @@ class ScriptedDialer implements TunnelDialer {
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
-}
-
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Connects, writes each piece on its own turn of the event loop, and collects what the server sends until it closes. */
@@ -219,7 +210,7 @@ export const socks5Target: FuzzTarget<Socks5Input> = {
     const server = await Socks5Server.start({ dialer, onNotice: (notice) => notices.push(notice) });
 
     async function check({ writes }: Socks5Input): Promise<void> {
-      const bytes = concat(writes);
+      const bytes = concatBytes(...writes);
       const prediction = predictSocks5(bytes);
       // Nothing past the server's decision is sent in a later write: the server stops reading there.
       let sent = 0;
@@ -228,7 +219,7 @@ export const socks5Target: FuzzTarget<Socks5Input> = {
         sent += write.length;
         return keep;
       });
-      const sentBytes = concat(toSend);
+      const sentBytes = concatBytes(...toSend);
       const outcome = prediction.dial ? dialOutcomeOf(prediction.dial.port) : undefined;
       const earlyData = prediction.decidedAt === undefined ? [] : [...sentBytes.subarray(prediction.decidedAt)];
       let expected: number[];

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { fromUtf8 } from '../../../protocol/bytes.ts';
+import { concatBytes, fromUtf8 } from '../../../protocol/bytes.ts';
 import { AEAD_TAG_BYTES, DH_PUBLIC_KEY_BYTES, MAX_REASON_BYTES, MAX_RECORD_BYTES, RecordType, SESSION_ID_BYTES } from '../../../protocol/constants.ts';
 import { hmacSha256 } from '../../../protocol/crypto.ts';
 import { AuthenticationError, MalformedInputError, OversizeError } from '../../../protocol/errors.ts';
@@ -26,20 +26,10 @@ export interface RecordInput {
   bytes: Uint8Array;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 /** `body` followed by its valid tag: what the authenticated peer (or a bug in it) could send. */
 function withTag(type: TaggedType, body: Uint8Array): Uint8Array {
-  const untagged = concat(Uint8Array.of(type), body);
-  return concat(untagged, hmacSha256(keyFor(type), untagged).subarray(0, RESUME_TAG_BYTES));
+  const untagged = concatBytes(Uint8Array.of(type), body);
+  return concatBytes(untagged, hmacSha256(keyFor(type), untagged).subarray(0, RESUME_TAG_BYTES));
 }
 
 const sequence = fc.oneof(fc.integer({ min: 0, max: 1024 }), fc.maxSafeNat());
@@ -47,7 +37,7 @@ const validRecord: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc
     .tuple(fc.constantFrom(RecordType.HELLO, RecordType.WELCOME), fc.uint8Array({ minLength: DH_PUBLIC_KEY_BYTES + AEAD_TAG_BYTES, maxLength: 160 }))
     .map(([type, handshake]) => encodeHandshakeRecord(type, handshake)),
-  fc.tuple(sequence, fc.uint8Array({ minLength: AEAD_TAG_BYTES, maxLength: 96 })).map(([seq, sealed]) => concat(encodeSealedHeader(seq), sealed)),
+  fc.tuple(sequence, fc.uint8Array({ minLength: AEAD_TAG_BYTES, maxLength: 96 })).map(([seq, sealed]) => concatBytes(encodeSealedHeader(seq), sealed)),
   fc.string({ unit: 'binary', maxLength: 200 }).map(encodeRefusedRecord),
   sequence.map((seq) => encodeAck(keys.clientAck, seq)),
   fc
@@ -67,7 +57,7 @@ const damagedRecord = fc
   .tuple(validRecord, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'cut', 'grow'))
   .map(([record, at, value, how]) => {
     if (how === 'cut') return record.subarray(0, at % (record.length + 1));
-    if (how === 'grow') return concat(record, Uint8Array.of(value));
+    if (how === 'grow') return concatBytes(record, Uint8Array.of(value));
     const changed = record.slice();
     changed[at % changed.length] = value;
     return changed;
@@ -84,7 +74,7 @@ const input: fc.Arbitrary<RecordInput> = fc
     { weight: 3, arbitrary: fc.uint8Array({ maxLength: 160 }) },
     {
       weight: 3,
-      arbitrary: fc.tuple(fc.integer({ min: 0, max: 9 }), fc.uint8Array({ maxLength: 96 })).map(([type, body]) => concat(Uint8Array.of(type), body)),
+      arbitrary: fc.tuple(fc.integer({ min: 0, max: 9 }), fc.uint8Array({ maxLength: 96 })).map(([type, body]) => concatBytes(Uint8Array.of(type), body)),
     },
     { weight: 3, arbitrary: validRecord },
     { weight: 4, arbitrary: damagedRecord },
@@ -142,7 +132,7 @@ function checkRecord(bytes: Uint8Array): void {
       return;
     case RecordType.SEALED:
       assert.ok(Number.isSafeInteger(record.seq) && record.seq >= 0, `sequence number ${record.seq}`);
-      assert.deepEqual(concat(encodeSealedHeader(record.seq), record.ciphertext), bytes);
+      assert.deepEqual(concatBytes(encodeSealedHeader(record.seq), record.ciphertext), bytes);
       assert.ok(record.ciphertext.length >= AEAD_TAG_BYTES);
       return;
     case RecordType.REFUSED: {

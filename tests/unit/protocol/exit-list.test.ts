@@ -8,9 +8,12 @@ import {
   ExitListError,
   generateOperatorKeyPair,
   MAX_LISTED_EXITS,
+  MAX_PINNED_EXIT_LIST_KEYS,
+  MAX_SIGNED_EXIT_LIST_CHARS,
   OperatorKeyError,
   operatorPublicKeyOf,
   parseOperatorPublicKey,
+  parseOperatorPublicKeys,
   signExitList,
   verifyExitList,
 } from '../../../protocol/exit-list.ts';
@@ -105,6 +108,22 @@ describe('signed exit list', () => {
     assert.throws(() => signExitList([exitA, exitA], operator.secretKey), isCode('BAD_EXIT_LIST'));
     assert.throws(() => signExitList([exitA], operator.secretKey, { validForMs: 400 * DAY }), RangeError);
     assert.throws(() => signExitList([exitA], 'short'), OperatorKeyError);
+    // What cannot be read is not signed: 256 exits with 1,000-character URLs exceed the payload limit.
+    const longUrl = `wss://exit.example.org/${'x'.repeat(1000)}`;
+    const many = Array.from({ length: MAX_LISTED_EXITS }, (_, index) => ({ ...exitA, id: `e${index}`, url: longUrl }));
+    assert.throws(
+      () => signExitList(many, operator.secretKey),
+      (error: unknown) => isCode('BAD_EXIT_LIST')(error) && /longer than/.test((error as Error).message),
+    );
+    const signed = signExitList(many.slice(0, 100), operator.secretKey);
+    assert.ok(JSON.stringify(signed).length <= MAX_SIGNED_EXIT_LIST_CHARS, 'a list that signs fits every reader');
+  });
+
+  test('pinned keys: each checked, at most MAX_PINNED_EXIT_LIST_KEYS, the bad one named', () => {
+    assert.deepEqual(parseOperatorPublicKeys([` ${operator.publicKey} `]), [operator.publicKey]);
+    assert.throws(() => parseOperatorPublicKeys([operator.publicKey, 'AAAA']), /"AAAA" is not an exit-list key: .*32 bytes, got 3/);
+    assert.throws(() => parseOperatorPublicKeys([7]), OperatorKeyError);
+    assert.throws(() => parseOperatorPublicKeys(Array.from({ length: MAX_PINNED_EXIT_LIST_KEYS + 1 }, () => operator.publicKey)), /at most 8/);
   });
 
   test('operator public keys are 32 bytes of base64url', () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { concatBytes } from '../../../protocol/bytes.ts';
 import { AEAD_TAG_BYTES, DH_PUBLIC_KEY_BYTES, MAX_REASON_BYTES, MAX_RECORD_BYTES, RecordType, SEALED_HEADER_BYTES } from '../../../protocol/constants.ts';
 import { MalformedInputError, OversizeError } from '../../../protocol/errors.ts';
 import { decodeRecord, encodeHandshakeRecord, encodeRefusedRecord, encodeSealedHeader, type TunnelRecord } from '../../../protocol/record.ts';
@@ -40,16 +41,6 @@ function fittingPrefix(text: string, maxBytes: number): string {
   return prefix;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 /** decodeRecord, with the two errors it may throw on bad input turned into undefined; anything else is rethrown. */
 function decodeOrReject(bytes: Uint8Array): TunnelRecord | undefined {
   try {
@@ -79,7 +70,7 @@ test('every SEALED record decodes to the sequence number, header and ciphertext 
     fc.property(seq, ciphertext, (number, sealed) => {
       const header = encodeSealedHeader(number);
       assert.equal(header.length, SEALED_HEADER_BYTES);
-      assert.deepStrictEqual(decodeRecord(concat(header, sealed)), { type: RecordType.SEALED, seq: number, header, ciphertext: sealed });
+      assert.deepStrictEqual(decodeRecord(concatBytes(header, sealed)), { type: RecordType.SEALED, seq: number, header, ciphertext: sealed });
     }),
     { numRuns: NUM_RUNS },
   );
@@ -116,7 +107,7 @@ test('an ASCII REFUSED reason over 512 bytes is cut to its first 512 bytes by th
   const long = 'x'.repeat(3 * MAX_REASON_BYTES);
   assert.equal(encodeRefusedRecord(long).length, 1 + MAX_REASON_BYTES);
   assert.deepStrictEqual(decodeRecord(encodeRefusedRecord(long)), { type: RecordType.REFUSED, reason: 'x'.repeat(MAX_REASON_BYTES) });
-  const handMade = concat(Uint8Array.of(RecordType.REFUSED), encoder.encode(long));
+  const handMade = concatBytes(Uint8Array.of(RecordType.REFUSED), encoder.encode(long));
   assert.deepStrictEqual(decodeRecord(handMade), { type: RecordType.REFUSED, reason: 'x'.repeat(MAX_REASON_BYTES) });
 });
 
@@ -145,7 +136,7 @@ test('a REFUSED reason of any length is cut to the longest run of whole characte
 // fault; the decoder's cut needs the same character-boundary care.
 test('a REFUSED record over the 512-byte limit, in valid UTF-8, decodes to its longest whole-character prefix within the limit', () => {
   const text = `a${'ж'.repeat(300)}`; // 601 bytes; byte 512 of the reason falls inside a 'ж'
-  const record = concat(Uint8Array.of(RecordType.REFUSED), encoder.encode(text));
+  const record = concatBytes(Uint8Array.of(RecordType.REFUSED), encoder.encode(text));
   assert.deepStrictEqual(decodeRecord(record), { type: RecordType.REFUSED, reason: `a${'ж'.repeat(255)}` });
 });
 
@@ -157,7 +148,7 @@ test('a REFUSED reason that begins with U+FEFF decodes unchanged', () => {
 test('ACK, RESUME and RESUMED records are passed on whole, type byte included, for resume.ts to check', () => {
   fc.assert(
     fc.property(fc.constantFrom(RecordType.ACK, RecordType.RESUME, RecordType.RESUMED), fc.uint8Array({ maxLength: 128, size: 'medium' }), (type, body) => {
-      const record = concat(Uint8Array.of(type), body);
+      const record = concatBytes(Uint8Array.of(type), body);
       assert.deepStrictEqual(decodeRecord(record), { type, bytes: record });
     }),
     { numRuns: NUM_RUNS },
@@ -177,7 +168,7 @@ test('every unknown record type byte is malformed', () => {
       fc.integer({ min: 0, max: 255 }).filter((type) => !known.has(type)),
       fc.uint8Array({ maxLength: 128, size: 'medium' }),
       (type, body) => {
-        assert.throws(() => decodeRecord(concat(Uint8Array.of(type), body)), MalformedInputError);
+        assert.throws(() => decodeRecord(concatBytes(Uint8Array.of(type), body)), MalformedInputError);
       },
     ),
     { numRuns: NUM_RUNS },
@@ -218,7 +209,7 @@ test('a HELLO or WELCOME shorter than an ephemeral key and a tag (48 bytes) is m
 test('a SEALED record shorter than its header and a tag (25 bytes) is malformed', () => {
   fc.assert(
     fc.property(seq, fc.integer({ min: 0, max: SEALED_HEADER_BYTES + AEAD_TAG_BYTES - 1 }), (number, length) => {
-      const record = concat(encodeSealedHeader(number), new Uint8Array(AEAD_TAG_BYTES)).subarray(0, length);
+      const record = concatBytes(encodeSealedHeader(number), new Uint8Array(AEAD_TAG_BYTES)).subarray(0, length);
       assert.throws(() => decodeRecord(record), MalformedInputError);
     }),
     { numRuns: NUM_RUNS },
@@ -242,7 +233,7 @@ test('a SEALED record whose sequence number is 2^53 or more is malformed', () =>
 test('arbitrary bytes either decode to a well-formed record or fail as MalformedInputError / OversizeError', () => {
   const typed = fc
     .tuple(fc.integer({ min: 0, max: 9 }), fc.uint8Array({ maxLength: 96, size: 'medium' }))
-    .map(([type, body]) => concat(Uint8Array.of(type), body));
+    .map(([type, body]) => concatBytes(Uint8Array.of(type), body));
   fc.assert(
     fc.property(fc.oneof(fc.uint8Array({ maxLength: 96, size: 'medium' }), typed), (bytes) => {
       const record = decodeOrReject(bytes);
@@ -257,7 +248,7 @@ test('arbitrary bytes either decode to a well-formed record or fail as Malformed
           assert.ok(Number.isSafeInteger(record.seq) && record.seq >= 0);
           assert.deepStrictEqual(record.header, encodeSealedHeader(record.seq));
           assert.ok(record.ciphertext.length >= AEAD_TAG_BYTES);
-          assert.deepStrictEqual(concat(record.header, record.ciphertext), bytes);
+          assert.deepStrictEqual(concatBytes(record.header, record.ciphertext), bytes);
           break;
         case RecordType.REFUSED:
           assert.ok(byteLength(record.reason) <= MAX_REASON_BYTES);
