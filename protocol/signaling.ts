@@ -65,8 +65,17 @@ export const MAX_DECLINE_REASON_CHARS = 200;
 export const VOLUNTEER_KINDS = ['extension', 'tab', 'widget', 'headless'] as const;
 export type VolunteerKind = (typeof VOLUNTEER_KINDS)[number];
 
-/** NAT class, as Snowflake uses it for matching. */
-export const NAT_CLASSES = ['unknown', 'restricted', 'unrestricted'] as const;
+/**
+ * A peer's NAT class, which the broker matches on (docs/wire-protocol.md, "NAT classes").
+ * - Measured by RFC 5780 tests (the helper, `ferry volunteer`): 'full-cone' (endpoint-independent mapping and
+ *   filtering, or no NAT at all), 'address-restricted' (endpoint-independent mapping, address-dependent filtering),
+ *   'port-restricted' (endpoint-independent mapping, address-and-port-dependent filtering), 'symmetric' (the mapping
+ *   depends on the destination).
+ * - Learned by a connection probe (browser volunteers): 'unrestricted' (a peer behind a symmetric NAT reached it: it
+ *   is full-cone or address-restricted) or 'restricted' (it did not: port-restricted or symmetric).
+ * - 'unknown': not measured.
+ */
+export const NAT_CLASSES = ['unknown', 'restricted', 'unrestricted', 'full-cone', 'address-restricted', 'port-restricted', 'symmetric'] as const;
 export type NatClass = (typeof NAT_CLASSES)[number];
 
 export interface SessionDescription {

@@ -12,6 +12,7 @@
  * await broker.close();
  */
 
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,8 @@ import { Matchmaker } from './matchmaker.ts';
 import { MemoryVolunteerStore } from './memory-store.ts';
 import type { BrokerMetricsSnapshot } from './metrics.ts';
 import { BrokerCounters, snapshotMetrics } from './metrics.ts';
+import { networkKeyOf } from './network-key.ts';
+import { OfferDesk } from './offer-desk.ts';
 import { PendingMatches } from './pending-matches.ts';
 import { VolunteerHub } from './volunteer-hub.ts';
 import { VolunteerRanking } from './volunteer-ranking.ts';
@@ -52,7 +55,9 @@ export function createBroker(overrides: Partial<BrokerConfig> = {}): Broker {
   const config = verifyBrokerConfig(overrides);
   const log = config.log ?? ((_event: BrokerLogEvent): void => {});
   const ownsStore = config.store === undefined;
-  const store = config.store ?? new MemoryVolunteerStore();
+  const store = config.store ?? new MemoryVolunteerStore({ maxReservedPerVolunteer: config.maxOffersPerVolunteerPending });
+  const brokerId = randomUUID();
+  const networkOf = (address: string): string | undefined => networkKeyOf(address, { exemptLoopback: !config.sameNetworkRuleOnLoopback });
   const counters = new BrokerCounters();
   const pendingMatches = new PendingMatches();
   const ranking = new VolunteerRanking({
@@ -61,6 +66,8 @@ export function createBroker(overrides: Partial<BrokerConfig> = {}): Broker {
   });
   const capacity = new CapacitySignal();
   const hub = new VolunteerHub({
+    brokerId,
+    networkOf,
     exitList: config.exitList,
     maxMessageBytes: config.maxBodyBytes,
     maxVolunteers: config.maxVolunteers,
@@ -75,18 +82,20 @@ export function createBroker(overrides: Partial<BrokerConfig> = {}): Broker {
     counters,
     log,
   });
+  const desk = new OfferDesk({ volunteerAnswerTimeoutMs: config.volunteerAnswerTimeoutMs, store, hub, pendingMatches, ranking, counters });
   const matchmaker = new Matchmaker({
+    brokerId,
     clientAnswerTimeoutMs: config.clientAnswerTimeoutMs,
     volunteerAnswerTimeoutMs: config.volunteerAnswerTimeoutMs,
-    maxOffersPerVolunteerPending: config.maxOffersPerVolunteerPending,
     store,
-    hub,
-    pendingMatches,
-    ranking,
+    desk,
+    remote: undefined,
     capacity,
     counters,
+    log: (message) => log({ level: 'error', message }),
   });
-  const metrics = async (): Promise<BrokerMetricsSnapshot> => snapshotMetrics(counters, await store.counts(), httpHandler.clientsPending);
+  const metrics = async (): Promise<BrokerMetricsSnapshot> =>
+    snapshotMetrics(counters, await store.counts(), httpHandler.clientsPending, matchmaker.clientsWaiting);
   const httpHandler = new BrokerHttpHandler({
     exitList: config.exitList,
     exits: config.exits,
@@ -98,6 +107,7 @@ export function createBroker(overrides: Partial<BrokerConfig> = {}): Broker {
     maxBodiesReadingPerAddress: config.maxBodiesReadingPerAddress,
     maxOffersPerAddressPerMinute: config.maxOffersPerAddressPerMinute,
     matchmaker,
+    clientNetworkOf: networkOf,
     counters,
     metrics,
     log,
@@ -141,6 +151,7 @@ export function createBroker(overrides: Partial<BrokerConfig> = {}): Broker {
       closing ??= (async () => {
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         pendingMatches.expireAll();
+        matchmaker.close();
         capacity.close();
         await hub.close();
         server.closeIdleConnections();

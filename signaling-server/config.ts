@@ -83,9 +83,17 @@ export interface BrokerConfig {
   volunteerHelloTimeoutMs: number;
   /** Offers a volunteer may hold unanswered at once. Default 1. */
   maxOffersPerVolunteerPending: number;
+  /**
+   * Whether the same-network rule (a client is never matched to a volunteer on its own /24 or /48, network-key.ts)
+   * applies to loopback peers too. Off by default: on one machine (the demo, the tests) every peer is on loopback.
+   */
+  sameNetworkRuleOnLoopback: boolean;
   /** Where log events go. Default: nowhere (the broker logs nothing per request). */
   log: ((event: BrokerLogEvent) => void) | undefined;
-  /** Volunteer state. Default: a new MemoryVolunteerStore. close() closes only a store the broker made itself. */
+  /**
+   * Volunteer state. Default: a new MemoryVolunteerStore. A store given here must hold at most
+   * maxOffersPerVolunteerPending offers per volunteer itself. close() closes only a store the broker made itself.
+   */
   store: VolunteerStore | undefined;
 }
 
@@ -111,6 +119,7 @@ export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   volunteerHeartbeatMs: 20_000,
   volunteerHelloTimeoutMs: 10_000,
   maxOffersPerVolunteerPending: 1,
+  sameNetworkRuleOnLoopback: false,
   log: undefined,
   store: undefined,
 });
@@ -180,6 +189,7 @@ export function verifyBrokerConfig(overrides: Partial<BrokerConfig> = {}): Verif
       `broker config "volunteerAnswerTimeoutMs" (${config.volunteerAnswerTimeoutMs} ms) must be less than "clientAnswerTimeoutMs" (${config.clientAnswerTimeoutMs} ms), so a silent volunteer cannot hold a client for its whole wait; at most half leaves room for a second volunteer`,
     );
   }
+  if (typeof config.sameNetworkRuleOnLoopback !== 'boolean') throw new BrokerConfigError('broker config "sameNetworkRuleOnLoopback" must be true or false');
   if (config.log !== undefined && typeof config.log !== 'function') throw new BrokerConfigError('broker config "log" must be a function');
   if (!Array.isArray(config.exitListKeys)) throw new BrokerConfigError('broker config "exitListKeys" must be an array of operator keys');
   if (config.exitList === undefined) return { ...config, exits: [] };

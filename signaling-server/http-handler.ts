@@ -3,7 +3,7 @@
  * The broker's HTTP routes:
  *   POST /v1/client   ClientOfferRequest -> ClientOfferResponse, or BrokerErrorBody
  *   GET  /v1/exits    the operator-signed exit list {payload, signature} (protocol/exit-list.ts)
- *   GET  /metrics     Prometheus text
+ *   GET  /metrics     Prometheus text (prometheus.ts)
  * /v1/client and /v1/exits allow any origin (extensions, tabs and widgets call them) and answer CORS preflights.
  * Nothing here logs per request, and no address is ever logged.
  */
@@ -16,9 +16,10 @@ import type { BrokerLogEvent } from './config.ts';
 import type { BrokerHttpErrorCode } from './errors.ts';
 import { BadRequestError, BodyTooLargeError, BrokerHttpError, ClientGoneError, NoVolunteersError, TooManyRequestsError, UnknownExitError } from './errors.ts';
 import { readBodyText } from './http-body.ts';
-import type { Matchmaker } from './matchmaker.ts';
+import type { ClientFacts, Matchmaker } from './matchmaker.ts';
 import type { BrokerCounters, BrokerMetricsSnapshot } from './metrics.ts';
-import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from './metrics.ts';
+import type { VolunteerPoolCount } from './prometheus.ts';
+import { BrokerPrometheus } from './prometheus.ts';
 
 export interface HttpHandlerOptions {
   /** Served at GET /v1/exits as it is; undefined when the broker has none. */
@@ -33,8 +34,12 @@ export interface HttpHandlerOptions {
   maxBodiesReadingPerAddress: number;
   maxOffersPerAddressPerMinute: number;
   matchmaker: Pick<Matchmaker, 'findAnswer'>;
+  /** The network key (network-key.ts) of a client's address, or undefined when the same-network rule does not apply. */
+  clientNetworkOf: (address: string) => string | undefined;
   counters: BrokerCounters;
   metrics: () => Promise<BrokerMetricsSnapshot>;
+  /** Volunteers per kind and NAT class, for the per-pool metrics; without it /metrics leaves them out. */
+  volunteerPools?: (() => Promise<readonly VolunteerPoolCount[]>) | undefined;
   log: (event: BrokerLogEvent) => void;
 }
 
@@ -67,9 +72,12 @@ export class BrokerHttpHandler {
   readonly #bodiesPerAddress: AddressHoldings;
   /** Offers per address per minute. */
   readonly #offersPerAddress: AddressRateLimit;
+  /** This broker's own registry: /metrics. */
+  readonly #prometheus: BrokerPrometheus;
 
   constructor(options: HttpHandlerOptions) {
     this.#options = options;
+    this.#prometheus = new BrokerPrometheus({ snapshot: options.metrics, volunteerPools: options.volunteerPools });
     this.#exitsById = new Map(options.exits.map((exit) => [exit.id, exit]));
     this.#bodiesPerAddress = new AddressHoldings(options.maxBodiesReadingPerAddress);
     this.#offersPerAddress = new AddressRateLimit({ maxPerMinute: options.maxOffersPerAddressPerMinute, maxTrackedAddresses: MAX_TRACKED_ADDRESSES });
@@ -115,8 +123,8 @@ export class BrokerHttpHandler {
       return;
     }
     if (path === BrokerRoute.METRICS) {
-      const text = renderPrometheus(await this.#options.metrics());
-      response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Cache-Control': 'no-store' }).end(text);
+      const text = await this.#prometheus.render();
+      response.writeHead(200, { 'Content-Type': this.#prometheus.contentType, 'Cache-Control': 'no-store' }).end(text);
       return;
     }
     await this.#handleClientOffer(request, response);
@@ -175,7 +183,7 @@ export class BrokerHttpHandler {
       if (!response.writableFinished) clientGone.abort();
     });
     try {
-      const answer = await this.#answerOffer(text, clientGone.signal);
+      const answer = await this.#answerOffer(text, { network: this.#options.clientNetworkOf(address) }, clientGone.signal);
       sendJson(response, 200, answer, CORS_HEADERS);
     } catch (error) {
       if (error instanceof ClientGoneError) {
@@ -207,7 +215,7 @@ export class BrokerHttpHandler {
     }
   }
 
-  async #answerOffer(text: string, clientGone: AbortSignal): Promise<ClientOfferResponse> {
+  async #answerOffer(text: string, client: ClientFacts, clientGone: AbortSignal): Promise<ClientOfferResponse> {
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -223,7 +231,7 @@ export class BrokerHttpHandler {
     }
     const exit = this.#exitsById.get(offerRequest.exitId);
     if (exit === undefined) throw new UnknownExitError(offerRequest.exitId);
-    return await this.#options.matchmaker.findAnswer(offerRequest, exit, clientGone);
+    return await this.#options.matchmaker.findAnswer(offerRequest, exit, client, clientGone);
   }
 
   /**

@@ -1,108 +1,110 @@
 /**
  * @module matchmaker
- * Finds an answer for one client offer: reserve the best free volunteer, send it the offer, wait. Each volunteer gets
- * at most volunteerAnswerTimeoutMs; a timeout, a decline or a vanished volunteer moves the offer on to the next one
- * while the client's time lasts. The whole search is bounded by one deadline (clientAnswerTimeoutMs), so a client
+ * Finds an answer for one client offer: reserve the best volunteer for it, hand it the offer, wait. Each volunteer
+ * gets at most volunteerAnswerTimeoutMs; a timeout, a decline or a vanished volunteer moves the offer on to the next
+ * one while the client's time lasts. The whole search is bounded by one deadline (clientAnswerTimeoutMs), so a client
  * never waits longer than that, and a volunteer that never answers costs it one turn, not the whole wait.
  *
- * After every settled offer the volunteer's record (volunteer-ranking.ts) gives its new score, which decides how
- * soon it is offered again, or benches it after maxConsecutiveAnswerFailures failures in a row: that bounds how
- * many clients' offers, and the addresses in them, a volunteer that never answers gets to see.
+ * When no volunteer can take the offer right now:
+ * - if one that suits the client is busy with another client's offer, the client waits its turn in the queue of
+ *   waiting clients (waiting-clients.ts) until a volunteer frees up or its deadline passes (504 TIMED_OUT): a burst
+ *   of clients is served as volunteers free up, not refused while capacity exists;
+ * - if a volunteer let this client's offer time out, the client also keeps waiting until its deadline;
+ * - otherwise (no volunteer suits it, or every one it went to declined or left) it gets 503 NO_VOLUNTEERS at once:
+ *   it can try again sooner than its deadline.
+ * A client whose volunteer failed it tries again at once, ahead of the queue: it has waited its turn already.
  *
- * When nobody else is free:
- * - if no volunteer has had this client's offer, or every one it went to declined or left, the client gets 503
- *   NO_VOLUNTEERS at once: they said no, and it can try again sooner than its deadline;
- * - if a volunteer let the offer time out, the client keeps waiting for a volunteer to free up until its deadline,
- *   then gets 504 TIMED_OUT.
- *
- * A volunteer is offered each client at most once, and holds at most maxOffersPerVolunteerPending offers at once.
+ * A volunteer is offered each client at most once, and holds at most maxOffersPerVolunteerPending offers at once
+ * (the store's own setting). The offer goes through the desk of the broker instance holding the volunteer's socket:
+ * this instance's OfferDesk, or another instance's through the mesh.
  */
 import { randomUUID } from 'node:crypto';
-import type { ClientOfferRequest, ClientOfferResponse, ExitInfo } from '../protocol/signaling.ts';
-import type { AnswerFailure } from './answer-record.ts';
+import type { BrokerOffer, ClientOfferRequest, ClientOfferResponse, ExitInfo } from '../protocol/signaling.ts';
 import type { CapacitySignal } from './capacity-signal.ts';
 import { AnswerTimedOutError, ClientGoneError, NoVolunteersError } from './errors.ts';
 import type { BrokerCounters } from './metrics.ts';
-import type { PendingMatches } from './pending-matches.ts';
-import type { VolunteerStore } from './store.ts';
-import type { VolunteerHub } from './volunteer-hub.ts';
-import type { RankingVerdict, VolunteerRanking } from './volunteer-ranking.ts';
+import type { OfferDesk } from './offer-desk.ts';
+import type { MatchDeadlines, MatchOutcome } from './pending-matches.ts';
+import type { SlotRequest, VolunteerStore } from './store.ts';
+import { WaitingClients } from './waiting-clients.ts';
+
+/** Hands an offer to a volunteer held by another broker instance (broker-mesh.ts); resolves with its outcome. */
+export interface RemoteOffers {
+  offer(ownerId: string, volunteerId: string, offer: BrokerOffer, deadlines: MatchDeadlines, signal: AbortSignal): Promise<MatchOutcome>;
+}
 
 export interface MatchmakerOptions {
+  /** This broker instance's id, as the store records it for the volunteers it holds. */
+  brokerId: string;
   clientAnswerTimeoutMs: number;
   volunteerAnswerTimeoutMs: number;
-  maxOffersPerVolunteerPending: number;
   store: VolunteerStore;
-  hub: Pick<VolunteerHub, 'sendOffer' | 'bench'>;
-  pendingMatches: PendingMatches;
-  ranking: VolunteerRanking;
+  desk: Pick<OfferDesk, 'offer'>;
+  /** Offers to volunteers of other instances; undefined when this instance is alone (every volunteer is its own). */
+  remote: RemoteOffers | undefined;
   capacity: CapacitySignal;
   counters: BrokerCounters;
+  log: (message: string) => void;
+}
+
+/** Who the client is, as matching needs it. */
+export interface ClientFacts {
+  /** network-key.ts key of the client's address, or undefined (exempt). */
+  network: string | undefined;
 }
 
 export class Matchmaker {
   readonly #options: MatchmakerOptions;
+  readonly #waiting: WaitingClients;
 
   constructor(options: MatchmakerOptions) {
     this.#options = options;
+    this.#waiting = new WaitingClients({
+      store: options.store,
+      onStoreError: (error) => options.log(`volunteer store failed while clients waited: ${error instanceof Error ? error.message : String(error)}`),
+    });
+    options.capacity.onChange(() => this.#waiting.capacityChanged());
+  }
+
+  /** Clients waiting in the queue for a volunteer to free up. */
+  get clientsWaiting(): number {
+    return this.#waiting.size;
   }
 
   /**
-   * Resolves with a volunteer's answer, or rejects with NoVolunteersError (nobody free now), AnswerTimedOutError
-   * (deadline passed) or ClientGoneError (`signal` aborted: the client hung up).
+   * Resolves with a volunteer's answer, or rejects with NoVolunteersError (nobody suits the client now),
+   * AnswerTimedOutError (deadline passed) or ClientGoneError (`signal` aborted: the client hung up).
    */
-  async findAnswer(request: ClientOfferRequest, exit: ExitInfo, signal: AbortSignal): Promise<ClientOfferResponse> {
-    const { store, hub, pendingMatches, capacity, counters } = this.#options;
+  async findAnswer(request: ClientOfferRequest, exit: ExitInfo, client: ClientFacts, signal: AbortSignal): Promise<ClientOfferResponse> {
+    const { store, capacity, counters } = this.#options;
     const clientDeadline = Date.now() + this.#options.clientAnswerTimeoutMs;
     const triedVolunteerIds = new Set<string>();
     let aVolunteerTimedOut = false;
     for (;;) {
       if (signal.aborted) throw new ClientGoneError('the client closed the connection');
       if (Date.now() >= clientDeadline) throw this.#timedOut();
-      const capacityVersion = capacity.version;
-      const volunteerId = await store.reserveSlot({
-        clientNat: request.nat,
-        excludeIds: triedVolunteerIds,
-        maxReservedPerVolunteer: this.#options.maxOffersPerVolunteerPending,
-      });
-      if (volunteerId === undefined) {
-        if (!aVolunteerTimedOut) {
-          counters.noVolunteers += 1;
-          throw new NoVolunteersError(triedVolunteerIds.size === 0 ? undefined : 'every free volunteer declined or left; try again in a few seconds');
-        }
-        // The loop's first checks end the search on 'deadline' and 'aborted'.
-        if ((await capacity.wait(capacityVersion, clientDeadline, signal)) === 'closed') throw this.#timedOut();
-        continue;
-      }
+      const slotRequest: SlotRequest = { clientNat: request.nat, clientNetwork: client.network, excludeIds: triedVolunteerIds };
+      const { volunteerId, ownerId } = await this.#reserve(slotRequest, aVolunteerTimedOut, clientDeadline, signal);
       if (triedVolunteerIds.size > 0) counters.offerFallbacks += 1;
       triedVolunteerIds.add(volunteerId);
       const matchId = randomUUID();
-      const offeredAt = Date.now();
-      const deadlines = { answerBy: Math.min(clientDeadline, offeredAt + this.#options.volunteerAnswerTimeoutMs), clientDeadline };
-      const outcomePromise = pendingMatches.wait(matchId, volunteerId, deadlines, signal);
-      if (!hub.sendOffer(volunteerId, { type: 'offer', matchId, offer: request.offer, exit })) {
-        // Its socket closed between the store's pick and now; the store forgets it shortly.
-        pendingMatches.settleFromVolunteer(volunteerId, matchId, { kind: 'volunteer-gone' });
-      }
-      const outcome = await outcomePromise;
-      const answerMs = Date.now() - offeredAt;
+      const deadlines = { answerBy: Math.min(clientDeadline, Date.now() + this.#options.volunteerAnswerTimeoutMs), clientDeadline };
+      const offer: BrokerOffer = { type: 'offer', matchId, offer: request.offer, exit };
+      const outcome =
+        ownerId === this.#options.brokerId || this.#options.remote === undefined
+          ? await this.#options.desk.offer(volunteerId, offer, deadlines, signal)
+          : await this.#options.remote.offer(ownerId, volunteerId, offer, deadlines, signal);
       await store.releaseSlot(volunteerId, outcome.kind === 'answered' ? 'used' : 'unused');
       capacity.changed();
       switch (outcome.kind) {
         case 'answered':
-          await this.#apply(volunteerId, this.#options.ranking.recordAnswer(volunteerId, answerMs));
           counters.matches += 1;
           return { matchId, answer: outcome.answer };
         case 'declined':
-          await this.#fail(volunteerId, 'declined');
+        case 'volunteer-gone':
           continue;
         case 'volunteer-timed-out':
-          // Its late answer, if any, finds no pending match: the volunteer hears MATCH_EXPIRED, the client nothing.
-          counters.volunteerAnswerTimeouts += 1;
           aVolunteerTimedOut = true;
-          await this.#fail(volunteerId, 'timed-out');
-          continue;
-        case 'volunteer-gone':
           continue;
         case 'timed-out':
           throw this.#timedOut();
@@ -112,24 +114,43 @@ export class Matchmaker {
     }
   }
 
-  async #fail(volunteerId: string, failure: AnswerFailure): Promise<void> {
-    await this.#apply(volunteerId, this.#options.ranking.recordFailure(volunteerId, failure));
+  /** Broker shutdown: waiting clients are let go as if their deadline passed. */
+  close(): void {
+    this.#waiting.close();
   }
 
-  /** Stores the volunteer's new score, or benches it. Nothing for a volunteer already gone. */
-  async #apply(volunteerId: string, verdict: RankingVerdict | undefined): Promise<void> {
-    if (verdict === undefined) return;
-    if (!verdict.benched) {
-      await this.#options.store.updateScore(volunteerId, verdict.score);
-      return;
+  /** A slot for this client: at once when nobody is queued ahead (or it was served before), else in its turn. */
+  async #reserve(
+    request: SlotRequest,
+    waitThroughNone: boolean,
+    clientDeadline: number,
+    signal: AbortSignal,
+  ): Promise<{ volunteerId: string; ownerId: string }> {
+    const { store, counters } = this.#options;
+    const servedBefore = request.excludeIds.size > 0;
+    if (this.#waiting.size === 0 || servedBefore) {
+      const reservation = await store.reserveSlot(request);
+      if (reservation.kind === 'reserved') return reservation;
+      if (reservation.kind === 'none' && !waitThroughNone) throw this.#noVolunteers(servedBefore);
     }
-    this.#options.counters.volunteersBenched += 1;
-    const timeoutMs = this.#options.volunteerAnswerTimeoutMs;
-    this.#options.hub.bench(
-      volunteerId,
-      `the last ${verdict.consecutiveFailures} offers to this volunteer were declined or not answered within ${timeoutMs} ms, so it gets no more on this connection; ` +
-        `answer within ${timeoutMs} ms (keep ICE gathering shorter than that) and announce only the slots it can serve`,
-    );
+    counters.clientsQueued += 1;
+    const turn = await this.#waiting.wait(request, waitThroughNone, clientDeadline, signal);
+    switch (turn.kind) {
+      case 'reserved':
+        return turn;
+      case 'none':
+        throw this.#noVolunteers(servedBefore);
+      case 'aborted':
+        throw new ClientGoneError('the client closed the connection');
+      case 'deadline':
+      case 'closed':
+        throw this.#timedOut();
+    }
+  }
+
+  #noVolunteers(servedBefore: boolean): NoVolunteersError {
+    this.#options.counters.noVolunteers += 1;
+    return new NoVolunteersError(servedBefore ? 'every free volunteer declined or left; try again in a few seconds' : undefined);
   }
 
   #timedOut(): AnswerTimedOutError {

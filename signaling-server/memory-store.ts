@@ -1,74 +1,118 @@
 /**
  * @module memory-store
  * The default VolunteerStore: plain maps in this process, for a single broker instance.
- * reserveSlot scans every volunteer (O(n)); at the default cap of 10,000 volunteers that is well under a millisecond.
+ *
+ * Picking must stay cheap with tens of thousands of volunteers and thousands of matches a second, so the store keeps
+ * an index of the volunteers that can take an offer now (free slots, fewer than maxReservedPerVolunteer offers in
+ * flight): one queue per NAT class and score, in the order the module comment of store.ts gives. A pick walks the
+ * client's NAT classes best first and the scores high to low, and takes the first volunteer it may have; it skips
+ * only volunteers excluded for this client, so a pick costs O(classes × scores + excluded), not O(volunteers).
  */
 
-import type { NewVolunteer, SlotOutcome, SlotRequest, VolunteerSnapshot, VolunteerStore, VolunteerStoreCounts } from './store.ts';
-import { freeSlotsOf, natPreferenceRank } from './store.ts';
+import type { NatClass } from '../protocol/signaling.ts';
+import { SCORE_STEPS } from './answer-record.ts';
+import { volunteerClassesFor } from './nat-matching.ts';
+import type {
+  NewVolunteer,
+  SlotOutcome,
+  SlotRequest,
+  SlotReservation,
+  VolunteerPool,
+  VolunteerSnapshot,
+  VolunteerStore,
+  VolunteerStoreCounts,
+} from './store.ts';
+import { freeSlotsOf } from './store.ts';
+
+export interface MemoryVolunteerStoreOptions {
+  /** Offers one volunteer may hold at once (BrokerConfig.maxOffersPerVolunteerPending). Default 1. */
+  maxReservedPerVolunteer: number;
+}
 
 interface VolunteerEntry extends VolunteerSnapshot {
-  /** Order of the last reservation (0 = never); ties go to the volunteer left unused longest. */
-  lastReservedOrder: number;
+  network: string | undefined;
+  /** True until its first reservation: volunteers never offered anyone go first. */
+  neverOffered: boolean;
+  /** The queue it sits in while it can take an offer; undefined while it cannot. */
+  queue: Map<string, VolunteerEntry> | undefined;
+}
+
+/** Volunteers of one NAT class and one score that can take an offer now, in offer order. */
+interface ScoreQueues {
+  /** Never offered anyone, in arrival order. */
+  newcomers: Map<string, VolunteerEntry>;
+  /** Offered before, in the order they last became able to take an offer. */
+  returning: Map<string, VolunteerEntry>;
 }
 
 export class MemoryVolunteerStore implements VolunteerStore {
+  readonly #maxReservedPerVolunteer: number;
   readonly #volunteers = new Map<string, VolunteerEntry>();
-  #reservationCounter = 0;
+  /** Per NAT class, per score (index = score): the index of volunteers that can take an offer now. */
+  readonly #available = new Map<NatClass, ScoreQueues[]>();
+  /** Volunteers holding at least one reservation: the ones a waiting client may get once they settle. */
+  readonly #withOffersInFlight = new Set<VolunteerEntry>();
+
+  constructor(options: Partial<MemoryVolunteerStoreOptions> = {}) {
+    this.#maxReservedPerVolunteer = options.maxReservedPerVolunteer ?? 1;
+  }
 
   async addVolunteer(volunteer: NewVolunteer): Promise<void> {
-    this.#volunteers.set(volunteer.id, {
+    this.#delete(volunteer.id);
+    const entry: VolunteerEntry = {
       id: volunteer.id,
+      ownerId: volunteer.ownerId,
       kind: volunteer.kind,
       nat: volunteer.nat,
+      network: volunteer.network,
       announcedSlots: volunteer.slots,
       reservedSlots: 0,
-      score: volunteer.score,
-      lastReservedOrder: 0,
-    });
+      score: clampScore(volunteer.score),
+      neverOffered: true,
+      queue: undefined,
+    };
+    this.#volunteers.set(entry.id, entry);
+    this.#reindex(entry);
   }
 
   async removeVolunteer(id: string): Promise<void> {
-    this.#volunteers.delete(id);
+    this.#delete(id);
   }
 
   async updateSlots(id: string, slots: number): Promise<void> {
     const entry = this.#volunteers.get(id);
-    if (entry) entry.announcedSlots = slots;
+    if (!entry) return;
+    entry.announcedSlots = slots;
+    this.#reindex(entry);
   }
 
   async updateScore(id: string, score: number): Promise<void> {
     const entry = this.#volunteers.get(id);
-    if (entry) entry.score = score;
+    if (!entry || entry.score === clampScore(score)) return;
+    this.#leaveQueue(entry);
+    entry.score = clampScore(score);
+    this.#reindex(entry);
   }
 
-  async reserveSlot(request: SlotRequest): Promise<string | undefined> {
-    let best: VolunteerEntry | undefined;
-    let bestRank = Number.POSITIVE_INFINITY;
-    for (const entry of this.#volunteers.values()) {
-      if (request.excludeIds.has(entry.id)) continue;
-      if (entry.reservedSlots >= request.maxReservedPerVolunteer) continue;
-      const free = freeSlotsOf(entry);
-      if (free === 0) continue;
-      const rank = natPreferenceRank(request.clientNat, entry.nat);
-      if (rank === undefined) continue;
-      if (best === undefined || rank < bestRank || (rank === bestRank && isBetterRanked(entry, best))) {
-        best = entry;
-        bestRank = rank;
-      }
-    }
-    if (best === undefined) return undefined;
-    best.reservedSlots += 1;
-    this.#reservationCounter += 1;
-    best.lastReservedOrder = this.#reservationCounter;
-    return best.id;
+  async reserveSlot(request: SlotRequest): Promise<SlotReservation> {
+    const picked = this.#pick(request);
+    if (picked === undefined) return this.#anyInFlightFor(request) ? { kind: 'busy' } : { kind: 'none' };
+    picked.reservedSlots += 1;
+    picked.neverOffered = false;
+    this.#withOffersInFlight.add(picked);
+    // Out of its queue, and back at the end of one if it can still take another offer.
+    this.#leaveQueue(picked);
+    this.#reindex(picked);
+    return { kind: 'reserved', volunteerId: picked.id, ownerId: picked.ownerId };
   }
 
   async releaseSlot(id: string, outcome: SlotOutcome): Promise<void> {
     const entry = this.#volunteers.get(id);
     if (!entry || entry.reservedSlots === 0) return;
     entry.reservedSlots -= 1;
+    if (entry.reservedSlots === 0) this.#withOffersInFlight.delete(entry);
     if (outcome === 'used') entry.announcedSlots = Math.max(0, entry.announcedSlots - 1);
+    this.#reindex(entry);
   }
 
   async getVolunteer(id: string): Promise<VolunteerSnapshot | undefined> {
@@ -76,6 +120,7 @@ export class MemoryVolunteerStore implements VolunteerStore {
     if (!entry) return undefined;
     return {
       id: entry.id,
+      ownerId: entry.ownerId,
       kind: entry.kind,
       nat: entry.nat,
       announcedSlots: entry.announcedSlots,
@@ -94,16 +139,100 @@ export class MemoryVolunteerStore implements VolunteerStore {
     return { volunteers: this.#volunteers.size, freeSlots, reservedSlots };
   }
 
+  async pools(): Promise<VolunteerPool[]> {
+    const byPool = new Map<string, VolunteerPool>();
+    for (const entry of this.#volunteers.values()) {
+      const key = `${entry.kind}\n${entry.nat}`;
+      let pool = byPool.get(key);
+      if (pool === undefined) {
+        pool = { kind: entry.kind, nat: entry.nat, volunteers: 0, freeSlots: 0, reservedSlots: 0 };
+        byPool.set(key, pool);
+      }
+      pool.volunteers += 1;
+      pool.freeSlots += freeSlotsOf(entry);
+      pool.reservedSlots += entry.reservedSlots;
+    }
+    return [...byPool.values()];
+  }
+
   async close(): Promise<void> {
     this.#volunteers.clear();
+    this.#available.clear();
+    this.#withOffersInFlight.clear();
+  }
+
+  #pick(request: SlotRequest): VolunteerEntry | undefined {
+    for (const nat of volunteerClassesFor(request.clientNat)) {
+      const byScore = this.#available.get(nat);
+      if (byScore === undefined) continue;
+      for (let score = SCORE_STEPS; score >= 0; score -= 1) {
+        const queues = byScore[score];
+        if (queues === undefined) continue;
+        const picked = firstAllowed(queues.newcomers, request) ?? firstAllowed(queues.returning, request);
+        if (picked !== undefined) return picked;
+      }
+    }
+    return undefined;
+  }
+
+  /** A volunteer that suits the client holds offers now: when they settle it may take this client. */
+  #anyInFlightFor(request: SlotRequest): boolean {
+    const classes = volunteerClassesFor(request.clientNat);
+    for (const entry of this.#withOffersInFlight) {
+      if (entry.announcedSlots > 0 && isAllowed(entry, request) && classes.includes(entry.nat)) return true;
+    }
+    return false;
+  }
+
+  /** Puts the volunteer in the right queue if it can take an offer now, and takes it out of every queue if not. */
+  #reindex(entry: VolunteerEntry): void {
+    const canTakeOffer = freeSlotsOf(entry) > 0 && entry.reservedSlots < this.#maxReservedPerVolunteer;
+    if (!canTakeOffer) {
+      this.#leaveQueue(entry);
+      return;
+    }
+    if (entry.queue !== undefined) return; // keeps its place
+    const queues = this.#queuesFor(entry.nat, entry.score);
+    entry.queue = entry.neverOffered ? queues.newcomers : queues.returning;
+    entry.queue.set(entry.id, entry);
+  }
+
+  #leaveQueue(entry: VolunteerEntry): void {
+    entry.queue?.delete(entry.id);
+    entry.queue = undefined;
+  }
+
+  #queuesFor(nat: NatClass, score: number): ScoreQueues {
+    let byScore = this.#available.get(nat);
+    if (byScore === undefined) {
+      byScore = Array.from({ length: SCORE_STEPS + 1 }, () => ({ newcomers: new Map(), returning: new Map() }));
+      this.#available.set(nat, byScore);
+    }
+    // clampScore keeps the index in range.
+    return byScore[score] as ScoreQueues;
+  }
+
+  #delete(id: string): void {
+    const entry = this.#volunteers.get(id);
+    if (!entry) return;
+    this.#leaveQueue(entry);
+    this.#withOffersInFlight.delete(entry);
+    this.#volunteers.delete(id);
   }
 }
 
-/**
- * Higher score first; on a tie, the one reserved longest ago (a newcomer, never reserved, before all), which spreads
- * clients over equally good volunteers. Free slots are not compared: a volunteer may claim any number.
- */
-function isBetterRanked(candidate: VolunteerEntry, current: VolunteerEntry): boolean {
-  if (candidate.score !== current.score) return candidate.score > current.score;
-  return candidate.lastReservedOrder < current.lastReservedOrder;
+function isAllowed(entry: VolunteerEntry, request: SlotRequest): boolean {
+  if (request.excludeIds.has(entry.id)) return false;
+  return request.clientNetwork === undefined || entry.network !== request.clientNetwork;
+}
+
+function firstAllowed(queue: Map<string, VolunteerEntry>, request: SlotRequest): VolunteerEntry | undefined {
+  for (const entry of queue.values()) if (isAllowed(entry, request)) return entry;
+  return undefined;
+}
+
+/** Scores are whole steps from 0 to SCORE_STEPS (answer-record.ts); anything else is pulled into range. */
+function clampScore(score: number): number {
+  if (!Number.isFinite(score)) return 0;
+  return Math.min(SCORE_STEPS, Math.max(0, Math.floor(score)));
 }

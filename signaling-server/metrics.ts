@@ -1,6 +1,7 @@
 /**
  * @module broker-metrics
- * Counters of what the broker did, and their Prometheus text rendering. Counts only: no addresses, no ids.
+ * Counters of what the broker did, and the snapshot of them and the store's counts that /metrics shows
+ * (prometheus.ts). Counts only: no addresses, no ids.
  */
 import type { VolunteerStoreCounts } from './store.ts';
 
@@ -28,6 +29,8 @@ export class BrokerCounters {
   rateLimited = 0;
   /** Volunteer sockets closed for breaking the protocol (bad JSON or shape, binary, oversize, no hello). */
   volunteerProtocolErrors = 0;
+  /** Clients that had to wait in the queue for a volunteer to free up (each time they joined it). */
+  clientsQueued = 0;
 }
 
 export interface BrokerMetricsSnapshot {
@@ -35,6 +38,9 @@ export interface BrokerMetricsSnapshot {
   volunteerSlotsFree: number;
   volunteerSlotsReserved: number;
   clientsPending: number;
+  /** Of clientsPending, those queued until a volunteer frees up. */
+  clientsWaiting: number;
+  clientsQueuedTotal: number;
   clientRequestsTotal: number;
   matchesTotal: number;
   timeoutsTotal: number;
@@ -48,12 +54,19 @@ export interface BrokerMetricsSnapshot {
   volunteerProtocolErrorsTotal: number;
 }
 
-export function snapshotMetrics(counters: BrokerCounters, storeCounts: VolunteerStoreCounts, clientsPending: number): BrokerMetricsSnapshot {
+export function snapshotMetrics(
+  counters: BrokerCounters,
+  storeCounts: VolunteerStoreCounts,
+  clientsPending: number,
+  clientsWaiting: number,
+): BrokerMetricsSnapshot {
   return {
     volunteersConnected: storeCounts.volunteers,
     volunteerSlotsFree: storeCounts.freeSlots,
     volunteerSlotsReserved: storeCounts.reservedSlots,
     clientsPending,
+    clientsWaiting,
+    clientsQueuedTotal: counters.clientsQueued,
     clientRequestsTotal: counters.clientRequests,
     matchesTotal: counters.matches,
     timeoutsTotal: counters.timeouts,
@@ -66,75 +79,4 @@ export function snapshotMetrics(counters: BrokerCounters, storeCounts: Volunteer
     rateLimitedTotal: counters.rateLimited,
     volunteerProtocolErrorsTotal: counters.volunteerProtocolErrors,
   };
-}
-
-interface MetricLine {
-  name: string;
-  type: 'gauge' | 'counter';
-  help: string;
-  value: number;
-}
-
-/** Prometheus text exposition format 0.0.4. */
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
-export function renderPrometheus(snapshot: BrokerMetricsSnapshot): string {
-  const lines: MetricLine[] = [
-    { name: 'ferry_broker_volunteers_connected', type: 'gauge', help: 'Volunteers connected that said hello.', value: snapshot.volunteersConnected },
-    {
-      name: 'ferry_broker_volunteer_slots_free',
-      type: 'gauge',
-      help: 'Free volunteer slots, not counting offers in flight.',
-      value: snapshot.volunteerSlotsFree,
-    },
-    {
-      name: 'ferry_broker_volunteer_slots_reserved',
-      type: 'gauge',
-      help: 'Volunteer slots held by offers awaiting an answer.',
-      value: snapshot.volunteerSlotsReserved,
-    },
-    { name: 'ferry_broker_clients_pending', type: 'gauge', help: 'Clients waiting for an answer (their body complete).', value: snapshot.clientsPending },
-    { name: 'ferry_broker_client_requests_total', type: 'counter', help: 'Client offer requests received.', value: snapshot.clientRequestsTotal },
-    { name: 'ferry_broker_matches_total', type: 'counter', help: 'Clients that received an answer.', value: snapshot.matchesTotal },
-    { name: 'ferry_broker_timeouts_total', type: 'counter', help: 'Clients answered 504 TIMED_OUT.', value: snapshot.timeoutsTotal },
-    { name: 'ferry_broker_no_volunteers_total', type: 'counter', help: 'Clients answered 503 NO_VOLUNTEERS.', value: snapshot.noVolunteersTotal },
-    {
-      name: 'ferry_broker_bad_requests_total',
-      type: 'counter',
-      help: 'Client requests refused as malformed, oversize or for an unknown exit.',
-      value: snapshot.badRequestsTotal,
-    },
-    { name: 'ferry_broker_declines_total', type: 'counter', help: 'Offers declined by volunteers.', value: snapshot.declinesTotal },
-    {
-      name: 'ferry_broker_volunteer_answer_timeouts_total',
-      type: 'counter',
-      help: 'Offers a volunteer did not answer within the per-volunteer answer timeout.',
-      value: snapshot.volunteerAnswerTimeoutsTotal,
-    },
-    {
-      name: 'ferry_broker_offer_fallbacks_total',
-      type: 'counter',
-      help: 'Offers passed on to another volunteer for the same client after a decline, timeout or disconnect.',
-      value: snapshot.offerFallbacksTotal,
-    },
-    {
-      name: 'ferry_broker_volunteers_benched_total',
-      type: 'counter',
-      help: 'Volunteers disconnected for timing out or declining too many offers in a row.',
-      value: snapshot.volunteersBenchedTotal,
-    },
-    {
-      name: 'ferry_broker_rate_limited_total',
-      type: 'counter',
-      help: 'Client requests and volunteer sockets refused with 429 (one address, too much or too fast).',
-      value: snapshot.rateLimitedTotal,
-    },
-    {
-      name: 'ferry_broker_volunteer_protocol_errors_total',
-      type: 'counter',
-      help: 'Volunteer sockets closed for protocol errors.',
-      value: snapshot.volunteerProtocolErrorsTotal,
-    },
-  ];
-  return lines.map((line) => `# HELP ${line.name} ${line.help}\n# TYPE ${line.name} ${line.type}\n${line.name} ${line.value}\n`).join('');
 }

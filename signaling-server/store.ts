@@ -10,18 +10,25 @@
  * - releaseSlot(id, 'used') after an answer: the volunteer now serves that client, so the announced count drops by
  *   one until its next `slots` message. releaseSlot(id, 'unused') after a decline or timeout gives the slot back.
  *
- * Matching follows Snowflake for NAT classes (see natPreferenceRank): restricted and unknown-NAT clients only get
- * volunteers that are unrestricted or unknown; unrestricted clients get restricted volunteers first, saving the scarce
- * unrestricted ones. Among volunteers equally suited by NAT the higher score wins (set by the broker from how the
- * volunteer answered so far, answer-record.ts), then the one left unused the longest. Announced slots are an upper
- * bound only, never a reason to prefer a volunteer: they cost nothing to claim.
+ * Matching: volunteers whose NAT class suits the client's (nat-matching.ts: never a pair known not to connect, the
+ * least versatile class first), never one on the client's own network, then the higher score (set by the broker from
+ * how the volunteer answered so far, answer-record.ts), then the one that has waited longest for an offer: a
+ * volunteer never offered anyone first, then in the order they last became free. Announced slots are an upper bound
+ * only, never a reason to prefer a volunteer: they cost nothing to claim.
+ *
+ * A volunteer holds at most `maxReservedPerVolunteer` offers at once (BrokerConfig.maxOffersPerVolunteerPending), a
+ * setting of the store so it can keep an index of the volunteers that can take an offer now.
  */
 import type { NatClass, VolunteerKind } from '../protocol/signaling.ts';
 
 export interface NewVolunteer {
   id: string;
+  /** The broker instance holding its socket: offers for it go through that instance. */
+  ownerId: string;
   kind: VolunteerKind;
   nat: NatClass;
+  /** Its network (network-key.ts), or undefined when it is exempt (loopback); never a full address. */
+  network: string | undefined;
   /** Free slots announced in `hello`. */
   slots: number;
   /** Starting score (VolunteerRanking.admit). */
@@ -30,6 +37,7 @@ export interface NewVolunteer {
 
 export interface VolunteerSnapshot {
   id: string;
+  ownerId: string;
   kind: VolunteerKind;
   nat: NatClass;
   /** Free slots as last announced (lowered by one for each answered offer since). */
@@ -42,11 +50,20 @@ export interface VolunteerSnapshot {
 
 export interface SlotRequest {
   clientNat: NatClass;
+  /** The client's network (network-key.ts): volunteers on it are never picked. Undefined: no such rule. */
+  clientNetwork: string | undefined;
   /** Volunteers this client already tried (declined or vanished); never picked again for it. */
   excludeIds: ReadonlySet<string>;
-  /** A volunteer holding this many reservations already is skipped (BrokerConfig.maxOffersPerVolunteerPending). */
-  maxReservedPerVolunteer: number;
 }
+
+/**
+ * What reserveSlot found:
+ * - 'reserved': a slot of `volunteerId` (connected to broker `ownerId`) is held for this client;
+ * - 'busy': none can take an offer now, but a volunteer that suits this client has offers in flight: it will settle
+ *   them within the volunteer answer timeout, and may then take this client (worth waiting for);
+ * - 'none': no connected volunteer suits this client now.
+ */
+export type SlotReservation = { kind: 'reserved'; volunteerId: string; ownerId: string } | { kind: 'busy' } | { kind: 'none' };
 
 export type SlotOutcome = 'used' | 'unused';
 
@@ -59,6 +76,12 @@ export interface VolunteerStoreCounts {
   reservedSlots: number;
 }
 
+/** One pool of volunteers: those of one kind and NAT class. */
+export interface VolunteerPool extends VolunteerStoreCounts {
+  kind: VolunteerKind;
+  nat: NatClass;
+}
+
 export interface VolunteerStore {
   /** Adds a volunteer; an existing id is replaced. */
   addVolunteer(volunteer: NewVolunteer): Promise<void>;
@@ -68,32 +91,15 @@ export interface VolunteerStore {
   updateSlots(id: string, slots: number): Promise<void>;
   /** Replaces a volunteer's score (VolunteerRanking's verdict after each offer). Unknown ids are ignored. */
   updateScore(id: string, score: number): Promise<void>;
-  /** Picks the best volunteer for a client (NAT rules, then score, then least recently used) and reserves one of its slots, in one atomic step. */
-  reserveSlot(request: SlotRequest): Promise<string | undefined>;
+  /** Picks the best volunteer for a client (see the module comment) and reserves one of its slots, in one atomic step. */
+  reserveSlot(request: SlotRequest): Promise<SlotReservation>;
   /** Ends a reservation made by reserveSlot. Unknown ids (volunteer gone) are ignored. */
   releaseSlot(id: string, outcome: SlotOutcome): Promise<void>;
   getVolunteer(id: string): Promise<VolunteerSnapshot | undefined>;
   counts(): Promise<VolunteerStoreCounts>;
+  /** Counts per kind and NAT class, for metrics; only pools with at least one volunteer. */
+  pools(): Promise<VolunteerPool[]>;
   close(): Promise<void>;
-}
-
-/**
- * How well a volunteer's NAT suits a client's: lower is better, undefined means never.
- *
- * Until NAT classes are measured, every volunteer reports 'unknown'. Refusing unknown volunteers to restricted
- * clients would then refuse everyone, so 'unknown' volunteers are usable by every client, ranked after the class
- * that is known to work.
- */
-export function natPreferenceRank(clientNat: NatClass, volunteerNat: NatClass): number | undefined {
-  if (clientNat === 'unrestricted') {
-    if (volunteerNat === 'restricted') return 0;
-    if (volunteerNat === 'unknown') return 1;
-    return 2;
-  }
-  // restricted or unknown client: two restricted NATs usually cannot reach each other.
-  if (volunteerNat === 'unrestricted') return 0;
-  if (volunteerNat === 'unknown') return 1;
-  return undefined;
 }
 
 /** Free slots of a volunteer: announced minus those held by offers in flight. */

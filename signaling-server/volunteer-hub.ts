@@ -35,6 +35,10 @@ const MAX_COOLING_ADDRESSES = 100_000;
 export const BENCHED_ERROR_CODE = BENCHED;
 
 export interface VolunteerHubOptions {
+  /** This broker instance's id, recorded in the store as the owner of the volunteers it holds. */
+  brokerId: string;
+  /** The network key (network-key.ts) of a volunteer's address, or undefined when the same-network rule does not apply. */
+  networkOf: (address: string) => string | undefined;
   /** Sent in every welcome as it is; undefined when the broker has no exit list. */
   exitList: SignedExitList | undefined;
   maxMessageBytes: number;
@@ -53,7 +57,7 @@ export interface VolunteerHubOptions {
 
 interface VolunteerConnection {
   socket: WebSocket;
-  /** The peer's address, kept only to start its cooldown if it is benched; never logged. */
+  /** The peer's address, kept only for its network key and to start its cooldown if it is benched; never logged. */
   address: string;
   /** Set by `hello`; undefined until then. */
   volunteerId: string | undefined;
@@ -232,7 +236,8 @@ export class VolunteerHub {
     connection.volunteerId = volunteerId;
     const score = this.#options.ranking.admit(volunteerId);
     this.#queueStoreWrite(connection, async () => {
-      await this.#options.store.addVolunteer({ id: volunteerId, kind, nat, slots, score });
+      const network = this.#options.networkOf(connection.address);
+      await this.#options.store.addVolunteer({ id: volunteerId, ownerId: this.#options.brokerId, kind, nat, network, slots, score });
       // Reachable for offers only once the store knows it, so a matched id always has a socket here.
       if (connection.socket.readyState !== connection.socket.OPEN) return;
       this.#byVolunteerId.set(volunteerId, connection);
@@ -279,7 +284,11 @@ export class VolunteerHub {
     this.#byVolunteerId.delete(volunteerId);
     this.#options.ranking.forget(volunteerId);
     this.#options.pendingMatches.failVolunteer(volunteerId);
-    this.#queueStoreWrite(connection, () => this.#options.store.removeVolunteer(volunteerId));
+    this.#queueStoreWrite(connection, async () => {
+      await this.#options.store.removeVolunteer(volunteerId);
+      // Clients queued for this volunteer look again: another may suit them, or none (503 at once, not at their deadline).
+      this.#options.capacity.changed();
+    });
     return connection.storeQueue;
   }
 

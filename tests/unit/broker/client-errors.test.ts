@@ -33,7 +33,7 @@ test('wrong types: 400 naming the field', async (t) => {
     [{ offer: 'v=0', exitId: TEST_EXIT.id }, /"offer"/],
     [{ offer: { type: 'answer', sdp: sampleOfferSdp() }, exitId: TEST_EXIT.id }, /"offer\.type"/],
     [{ offer: { type: 'offer', sdp: 'hello' }, exitId: TEST_EXIT.id }, /"offer\.sdp"/],
-    [{ offer: { type: 'offer', sdp: sampleOfferSdp() }, exitId: TEST_EXIT.id, nat: 'symmetric' }, /"nat"/],
+    [{ offer: { type: 'offer', sdp: sampleOfferSdp() }, exitId: TEST_EXIT.id, nat: 'cone' }, /"nat"/],
     [[1, 2, 3], /JSON object/],
   ];
   for (const [body, field] of cases) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { waitFor } from '../../../harness/wait.ts';
 import { errorCodeOf, offerBody, sampleAnswerSdp, sampleOfferSdp, TEST_EXIT, TEST_EXIT_LIST, TestNetwork } from './helpers.ts';
 
 test('a volunteer gets the offer and the exit, and the client gets its answer', async (t) => {
@@ -149,16 +150,16 @@ test('an answer uses up a slot until the volunteer announces slots again', async
   assert.equal((await nextReply).status, 200);
 });
 
-test('a volunteer holds one offer at a time; a second client goes to another volunteer', async (t) => {
+test('a volunteer holds one offer at a time; a second client waits its turn and goes to the next volunteer free', async (t) => {
   const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
   t.after(() => network.close());
   const busy = await network.volunteer({ slots: 5, nat: 'unrestricted' });
   const firstReply = network.postClient();
   const firstOffer = await busy.nextOffer();
-  // While `busy` holds that offer, a second client may not be offered to it: with nobody else, 503.
-  assert.equal(errorCodeOf(await network.postClient()), 'NO_VOLUNTEERS');
-  const other = await network.volunteer({ slots: 1, nat: 'unrestricted' });
+  // While `busy` holds that offer, a second client may not be offered to it: it waits in the queue (not 503).
   const secondReply = network.postClient();
+  await waitFor(async () => (await network.broker.metrics()).clientsWaiting === 1, 'the second client to queue', { timeoutMs: 5_000 });
+  const other = await network.volunteer({ slots: 1, nat: 'unrestricted' });
   const secondOffer = await other.nextOffer();
   other.answer(secondOffer.matchId);
   busy.answer(firstOffer.matchId);
@@ -182,25 +183,26 @@ test('a volunteer cannot answer a match offered to another volunteer', async (t)
   assert.equal((body as { answer: { sdp: string } }).answer.sdp, sampleAnswerSdp('good'));
 });
 
-test('NAT matching: restricted clients skip restricted volunteers; unrestricted clients get them first', async (t) => {
+test('NAT matching: no client is offered a volunteer it cannot connect to; full-cone volunteers are saved', async (t) => {
   const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
   t.after(() => network.close());
-  const restricted = await network.volunteer({ nat: 'restricted', slots: 4 });
+  const symmetric = await network.volunteer({ nat: 'symmetric', slots: 4 });
 
+  assert.equal(errorCodeOf(await network.postClient(offerBody({ nat: 'symmetric' }))), 'NO_VOLUNTEERS');
+  assert.equal(errorCodeOf(await network.postClient(offerBody({ nat: 'port-restricted' }))), 'NO_VOLUNTEERS');
   assert.equal(errorCodeOf(await network.postClient(offerBody({ nat: 'restricted' }))), 'NO_VOLUNTEERS');
-  assert.equal(errorCodeOf(await network.postClient(offerBody({ nat: 'unknown' }))), 'NO_VOLUNTEERS');
 
-  const unrestricted = await network.volunteer({ nat: 'unrestricted', slots: 4 });
-  const restrictedClient = network.postClient(offerBody({ nat: 'restricted' }));
-  const toUnrestricted = await unrestricted.nextOffer();
-  unrestricted.answer(toUnrestricted.matchId);
-  assert.equal((await restrictedClient).status, 200);
+  const fullCone = await network.volunteer({ nat: 'full-cone', slots: 4 });
+  const symmetricClient = network.postClient(offerBody({ nat: 'symmetric' }));
+  const toFullCone = await fullCone.nextOffer();
+  fullCone.answer(toFullCone.matchId);
+  assert.equal((await symmetricClient).status, 200);
 
-  const unrestrictedClient = network.postClient(offerBody({ nat: 'unrestricted' }));
-  const toRestricted = await restricted.nextOffer();
-  restricted.answer(toRestricted.matchId);
-  assert.equal((await unrestrictedClient).status, 200);
-  assert.equal(unrestricted.pending.length, 0);
+  const fullConeClient = network.postClient(offerBody({ nat: 'full-cone' }));
+  const toSymmetric = await symmetric.nextOffer();
+  symmetric.answer(toSymmetric.matchId);
+  assert.equal((await fullConeClient).status, 200);
+  assert.equal(fullCone.pending.length, 0, 'the full-cone volunteer was saved');
 });
 
 test('closing the broker lets a waiting client go and closes volunteer sockets with 1001', async () => {

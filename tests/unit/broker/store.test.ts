@@ -1,82 +1,133 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { NatClass } from '../../../protocol/signaling.ts';
+import { NAT_CLASSES } from '../../../protocol/signaling.ts';
 import { MemoryVolunteerStore } from '../../../signaling-server/memory-store.ts';
+import { natPreferenceRank, natsConnect, volunteerClassesFor } from '../../../signaling-server/nat-matching.ts';
+import { networkKeyOf } from '../../../signaling-server/network-key.ts';
 import type { SlotRequest } from '../../../signaling-server/store.ts';
-import { natPreferenceRank } from '../../../signaling-server/store.ts';
 
-function request(clientNat: NatClass, excludeIds: string[] = [], maxReservedPerVolunteer = 1): SlotRequest {
-  return { clientNat, excludeIds: new Set(excludeIds), maxReservedPerVolunteer };
+function request(clientNat: NatClass, excludeIds: string[] = [], clientNetwork?: string): SlotRequest {
+  return { clientNat, clientNetwork, excludeIds: new Set(excludeIds) };
 }
 
 /** Every volunteer starts with the same score, as newcomers do, unless the tuple gives one. */
 const STARTING_SCORE = 9;
 
-async function storeWith(volunteers: Array<[id: string, nat: NatClass, slots: number, score?: number]>): Promise<MemoryVolunteerStore> {
-  const store = new MemoryVolunteerStore();
-  for (const [id, nat, slots, score] of volunteers) await store.addVolunteer({ id, kind: 'headless', nat, slots, score: score ?? STARTING_SCORE });
+type VolunteerRow = [id: string, nat: NatClass, slots: number, score?: number, network?: string];
+
+async function storeWith(volunteers: VolunteerRow[], maxReservedPerVolunteer = 1): Promise<MemoryVolunteerStore> {
+  const store = new MemoryVolunteerStore({ maxReservedPerVolunteer });
+  for (const [id, nat, slots, score, network] of volunteers) {
+    await store.addVolunteer({ id, ownerId: 'broker-a', kind: 'headless', nat, network, slots, score: score ?? STARTING_SCORE });
+  }
   return store;
 }
 
-describe('natPreferenceRank', () => {
-  test('restricted and unknown clients never get restricted volunteers', () => {
-    assert.equal(natPreferenceRank('restricted', 'restricted'), undefined);
-    assert.equal(natPreferenceRank('unknown', 'restricted'), undefined);
+/** The id reserved, or the kind of refusal. */
+async function pick(store: MemoryVolunteerStore, slotRequest: SlotRequest): Promise<string> {
+  const reservation = await store.reserveSlot(slotRequest);
+  return reservation.kind === 'reserved' ? reservation.volunteerId : `(${reservation.kind})`;
+}
+
+describe('NAT matching rules', () => {
+  test('the measured pairs: full cone with anything, port-restricted with itself, never port-restricted or symmetric with symmetric', () => {
+    for (const nat of NAT_CLASSES) assert.equal(natsConnect('full-cone', nat), true, nat);
+    assert.equal(natsConnect('port-restricted', 'port-restricted'), true);
+    assert.equal(natsConnect('port-restricted', 'symmetric'), false);
+    assert.equal(natsConnect('symmetric', 'port-restricted'), false);
+    assert.equal(natsConnect('symmetric', 'symmetric'), false);
+    assert.equal(natsConnect('address-restricted', 'symmetric'), true);
   });
-  test('unknown volunteers are usable by every client, after the known-good class', () => {
-    for (const client of ['restricted', 'unknown', 'unrestricted'] as const) {
-      assert.notEqual(natPreferenceRank(client, 'unknown'), undefined);
-    }
-    assert.ok(natPreferenceRank('restricted', 'unrestricted')! < natPreferenceRank('restricted', 'unknown')!);
+
+  test('probe classes: unrestricted serves anyone; restricted (maybe symmetric) never meets a restricted class', () => {
+    for (const nat of NAT_CLASSES) assert.equal(natsConnect('unrestricted', nat), true, nat);
+    for (const nat of ['restricted', 'port-restricted', 'symmetric'] as const) assert.equal(natsConnect('restricted', nat), false, nat);
   });
-  test('unrestricted clients prefer restricted, then unknown, then unrestricted volunteers', () => {
-    assert.ok(natPreferenceRank('unrestricted', 'restricted')! < natPreferenceRank('unrestricted', 'unknown')!);
-    assert.ok(natPreferenceRank('unrestricted', 'unknown')! < natPreferenceRank('unrestricted', 'unrestricted')!);
+
+  test('pairs with an unknown class are guesses, after every known-good pair', () => {
+    assert.equal(natsConnect('unknown', 'unknown'), undefined);
+    assert.equal(natsConnect('unknown', 'symmetric'), undefined);
+    assert.deepEqual(volunteerClassesFor('symmetric'), ['unrestricted', 'address-restricted', 'full-cone', 'unknown']);
+    assert.deepEqual(volunteerClassesFor('unknown').slice(0, 3), ['unrestricted', 'address-restricted', 'full-cone']);
+  });
+
+  test('full-cone volunteers are saved: a full-cone client gets the least versatile volunteer first', () => {
+    assert.deepEqual(volunteerClassesFor('full-cone'), [
+      'symmetric',
+      'restricted',
+      'port-restricted',
+      'unrestricted',
+      'address-restricted',
+      'full-cone',
+      'unknown',
+    ]);
+    assert.deepEqual(volunteerClassesFor('port-restricted'), ['port-restricted', 'unrestricted', 'address-restricted', 'full-cone', 'unknown']);
+    assert.equal(natPreferenceRank('port-restricted', 'symmetric'), undefined);
+  });
+});
+
+describe('network keys', () => {
+  test('IPv4 /24, IPv6 /48, mapped IPv4 as IPv4; loopback exempt when asked', () => {
+    assert.equal(networkKeyOf('203.0.113.7', { exemptLoopback: true }), '203.0.113.0/24');
+    assert.equal(networkKeyOf('::ffff:203.0.113.99', { exemptLoopback: true }), '203.0.113.0/24');
+    assert.equal(networkKeyOf('2001:db8:aa:1::5', { exemptLoopback: true }), '2001:db8:aa::/48');
+    assert.equal(networkKeyOf('2001:db8:aa::', { exemptLoopback: true }), '2001:db8:aa::/48');
+    assert.equal(networkKeyOf('127.0.0.1', { exemptLoopback: true }), undefined);
+    assert.equal(networkKeyOf('::1', { exemptLoopback: true }), undefined);
+    assert.equal(networkKeyOf('::ffff:127.0.0.1', { exemptLoopback: true }), undefined);
+    assert.equal(networkKeyOf('127.0.0.2', { exemptLoopback: false }), '127.0.0.0/24');
+    assert.equal(networkKeyOf('not an address', { exemptLoopback: false }), undefined);
   });
 });
 
 describe('MemoryVolunteerStore', () => {
   test('empty store reserves nothing', async () => {
     const store = new MemoryVolunteerStore();
-    assert.equal(await store.reserveSlot(request('unknown')), undefined);
+    assert.equal(await pick(store, request('unknown')), '(none)');
     assert.deepEqual(await store.counts(), { volunteers: 0, freeSlots: 0, reservedSlots: 0 });
   });
 
-  test('restricted client: unrestricted first, then unknown, never restricted', async () => {
+  test('a symmetric client never gets a port-restricted or symmetric volunteer', async () => {
     const store = await storeWith([
-      ['r', 'restricted', 5],
-      ['k', 'unknown', 5],
-      ['u', 'unrestricted', 1],
+      ['p', 'port-restricted', 5],
+      ['s', 'symmetric', 5],
+      ['f', 'full-cone', 1],
     ]);
-    assert.equal(await store.reserveSlot(request('restricted')), 'u');
-    assert.equal(await store.reserveSlot(request('restricted')), 'k');
-    // 'u' and 'k' each hold one reservation (the per-volunteer maximum); 'r' is never for a restricted client.
-    assert.equal(await store.reserveSlot(request('restricted')), undefined);
+    assert.equal(await pick(store, request('symmetric')), 'f');
+    assert.equal(await pick(store, request('symmetric')), '(busy)', 'f holds an offer: worth waiting for');
+    await store.releaseSlot('f', 'used');
+    assert.equal(await pick(store, request('symmetric')), '(none)', 'f has no slot left; p and s never suit');
   });
 
-  test('unrestricted client: restricted first, saving unrestricted volunteers', async () => {
+  test('a full-cone client gets a symmetric volunteer first, saving the full-cone one', async () => {
     const store = await storeWith([
-      ['u', 'unrestricted', 9],
+      ['f', 'full-cone', 9],
       ['k', 'unknown', 9],
-      ['r', 'restricted', 1],
+      ['s', 'symmetric', 1],
+      ['p', 'port-restricted', 1],
     ]);
-    assert.equal(await store.reserveSlot(request('unrestricted')), 'r');
-    assert.equal(await store.reserveSlot(request('unrestricted')), 'k');
-    assert.equal(await store.reserveSlot(request('unrestricted')), 'u');
+    assert.equal(await pick(store, request('full-cone')), 's');
+    assert.equal(await pick(store, request('full-cone')), 'p');
+    assert.equal(await pick(store, request('full-cone')), 'f');
+    assert.equal(await pick(store, request('full-cone')), 'k');
   });
 
-  // Changed with issue 10, item 1: announced slots used to decide ("most free slots wins"), which made a volunteer
-  // claiming 32 slots the first pick every time. Now they are an upper bound only.
-  test('announced slots never win: among equal scores, the volunteer left unused longest', async () => {
-    const store = await storeWith([
-      ['two', 'unknown', 2],
-      ['thirty-two', 'unknown', 32],
-      ['three', 'unknown', 3],
-    ]);
-    assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'two');
-    assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'thirty-two');
-    assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'three');
-    assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'two', 'round and round, whatever the slots');
+  test('announced slots never win: among equal scores, newcomers first, then in the order they freed up', async () => {
+    const store = await storeWith(
+      [
+        ['two', 'unknown', 2],
+        ['thirty-two', 'unknown', 32],
+        ['three', 'unknown', 3],
+      ],
+      10,
+    );
+    assert.equal(await pick(store, request('unknown')), 'two');
+    assert.equal(await pick(store, request('unknown')), 'thirty-two');
+    assert.equal(await pick(store, request('unknown')), 'three');
+    assert.equal(await pick(store, request('unknown')), 'two', 'round and round, whatever the slots');
+    await store.addVolunteer({ id: 'new', ownerId: 'broker-a', kind: 'tab', nat: 'unknown', network: undefined, slots: 1, score: STARTING_SCORE });
+    assert.equal(await pick(store, request('unknown')), 'new', 'a newcomer is tried at once');
   });
 
   test('within a NAT class the higher score wins, and updateScore changes the order', async () => {
@@ -84,11 +135,11 @@ describe('MemoryVolunteerStore', () => {
       ['liar', 'unknown', 32, 2],
       ['honest', 'unknown', 1, 9],
     ]);
-    assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'honest');
+    assert.equal(await pick(store, request('unknown')), 'honest');
     await store.releaseSlot('honest', 'unused');
     await store.updateScore('honest', 1);
     await store.updateScore('nobody', 5);
-    assert.equal(await store.reserveSlot(request('unknown', [], 10)), 'liar');
+    assert.equal(await pick(store, request('unknown')), 'liar');
     assert.equal((await store.getVolunteer('honest'))?.score, 1);
   });
 
@@ -97,25 +148,38 @@ describe('MemoryVolunteerStore', () => {
       ['unknown-best', 'unknown', 1, 10],
       ['unrestricted-poor', 'unrestricted', 1, 0],
     ]);
-    assert.equal(await store.reserveSlot(request('restricted')), 'unrestricted-poor');
+    assert.equal(await pick(store, request('restricted')), 'unrestricted-poor');
   });
 
-  test('excluded volunteers are skipped', async () => {
+  test('excluded volunteers and volunteers on the client’s network are skipped', async () => {
     const store = await storeWith([
       ['a', 'unknown', 3],
-      ['b', 'unknown', 1],
+      ['b', 'unknown', 1, STARTING_SCORE, '198.51.100.0/24'],
+      ['c', 'unknown', 1],
     ]);
-    assert.equal(await store.reserveSlot(request('unknown', ['a'])), 'b');
-    assert.equal(await store.reserveSlot(request('unknown', ['a', 'b'])), undefined);
+    assert.equal(await pick(store, request('unknown', ['a'], '198.51.100.0/24')), 'c');
+    assert.equal(await pick(store, request('unknown', ['a'], '198.51.100.0/24')), '(busy)', 'c holds an offer');
+    assert.equal(await pick(store, request('unknown', ['a', 'c'], '198.51.100.0/24')), '(none)', 'c is excluded: no point waiting for it');
+    await store.releaseSlot('c', 'used');
+    assert.equal(await pick(store, request('unknown', ['a', 'c'], '198.51.100.0/24')), '(none)');
+    assert.equal(await pick(store, request('unknown', ['a', 'c'], '203.0.113.0/24')), 'b');
   });
 
   test('reservations hold slots; used slots drop the announced count, unused ones come back', async () => {
-    const store = await storeWith([['v', 'unknown', 2]]);
-    assert.equal(await store.reserveSlot(request('unknown', [], 2)), 'v');
+    const store = await storeWith([['v', 'unknown', 2]], 2);
+    assert.equal(await pick(store, request('unknown')), 'v');
     assert.deepEqual(await store.counts(), { volunteers: 1, freeSlots: 1, reservedSlots: 1 });
     await store.releaseSlot('v', 'unused');
-    assert.deepEqual(await store.getVolunteer('v'), { id: 'v', kind: 'headless', nat: 'unknown', announcedSlots: 2, reservedSlots: 0, score: STARTING_SCORE });
-    await store.reserveSlot(request('unknown', [], 2));
+    assert.deepEqual(await store.getVolunteer('v'), {
+      id: 'v',
+      ownerId: 'broker-a',
+      kind: 'headless',
+      nat: 'unknown',
+      announcedSlots: 2,
+      reservedSlots: 0,
+      score: STARTING_SCORE,
+    });
+    await store.reserveSlot(request('unknown'));
     await store.releaseSlot('v', 'used');
     assert.deepEqual(await store.counts(), { volunteers: 1, freeSlots: 1, reservedSlots: 0 });
     // A second release without a reservation changes nothing.
@@ -124,19 +188,35 @@ describe('MemoryVolunteerStore', () => {
   });
 
   test('maxReservedPerVolunteer caps offers in flight even with free slots', async () => {
-    const store = await storeWith([['v', 'unknown', 10]]);
-    assert.equal(await store.reserveSlot(request('unknown', [], 2)), 'v');
-    assert.equal(await store.reserveSlot(request('unknown', [], 2)), 'v');
-    assert.equal(await store.reserveSlot(request('unknown', [], 2)), undefined);
+    const store = await storeWith([['v', 'unknown', 10]], 2);
+    assert.equal(await pick(store, request('unknown')), 'v');
+    assert.equal(await pick(store, request('unknown')), 'v');
+    assert.equal(await pick(store, request('unknown')), '(busy)');
   });
 
-  test('a slots update below the reservations leaves no free slots, never negative', async () => {
-    const store = await storeWith([['v', 'unknown', 2]]);
-    await store.reserveSlot(request('unknown', [], 2));
-    await store.reserveSlot(request('unknown', [], 2));
+  test('a slots update below the reservations leaves no free slots, never negative; a new one frees it', async () => {
+    const store = await storeWith([['v', 'unknown', 2]], 5);
+    await store.reserveSlot(request('unknown'));
+    await store.reserveSlot(request('unknown'));
     await store.updateSlots('v', 1);
     assert.equal((await store.counts()).freeSlots, 0);
-    assert.equal(await store.reserveSlot(request('unknown', [], 5)), undefined);
+    assert.equal(await pick(store, request('unknown')), '(busy)');
+    await store.updateSlots('v', 3);
+    assert.equal(await pick(store, request('unknown')), 'v');
+  });
+
+  test('pools count volunteers by kind and NAT class', async () => {
+    const store = await storeWith([
+      ['a', 'symmetric', 2],
+      ['b', 'symmetric', 3],
+      ['c', 'full-cone', 1],
+    ]);
+    await store.reserveSlot(request('full-cone'));
+    const pools = (await store.pools()).sort((x, y) => x.nat.localeCompare(y.nat));
+    assert.deepEqual(pools, [
+      { kind: 'headless', nat: 'full-cone', volunteers: 1, freeSlots: 1, reservedSlots: 0 },
+      { kind: 'headless', nat: 'symmetric', volunteers: 2, freeSlots: 4, reservedSlots: 1 },
+    ]);
   });
 
   test('removed volunteers are gone with their reservations; unknown ids are ignored', async () => {
@@ -144,14 +224,14 @@ describe('MemoryVolunteerStore', () => {
       ['a', 'unknown', 1],
       ['b', 'unknown', 1],
     ]);
-    await store.reserveSlot(request('unknown'));
+    assert.equal(await pick(store, request('unknown')), 'a');
     await store.removeVolunteer('a');
     await store.removeVolunteer('nobody');
     await store.updateSlots('nobody', 3);
     await store.releaseSlot('nobody', 'used');
     assert.equal(await store.getVolunteer('a'), undefined);
-    const counts = await store.counts();
-    assert.equal(counts.volunteers, 1);
+    assert.equal((await store.counts()).volunteers, 1);
+    assert.equal(await pick(store, request('unknown', ['b'])), '(none)', 'a removed with its reservation: nothing in flight');
     await store.close();
     assert.equal((await store.counts()).volunteers, 0);
   });
