@@ -18,6 +18,7 @@ import { type ExitConfig, verifyExitConfig } from './config.ts';
 import { DestinationBridge } from './destination-bridge.ts';
 import { DestinationDialer, DestinationError } from './destination-dialer.ts';
 import { EgressPolicy } from './egress-policy.ts';
+import { type ExitMetrics, ExitPrometheus, noStreamRefusals, streamRefusalReason } from './metrics.ts';
 import { OutboundBudget, type SessionAccount } from './outbound-budget.ts';
 
 /** A path that keeps sending refused RESUMEs is closed after this many. */
@@ -34,42 +35,7 @@ export interface ExitServerOptions {
   onStreamRequest?(target: { host: string; port: number }): void;
 }
 
-export interface ExitMetrics {
-  sessionsOpen: number;
-  sessionsTotal: number;
-  streamsOpen: number;
-  streamsTotal: number;
-  streamsRefused: number;
-  bytesToDestinations: number;
-  bytesFromDestinations: number;
-  /** Bytes read from destination sockets so far (live; bytesFromDestinations is added when a stream finishes). */
-  bytesReadFromDestinations: number;
-  /** Bytes held now for all sessions toward their clients: queued for credit plus sent and unacknowledged. */
-  outboundQueuedBytes: number;
-  /** The same, for the session that holds the most. */
-  largestSessionQueuedBytes: number;
-  /** The shared part of maxQueuedBytesTotal is full: sessions above their reserve read nothing until it drains. */
-  outboundSharedPoolFull: boolean;
-  /** Sessions whose destinations are paused by an outbound budget now. */
-  sessionsPausedByBudget: number;
-  /** Destination connections paused by an outbound budget now. */
-  destinationsPausedByBudget: number;
-  sessionErrors: number;
-  resumes: number;
-  resumesRefused: number;
-  /** Paths dropped because they delivered a record that failed its checks. */
-  pathsFailed: number;
-  /** Records that arrived on a path after its session had left it (dropped, the socket terminated). */
-  recordsFromOldPaths: number;
-  /** Paths closed because their session sent nothing for sessionSilenceTimeoutMs. */
-  pathsSilent: number;
-  /** Detached sessions freed early because more than maxDetachedSessions waited for a resume. */
-  detachedEvicted: number;
-  /** Paths refused because their volunteer address already held maxPathsPerAddress. */
-  pathsRefused: number;
-  /** HELLOs refused because their volunteer address started sessions too fast. */
-  handshakesRefused: number;
-}
+export type { ExitMetrics } from './metrics.ts';
 
 /** Most addresses whose handshake budget the exit remembers at once. */
 const MAX_TRACKED_ADDRESSES = 100_000;
@@ -91,9 +57,10 @@ export class ExitServer {
   private readonly metrics: ExitMetrics = {
     sessionsOpen: 0,
     sessionsTotal: 0,
+    sessionsRefusedFull: 0,
     streamsOpen: 0,
     streamsTotal: 0,
-    streamsRefused: 0,
+    streamsRefused: noStreamRefusals(),
     bytesToDestinations: 0,
     bytesFromDestinations: 0,
     bytesReadFromDestinations: 0,
@@ -119,6 +86,8 @@ export class ExitServer {
   /** New sessions per volunteer address per minute. */
   private readonly handshakesPerAddress: AddressRateLimit;
   private readonly silenceSweep: ReturnType<typeof setInterval>;
+  /** This exit's own registry: /metrics. */
+  private readonly prometheus = new ExitPrometheus(() => this.snapshot());
 
   constructor(private readonly options: ExitServerOptions) {
     this.config = verifyExitConfig(options.config);
@@ -169,6 +138,7 @@ export class ExitServer {
     const budget = this.outboundBudget.stats;
     return {
       ...this.metrics,
+      streamsRefused: { ...this.metrics.streamsRefused },
       outboundQueuedBytes: budget.queuedBytes,
       largestSessionQueuedBytes: budget.largestSessionQueuedBytes,
       outboundSharedPoolFull: budget.sharedPoolFull,
@@ -179,32 +149,11 @@ export class ExitServer {
 
   private serveHttp(request: IncomingMessage, response: ServerResponse): void {
     if (request.method === 'GET' && request.url === BrokerRoute.METRICS) {
-      const metrics = this.snapshot();
-      const lines: string[] = [];
-      const gauge = (name: string, help: string, value: number, type = 'gauge'): void => {
-        lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
-      };
-      gauge('ferry_exit_sessions_open', 'Client sessions open now.', this.metrics.sessionsOpen);
-      gauge('ferry_exit_sessions_total', 'Client sessions accepted.', this.metrics.sessionsTotal, 'counter');
-      gauge('ferry_exit_streams_open', 'Destination connections open now.', this.metrics.streamsOpen);
-      gauge('ferry_exit_streams_total', 'Destination connections opened.', this.metrics.streamsTotal, 'counter');
-      gauge('ferry_exit_streams_refused_total', 'Stream requests refused or failed.', this.metrics.streamsRefused, 'counter');
-      gauge('ferry_exit_session_errors_total', 'Sessions closed by a protocol error.', this.metrics.sessionErrors, 'counter');
-      gauge('ferry_exit_resumes_total', 'Sessions moved to a new path.', this.metrics.resumes, 'counter');
-      gauge('ferry_exit_resumes_refused_total', 'RESUME records refused (unknown, expired, forged or replayed).', this.metrics.resumesRefused, 'counter');
-      gauge('ferry_exit_paths_failed_total', 'Volunteer paths dropped for a record that failed its checks.', this.metrics.pathsFailed, 'counter');
-      gauge(
-        'ferry_exit_old_path_records_total',
-        'Records dropped because they came on a path the session had left.',
-        this.metrics.recordsFromOldPaths,
-        'counter',
+      this.prometheus.render().then(
+        (text) => response.writeHead(200, { 'content-type': this.prometheus.contentType, 'cache-control': 'no-store' }).end(text),
+        () =>
+          response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'INTERNAL_ERROR', message: 'metrics failed' } })),
       );
-      gauge('ferry_exit_outbound_queued_bytes', 'Bytes held for clients: queued for their credit plus sent and unacknowledged.', metrics.outboundQueuedBytes);
-      gauge('ferry_exit_outbound_largest_session_queued_bytes', 'Bytes held for the client session holding the most.', metrics.largestSessionQueuedBytes);
-      gauge('ferry_exit_outbound_shared_pool_full', '1 while the shared outbound budget is full.', metrics.outboundSharedPoolFull ? 1 : 0);
-      gauge('ferry_exit_destinations_paused', 'Destination connections not read because of an outbound budget.', metrics.destinationsPausedByBudget);
-      gauge('ferry_exit_destination_read_bytes_total', 'Bytes read from destinations.', metrics.bytesReadFromDestinations, 'counter');
-      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(`${lines.join('\n')}\n`);
       return;
     }
     if (request.method === 'GET' && request.url === '/healthz') {
@@ -267,6 +216,7 @@ export class ExitServer {
         return;
       }
       if (this.sessions.size >= this.config.maxSessions) {
+        this.metrics.sessionsRefusedFull++;
         send(encodeRefusedRecord(`this exit is full (${this.config.maxSessions} sessions); try again later`));
         socket.close(WebSocketCloseCode.TRY_AGAIN_LATER, 'exit full');
         return;
@@ -426,8 +376,8 @@ export class ExitServer {
         bridge.attach(socket);
       },
       (error: unknown) => {
-        this.metrics.streamsRefused++;
         const code = error instanceof DestinationError ? error.streamCode : StreamErrorCode.GENERAL_FAILURE;
+        this.metrics.streamsRefused[streamRefusalReason(code)]++;
         stream.reject(code, error instanceof Error ? error.message : 'connection failed');
       },
     );

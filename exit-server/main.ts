@@ -1,10 +1,12 @@
 /**
  * @module exit-server/main
  * `ferry exit`: parses flags, starts an exit server, prints one ready line, and stops cleanly on SIGINT/SIGTERM.
+ * stdout carries only that line (people, the demo and the harness read it); the log goes to stderr as JSON lines.
  * runExit throws ExitUsageError for bad flags, InvalidConfigError for an out-of-range value, KeyFileError for an
  * unreadable key file.
  */
 import { parseArgs } from 'node:util';
+import { createJsonLogger } from '../protocol/adapters/json-log.ts';
 import { defaultExitConfig } from './config.ts';
 import { ExitServer } from './exit-server.ts';
 import { loadOrCreateKeyPair } from './keys.ts';
@@ -86,10 +88,17 @@ export async function runExit(argv: string[]): Promise<void> {
         wholeNumber(values['max-queued-mib-per-session'], '--max-queued-mib-per-session', defaultExitConfig.maxQueuedBytesPerSession / MIB) * MIB,
     },
   });
-  const { url } = await server.listen();
+  const logger = createJsonLogger('ferry-exit');
+  const { url, port } = await server.listen();
   process.stdout.write(`ferry exit: ${url} ready, public key ${server.publicKey} (pid ${process.pid})\n`);
+  // The port only: the log names no address, not even the one the operator chose (it is in the ready line).
+  logger.info({ port, publicKey: server.publicKey }, 'listening');
   const stop = (): void => {
-    void server.close().then(() => process.exit(0));
+    logger.info('stopping');
+    void server.close().then(() => {
+      logger.info('stopped');
+      process.exit(0);
+    });
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

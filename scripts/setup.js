@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Makes a fresh Debian machine with Node ready for `npm run demo` and `npm test`: installs the npm packages when
-// they are missing or stale, Debian's chromium and curl when they are missing, and builds the extension.
+// they are missing or stale, Debian's chromium, curl, nftables and coturn when they are missing, and builds the
+// extension.
 // Idempotent and quick when everything is already there.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -30,10 +31,15 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
-// 2. Debian packages the browser tests and the demo need.
+// 2. Debian packages the browser tests and the demo need, and the NAT lab's routers (nft) and STUN server (coturn:
+// turnserver, turnutils_natdiscovery) for tests/integration/nat-discovery.test.ts.
 const missing = [];
 if (!existsSync(process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium')) missing.push('chromium');
 if (!which('curl')) missing.push('curl');
+if (!which('nft')) missing.push('nftables');
+if (!which('turnserver') || !which('turnutils_natdiscovery')) missing.push('coturn');
+// Brokers on Redis (the tests start their own redis-server; the package starts no service here).
+if (!existsSync(process.env.FERRY_REDIS_SERVER ?? '/usr/bin/redis-server')) missing.push('redis-server');
 if (missing.length > 0) {
   const asRoot = process.getuid?.() === 0 ? [] : ['sudo'];
   say(`installing Debian packages: ${missing.join(' ')}`);
@@ -41,6 +47,18 @@ if (missing.length > 0) {
     asRoot.length ? run('sudo', ['apt-get', ...args]) : run('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   apt(['update', '-qq']);
   apt(['install', '-y', '-qq', ...missing]);
+  // Under systemd, Debian's coturn starts a TURN server on the machine's own port 3478 (under sysvinit it stays off,
+  // TURNSERVER_ENABLED in /etc/default/coturn). The lab runs its own coturn inside a namespace and needs no service,
+  // so switch it off; best effort, as without systemd as init `systemctl` cannot stop anything (nor needs to).
+  if (missing.includes('coturn') && which('systemctl')) {
+    try {
+      const disable = ['systemctl', 'disable', '--now', 'coturn'];
+      if (asRoot.length) run('sudo', disable, { stdio: 'ignore' });
+      else run(disable[0], disable.slice(1), { stdio: 'ignore' });
+    } catch {
+      say('could not stop the coturn service (no systemd?); the NAT lab does not use it');
+    }
+  }
 }
 
 // 3. The extension (Vite + crxjs; well under a second).

@@ -88,6 +88,13 @@ export interface BrokerConfig {
    * applies to loopback peers too. Off by default: on one machine (the demo, the tests) every peer is on loopback.
    */
   sameNetworkRuleOnLoopback: boolean;
+  /**
+   * Redis to share volunteers with other broker instances (redis://[:password@]host:port[/db]): pools in Redis, offers
+   * between instances over pub/sub (broker-mesh.ts). Default: none (this instance keeps everything in memory).
+   */
+  redisUrl: string | undefined;
+  /** Prepended to every Redis key and channel, so several networks can share one Redis. Default 'ferry:'. */
+  redisKeyPrefix: string;
   /** Where log events go. Default: nowhere (the broker logs nothing per request). */
   log: ((event: BrokerLogEvent) => void) | undefined;
   /**
@@ -120,6 +127,8 @@ export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   volunteerHelloTimeoutMs: 10_000,
   maxOffersPerVolunteerPending: 1,
   sameNetworkRuleOnLoopback: false,
+  redisUrl: undefined,
+  redisKeyPrefix: 'ferry:',
   log: undefined,
   store: undefined,
 });
@@ -188,6 +197,12 @@ export function verifyBrokerConfig(overrides: Partial<BrokerConfig> = {}): Verif
     throw new BrokerConfigError(
       `broker config "volunteerAnswerTimeoutMs" (${config.volunteerAnswerTimeoutMs} ms) must be less than "clientAnswerTimeoutMs" (${config.clientAnswerTimeoutMs} ms), so a silent volunteer cannot hold a client for its whole wait; at most half leaves room for a second volunteer`,
     );
+  }
+  if (config.redisUrl !== undefined && (typeof config.redisUrl !== 'string' || !/^rediss?:\/\/./.test(config.redisUrl))) {
+    throw new BrokerConfigError('broker config "redisUrl" must be a redis:// or rediss:// URL, such as redis://127.0.0.1:6379');
+  }
+  if (typeof config.redisKeyPrefix !== 'string' || config.redisKeyPrefix.length > 64 || /\s/.test(config.redisKeyPrefix)) {
+    throw new BrokerConfigError('broker config "redisKeyPrefix" must be a string of at most 64 characters without spaces');
   }
   if (typeof config.sameNetworkRuleOnLoopback !== 'boolean') throw new BrokerConfigError('broker config "sameNetworkRuleOnLoopback" must be true or false');
   if (config.log !== undefined && typeof config.log !== 'function') throw new BrokerConfigError('broker config "log" must be a function');

@@ -1,11 +1,13 @@
 /**
  * @module broker-main
  * `ferry broker`: parses flags, starts a broker, prints one ready line, and stops cleanly on SIGINT/SIGTERM.
+ * stdout carries only that line (people, the demo and the tests read it); the log goes to stderr as JSON lines.
  * runBroker resolves once the broker has stopped; it throws BrokerUsageError for bad flags and BrokerConfigError
  * for a bad exit list or limit.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { createJsonLogger, logEventsTo } from '../protocol/adapters/json-log.ts';
 import { ExitListError, OperatorKeyError, parseOperatorPublicKeys, parseSignedExitList, type SignedExitList } from '../protocol/exit-list.ts';
 import { createBroker } from './broker.ts';
 import { DEFAULT_BROKER_CONFIG } from './config.ts';
@@ -20,6 +22,8 @@ Options:
   --port PORT            TCP port, 0 for any free one (default ${DEFAULT_BROKER_CONFIG.port})
   --exit-list FILE       the operator-signed exit list to serve (made with "ferry exit-list sign")
   --exit-list-key KEY    check the list's signature against this operator key at start-up (repeatable)
+  --redis URL            share volunteers with other brokers through this Redis (redis://host:port); default: memory
+  --redis-prefix TEXT    prefix for this network's Redis keys and channels (default ${DEFAULT_BROKER_CONFIG.redisKeyPrefix})
   --help                 show this text
 `;
 
@@ -82,6 +86,8 @@ function parseFlags(argv: string[]) {
         port: { type: 'string' },
         'exit-list': { type: 'string' },
         'exit-list-key': { type: 'string', multiple: true },
+        redis: { type: 'string' },
+        'redis-prefix': { type: 'string' },
         help: { type: 'boolean' },
       },
     }).values;
@@ -100,19 +106,22 @@ export async function runBroker(argv: string[]): Promise<void> {
   const port = values.port === undefined ? DEFAULT_BROKER_CONFIG.port : parsePort(values.port);
   const exitListPath = values['exit-list'];
   const exitList = exitListPath === undefined ? undefined : await readExitListFile(exitListPath);
+  const logger = createJsonLogger('ferry-broker');
   const broker = createBroker({
     host: values.host ?? DEFAULT_BROKER_CONFIG.host,
     port,
     exitList,
     exitListKeys: parseKeys(values['exit-list-key'] ?? []),
-    log: (event) => {
-      if (event.level !== 'info') process.stderr.write(`ferry broker: ${event.level}: ${event.message}\n`);
-    },
+    redisUrl: values.redis,
+    redisKeyPrefix: values['redis-prefix'] ?? DEFAULT_BROKER_CONFIG.redisKeyPrefix,
+    log: logEventsTo(logger),
   });
-  if (exitList === undefined) process.stderr.write('ferry broker: no --exit-list given; clients get NO_EXIT_LIST and volunteers take no offers\n');
+  if (exitList === undefined) logger.warn('no --exit-list given; clients get NO_EXIT_LIST and volunteers take no offers');
   const address = await broker.listen();
   const shownHost = address.host.includes(':') ? `[${address.host}]` : address.host;
   process.stdout.write(`ferry broker: http://${shownHost}:${address.port} ready (pid ${process.pid})\n`);
+  // The port only: the log names no address, not even the one the operator chose (it is in the ready line).
+  logger.info({ port: address.port }, 'listening');
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -123,5 +132,7 @@ export async function runBroker(argv: string[]): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  logger.info('stopping');
   await broker.close();
+  logger.info('stopped');
 }

@@ -22,7 +22,7 @@ import type {
   VolunteerStore,
   VolunteerStoreCounts,
 } from './store.ts';
-import { freeSlotsOf } from './store.ts';
+import { clampScore, freeSlotsOf } from './store.ts';
 
 export interface MemoryVolunteerStoreOptions {
   /** Offers one volunteer may hold at once (BrokerConfig.maxOffersPerVolunteerPending). Default 1. */
@@ -229,10 +229,4 @@ function isAllowed(entry: VolunteerEntry, request: SlotRequest): boolean {
 function firstAllowed(queue: Map<string, VolunteerEntry>, request: SlotRequest): VolunteerEntry | undefined {
   for (const entry of queue.values()) if (isAllowed(entry, request)) return entry;
   return undefined;
-}
-
-/** Scores are whole steps from 0 to SCORE_STEPS (answer-record.ts); anything else is pulled into range. */
-function clampScore(score: number): number {
-  if (!Number.isFinite(score)) return 0;
-  return Math.min(SCORE_STEPS, Math.max(0, Math.floor(score)));
 }

@@ -20,6 +20,7 @@
  * setting of the store so it can keep an index of the volunteers that can take an offer now.
  */
 import type { NatClass, VolunteerKind } from '../protocol/signaling.ts';
+import { SCORE_STEPS } from './answer-record.ts';
 
 export interface NewVolunteer {
   id: string;
@@ -105,4 +106,10 @@ export interface VolunteerStore {
 /** Free slots of a volunteer: announced minus those held by offers in flight. */
 export function freeSlotsOf(volunteer: Pick<VolunteerSnapshot, 'announcedSlots' | 'reservedSlots'>): number {
   return Math.max(0, volunteer.announcedSlots - volunteer.reservedSlots);
+}
+
+/** Scores are whole steps from 0 to SCORE_STEPS (answer-record.ts); anything else is pulled into range. */
+export function clampScore(score: number): number {
+  if (!Number.isFinite(score)) return 0;
+  return Math.min(SCORE_STEPS, Math.max(0, Math.floor(score)));
 }

@@ -47,6 +47,17 @@ test('every local-channel error code (helper errors, path errors) is listed', ()
   assertListed('local-channel format error code', codes([read('protocol/local-channel.ts')], /readonly code = '([A-Z_]+)'/g));
 });
 
+test('every metric the broker and the exit serve is listed in docs/operations.md', () => {
+  const operations = read('docs/operations.md');
+  const names = codes([read('signaling-server/prometheus.ts'), read('exit-server/metrics.ts')], /name: '(ferry_[a-z_]+)'/g);
+  assert.ok(names.length > 0, 'found no metric names in the code: the pattern is stale');
+  assert.deepEqual(
+    names.filter((name) => !operations.includes(`\`${name}`)),
+    [],
+    'metrics served but not listed in docs/operations.md',
+  );
+});
+
 test('the docs stand on their own: no pointers outside the repository, and every relative link resolves', () => {
   const documents = [
     'README.md',

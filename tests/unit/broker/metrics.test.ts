@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Registry, register } from 'prom-client';
 import { waitFor } from '../../../harness/wait.ts';
+import { BrokerPrometheus, type VolunteerPoolCount } from '../../../signaling-server/prometheus.ts';
+import { parsePrometheusText, sampleValue } from '../prometheus-text.ts';
 import { offerBody, TestNetwork } from './helpers.ts';
 
 const REQUIRED_METRICS = [
@@ -16,26 +19,20 @@ const REQUIRED_METRICS = [
   'ferry_broker_volunteers_benched_total',
 ];
 
-/** Parses Prometheus text into name -> value, checking every sample has HELP and TYPE lines before it. */
+/**
+ * GETs /metrics and parses it (prom-client's Prometheus text), checking its Content-Type and that every ferry_broker_*
+ * family has HELP text and is a counter or gauge. Returns the value of each unlabelled ferry_broker_* metric.
+ */
 async function scrape(network: TestNetwork): Promise<Map<string, number>> {
   const response = await network.get('/metrics');
   assert.equal(response.status, 200);
-  assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  assert.equal(response.headers.get('content-type'), Registry.PROMETHEUS_CONTENT_TYPE);
   const values = new Map<string, number>();
-  const described = new Set<string>();
-  for (const line of (await response.text()).split('\n')) {
-    if (line === '') continue;
-    const meta = /^# (HELP|TYPE) (\S+) (.+)$/.exec(line);
-    if (meta) {
-      if (meta[1] === 'TYPE') {
-        assert.match(meta[3]!, /^(counter|gauge)$/);
-        described.add(meta[2]!);
-      }
-      continue;
-    }
-    const [name, value] = line.split(' ');
-    assert.ok(described.has(name!), `${name} has a TYPE line`);
-    values.set(name!, Number(value));
+  for (const family of parsePrometheusText(await response.text()).values()) {
+    if (!family.name.startsWith('ferry_broker_')) continue;
+    assert.ok(family.help.length > 0, `${family.name} has HELP text`);
+    assert.match(family.type, /^(counter|gauge)$/, family.name);
+    for (const sample of family.samples) if (Object.keys(sample.labels).length === 0) values.set(sample.name, sample.value);
   }
   return values;
 }
@@ -45,6 +42,50 @@ test('/metrics has every required metric with HELP and TYPE, all zero at start',
   t.after(() => network.close());
   const values = await scrape(network);
   for (const name of REQUIRED_METRICS) assert.equal(values.get(name), 0, name);
+  const text = await (await network.get('/metrics')).text();
+  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) {
+    assert.ok(parsePrometheusText(text).has(name), `the process metric ${name} is there too`);
+  }
+});
+
+test("each broker counts in its own registry, never in prom-client's global one", async (t) => {
+  const first = await TestNetwork.start();
+  t.after(() => first.close());
+  const second = await TestNetwork.start();
+  t.after(() => second.close());
+  await first.postClient('not json');
+  await first.postClient('not json');
+  await second.postClient('not json');
+  assert.equal((await scrape(first)).get('ferry_broker_bad_requests_total'), 2);
+  assert.equal((await scrape(second)).get('ferry_broker_bad_requests_total'), 1);
+  assert.equal((await scrape(first)).get('ferry_broker_bad_requests_total'), 2, 'a second scrape shows the same total, not twice it');
+  assert.doesNotMatch(await register.metrics(), /ferry_/);
+});
+
+test('volunteers and free slots by kind and NAT class, once the store gives them; an emptied pool disappears', async (t) => {
+  const network = await TestNetwork.start();
+  t.after(() => network.close());
+  let pools: VolunteerPoolCount[] = [
+    { kind: 'headless', nat: 'unrestricted', volunteers: 2, freeSlots: 7 },
+    { kind: 'extension', nat: 'restricted', volunteers: 1, freeSlots: 0 },
+  ];
+  const prometheus = new BrokerPrometheus({ snapshot: () => network.broker.metrics(), volunteerPools: async () => pools });
+  let families = parsePrometheusText(await prometheus.render());
+  assert.equal(families.get('ferry_broker_volunteers')?.type, 'gauge');
+  assert.equal(sampleValue(families, 'ferry_broker_volunteers', { kind: 'headless', nat: 'unrestricted' }), 2);
+  assert.equal(sampleValue(families, 'ferry_broker_volunteers', { kind: 'extension', nat: 'restricted' }), 1);
+  assert.equal(sampleValue(families, 'ferry_broker_pool_slots_free', { kind: 'headless', nat: 'unrestricted' }), 7);
+  assert.equal(sampleValue(families, 'ferry_broker_pool_slots_free', { kind: 'extension', nat: 'restricted' }), 0);
+
+  pools = [{ kind: 'headless', nat: 'unrestricted', volunteers: 1, freeSlots: 3 }];
+  families = parsePrometheusText(await prometheus.render());
+  assert.equal(sampleValue(families, 'ferry_broker_volunteers', { kind: 'headless', nat: 'unrestricted' }), 1);
+  assert.equal(sampleValue(families, 'ferry_broker_volunteers', { kind: 'extension', nat: 'restricted' }), undefined);
+  assert.equal(families.get('ferry_broker_volunteers')?.samples.length, 1);
+
+  const withoutPools = parsePrometheusText(await new BrokerPrometheus({ snapshot: () => network.broker.metrics() }).render());
+  assert.equal(withoutPools.has('ferry_broker_volunteers'), false, 'left out until the store can count pools');
+  assert.equal(withoutPools.has('ferry_broker_matches_total'), true);
 });
 
 test('/metrics counts volunteers, slots, matches, timeouts, refusals and bad requests', async (t) => {

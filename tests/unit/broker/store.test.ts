@@ -1,31 +1,40 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import type { LocalRedis } from '../../../harness/redis.ts';
+import { startLocalRedis } from '../../../harness/redis.ts';
 import type { NatClass } from '../../../protocol/signaling.ts';
 import { NAT_CLASSES } from '../../../protocol/signaling.ts';
 import { MemoryVolunteerStore } from '../../../signaling-server/memory-store.ts';
 import { natPreferenceRank, natsConnect, volunteerClassesFor } from '../../../signaling-server/nat-matching.ts';
 import { networkKeyOf } from '../../../signaling-server/network-key.ts';
-import type { SlotRequest } from '../../../signaling-server/store.ts';
+import { RedisVolunteerStore } from '../../../signaling-server/redis-store.ts';
+import type { SlotRequest, VolunteerStore } from '../../../signaling-server/store.ts';
 
 function request(clientNat: NatClass, excludeIds: string[] = [], clientNetwork?: string): SlotRequest {
   return { clientNat, clientNetwork, excludeIds: new Set(excludeIds) };
 }
+
+/** The broker instance the volunteers of these tests belong to (alive in the Redis store). */
+const OWNER_ID = 'broker-a';
 
 /** Every volunteer starts with the same score, as newcomers do, unless the tuple gives one. */
 const STARTING_SCORE = 9;
 
 type VolunteerRow = [id: string, nat: NatClass, slots: number, score?: number, network?: string];
 
-async function storeWith(volunteers: VolunteerRow[], maxReservedPerVolunteer = 1): Promise<MemoryVolunteerStore> {
-  const store = new MemoryVolunteerStore({ maxReservedPerVolunteer });
+/** Opens an empty store of the kind under test. */
+type StoreFactory = (maxReservedPerVolunteer: number) => Promise<VolunteerStore>;
+
+async function fill(store: VolunteerStore, volunteers: VolunteerRow[]): Promise<VolunteerStore> {
   for (const [id, nat, slots, score, network] of volunteers) {
-    await store.addVolunteer({ id, ownerId: 'broker-a', kind: 'headless', nat, network, slots, score: score ?? STARTING_SCORE });
+    await store.addVolunteer({ id, ownerId: OWNER_ID, kind: 'headless', nat, network, slots, score: score ?? STARTING_SCORE });
   }
   return store;
 }
 
 /** The id reserved, or the kind of refusal. */
-async function pick(store: MemoryVolunteerStore, slotRequest: SlotRequest): Promise<string> {
+async function pick(store: VolunteerStore, slotRequest: SlotRequest): Promise<string> {
   const reservation = await store.reserveSlot(slotRequest);
   return reservation.kind === 'reserved' ? reservation.volunteerId : `(${reservation.kind})`;
 }
@@ -81,9 +90,13 @@ describe('network keys', () => {
   });
 });
 
-describe('MemoryVolunteerStore', () => {
+/** The rules every VolunteerStore follows (store.ts), checked on each implementation. */
+function storeContract(open: StoreFactory): void {
+  const storeWith = async (volunteers: VolunteerRow[], maxReservedPerVolunteer = 1): Promise<VolunteerStore> =>
+    await fill(await open(maxReservedPerVolunteer), volunteers);
+
   test('empty store reserves nothing', async () => {
-    const store = new MemoryVolunteerStore();
+    const store = await open(1);
     assert.equal(await pick(store, request('unknown')), '(none)');
     assert.deepEqual(await store.counts(), { volunteers: 0, freeSlots: 0, reservedSlots: 0 });
   });
@@ -126,7 +139,7 @@ describe('MemoryVolunteerStore', () => {
     assert.equal(await pick(store, request('unknown')), 'thirty-two');
     assert.equal(await pick(store, request('unknown')), 'three');
     assert.equal(await pick(store, request('unknown')), 'two', 'round and round, whatever the slots');
-    await store.addVolunteer({ id: 'new', ownerId: 'broker-a', kind: 'tab', nat: 'unknown', network: undefined, slots: 1, score: STARTING_SCORE });
+    await store.addVolunteer({ id: 'new', ownerId: OWNER_ID, kind: 'tab', nat: 'unknown', network: undefined, slots: 1, score: STARTING_SCORE });
     assert.equal(await pick(store, request('unknown')), 'new', 'a newcomer is tried at once');
   });
 
@@ -172,7 +185,7 @@ describe('MemoryVolunteerStore', () => {
     await store.releaseSlot('v', 'unused');
     assert.deepEqual(await store.getVolunteer('v'), {
       id: 'v',
-      ownerId: 'broker-a',
+      ownerId: OWNER_ID,
       kind: 'headless',
       nat: 'unknown',
       announcedSlots: 2,
@@ -234,5 +247,64 @@ describe('MemoryVolunteerStore', () => {
     assert.equal(await pick(store, request('unknown', ['b'])), '(none)', 'a removed with its reservation: nothing in flight');
     await store.close();
     assert.equal((await store.counts()).volunteers, 0);
+  });
+}
+
+describe('MemoryVolunteerStore', () => {
+  storeContract(async (maxReservedPerVolunteer) => new MemoryVolunteerStore({ maxReservedPerVolunteer }));
+});
+
+describe('RedisVolunteerStore (a real redis-server)', () => {
+  let redis: LocalRedis | undefined;
+  const connections: Redis[] = [];
+  const stores: RedisVolunteerStore[] = [];
+  let runs = 0;
+  before(async () => {
+    redis = await startLocalRedis();
+  });
+  after(async () => {
+    for (const store of stores) await store.close();
+    for (const connection of connections) connection.disconnect();
+    await redis?.stop();
+  });
+  storeContract(async (maxReservedPerVolunteer) => {
+    const connection = new Redis(redis?.url ?? '', { lazyConnect: true });
+    connections.push(connection);
+    await connection.connect();
+    runs += 1;
+    const store = new RedisVolunteerStore({
+      redis: connection,
+      keyPrefix: `test${runs}:`,
+      ownerId: OWNER_ID,
+      maxReservedPerVolunteer,
+      heartbeatMs: 60_000,
+      aliveTtlMs: 120_000,
+      onHeartbeatError: (error) => assert.fail(String(error)),
+    });
+    await store.start();
+    stores.push(store);
+    return store;
+  });
+
+  test('volunteers of an instance that died are skipped, then swept; the living instance is untouched', async () => {
+    const connection = new Redis(redis?.url ?? '', { lazyConnect: true });
+    connections.push(connection);
+    await connection.connect();
+    const common = { redis: connection, keyPrefix: 'sweep:', maxReservedPerVolunteer: 1, heartbeatMs: 60_000, onHeartbeatError: () => {} };
+    const living = new RedisVolunteerStore({ ...common, ownerId: 'living', aliveTtlMs: 120_000 });
+    const dying = new RedisVolunteerStore({ ...common, ownerId: 'dying', aliveTtlMs: 150 });
+    stores.push(living, dying);
+    await living.start();
+    await dying.start();
+    await dying.addVolunteer({ id: 'ghost', ownerId: 'dying', kind: 'headless', nat: 'full-cone', network: undefined, slots: 5, score: 10 });
+    await living.addVolunteer({ id: 'real', ownerId: 'living', kind: 'headless', nat: 'symmetric', network: undefined, slots: 5, score: 0 });
+    // 'ghost' would be first (full cone, best score) for a full-cone client... if its instance were alive.
+    const dyingStopped = dying.close();
+    await dyingStopped;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(await pick(living, request('symmetric')), '(none)', 'the dead instance’s full-cone volunteer is skipped and deleted');
+    assert.equal(await living.getVolunteer('ghost'), undefined);
+    assert.equal(await pick(living, request('full-cone')), 'real');
+    assert.deepEqual(await living.counts(), { volunteers: 1, freeSlots: 4, reservedSlots: 1 });
   });
 });

@@ -9,6 +9,7 @@ import { ExitServer } from '../../../exit-server/exit-server.ts';
 import { waitFor, withTimeout } from '../../../harness/wait.ts';
 import { MuxStreamDuplex } from '../../../protocol/adapters/node-stream.ts';
 import { generateKeyPair, RecordType, type StreamError, StreamErrorCode } from '../../../protocol/index.ts';
+import { parsePrometheusText, sampleValue } from '../prometheus-text.ts';
 import { connectClient } from './ws-client.ts';
 
 const body = randomBytes(5 * 1024 * 1024);
@@ -201,7 +202,8 @@ test('garbage records and text messages close that connection with a clear code;
 
 test('a session for another exit key is refused; the metrics count sessions', async () => {
   await assert.rejects(connectClient(url, strictExit.publicKey), /authentication|closed|lost/);
-  const metrics = await (await fetch(url.replace('ws://', 'http://').replace('/v1/relay', '/metrics'))).text();
-  assert.match(metrics, /ferry_exit_sessions_total \d+/);
+  const metrics = parsePrometheusText(await (await fetch(url.replace('ws://', 'http://').replace('/v1/relay', '/metrics'))).text());
+  assert.equal(sampleValue(metrics, 'ferry_exit_sessions_total'), exit.snapshot().sessionsTotal);
+  assert.ok(exit.snapshot().sessionsTotal >= 1);
   assert.ok(exit.snapshot().sessionErrors >= 1);
 });

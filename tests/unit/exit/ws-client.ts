@@ -3,8 +3,13 @@ import { WebSocket } from 'ws';
 import { nodeChaCha20Poly1305 } from '../../../protocol/adapters/node-aead.ts';
 import { ClientSession, fromBase64Url } from '../../../protocol/index.ts';
 
-export async function connectClient(url: string, publicKey: string): Promise<{ session: ClientSession; socket: WebSocket }> {
-  const socket = new WebSocket(url);
+/** `localAddress`: the volunteer's source address, e.g. '127.0.0.2' (Linux routes all of 127/8 to lo). */
+export async function connectClient(
+  url: string,
+  publicKey: string,
+  options: { localAddress?: string } = {},
+): Promise<{ session: ClientSession; socket: WebSocket }> {
+  const socket = new WebSocket(url, options.localAddress === undefined ? {} : { localAddress: options.localAddress });
   socket.binaryType = 'nodebuffer';
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());

@@ -1,0 +1,414 @@
+/**
+ * @module redis-store
+ * The VolunteerStore for several broker instances: every volunteer of every instance lives in one Redis, so a client
+ * asking any instance can be matched to a volunteer connected to any other (the offer then travels through the
+ * broker mesh, broker-mesh.ts, to the instance holding the volunteer's socket).
+ *
+ * It keeps exactly the rules and the index of the memory store (store.ts, memory-store.ts), in Redis:
+ * - `v:ID` a hash per volunteer: owner, kind, nat, net (network key), ann (announced), res (reserved), score, fresh
+ *   (never offered), q (the queue it sits in, or empty);
+ * - `q:NAT:SCORE` a sorted set per NAT class and score of the volunteers that can take an offer now, ordered by an
+ *   increasing counter, newcomers below everyone offered before: a pick reads a few members, never every volunteer;
+ * - `inflight:NAT` the volunteers of a class holding offers (whether a waiting client should keep waiting);
+ * - `pool:KIND:NAT` running totals for metrics, `pools` the set of those keys;
+ * - `owner:BROKER` the volunteers an instance holds, `brokers` the instances, `alive:BROKER` a key each instance
+ *   refreshes every heartbeat and that expires when it dies.
+ * Every change runs as one Lua script, so picking and reserving stay one atomic step across instances.
+ *
+ * An instance that dies (SIGKILL, a lost host) leaves its volunteers behind; their sockets are gone with it. Once its
+ * `alive:` key expires (aliveTtlMs), a pick skips and deletes any of them it meets, and every instance's heartbeat
+ * sweeps them all, so the pool and the metrics forget them within one more heartbeat.
+ *
+ * One Redis primary, not Redis Cluster: the scripts touch keys they compute themselves.
+ */
+import type { Redis } from 'ioredis';
+import { NAT_CLASSES, VOLUNTEER_KINDS } from '../protocol/signaling.ts';
+import { SCORE_STEPS } from './answer-record.ts';
+import { volunteerClassesFor } from './nat-matching.ts';
+import type {
+  NewVolunteer,
+  SlotOutcome,
+  SlotRequest,
+  SlotReservation,
+  VolunteerPool,
+  VolunteerSnapshot,
+  VolunteerStore,
+  VolunteerStoreCounts,
+} from './store.ts';
+import { clampScore } from './store.ts';
+
+export interface RedisVolunteerStoreOptions {
+  /** A connected ioredis client for commands (not one in subscriber mode). The store does not close it. */
+  redis: Redis;
+  /** Prepended to every key, so several networks (or test runs) can share one Redis. */
+  keyPrefix: string;
+  /** This broker instance's id: the owner of the volunteers it adds. */
+  ownerId: string;
+  /** BrokerConfig.maxOffersPerVolunteerPending. */
+  maxReservedPerVolunteer: number;
+  /** How often this instance refreshes its `alive:` key and sweeps dead instances' volunteers (ms). */
+  heartbeatMs: number;
+  /** How long an `alive:` key lives without a refresh (ms): an instance is dead this long after its last beat. */
+  aliveTtlMs: number;
+  /** Reports a failed heartbeat (Redis unreachable); the next beat tries again. */
+  onHeartbeatError: (error: unknown) => void;
+}
+
+/** Members read from a queue per round trip inside a pick (skipping excluded and same-network volunteers). */
+const PICK_BATCH = 32;
+
+/** Shared Lua: key names, loading a volunteer, pool totals, and the queue index. ARGV[1] is the key prefix. */
+const LUA_COMMON = `
+local P = ARGV[1]
+local function vkey(id) return P .. 'v:' .. id end
+local function freeOf(v) local f = v.ann - v.res; if f < 0 then return 0 end; return f end
+local function load(id)
+  local f = redis.call('HMGET', vkey(id), 'owner', 'kind', 'nat', 'net', 'ann', 'res', 'score', 'fresh', 'q')
+  if not f[1] then return nil end
+  return { owner = f[1], kind = f[2], nat = f[3], net = f[4], ann = tonumber(f[5]), res = tonumber(f[6]),
+           score = tonumber(f[7]), fresh = f[8], q = f[9] }
+end
+local function save(id, v)
+  redis.call('HSET', vkey(id), 'ann', v.ann, 'res', v.res, 'score', v.score, 'fresh', v.fresh, 'q', v.q)
+end
+local function account(v, sign)
+  local pool = P .. 'pool:' .. v.kind .. ':' .. v.nat
+  redis.call('SADD', P .. 'pools', pool)
+  redis.call('HINCRBY', pool, 'volunteers', sign)
+  -- Only non-zero steps: Lua's -1 * 0 is -0, which HINCRBY refuses.
+  local free = freeOf(v)
+  if free ~= 0 then redis.call('HINCRBY', pool, 'free', sign * free) end
+  if v.res ~= 0 then redis.call('HINCRBY', pool, 'reserved', sign * v.res) end
+end
+local function leaveQueue(id, v)
+  if v.q ~= '' then redis.call('ZREM', v.q, id); v.q = '' end
+end
+local function reindex(id, v, maxRes)
+  if freeOf(v) <= 0 or v.res >= maxRes then leaveQueue(id, v); return end
+  if v.q ~= '' then return end
+  local order = redis.call('INCR', P .. 'order')
+  if v.fresh == '1' then order = order - 4503599627370496 end
+  v.q = P .. 'q:' .. v.nat .. ':' .. v.score
+  redis.call('ZADD', v.q, order, id)
+end
+local function remove(id, v)
+  account(v, -1)
+  leaveQueue(id, v)
+  redis.call('SREM', P .. 'inflight:' .. v.nat, id)
+  redis.call('SREM', P .. 'owner:' .. v.owner, id)
+  redis.call('DEL', vkey(id))
+end
+`;
+
+/** ARGV: prefix, id, owner, kind, nat, net, ann, score, maxRes. */
+const LUA_ADD = `${LUA_COMMON}
+local id = ARGV[2]
+local old = load(id)
+if old then remove(id, old) end
+local v = { owner = ARGV[3], kind = ARGV[4], nat = ARGV[5], net = ARGV[6], ann = tonumber(ARGV[7]), res = 0,
+            score = tonumber(ARGV[8]), fresh = '1', q = '' }
+redis.call('HSET', vkey(id), 'owner', v.owner, 'kind', v.kind, 'nat', v.nat, 'net', v.net)
+redis.call('SADD', P .. 'owner:' .. v.owner, id)
+redis.call('SADD', P .. 'brokers', v.owner)
+reindex(id, v, tonumber(ARGV[9]))
+save(id, v)
+account(v, 1)
+return 1`;
+
+/** ARGV: prefix, id. */
+const LUA_REMOVE = `${LUA_COMMON}
+local v = load(ARGV[2])
+if v then remove(ARGV[2], v) end
+return 1`;
+
+/** ARGV: prefix, id, field ('ann' or 'score'), value, maxRes. */
+const LUA_UPDATE = `${LUA_COMMON}
+local id = ARGV[2]
+local v = load(id)
+if not v then return 0 end
+account(v, -1)
+if ARGV[3] == 'score' then
+  local score = tonumber(ARGV[4])
+  if score ~= v.score then leaveQueue(id, v); v.score = score end
+else
+  v.ann = tonumber(ARGV[4])
+end
+reindex(id, v, tonumber(ARGV[5]))
+save(id, v)
+account(v, 1)
+return 1`;
+
+/** ARGV: prefix, id, outcome ('used' or 'unused'), maxRes. */
+const LUA_RELEASE = `${LUA_COMMON}
+local id = ARGV[2]
+local v = load(id)
+if not v or v.res == 0 then return 0 end
+account(v, -1)
+v.res = v.res - 1
+if v.res == 0 then redis.call('SREM', P .. 'inflight:' .. v.nat, id) end
+if ARGV[3] == 'used' and v.ann > 0 then v.ann = v.ann - 1 end
+reindex(id, v, tonumber(ARGV[4]))
+save(id, v)
+account(v, 1)
+return 1`;
+
+/**
+ * ARGV: prefix, maxRes, clientNet ('' for none), scoreSteps, batch, excludedCount, excluded..., class...
+ * Returns {'reserved', id, owner}, {'busy'} or {'none'}.
+ */
+const LUA_RESERVE = `${LUA_COMMON}
+local maxRes = tonumber(ARGV[2])
+local clientNet = ARGV[3]
+local steps = tonumber(ARGV[4])
+local batch = tonumber(ARGV[5])
+local excludedCount = tonumber(ARGV[6])
+local excluded = {}
+for i = 7, 6 + excludedCount do excluded[ARGV[i]] = true end
+local classes = {}
+for i = 7 + excludedCount, #ARGV do classes[#classes + 1] = ARGV[i] end
+local aliveCache = {}
+local function alive(owner)
+  if aliveCache[owner] == nil then aliveCache[owner] = redis.call('EXISTS', P .. 'alive:' .. owner) == 1 end
+  return aliveCache[owner]
+end
+local function allowed(id, v)
+  return not excluded[id] and (clientNet == '' or v.net ~= clientNet)
+end
+for _, nat in ipairs(classes) do
+  for score = steps, 0, -1 do
+    local q = P .. 'q:' .. nat .. ':' .. score
+    local start = 0
+    while true do
+      local ids = redis.call('ZRANGE', q, start, start + batch - 1)
+      if #ids == 0 then break end
+      local kept = 0
+      for _, id in ipairs(ids) do
+        local v = load(id)
+        if not v then
+          redis.call('ZREM', q, id)
+        elseif not alive(v.owner) then
+          remove(id, v)
+        elseif allowed(id, v) then
+          account(v, -1)
+          v.res = v.res + 1
+          v.fresh = '0'
+          redis.call('SADD', P .. 'inflight:' .. v.nat, id)
+          leaveQueue(id, v)
+          reindex(id, v, maxRes)
+          save(id, v)
+          account(v, 1)
+          return { 'reserved', id, v.owner }
+        else
+          kept = kept + 1
+        end
+      end
+      start = start + kept
+    end
+  end
+end
+for _, nat in ipairs(classes) do
+  for _, id in ipairs(redis.call('SMEMBERS', P .. 'inflight:' .. nat)) do
+    local v = load(id)
+    if v and v.ann > 0 and alive(v.owner) and allowed(id, v) then return { 'busy' } end
+  end
+end
+return { 'none' }`;
+
+/** ARGV: prefix, owner. Deletes every volunteer of one instance (its graceful close). */
+const LUA_REMOVE_OWNER = `${LUA_COMMON}
+for _, id in ipairs(redis.call('SMEMBERS', P .. 'owner:' .. ARGV[2])) do
+  local v = load(id)
+  if v then remove(id, v) end
+end
+redis.call('DEL', P .. 'owner:' .. ARGV[2])
+redis.call('SREM', P .. 'brokers', ARGV[2])
+return 1`;
+
+/** ARGV: prefix. Deletes the volunteers of every instance whose alive key has expired. Returns how many. */
+const LUA_SWEEP = `${LUA_COMMON}
+local removed = 0
+for _, owner in ipairs(redis.call('SMEMBERS', P .. 'brokers')) do
+  if redis.call('EXISTS', P .. 'alive:' .. owner) == 0 then
+    for _, id in ipairs(redis.call('SMEMBERS', P .. 'owner:' .. owner)) do
+      local v = load(id)
+      if v then remove(id, v); removed = removed + 1 end
+    end
+    redis.call('DEL', P .. 'owner:' .. owner)
+    redis.call('SREM', P .. 'brokers', owner)
+  end
+end
+return removed`;
+
+/** A Lua script run by its SHA, loaded again if Redis forgot it (a restart or SCRIPT FLUSH). */
+class LuaScript {
+  readonly #source: string;
+  #sha: string | undefined;
+
+  constructor(source: string) {
+    this.#source = source;
+  }
+
+  async run(redis: Redis, args: ReadonlyArray<string | number>): Promise<unknown> {
+    this.#sha ??= String(await redis.script('LOAD', this.#source));
+    try {
+      return await redis.evalsha(this.#sha, 0, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      this.#sha = String(await redis.script('LOAD', this.#source));
+      return await redis.evalsha(this.#sha, 0, ...args);
+    }
+  }
+}
+
+const SCRIPTS = {
+  add: new LuaScript(LUA_ADD),
+  remove: new LuaScript(LUA_REMOVE),
+  update: new LuaScript(LUA_UPDATE),
+  release: new LuaScript(LUA_RELEASE),
+  reserve: new LuaScript(LUA_RESERVE),
+  sweep: new LuaScript(LUA_SWEEP),
+  removeOwner: new LuaScript(LUA_REMOVE_OWNER),
+};
+
+/** A reply from Redis did not have the shape the scripts return. */
+export class RedisStoreReplyError extends Error {
+  override readonly name = 'RedisStoreReplyError';
+  readonly code = 'REDIS_STORE_BAD_REPLY';
+}
+
+export class RedisVolunteerStore implements VolunteerStore {
+  readonly #options: RedisVolunteerStoreOptions;
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  #heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(options: RedisVolunteerStoreOptions) {
+    this.#options = options;
+    this.#redis = options.redis;
+    this.#prefix = options.keyPrefix;
+  }
+
+  /** Marks this instance alive (rejects when Redis cannot be reached), then beats every heartbeatMs until close(). */
+  async start(): Promise<void> {
+    await this.#beat();
+    this.#heartbeat = setInterval(() => {
+      this.#beat().catch(this.#options.onHeartbeatError);
+    }, this.#options.heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  async addVolunteer(volunteer: NewVolunteer): Promise<void> {
+    await SCRIPTS.add.run(this.#redis, [
+      this.#prefix,
+      volunteer.id,
+      volunteer.ownerId,
+      volunteer.kind,
+      volunteer.nat,
+      volunteer.network ?? '',
+      volunteer.slots,
+      clampScore(volunteer.score),
+      this.#options.maxReservedPerVolunteer,
+    ]);
+  }
+
+  async removeVolunteer(id: string): Promise<void> {
+    await SCRIPTS.remove.run(this.#redis, [this.#prefix, id]);
+  }
+
+  async updateSlots(id: string, slots: number): Promise<void> {
+    await SCRIPTS.update.run(this.#redis, [this.#prefix, id, 'ann', slots, this.#options.maxReservedPerVolunteer]);
+  }
+
+  async updateScore(id: string, score: number): Promise<void> {
+    await SCRIPTS.update.run(this.#redis, [this.#prefix, id, 'score', clampScore(score), this.#options.maxReservedPerVolunteer]);
+  }
+
+  async reserveSlot(request: SlotRequest): Promise<SlotReservation> {
+    const reply = await SCRIPTS.reserve.run(this.#redis, [
+      this.#prefix,
+      this.#options.maxReservedPerVolunteer,
+      request.clientNetwork ?? '',
+      SCORE_STEPS,
+      PICK_BATCH,
+      request.excludeIds.size,
+      ...request.excludeIds,
+      ...volunteerClassesFor(request.clientNat),
+    ]);
+    if (!Array.isArray(reply)) throw new RedisStoreReplyError('the reserve script returned no list');
+    const [kind, volunteerId, ownerId] = reply as unknown[];
+    if (kind === 'reserved' && typeof volunteerId === 'string' && typeof ownerId === 'string') return { kind, volunteerId, ownerId };
+    if (kind === 'busy' || kind === 'none') return { kind };
+    throw new RedisStoreReplyError(`the reserve script returned ${JSON.stringify(reply)}`);
+  }
+
+  async releaseSlot(id: string, outcome: SlotOutcome): Promise<void> {
+    await SCRIPTS.release.run(this.#redis, [this.#prefix, id, outcome, this.#options.maxReservedPerVolunteer]);
+  }
+
+  async getVolunteer(id: string): Promise<VolunteerSnapshot | undefined> {
+    const [ownerId, kind, nat, ann, res, score] = await this.#redis.hmget(`${this.#prefix}v:${id}`, 'owner', 'kind', 'nat', 'ann', 'res', 'score');
+    if (ownerId === null || ownerId === undefined) return undefined;
+    return {
+      id,
+      ownerId,
+      kind: oneOf(kind, VOLUNTEER_KINDS, 'kind'),
+      nat: oneOf(nat, NAT_CLASSES, 'nat'),
+      announcedSlots: Number(ann),
+      reservedSlots: Number(res),
+      score: Number(score),
+    };
+  }
+
+  async counts(): Promise<VolunteerStoreCounts> {
+    const totals = { volunteers: 0, freeSlots: 0, reservedSlots: 0 };
+    for (const pool of await this.pools()) {
+      totals.volunteers += pool.volunteers;
+      totals.freeSlots += pool.freeSlots;
+      totals.reservedSlots += pool.reservedSlots;
+    }
+    return totals;
+  }
+
+  async pools(): Promise<VolunteerPool[]> {
+    const poolKeys = await this.#redis.smembers(`${this.#prefix}pools`);
+    const pools: VolunteerPool[] = [];
+    for (const poolKey of poolKeys) {
+      const [kind, nat] = poolKey.slice(`${this.#prefix}pool:`.length).split(':');
+      const fields = await this.#redis.hgetall(poolKey);
+      const volunteers = Number(fields.volunteers ?? 0);
+      if (volunteers <= 0) continue;
+      pools.push({
+        kind: oneOf(kind, VOLUNTEER_KINDS, 'kind'),
+        nat: oneOf(nat, NAT_CLASSES, 'nat'),
+        volunteers,
+        freeSlots: Number(fields.free ?? 0),
+        reservedSlots: Number(fields.reserved ?? 0),
+      });
+    }
+    return pools;
+  }
+
+  /** Stops the heartbeat, forgets every volunteer of this instance (their sockets close with it) and its alive key. */
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+    await SCRIPTS.removeOwner.run(this.#redis, [this.#prefix, this.#options.ownerId]).catch(() => {});
+    await this.#redis.del(this.#aliveKey()).catch(() => {});
+  }
+
+  /** Refreshes this instance's alive key and deletes the volunteers of instances that died. */
+  async #beat(): Promise<void> {
+    await this.#redis.set(this.#aliveKey(), '1', 'PX', this.#options.aliveTtlMs);
+    await this.#redis.sadd(`${this.#prefix}brokers`, this.#options.ownerId);
+    await SCRIPTS.sweep.run(this.#redis, [this.#prefix]);
+  }
+
+  #aliveKey(): string {
+    return `${this.#prefix}alive:${this.#options.ownerId}`;
+  }
+}
+
+function oneOf<T extends string>(value: string | null | undefined, allowed: readonly T[], field: string): T {
+  if (value !== null && value !== undefined && (allowed as readonly string[]).includes(value)) return value as T;
+  throw new RedisStoreReplyError(`Redis holds a volunteer "${field}" of ${JSON.stringify(value)}, which this broker does not know`);
+}
