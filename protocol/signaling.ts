@@ -6,6 +6,7 @@
  */
 import { fromUtf8, utf8Prefix } from './bytes.ts';
 import { type ExitInfo, ExitListError, parseSignedExitList, type SignedExitList } from './exit-list.ts';
+import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from './pairing.ts';
 import { type Fail, isRecord, requireInteger, requireOneOf, requireText } from './validate.ts';
 
 /** The broker's HTTP and WebSocket routes. */
@@ -18,6 +19,8 @@ export const BrokerRoute = {
   VOLUNTEER: '/v1/volunteer',
   /** GET: Prometheus metrics. */
   METRICS: '/metrics',
+  /** GET: the page a pairing link opens (protocol/pairing.ts); the token stays in the fragment, never sent here. */
+  PAIR: '/pair',
 } as const;
 export type BrokerRoute = (typeof BrokerRoute)[keyof typeof BrokerRoute];
 /** The broker's port when none is configured (`ferry broker`, and the extension's default broker URL). */
@@ -91,12 +94,24 @@ export interface VolunteerHello {
   type: 'hello';
   version: 1;
   kind: VolunteerKind;
+  /** Free slots for anyone (the common pool). */
   slots: number;
   nat: NatClass;
+  /** Free slots only for holders of its pairing links (protocol/pairing.ts). Default 0. */
+  personalSlots?: number;
+  /** Ids (pairingIdOf) of its pairing links. Default none. */
+  pairings?: string[];
 }
 export interface VolunteerSlots {
   type: 'slots';
   slots: number;
+  /** Replaces the personal slots too when present. */
+  personalSlots?: number;
+}
+/** Replaces the volunteer's pairing ids (a new link, or a revoked one). */
+export interface VolunteerPairings {
+  type: 'pairings';
+  pairings: string[];
 }
 export interface VolunteerAnswer {
   type: 'answer';
@@ -108,7 +123,7 @@ export interface VolunteerDecline {
   matchId: string;
   reason: string;
 }
-export type VolunteerToBroker = VolunteerHello | VolunteerSlots | VolunteerAnswer | VolunteerDecline;
+export type VolunteerToBroker = VolunteerHello | VolunteerSlots | VolunteerPairings | VolunteerAnswer | VolunteerDecline;
 
 // ---- broker -> volunteer ----
 export interface BrokerWelcome {
@@ -125,6 +140,8 @@ export interface BrokerOffer {
   matchId: string;
   offer: SessionDescription;
   exit: ExitInfo;
+  /** 'personal' when the client holds one of the volunteer's pairing links and takes a personal slot. Default common. */
+  pool?: 'personal';
 }
 export interface BrokerError {
   type: 'error';
@@ -138,6 +155,8 @@ export interface ClientOfferRequest {
   offer: SessionDescription;
   exitId: string;
   nat: NatClass;
+  /** The token of a pairing link (protocol/pairing.ts): match only the volunteer that made it. */
+  pairing?: string;
 }
 export interface ClientOfferResponse {
   matchId: string;
@@ -174,6 +193,18 @@ function requireSlots(obj: Record<string, unknown>): number {
   return requireInteger(obj.slots, '"slots"', 0, MAX_VOLUNTEER_SLOTS, fail);
 }
 
+function optionalPersonalSlots(obj: Record<string, unknown>): number | undefined {
+  return obj.personalSlots === undefined ? undefined : requireInteger(obj.personalSlots, '"personalSlots"', 0, MAX_VOLUNTEER_SLOTS, fail);
+}
+
+function requirePairingIds(value: unknown): string[] {
+  if (!Array.isArray(value) || value.length > MAX_PAIRINGS_PER_VOLUNTEER) {
+    throw new SignalingFormatError(`"pairings" must be a list of at most ${MAX_PAIRINGS_PER_VOLUNTEER} pairing ids`);
+  }
+  for (const id of value) if (!isPairingText(id)) throw new SignalingFormatError('each of "pairings" must be a pairing id (43 base64url characters)');
+  return [...new Set(value as string[])];
+}
+
 function optionalNat(obj: Record<string, unknown>): NatClass {
   return obj.nat === undefined ? 'unknown' : requireOneOf(obj.nat, '"nat"', NAT_CLASSES, fail);
 }
@@ -192,23 +223,37 @@ export function parseClientOfferRequest(value: unknown): ClientOfferRequest {
   if (!isRecord(value)) throw new SignalingFormatError('the body must be a JSON object {offer, exitId, nat}');
   const offer = parseSessionDescription(value.offer, 'offer', 'offer');
   const exitId = requireString(value, 'exitId', 128);
-  return { offer, exitId, nat: optionalNat(value) };
+  const request: ClientOfferRequest = { offer, exitId, nat: optionalNat(value) };
+  if (value.pairing !== undefined) {
+    if (!isPairingText(value.pairing)) throw new SignalingFormatError('"pairing" must be the token of a pairing link (43 base64url characters)');
+    request.pairing = value.pairing;
+  }
+  return request;
 }
 
 export function parseVolunteerMessage(value: unknown): VolunteerToBroker {
   if (!isRecord(value)) throw new SignalingFormatError('a volunteer message must be a JSON object with "type"');
   switch (value.type) {
-    case 'hello':
+    case 'hello': {
       if (value.version !== 1) throw new SignalingFormatError('"version" must be 1');
-      return {
+      const hello: VolunteerHello = {
         type: 'hello',
         version: 1,
         kind: requireOneOf(value.kind, '"kind"', VOLUNTEER_KINDS, fail),
         slots: requireSlots(value),
         nat: optionalNat(value),
       };
-    case 'slots':
-      return { type: 'slots', slots: requireSlots(value) };
+      const personalSlots = optionalPersonalSlots(value);
+      if (personalSlots !== undefined) hello.personalSlots = personalSlots;
+      if (value.pairings !== undefined) hello.pairings = requirePairingIds(value.pairings);
+      return hello;
+    }
+    case 'slots': {
+      const personalSlots = optionalPersonalSlots(value);
+      return personalSlots === undefined ? { type: 'slots', slots: requireSlots(value) } : { type: 'slots', slots: requireSlots(value), personalSlots };
+    }
+    case 'pairings':
+      return { type: 'pairings', pairings: requirePairingIds(value.pairings) };
     case 'answer':
       return { type: 'answer', matchId: requireString(value, 'matchId', 128), answer: parseSessionDescription(value.answer, 'answer', 'answer') };
     case 'decline':
@@ -218,7 +263,7 @@ export function parseVolunteerMessage(value: unknown): VolunteerToBroker {
         reason: typeof value.reason === 'string' ? value.reason.slice(0, MAX_DECLINE_REASON_CHARS) : 'declined',
       };
     default:
-      throw new SignalingFormatError('"type" must be one of hello, slots, answer, decline');
+      throw new SignalingFormatError('"type" must be one of hello, slots, pairings, answer, decline');
   }
 }
 
@@ -241,13 +286,17 @@ export function parseBrokerMessage(value: unknown): BrokerToVolunteer {
       }
       return welcome;
     }
-    case 'offer':
-      return {
+    case 'offer': {
+      const offer: BrokerOffer = {
         type: 'offer',
         matchId: requireString(value, 'matchId', 128),
         offer: parseSessionDescription(value.offer, 'offer', 'offer'),
         exit: parseExitInfo(value.exit),
       };
+      if (value.pool === 'personal') offer.pool = 'personal';
+      else if (value.pool !== undefined) throw new SignalingFormatError('"pool" must be "personal" or absent');
+      return offer;
+    }
     case 'error':
       return { type: 'error', code: requireString(value, 'code', 64), message: requireString(value, 'message', 1000) };
     default:

@@ -43,6 +43,10 @@ export interface BrokerConnectionInit {
   config: BrokerConnectionConfig;
   /** Free slots right now, announced in every hello. */
   freeSlots(): number;
+  /** Free personal slots (for pairing-link holders) right now, announced in every hello. */
+  freePersonalSlots(): number;
+  /** Ids of the pairing links in force, announced in every hello. */
+  pairingIds(): string[];
   events: BrokerConnectionEvents;
 }
 
@@ -84,8 +88,12 @@ export class BrokerConnection {
     this.#setState('stopped');
   }
 
-  sendSlots(slots: number): boolean {
-    return this.#send({ type: 'slots', slots });
+  sendSlots(slots: number, personalSlots: number): boolean {
+    return this.#send({ type: 'slots', slots, personalSlots });
+  }
+
+  sendPairings(pairingIds: string[]): boolean {
+    return this.#send({ type: 'pairings', pairings: pairingIds });
   }
 
   sendAnswer(matchId: string, answer: SessionDescription): boolean {
@@ -120,7 +128,11 @@ export class BrokerConnection {
     socket.addEventListener('open', () => {
       if (socket !== this.#socket) return;
       const { kind, nat } = this.init.config;
-      socket.send(JSON.stringify({ type: 'hello', version: 1, kind, nat, slots: this.init.freeSlots() } satisfies VolunteerToBroker));
+      const hello: VolunteerToBroker = { type: 'hello', version: 1, kind, nat, slots: this.init.freeSlots() };
+      const pairings = this.init.pairingIds();
+      // Only volunteers with pairing links say more, so a plain hello stays what it always was.
+      if (pairings.length > 0) Object.assign(hello, { personalSlots: this.init.freePersonalSlots(), pairings });
+      socket.send(JSON.stringify(hello));
     });
     socket.addEventListener('message', (event: MessageEvent) => {
       if (socket === this.#socket) this.#onMessage(event.data);

@@ -10,6 +10,7 @@
  */
 import { MAX_RECORD_BYTES } from '../protocol/constants.ts';
 import { OperatorKeyError, parseOperatorPublicKeys } from '../protocol/exit-list.ts';
+import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from '../protocol/pairing.ts';
 import { BrokerRoute, MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass, VOLUNTEER_KINDS, type VolunteerKind } from '../protocol/signaling.ts';
 import { requireIntegerFields } from '../protocol/validate.ts';
 
@@ -32,6 +33,13 @@ export interface RelayWorkerConfig {
   nat: NatClass;
   /** Most clients relayed at once. Default 2 (Psiphon Conduit's default); at most MAX_VOLUNTEER_SLOTS. */
   maxClients: number;
+  /**
+   * Most clients relayed at once for holders of this volunteer's pairing links, on top of maxClients (personal slots
+   * nobody else is given). Default 2; 0 turns them off.
+   */
+  maxPersonalClients: number;
+  /** Tokens of this volunteer's pairing links (protocol/pairing.ts); only their ids go to the broker. Default []. */
+  pairingTokens: readonly string[];
   /** STUN/TURN servers for ICE. Default [] (host candidates only). */
   iceServers: RTCIceServer[];
   /**
@@ -59,6 +67,8 @@ export type RelayWorkerOptions = Partial<RelayWorkerConfig> & Pick<RelayWorkerCo
 export const DEFAULT_RELAY_WORKER_CONFIG = {
   nat: 'unknown',
   maxClients: 2,
+  maxPersonalClients: 2,
+  pairingTokens: [],
   iceServers: [],
   answerTimeoutMs: 1_500,
   dataChannelOpenTimeoutMs: 20_000,
@@ -84,6 +94,7 @@ export class RelayWorkerConfigError extends Error {
 /** The unit each integer field is counted in, for error messages. */
 const FIELD_UNITS: Partial<Record<keyof RelayWorkerConfig, string>> = {
   maxClients: 'clients',
+  maxPersonalClients: 'clients',
   maxBufferedBytes: 'bytes',
   answerTimeoutMs: 'ms',
   dataChannelOpenTimeoutMs: 'ms',
@@ -101,6 +112,7 @@ export function createRelayWorkerConfig(options: RelayWorkerOptions): Readonly<R
     ...withoutUndefined(options),
   };
   config.exitListKeys = Array.isArray(config.exitListKeys) ? Object.freeze([...config.exitListKeys]) : config.exitListKeys;
+  config.pairingTokens = Array.isArray(config.pairingTokens) ? Object.freeze([...config.pairingTokens]) : config.pairingTokens;
   verifyRelayWorkerConfig(config);
   return Object.freeze(config);
 }
@@ -122,6 +134,7 @@ export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
     config,
     {
       maxClients: [1, MAX_VOLUNTEER_SLOTS],
+      maxPersonalClients: [0, MAX_VOLUNTEER_SLOTS],
       answerTimeoutMs: [1, MAX_CONFIG_DELAY_MS],
       dataChannelOpenTimeoutMs: [1, MAX_CONFIG_DELAY_MS],
       exitOpenTimeoutMs: [1, MAX_CONFIG_DELAY_MS],
@@ -134,12 +147,22 @@ export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
     (field) => `the value (in ${FIELD_UNITS[field] ?? 'units'})`,
   );
   verifyIceServers(config.iceServers);
+  verifyPairingTokens(config.pairingTokens);
   verifyExitListKeys(config.exitListKeys);
   if (config.dataChannelOpenTimeoutMs <= config.answerTimeoutMs) {
     throw new RelayWorkerConfigError('dataChannelOpenTimeoutMs', 'must be larger than answerTimeoutMs: the client needs the answer before it can connect');
   }
   if (config.brokerReconnectMaxDelayMs < config.brokerReconnectDelayMs) {
     throw new RelayWorkerConfigError('brokerReconnectMaxDelayMs', 'must be at least brokerReconnectDelayMs');
+  }
+}
+
+function verifyPairingTokens(tokens: unknown): void {
+  if (!Array.isArray(tokens) || tokens.length > MAX_PAIRINGS_PER_VOLUNTEER || !tokens.every(isPairingText)) {
+    throw new RelayWorkerConfigError(
+      'pairingTokens',
+      `must be at most ${MAX_PAIRINGS_PER_VOLUNTEER} pairing tokens (43 base64url characters each, as "ferry pairing new" prints)`,
+    );
   }
 }
 

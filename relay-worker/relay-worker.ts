@@ -4,6 +4,7 @@
  * names (only exits on the broker's list), announces free slots after every change, and reports an honest status.
  */
 
+import { pairingIdOf } from '../protocol/pairing.ts';
 import type { RelayState, RelayStatus } from '../protocol/relay-status.ts';
 import type { BrokerOffer, SessionDescription } from '../protocol/signaling.ts';
 import { BrokerConnection, type BrokerConnectionState } from './broker-connection.ts';
@@ -24,6 +25,9 @@ const NOTEWORTHY_CLOSE_REASONS: ReadonlySet<RelayPairCloseReason> = new Set([
   'answer-failed',
 ]);
 
+/** Which of the volunteer's slots a client holds: anyone's, or one kept for its pairing links. */
+type SlotPool = 'common' | 'personal';
+
 export interface RelayWorkerInit {
   config: Readonly<RelayWorkerConfig>;
   environment: RelayEnvironment;
@@ -33,8 +37,10 @@ export interface RelayWorkerInit {
 
 export class RelayWorker {
   #broker: BrokerConnection | undefined;
-  /** Every pair holding a slot, from the offer until it closes. */
-  readonly #pairs = new Set<RelayPair>();
+  /** Every pair holding a slot, from the offer until it closes, and which of its slots it holds. */
+  readonly #pairs = new Map<RelayPair, SlotPool>();
+  /** Tokens of the pairing links in force (config.pairingTokens, then setPairingTokens). */
+  #pairingTokens: readonly string[];
   #clientsNow = 0;
   #clientsTotal = 0;
   #bytesClientToExit = 0;
@@ -43,7 +49,9 @@ export class RelayWorker {
   #trafficStatusTimer: ReturnType<typeof setTimeout> | undefined;
   #lastReported: RelayStatus | undefined;
 
-  constructor(private readonly init: RelayWorkerInit) {}
+  constructor(private readonly init: RelayWorkerInit) {
+    this.#pairingTokens = init.config.pairingTokens;
+  }
 
   get status(): RelayStatus {
     const status: RelayStatus = {
@@ -57,8 +65,26 @@ export class RelayWorker {
     return status;
   }
 
+  /** Free slots for anyone. */
   get freeSlots(): number {
-    return Math.max(0, this.init.config.maxClients - this.#pairs.size);
+    return Math.max(0, this.init.config.maxClients - this.#holding('common'));
+  }
+
+  /** Free slots for holders of this volunteer's pairing links; 0 without any link. */
+  get freePersonalSlots(): number {
+    if (this.#pairingTokens.length === 0) return 0;
+    return Math.max(0, this.init.config.maxPersonalClients - this.#holding('personal'));
+  }
+
+  /**
+   * Replaces the pairing links in force (a new one made, one revoked) and tells the broker at once. Throws
+   * PairingFormatError for a malformed token. Clients already relayed stay.
+   */
+  setPairingTokens(tokens: readonly string[]): void {
+    const ids = tokens.map(pairingIdOf);
+    this.#pairingTokens = [...tokens];
+    this.#broker?.sendPairings(ids);
+    this.#announceSlots();
   }
 
   /** Connects to the broker and starts accepting clients. Does nothing if already started. */
@@ -68,6 +94,8 @@ export class RelayWorker {
       environment: this.init.environment,
       config: this.init.config,
       freeSlots: () => this.freeSlots,
+      freePersonalSlots: () => this.freePersonalSlots,
+      pairingIds: () => this.#pairingTokens.map(pairingIdOf),
       events: {
         onStateChange: (state) => this.#onBrokerState(state),
         onOffer: (offer) => void this.#onOffer(offer),
@@ -87,7 +115,7 @@ export class RelayWorker {
     if (broker === undefined) return;
     this.#broker = undefined;
     broker.stop();
-    for (const pair of [...this.#pairs]) pair.close('stopped', 'the volunteer stopped relaying');
+    for (const pair of [...this.#pairs.keys()]) pair.close('stopped', 'the volunteer stopped relaying');
     clearTimeout(this.#trafficStatusTimer);
     this.#trafficStatusTimer = undefined;
     this.#report();
@@ -116,8 +144,9 @@ export class RelayWorker {
   async #onOffer(offer: BrokerOffer): Promise<void> {
     const broker = this.#broker;
     if (broker === undefined) return;
-    if (this.freeSlots === 0) {
-      broker.sendDecline(offer.matchId, 'no free slot');
+    const pool: SlotPool = offer.pool ?? 'common';
+    if ((pool === 'personal' ? this.freePersonalSlots : this.freeSlots) === 0) {
+      broker.sendDecline(offer.matchId, pool === 'personal' ? 'no free personal slot' : 'no free slot');
       return;
     }
     let exitUrl: URL;
@@ -130,7 +159,7 @@ export class RelayWorker {
       this.#report();
       return;
     }
-    const pair = this.#createPair(exitUrl.href);
+    const pair = this.#createPair(exitUrl.href, pool);
     this.#announceSlots();
     let answer: SessionDescription;
     try {
@@ -143,7 +172,7 @@ export class RelayWorker {
     broker.sendAnswer(offer.matchId, answer);
   }
 
-  #createPair(exitUrl: string): RelayPair {
+  #createPair(exitUrl: string, pool: SlotPool): RelayPair {
     const pair: RelayPair = new RelayPair({
       environment: this.init.environment,
       config: this.init.config,
@@ -168,12 +197,18 @@ export class RelayWorker {
         },
       },
     });
-    this.#pairs.add(pair);
+    this.#pairs.set(pair, pool);
     return pair;
   }
 
+  #holding(pool: SlotPool): number {
+    let count = 0;
+    for (const held of this.#pairs.values()) if (held === pool) count += 1;
+    return count;
+  }
+
   #announceSlots(): void {
-    this.#broker?.sendSlots(this.freeSlots);
+    this.#broker?.sendSlots(this.freeSlots, this.freePersonalSlots);
   }
 
   #reportTrafficSoon(): void {

@@ -55,7 +55,25 @@ const ROUTE_METHODS: Readonly<Record<string, readonly string[]>> = {
   [BrokerRoute.CLIENT]: ['POST', 'OPTIONS'],
   [BrokerRoute.EXITS]: ['GET', 'OPTIONS'],
   [BrokerRoute.METRICS]: ['GET'],
+  [BrokerRoute.PAIR]: ['GET'],
 };
+
+/**
+ * What a pairing link shows in a browser. The extension reads the token from the address bar itself; this page only
+ * tells a person what the link is and what to do. No script, nothing loaded: the fragment never leaves the browser.
+ */
+const PAIR_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Ferry pairing link</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.5">
+<h1>A Ferry pairing link</h1>
+<p>Someone who runs a Ferry volunteer made this link so that you can connect through them.</p>
+<p><strong>With the Ferry extension installed</strong>, opening this page is enough: Ferry keeps the pairing and
+uses that volunteer when you turn on <em>Proxy me</em>. Its popup shows the pairing and lets you remove it.</p>
+<p><strong>Without it</strong>, install Ferry first, then open this link again. Keep the link private: anyone who has
+it can use the volunteer's personal slots.</p>
+</body></html>
+`;
 
 /** Most addresses whose offer rate the broker remembers at once. */
 const MAX_TRACKED_ADDRESSES = 100_000;
@@ -101,7 +119,7 @@ export class BrokerHttpHandler {
     const methods = ROUTE_METHODS[path];
     const cors = path === BrokerRoute.METRICS ? {} : CORS_HEADERS;
     if (methods === undefined) {
-      sendError(response, 404, 'NOT_FOUND', `no route ${path.slice(0, 200)}; the broker serves POST /v1/client, GET /v1/exits, GET /metrics`, {});
+      sendError(response, 404, 'NOT_FOUND', `no route ${path.slice(0, 200)}; the broker serves POST /v1/client, GET /v1/exits, GET /metrics, GET /pair`, {});
       return;
     }
     const method = request.method ?? '';
@@ -120,6 +138,17 @@ export class BrokerHttpHandler {
           'Retry-After': '60',
         });
       } else sendJson(response, 200, this.#options.exitList, cors);
+      return;
+    }
+    if (path === BrokerRoute.PAIR) {
+      response
+        .writeHead(200, {
+          'Content-Type': 'text/html; charset=utf-8',
+          'Cache-Control': 'no-store',
+          'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'",
+          'Referrer-Policy': 'no-referrer',
+        })
+        .end(PAIR_PAGE);
       return;
     }
     if (path === BrokerRoute.METRICS) {

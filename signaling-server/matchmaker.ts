@@ -19,13 +19,14 @@
  * this instance's OfferDesk, or another instance's through the mesh.
  */
 import { randomUUID } from 'node:crypto';
+import { pairingIdOf } from '../protocol/pairing.ts';
 import type { BrokerOffer, ClientOfferRequest, ClientOfferResponse, ExitInfo } from '../protocol/signaling.ts';
 import type { CapacitySignal } from './capacity-signal.ts';
 import { AnswerTimedOutError, ClientGoneError, NoVolunteersError } from './errors.ts';
 import type { BrokerCounters } from './metrics.ts';
 import type { OfferDesk } from './offer-desk.ts';
 import type { MatchDeadlines, MatchOutcome } from './pending-matches.ts';
-import type { SlotRequest, VolunteerStore } from './store.ts';
+import type { SlotPool, SlotRequest, VolunteerStore } from './store.ts';
 import { WaitingClients } from './waiting-clients.ts';
 
 /** Hands an offer to a volunteer held by another broker instance (broker-mesh.ts); resolves with its outcome. */
@@ -79,22 +80,23 @@ export class Matchmaker {
     const { store, capacity, counters } = this.#options;
     const clientDeadline = Date.now() + this.#options.clientAnswerTimeoutMs;
     const triedVolunteerIds = new Set<string>();
+    const pairingId = request.pairing === undefined ? undefined : pairingIdOf(request.pairing);
     let aVolunteerTimedOut = false;
     for (;;) {
       if (signal.aborted) throw new ClientGoneError('the client closed the connection');
       if (Date.now() >= clientDeadline) throw this.#timedOut();
-      const slotRequest: SlotRequest = { clientNat: request.nat, clientNetwork: client.network, excludeIds: triedVolunteerIds };
-      const { volunteerId, ownerId } = await this.#reserve(slotRequest, aVolunteerTimedOut, clientDeadline, signal);
+      const slotRequest: SlotRequest = { clientNat: request.nat, clientNetwork: client.network, excludeIds: triedVolunteerIds, pairingId };
+      const { volunteerId, ownerId, pool } = await this.#reserve(slotRequest, aVolunteerTimedOut, clientDeadline, signal);
       if (triedVolunteerIds.size > 0) counters.offerFallbacks += 1;
       triedVolunteerIds.add(volunteerId);
       const matchId = randomUUID();
       const deadlines = { answerBy: Math.min(clientDeadline, Date.now() + this.#options.volunteerAnswerTimeoutMs), clientDeadline };
-      const offer: BrokerOffer = { type: 'offer', matchId, offer: request.offer, exit };
+      const offer: BrokerOffer = { type: 'offer', matchId, offer: request.offer, exit, ...(pool === 'personal' ? { pool } : {}) };
       const outcome =
         ownerId === this.#options.brokerId || this.#options.remote === undefined
           ? await this.#options.desk.offer(volunteerId, offer, deadlines, signal)
           : await this.#options.remote.offer(ownerId, volunteerId, offer, deadlines, signal);
-      await store.releaseSlot(volunteerId, outcome.kind === 'answered' ? 'used' : 'unused');
+      await store.releaseSlot(volunteerId, outcome.kind === 'answered' ? 'used' : 'unused', pool);
       capacity.changed();
       switch (outcome.kind) {
         case 'answered':
@@ -125,13 +127,13 @@ export class Matchmaker {
     waitThroughNone: boolean,
     clientDeadline: number,
     signal: AbortSignal,
-  ): Promise<{ volunteerId: string; ownerId: string }> {
+  ): Promise<{ volunteerId: string; ownerId: string; pool: SlotPool }> {
     const { store, counters } = this.#options;
     const servedBefore = request.excludeIds.size > 0;
     if (this.#waiting.size === 0 || servedBefore) {
       const reservation = await store.reserveSlot(request);
       if (reservation.kind === 'reserved') return reservation;
-      if (reservation.kind === 'none' && !waitThroughNone) throw this.#noVolunteers(servedBefore);
+      if (reservation.kind === 'none' && !waitThroughNone) throw this.#noVolunteers(servedBefore, request.pairingId !== undefined);
     }
     counters.clientsQueued += 1;
     const turn = await this.#waiting.wait(request, waitThroughNone, clientDeadline, signal);
@@ -139,7 +141,7 @@ export class Matchmaker {
       case 'reserved':
         return turn;
       case 'none':
-        throw this.#noVolunteers(servedBefore);
+        throw this.#noVolunteers(servedBefore, request.pairingId !== undefined);
       case 'aborted':
         throw new ClientGoneError('the client closed the connection');
       case 'deadline':
@@ -148,8 +150,15 @@ export class Matchmaker {
     }
   }
 
-  #noVolunteers(servedBefore: boolean): NoVolunteersError {
+  #noVolunteers(servedBefore: boolean, paired: boolean): NoVolunteersError {
     this.#options.counters.noVolunteers += 1;
+    if (paired) {
+      return new NoVolunteersError(
+        servedBefore
+          ? 'the volunteer of your pairing link declined or left; try again in a few seconds'
+          : 'the volunteer of your pairing link is not online, has no free slot, cannot be reached from your network, or revoked the link; ask them, or remove the pairing to use any volunteer',
+      );
+    }
     return new NoVolunteersError(servedBefore ? 'every free volunteer declined or left; try again in a few seconds' : undefined);
   }
 

@@ -11,10 +11,11 @@
 
 import type { NatClass } from '../protocol/signaling.ts';
 import { SCORE_STEPS } from './answer-record.ts';
-import { volunteerClassesFor } from './nat-matching.ts';
+import { natsConnect, volunteerClassesFor } from './nat-matching.ts';
 import type {
   NewVolunteer,
   SlotOutcome,
+  SlotPool,
   SlotRequest,
   SlotReservation,
   VolunteerPool,
@@ -29,8 +30,9 @@ export interface MemoryVolunteerStoreOptions {
   maxReservedPerVolunteer: number;
 }
 
-interface VolunteerEntry extends VolunteerSnapshot {
+interface VolunteerEntry extends Omit<VolunteerSnapshot, 'pairingIds'> {
   network: string | undefined;
+  pairingIds: Set<string>;
   /** True until its first reservation: volunteers never offered anyone go first. */
   neverOffered: boolean;
   /** The queue it sits in while it can take an offer; undefined while it cannot. */
@@ -52,6 +54,8 @@ export class MemoryVolunteerStore implements VolunteerStore {
   readonly #available = new Map<NatClass, ScoreQueues[]>();
   /** Volunteers holding at least one reservation: the ones a waiting client may get once they settle. */
   readonly #withOffersInFlight = new Set<VolunteerEntry>();
+  /** Volunteers by the ids of their pairing links. */
+  readonly #byPairingId = new Map<string, Set<VolunteerEntry>>();
 
   constructor(options: Partial<MemoryVolunteerStoreOptions> = {}) {
     this.#maxReservedPerVolunteer = options.maxReservedPerVolunteer ?? 1;
@@ -67,11 +71,15 @@ export class MemoryVolunteerStore implements VolunteerStore {
       network: volunteer.network,
       announcedSlots: volunteer.slots,
       reservedSlots: 0,
+      personalSlots: volunteer.personalSlots,
+      reservedPersonalSlots: 0,
+      pairingIds: new Set(),
       score: clampScore(volunteer.score),
       neverOffered: true,
       queue: undefined,
     };
     this.#volunteers.set(entry.id, entry);
+    this.#setPairings(entry, volunteer.pairingIds);
     this.#reindex(entry);
   }
 
@@ -79,11 +87,17 @@ export class MemoryVolunteerStore implements VolunteerStore {
     this.#delete(id);
   }
 
-  async updateSlots(id: string, slots: number): Promise<void> {
+  async updateSlots(id: string, slots: number, personalSlots: number | undefined): Promise<void> {
     const entry = this.#volunteers.get(id);
     if (!entry) return;
     entry.announcedSlots = slots;
+    if (personalSlots !== undefined) entry.personalSlots = personalSlots;
     this.#reindex(entry);
+  }
+
+  async updatePairings(id: string, pairingIds: readonly string[]): Promise<void> {
+    const entry = this.#volunteers.get(id);
+    if (entry) this.#setPairings(entry, pairingIds);
   }
 
   async updateScore(id: string, score: number): Promise<void> {
@@ -95,23 +109,25 @@ export class MemoryVolunteerStore implements VolunteerStore {
   }
 
   async reserveSlot(request: SlotRequest): Promise<SlotReservation> {
+    if (request.pairingId !== undefined) return this.#reservePaired(request, request.pairingId);
     const picked = this.#pick(request);
     if (picked === undefined) return this.#anyInFlightFor(request) ? { kind: 'busy' } : { kind: 'none' };
-    picked.reservedSlots += 1;
-    picked.neverOffered = false;
-    this.#withOffersInFlight.add(picked);
-    // Out of its queue, and back at the end of one if it can still take another offer.
-    this.#leaveQueue(picked);
-    this.#reindex(picked);
-    return { kind: 'reserved', volunteerId: picked.id, ownerId: picked.ownerId };
+    return this.#reserve(picked, 'common');
   }
 
-  async releaseSlot(id: string, outcome: SlotOutcome): Promise<void> {
+  async releaseSlot(id: string, outcome: SlotOutcome, pool: SlotPool): Promise<void> {
     const entry = this.#volunteers.get(id);
-    if (!entry || entry.reservedSlots === 0) return;
-    entry.reservedSlots -= 1;
-    if (entry.reservedSlots === 0) this.#withOffersInFlight.delete(entry);
-    if (outcome === 'used') entry.announcedSlots = Math.max(0, entry.announcedSlots - 1);
+    if (!entry) return;
+    if (pool === 'personal') {
+      if (entry.reservedPersonalSlots === 0) return;
+      entry.reservedPersonalSlots -= 1;
+      if (outcome === 'used') entry.personalSlots = Math.max(0, entry.personalSlots - 1);
+    } else {
+      if (entry.reservedSlots === 0) return;
+      entry.reservedSlots -= 1;
+      if (outcome === 'used') entry.announcedSlots = Math.max(0, entry.announcedSlots - 1);
+    }
+    if (reservedOf(entry) === 0) this.#withOffersInFlight.delete(entry);
     this.#reindex(entry);
   }
 
@@ -125,6 +141,9 @@ export class MemoryVolunteerStore implements VolunteerStore {
       nat: entry.nat,
       announcedSlots: entry.announcedSlots,
       reservedSlots: entry.reservedSlots,
+      personalSlots: entry.personalSlots,
+      reservedPersonalSlots: entry.reservedPersonalSlots,
+      pairingIds: [...entry.pairingIds],
       score: entry.score,
     };
   }
@@ -159,6 +178,49 @@ export class MemoryVolunteerStore implements VolunteerStore {
     this.#volunteers.clear();
     this.#available.clear();
     this.#withOffersInFlight.clear();
+    this.#byPairingId.clear();
+  }
+
+  #reserve(entry: VolunteerEntry, pool: SlotPool): SlotReservation {
+    if (pool === 'personal') entry.reservedPersonalSlots += 1;
+    else entry.reservedSlots += 1;
+    entry.neverOffered = false;
+    this.#withOffersInFlight.add(entry);
+    // Out of its queue, and back at the end of one if it can still take another offer.
+    this.#leaveQueue(entry);
+    this.#reindex(entry);
+    return { kind: 'reserved', volunteerId: entry.id, ownerId: entry.ownerId, pool };
+  }
+
+  /** A pairing link's holder: only the volunteers that registered it, personal slots first. */
+  #reservePaired(request: SlotRequest, pairingId: string): SlotReservation {
+    let worthWaiting = false;
+    for (const entry of this.#byPairingId.get(pairingId) ?? []) {
+      if (!isAllowed(entry, request) || natsConnect(request.clientNat, entry.nat) === false) continue;
+      if (reservedOf(entry) < this.#maxReservedPerVolunteer) {
+        if (entry.personalSlots - entry.reservedPersonalSlots > 0) return this.#reserve(entry, 'personal');
+        if (freeSlotsOf(entry) > 0) return this.#reserve(entry, 'common');
+      }
+      if (reservedOf(entry) > 0 && entry.personalSlots + entry.announcedSlots > 0) worthWaiting = true;
+    }
+    return worthWaiting ? { kind: 'busy' } : { kind: 'none' };
+  }
+
+  #setPairings(entry: VolunteerEntry, pairingIds: readonly string[]): void {
+    for (const id of entry.pairingIds) {
+      const holders = this.#byPairingId.get(id);
+      holders?.delete(entry);
+      if (holders?.size === 0) this.#byPairingId.delete(id);
+    }
+    entry.pairingIds = new Set(pairingIds);
+    for (const id of entry.pairingIds) {
+      let holders = this.#byPairingId.get(id);
+      if (holders === undefined) {
+        holders = new Set();
+        this.#byPairingId.set(id, holders);
+      }
+      holders.add(entry);
+    }
   }
 
   #pick(request: SlotRequest): VolunteerEntry | undefined {
@@ -186,7 +248,7 @@ export class MemoryVolunteerStore implements VolunteerStore {
 
   /** Puts the volunteer in the right queue if it can take an offer now, and takes it out of every queue if not. */
   #reindex(entry: VolunteerEntry): void {
-    const canTakeOffer = freeSlotsOf(entry) > 0 && entry.reservedSlots < this.#maxReservedPerVolunteer;
+    const canTakeOffer = freeSlotsOf(entry) > 0 && reservedOf(entry) < this.#maxReservedPerVolunteer;
     if (!canTakeOffer) {
       this.#leaveQueue(entry);
       return;
@@ -217,8 +279,14 @@ export class MemoryVolunteerStore implements VolunteerStore {
     if (!entry) return;
     this.#leaveQueue(entry);
     this.#withOffersInFlight.delete(entry);
+    this.#setPairings(entry, []);
     this.#volunteers.delete(id);
   }
+}
+
+/** Offers in flight to a volunteer, both pools together. */
+function reservedOf(entry: VolunteerEntry): number {
+  return entry.reservedSlots + entry.reservedPersonalSlots;
 }
 
 function isAllowed(entry: VolunteerEntry, request: SlotRequest): boolean {

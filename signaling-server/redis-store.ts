@@ -5,8 +5,9 @@
  * broker mesh, broker-mesh.ts, to the instance holding the volunteer's socket).
  *
  * It keeps exactly the rules and the index of the memory store (store.ts, memory-store.ts), in Redis:
- * - `v:ID` a hash per volunteer: owner, kind, nat, net (network key), ann (announced), res (reserved), score, fresh
- *   (never offered), q (the queue it sits in, or empty);
+ * - `v:ID` a hash per volunteer: owner, kind, nat, net (network key), ann (announced), res (reserved), pann and pres
+ *   (the same for personal slots), pairs (its pairing ids), score, fresh (never offered), q (its queue, or empty);
+ * - `pair:ID` the volunteers holding a pairing id;
  * - `q:NAT:SCORE` a sorted set per NAT class and score of the volunteers that can take an offer now, ordered by an
  *   increasing counter, newcomers below everyone offered before: a pick reads a few members, never every volunteer;
  * - `inflight:NAT` the volunteers of a class holding offers (whether a waiting client should keep waiting);
@@ -28,6 +29,7 @@ import { volunteerClassesFor } from './nat-matching.ts';
 import type {
   NewVolunteer,
   SlotOutcome,
+  SlotPool,
   SlotRequest,
   SlotReservation,
   VolunteerPool,
@@ -63,13 +65,19 @@ local P = ARGV[1]
 local function vkey(id) return P .. 'v:' .. id end
 local function freeOf(v) local f = v.ann - v.res; if f < 0 then return 0 end; return f end
 local function load(id)
-  local f = redis.call('HMGET', vkey(id), 'owner', 'kind', 'nat', 'net', 'ann', 'res', 'score', 'fresh', 'q')
+  local f = redis.call('HMGET', vkey(id), 'owner', 'kind', 'nat', 'net', 'ann', 'res', 'score', 'fresh', 'q', 'pann', 'pres', 'pairs')
   if not f[1] then return nil end
   return { owner = f[1], kind = f[2], nat = f[3], net = f[4], ann = tonumber(f[5]), res = tonumber(f[6]),
-           score = tonumber(f[7]), fresh = f[8], q = f[9] }
+           score = tonumber(f[7]), fresh = f[8], q = f[9], pann = tonumber(f[10]), pres = tonumber(f[11]), pairs = f[12] }
 end
 local function save(id, v)
-  redis.call('HSET', vkey(id), 'ann', v.ann, 'res', v.res, 'score', v.score, 'fresh', v.fresh, 'q', v.q)
+  redis.call('HSET', vkey(id), 'ann', v.ann, 'res', v.res, 'score', v.score, 'fresh', v.fresh, 'q', v.q, 'pann', v.pann, 'pres', v.pres, 'pairs', v.pairs)
+end
+local function reservedOf(v) return v.res + v.pres end
+local function setPairs(id, v, pairs)
+  for pid in string.gmatch(v.pairs, '[^,]+') do redis.call('SREM', P .. 'pair:' .. pid, id) end
+  v.pairs = pairs
+  for pid in string.gmatch(v.pairs, '[^,]+') do redis.call('SADD', P .. 'pair:' .. pid, id) end
 end
 local function account(v, sign)
   local pool = P .. 'pool:' .. v.kind .. ':' .. v.nat
@@ -84,7 +92,7 @@ local function leaveQueue(id, v)
   if v.q ~= '' then redis.call('ZREM', v.q, id); v.q = '' end
 end
 local function reindex(id, v, maxRes)
-  if freeOf(v) <= 0 or v.res >= maxRes then leaveQueue(id, v); return end
+  if freeOf(v) <= 0 or reservedOf(v) >= maxRes then leaveQueue(id, v); return end
   if v.q ~= '' then return end
   local order = redis.call('INCR', P .. 'order')
   if v.fresh == '1' then order = order - 4503599627370496 end
@@ -94,20 +102,22 @@ end
 local function remove(id, v)
   account(v, -1)
   leaveQueue(id, v)
+  setPairs(id, v, '')
   redis.call('SREM', P .. 'inflight:' .. v.nat, id)
   redis.call('SREM', P .. 'owner:' .. v.owner, id)
   redis.call('DEL', vkey(id))
 end
 `;
 
-/** ARGV: prefix, id, owner, kind, nat, net, ann, score, maxRes. */
+/** ARGV: prefix, id, owner, kind, nat, net, ann, score, maxRes, pann, pairs (comma-separated ids). */
 const LUA_ADD = `${LUA_COMMON}
 local id = ARGV[2]
 local old = load(id)
 if old then remove(id, old) end
 local v = { owner = ARGV[3], kind = ARGV[4], nat = ARGV[5], net = ARGV[6], ann = tonumber(ARGV[7]), res = 0,
-            score = tonumber(ARGV[8]), fresh = '1', q = '' }
+            score = tonumber(ARGV[8]), fresh = '1', q = '', pann = tonumber(ARGV[10]), pres = 0, pairs = '' }
 redis.call('HSET', vkey(id), 'owner', v.owner, 'kind', v.kind, 'nat', v.nat, 'net', v.net)
+setPairs(id, v, ARGV[11])
 redis.call('SADD', P .. 'owner:' .. v.owner, id)
 redis.call('SADD', P .. 'brokers', v.owner)
 reindex(id, v, tonumber(ARGV[9]))
@@ -121,7 +131,7 @@ local v = load(ARGV[2])
 if v then remove(ARGV[2], v) end
 return 1`;
 
-/** ARGV: prefix, id, field ('ann' or 'score'), value, maxRes. */
+/** ARGV: prefix, id, field ('ann', 'score' or 'pairs'), value, maxRes, personal slots ('' to keep them; with 'ann'). */
 const LUA_UPDATE = `${LUA_COMMON}
 local id = ARGV[2]
 local v = load(id)
@@ -130,42 +140,56 @@ account(v, -1)
 if ARGV[3] == 'score' then
   local score = tonumber(ARGV[4])
   if score ~= v.score then leaveQueue(id, v); v.score = score end
+elseif ARGV[3] == 'pairs' then
+  setPairs(id, v, ARGV[4])
 else
   v.ann = tonumber(ARGV[4])
+  if ARGV[6] ~= '' then v.pann = tonumber(ARGV[6]) end
 end
 reindex(id, v, tonumber(ARGV[5]))
 save(id, v)
 account(v, 1)
 return 1`;
 
-/** ARGV: prefix, id, outcome ('used' or 'unused'), maxRes. */
+/** ARGV: prefix, id, outcome ('used' or 'unused'), maxRes, pool ('common' or 'personal'). */
 const LUA_RELEASE = `${LUA_COMMON}
 local id = ARGV[2]
 local v = load(id)
-if not v or v.res == 0 then return 0 end
-account(v, -1)
-v.res = v.res - 1
-if v.res == 0 then redis.call('SREM', P .. 'inflight:' .. v.nat, id) end
-if ARGV[3] == 'used' and v.ann > 0 then v.ann = v.ann - 1 end
+if not v then return 0 end
+if ARGV[5] == 'personal' then
+  if v.pres == 0 then return 0 end
+  v.pres = v.pres - 1
+  if ARGV[3] == 'used' and v.pann > 0 then v.pann = v.pann - 1 end
+  save(id, v)
+else
+  if v.res == 0 then return 0 end
+  account(v, -1)
+  v.res = v.res - 1
+  if ARGV[3] == 'used' and v.ann > 0 then v.ann = v.ann - 1 end
+  account(v, 1)
+end
+if reservedOf(v) == 0 then redis.call('SREM', P .. 'inflight:' .. v.nat, id) end
 reindex(id, v, tonumber(ARGV[4]))
 save(id, v)
-account(v, 1)
 return 1`;
 
 /**
- * ARGV: prefix, maxRes, clientNet ('' for none), scoreSteps, batch, excludedCount, excluded..., class...
- * Returns {'reserved', id, owner}, {'busy'} or {'none'}.
+ * ARGV: prefix, maxRes, clientNet ('' for none), scoreSteps, batch, pairingId ('' for none), excludedCount,
+ * excluded..., class... (the client's suitable volunteer classes, best first).
+ * Returns {'reserved', id, owner, pool}, {'busy'} or {'none'}.
  */
 const LUA_RESERVE = `${LUA_COMMON}
 local maxRes = tonumber(ARGV[2])
 local clientNet = ARGV[3]
 local steps = tonumber(ARGV[4])
 local batch = tonumber(ARGV[5])
-local excludedCount = tonumber(ARGV[6])
+local pairingId = ARGV[6]
+local excludedCount = tonumber(ARGV[7])
 local excluded = {}
-for i = 7, 6 + excludedCount do excluded[ARGV[i]] = true end
+for i = 8, 7 + excludedCount do excluded[ARGV[i]] = true end
 local classes = {}
-for i = 7 + excludedCount, #ARGV do classes[#classes + 1] = ARGV[i] end
+local suits = {}
+for i = 8 + excludedCount, #ARGV do classes[#classes + 1] = ARGV[i]; suits[ARGV[i]] = true end
 local aliveCache = {}
 local function alive(owner)
   if aliveCache[owner] == nil then aliveCache[owner] = redis.call('EXISTS', P .. 'alive:' .. owner) == 1 end
@@ -173,6 +197,32 @@ local function alive(owner)
 end
 local function allowed(id, v)
   return not excluded[id] and (clientNet == '' or v.net ~= clientNet)
+end
+local function reserve(id, v, pool)
+  account(v, -1)
+  if pool == 'personal' then v.pres = v.pres + 1 else v.res = v.res + 1 end
+  v.fresh = '0'
+  redis.call('SADD', P .. 'inflight:' .. v.nat, id)
+  leaveQueue(id, v)
+  reindex(id, v, maxRes)
+  save(id, v)
+  account(v, 1)
+  return { 'reserved', id, v.owner, pool }
+end
+if pairingId ~= '' then
+  local worthWaiting = false
+  for _, id in ipairs(redis.call('SMEMBERS', P .. 'pair:' .. pairingId)) do
+    local v = load(id)
+    if v and alive(v.owner) and allowed(id, v) and suits[v.nat] then
+      if reservedOf(v) < maxRes then
+        if v.pann - v.pres > 0 then return reserve(id, v, 'personal') end
+        if freeOf(v) > 0 then return reserve(id, v, 'common') end
+      end
+      if reservedOf(v) > 0 and v.pann + v.ann > 0 then worthWaiting = true end
+    end
+  end
+  if worthWaiting then return { 'busy' } end
+  return { 'none' }
 end
 for _, nat in ipairs(classes) do
   for score = steps, 0, -1 do
@@ -189,15 +239,7 @@ for _, nat in ipairs(classes) do
         elseif not alive(v.owner) then
           remove(id, v)
         elseif allowed(id, v) then
-          account(v, -1)
-          v.res = v.res + 1
-          v.fresh = '0'
-          redis.call('SADD', P .. 'inflight:' .. v.nat, id)
-          leaveQueue(id, v)
-          reindex(id, v, maxRes)
-          save(id, v)
-          account(v, 1)
-          return { 'reserved', id, v.owner }
+          return reserve(id, v, 'common')
         else
           kept = kept + 1
         end
@@ -308,6 +350,8 @@ export class RedisVolunteerStore implements VolunteerStore {
       volunteer.slots,
       clampScore(volunteer.score),
       this.#options.maxReservedPerVolunteer,
+      volunteer.personalSlots,
+      volunteer.pairingIds.join(','),
     ]);
   }
 
@@ -315,12 +359,17 @@ export class RedisVolunteerStore implements VolunteerStore {
     await SCRIPTS.remove.run(this.#redis, [this.#prefix, id]);
   }
 
-  async updateSlots(id: string, slots: number): Promise<void> {
-    await SCRIPTS.update.run(this.#redis, [this.#prefix, id, 'ann', slots, this.#options.maxReservedPerVolunteer]);
+  async updateSlots(id: string, slots: number, personalSlots: number | undefined): Promise<void> {
+    await SCRIPTS.update.run(this.#redis, [this.#prefix, id, 'ann', slots, this.#options.maxReservedPerVolunteer, personalSlots ?? '']);
+  }
+
+  async updatePairings(id: string, pairingIds: readonly string[]): Promise<void> {
+    // Pairing ids are base64url: never a comma.
+    await SCRIPTS.update.run(this.#redis, [this.#prefix, id, 'pairs', pairingIds.join(','), this.#options.maxReservedPerVolunteer, '']);
   }
 
   async updateScore(id: string, score: number): Promise<void> {
-    await SCRIPTS.update.run(this.#redis, [this.#prefix, id, 'score', clampScore(score), this.#options.maxReservedPerVolunteer]);
+    await SCRIPTS.update.run(this.#redis, [this.#prefix, id, 'score', clampScore(score), this.#options.maxReservedPerVolunteer, '']);
   }
 
   async reserveSlot(request: SlotRequest): Promise<SlotReservation> {
@@ -330,23 +379,37 @@ export class RedisVolunteerStore implements VolunteerStore {
       request.clientNetwork ?? '',
       SCORE_STEPS,
       PICK_BATCH,
+      request.pairingId ?? '',
       request.excludeIds.size,
       ...request.excludeIds,
       ...volunteerClassesFor(request.clientNat),
     ]);
     if (!Array.isArray(reply)) throw new RedisStoreReplyError('the reserve script returned no list');
-    const [kind, volunteerId, ownerId] = reply as unknown[];
-    if (kind === 'reserved' && typeof volunteerId === 'string' && typeof ownerId === 'string') return { kind, volunteerId, ownerId };
+    const [kind, volunteerId, ownerId, pool] = reply as unknown[];
+    if (kind === 'reserved' && typeof volunteerId === 'string' && typeof ownerId === 'string' && (pool === 'common' || pool === 'personal')) {
+      return { kind, volunteerId, ownerId, pool };
+    }
     if (kind === 'busy' || kind === 'none') return { kind };
     throw new RedisStoreReplyError(`the reserve script returned ${JSON.stringify(reply)}`);
   }
 
-  async releaseSlot(id: string, outcome: SlotOutcome): Promise<void> {
-    await SCRIPTS.release.run(this.#redis, [this.#prefix, id, outcome, this.#options.maxReservedPerVolunteer]);
+  async releaseSlot(id: string, outcome: SlotOutcome, pool: SlotPool): Promise<void> {
+    await SCRIPTS.release.run(this.#redis, [this.#prefix, id, outcome, this.#options.maxReservedPerVolunteer, pool]);
   }
 
   async getVolunteer(id: string): Promise<VolunteerSnapshot | undefined> {
-    const [ownerId, kind, nat, ann, res, score] = await this.#redis.hmget(`${this.#prefix}v:${id}`, 'owner', 'kind', 'nat', 'ann', 'res', 'score');
+    const [ownerId, kind, nat, ann, res, score, pann, pres, pairs] = await this.#redis.hmget(
+      `${this.#prefix}v:${id}`,
+      'owner',
+      'kind',
+      'nat',
+      'ann',
+      'res',
+      'score',
+      'pann',
+      'pres',
+      'pairs',
+    );
     if (ownerId === null || ownerId === undefined) return undefined;
     return {
       id,
@@ -355,6 +418,9 @@ export class RedisVolunteerStore implements VolunteerStore {
       nat: oneOf(nat, NAT_CLASSES, 'nat'),
       announcedSlots: Number(ann),
       reservedSlots: Number(res),
+      personalSlots: Number(pann),
+      reservedPersonalSlots: Number(pres),
+      pairingIds: (pairs ?? '').split(',').filter((pairingId) => pairingId !== ''),
       score: Number(score),
     };
   }

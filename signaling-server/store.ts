@@ -16,8 +16,12 @@
  * volunteer never offered anyone first, then in the order they last became free. Announced slots are an upper bound
  * only, never a reason to prefer a volunteer: they cost nothing to claim.
  *
- * A volunteer holds at most `maxReservedPerVolunteer` offers at once (BrokerConfig.maxOffersPerVolunteerPending), a
- * setting of the store so it can keep an index of the volunteers that can take an offer now.
+ * Pairing links (protocol/pairing.ts): a volunteer may also announce personal slots, which only a client holding one
+ * of its pairing links is given; such a client is given only that volunteer (personal slots first, then common ones).
+ *
+ * A volunteer holds at most `maxReservedPerVolunteer` offers at once, both pools together
+ * (BrokerConfig.maxOffersPerVolunteerPending), a setting of the store so it can keep an index of the volunteers that
+ * can take an offer now.
  */
 import type { NatClass, VolunteerKind } from '../protocol/signaling.ts';
 import { SCORE_STEPS } from './answer-record.ts';
@@ -30,8 +34,12 @@ export interface NewVolunteer {
   nat: NatClass;
   /** Its network (network-key.ts), or undefined when it is exempt (loopback); never a full address. */
   network: string | undefined;
-  /** Free slots announced in `hello`. */
+  /** Free slots announced in `hello`, for anyone. */
   slots: number;
+  /** Free slots announced in `hello` for holders of its pairing links only. */
+  personalSlots: number;
+  /** Ids of its pairing links (protocol/pairing.ts). */
+  pairingIds: readonly string[];
   /** Starting score (VolunteerRanking.admit). */
   score: number;
 }
@@ -43,8 +51,13 @@ export interface VolunteerSnapshot {
   nat: NatClass;
   /** Free slots as last announced (lowered by one for each answered offer since). */
   announcedSlots: number;
-  /** Offers sent and not yet answered, declined or timed out. */
+  /** Offers sent and not yet answered, declined or timed out, on common slots. */
   reservedSlots: number;
+  /** Personal slots as last announced (lowered by one for each answered offer on them since). */
+  personalSlots: number;
+  /** Offers in flight on personal slots. */
+  reservedPersonalSlots: number;
+  pairingIds: string[];
   /** Measured standing: higher is offered first among volunteers equally suited by NAT. */
   score: number;
 }
@@ -55,7 +68,15 @@ export interface SlotRequest {
   clientNetwork: string | undefined;
   /** Volunteers this client already tried (declined or vanished); never picked again for it. */
   excludeIds: ReadonlySet<string>;
+  /**
+   * The id of the pairing link the client holds: only the volunteer(s) that registered it may be picked, personal
+   * slots first, then their common slots. Undefined: common slots of anyone, never personal ones.
+   */
+  pairingId: string | undefined;
 }
+
+/** Which of a volunteer's slots a reservation holds. */
+export type SlotPool = 'common' | 'personal';
 
 /**
  * What reserveSlot found:
@@ -64,7 +85,7 @@ export interface SlotRequest {
  *   them within the volunteer answer timeout, and may then take this client (worth waiting for);
  * - 'none': no connected volunteer suits this client now.
  */
-export type SlotReservation = { kind: 'reserved'; volunteerId: string; ownerId: string } | { kind: 'busy' } | { kind: 'none' };
+export type SlotReservation = { kind: 'reserved'; volunteerId: string; ownerId: string; pool: SlotPool } | { kind: 'busy' } | { kind: 'none' };
 
 export type SlotOutcome = 'used' | 'unused';
 
@@ -88,14 +109,16 @@ export interface VolunteerStore {
   addVolunteer(volunteer: NewVolunteer): Promise<void>;
   /** Forgets a volunteer and its reservations. Unknown ids are ignored. */
   removeVolunteer(id: string): Promise<void>;
-  /** Replaces a volunteer's announced free slots. Unknown ids are ignored. */
-  updateSlots(id: string, slots: number): Promise<void>;
+  /** Replaces a volunteer's announced free slots (and personal ones, unless undefined). Unknown ids are ignored. */
+  updateSlots(id: string, slots: number, personalSlots: number | undefined): Promise<void>;
+  /** Replaces a volunteer's pairing ids. Unknown ids are ignored. */
+  updatePairings(id: string, pairingIds: readonly string[]): Promise<void>;
   /** Replaces a volunteer's score (VolunteerRanking's verdict after each offer). Unknown ids are ignored. */
   updateScore(id: string, score: number): Promise<void>;
   /** Picks the best volunteer for a client (see the module comment) and reserves one of its slots, in one atomic step. */
   reserveSlot(request: SlotRequest): Promise<SlotReservation>;
-  /** Ends a reservation made by reserveSlot. Unknown ids (volunteer gone) are ignored. */
-  releaseSlot(id: string, outcome: SlotOutcome): Promise<void>;
+  /** Ends a reservation made by reserveSlot, from the pool it was made in. Unknown ids (volunteer gone) are ignored. */
+  releaseSlot(id: string, outcome: SlotOutcome, pool: SlotPool): Promise<void>;
   getVolunteer(id: string): Promise<VolunteerSnapshot | undefined>;
   counts(): Promise<VolunteerStoreCounts>;
   /** Counts per kind and NAT class, for metrics; only pools with at least one volunteer. */

@@ -17,7 +17,7 @@ import { WebSocketServer } from 'ws';
 import { closeOrCut } from '../protocol/adapters/ws-shutdown.ts';
 import { AddressHoldings } from '../protocol/address-budget.ts';
 import type { SignedExitList } from '../protocol/exit-list.ts';
-import type { BrokerOffer, BrokerToVolunteer, NatClass, VolunteerKind, VolunteerToBroker } from '../protocol/signaling.ts';
+import type { BrokerOffer, BrokerToVolunteer, VolunteerHello, VolunteerToBroker } from '../protocol/signaling.ts';
 import { BENCHED, parseVolunteerMessage, SignalingFormatError, WebSocketCloseCode } from '../protocol/signaling.ts';
 import { AddressCooldown } from './address-cooldown.ts';
 import type { CapacitySignal } from './capacity-signal.ts';
@@ -205,7 +205,7 @@ export class VolunteerHub {
         this.#refuse(connection, 'HELLO_FIRST', `send "hello" before "${message.type}"`, WebSocketCloseCode.POLICY_VIOLATION);
         return;
       }
-      this.#onHello(connection, message.kind, message.nat, message.slots);
+      this.#onHello(connection, message);
       return;
     }
     const volunteerId = connection.volunteerId;
@@ -215,7 +215,13 @@ export class VolunteerHub {
         return;
       case 'slots':
         this.#queueStoreWrite(connection, async () => {
-          await this.#options.store.updateSlots(volunteerId, message.slots);
+          await this.#options.store.updateSlots(volunteerId, message.slots, message.personalSlots);
+          this.#options.capacity.changed();
+        });
+        return;
+      case 'pairings':
+        this.#queueStoreWrite(connection, async () => {
+          await this.#options.store.updatePairings(volunteerId, message.pairings);
           this.#options.capacity.changed();
         });
         return;
@@ -229,7 +235,7 @@ export class VolunteerHub {
     }
   }
 
-  #onHello(connection: VolunteerConnection, kind: VolunteerKind, nat: NatClass, slots: number): void {
+  #onHello(connection: VolunteerConnection, hello: VolunteerHello): void {
     clearTimeout(connection.helloTimer);
     connection.helloTimer = undefined;
     const volunteerId = randomUUID();
@@ -237,7 +243,17 @@ export class VolunteerHub {
     const score = this.#options.ranking.admit(volunteerId);
     this.#queueStoreWrite(connection, async () => {
       const network = this.#options.networkOf(connection.address);
-      await this.#options.store.addVolunteer({ id: volunteerId, ownerId: this.#options.brokerId, kind, nat, network, slots, score });
+      await this.#options.store.addVolunteer({
+        id: volunteerId,
+        ownerId: this.#options.brokerId,
+        kind: hello.kind,
+        nat: hello.nat,
+        network,
+        slots: hello.slots,
+        personalSlots: hello.personalSlots ?? 0,
+        pairingIds: hello.pairings ?? [],
+        score,
+      });
       // Reachable for offers only once the store knows it, so a matched id always has a socket here.
       if (connection.socket.readyState !== connection.socket.OPEN) return;
       this.#byVolunteerId.set(volunteerId, connection);

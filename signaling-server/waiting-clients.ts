@@ -107,7 +107,7 @@ export class WaitingClients {
       if (this.#closed) return;
       if (!this.#waiters.has(waiter)) continue;
       const { request } = waiter;
-      const plain = request.excludeIds.size === 0 && request.clientNetwork === undefined;
+      const plain = request.excludeIds.size === 0 && request.clientNetwork === undefined && request.pairingId === undefined;
       let found: SlotReservation['kind'] | undefined = plain ? foundForClass.get(request.clientNat) : undefined;
       if (found === undefined) {
         let reservation: SlotReservation;
@@ -121,7 +121,7 @@ export class WaitingClients {
           if (this.#waiters.has(waiter)) waiter.finish(reservation);
           else {
             // Its client left while the store picked: the slot goes back, and to whoever is next.
-            await this.#options.store.releaseSlot(reservation.volunteerId, 'unused').catch(this.#options.onStoreError);
+            await this.#options.store.releaseSlot(reservation.volunteerId, 'unused', reservation.pool).catch(this.#options.onStoreError);
             this.#passAgain = true;
           }
           continue;

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { LocalRedis } from '../../../harness/redis.ts';
 import { startLocalRedis } from '../../../harness/redis.ts';
+import { createPairingToken, pairingIdOf } from '../../../protocol/pairing.ts';
 import type { NatClass } from '../../../protocol/signaling.ts';
 import { NAT_CLASSES } from '../../../protocol/signaling.ts';
 import { MemoryVolunteerStore } from '../../../signaling-server/memory-store.ts';
@@ -12,7 +13,7 @@ import { RedisVolunteerStore } from '../../../signaling-server/redis-store.ts';
 import type { SlotRequest, VolunteerStore } from '../../../signaling-server/store.ts';
 
 function request(clientNat: NatClass, excludeIds: string[] = [], clientNetwork?: string): SlotRequest {
-  return { clientNat, clientNetwork, excludeIds: new Set(excludeIds) };
+  return { clientNat, clientNetwork, excludeIds: new Set(excludeIds), pairingId: undefined };
 }
 
 /** The broker instance the volunteers of these tests belong to (alive in the Redis store). */
@@ -28,7 +29,17 @@ type StoreFactory = (maxReservedPerVolunteer: number) => Promise<VolunteerStore>
 
 async function fill(store: VolunteerStore, volunteers: VolunteerRow[]): Promise<VolunteerStore> {
   for (const [id, nat, slots, score, network] of volunteers) {
-    await store.addVolunteer({ id, ownerId: OWNER_ID, kind: 'headless', nat, network, slots, score: score ?? STARTING_SCORE });
+    await store.addVolunteer({
+      id,
+      ownerId: OWNER_ID,
+      kind: 'headless',
+      nat,
+      network,
+      slots,
+      personalSlots: 0,
+      pairingIds: [],
+      score: score ?? STARTING_SCORE,
+    });
   }
   return store;
 }
@@ -109,7 +120,7 @@ function storeContract(open: StoreFactory): void {
     ]);
     assert.equal(await pick(store, request('symmetric')), 'f');
     assert.equal(await pick(store, request('symmetric')), '(busy)', 'f holds an offer: worth waiting for');
-    await store.releaseSlot('f', 'used');
+    await store.releaseSlot('f', 'used', 'common');
     assert.equal(await pick(store, request('symmetric')), '(none)', 'f has no slot left; p and s never suit');
   });
 
@@ -139,7 +150,17 @@ function storeContract(open: StoreFactory): void {
     assert.equal(await pick(store, request('unknown')), 'thirty-two');
     assert.equal(await pick(store, request('unknown')), 'three');
     assert.equal(await pick(store, request('unknown')), 'two', 'round and round, whatever the slots');
-    await store.addVolunteer({ id: 'new', ownerId: OWNER_ID, kind: 'tab', nat: 'unknown', network: undefined, slots: 1, score: STARTING_SCORE });
+    await store.addVolunteer({
+      id: 'new',
+      ownerId: OWNER_ID,
+      kind: 'tab',
+      nat: 'unknown',
+      network: undefined,
+      slots: 1,
+      personalSlots: 0,
+      pairingIds: [],
+      score: STARTING_SCORE,
+    });
     assert.equal(await pick(store, request('unknown')), 'new', 'a newcomer is tried at once');
   });
 
@@ -149,7 +170,7 @@ function storeContract(open: StoreFactory): void {
       ['honest', 'unknown', 1, 9],
     ]);
     assert.equal(await pick(store, request('unknown')), 'honest');
-    await store.releaseSlot('honest', 'unused');
+    await store.releaseSlot('honest', 'unused', 'common');
     await store.updateScore('honest', 1);
     await store.updateScore('nobody', 5);
     assert.equal(await pick(store, request('unknown')), 'liar');
@@ -173,7 +194,7 @@ function storeContract(open: StoreFactory): void {
     assert.equal(await pick(store, request('unknown', ['a'], '198.51.100.0/24')), 'c');
     assert.equal(await pick(store, request('unknown', ['a'], '198.51.100.0/24')), '(busy)', 'c holds an offer');
     assert.equal(await pick(store, request('unknown', ['a', 'c'], '198.51.100.0/24')), '(none)', 'c is excluded: no point waiting for it');
-    await store.releaseSlot('c', 'used');
+    await store.releaseSlot('c', 'used', 'common');
     assert.equal(await pick(store, request('unknown', ['a', 'c'], '198.51.100.0/24')), '(none)');
     assert.equal(await pick(store, request('unknown', ['a', 'c'], '203.0.113.0/24')), 'b');
   });
@@ -182,7 +203,7 @@ function storeContract(open: StoreFactory): void {
     const store = await storeWith([['v', 'unknown', 2]], 2);
     assert.equal(await pick(store, request('unknown')), 'v');
     assert.deepEqual(await store.counts(), { volunteers: 1, freeSlots: 1, reservedSlots: 1 });
-    await store.releaseSlot('v', 'unused');
+    await store.releaseSlot('v', 'unused', 'common');
     assert.deepEqual(await store.getVolunteer('v'), {
       id: 'v',
       ownerId: OWNER_ID,
@@ -190,13 +211,16 @@ function storeContract(open: StoreFactory): void {
       nat: 'unknown',
       announcedSlots: 2,
       reservedSlots: 0,
+      personalSlots: 0,
+      reservedPersonalSlots: 0,
+      pairingIds: [],
       score: STARTING_SCORE,
     });
     await store.reserveSlot(request('unknown'));
-    await store.releaseSlot('v', 'used');
+    await store.releaseSlot('v', 'used', 'common');
     assert.deepEqual(await store.counts(), { volunteers: 1, freeSlots: 1, reservedSlots: 0 });
     // A second release without a reservation changes nothing.
-    await store.releaseSlot('v', 'used');
+    await store.releaseSlot('v', 'used', 'common');
     assert.equal((await store.getVolunteer('v'))?.announcedSlots, 1);
   });
 
@@ -211,11 +235,62 @@ function storeContract(open: StoreFactory): void {
     const store = await storeWith([['v', 'unknown', 2]], 5);
     await store.reserveSlot(request('unknown'));
     await store.reserveSlot(request('unknown'));
-    await store.updateSlots('v', 1);
+    await store.updateSlots('v', 1, undefined);
     assert.equal((await store.counts()).freeSlots, 0);
     assert.equal(await pick(store, request('unknown')), '(busy)');
-    await store.updateSlots('v', 3);
+    await store.updateSlots('v', 3, undefined);
     assert.equal(await pick(store, request('unknown')), 'v');
+  });
+
+  test('a pairing link: its holder gets only that volunteer, personal slots first; nobody else ever gets personal slots', async () => {
+    const store = await open(1);
+    const friendLink = pairingIdOf(createPairingToken());
+    const otherLink = pairingIdOf(createPairingToken());
+    await store.addVolunteer({
+      id: 'friend',
+      ownerId: OWNER_ID,
+      kind: 'extension',
+      nat: 'full-cone',
+      network: undefined,
+      slots: 0,
+      personalSlots: 1,
+      pairingIds: [friendLink],
+      score: 10,
+    });
+    await store.addVolunteer({
+      id: 'stranger',
+      ownerId: OWNER_ID,
+      kind: 'headless',
+      nat: 'full-cone',
+      network: undefined,
+      slots: 1,
+      personalSlots: 0,
+      pairingIds: [],
+      score: 0,
+    });
+    const paired = (pairingId: string): SlotRequest => ({ ...request('symmetric'), pairingId });
+
+    assert.equal(await pick(store, request('symmetric')), 'stranger', 'the friend’s personal slot is not for strangers');
+    await store.releaseSlot('stranger', 'used', 'common');
+    assert.equal(await pick(store, request('symmetric')), '(none)', 'still not, with every common slot gone');
+    assert.equal(await pick(store, paired(otherLink)), '(none)', 'a link nobody registered');
+
+    assert.deepEqual(await store.reserveSlot(paired(friendLink)), { kind: 'reserved', volunteerId: 'friend', ownerId: OWNER_ID, pool: 'personal' });
+    assert.equal(await pick(store, paired(friendLink)), '(busy)', 'its one offer is in flight');
+    await store.releaseSlot('friend', 'used', 'personal');
+    assert.equal(await pick(store, paired(friendLink)), '(none)', 'its personal slot is used and it has no common one');
+
+    await store.updateSlots('friend', 1, 0);
+    assert.deepEqual(await store.reserveSlot(paired(friendLink)), { kind: 'reserved', volunteerId: 'friend', ownerId: OWNER_ID, pool: 'common' });
+    await store.releaseSlot('friend', 'unused', 'common');
+    await store.updateSlots('friend', 0, 2);
+    await store.updatePairings('friend', [otherLink]);
+    assert.equal(await pick(store, paired(friendLink)), '(none)', 'a revoked link');
+    assert.equal(await pick(store, paired(otherLink)), 'friend');
+    const friend = await store.getVolunteer('friend');
+    assert.deepEqual([friend?.personalSlots, friend?.reservedPersonalSlots, friend?.pairingIds], [2, 1, [otherLink]]);
+    await store.removeVolunteer('friend');
+    assert.equal(await pick(store, paired(otherLink)), '(none)', 'gone with its volunteer');
   });
 
   test('pools count volunteers by kind and NAT class', async () => {
@@ -240,8 +315,8 @@ function storeContract(open: StoreFactory): void {
     assert.equal(await pick(store, request('unknown')), 'a');
     await store.removeVolunteer('a');
     await store.removeVolunteer('nobody');
-    await store.updateSlots('nobody', 3);
-    await store.releaseSlot('nobody', 'used');
+    await store.updateSlots('nobody', 3, undefined);
+    await store.releaseSlot('nobody', 'used', 'common');
     assert.equal(await store.getVolunteer('a'), undefined);
     assert.equal((await store.counts()).volunteers, 1);
     assert.equal(await pick(store, request('unknown', ['b'])), '(none)', 'a removed with its reservation: nothing in flight');
@@ -296,8 +371,28 @@ describe('RedisVolunteerStore (a real redis-server)', () => {
     stores.push(living, dying);
     await living.start();
     await dying.start();
-    await dying.addVolunteer({ id: 'ghost', ownerId: 'dying', kind: 'headless', nat: 'full-cone', network: undefined, slots: 5, score: 10 });
-    await living.addVolunteer({ id: 'real', ownerId: 'living', kind: 'headless', nat: 'symmetric', network: undefined, slots: 5, score: 0 });
+    await dying.addVolunteer({
+      id: 'ghost',
+      ownerId: 'dying',
+      kind: 'headless',
+      nat: 'full-cone',
+      network: undefined,
+      slots: 5,
+      personalSlots: 0,
+      pairingIds: [],
+      score: 10,
+    });
+    await living.addVolunteer({
+      id: 'real',
+      ownerId: 'living',
+      kind: 'headless',
+      nat: 'symmetric',
+      network: undefined,
+      slots: 5,
+      personalSlots: 0,
+      pairingIds: [],
+      score: 0,
+    });
     // 'ghost' would be first (full cone, best score) for a full-cone client... if its instance were alive.
     const dyingStopped = dying.close();
     await dyingStopped;

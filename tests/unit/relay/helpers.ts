@@ -147,11 +147,11 @@ export class TestBroker {
   }
 
   /** Hands the volunteer an offer; resolves with its answer or decline. */
-  async offer(offer: SessionDescription, exit: ExitInfo): Promise<VolunteerToBroker & { type: 'answer' | 'decline' }> {
+  async offer(offer: SessionDescription, exit: ExitInfo, pool?: 'personal'): Promise<VolunteerToBroker & { type: 'answer' | 'decline' }> {
     const socket = this.#socket;
     if (socket === undefined) throw new Error('no volunteer is connected');
     const matchId = `m${nextMatch++}`;
-    socket.send(JSON.stringify({ type: 'offer', matchId, offer, exit } satisfies BrokerToVolunteer));
+    socket.send(JSON.stringify({ type: 'offer', matchId, offer, exit, ...(pool ? { pool } : {}) } satisfies BrokerToVolunteer));
     return this.next(
       (m): m is VolunteerToBroker & { type: 'answer' | 'decline' } => (m.type === 'answer' || m.type === 'decline') && m.matchId === matchId,
       `the answer to ${matchId}`,

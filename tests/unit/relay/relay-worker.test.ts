@@ -4,6 +4,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
 import { LocalOperator } from '../../../harness/operator.ts';
 import { waitFor, withTimeout } from '../../../harness/wait.ts';
+import { createPairingToken, pairingIdOf } from '../../../protocol/pairing.ts';
 import type { ExitInfo } from '../../../protocol/signaling.ts';
 import { createRelayWorkerConfig, type RelayWorkerOptions } from '../../../relay-worker/config.ts';
 import { nodeRelayEnvironment } from '../../../relay-worker/node.ts';
@@ -231,6 +232,32 @@ describe('RelayWorker with real WebRTC peers and WebSocket exits', () => {
     cleanups.push(() => second.close());
     const reply = await broker.offer(second.offer, exit.info());
     assert.deepEqual(reply.type === 'decline' ? reply.reason : reply, 'no free slot');
+  });
+
+  test('pairing links: hello carries personal slots and link ids (never tokens); personal offers use personal slots only', async () => {
+    const exit = await TestExit.echo();
+    const [token, laterToken] = [createPairingToken(), createPairingToken()];
+    const { broker, worker } = await startNetwork(exit, { maxClients: 1, maxPersonalClients: 1, pairingTokens: [token] });
+    const hello = await broker.next((m) => m.type === 'hello', 'hello');
+    assert.deepEqual(hello, { type: 'hello', version: 1, kind: 'headless', slots: 1, nat: 'unknown', personalSlots: 1, pairings: [pairingIdOf(token)] });
+    assert.ok(!JSON.stringify(broker.messages).includes(token), 'the token itself never goes to the broker');
+
+    const friend = await TestClient.create();
+    cleanups.push(() => friend.close());
+    const answered = await broker.offer(friend.offer, exit.info(), 'personal');
+    assert.equal(answered.type, 'answer');
+    assert.equal(worker.freePersonalSlots, 0);
+    assert.equal(worker.freeSlots, 1, 'a personal client leaves the common slot free');
+    const second = await TestClient.create();
+    cleanups.push(() => second.close());
+    const declined = await broker.offer(second.offer, exit.info(), 'personal');
+    assert.deepEqual(declined.type === 'decline' ? declined.reason : declined, 'no free personal slot');
+
+    worker.setPairingTokens([laterToken]);
+    await broker.next((m) => m.type === 'pairings' && m.pairings.length === 1 && m.pairings[0] === pairingIdOf(laterToken), 'the new link ids');
+    worker.setPairingTokens([]);
+    await broker.next((m) => m.type === 'pairings' && m.pairings.length === 0, 'every link revoked');
+    assert.equal(worker.freePersonalSlots, 0, 'no personal slots without a link');
   });
 
   test('frees the slot of a client that never connects', async () => {
