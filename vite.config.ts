@@ -7,10 +7,21 @@ import preact from '@preact/preset-vite';
 import { defineConfig } from 'vite';
 import manifest from './manifest.json' with { type: 'json' };
 
+/**
+ * Pairing links live on the broker's origin (`<broker>/pair#token`); the content script that picks them up runs only
+ * there. FERRY_BROKER_URL (the network's broker, default this machine's) names the host; match patterns take any port.
+ */
+function withPairingLinkHost(base: ManifestV3Export): ManifestV3Export {
+  const broker = new URL(process.env.FERRY_BROKER_URL ?? 'http://127.0.0.1');
+  const matches = [`${broker.protocol}//${broker.hostname}/pair*`];
+  const scripts = (base as { content_scripts?: Array<Record<string, unknown>> }).content_scripts ?? [];
+  return { ...base, content_scripts: scripts.map((script) => ({ ...script, matches })) } as ManifestV3Export;
+}
+
 export default defineConfig({
   // The operator's exit-list keys this build trusts by default (extension/settings.ts); settings can replace them.
   define: { __FERRY_EXIT_LIST_KEYS__: JSON.stringify(process.env.FERRY_EXIT_LIST_KEYS ?? '') },
-  plugins: [preact(), crx({ manifest: manifest as ManifestV3Export })],
+  plugins: [preact(), crx({ manifest: withPairingLinkHost(manifest as ManifestV3Export) })],
   build: {
     outDir: 'dist/extension',
     emptyOutDir: true,

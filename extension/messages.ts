@@ -5,6 +5,7 @@
  * for others and validates its own with the parsers below before acting.
  */
 import { LocalChannelFormatError, parseSessionReport, type SessionReport } from '../protocol/local-channel.ts';
+import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from '../protocol/pairing.ts';
 import { parseRelayStatus, type RelayStatus, RelayStatusFormatError } from '../protocol/relay-status.ts';
 import { type ExitInfo, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
 import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requireText, requireUrl } from '../protocol/validate.ts';
@@ -18,7 +19,9 @@ export type BackgroundMessage =
   | { target: 'background'; type: 'set-help-others'; on: boolean }
   | { target: 'background'; type: 'relay-status'; status: RelayStatus }
   | { target: 'background'; type: 'client-path'; event: ClientPathEvent }
-  | { target: 'background'; type: 'client-session'; session: SessionReport };
+  | { target: 'background'; type: 'client-session'; session: SessionReport }
+  /** From the content script on a pairing link page: `link` is the page's address, token in the fragment. */
+  | { target: 'background'; type: 'add-pairing'; link: string };
 
 // ---- to the offscreen document ----
 export interface HelpStartMessage {
@@ -28,6 +31,8 @@ export interface HelpStartMessage {
   maxClients: number;
   /** The operator keys the volunteer checks the broker's exit list with (settings.ts). */
   exitListKeys: string[];
+  /** Tokens of the links made for friends (pairings.ts); the relay worker registers their ids only. */
+  pairingTokens: string[];
 }
 export interface ClientStartMessage {
   target: 'offscreen';
@@ -36,10 +41,13 @@ export interface ClientStartMessage {
   token: string;
   brokerUrl: string;
   exit: ExitInfo;
+  /** The token of the friend's link Proxy me uses, if one is held for this broker. */
+  pairingToken?: string;
 }
 export type OffscreenMessage =
   | HelpStartMessage
   | { target: 'offscreen'; type: 'help-stop' }
+  | { target: 'offscreen'; type: 'help-pairings'; pairingTokens: string[] }
   | ClientStartMessage
   | { target: 'offscreen'; type: 'client-stop' };
 
@@ -100,6 +108,14 @@ function nested<T>(field: string, parse: () => T): T {
   }
 }
 
+function pairingTokens(obj: Record<string, unknown>): string[] {
+  const tokens = obj.pairingTokens;
+  if (!Array.isArray(tokens) || tokens.length > MAX_PAIRINGS_PER_VOLUNTEER || !tokens.every(isPairingText)) {
+    throw new MessageFormatError(`"pairingTokens" must be at most ${MAX_PAIRINGS_PER_VOLUNTEER} pairing tokens`);
+  }
+  return [...tokens];
+}
+
 /** The `target` of a message, or undefined when it is not one of ours. Receivers check this before parsing. */
 export function messageTarget(value: unknown): MessageTarget | undefined {
   if (!isRecord(value)) return undefined;
@@ -139,6 +155,8 @@ export function parseBackgroundMessage(value: unknown): BackgroundMessage {
       return { target: 'background', type: 'client-path', event: parseClientPathEvent(value.event) };
     case 'client-session':
       return { target: 'background', type: 'client-session', session: nested('session', () => parseSessionReport(value.session)) };
+    case 'add-pairing':
+      return { target: 'background', type: 'add-pairing', link: url(value, 'link', ['http:', 'https:']) };
     default:
       throw new MessageFormatError(`unknown service worker message type ${JSON.stringify(value.type)}`);
   }
@@ -156,13 +174,16 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
         brokerUrl: url(value, 'brokerUrl', ['http:', 'https:']),
         maxClients,
         exitListKeys: nested('exitListKeys', () => parseExitListKeys(value.exitListKeys)),
+        pairingTokens: pairingTokens(value),
       };
     }
     case 'help-stop':
       return { target: 'offscreen', type: 'help-stop' };
+    case 'help-pairings':
+      return { target: 'offscreen', type: 'help-pairings', pairingTokens: pairingTokens(value) };
     case 'client-start': {
       const exit: ExitInfo = nested('exit', () => parseExitInfo(value.exit));
-      return {
+      const start: ClientStartMessage = {
         target: 'offscreen',
         type: 'client-start',
         pipeUrl: url(value, 'pipeUrl', ['ws:', 'wss:']),
@@ -170,6 +191,11 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
         brokerUrl: url(value, 'brokerUrl', ['http:', 'https:']),
         exit,
       };
+      if (value.pairingToken !== undefined) {
+        if (!isPairingText(value.pairingToken)) throw new MessageFormatError('"pairingToken" must be a pairing token');
+        start.pairingToken = value.pairingToken;
+      }
+      return start;
     }
     case 'client-stop':
       return { target: 'offscreen', type: 'client-stop' };

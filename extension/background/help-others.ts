@@ -7,11 +7,13 @@
 import type { HelpOthersState } from '../../protocol/extension-state.ts';
 import type { RelayStatus } from '../../protocol/relay-status.ts';
 import type { OffscreenMessage } from '../messages.ts';
+import type { Pairings } from '../pairings.ts';
 import type { Settings } from '../settings.ts';
 import { applyRelayStatus, initialHelpOthersState } from '../ui-state.ts';
 
 export interface HelpOthersDeps {
   loadSettings(): Promise<Settings>;
+  loadPairings(): Promise<Pairings>;
   offscreen: { acquire(): Promise<void>; release(): Promise<void>; send(message: OffscreenMessage): Promise<void> };
   updateState(change: (state: HelpOthersState) => HelpOthersState): Promise<unknown>;
   log(message: string, error?: unknown): void;
@@ -46,6 +48,15 @@ export class HelpOthers {
     await this.deps.offscreen.release().catch((error) => this.deps.log('could not close the offscreen document', error));
   }
 
+  /** The links for friends changed (made or revoked): a running relay registers the new set at once. */
+  async onPairingsChanged(pairings: Pairings): Promise<void> {
+    if (!this.on) return;
+    const pairingTokens = pairings.made.map((made) => made.token);
+    await this.deps.offscreen
+      .send({ target: 'offscreen', type: 'help-pairings', pairingTokens })
+      .catch((error) => this.deps.log('help-pairings not delivered', error));
+  }
+
   async onRelayStatus(status: RelayStatus): Promise<void> {
     await this.deps.updateState((state) => applyRelayStatus(state, status));
   }
@@ -56,6 +67,7 @@ export class HelpOthers {
     this.on = true;
     try {
       const settings = await this.deps.loadSettings();
+      const pairings = await this.deps.loadPairings();
       if (generation !== this.generation) return;
       await this.deps.offscreen.acquire();
       if (generation !== this.generation) return;
@@ -65,6 +77,7 @@ export class HelpOthers {
         brokerUrl: settings.brokerUrl,
         maxClients: settings.maxClients,
         exitListKeys: settings.exitListKeys,
+        pairingTokens: pairings.made.map((made) => made.token),
       });
     } catch (error) {
       if (generation !== this.generation) return;

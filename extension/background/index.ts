@@ -6,11 +6,13 @@
 import type { UiState } from '../../protocol/extension-state.ts';
 import { fetchExitList } from '../broker-exits.ts';
 import { type BackgroundMessage, messageTarget, parseBackgroundMessage } from '../messages.ts';
+import { PAIRINGS_STORAGE_KEY, type Pairings, parseStoredPairings } from '../pairings.ts';
 import { parseStoredSettings, SETTINGS_KEYS, type Settings } from '../settings.ts';
 import { initialProxyMeState, isProxyMeStopped } from '../ui-state.ts';
 import { HelpOthers } from './help-others.ts';
 import { connectChromeNative } from './native-port.ts';
 import { OffscreenDocument } from './offscreen-document.ts';
+import { PairingLinks } from './pairing-links.ts';
 import { ProxyMe } from './proxy-me.ts';
 import { chromeBrowserProxy } from './proxy-settings.ts';
 import { UiStateStore } from './state.ts';
@@ -28,8 +30,20 @@ async function loadSettings(): Promise<Settings> {
   return parseStoredSettings(await chrome.storage.local.get([...SETTINGS_KEYS]));
 }
 
+async function loadPairings(): Promise<Pairings> {
+  return parseStoredPairings((await chrome.storage.local.get(PAIRINGS_STORAGE_KEY))[PAIRINGS_STORAGE_KEY]);
+}
+
+const pairingLinks = new PairingLinks({
+  loadSettings,
+  loadPairings,
+  savePairings: (pairings) => chrome.storage.local.set({ [PAIRINGS_STORAGE_KEY]: pairings }),
+  now: () => Date.now(),
+});
+
 const proxyMe = new ProxyMe({
   loadSettings,
+  loadPairings,
   fetchExits: fetchExitList,
   connectNative: connectChromeNative,
   browserProxy: chromeBrowserProxy,
@@ -45,6 +59,7 @@ const proxyMe = new ProxyMe({
 
 const helpOthers = new HelpOthers({
   loadSettings,
+  loadPairings,
   offscreen: {
     acquire: () => offscreen.acquire('help-others'),
     release: () => offscreen.release('help-others'),
@@ -103,8 +118,18 @@ async function handle(message: BackgroundMessage): Promise<void> {
       return proxyMe.onClientPathEvent(message.event);
     case 'client-session':
       return proxyMe.onClientSession(message.session);
+    case 'add-pairing':
+      return pairingLinks.add(message.link);
   }
 }
+
+// Links for friends made or revoked (the options page writes them): a running relay registers the new set.
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area !== 'local' || changes[PAIRINGS_STORAGE_KEY] === undefined) return;
+  void reconciled
+    .then(() => helpOthers.onPairingsChanged(parseStoredPairings(changes[PAIRINGS_STORAGE_KEY]?.newValue)))
+    .catch((error) => log('could not pass on the changed pairing links', error));
+});
 
 // Registered synchronously at the top level, so a message that wakes the worker is not lost.
 chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse: (state: UiState | undefined) => void) => {

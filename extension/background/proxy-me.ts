@@ -16,6 +16,7 @@ import type { SessionReport } from '../../protocol/local-channel.ts';
 import { type NativeReady, type NativeToExtension, parseNativeToExtension } from '../../protocol/local-channel.ts';
 import { chooseExit, ExitListError, type ExitListErrorCode, type TrustedExitList } from '../broker-exits.ts';
 import type { OffscreenMessage } from '../messages.ts';
+import { heldTokenFor, type Pairings } from '../pairings.ts';
 import { proxyBypassList } from '../proxy-bypass.ts';
 import type { Settings } from '../settings.ts';
 import { sleep } from '../sleep.ts';
@@ -39,6 +40,8 @@ export const MAX_PIPE_RECONNECTS = 5;
 
 export interface ProxyMeDeps {
   loadSettings(): Promise<Settings>;
+  /** The pairing links; a friend's link held for the broker in the settings makes every path go through them. */
+  loadPairings(): Promise<Pairings>;
   /** The broker's exit list, verified against `exitListKeys` (broker-exits.ts fetchExitList). */
   fetchExits(brokerUrl: string, exitListKeys: readonly string[], signal: AbortSignal): Promise<TrustedExitList>;
   connectNative: ConnectNative;
@@ -248,6 +251,8 @@ export class ProxyMe {
 
   private async startClientPath(run: ProxyMeRun): Promise<void> {
     if (run !== this.run || run.ready === undefined || run.exit === undefined || run.settings === undefined) return;
+    const pairingToken = heldTokenFor(await this.deps.loadPairings(), run.settings.brokerUrl);
+    if (run !== this.run || run.ready === undefined || run.exit === undefined || run.settings === undefined) return;
     await this.deps.offscreen.send({
       target: 'offscreen',
       type: 'client-start',
@@ -255,6 +260,7 @@ export class ProxyMe {
       token: run.ready.token,
       brokerUrl: run.settings.brokerUrl,
       exit: run.exit,
+      ...(pairingToken === undefined ? {} : { pairingToken }),
     });
   }
 

@@ -23,6 +23,8 @@ export interface OfferRequest {
   brokerUrl: string;
   offer: SessionDescription;
   exitId: string;
+  /** A pairing link's token: the broker then matches only the volunteer that made the link. */
+  pairingToken?: string;
   timeoutMs: number;
   /** Aborts when the client path stops. */
   signal: AbortSignal;
@@ -53,7 +55,12 @@ export async function requestAnswer(request: OfferRequest, fetchFn: typeof fetch
     response = await fetchFn(`${request.brokerUrl}${BrokerRoute.CLIENT}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ offer: request.offer, exitId: request.exitId, nat: 'unknown' }),
+      body: JSON.stringify({
+        offer: request.offer,
+        exitId: request.exitId,
+        nat: 'unknown',
+        ...(request.pairingToken === undefined ? {} : { pairing: request.pairingToken }),
+      }),
       signal: AbortSignal.any([request.signal, timeout]),
     });
     text = await readBoundedText(response, MAX_BROKER_REPLY_BYTES);

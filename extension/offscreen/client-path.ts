@@ -65,6 +65,8 @@ export interface ClientPathConfig {
   token: string;
   brokerUrl: string;
   exit: ExitInfo;
+  /** A friend's pairing link token: every path goes through that friend's volunteer (protocol/pairing.ts). */
+  pairingToken?: string;
   limits?: Partial<ClientPathLimits>;
 }
 
@@ -317,6 +319,7 @@ export class ClientPath {
           brokerUrl: this.#config.brokerUrl,
           offer: { type: 'offer', sdp: local.sdp },
           exitId: this.#config.exit.id,
+          ...(this.#config.pairingToken === undefined ? {} : { pairingToken: this.#config.pairingToken }),
           timeoutMs: this.#limits.brokerRequestTimeoutMs,
           signal,
         },

@@ -10,6 +10,7 @@ export interface HelpOthersConfig {
   brokerUrl: string;
   maxClients: number;
   exitListKeys: readonly string[];
+  pairingTokens: readonly string[];
 }
 
 export class HelpOthersRunner {
@@ -26,13 +27,20 @@ export class HelpOthersRunner {
       this.running.maxClients === config.maxClients &&
       this.running.exitListKeys.join() === config.exitListKeys.join()
     ) {
+      this.setPairingTokens(config.pairingTokens);
       if (this.worker !== undefined) this.onStatus(this.worker.status);
       return;
     }
     this.stop();
     // Throws RelayWorkerConfigError or RelayEnvironmentError; the caller reports it as "could not start".
     const worker = new RelayWorker({
-      config: createRelayWorkerConfig({ brokerUrl: config.brokerUrl, kind: 'extension', maxClients: config.maxClients, exitListKeys: config.exitListKeys }),
+      config: createRelayWorkerConfig({
+        brokerUrl: config.brokerUrl,
+        kind: 'extension',
+        maxClients: config.maxClients,
+        exitListKeys: config.exitListKeys,
+        pairingTokens: config.pairingTokens,
+      }),
       environment: browserRelayEnvironment(),
       onStatus: (status) => {
         if (worker === this.worker) this.onStatus(status);
@@ -41,6 +49,14 @@ export class HelpOthersRunner {
     this.worker = worker;
     this.running = config;
     worker.start();
+  }
+
+  /** A link for a friend was made or revoked: the running worker tells the broker at once, without a restart. */
+  setPairingTokens(tokens: readonly string[]): void {
+    if (this.running === undefined || this.worker === undefined) return;
+    if (this.running.pairingTokens.join() === tokens.join()) return;
+    this.running = { ...this.running, pairingTokens: [...tokens] };
+    this.worker.setPairingTokens(tokens);
   }
 
   stop(): void {

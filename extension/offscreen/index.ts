@@ -19,7 +19,15 @@ let clientPath: ClientPath | undefined;
 function handle(message: OffscreenMessage): void {
   switch (message.type) {
     case 'help-start':
-      helpOthers.start({ brokerUrl: message.brokerUrl, maxClients: message.maxClients, exitListKeys: message.exitListKeys });
+      helpOthers.start({
+        brokerUrl: message.brokerUrl,
+        maxClients: message.maxClients,
+        exitListKeys: message.exitListKeys,
+        pairingTokens: message.pairingTokens,
+      });
+      return;
+    case 'help-pairings':
+      helpOthers.setPairingTokens(message.pairingTokens);
       return;
     case 'help-stop':
       helpOthers.stop();
@@ -27,7 +35,13 @@ function handle(message: OffscreenMessage): void {
     case 'client-start': {
       clientPath?.stop();
       const path = new ClientPath(
-        { pipeUrl: message.pipeUrl, token: message.token, brokerUrl: message.brokerUrl, exit: message.exit },
+        {
+          pipeUrl: message.pipeUrl,
+          token: message.token,
+          brokerUrl: message.brokerUrl,
+          exit: message.exit,
+          ...(message.pairingToken === undefined ? {} : { pairingToken: message.pairingToken }),
+        },
         {
           createPeerConnection: (config) => new RTCPeerConnection(config),
           createWebSocket: (url) => new WebSocket(url),

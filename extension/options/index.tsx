@@ -6,6 +6,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { DEFAULT_SETTINGS, parseSettingsForm, SETTINGS_KEYS, type SettingsForm, type SettingsKey, settingsToForm } from '../settings.ts';
 import '../ui.css';
+import { PairingLinks } from './pairing-links.tsx';
 import './options.css';
 
 /** Shows whatever is stored, valid or not, so a bad stored value can be seen and fixed. */
@@ -132,6 +133,7 @@ function Options() {
           {notice}
         </p>
       </form>
+      <PairingLinks brokerUrl={form.brokerUrl} />
     </main>
   );
 }

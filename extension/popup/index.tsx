@@ -11,6 +11,7 @@ import { formatBytes, formatDuration, formatRate, HELPER_INSTALL_COMMAND, helpOt
 import { currentThroughput } from '../traffic-rate.ts';
 import { isProxyMeStopped } from '../ui-state.ts';
 import '../ui.css';
+import { HeldPairing } from './held-pairing.tsx';
 import './popup.css';
 
 /** How often the clock and the throughput on screen move on (ms). */
@@ -124,6 +125,7 @@ function ProxyMeSection({ state, onToggle }: { state: ProxyMeState; onToggle: (o
         />
       </label>
       <ProxyMeStatus state={state} />
+      <HeldPairing />
       {showStats && <ProxyMeStats state={state} nowMs={nowMs} />}
       {state.on && state.webRtcGuard === 'not-controllable' && (
         <p id="proxy-me-webrtc-warning" class="muted small">

@@ -62,13 +62,17 @@ describe('offscreen messages', () => {
   test('client-start and help-start parse', () => {
     assert.deepEqual(parseOffscreenMessage(clientStart), clientStart);
     const key = 'A'.repeat(43);
-    assert.deepEqual(parseOffscreenMessage({ target: 'offscreen', type: 'help-start', brokerUrl: 'https://b.example', maxClients: 2, exitListKeys: [key] }), {
-      target: 'offscreen',
-      type: 'help-start',
-      brokerUrl: 'https://b.example',
-      maxClients: 2,
-      exitListKeys: [key],
-    });
+    assert.deepEqual(
+      parseOffscreenMessage({ target: 'offscreen', type: 'help-start', brokerUrl: 'https://b.example', maxClients: 2, exitListKeys: [key], pairingTokens: [] }),
+      {
+        target: 'offscreen',
+        type: 'help-start',
+        brokerUrl: 'https://b.example',
+        maxClients: 2,
+        exitListKeys: [key],
+        pairingTokens: [],
+      },
+    );
   });
 
   test('wrong URL schemes, empty tokens, bad exits and zero clients are refused', () => {

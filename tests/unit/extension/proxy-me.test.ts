@@ -7,10 +7,12 @@ import type { NativePort } from '../../../extension/background/native-port.ts';
 import { ProxyMe, type ProxyMeDeps } from '../../../extension/background/proxy-me.ts';
 import { ExitListError } from '../../../extension/broker-exits.ts';
 import type { OffscreenMessage } from '../../../extension/messages.ts';
+import { noPairings, type Pairings } from '../../../extension/pairings.ts';
 import { DEFAULT_SETTINGS } from '../../../extension/settings.ts';
 import { initialProxyMeState } from '../../../extension/ui-state.ts';
 import type { ProxyMeState, WebRtcGuardState } from '../../../protocol/extension-state.ts';
 import type { ExtensionToNative } from '../../../protocol/local-channel.ts';
+import { createPairingToken } from '../../../protocol/pairing.ts';
 import type { ExitInfo } from '../../../protocol/signaling.ts';
 
 const exit: ExitInfo = { id: 'local', url: 'ws://127.0.0.1:9000/v1/relay', publicKey: 'A'.repeat(43) };
@@ -45,7 +47,11 @@ class RecordingPort implements NativePort {
   }
 }
 
-function harness(fetchExits: ProxyMeDeps['fetchExits'] = async () => ({ exitList, exits: [exit] }), webRtcAllowed: WebRtcGuardState = 'restricted') {
+function harness(
+  fetchExits: ProxyMeDeps['fetchExits'] = async () => ({ exitList, exits: [exit] }),
+  webRtcAllowed: WebRtcGuardState = 'restricted',
+  pairings: Pairings = noPairings(),
+) {
   let state: ProxyMeState = initialProxyMeState();
   const port = new RecordingPort();
   const proxyCalls: string[] = [];
@@ -61,6 +67,7 @@ function harness(fetchExits: ProxyMeDeps['fetchExits'] = async () => ({ exitList
   };
   const proxyMe = new ProxyMe({
     loadSettings: async () => ({ ...DEFAULT_SETTINGS, bypassList: ['<-loopback>'] }),
+    loadPairings: async () => pairings,
     fetchExits,
     connectNative: () => port,
     browserProxy: {
@@ -118,6 +125,23 @@ describe('Proxy me', { timeout: 10_000 }, () => {
       h.proxyCalls.some((call) => call.startsWith('socks')),
       false,
     );
+  });
+
+  test("a friend's link held for this broker goes with the client path; one of another broker does not", async () => {
+    const token = createPairingToken();
+    const held = (brokerOrigin: string): Pairings => ({ made: [], held: { token, brokerOrigin, addedAt: 1 } });
+    for (const [brokerOrigin, expected] of [
+      [new URL(DEFAULT_SETTINGS.brokerUrl).origin, token],
+      ['https://other-broker.example.org', undefined],
+    ] as const) {
+      const h = harness(undefined, undefined, held(brokerOrigin));
+      await h.proxyMe.switchOn();
+      h.port.fromHelper(ready);
+      await h.until(() => h.offscreenMessages.length === 1);
+      const start = h.offscreenMessages[0];
+      assert.equal(start?.type === 'client-start' ? start.pairingToken : 'not a start', expected);
+      await h.proxyMe.switchOff();
+    }
   });
 
   test('ready points the browser at the SOCKS port and starts the client path', async () => {
