@@ -9,6 +9,7 @@ const USAGE = `Usage: ferry <command> [options]
 Commands:
   demo        start the whole network on this machine: broker, exit, volunteer and client browsers, helper
   broker      run the signaling server that pairs clients with volunteers
+  nat-probe   run the NAT probe peer browser volunteers learn their NAT class from
   exit        run an exit server
   exit-list   the operator's signed exit list: make a signing key, sign the exits, check a list
   volunteer   run a headless volunteer (Node, no browser)
@@ -23,6 +24,7 @@ export type Command = (argv: string[]) => Promise<void>;
 const commands: Record<string, () => Promise<Command>> = {
   demo: async () => (await import('./demo.ts')).runDemo,
   broker: async () => (await import('../signaling-server/main.ts')).runBroker,
+  'nat-probe': async () => (await import('../signaling-server/nat-probe-main.ts')).runNatProbe,
   exit: async () => (await import('../exit-server/main.ts')).runExit,
   'exit-list': async () => (await import('./exit-list.ts')).runExitList,
   volunteer: async () => (await import('../relay-worker/main.ts')).runVolunteer,

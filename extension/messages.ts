@@ -7,7 +7,7 @@
 import { LocalChannelFormatError, parseSessionReport, type SessionReport } from '../protocol/local-channel.ts';
 import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from '../protocol/pairing.ts';
 import { parseRelayStatus, type RelayStatus, RelayStatusFormatError } from '../protocol/relay-status.ts';
-import { type ExitInfo, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
+import { type ExitInfo, NAT_CLASSES, type NatClass, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
 import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requireText, requireUrl } from '../protocol/validate.ts';
 import { parseExitListKeys, SettingsError } from './settings.ts';
 import type { ClientPathEvent } from './ui-state.ts';
@@ -43,6 +43,8 @@ export interface ClientStartMessage {
   exit: ExitInfo;
   /** The token of the friend's link Proxy me uses, if one is held for this broker. */
   pairingToken?: string;
+  /** This device's NAT class, as the helper measured it; 'unknown' when absent. */
+  nat?: NatClass;
 }
 export type OffscreenMessage =
   | HelpStartMessage
@@ -191,6 +193,10 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
         brokerUrl: url(value, 'brokerUrl', ['http:', 'https:']),
         exit,
       };
+      if (value.nat !== undefined) {
+        if (!(NAT_CLASSES as readonly unknown[]).includes(value.nat)) throw new MessageFormatError(`"nat" must be one of ${NAT_CLASSES.join(', ')}`);
+        start.nat = value.nat as NatClass;
+      }
       if (value.pairingToken !== undefined) {
         if (!isPairingText(value.pairingToken)) throw new MessageFormatError('"pairingToken" must be a pairing token');
         start.pairingToken = value.pairingToken;

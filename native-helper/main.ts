@@ -3,12 +3,14 @@
  * `ferry helper`: installs or removes the native host manifest, or runs as the native messaging host the browser
  * starts (native-host.ts). Parses flags and throws HelperUsageError for a bad command line.
  */
+import { DEFAULT_NAT_DISCOVERY_TIMEOUT_MS, NatDiscoveryError, parseStunUrl } from '../protocol/adapters/nat-discovery.ts';
 import { defaultSessionConfig, type SessionConfig, verifySessionConfig } from '../protocol/config.ts';
 import { InvalidConfigError } from '../protocol/errors.ts';
 import { OperatorKeyError, parseOperatorPublicKeys } from '../protocol/exit-list.ts';
+import { NAT_CLASSES, type NatClass } from '../protocol/signaling.ts';
 import { DEFAULT_HTTP_PORT, DEFAULT_SOCKS_PORT } from './config.ts';
 import { installNativeHost, uninstallNativeHost } from './install.ts';
-import { runNativeHost } from './native-host.ts';
+import { type NatOptions, runNativeHost } from './native-host.ts';
 
 export const HELPER_USAGE = `Usage: ferry helper [options]
 
@@ -25,6 +27,11 @@ Runs the Ferry helper: a SOCKS5 and an HTTP CONNECT proxy on 127.0.0.1 whose str
                           repeatable); the helper uses only exits from a list it signed
   --heartbeat-ms N        with --native: send a heartbeat after N ms without traffic (default ${defaultSessionConfig.heartbeatIntervalMs})
   --path-silence-ms N     with --native: a path silent for N ms is replaced (default ${defaultSessionConfig.pathSilenceTimeoutMs})
+  --stun URL              with --install or --native: the network's STUN server, stun:host[:port] (repeatable); at
+                          start the helper measures its NAT class (RFC 5780, at most ${DEFAULT_NAT_DISCOVERY_TIMEOUT_MS / 1000} s) with the first
+                          that supports it and reports it to the extension for its offers
+  --nat CLASS             with --install or --native: report this NAT class instead of measuring it
+                          (${NAT_CLASSES.join(', ')})
   --help                  show this text
 `;
 
@@ -36,18 +43,18 @@ export class HelperUsageError extends Error {
 
 export type HelperCommand =
   | { kind: 'help' }
-  | { kind: 'install'; userDataDir?: string; extensionId?: string; exitListKeys: string[] }
+  | ({ kind: 'install'; userDataDir?: string; extensionId?: string; exitListKeys: string[] } & NatOptions)
   | { kind: 'uninstall'; userDataDir?: string }
   /** `callerOrigin`: `chrome-extension://ID/` as the browser passed it, or null when started by hand. */
   /** `session`: the client session's timing, for tests and slow links; checked when the helper starts. */
-  | {
+  | ({
       kind: 'native';
       callerOrigin: string | null;
       exitListKeys: string[];
       socksPort: number;
       httpPort: number;
       session: Partial<SessionConfig>;
-    }
+    } & NatOptions)
   | { kind: 'proxies'; socksPort: number; httpPort: number };
 
 /** Parses `ferry helper` arguments (without the `helper` word). Throws HelperUsageError. */
@@ -56,8 +63,20 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   const values = new Map<string, string>();
   /** `--exit-list-key` may be given more than once (a current and a next key during a key change). */
   const exitListKeyTexts: string[] = [];
+  /** `--stun` may be given more than once too: a list, tried in order. */
+  const stunUrls: string[] = [];
   const positionals: string[] = [];
-  const takesValue = new Set(['--user-data-dir', '--extension-id', '--exit-list-key', '--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms']);
+  const takesValue = new Set([
+    '--user-data-dir',
+    '--extension-id',
+    '--exit-list-key',
+    '--socks-port',
+    '--http-port',
+    '--heartbeat-ms',
+    '--path-silence-ms',
+    '--stun',
+    '--nat',
+  ]);
   const known = new Set(['--install', '--uninstall', '--native', '--help', '-h', ...takesValue]);
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
@@ -74,6 +93,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
       const value = inlineValue ?? argv[i];
       if (value === undefined || value === '') throw new HelperUsageError(`${name} needs a value`);
       if (name === '--exit-list-key') exitListKeyTexts.push(value);
+      else if (name === '--stun') stunUrls.push(stunUrlOption(value));
       else values.set(name, value);
     } else {
       if (inlineValue !== undefined) throw new HelperUsageError(`${name} takes no value`);
@@ -85,18 +105,22 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   if (modes.length > 1) throw new HelperUsageError(`${modes.join(' and ')} cannot be combined`);
   const mode = modes[0];
   const allowed: Record<string, readonly string[]> = {
-    '--install': ['--user-data-dir', '--extension-id'],
+    '--install': ['--user-data-dir', '--extension-id', '--nat'],
     '--uninstall': ['--user-data-dir'],
-    '--native': ['--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms'],
+    '--native': ['--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms', '--nat'],
     proxies: ['--socks-port', '--http-port'],
   };
   const exitListKeys = exitListKeysOption(exitListKeyTexts);
   if (exitListKeys.length > 0 && mode !== '--install' && mode !== '--native') {
     throw new HelperUsageError(`--exit-list-key does not apply ${mode ? `with ${mode}` : 'here'}`);
   }
+  if (stunUrls.length > 0 && mode !== '--install' && mode !== '--native') {
+    throw new HelperUsageError(`--stun does not apply ${mode ? `with ${mode}` : 'here'}`);
+  }
   for (const name of values.keys()) {
     if (!allowed[mode ?? 'proxies']!.includes(name)) throw new HelperUsageError(`${name} does not apply ${mode ? `with ${mode}` : 'here'}`);
   }
+  const natOptions = natOptionsOf(stunUrls, values.get('--nat'));
   if (mode !== '--native' && positionals.length > 0) throw new HelperUsageError(`unexpected argument ${positionals[0]}`);
   const userDataDir = values.get('--user-data-dir');
   switch (mode) {
@@ -107,6 +131,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
         exitListKeys,
         ...(userDataDir === undefined ? {} : { userDataDir }),
         ...(extensionId === undefined ? {} : { extensionId }),
+        ...natOptions,
       };
     }
     case '--uninstall':
@@ -135,6 +160,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
         socksPort: portOption(values, '--socks-port', 0),
         httpPort: portOption(values, '--http-port', 0),
         session,
+        ...natOptions,
       };
     }
     default:
@@ -153,6 +179,29 @@ function exitListKeysOption(texts: readonly string[]): string[] {
     if (error instanceof OperatorKeyError) throw new HelperUsageError(`--exit-list-key: ${error.message}`);
     throw error;
   }
+}
+
+function stunUrlOption(url: string): string {
+  try {
+    parseStunUrl(url);
+  } catch (error) {
+    if (error instanceof NatDiscoveryError) throw new HelperUsageError(`--stun: ${error.message}`);
+    throw error;
+  }
+  return url;
+}
+
+/** Only the options given, so a command line without them parses as before. */
+function natOptionsOf(stunUrls: string[], natText: string | undefined): NatOptions {
+  if (natText !== undefined && !(NAT_CLASSES as readonly string[]).includes(natText)) {
+    throw new HelperUsageError(`--nat must be one of ${NAT_CLASSES.join(', ')}, got ${natText}`);
+  }
+  return { ...(stunUrls.length > 0 ? { stunUrls } : {}), ...(natText === undefined ? {} : { nat: natText as NatClass }) };
+}
+
+/** The NAT flags again, for the launcher the browser starts (`--install` passes them on to `--native`). */
+function natFlags(options: NatOptions): string[] {
+  return [...(options.stunUrls ?? []).flatMap((url) => ['--stun', url]), ...(options.nat === undefined ? [] : ['--nat', options.nat])];
 }
 
 function millisecondsOption(values: Map<string, string>, name: string): number | undefined {
@@ -179,7 +228,7 @@ export async function runHelper(argv: string[]): Promise<void> {
       const installed = await installNativeHost({
         ...(command.userDataDir ? { userDataDir: command.userDataDir } : {}),
         ...(command.extensionId ? { extensionId: command.extensionId } : {}),
-        helperFlags: command.exitListKeys.flatMap((key) => ['--exit-list-key', key]),
+        helperFlags: [...command.exitListKeys.flatMap((key) => ['--exit-list-key', key]), ...natFlags(command)],
       });
       for (const path of installed.manifestPaths) process.stdout.write(`ferry helper: wrote ${path}\n`);
       if (command.exitListKeys.length === 0) {

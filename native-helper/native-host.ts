@@ -10,9 +10,11 @@
  * stdout belongs to native messaging: every log line goes to stderr.
  */
 
+import { measureNatClassOrUnknown } from '../protocol/adapters/nat-discovery.ts';
 import type { SessionConfig } from '../protocol/config.ts';
 import { type ExitInfo, ExitListError, verifyExitList } from '../protocol/exit-list.ts';
 import { type ExtensionToNative, FERRY_EXTENSION_ID, type NativeStart, type NativeToExtension } from '../protocol/local-channel.ts';
+import type { NatClass } from '../protocol/signaling.ts';
 import { type HelperCore, startHelperCore } from './helper-core.ts';
 import { NativeMessageWriter, serveNativeMessages } from './native-messaging.ts';
 
@@ -42,7 +44,15 @@ export function trustedExit(start: NativeStart, exitListKeys: readonly string[],
   return exit;
 }
 
-export interface NativeHostOptions {
+/** How the helper learns its NAT class (`--stun`, `--nat`); both absent: it does not measure and reports none. */
+export interface NatOptions {
+  /** stun: URLs to measure the class with (RFC 5780); the first that supports it is used. */
+  stunUrls?: string[];
+  /** The class to report without measuring. */
+  nat?: NatClass;
+}
+
+export interface NativeHostOptions extends NatOptions {
   callerOrigin: string | null;
   /** The network operator's exit-list keys (base64url Ed25519): `start` is refused unless one signed its list. */
   exitListKeys: readonly string[];
@@ -68,6 +78,14 @@ export async function runNativeHost(options: NativeHostOptions): Promise<void> {
   };
   const allowedOrigin = options.callerOrigin ? pipeOriginFromCallerOrigin(options.callerOrigin) : `chrome-extension://${FERRY_EXTENSION_ID}`;
   let running: RunningHelper | undefined;
+  // Measured once, from launch: the browser sends `start` right after starting us, so the measurement overlaps the
+  // start of the local servers and delays `ready` by at most what is left of its bound (3 s). Never rejects.
+  const natClass: Promise<NatClass | undefined> =
+    options.nat !== undefined
+      ? Promise.resolve(options.nat)
+      : options.stunUrls !== undefined && options.stunUrls.length > 0
+        ? measureNatClassOrUnknown(options.stunUrls, log)
+        : Promise.resolve(undefined);
 
   const start = async (message: NativeStart): Promise<void> => {
     if (running) {
@@ -96,6 +114,8 @@ export async function runNativeHost(options: NativeHostOptions): Promise<void> {
       send({ type: 'error', code: 'LISTEN_FAILED', message: error instanceof Error ? error.message : String(error) });
       return;
     }
+    // Before the first status: the extension takes the session's state only after `ready`.
+    const nat = await natClass;
     let lastSent = '';
     const reportStatus = (): void => {
       const status = core.tunnel.status;
@@ -116,6 +136,7 @@ export async function runNativeHost(options: NativeHostOptions): Promise<void> {
       httpPort: core.httpPort,
       pipeUrl: core.pipeUrl,
       token: core.issueToken(),
+      ...(nat === undefined ? {} : { nat }),
     });
     log(`ready: socks5://127.0.0.1:${core.socksPort}, http://127.0.0.1:${core.httpPort}, exit ${exit.id}`);
   };

@@ -13,7 +13,7 @@
  * Runtime-neutral: types, limits and validators only.
  */
 import { ExitListError, MAX_EXIT_ID_CHARS, parseSignedExitList, type SignedExitList } from './exit-list.ts';
-import { WebSocketCloseCode } from './signaling.ts';
+import { NAT_CLASSES, type NatClass, WebSocketCloseCode } from './signaling.ts';
 import { type Fail, isRecord, optionalText, requireCount, requireInteger, requireOneOf, requireText } from './validate.ts';
 
 /** Name of the native messaging host, as written in its manifest and passed to connectNative. */
@@ -91,6 +91,11 @@ export interface NativeReady {
   httpPort: number;
   pipeUrl: string;
   token: string;
+  /**
+   * The NAT class the helper measured at start (RFC 5780, when it was given a STUN server), for the `nat` of the
+   * client's offers; absent from helpers that do not measure. docs/wire-protocol.md, "NAT classes".
+   */
+  nat?: NatClass;
 }
 export interface NativeToken {
   type: 'token';
@@ -221,8 +226,8 @@ export function parseExtensionToNative(value: unknown): ExtensionToNative {
 export function parseNativeToExtension(value: unknown): NativeToExtension {
   if (!isRecord(value)) throw new LocalChannelFormatError('a helper message must be a JSON object with "type"');
   switch (value.type) {
-    case 'ready':
-      return {
+    case 'ready': {
+      const ready: NativeReady = {
         type: 'ready',
         version: text(value, 'version'),
         pid: requireCount(value.pid, '"pid"', fail),
@@ -231,6 +236,10 @@ export function parseNativeToExtension(value: unknown): NativeToExtension {
         pipeUrl: loopbackWebSocketUrl(value, 'pipeUrl'),
         token: text(value, 'token'),
       };
+      // A class this extension does not know (a newer helper) is 'unknown', not a reason to refuse the helper.
+      if (value.nat !== undefined) ready.nat = (NAT_CLASSES as readonly unknown[]).includes(value.nat) ? (value.nat as NatClass) : 'unknown';
+      return ready;
+    }
     case 'token':
       return { type: 'token', token: text(value, 'token') };
     case 'status':

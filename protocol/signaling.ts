@@ -108,6 +108,11 @@ export interface VolunteerSlots {
   /** Replaces the personal slots too when present. */
   personalSlots?: number;
 }
+/** The volunteer's NAT class, learned after hello (a connection probe, nat-probe.ts): replaces hello's `nat`. */
+export interface VolunteerNat {
+  type: 'nat';
+  nat: NatClass;
+}
 /** Replaces the volunteer's pairing ids (a new link, or a revoked one). */
 export interface VolunteerPairings {
   type: 'pairings';
@@ -123,7 +128,7 @@ export interface VolunteerDecline {
   matchId: string;
   reason: string;
 }
-export type VolunteerToBroker = VolunteerHello | VolunteerSlots | VolunteerPairings | VolunteerAnswer | VolunteerDecline;
+export type VolunteerToBroker = VolunteerHello | VolunteerSlots | VolunteerNat | VolunteerPairings | VolunteerAnswer | VolunteerDecline;
 
 // ---- broker -> volunteer ----
 export interface BrokerWelcome {
@@ -134,6 +139,10 @@ export interface BrokerWelcome {
    * when the broker has none: a volunteer then takes no offers.
    */
   exitList?: SignedExitList;
+  /** Where a volunteer that has not measured its NAT class probes it (protocol/nat-probe.ts). */
+  natProbeUrl?: string;
+  /** The network's STUN servers (stun: URLs), for server-reflexive candidates and the probe. */
+  stunUrls?: string[];
 }
 export interface BrokerOffer {
   type: 'offer';
@@ -205,6 +214,33 @@ function requirePairingIds(value: unknown): string[] {
   return [...new Set(value as string[])];
 }
 
+/** Most STUN servers a broker names in its welcome. */
+export const MAX_WELCOME_STUN_URLS = 8;
+
+function requireHttpUrl(value: unknown, field: string): string {
+  const text = requireText(value, field, 2048, fail);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new SignalingFormatError(`${field} must be an http:// or https:// URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SignalingFormatError(`${field} must be an http:// or https:// URL`);
+  return text;
+}
+
+/** stun: or stuns: URLs only: a broker may not hand volunteers a TURN relay of its choosing. */
+export function requireStunUrls(value: unknown): string[] {
+  if (!Array.isArray(value) || value.length > MAX_WELCOME_STUN_URLS) {
+    throw new SignalingFormatError(`"stunUrls" must be a list of at most ${MAX_WELCOME_STUN_URLS} stun: URLs`);
+  }
+  for (const url of value) {
+    if (typeof url !== 'string' || url.length > 512 || !/^stuns?:[^\s]+$/.test(url))
+      throw new SignalingFormatError('each of "stunUrls" must be a stun: or stuns: URL');
+  }
+  return [...(value as string[])];
+}
+
 function optionalNat(obj: Record<string, unknown>): NatClass {
   return obj.nat === undefined ? 'unknown' : requireOneOf(obj.nat, '"nat"', NAT_CLASSES, fail);
 }
@@ -254,6 +290,8 @@ export function parseVolunteerMessage(value: unknown): VolunteerToBroker {
     }
     case 'pairings':
       return { type: 'pairings', pairings: requirePairingIds(value.pairings) };
+    case 'nat':
+      return { type: 'nat', nat: requireOneOf(value.nat, '"nat"', NAT_CLASSES, fail) };
     case 'answer':
       return { type: 'answer', matchId: requireString(value, 'matchId', 128), answer: parseSessionDescription(value.answer, 'answer', 'answer') };
     case 'decline':
@@ -263,7 +301,7 @@ export function parseVolunteerMessage(value: unknown): VolunteerToBroker {
         reason: typeof value.reason === 'string' ? value.reason.slice(0, MAX_DECLINE_REASON_CHARS) : 'declined',
       };
     default:
-      throw new SignalingFormatError('"type" must be one of hello, slots, pairings, answer, decline');
+      throw new SignalingFormatError('"type" must be one of hello, slots, nat, pairings, answer, decline');
   }
 }
 
@@ -277,6 +315,8 @@ export function parseBrokerMessage(value: unknown): BrokerToVolunteer {
   switch (value.type) {
     case 'welcome': {
       const welcome: BrokerWelcome = { type: 'welcome', volunteerId: requireString(value, 'volunteerId', 128) };
+      if (value.natProbeUrl !== undefined) welcome.natProbeUrl = requireHttpUrl(value.natProbeUrl, '"natProbeUrl"');
+      if (value.stunUrls !== undefined) welcome.stunUrls = requireStunUrls(value.stunUrls);
       if (value.exitList === undefined) return welcome;
       try {
         welcome.exitList = parseSignedExitList(value.exitList);

@@ -10,6 +10,7 @@ import {
   type BrokerOffer,
   type BrokerToVolunteer,
   type ExitInfo,
+  type NatClass,
   parseBrokerMessage,
   type SessionDescription,
   type VolunteerToBroker,
@@ -47,6 +48,8 @@ export interface BrokerConnectionInit {
   freePersonalSlots(): number;
   /** Ids of the pairing links in force, announced in every hello. */
   pairingIds(): string[];
+  /** The NAT class to announce in hello: the configured one, or what a probe found. */
+  natClass(): NatClass;
   events: BrokerConnectionEvents;
 }
 
@@ -55,6 +58,8 @@ export class BrokerConnection {
   #state: BrokerConnectionState = 'stopped';
   #socket: WebSocket | undefined;
   #exits: readonly ExitInfo[] = [];
+  #natProbeUrl: string | undefined;
+  #stunUrls: readonly string[] = [];
   #failures = 0;
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -65,6 +70,16 @@ export class BrokerConnection {
 
   get state(): BrokerConnectionState {
     return this.#state;
+  }
+
+  /** The NAT probe the latest welcome named, if any. */
+  get natProbeUrl(): string | undefined {
+    return this.#state === 'connected' ? this.#natProbeUrl : undefined;
+  }
+
+  /** The STUN servers the latest welcome named. */
+  get stunUrls(): readonly string[] {
+    return this.#state === 'connected' ? this.#stunUrls : [];
   }
 
   /** The exits of the latest welcome; empty while not connected, so no offer passes the allowlist then. */
@@ -90,6 +105,10 @@ export class BrokerConnection {
 
   sendSlots(slots: number, personalSlots: number): boolean {
     return this.#send({ type: 'slots', slots, personalSlots });
+  }
+
+  sendNat(nat: NatClass): boolean {
+    return this.#send({ type: 'nat', nat });
   }
 
   sendPairings(pairingIds: string[]): boolean {
@@ -127,7 +146,8 @@ export class BrokerConnection {
     }, this.init.config.brokerConnectTimeoutMs);
     socket.addEventListener('open', () => {
       if (socket !== this.#socket) return;
-      const { kind, nat } = this.init.config;
+      const { kind } = this.init.config;
+      const nat = this.init.natClass();
       const hello: VolunteerToBroker = { type: 'hello', version: 1, kind, nat, slots: this.init.freeSlots() };
       const pairings = this.init.pairingIds();
       // Only volunteers with pairing links say more, so a plain hello stays what it always was.
@@ -186,6 +206,8 @@ export class BrokerConnection {
         this.#connectTimer = undefined;
         this.#failures = 0;
         this.#exits = Object.freeze(exits.map((exit) => Object.freeze({ ...exit })));
+        this.#natProbeUrl = message.natProbeUrl;
+        this.#stunUrls = Object.freeze([...(message.stunUrls ?? [])]);
         this.#setState('connected');
         return;
       }

@@ -16,5 +16,6 @@ export function browserRelayEnvironment(): RelayEnvironment {
   return {
     createPeerConnection: (config) => new PeerConnection(config),
     createWebSocket: (url) => new Socket(url),
+    fetch: (input, init) => globalThis.fetch(input, init),
   };
 }

@@ -10,6 +10,8 @@ export interface RelayEnvironment {
   createPeerConnection(config: RTCConfiguration): RTCPeerConnection;
   /** A standard WebSocket, already connecting to `url`. May throw (SyntaxError) for a URL it cannot use. */
   createWebSocket(url: string): WebSocket;
+  /** The standard fetch (the NAT probe's one request). */
+  fetch: typeof fetch;
 }
 
 /** The standard value of WebSocket.OPEN; a constant so the core needs no WebSocket global to compare readyState. */

@@ -4,14 +4,15 @@
  * Parses flags, prints one ready line once the broker has welcomed it, and stops cleanly on SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
+import { DEFAULT_NAT_DISCOVERY_TIMEOUT_MS, measureNatClassOrUnknown, NatDiscoveryError, parseStunUrl } from '../protocol/adapters/nat-discovery.ts';
 import type { RelayState } from '../protocol/relay-status.ts';
-import { MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
-import { createRelayWorkerConfig, DEFAULT_RELAY_WORKER_CONFIG } from './config.ts';
+import { MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass } from '../protocol/signaling.ts';
+import { createRelayWorkerConfig, DEFAULT_RELAY_WORKER_CONFIG, type RelayWorkerOptions } from './config.ts';
 import { nodeRelayEnvironment } from './node.ts';
 import { RelayWorker } from './relay-worker.ts';
 import { RELAY_STATE_WORDING } from './status.ts';
 
-export const VOLUNTEER_USAGE = `Usage: ferry volunteer --broker URL --exit-list-key KEY [--max-clients N]
+export const VOLUNTEER_USAGE = `Usage: ferry volunteer --broker URL --exit-list-key KEY [--max-clients N] [--stun URL] [--nat CLASS]
 
 Relays for people behind censorship: holds a connection to the Ferry broker and passes each client's encrypted
 traffic to a Ferry exit. You see neither what they send nor where it goes.
@@ -21,6 +22,9 @@ traffic to a Ferry exit. You see neither what they send nor where it goes.
                      the network operator's exit-list key (base64url Ed25519; repeatable): you relay only to exits
                      on a list it signed, so the broker cannot aim you at an address of its choosing
   --max-clients N    most people helped at once (default ${DEFAULT_RELAY_WORKER_CONFIG.maxClients}, at most ${MAX_VOLUNTEER_SLOTS})
+  --stun URL         the network's STUN server, stun:host[:port] (repeatable): used for WebRTC, and at start to
+                     measure your NAT class (RFC 5780, at most ${DEFAULT_NAT_DISCOVERY_TIMEOUT_MS / 1000} s) with the first that supports it
+  --nat CLASS        announce this NAT class instead of measuring it: ${NAT_CLASSES.join(', ')}
   --help             show this text
 `;
 
@@ -44,6 +48,8 @@ function parseFlags(argv: string[]) {
         broker: { type: 'string' },
         'exit-list-key': { type: 'string', multiple: true },
         'max-clients': { type: 'string' },
+        stun: { type: 'string', multiple: true },
+        nat: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -69,7 +75,25 @@ export async function runVolunteer(argv: string[]): Promise<void> {
   const exitListKeys = values['exit-list-key'] ?? [];
   if (exitListKeys.length === 0) throw new VolunteerUsageError(`--exit-list-key KEY is required (ask your broker's operator)\n\n${VOLUNTEER_USAGE}`);
   const brokerUrl = values.broker;
-  const config = createRelayWorkerConfig({ brokerUrl, kind: 'headless', maxClients, exitListKeys });
+  const stunUrls = values.stun ?? [];
+  for (const url of stunUrls) {
+    try {
+      parseStunUrl(url);
+    } catch (error) {
+      if (error instanceof NatDiscoveryError) throw new VolunteerUsageError(`--stun: ${error.message}`);
+      throw error;
+    }
+  }
+  const natText = values.nat;
+  if (natText !== undefined && !(NAT_CLASSES as readonly string[]).includes(natText)) {
+    throw new VolunteerUsageError(`--nat must be one of ${NAT_CLASSES.join(', ')}, got "${natText}"`);
+  }
+  const options: RelayWorkerOptions = { brokerUrl, kind: 'headless', maxClients, exitListKeys, iceServers: stunUrls.length > 0 ? [{ urls: stunUrls }] : [] };
+  // The whole command line is checked before the NAT measurement, so a typo fails at once.
+  createRelayWorkerConfig(options);
+  // Before the broker hears `hello`: the class travels in it, and the protocol has no later update. Bounded (3 s).
+  const nat = (natText as NatClass | undefined) ?? (await measureNatClassOrUnknown(stunUrls, (line) => process.stderr.write(`ferry volunteer: ${line}\n`)));
+  const config = createRelayWorkerConfig({ ...options, nat });
 
   let announcedReady = false;
   let lastState: RelayState | undefined;

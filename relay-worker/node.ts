@@ -21,5 +21,6 @@ export function nodeRelayEnvironment(): RelayEnvironment {
     createWebSocket: (url) =>
       // Records are encrypted, so compression would only cost CPU.
       new NodeWebSocket(url, { maxPayload: NODE_MAX_WEBSOCKET_MESSAGE_BYTES, perMessageDeflate: false }) as unknown as WebSocket,
+    fetch: (input, init) => globalThis.fetch(input, init),
   };
 }

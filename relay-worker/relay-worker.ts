@@ -4,6 +4,7 @@
  * names (only exits on the broker's list), announces free slots after every change, and reports an honest status.
  */
 
+import { NAT_PROBE_RESULT_LIFETIME_MS } from '../protocol/nat-probe.ts';
 import { pairingIdOf } from '../protocol/pairing.ts';
 import type { RelayState, RelayStatus } from '../protocol/relay-status.ts';
 import type { BrokerOffer, SessionDescription } from '../protocol/signaling.ts';
@@ -11,6 +12,7 @@ import { BrokerConnection, type BrokerConnectionState } from './broker-connectio
 import type { RelayWorkerConfig } from './config.ts';
 import type { RelayEnvironment } from './environment.ts';
 import { ExitRefusedError, verifyOfferedExit } from './exit-allowlist.ts';
+import { probeNatClass } from './nat-probe-client.ts';
 import { RelayPair, type RelayPairCloseReason } from './relay-pair.ts';
 
 /** While bytes flow, the status callback runs at most this often for traffic alone (ms). State changes go at once. */
@@ -48,6 +50,9 @@ export class RelayWorker {
   #lastError: string | undefined;
   #trafficStatusTimer: ReturnType<typeof setTimeout> | undefined;
   #lastReported: RelayStatus | undefined;
+  /** The NAT class the probe found, and when (Date.now()); reused until NAT_PROBE_RESULT_LIFETIME_MS passes. */
+  #probed: { nat: 'unrestricted' | 'restricted'; at: number } | undefined;
+  #probing = false;
 
   constructor(private readonly init: RelayWorkerInit) {
     this.#pairingTokens = init.config.pairingTokens;
@@ -96,6 +101,7 @@ export class RelayWorker {
       freeSlots: () => this.freeSlots,
       freePersonalSlots: () => this.freePersonalSlots,
       pairingIds: () => this.#pairingTokens.map(pairingIdOf),
+      natClass: () => (this.#probed !== undefined && Date.now() - this.#probed.at < NAT_PROBE_RESULT_LIFETIME_MS ? this.#probed.nat : this.init.config.nat),
       events: {
         onStateChange: (state) => this.#onBrokerState(state),
         onOffer: (offer) => void this.#onOffer(offer),
@@ -137,8 +143,42 @@ export class RelayWorker {
 
   #onBrokerState(state: BrokerConnectionState): void {
     // A fresh welcome means earlier broker trouble is over; keep other problems visible.
-    if (state === 'connected') this.#lastError = undefined;
+    if (state === 'connected') {
+      this.#lastError = undefined;
+      void this.#learnNatClass();
+    }
     this.#report();
+  }
+
+  /**
+   * A volunteer with no measured NAT class probes it where the broker says (protocol/nat-probe.ts) and tells the
+   * broker, which then matches it only to clients it can reach. Once an hour at most; a failed probe changes nothing.
+   */
+  async #learnNatClass(): Promise<void> {
+    const broker = this.#broker;
+    const probeUrl = broker?.natProbeUrl;
+    if (broker === undefined || probeUrl === undefined || this.init.config.nat !== 'unknown' || this.#probing) return;
+    if (this.#probed !== undefined && Date.now() - this.#probed.at < NAT_PROBE_RESULT_LIFETIME_MS) {
+      broker.sendNat(this.#probed.nat);
+      return;
+    }
+    this.#probing = true;
+    try {
+      const nat = await probeNatClass(this.init.environment, { probeUrl, iceServers: this.#iceServers() });
+      this.#probed = { nat, at: Date.now() };
+      if (this.#broker === broker) broker.sendNat(nat);
+    } catch (error) {
+      this.#lastError = `could not learn this network's NAT class: ${error instanceof Error ? error.message : String(error)}`;
+      this.#report();
+    } finally {
+      this.#probing = false;
+    }
+  }
+
+  /** The configured ICE servers and the STUN servers the broker named. */
+  #iceServers(): RTCIceServer[] {
+    const stunUrls = this.#broker?.stunUrls ?? [];
+    return stunUrls.length === 0 ? [...this.init.config.iceServers] : [...this.init.config.iceServers, { urls: [...stunUrls] }];
   }
 
   async #onOffer(offer: BrokerOffer): Promise<void> {
@@ -175,7 +215,7 @@ export class RelayWorker {
   #createPair(exitUrl: string, pool: SlotPool): RelayPair {
     const pair: RelayPair = new RelayPair({
       environment: this.init.environment,
-      config: this.init.config,
+      config: { ...this.init.config, iceServers: this.#iceServers() },
       exitUrl,
       events: {
         onClientConnected: () => {

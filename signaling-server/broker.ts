@@ -82,7 +82,8 @@ export function createBroker(overrides: Partial<BrokerConfig> = {}): Broker {
           onHeartbeatError: (error) => log({ level: 'error', message: `redis heartbeat failed: ${describe(error)}` }),
         });
   const store = config.store ?? redisStore ?? new MemoryVolunteerStore({ maxReservedPerVolunteer: config.maxOffersPerVolunteerPending });
-  const networkOf = (address: string): string | undefined => networkKeyOf(address, { exemptLoopback: !config.sameNetworkRuleOnLoopback });
+  const networkOf = (address: string): string | undefined =>
+    config.sameNetworkRule ? networkKeyOf(address, { exemptLoopback: !config.sameNetworkRuleOnLoopback }) : undefined;
   const counters = new BrokerCounters();
   const pendingMatches = new PendingMatches();
   const ranking = new VolunteerRanking({
@@ -94,6 +95,8 @@ export function createBroker(overrides: Partial<BrokerConfig> = {}): Broker {
     brokerId,
     networkOf,
     exitList: config.exitList,
+    natProbeUrl: config.natProbeUrl,
+    stunUrls: config.stunUrls,
     maxMessageBytes: config.maxBodyBytes,
     maxVolunteers: config.maxVolunteers,
     maxVolunteersPerAddress: config.maxVolunteersPerAddress,

@@ -17,7 +17,7 @@
  */
 
 import { type ExitInfo, ExitListError, parseSignedExitList, readExitListContents, type SignedExitList, verifyExitList } from '../protocol/exit-list.ts';
-import { DEFAULT_BROKER_PORT, MAX_SIGNALING_MESSAGE_BYTES, MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
+import { DEFAULT_BROKER_PORT, MAX_SIGNALING_MESSAGE_BYTES, MAX_VOLUNTEER_SLOTS, requireStunUrls, SignalingFormatError } from '../protocol/signaling.ts';
 import { requireIntegerFields } from '../protocol/validate.ts';
 import type { VolunteerStore } from './store.ts';
 
@@ -65,7 +65,12 @@ export interface BrokerConfig {
   bodyReadTimeoutMs: number;
   /** After refusing an oversize body, how long the broker discards the rest so the client can read the 413 (ms). Default 2_000. */
   rejectedBodyDrainMs: number;
-  /** Most volunteer WebSockets open at once on this broker. Default 10_000. */
+  /**
+   * Most volunteer WebSockets open at once on this broker. Default 20_000: an idle volunteer costs the broker about
+   * 6–7 KiB (measured by `npm run bench:network`, docs/benchmarks.md), so the default holds at most about 150 MiB of
+   * volunteer sockets. The process needs an open-file limit above this (LimitNOFILE= or `ulimit -n`): each socket is
+   * one descriptor.
+   */
   maxVolunteers: number;
   /** Most clients waiting for an answer at once (their body complete); more get 503 at once. Default 1_000. */
   maxPendingClients: number;
@@ -89,12 +94,24 @@ export interface BrokerConfig {
    */
   sameNetworkRuleOnLoopback: boolean;
   /**
+   * Whether a client may never be matched to a volunteer on its own /24 or /48 at all. On by default; off only for a
+   * lab whose peers all sit in one documentation /24 (the NAT lab of the tests).
+   */
+  sameNetworkRule: boolean;
+  /**
    * Redis to share volunteers with other broker instances (redis://[:password@]host:port[/db]): pools in Redis, offers
    * between instances over pub/sub (broker-mesh.ts). Default: none (this instance keeps everything in memory).
    */
   redisUrl: string | undefined;
   /** Prepended to every Redis key and channel, so several networks can share one Redis. Default 'ferry:'. */
   redisKeyPrefix: string;
+  /**
+   * The NAT probe server (`ferry nat-probe`, run behind a symmetric NAT) that volunteers without a measured NAT class
+   * probe, named in every welcome. Default: none (such volunteers stay 'unknown').
+   */
+  natProbeUrl: string | undefined;
+  /** The network's STUN servers (stun: URLs), named in every welcome. Default: none. */
+  stunUrls: readonly string[];
   /** Where log events go. Default: nowhere (the broker logs nothing per request). */
   log: ((event: BrokerLogEvent) => void) | undefined;
   /**
@@ -117,7 +134,7 @@ export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   requestHeadersTimeoutMs: 10_000,
   bodyReadTimeoutMs: 5_000,
   rejectedBodyDrainMs: 2_000,
-  maxVolunteers: 10_000,
+  maxVolunteers: 20_000,
   maxPendingClients: 1_000,
   maxBodiesReading: 2_000,
   maxBodiesReadingPerAddress: 16,
@@ -127,8 +144,11 @@ export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   volunteerHelloTimeoutMs: 10_000,
   maxOffersPerVolunteerPending: 1,
   sameNetworkRuleOnLoopback: false,
+  sameNetworkRule: true,
   redisUrl: undefined,
   redisKeyPrefix: 'ferry:',
+  natProbeUrl: undefined,
+  stunUrls: [],
   log: undefined,
   store: undefined,
 });
@@ -204,6 +224,16 @@ export function verifyBrokerConfig(overrides: Partial<BrokerConfig> = {}): Verif
   if (typeof config.redisKeyPrefix !== 'string' || config.redisKeyPrefix.length > 64 || /\s/.test(config.redisKeyPrefix)) {
     throw new BrokerConfigError('broker config "redisKeyPrefix" must be a string of at most 64 characters without spaces');
   }
+  if (config.natProbeUrl !== undefined && (typeof config.natProbeUrl !== 'string' || !/^https?:\/\/./.test(config.natProbeUrl))) {
+    throw new BrokerConfigError('broker config "natProbeUrl" must be an http:// or https:// URL of a NAT probe server');
+  }
+  try {
+    requireStunUrls(config.stunUrls);
+  } catch (error) {
+    if (error instanceof SignalingFormatError) throw new BrokerConfigError(`broker config ${error.message}`);
+    throw error;
+  }
+  if (typeof config.sameNetworkRule !== 'boolean') throw new BrokerConfigError('broker config "sameNetworkRule" must be true or false');
   if (typeof config.sameNetworkRuleOnLoopback !== 'boolean') throw new BrokerConfigError('broker config "sameNetworkRuleOnLoopback" must be true or false');
   if (config.log !== undefined && typeof config.log !== 'function') throw new BrokerConfigError('broker config "log" must be a function');
   if (!Array.isArray(config.exitListKeys)) throw new BrokerConfigError('broker config "exitListKeys" must be an array of operator keys');

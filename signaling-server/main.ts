@@ -22,6 +22,9 @@ Options:
   --port PORT            TCP port, 0 for any free one (default ${DEFAULT_BROKER_CONFIG.port})
   --exit-list FILE       the operator-signed exit list to serve (made with "ferry exit-list sign")
   --exit-list-key KEY    check the list's signature against this operator key at start-up (repeatable)
+  --nat-probe-url URL    the NAT probe (ferry nat-probe) volunteers without a measured NAT class use
+  --stun URL             a STUN server of this network, named to every volunteer (stun:host:port; repeatable)
+  --allow-same-network   match clients with volunteers on their own /24 or /48 (labs only)
   --redis URL            share volunteers with other brokers through this Redis (redis://host:port); default: memory
   --redis-prefix TEXT    prefix for this network's Redis keys and channels (default ${DEFAULT_BROKER_CONFIG.redisKeyPrefix})
   --help                 show this text
@@ -87,6 +90,9 @@ function parseFlags(argv: string[]) {
         'exit-list': { type: 'string' },
         'exit-list-key': { type: 'string', multiple: true },
         redis: { type: 'string' },
+        'nat-probe-url': { type: 'string' },
+        'allow-same-network': { type: 'boolean' },
+        stun: { type: 'string', multiple: true },
         'redis-prefix': { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -113,6 +119,9 @@ export async function runBroker(argv: string[]): Promise<void> {
     exitList,
     exitListKeys: parseKeys(values['exit-list-key'] ?? []),
     redisUrl: values.redis,
+    natProbeUrl: values['nat-probe-url'],
+    sameNetworkRule: values['allow-same-network'] !== true,
+    stunUrls: values.stun ?? [],
     redisKeyPrefix: values['redis-prefix'] ?? DEFAULT_BROKER_CONFIG.redisKeyPrefix,
     log: logEventsTo(logger),
   });

@@ -95,6 +95,14 @@ export class MemoryVolunteerStore implements VolunteerStore {
     this.#reindex(entry);
   }
 
+  async updateNat(id: string, nat: NatClass): Promise<void> {
+    const entry = this.#volunteers.get(id);
+    if (!entry || entry.nat === nat) return;
+    this.#leaveQueue(entry);
+    entry.nat = nat;
+    this.#reindex(entry);
+  }
+
   async updatePairings(id: string, pairingIds: readonly string[]): Promise<void> {
     const entry = this.#volunteers.get(id);
     if (entry) this.#setPairings(entry, pairingIds);

@@ -23,7 +23,7 @@
  * One Redis primary, not Redis Cluster: the scripts touch keys they compute themselves.
  */
 import type { Redis } from 'ioredis';
-import { NAT_CLASSES, VOLUNTEER_KINDS } from '../protocol/signaling.ts';
+import { NAT_CLASSES, type NatClass, VOLUNTEER_KINDS } from '../protocol/signaling.ts';
 import { SCORE_STEPS } from './answer-record.ts';
 import { volunteerClassesFor } from './nat-matching.ts';
 import type {
@@ -131,7 +131,7 @@ local v = load(ARGV[2])
 if v then remove(ARGV[2], v) end
 return 1`;
 
-/** ARGV: prefix, id, field ('ann', 'score' or 'pairs'), value, maxRes, personal slots ('' to keep them; with 'ann'). */
+/** ARGV: prefix, id, field ('ann', 'score', 'nat' or 'pairs'), value, maxRes, personal slots ('' to keep them; with 'ann'). */
 const LUA_UPDATE = `${LUA_COMMON}
 local id = ARGV[2]
 local v = load(id)
@@ -142,6 +142,16 @@ if ARGV[3] == 'score' then
   if score ~= v.score then leaveQueue(id, v); v.score = score end
 elseif ARGV[3] == 'pairs' then
   setPairs(id, v, ARGV[4])
+elseif ARGV[3] == 'nat' then
+  if ARGV[4] ~= v.nat then
+    leaveQueue(id, v)
+    if reservedOf(v) > 0 then
+      redis.call('SREM', P .. 'inflight:' .. v.nat, id)
+      redis.call('SADD', P .. 'inflight:' .. ARGV[4], id)
+    end
+    v.nat = ARGV[4]
+    redis.call('HSET', vkey(id), 'nat', v.nat)
+  end
 else
   v.ann = tonumber(ARGV[4])
   if ARGV[6] ~= '' then v.pann = tonumber(ARGV[6]) end
@@ -361,6 +371,10 @@ export class RedisVolunteerStore implements VolunteerStore {
 
   async updateSlots(id: string, slots: number, personalSlots: number | undefined): Promise<void> {
     await SCRIPTS.update.run(this.#redis, [this.#prefix, id, 'ann', slots, this.#options.maxReservedPerVolunteer, personalSlots ?? '']);
+  }
+
+  async updateNat(id: string, nat: NatClass): Promise<void> {
+    await SCRIPTS.update.run(this.#redis, [this.#prefix, id, 'nat', nat, this.#options.maxReservedPerVolunteer, '']);
   }
 
   async updatePairings(id: string, pairingIds: readonly string[]): Promise<void> {

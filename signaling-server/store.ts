@@ -111,6 +111,8 @@ export interface VolunteerStore {
   removeVolunteer(id: string): Promise<void>;
   /** Replaces a volunteer's announced free slots (and personal ones, unless undefined). Unknown ids are ignored. */
   updateSlots(id: string, slots: number, personalSlots: number | undefined): Promise<void>;
+  /** Replaces a volunteer's NAT class (it probed it after hello). Unknown ids are ignored. */
+  updateNat(id: string, nat: NatClass): Promise<void>;
   /** Replaces a volunteer's pairing ids. Unknown ids are ignored. */
   updatePairings(id: string, pairingIds: readonly string[]): Promise<void>;
   /** Replaces a volunteer's score (VolunteerRanking's verdict after each offer). Unknown ids are ignored. */

@@ -41,6 +41,9 @@ export interface VolunteerHubOptions {
   networkOf: (address: string) => string | undefined;
   /** Sent in every welcome as it is; undefined when the broker has no exit list. */
   exitList: SignedExitList | undefined;
+  /** Named in every welcome when set (BrokerConfig.natProbeUrl, stunUrls). */
+  natProbeUrl: string | undefined;
+  stunUrls: readonly string[];
   maxMessageBytes: number;
   maxVolunteers: number;
   maxVolunteersPerAddress: number;
@@ -68,10 +71,25 @@ interface VolunteerConnection {
   storeQueue: Promise<void>;
 }
 
+/** What a volunteer socket emits, handled by one function per event for all sockets (see SocketListeners). */
+interface SocketListeners {
+  pong(this: WebSocket): void;
+  message(this: WebSocket, data: RawData, isBinary: boolean): void;
+  error(this: WebSocket, error: Error & { code?: string }): void;
+  close(this: WebSocket): void;
+}
+
 export class VolunteerHub {
   readonly #options: VolunteerHubOptions;
   readonly #server: WebSocketServer;
   readonly #connections = new Set<VolunteerConnection>();
+  /**
+   * The connection of each volunteer socket, for the listeners every socket shares. An idle volunteer costs the broker
+   * what its socket and these few entries cost: per-socket closures and once() wrappers were measured at about a
+   * tenth of that (bench/network.ts, docs/benchmarks.md), so the listeners are shared and look the connection up.
+   */
+  readonly #connectionOf = new WeakMap<WebSocket, VolunteerConnection>();
+  readonly #listeners: SocketListeners;
   readonly #byVolunteerId = new Map<string, VolunteerConnection>();
   readonly #heartbeat: NodeJS.Timeout;
   /** Volunteer sockets per address. */
@@ -81,11 +99,35 @@ export class VolunteerHub {
 
   constructor(options: VolunteerHubOptions) {
     this.#options = options;
-    this.#server = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
+    // clientTracking off: the hub keeps its own set, and ws's would add a Set entry and a close listener per socket.
+    this.#server = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
     this.#perAddress = new AddressHoldings(options.maxVolunteersPerAddress);
     this.#cooling = new AddressCooldown({ cooldownMs: options.benchedAddressCooldownMs, maxTrackedAddresses: MAX_COOLING_ADDRESSES });
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs);
     this.#heartbeat.unref();
+    const connectionOf = this.#connectionOf;
+    const hub = this;
+    this.#listeners = {
+      pong() {
+        const connection = connectionOf.get(this);
+        if (connection) connection.answeredLastPing = true;
+      },
+      message(data, isBinary) {
+        const connection = connectionOf.get(this);
+        if (connection) hub.#onMessage(connection, data, isBinary);
+      },
+      error(error) {
+        // ws has already started closing (1009 for maxPayload, 1007 for bad UTF-8); the volunteer is gone as of now.
+        hub.#options.counters.volunteerProtocolErrors += 1;
+        hub.#options.log({ level: 'info', message: `volunteer socket error: ${error.code ?? error.message}` });
+        const connection = connectionOf.get(this);
+        if (connection) void hub.#forget(connection);
+      },
+      close() {
+        const connection = connectionOf.get(this);
+        if (connection) void hub.#forget(connection);
+      },
+    };
   }
 
   /**
@@ -110,17 +152,10 @@ export class VolunteerHub {
       socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 60\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    let counted = true;
-    const release = (): void => {
-      if (!counted) return;
-      counted = false;
-      this.#perAddress.leave(address);
-    };
-    socket.once('close', release);
-    this.#server.handleUpgrade(request, socket, head, (ws) => {
-      ws.once('close', release);
-      this.#accept(ws, address);
-    });
+    // The raw socket closes exactly once however it ends (upgrade refused, close handshake, cut), always before or
+    // with its WebSocket: one plain listener frees the address's count.
+    socket.on('close', () => this.#perAddress.leave(address));
+    this.#server.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, address));
   }
 
   /** Sends an offer to a connected volunteer. False when it is not connected here (anymore). */
@@ -165,24 +200,16 @@ export class VolunteerHub {
       storeQueue: Promise.resolve(),
     };
     this.#connections.add(connection);
+    this.#connectionOf.set(socket, connection);
     connection.helloTimer = setTimeout(
       () =>
         this.#refuse(connection, 'HELLO_TIMEOUT', `send "hello" within ${this.#options.helloTimeoutMs} ms of connecting`, WebSocketCloseCode.POLICY_VIOLATION),
       this.#options.helloTimeoutMs,
     );
-    socket.on('pong', () => {
-      connection.answeredLastPing = true;
-    });
-    socket.on('message', (data, isBinary) => this.#onMessage(connection, data, isBinary));
-    socket.on('error', (error: Error & { code?: string }) => {
-      // ws has already started closing (1009 for maxPayload, 1007 for bad UTF-8); the volunteer is gone as of now.
-      this.#options.counters.volunteerProtocolErrors += 1;
-      this.#options.log({ level: 'info', message: `volunteer socket error: ${error.code ?? error.message}` });
-      void this.#forget(connection);
-    });
-    socket.on('close', () => {
-      void this.#forget(connection);
-    });
+    socket.on('pong', this.#listeners.pong);
+    socket.on('message', this.#listeners.message);
+    socket.on('error', this.#listeners.error);
+    socket.on('close', this.#listeners.close);
   }
 
   #onMessage(connection: VolunteerConnection, data: RawData, isBinary: boolean): void {
@@ -216,6 +243,12 @@ export class VolunteerHub {
       case 'slots':
         this.#queueStoreWrite(connection, async () => {
           await this.#options.store.updateSlots(volunteerId, message.slots, message.personalSlots);
+          this.#options.capacity.changed();
+        });
+        return;
+      case 'nat':
+        this.#queueStoreWrite(connection, async () => {
+          await this.#options.store.updateNat(volunteerId, message.nat);
           this.#options.capacity.changed();
         });
         return;
@@ -258,7 +291,14 @@ export class VolunteerHub {
       if (connection.socket.readyState !== connection.socket.OPEN) return;
       this.#byVolunteerId.set(volunteerId, connection);
       const exitList = this.#options.exitList;
-      this.#send(connection, { type: 'welcome', volunteerId, ...(exitList === undefined ? {} : { exitList }) });
+      const { natProbeUrl, stunUrls } = this.#options;
+      this.#send(connection, {
+        type: 'welcome',
+        volunteerId,
+        ...(exitList === undefined ? {} : { exitList }),
+        ...(natProbeUrl === undefined ? {} : { natProbeUrl }),
+        ...(stunUrls.length === 0 ? {} : { stunUrls: [...stunUrls] }),
+      });
       this.#options.capacity.changed();
     });
   }

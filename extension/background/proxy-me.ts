@@ -261,6 +261,8 @@ export class ProxyMe {
       brokerUrl: run.settings.brokerUrl,
       exit: run.exit,
       ...(pairingToken === undefined ? {} : { pairingToken }),
+      // The class the helper measured (RFC 5780), so the broker never pairs this client with a volunteer it cannot reach.
+      ...(run.ready.nat === undefined ? {} : { nat: run.ready.nat }),
     });
   }
 

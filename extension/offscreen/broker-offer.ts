@@ -2,7 +2,7 @@
  * @module broker-offer
  * One rendezvous: POST {brokerUrl}/v1/client with our SDP offer, get a volunteer's answer or a typed PathError.
  */
-import { BrokerRoute, parseSessionDescription, type SessionDescription, SignalingFormatError } from '../../protocol/signaling.ts';
+import { BrokerRoute, type NatClass, parseSessionDescription, type SessionDescription, SignalingFormatError } from '../../protocol/signaling.ts';
 import { BodyTooLargeError, readBoundedText } from '../bounded-body.ts';
 
 /** Largest broker reply read (bytes); an answer SDP is a few KB. */
@@ -25,6 +25,8 @@ export interface OfferRequest {
   exitId: string;
   /** A pairing link's token: the broker then matches only the volunteer that made the link. */
   pairingToken?: string;
+  /** This device's NAT class, which the broker matches on. */
+  nat: NatClass;
   timeoutMs: number;
   /** Aborts when the client path stops. */
   signal: AbortSignal;
@@ -58,7 +60,7 @@ export async function requestAnswer(request: OfferRequest, fetchFn: typeof fetch
       body: JSON.stringify({
         offer: request.offer,
         exitId: request.exitId,
-        nat: 'unknown',
+        nat: request.nat,
         ...(request.pairingToken === undefined ? {} : { pairing: request.pairingToken }),
       }),
       signal: AbortSignal.any([request.signal, timeout]),

@@ -21,7 +21,7 @@ import {
   parseHelperToPipe,
   type SessionReport,
 } from '../../protocol/local-channel.ts';
-import { DATA_CHANNEL_LABEL, type ExitInfo, WebSocketCloseCode } from '../../protocol/signaling.ts';
+import { DATA_CHANNEL_LABEL, type ExitInfo, type NatClass, WebSocketCloseCode } from '../../protocol/signaling.ts';
 import { sleep } from '../sleep.ts';
 import type { ClientPathEvent } from '../ui-state.ts';
 import { PathError, requestAnswer } from './broker-offer.ts';
@@ -67,6 +67,8 @@ export interface ClientPathConfig {
   exit: ExitInfo;
   /** A friend's pairing link token: every path goes through that friend's volunteer (protocol/pairing.ts). */
   pairingToken?: string;
+  /** This device's NAT class as the helper measured it; 'unknown' when absent. */
+  nat?: NatClass;
   limits?: Partial<ClientPathLimits>;
 }
 
@@ -320,6 +322,7 @@ export class ClientPath {
           offer: { type: 'offer', sdp: local.sdp },
           exitId: this.#config.exit.id,
           ...(this.#config.pairingToken === undefined ? {} : { pairingToken: this.#config.pairingToken }),
+          nat: this.#config.nat ?? 'unknown',
           timeoutMs: this.#limits.brokerRequestTimeoutMs,
           signal,
         },

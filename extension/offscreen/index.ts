@@ -41,6 +41,7 @@ function handle(message: OffscreenMessage): void {
           brokerUrl: message.brokerUrl,
           exit: message.exit,
           ...(message.pairingToken === undefined ? {} : { pairingToken: message.pairingToken }),
+          ...(message.nat === undefined ? {} : { nat: message.nat }),
         },
         {
           createPeerConnection: (config) => new RTCPeerConnection(config),

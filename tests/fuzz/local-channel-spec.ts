@@ -8,6 +8,7 @@
  * only its ports are judged, and an accepted `start` must be drawn from its input (see isDrawnFrom).
  */
 import { MAX_LOCAL_TEXT_CHARS, SESSION_STATES } from '../../protocol/local-channel.ts';
+import { NAT_CLASSES } from '../../protocol/signaling.ts';
 import { isJsonObject } from './json-mutations.ts';
 
 /** A validator must return `value`, must throw, or (`either`) may do both, with `accepted` checking what it returns. */
@@ -97,7 +98,9 @@ export function specNativeToExtension(value: unknown): SpecVerdict {
       if (!isText(version) || !isCount(pid) || !isPort(socksPort, 1) || !isPort(httpPort, 0) || !isLoopbackWebSocketUrl(pipeUrl) || !isText(token)) {
         return invalid('a ready field is out of shape');
       }
-      return valid({ type: 'ready', version, pid, socksPort, httpPort, pipeUrl, token });
+      // `nat` is optional; any value that is not a known class reads as 'unknown' (a newer helper's class).
+      const nat = message.nat === undefined ? {} : { nat: (NAT_CLASSES as readonly unknown[]).includes(message.nat) ? message.nat : 'unknown' };
+      return valid({ type: 'ready', version, pid, socksPort, httpPort, pipeUrl, token, ...nat });
     }
     case 'token':
       return isText(message.token) ? valid({ type: 'token', token: message.token }) : invalid('bad token');

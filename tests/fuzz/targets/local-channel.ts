@@ -20,6 +20,7 @@ import {
   parseNativeToExtension,
   SESSION_STATES,
 } from '../../../protocol/local-channel.ts';
+import { NAT_CLASSES } from '../../../protocol/signaling.ts';
 import { type JsonObject, type JsonValue, nearValidJson, oddFieldValue } from '../json-mutations.ts';
 import { type SpecVerdict, specExtensionToNative, specExtensionToPipe, specHelperToPipe, specNativeToExtension } from '../local-channel-spec.ts';
 import type { FuzzTarget } from '../target.ts';
@@ -59,7 +60,20 @@ const validExtensionToNative: fc.Arbitrary<JsonObject> = fc.oneof(
   ),
 );
 const validNativeToExtension: fc.Arbitrary<JsonObject> = fc.oneof(
-  fc.record({ type: fc.constant('ready'), version: text, pid: count, socksPort: fc.integer({ min: 1, max: 65_535 }), httpPort: anyPort, pipeUrl, token: text }),
+  fc.record(
+    {
+      type: fc.constant('ready'),
+      version: text,
+      pid: count,
+      socksPort: fc.integer({ min: 1, max: 65_535 }),
+      httpPort: anyPort,
+      pipeUrl,
+      token: text,
+      // Optional; a class this extension does not know must read as 'unknown'.
+      nat: fc.constantFrom(...NAT_CLASSES, 'a-newer-class'),
+    },
+    { requiredKeys: ['type', 'version', 'pid', 'socksPort', 'httpPort', 'pipeUrl', 'token'] },
+  ),
   fc.record({ type: fc.constant('token'), token: text }),
   sessionReport.map((report) => ({ type: 'status', ...report })),
   fc.record({ type: fc.constant('error'), code: text, message: text }),

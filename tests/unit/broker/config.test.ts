@@ -18,7 +18,7 @@ test('defaults: loopback, 5 s client wait, 64 KiB bodies, one pending offer per 
   assert.equal(config.benchedAddressCooldownMs, 60_000);
   assert.deepEqual(config.exits, []);
   assert.equal(config.log, undefined);
-  assert.equal(DEFAULT_BROKER_CONFIG.maxVolunteers, 10_000);
+  assert.equal(DEFAULT_BROKER_CONFIG.maxVolunteers, 20_000);
 });
 
 test('bad numbers are refused with the field named', () => {

@@ -293,6 +293,20 @@ function storeContract(open: StoreFactory): void {
     assert.equal(await pick(store, paired(otherLink)), '(none)', 'gone with its volunteer');
   });
 
+  test('a volunteer that learns its NAT class after hello is matched by the new class', async () => {
+    const store = await storeWith([['v', 'unknown', 2]], 1);
+    assert.equal(await pick(store, request('symmetric')), 'v', 'unknown: a guess for a symmetric client');
+    await store.updateNat('v', 'restricted');
+    await store.releaseSlot('v', 'unused', 'common');
+    assert.equal(await pick(store, request('symmetric')), '(none)', 'restricted never meets symmetric');
+    assert.equal(await pick(store, request('full-cone')), 'v');
+    await store.updateNat('nobody', 'full-cone');
+    assert.deepEqual(
+      (await store.pools()).map((pool) => [pool.nat, pool.volunteers, pool.reservedSlots]),
+      [['restricted', 1, 1]],
+    );
+  });
+
   test('pools count volunteers by kind and NAT class', async () => {
     const store = await storeWith([
       ['a', 'symmetric', 2],

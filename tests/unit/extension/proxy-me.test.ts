@@ -144,6 +144,16 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     }
   });
 
+  test('the NAT class the helper measured goes with the client path, for the offers', async () => {
+    const h = harness();
+    await h.proxyMe.switchOn();
+    h.port.fromHelper({ ...ready, nat: 'symmetric' });
+    await h.until(() => h.offscreenMessages.length === 1);
+    const start = h.offscreenMessages[0];
+    assert.equal(start?.type === 'client-start' ? start.nat : 'not a start', 'symmetric');
+    await h.proxyMe.switchOff();
+  });
+
   test('ready points the browser at the SOCKS port and starts the client path', async () => {
     const h = harness();
     await h.proxyMe.switchOn();

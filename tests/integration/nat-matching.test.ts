@@ -1,0 +1,166 @@
+// Matching by measured NAT class, behind real NATs: in the namespace lab (harness/nat-lab.ts) a real broker runs on
+// the public segment, three `ferry volunteer`s measure their class behind a full-cone, a port-restricted and a
+// symmetric NAT, and clients behind each kind measure theirs and ask the broker for a volunteer. Every match the
+// broker makes must connect, and every client that has a volunteer it can reach must get one; a client that has
+// none gets NO_VOLUNTEERS instead of a match that could never connect. Needs root and `ip netns` (skipped, saying so,
+// without them).
+
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { NatLab, type NatLabKind, natLabPrerequisites } from '../../harness/nat-lab.ts';
+import { LocalOperator } from '../../harness/operator.ts';
+import { REPO_ROOT } from '../../harness/paths.ts';
+import { terminate } from '../../harness/processes.ts';
+import { waitFor } from '../../harness/wait.ts';
+
+/** Bound on building the lab, starting coturn, the broker and three volunteers (ms). */
+const SETUP_TIMEOUT_MS = 90_000;
+/** Bound on the whole matching test (ms). */
+const TEST_TIMEOUT_MS = 240_000;
+/** Bound on one client run: tsx start, RFC 5780 (≤ 3 s), gathering, the broker's wait, ICE (ms). */
+const CLIENT_TIMEOUT_MS = 45_000;
+const FERRY = join(REPO_ROOT, 'bin', 'ferry.js');
+const CLIENT = join(REPO_ROOT, 'tests', 'integration', 'support', 'nat-client.ts');
+const BROKER_PORT = 8787;
+const ROUNDS = 3;
+
+const prerequisites = await natLabPrerequisites();
+const skip = prerequisites.skip === undefined ? false : `skipped: ${prerequisites.skip}`;
+if (skip) process.stdout.write(`# nat-matching: ${skip}\n`);
+
+/** Volunteers behind hosts 0..2, clients behind hosts 3..5, one of each kind each. */
+const VOLUNTEER_KINDS: readonly NatLabKind[] = ['full-cone', 'port-restricted', 'symmetric'];
+const CLIENT_KINDS: readonly NatLabKind[] = ['full-cone', 'port-restricted', 'symmetric'];
+
+let lab: NatLab | undefined;
+const volunteers = new Map<NatLabKind, ReturnType<NatLab['spawn']>>();
+
+function lines(stream: Readable | null): string[] {
+  const collected: string[] = [];
+  let partial = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    collected.push(...parts);
+  });
+  return collected;
+}
+
+before(
+  async () => {
+    if (skip) return;
+    if (prerequisites.missing) throw new Error(`the NAT lab cannot run: ${prerequisites.missing}`);
+    lab = await NatLab.start({ hosts: [...VOLUNTEER_KINDS, ...CLIENT_KINDS] });
+    const operator = new LocalOperator();
+    const listFile = join(await lab.tempDirectory(), 'exit-list.json');
+    await writeFile(
+      listFile,
+      JSON.stringify(operator.signExitList([{ id: 'local', url: `ws://${lab.publicServiceAddress}:9/v1/relay`, publicKey: 'A'.repeat(43) }])),
+    );
+    const broker = lab.spawn(lab.publicNamespace, process.execPath, [
+      FERRY,
+      'broker',
+      '--host',
+      lab.publicServiceAddress,
+      '--port',
+      String(BROKER_PORT),
+      '--exit-list',
+      listFile,
+      '--stun',
+      lab.stun.url,
+      // Every lab router's public address is in 203.0.113.0/24: one network to the same-network rule.
+      '--allow-same-network',
+    ]);
+    const brokerOut = lines(broker.stdout);
+    await waitFor(() => brokerOut.some((line) => line.includes('ready')), 'the broker to listen', { timeoutMs: 20_000 });
+    const brokerUrl = `http://${lab.publicServiceAddress}:${BROKER_PORT}`;
+    for (const [index, kind] of VOLUNTEER_KINDS.entries()) {
+      const host = lab.hosts[index];
+      assert.ok(host && host.kind === kind);
+      const volunteer = lab.spawn(host.namespace, process.execPath, [
+        FERRY,
+        'volunteer',
+        '--broker',
+        brokerUrl,
+        '--exit-list-key',
+        operator.exitListKey,
+        '--stun',
+        lab.stun.url,
+        '--max-clients',
+        '8',
+      ]);
+      volunteers.set(kind, volunteer);
+    }
+    // The broker counts each volunteer in its pool once it has said hello with its measured class.
+    await waitFor(
+      async () => {
+        const metrics = await lab?.run(lab.publicNamespace, 'curl', ['-s', `${brokerUrl}/metrics`], { timeoutMs: 5_000 });
+        const text = metrics?.stdout ?? '';
+        return ['full-cone', 'port-restricted', 'symmetric'].every((nat) =>
+          new RegExp(`ferry_broker_volunteers\\{kind="headless",nat="${nat}"\\} 1`).test(text),
+        );
+      },
+      'the three volunteers to be in their measured pools',
+      { timeoutMs: 45_000, intervalMs: 500 },
+    );
+  },
+  { timeout: SETUP_TIMEOUT_MS },
+);
+
+after(async () => {
+  await lab?.close();
+});
+
+interface ClientResult {
+  status: number;
+  code?: string;
+  nat: string;
+  connected: boolean;
+}
+
+async function runClient(clientKind: NatLabKind): Promise<ClientResult> {
+  assert.ok(lab);
+  const host = lab.hosts[VOLUNTEER_KINDS.length + CLIENT_KINDS.indexOf(clientKind)];
+  assert.ok(host && host.kind === clientKind);
+  const result = await lab.run(
+    host.namespace,
+    process.execPath,
+    ['--import', 'tsx', CLIENT, `http://${lab.publicServiceAddress}:${BROKER_PORT}`, lab.stun.url],
+    {
+      timeoutMs: CLIENT_TIMEOUT_MS,
+    },
+  );
+  const line = result.stdout.split('\n').find((candidate) => candidate.startsWith('{'));
+  assert.ok(line, `the ${clientKind} client printed no result (code ${result.code}): ${result.stderr.slice(-800)}`);
+  return JSON.parse(line) as ClientResult;
+}
+
+test('every match the broker makes connects, and every client with a reachable volunteer is matched', { skip, timeout: TEST_TIMEOUT_MS }, async () => {
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (const kind of CLIENT_KINDS) {
+      const result = await runClient(kind);
+      assert.equal(result.nat, kind, 'the client measured its own NAT');
+      assert.equal(result.status, 200, `round ${round}: the ${kind} client has a volunteer it can reach, so it must be matched (${result.code})`);
+      assert.equal(result.connected, true, `round ${round}: the ${kind} client was matched, so the data channel must open`);
+    }
+  }
+});
+
+test('a symmetric client whose only reachable volunteer is gone gets NO_VOLUNTEERS, never an impossible match', {
+  skip,
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
+  const fullCone = volunteers.get('full-cone');
+  assert.ok(fullCone);
+  await terminate(fullCone);
+  const result = await runClient('symmetric');
+  assert.equal(result.status, 503);
+  assert.equal(result.code, 'NO_VOLUNTEERS');
+  // The others still serve the clients that can reach them.
+  const portRestricted = await runClient('port-restricted');
+  assert.deepEqual([portRestricted.status, portRestricted.connected], [200, true]);
+});
