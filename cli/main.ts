@@ -13,6 +13,7 @@ Commands:
   exit        run an exit server
   exit-list   the operator's signed exit list: make a signing key, sign the exits, check a list
   volunteer   run a headless volunteer (Node, no browser)
+  pairing     make a pairing link for a headless volunteer (ferry pairing new --broker URL)
   helper      the native helper: --install writes the browser's native host manifest; --native is run by the browser
   bench       measure throughput and start-up time on this machine
 
@@ -28,6 +29,7 @@ const commands: Record<string, () => Promise<Command>> = {
   exit: async () => (await import('../exit-server/main.ts')).runExit,
   'exit-list': async () => (await import('./exit-list.ts')).runExitList,
   volunteer: async () => (await import('../relay-worker/main.ts')).runVolunteer,
+  pairing: async () => (await import('./pairing.ts')).runPairing,
   helper: async () => (await import('../native-helper/main.ts')).runHelper,
   bench: async () => (await import('../bench/run.ts')).runBench,
 };

@@ -25,6 +25,9 @@ traffic to a Ferry exit. You see neither what they send nor where it goes.
   --stun URL         the network's STUN server, stun:host[:port] (repeatable): used for WebRTC, and at start to
                      measure your NAT class (RFC 5780, at most ${DEFAULT_NAT_DISCOVERY_TIMEOUT_MS / 1000} s) with the first that supports it
   --nat CLASS        announce this NAT class instead of measuring it: ${NAT_CLASSES.join(', ')}
+  --pairing-token T  a pairing link's token (from "ferry pairing new"; repeatable): whoever holds the link is
+                     matched to you alone, on slots nobody else gets
+  --personal-slots N most holders of your links helped at once, on top of --max-clients (default ${DEFAULT_RELAY_WORKER_CONFIG.maxPersonalClients})
   --help             show this text
 `;
 
@@ -50,6 +53,8 @@ function parseFlags(argv: string[]) {
         'max-clients': { type: 'string' },
         stun: { type: 'string', multiple: true },
         nat: { type: 'string' },
+        'pairing-token': { type: 'string', multiple: true },
+        'personal-slots': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -88,7 +93,19 @@ export async function runVolunteer(argv: string[]): Promise<void> {
   if (natText !== undefined && !(NAT_CLASSES as readonly string[]).includes(natText)) {
     throw new VolunteerUsageError(`--nat must be one of ${NAT_CLASSES.join(', ')}, got "${natText}"`);
   }
-  const options: RelayWorkerOptions = { brokerUrl, kind: 'headless', maxClients, exitListKeys, iceServers: stunUrls.length > 0 ? [{ urls: stunUrls }] : [] };
+  const personalSlotsText = values['personal-slots'];
+  if (personalSlotsText !== undefined && !/^\d+$/.test(personalSlotsText)) {
+    throw new VolunteerUsageError(`--personal-slots must be a whole number from 0 to ${MAX_VOLUNTEER_SLOTS}, got "${personalSlotsText}"`);
+  }
+  const options: RelayWorkerOptions = {
+    brokerUrl,
+    kind: 'headless',
+    maxClients,
+    exitListKeys,
+    iceServers: stunUrls.length > 0 ? [{ urls: stunUrls }] : [],
+    pairingTokens: values['pairing-token'] ?? [],
+    ...(personalSlotsText === undefined ? {} : { maxPersonalClients: Number(personalSlotsText) }),
+  };
   // The whole command line is checked before the NAT measurement, so a typo fails at once.
   createRelayWorkerConfig(options);
   // Before the broker hears `hello`: the class travels in it, and the protocol has no later update. Bounded (3 s).
