@@ -17,6 +17,7 @@ import { measureRawDataChannel } from './raw-datachannel.ts';
 import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
 
 const USAGE = `Usage: ferry bench [--megabytes N] [--runs N]
+       ferry bench network [options]   (the broker's and the exit's capacity; ferry bench network --help)
 
 Measures, in one run on this machine:
   - raw data-channel throughput between two Chromium processes (the baseline)
@@ -67,6 +68,11 @@ async function noKillStall(socksPort: number, originPort: number): Promise<numbe
 }
 
 export async function runBench(argv: string[]): Promise<void> {
+  // `ferry bench network` (npm run bench:network): the broker's and the exit's capacity, in bench/network.ts.
+  if (argv[0] === 'network') {
+    await (await import('./network.ts')).runNetworkBench(argv.slice(1));
+    return;
+  }
   const { values } = parseArgs({
     args: argv,
     options: {

@@ -67,9 +67,8 @@ export interface BrokerConfig {
   rejectedBodyDrainMs: number;
   /**
    * Most volunteer WebSockets open at once on this broker. Default 20_000: an idle volunteer costs the broker about
-   * 6–7 KiB (measured by `npm run bench:network`, docs/benchmarks.md), so the default holds at most about 150 MiB of
-   * volunteer sockets. The process needs an open-file limit above this (LimitNOFILE= or `ulimit -n`): each socket is
-   * one descriptor.
+   * 5 KiB (`npm run bench:network`, docs/benchmarks.md), so the default bounds idle volunteers to about 100 MiB. Each
+   * socket is a file descriptor: the process needs an open-file limit above this (LimitNOFILE= or `ulimit -n`).
    */
   maxVolunteers: number;
   /** Most clients waiting for an answer at once (their body complete); more get 503 at once. Default 1_000. */
