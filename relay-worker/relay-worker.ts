@@ -199,8 +199,10 @@ export class RelayWorker {
       this.#report();
       return;
     }
+    // No `slots` here: the broker holds this client's slot from its offer until the answer, and then counts it as
+    // used itself. Announcing now as well made it count this client twice, one slot short until a pair closed, and
+    // under load it refused clients while volunteers still had room (found by `npm run bench:network`).
     const pair = this.#createPair(exitUrl.href, pool);
-    this.#announceSlots();
     let answer: SessionDescription;
     try {
       answer = await pair.answer(offer.offer);

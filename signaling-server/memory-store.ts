@@ -25,6 +25,8 @@ import type {
 } from './store.ts';
 import { clampScore, freeSlotsOf } from './store.ts';
 
+const NO_PAIRINGS: ReadonlySet<string> = new Set<string>();
+
 export interface MemoryVolunteerStoreOptions {
   /** Offers one volunteer may hold at once (BrokerConfig.maxOffersPerVolunteerPending). Default 1. */
   maxReservedPerVolunteer: number;
@@ -32,7 +34,7 @@ export interface MemoryVolunteerStoreOptions {
 
 interface VolunteerEntry extends Omit<VolunteerSnapshot, 'pairingIds'> {
   network: string | undefined;
-  pairingIds: Set<string>;
+  pairingIds: ReadonlySet<string>;
   /** True until its first reservation: volunteers never offered anyone go first. */
   neverOffered: boolean;
   /** The queue it sits in while it can take an offer; undefined while it cannot. */
@@ -73,7 +75,7 @@ export class MemoryVolunteerStore implements VolunteerStore {
       reservedSlots: 0,
       personalSlots: volunteer.personalSlots,
       reservedPersonalSlots: 0,
-      pairingIds: new Set(),
+      pairingIds: NO_PAIRINGS,
       score: clampScore(volunteer.score),
       neverOffered: true,
       queue: undefined,
@@ -220,7 +222,8 @@ export class MemoryVolunteerStore implements VolunteerStore {
       holders?.delete(entry);
       if (holders?.size === 0) this.#byPairingId.delete(id);
     }
-    entry.pairingIds = new Set(pairingIds);
+    // Most volunteers have no pairing link: they share one empty set instead of holding a Set each.
+    entry.pairingIds = pairingIds.length === 0 ? NO_PAIRINGS : new Set(pairingIds);
     for (const id of entry.pairingIds) {
       let holders = this.#byPairingId.get(id);
       if (holders === undefined) {
