@@ -31,6 +31,7 @@ export class SealedChannel {
 
   seal(plaintext: Uint8Array): Uint8Array {
     const header = encodeSealedHeader(this.nextSendSeq++);
+    if (this.sender.sealAfter !== undefined) return this.sender.sealAfter(header, sequenceNonce(header), plaintext, header);
     const ciphertext = this.sender.seal(sequenceNonce(header), plaintext, header);
     const record = new Uint8Array(SEALED_HEADER_BYTES + ciphertext.length);
     record.set(header, 0);

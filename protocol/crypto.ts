@@ -16,6 +16,11 @@ import { AuthenticationError } from './errors.ts';
 export interface AeadCipher {
   seal(nonce: Uint8Array, plaintext: Uint8Array, associatedData: Uint8Array): Uint8Array;
   open(nonce: Uint8Array, ciphertext: Uint8Array, associatedData: Uint8Array): Uint8Array;
+  /**
+   * Optional: `prefix` followed by what seal() returns, in one new array. Records are sealed under their header this
+   * way, so an implementation that can saves the copy of a whole record (the exit seals hundreds of MB a second).
+   */
+  sealAfter?(prefix: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, associatedData: Uint8Array): Uint8Array;
 }
 
 /** Makes a ChaCha20-Poly1305 cipher for a 32-byte key. */

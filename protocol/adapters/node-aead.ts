@@ -8,19 +8,26 @@ import { AEAD_TAG_BYTES } from '../constants.ts';
 import type { AeadFactory } from '../crypto.ts';
 import { AuthenticationError } from '../errors.ts';
 
+/** prefix ‖ ciphertext ‖ tag in one allocation: node:crypto's update() returns a new buffer, copied once here. */
+function sealAfter(key: Uint8Array, prefix: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, associatedData: Uint8Array): Uint8Array {
+  const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_BYTES });
+  cipher.setAAD(associatedData, { plaintextLength: plaintext.length });
+  const head = cipher.update(plaintext);
+  const tail = cipher.final();
+  const tag = cipher.getAuthTag();
+  const out = new Uint8Array(prefix.length + head.length + tail.length + tag.length);
+  out.set(prefix, 0);
+  out.set(head, prefix.length);
+  out.set(tail, prefix.length + head.length);
+  out.set(tag, prefix.length + head.length + tail.length);
+  return out;
+}
+
+const NO_PREFIX = new Uint8Array(0);
+
 export const nodeChaCha20Poly1305: AeadFactory = (key) => ({
-  seal(nonce, plaintext, associatedData) {
-    const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_BYTES });
-    cipher.setAAD(associatedData, { plaintextLength: plaintext.length });
-    const head = cipher.update(plaintext);
-    const tail = cipher.final();
-    const tag = cipher.getAuthTag();
-    const out = new Uint8Array(head.length + tail.length + tag.length);
-    out.set(head, 0);
-    out.set(tail, head.length);
-    out.set(tag, head.length + tail.length);
-    return out;
-  },
+  seal: (nonce, plaintext, associatedData) => sealAfter(key, NO_PREFIX, nonce, plaintext, associatedData),
+  sealAfter: (prefix, nonce, plaintext, associatedData) => sealAfter(key, prefix, nonce, plaintext, associatedData),
   open(nonce, ciphertext, associatedData) {
     if (ciphertext.length < AEAD_TAG_BYTES) throw new AuthenticationError('a record is shorter than its authentication tag');
     const bodyLength = ciphertext.length - AEAD_TAG_BYTES;
