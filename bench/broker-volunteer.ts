@@ -2,8 +2,8 @@
  * @module bench/broker-volunteer
  * A volunteer as the broker sees one: one WebSocket to /v1/volunteer from its own source address, `hello` with its
  * free slots, `welcome` back. An idle one only waits (and answers pings, as ws does by itself). An answering one
- * behaves like relay-worker/relay-worker.ts without WebRTC: on an offer it takes a slot and announces its free
- * slots, answers after `answerDelayMs` (a real one gathers ICE first), and when its client's session ends
+ * behaves like relay-worker/relay-worker.ts without WebRTC: on an offer it takes a slot (leaving the count to the
+ * broker), answers after `answerDelayMs` (a real one gathers ICE first), and when its client's session ends
  * (`sessionMs` later) frees the slot and announces again. It declines an offer when it has no free slot, as a real
  * one does.
  */
@@ -45,6 +45,8 @@ export class VolunteerRefusedError extends Error {
 export class BenchVolunteer {
   readonly #socket: WebSocket;
   readonly #slots: number;
+  /** Clients whose answer has gone out (what `slots` counts); #clients also counts offers still being answered. */
+  #answered = 0;
   readonly #answering: AnsweringBehaviour | undefined;
   #clients = 0;
   #answerCount = 0;
@@ -115,14 +117,17 @@ export class BenchVolunteer {
       this.#send({ type: 'decline', matchId, reason: 'no free slot' });
       return;
     }
+    // As relay-worker.ts does: no `slots` when taking a client, and `slots` counts only clients already answered
+    // (the broker holds a slot for an offer until its answer, then counts it as used itself).
     this.#clients += 1;
-    this.#send({ type: 'slots', slots: this.freeSlots });
     setTimeout(() => {
       this.#answerCount += 1;
+      this.#answered += 1;
       this.#send({ type: 'answer', matchId, answer: { type: 'answer', sdp: sampleAnswerSdp(`b${this.#answerCount.toString(36)}`) } });
       setTimeout(() => {
         this.#clients -= 1;
-        this.#send({ type: 'slots', slots: this.freeSlots });
+        this.#answered -= 1;
+        this.#send({ type: 'slots', slots: this.#slots - this.#answered });
       }, answering.sessionMs);
     }, answering.answerDelayMs);
   }

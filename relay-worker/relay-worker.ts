@@ -39,8 +39,11 @@ export interface RelayWorkerInit {
 
 export class RelayWorker {
   #broker: BrokerConnection | undefined;
-  /** Every pair holding a slot, from the offer until it closes, and which of its slots it holds. */
-  readonly #pairs = new Map<RelayPair, SlotPool>();
+  /**
+   * Every pair holding a slot, from the offer until it closes: which of its slots it holds, and whether its answer
+   * has gone to the broker (see #announceSlots for why that matters).
+   */
+  readonly #pairs = new Map<RelayPair, { pool: SlotPool; answered: boolean }>();
   /** Tokens of the pairing links in force (config.pairingTokens, then setPairingTokens). */
   #pairingTokens: readonly string[];
   #clientsNow = 0;
@@ -98,8 +101,8 @@ export class RelayWorker {
     this.#broker = new BrokerConnection({
       environment: this.init.environment,
       config: this.init.config,
-      freeSlots: () => this.freeSlots,
-      freePersonalSlots: () => this.freePersonalSlots,
+      freeSlots: () => this.#announced('common'),
+      freePersonalSlots: () => this.#announced('personal'),
       pairingIds: () => this.#pairingTokens.map(pairingIdOf),
       natClass: () => (this.#probed !== undefined && Date.now() - this.#probed.at < NAT_PROBE_RESULT_LIFETIME_MS ? this.#probed.nat : this.init.config.nat),
       events: {
@@ -200,8 +203,7 @@ export class RelayWorker {
       return;
     }
     // No `slots` here: the broker holds this client's slot from its offer until the answer, and then counts it as
-    // used itself. Announcing now as well made it count this client twice, one slot short until a pair closed, and
-    // under load it refused clients while volunteers still had room (found by `npm run bench:network`).
+    // used itself (see #announceSlots).
     const pair = this.#createPair(exitUrl.href, pool);
     let answer: SessionDescription;
     try {
@@ -211,6 +213,8 @@ export class RelayWorker {
       return;
     }
     if (pair.isClosed || this.#broker !== broker) return;
+    const held = this.#pairs.get(pair);
+    if (held !== undefined) held.answered = true;
     broker.sendAnswer(offer.matchId, answer);
   }
 
@@ -239,18 +243,32 @@ export class RelayWorker {
         },
       },
     });
-    this.#pairs.set(pair, pool);
+    this.#pairs.set(pair, { pool, answered: false });
     return pair;
   }
 
-  #holding(pool: SlotPool): number {
+  /** Pairs holding a slot of `pool`; with `answeredOnly`, only those whose answer has gone to the broker. */
+  #holding(pool: SlotPool, answeredOnly = false): number {
     let count = 0;
-    for (const held of this.#pairs.values()) if (held === pool) count += 1;
+    for (const held of this.#pairs.values()) if (held.pool === pool && (held.answered || !answeredOnly)) count += 1;
     return count;
   }
 
+  /**
+   * The free slots to tell the broker: the limit minus the clients it has been answered for. A client whose offer is
+   * still being answered is left out on purpose: the broker holds a slot for it until the answer, then counts it as
+   * used itself, and it reads this volunteer's messages in order. Counted here too, the client was counted twice
+   * (whenever a `slots` message crossed an offer in flight) and the broker refused clients while this volunteer
+   * had room (found by `npm run bench:network`).
+   */
+  #announced(pool: SlotPool): number {
+    if (pool === 'personal' && this.#pairingTokens.length === 0) return 0;
+    const limit = pool === 'personal' ? this.init.config.maxPersonalClients : this.init.config.maxClients;
+    return Math.max(0, limit - this.#holding(pool, true));
+  }
+
   #announceSlots(): void {
-    this.#broker?.sendSlots(this.freeSlots, this.freePersonalSlots);
+    this.#broker?.sendSlots(this.#announced('common'), this.#announced('personal'));
   }
 
   #reportTrafficSoon(): void {
