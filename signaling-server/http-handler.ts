@@ -14,10 +14,19 @@ import type { ClientOfferRequest, ClientOfferResponse } from '../protocol/signal
 import { BrokerRoute, parseClientOfferRequest, SignalingFormatError } from '../protocol/signaling.ts';
 import type { BrokerLogEvent } from './config.ts';
 import type { BrokerHttpErrorCode } from './errors.ts';
-import { BadRequestError, BodyTooLargeError, BrokerHttpError, ClientGoneError, NoVolunteersError, TooManyRequestsError, UnknownExitError } from './errors.ts';
+import {
+  AnswerTimedOutError,
+  BadRequestError,
+  BodyTooLargeError,
+  BrokerHttpError,
+  ClientGoneError,
+  NoVolunteersError,
+  TooManyRequestsError,
+  UnknownExitError,
+} from './errors.ts';
 import { readBodyText } from './http-body.ts';
 import type { ClientFacts, Matchmaker } from './matchmaker.ts';
-import type { BrokerCounters, BrokerMetricsSnapshot } from './metrics.ts';
+import type { BrokerCounters, BrokerMetricsSnapshot, ClientWaitOutcome } from './metrics.ts';
 import type { VolunteerPoolCount } from './prometheus.ts';
 import { BrokerPrometheus } from './prometheus.ts';
 
@@ -95,7 +104,11 @@ export class BrokerHttpHandler {
 
   constructor(options: HttpHandlerOptions) {
     this.#options = options;
-    this.#prometheus = new BrokerPrometheus({ snapshot: options.metrics, volunteerPools: options.volunteerPools });
+    this.#prometheus = new BrokerPrometheus({
+      snapshot: options.metrics,
+      volunteerPools: options.volunteerPools,
+      histograms: [options.counters.clientWaitSeconds],
+    });
     this.#exitsById = new Map(options.exits.map((exit) => [exit.id, exit]));
     this.#bodiesPerAddress = new AddressHoldings(options.maxBodiesReadingPerAddress);
     this.#offersPerAddress = new AddressRateLimit({ maxPerMinute: options.maxOffersPerAddressPerMinute, maxTrackedAddresses: MAX_TRACKED_ADDRESSES });
@@ -211,20 +224,28 @@ export class BrokerHttpHandler {
     response.once('close', () => {
       if (!response.writableFinished) clientGone.abort();
     });
+    const waitStarted = performance.now();
+    let outcome: ClientWaitOutcome | undefined;
     try {
       const answer = await this.#answerOffer(text, { network: this.#options.clientNetworkOf(address) }, clientGone.signal);
+      outcome = 'answered';
       sendJson(response, 200, answer, CORS_HEADERS);
     } catch (error) {
       if (error instanceof ClientGoneError) {
+        outcome = 'gone';
         response.destroy();
       } else if (error instanceof BrokerHttpError) {
         if (error.status === 400) counters.badRequests += 1;
+        if (error instanceof NoVolunteersError) outcome = 'no_volunteers';
+        else if (error instanceof AnswerTimedOutError) outcome = 'timed_out';
         sendBrokerError(response, error);
       } else {
         throw error;
       }
     } finally {
       this.#clientsPending -= 1;
+      // Malformed requests are not waits; every client that was looked after is.
+      if (outcome !== undefined) counters.clientWaitSeconds.observe({ outcome }, (performance.now() - waitStarted) / 1000);
     }
   }
 

@@ -3,10 +3,34 @@
  * Counters of what the broker did, and the snapshot of them and the store's counts that /metrics shows
  * (prometheus.ts). Counts only: no addresses, no ids.
  */
+import { Histogram } from 'prom-client';
 import type { VolunteerStoreCounts } from './store.ts';
+
+/** Upper bounds of the client-wait histogram's buckets (seconds): a match takes milliseconds, a client waits at most 5 s. */
+export const CLIENT_WAIT_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5] as const;
+
+/** How a client's wait ended, as the client-wait histogram labels it. */
+export type ClientWaitOutcome = 'answered' | 'no_volunteers' | 'timed_out' | 'gone';
+
+/**
+ * How long clients waited, from their complete request to the broker's reply, by outcome: the queue's effect shows
+ * here. A prom-client histogram (registered in this broker's own registry by prometheus.ts): one bucket search per
+ * client, not per scrape.
+ */
+export function createClientWaitHistogram(): Histogram<'outcome'> {
+  return new Histogram({
+    name: 'ferry_broker_client_wait_seconds',
+    help: 'Time from a client request being complete to its answer or refusal, by outcome.',
+    labelNames: ['outcome'],
+    buckets: [...CLIENT_WAIT_BUCKETS_S],
+    registers: [],
+  });
+}
 
 /** Event counters since the broker started. Plain fields, bumped by the parts of the broker that see the events. */
 export class BrokerCounters {
+  /** Observed once per client whose request was complete; not a plain field, so prometheus.ts registers it as is. */
+  readonly clientWaitSeconds = createClientWaitHistogram();
   /** POST /v1/client requests received. */
   clientRequests = 0;
   /** Clients that got an answer. */

@@ -5,7 +5,7 @@
  * the tests), never prom-client's global one. Values are read once per scrape, so counting stays plain field
  * increments on BrokerCounters. Counts and NAT classes only: no addresses, no ids.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, type Histogram, Registry } from 'prom-client';
 import { processMetricsRegistry } from '../protocol/adapters/process-metrics.ts';
 import type { NatClass, VolunteerKind } from '../protocol/signaling.ts';
 import type { BrokerMetricsSnapshot } from './metrics.ts';
@@ -86,6 +86,8 @@ const POOL_LABELS = ['kind', 'nat'] as const;
 type PoolLabel = (typeof POOL_LABELS)[number];
 
 export interface BrokerPrometheusOptions {
+  /** Histograms observed elsewhere (BrokerCounters.clientWaitSeconds), shown as they are. */
+  histograms?: readonly Histogram<string>[];
   /** The broker's counters and store counts now; called once per scrape. */
   snapshot: () => Promise<BrokerMetricsSnapshot>;
   /** Volunteers and free slots per kind and NAT class now; without it the per-pool metrics are left out. */
@@ -123,6 +125,7 @@ export class BrokerPrometheus {
         registers: [own],
       });
     }
+    for (const histogram of options.histograms ?? []) own.registerMetric(histogram);
     this.#registry = Registry.merge([own, processMetricsRegistry()]);
   }
 

@@ -31,7 +31,7 @@ async function scrape(network: TestNetwork): Promise<Map<string, number>> {
   for (const family of parsePrometheusText(await response.text()).values()) {
     if (!family.name.startsWith('ferry_broker_')) continue;
     assert.ok(family.help.length > 0, `${family.name} has HELP text`);
-    assert.match(family.type, /^(counter|gauge)$/, family.name);
+    assert.match(family.type, /^(counter|gauge|histogram)$/, family.name);
     for (const sample of family.samples) if (Object.keys(sample.labels).length === 0) values.set(sample.name, sample.value);
   }
   return values;
@@ -122,6 +122,13 @@ test('/metrics counts volunteers, slots, matches, timeouts, refusals and bad req
   assert.equal(values.get('ferry_broker_volunteer_answer_timeouts_total'), 1, 'the volunteer had its whole turn and let it pass');
   assert.equal(values.get('ferry_broker_volunteer_slots_free'), 2, 'one slot used by the match; the timed-out one came back');
   assert.equal(values.get('ferry_broker_clients_pending'), 0);
+  // Every client looked after is one wait, by how it ended; malformed requests are not waits.
+  const waits = parsePrometheusText(await (await network.get('/metrics')).text()).get('ferry_broker_client_wait_seconds');
+  assert.equal(waits?.type, 'histogram');
+  const waitSample = (name: string, outcome: string): number | undefined =>
+    waits?.samples.find((sample) => sample.name === `ferry_broker_client_wait_seconds_${name}` && sample.labels.outcome === outcome)?.value;
+  for (const outcome of ['answered', 'timed_out', 'no_volunteers']) assert.equal(waitSample('count', outcome), 1, outcome);
+  assert.ok((waitSample('sum', 'timed_out') ?? 0) >= 0.25, 'the timed-out client waited its 300 ms');
 
   volunteer.socket.close();
   await volunteer.closedBy();
