@@ -9,7 +9,7 @@
  * only volunteers excluded for this client, so a pick costs O(classes × scores + excluded), not O(volunteers).
  */
 
-import type { NatClass } from '../protocol/signaling.ts';
+import { MAX_VOLUNTEER_SLOTS, type NatClass } from '../protocol/signaling.ts';
 import { SCORE_STEPS } from './answer-record.ts';
 import { natsConnect, volunteerClassesFor } from './nat-matching.ts';
 import type {
@@ -37,23 +37,30 @@ interface VolunteerEntry extends Omit<VolunteerSnapshot, 'pairingIds'> {
   pairingIds: ReadonlySet<string>;
   /** True until its first reservation: volunteers never offered anyone go first. */
   neverOffered: boolean;
-  /** The queue it sits in while it can take an offer; undefined while it cannot. */
+  /** The most common slots it ever announced: what it can serve at once, so its load is that minus what is free. */
+  capacity: number;
+  /** The queue it sits in while it can take an offer, and that queue's score and load; undefined while it cannot. */
   queue: Map<string, VolunteerEntry> | undefined;
+  queuedScore: number;
+  queuedLoad: number;
 }
 
-/** Volunteers of one NAT class and one score that can take an offer now, in offer order. */
-interface ScoreQueues {
+/** Volunteers of one NAT class, one score and one load that can take an offer now, in offer order. */
+interface OfferQueues {
   /** Never offered anyone, in arrival order. */
   newcomers: Map<string, VolunteerEntry>;
   /** Offered before, in the order they last became able to take an offer. */
   returning: Map<string, VolunteerEntry>;
 }
 
+/** Per score (index = score), per load (index = clients served, sparse): the queues. */
+type ClassQueues = Array<Array<OfferQueues | undefined>>;
+
 export class MemoryVolunteerStore implements VolunteerStore {
   readonly #maxReservedPerVolunteer: number;
   readonly #volunteers = new Map<string, VolunteerEntry>();
-  /** Per NAT class, per score (index = score): the index of volunteers that can take an offer now. */
-  readonly #available = new Map<NatClass, ScoreQueues[]>();
+  /** Per NAT class, per score, per load: the index of volunteers that can take an offer now. */
+  readonly #available = new Map<NatClass, ClassQueues>();
   /** Volunteers holding at least one reservation: the ones a waiting client may get once they settle. */
   readonly #withOffersInFlight = new Set<VolunteerEntry>();
   /** Volunteers by the ids of their pairing links. */
@@ -78,7 +85,10 @@ export class MemoryVolunteerStore implements VolunteerStore {
       pairingIds: NO_PAIRINGS,
       score: clampScore(volunteer.score),
       neverOffered: true,
+      capacity: volunteer.slots,
       queue: undefined,
+      queuedScore: 0,
+      queuedLoad: 0,
     };
     this.#volunteers.set(entry.id, entry);
     this.#setPairings(entry, volunteer.pairingIds);
@@ -93,6 +103,7 @@ export class MemoryVolunteerStore implements VolunteerStore {
     const entry = this.#volunteers.get(id);
     if (!entry) return;
     entry.announcedSlots = slots;
+    entry.capacity = Math.max(entry.capacity, slots);
     if (personalSlots !== undefined) entry.personalSlots = personalSlots;
     this.#reindex(entry);
   }
@@ -239,10 +250,12 @@ export class MemoryVolunteerStore implements VolunteerStore {
       const byScore = this.#available.get(nat);
       if (byScore === undefined) continue;
       for (let score = SCORE_STEPS; score >= 0; score -= 1) {
-        const queues = byScore[score];
-        if (queues === undefined) continue;
-        const picked = firstAllowed(queues.newcomers, request) ?? firstAllowed(queues.returning, request);
-        if (picked !== undefined) return picked;
+        const byLoad = byScore[score] ?? [];
+        for (const queues of byLoad) {
+          if (queues === undefined) continue;
+          const picked = firstAllowed(queues.newcomers, request) ?? firstAllowed(queues.returning, request);
+          if (picked !== undefined) return picked;
+        }
       }
     }
     return undefined;
@@ -264,9 +277,15 @@ export class MemoryVolunteerStore implements VolunteerStore {
       this.#leaveQueue(entry);
       return;
     }
-    if (entry.queue !== undefined) return; // keeps its place
-    const queues = this.#queuesFor(entry.nat, entry.score);
+    const load = loadOf(entry);
+    if (entry.queue !== undefined) {
+      if (entry.queuedScore === entry.score && entry.queuedLoad === load) return; // keeps its place
+      this.#leaveQueue(entry);
+    }
+    const queues = this.#queuesFor(entry.nat, entry.score, load);
     entry.queue = entry.neverOffered ? queues.newcomers : queues.returning;
+    entry.queuedScore = entry.score;
+    entry.queuedLoad = load;
     entry.queue.set(entry.id, entry);
   }
 
@@ -275,14 +294,20 @@ export class MemoryVolunteerStore implements VolunteerStore {
     entry.queue = undefined;
   }
 
-  #queuesFor(nat: NatClass, score: number): ScoreQueues {
+  #queuesFor(nat: NatClass, score: number, load: number): OfferQueues {
     let byScore = this.#available.get(nat);
     if (byScore === undefined) {
-      byScore = Array.from({ length: SCORE_STEPS + 1 }, () => ({ newcomers: new Map(), returning: new Map() }));
+      byScore = Array.from({ length: SCORE_STEPS + 1 }, () => []);
       this.#available.set(nat, byScore);
     }
-    // clampScore keeps the index in range.
-    return byScore[score] as ScoreQueues;
+    // clampScore keeps the score in range; loadOf keeps the load from 0 to MAX_VOLUNTEER_SLOTS.
+    const byLoad = byScore[score] as Array<OfferQueues | undefined>;
+    let queues = byLoad[load];
+    if (queues === undefined) {
+      queues = { newcomers: new Map(), returning: new Map() };
+      byLoad[load] = queues;
+    }
+    return queues;
   }
 
   #delete(id: string): void {
@@ -293,6 +318,14 @@ export class MemoryVolunteerStore implements VolunteerStore {
     this.#setPairings(entry, []);
     this.#volunteers.delete(id);
   }
+}
+
+/**
+ * How many clients a volunteer serves now, as its own announcements tell: the most slots it ever announced minus the
+ * slots free now. Among volunteers equally good by NAT and score, the least loaded is offered first.
+ */
+function loadOf(entry: VolunteerEntry): number {
+  return Math.min(MAX_VOLUNTEER_SLOTS, Math.max(0, entry.capacity - entry.announcedSlots));
 }
 
 /** Offers in flight to a volunteer, both pools together. */

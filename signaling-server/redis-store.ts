@@ -65,13 +65,22 @@ local P = ARGV[1]
 local function vkey(id) return P .. 'v:' .. id end
 local function freeOf(v) local f = v.ann - v.res; if f < 0 then return 0 end; return f end
 local function load(id)
-  local f = redis.call('HMGET', vkey(id), 'owner', 'kind', 'nat', 'net', 'ann', 'res', 'score', 'fresh', 'q', 'pann', 'pres', 'pairs')
+  local f = redis.call('HMGET', vkey(id), 'owner', 'kind', 'nat', 'net', 'ann', 'res', 'score', 'fresh', 'q', 'pann', 'pres', 'pairs', 'cap', 'ql')
   if not f[1] then return nil end
   return { owner = f[1], kind = f[2], nat = f[3], net = f[4], ann = tonumber(f[5]), res = tonumber(f[6]),
-           score = tonumber(f[7]), fresh = f[8], q = f[9], pann = tonumber(f[10]), pres = tonumber(f[11]), pairs = f[12] }
+           score = tonumber(f[7]), fresh = f[8], q = f[9], pann = tonumber(f[10]), pres = tonumber(f[11]), pairs = f[12],
+           cap = tonumber(f[13]), ql = tonumber(f[14]) }
 end
 local function save(id, v)
-  redis.call('HSET', vkey(id), 'ann', v.ann, 'res', v.res, 'score', v.score, 'fresh', v.fresh, 'q', v.q, 'pann', v.pann, 'pres', v.pres, 'pairs', v.pairs)
+  redis.call('HSET', vkey(id), 'ann', v.ann, 'res', v.res, 'score', v.score, 'fresh', v.fresh, 'q', v.q, 'pann', v.pann, 'pres', v.pres,
+    'pairs', v.pairs, 'cap', v.cap, 'ql', v.ql)
+end
+-- Clients served now, by the volunteer's own announcements: the most slots it ever announced minus those free now.
+local function loadOf(v)
+  local load = v.cap - v.ann
+  if load < 0 then return 0 end
+  if load > 32 then return 32 end
+  return load
 end
 local function reservedOf(v) return v.res + v.pres end
 local function setPairs(id, v, pairs)
@@ -91,13 +100,20 @@ end
 local function leaveQueue(id, v)
   if v.q ~= '' then redis.call('ZREM', v.q, id); v.q = '' end
 end
+-- Queue position: the load first (least loaded first), then newcomers before volunteers offered before, then the
+-- order they entered (2^46 per load step, 2^45 for "offered before": exact in a double up to load 32).
 local function reindex(id, v, maxRes)
   if freeOf(v) <= 0 or reservedOf(v) >= maxRes then leaveQueue(id, v); return end
-  if v.q ~= '' then return end
-  local order = redis.call('INCR', P .. 'order')
-  if v.fresh == '1' then order = order - 4503599627370496 end
+  local load = loadOf(v)
+  if v.q ~= '' then
+    if v.ql == load then return end
+    leaveQueue(id, v)
+  end
+  local order = redis.call('INCR', P .. 'order') % 35184372088832
+  if v.fresh ~= '1' then order = order + 35184372088832 end
   v.q = P .. 'q:' .. v.nat .. ':' .. v.score
-  redis.call('ZADD', v.q, order, id)
+  v.ql = load
+  redis.call('ZADD', v.q, load * 70368744177664 + order, id)
 end
 local function remove(id, v)
   account(v, -1)
@@ -115,7 +131,8 @@ local id = ARGV[2]
 local old = load(id)
 if old then remove(id, old) end
 local v = { owner = ARGV[3], kind = ARGV[4], nat = ARGV[5], net = ARGV[6], ann = tonumber(ARGV[7]), res = 0,
-            score = tonumber(ARGV[8]), fresh = '1', q = '', pann = tonumber(ARGV[10]), pres = 0, pairs = '' }
+            score = tonumber(ARGV[8]), fresh = '1', q = '', pann = tonumber(ARGV[10]), pres = 0, pairs = '',
+            cap = tonumber(ARGV[7]), ql = 0 }
 redis.call('HSET', vkey(id), 'owner', v.owner, 'kind', v.kind, 'nat', v.nat, 'net', v.net)
 setPairs(id, v, ARGV[11])
 redis.call('SADD', P .. 'owner:' .. v.owner, id)
@@ -154,6 +171,7 @@ elseif ARGV[3] == 'nat' then
   end
 else
   v.ann = tonumber(ARGV[4])
+  if v.ann > v.cap then v.cap = v.ann end
   if ARGV[6] ~= '' then v.pann = tonumber(ARGV[6]) end
 end
 reindex(id, v, tonumber(ARGV[5]))

@@ -12,8 +12,9 @@
  *
  * Matching: volunteers whose NAT class suits the client's (nat-matching.ts: never a pair known not to connect, the
  * least versatile class first), never one on the client's own network, then the higher score (set by the broker from
- * how the volunteer answered so far, answer-record.ts), then the one that has waited longest for an offer: a
- * volunteer never offered anyone first, then in the order they last became free. Announced slots are an upper bound
+ * how the volunteer answered so far, answer-record.ts), then the least loaded (the clients it serves now, by its own
+ * announcements: the most slots it ever announced minus those free now), then the one that has waited longest for an
+ * offer: a volunteer never offered anyone first, then in the order they last became free. Announced slots are an upper bound
  * only, never a reason to prefer a volunteer: they cost nothing to claim.
  *
  * Pairing links (protocol/pairing.ts): a volunteer may also announce personal slots, which only a client holding one

@@ -164,6 +164,24 @@ function storeContract(open: StoreFactory): void {
     assert.equal(await pick(store, request('unknown')), 'new', 'a newcomer is tried at once');
   });
 
+  test('among volunteers equally good by NAT and score, the least loaded goes first', async () => {
+    const store = await storeWith([
+      ['busy', 'unknown', 8],
+      ['idle', 'unknown', 8],
+    ]);
+    await store.updateSlots('busy', 5, undefined); // it serves 3 clients now
+    const takeAndKeep = async (expected: string): Promise<void> => {
+      assert.equal(await pick(store, request('unknown')), expected);
+      await store.releaseSlot(expected, 'used', 'common');
+    };
+    await takeAndKeep('idle'); // 0 against 3, although 'busy' came first
+    await takeAndKeep('idle'); // 1 against 3
+    await takeAndKeep('idle'); // 2 against 3
+    await takeAndKeep('busy'); // 3 against 3: the one never offered anyone first
+    await store.updateSlots('busy', 8, undefined); // its clients left
+    assert.equal(await pick(store, request('unknown')), 'busy');
+  });
+
   test('within a NAT class the higher score wins, and updateScore changes the order', async () => {
     const store = await storeWith([
       ['liar', 'unknown', 32, 2],
