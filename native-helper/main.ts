@@ -228,7 +228,8 @@ export async function runHelper(argv: string[]): Promise<void> {
       const installed = await installNativeHost({
         ...(command.userDataDir ? { userDataDir: command.userDataDir } : {}),
         ...(command.extensionId ? { extensionId: command.extensionId } : {}),
-        helperFlags: [...command.exitListKeys.flatMap((key) => ['--exit-list-key', key]), ...natFlags(command)],
+        // KEY=VALUE form: a key someone made elsewhere may start with '-', which the launcher's flag parser would refuse.
+        helperFlags: [...command.exitListKeys.map((key) => `--exit-list-key=${key}`), ...natFlags(command)],
       });
       for (const path of installed.manifestPaths) process.stdout.write(`ferry helper: wrote ${path}\n`);
       if (command.exitListKeys.length === 0) {

@@ -4,6 +4,8 @@
  * (so a later session layer can replay and acknowledge by number), authenticated as associated data, and used as the
  * nonce: a record that is replayed, reordered or moved between directions fails.
  */
+
+import { concatBytes } from './bytes.ts';
 import { SEALED_HEADER_BYTES } from './constants.ts';
 import type { AeadCipher, AeadFactory } from './crypto.ts';
 import { SequenceError } from './errors.ts';
@@ -29,9 +31,11 @@ export class SealedChannel {
     this.receiver = aead(keys.receiveKey);
   }
 
-  seal(plaintext: Uint8Array): Uint8Array {
+  /** Seals `plaintext`, or its pieces one after another as if concatenated, as the next record. */
+  seal(plaintext: Uint8Array | readonly Uint8Array[]): Uint8Array {
     const header = encodeSealedHeader(this.nextSendSeq++);
     if (this.sender.sealAfter !== undefined) return this.sender.sealAfter(header, sequenceNonce(header), plaintext, header);
+    if (!(plaintext instanceof Uint8Array)) plaintext = concatBytes(...plaintext);
     const ciphertext = this.sender.seal(sequenceNonce(header), plaintext, header);
     const record = new Uint8Array(SEALED_HEADER_BYTES + ciphertext.length);
     record.set(header, 0);

@@ -156,8 +156,13 @@ export interface OperatorKeyPair {
 }
 
 export function generateOperatorKeyPair(): OperatorKeyPair {
-  const { secretKey, publicKey } = ed25519.keygen();
-  return { secretKey: toBase64Url(secretKey), publicKey: toBase64Url(publicKey) };
+  // A key whose text starts with '-' looks like an option to every command line (`--exit-list-key -Ab…` fails): one
+  // key in 64 would, so draw again. The key space loses 6 bits' worth of one character, nothing that matters.
+  for (;;) {
+    const { secretKey, publicKey } = ed25519.keygen();
+    const keys = { secretKey: toBase64Url(secretKey), publicKey: toBase64Url(publicKey) };
+    if (!keys.publicKey.startsWith('-') && !keys.secretKey.startsWith('-')) return keys;
+  }
 }
 
 /** The public key of an operator secret key (base64url, 32 bytes), or throws OperatorKeyError. */

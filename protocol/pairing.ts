@@ -35,7 +35,11 @@ export class PairingFormatError extends Error {
 
 /** A new random pairing token. */
 export function createPairingToken(): string {
-  return toBase64Url(randomBytes(PAIRING_TOKEN_BYTES));
+  // Never starting with '-', which a command line would take for an option (`--pairing-token -Ab…`).
+  for (;;) {
+    const token = toBase64Url(randomBytes(PAIRING_TOKEN_BYTES));
+    if (!token.startsWith('-')) return token;
+  }
 }
 
 /** True for text shaped like a token or an id (43 base64url characters decoding to 32 bytes). */

@@ -14,7 +14,7 @@ import { type SessionConfig, verifySessionConfig } from './config.ts';
 import { FrameType, RecordType, SessionCloseCode, StreamErrorCode } from './constants.ts';
 import { type AeadFactory, nobleChaCha20Poly1305 } from './crypto.ts';
 import { MalformedInputError, PathRecordError, ProtocolError, SequenceError, SessionClosedError, StreamError } from './errors.ts';
-import { decodeFrame, encodeFrame, type Frame } from './frame.ts';
+import { decodeFrame, encodeFrameParts, type Frame } from './frame.ts';
 import type { ReceiveWindows } from './hello.ts';
 import { Multiplexer } from './muxer.ts';
 import type { HandshakeResult } from './noise.ts';
@@ -245,7 +245,7 @@ export abstract class SessionEndpoint {
     if (!this.channel || this.currentState === 'closed') return;
     if (frame.type === FrameType.DATA) this.counters.bytesSent += frame.data.length;
     const seq = this.channel.nextSendSeq;
-    const record = this.channel.seal(encodeFrame(frame));
+    const record = this.channel.seal(encodeFrameParts(frame));
     try {
       this.replay.push(seq, record);
     } catch (error) {

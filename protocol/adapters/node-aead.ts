@@ -9,17 +9,29 @@ import type { AeadFactory } from '../crypto.ts';
 import { AuthenticationError } from '../errors.ts';
 
 /** prefix ‖ ciphertext ‖ tag in one allocation: node:crypto's update() returns a new buffer, copied once here. */
-function sealAfter(key: Uint8Array, prefix: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, associatedData: Uint8Array): Uint8Array {
+function sealAfter(
+  key: Uint8Array,
+  prefix: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array | readonly Uint8Array[],
+  associatedData: Uint8Array,
+): Uint8Array {
+  const pieces = plaintext instanceof Uint8Array ? [plaintext] : plaintext;
+  let plaintextLength = 0;
+  for (const piece of pieces) plaintextLength += piece.length;
   const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_BYTES });
-  cipher.setAAD(associatedData, { plaintextLength: plaintext.length });
-  const head = cipher.update(plaintext);
-  const tail = cipher.final();
-  const tag = cipher.getAuthTag();
-  const out = new Uint8Array(prefix.length + head.length + tail.length + tag.length);
+  cipher.setAAD(associatedData, { plaintextLength });
+  const out = new Uint8Array(prefix.length + plaintextLength + AEAD_TAG_BYTES);
   out.set(prefix, 0);
-  out.set(head, prefix.length);
-  out.set(tail, prefix.length + head.length);
-  out.set(tag, prefix.length + head.length + tail.length);
+  let offset = prefix.length;
+  for (const piece of pieces) {
+    const sealed = cipher.update(piece);
+    out.set(sealed, offset);
+    offset += sealed.length;
+  }
+  const tail = cipher.final();
+  out.set(tail, offset);
+  out.set(cipher.getAuthTag(), offset + tail.length);
   return out;
 }
 

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { nodeChaCha20Poly1305 } from '../../../protocol/adapters/node-aead.ts';
+import { concatBytes } from '../../../protocol/bytes.ts';
+import { SealedChannel } from '../../../protocol/channel.ts';
+import { RecordType } from '../../../protocol/constants.ts';
 import { generateKeyPair, keyPairFromSecret, nobleChaCha20Poly1305 } from '../../../protocol/crypto.ts';
 import { AuthenticationError } from '../../../protocol/errors.ts';
 import { CipherState, NkInitiator, NkResponder } from '../../../protocol/noise.ts';
+import { decodeRecord } from '../../../protocol/record.ts';
 import vector from './noise-nk-vector.json' with { type: 'json' };
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'hex'));
@@ -70,4 +74,17 @@ test('a WELCOME not made by the exit fails authentication at the client', () => 
   const forged = new Uint8Array(message1.length);
   forged.set(impostor.publicKey);
   assert.throws(() => initiator.readMessage2(forged), AuthenticationError);
+});
+
+test('a record sealed in pieces by node:crypto opens with @noble and equals sealing the whole', () => {
+  const keys = { sendKey: new Uint8Array(32).fill(7), receiveKey: new Uint8Array(32).fill(9) };
+  const header = Uint8Array.of(1, 2, 3, 4, 5);
+  const data = new Uint8Array(70_000).map((_, index) => index % 251);
+  const inPieces = new SealedChannel(keys, nodeChaCha20Poly1305).seal([header, data]);
+  const whole = new SealedChannel(keys, nobleChaCha20Poly1305).seal(concatBytes(header, data));
+  assert.deepEqual(inPieces, whole);
+  const receiver = new SealedChannel({ sendKey: keys.receiveKey, receiveKey: keys.sendKey }, nobleChaCha20Poly1305);
+  const record = decodeRecord(inPieces);
+  assert.equal(record.type, RecordType.SEALED);
+  if (record.type === RecordType.SEALED) assert.deepEqual(receiver.open(record.seq, record.header, record.ciphertext), concatBytes(header, data));
 });
