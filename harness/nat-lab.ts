@@ -294,6 +294,21 @@ export class NatLab {
     return this.#tempDir;
   }
 
+  /**
+   * Forwards TCP `port` on a NAT'd host's router to the host, as an operator forwards the port of a server behind its
+   * NAT (the NAT probe's HTTP endpoint): reachable at `host.publicAddress:port`, while UDP keeps the router's NAT
+   * behaviour. Full-cone routers forward everything already.
+   */
+  async forwardTcpPort(host: NatLabHost, port: number): Promise<void> {
+    if (host.routerNamespace === undefined || host.kind === 'full-cone') return;
+    const rules = [
+      `add chain ip nat prerouting { type nat hook prerouting priority dstnat; }`,
+      `add rule ip nat prerouting iifname "wan" tcp dport ${port} dnat to ${host.address}:${port}`,
+      `add rule ip filter forward iifname "wan" tcp dport ${port} ct status dnat accept`,
+    ].join('\n');
+    await execText('ip', ['netns', 'exec', host.routerNamespace, 'nft', '-f', '-'], `${rules}\n`);
+  }
+
   /** Every host, in the order of `options.hosts`. */
   get hosts(): NatLabHost[] {
     return [...this.#hosts];
