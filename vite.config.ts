@@ -20,7 +20,11 @@ function withPairingLinkHost(base: ManifestV3Export): ManifestV3Export {
 
 export default defineConfig({
   // The operator's exit-list keys this build trusts by default (extension/settings.ts); settings can replace them.
-  define: { __FERRY_EXIT_LIST_KEYS__: JSON.stringify(process.env.FERRY_EXIT_LIST_KEYS ?? '') },
+  // The network's broker (FERRY_BROKER_URL): the default broker URL setting, and the host of its pairing links.
+  define: {
+    __FERRY_EXIT_LIST_KEYS__: JSON.stringify(process.env.FERRY_EXIT_LIST_KEYS ?? ''),
+    __FERRY_BROKER_URL__: JSON.stringify(process.env.FERRY_BROKER_URL ?? ''),
+  },
   plugins: [preact(), crx({ manifest: withPairingLinkHost(manifest as ManifestV3Export) })],
   build: {
     outDir: 'dist/extension',

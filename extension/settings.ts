@@ -5,7 +5,7 @@
  *
  * | key          | type     | default                                        | meaning                                         |
  * | ------------ | -------- | ---------------------------------------------- | ----------------------------------------------- |
- * | `brokerUrl`  | string   | `'http://127.0.0.1:8787'`                      | the broker (http or https), no trailing path    |
+ * | `brokerUrl`  | string   | BUILT_IN_BROKER_URL (FERRY_BROKER_URL at build, else `'http://127.0.0.1:8787'`) | the broker (http or https) |
  * | `exitId`     | string   | `''` = the first exit the broker lists         | which exit "Proxy me" goes out through          |
  * | `socksPort`  | number   | `0` = any free port                            | the helper's local SOCKS5 port                  |
  * | `bypassList` | string[] | DEFAULT_BYPASS_LIST: loopback, plain host names, private ranges | hosts the browser reaches directly |
@@ -64,8 +64,17 @@ export const BUILT_IN_EXIT_LIST_KEYS: readonly string[] = Object.freeze(
     .filter((key) => key !== ''),
 );
 
+declare const __FERRY_BROKER_URL__: string | undefined;
+
+/**
+ * The broker this build uses unless the settings say otherwise: FERRY_BROKER_URL when the extension was built
+ * (vite.config.ts; the same host its pairing-link content script runs on), else this machine's `ferry broker`.
+ */
+export const BUILT_IN_BROKER_URL: string =
+  typeof __FERRY_BROKER_URL__ === 'string' && __FERRY_BROKER_URL__ !== '' ? __FERRY_BROKER_URL__ : `http://127.0.0.1:${DEFAULT_BROKER_PORT}`;
+
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
-  brokerUrl: `http://127.0.0.1:${DEFAULT_BROKER_PORT}`,
+  brokerUrl: BUILT_IN_BROKER_URL,
   exitId: '',
   socksPort: 0,
   bypassList: [...DEFAULT_BYPASS_LIST],
