@@ -52,7 +52,8 @@ export class DestinationBridge implements BudgetedDestination {
   readonly receiveFromDestination = (bytes: Uint8Array): void => {
     // A stream the client reset, or that failed, takes nothing more; its socket is being destroyed.
     if (this.stream.isClosed || this.destinationEnded) return;
-    if (!this.stream.write(bytes)) this.streamQueueFull = true;
+    // `bytes` is the dialer's read buffer, valid only now: the stream copies whatever it cannot send at once.
+    if (!this.stream.write(bytes, true)) this.streamQueueFull = true;
     // May hold this destination and every other of the session, before any of them reads again.
     this.options.account.update();
     this.updateReading();

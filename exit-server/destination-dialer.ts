@@ -4,7 +4,8 @@
  * resolved address, and connects to an allowed one: to that exact address, never to the name again.
  *
  * Reading: every destination socket reads through the dialer's one buffer (net `onread`), and each read is handed on
- * as a copy of exactly its size. So a read is at most DESTINATION_READ_BYTES, every byte read passes through the
+ * as a view of that buffer, valid during the call (the stream seals what it can send at once from it and copies the
+ * rest). So a read is at most DESTINATION_READ_BYTES, every byte read passes through the
  * caller's handler before the next read of any socket, and pause() stops reading at once: a paused socket does not
  * read ahead into a buffer of its own (a 'data' socket would, up to 64 KiB past its high-water mark), which would let
  * a session with many streams hold more than its budget (outbound-budget.ts).
@@ -47,11 +48,11 @@ export interface DestinationDialerOptions {
   connectTimeoutMs: number;
 }
 
-/** Receives one read from a destination: a copy, the caller's to keep. */
+/** Receives one read from a destination: a view of the shared read buffer, valid only during the call. */
 export type DestinationBytesHandler = (bytes: Uint8Array) => void;
 
 export class DestinationDialer {
-  /** Every destination socket reads into this, one read at a time; the handler gets a copy. */
+  /** Every destination socket reads into this, one read at a time; the handler gets a view of it. */
   private readonly readBuffer = new Uint8Array(DESTINATION_READ_BYTES);
 
   constructor(private readonly options: DestinationDialerOptions) {}
@@ -116,7 +117,8 @@ export class DestinationDialer {
         onread: {
           buffer: this.readBuffer,
           callback: (bytesRead: number, buffer: Uint8Array): boolean => {
-            onBytes(buffer.slice(0, bytesRead));
+            // No copy here: the stream seals what it can send at once straight from this buffer, copies the rest.
+            onBytes(buffer.subarray(0, bytesRead));
             return true;
           },
         },

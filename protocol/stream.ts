@@ -96,17 +96,31 @@ export class MuxStream {
   /**
    * Queues bytes for the peer. Returns false when the queue is above the high-water mark: wait for ondrain.
    * Writing after end() or close throws StreamError.
+   *
+   * With `transient`, `bytes` is only valid during this call (a reused read buffer): what credit lets out now is sealed
+   * straight from it, and only what must wait is copied. Sealing copies a record's bytes anyway, so a read that goes
+   * out at once is copied once instead of twice (the exit's destination reads, hundreds of MB a second).
    */
-  write(bytes: Uint8Array): boolean {
+  write(bytes: Uint8Array, transient = false): boolean {
     if (this.state === 'closed') throw new StreamError(StreamErrorCode.GENERAL_FAILURE, 'write on a closed stream');
     if (this.localEndRequested) throw new StreamError(StreamErrorCode.GENERAL_FAILURE, 'write after end()');
+    let pushed = 0;
     for (let offset = 0; offset < bytes.length; offset += MAX_DATA_PAYLOAD_BYTES) {
       const chunk = bytes.subarray(offset, offset + MAX_DATA_PAYLOAD_BYTES);
       this.sendQueue.push(chunk);
       this.sendQueueBytes += chunk.length;
+      pushed += 1;
     }
     this.host.sendQueueChanged(bytes.length);
     this.flush();
+    if (transient) {
+      // What flush left of this write is at the end of the queue (it sends from the front, in order).
+      const queue = this.sendQueue;
+      for (let index = Math.max(0, queue.length - pushed); index < queue.length; index += 1) {
+        const waiting = queue[index];
+        if (waiting !== undefined && waiting.buffer === bytes.buffer) queue[index] = waiting.slice();
+      }
+    }
     const belowHighWater = this.sendQueueBytes < this.sendHighWaterBytes;
     if (!belowHighWater) this.needsDrain = true;
     return belowHighWater;

@@ -700,3 +700,21 @@ test('an echoing exit: every stream gets its own bytes back byte-exact and in or
     { numRuns: 200 },
   );
 });
+
+test('a transient write: what credit lets out goes at once, and what waits is a copy, safe from the reused buffer', () => {
+  const exit = endpoint('exit', { peerStreamWindowBytes: 1_000 });
+  const stream = acceptedStream(exit, 1);
+  const readBuffer = bytes(3_000, 0x11);
+  stream.write(readBuffer, true);
+  assert.deepEqual(dataFrames(exit.sent, 1), [1_000], 'the first 1,000 bytes went out within the call');
+  readBuffer.fill(0x99); // the next read overwrites the buffer
+  exit.mux.receiveFrame({ type: FrameType.CREDIT, streamId: 1, bytes: 2_000 });
+  const later = exit.sent.filter((frame) => frame.type === FrameType.DATA).slice(1);
+  assert.equal(sum(later.map((frame) => (frame.type === FrameType.DATA ? frame.data.length : 0))), 2_000);
+  for (const frame of later)
+    if (frame.type === FrameType.DATA)
+      assert.ok(
+        frame.data.every((byte) => byte === 0x11),
+        'the waiting bytes were copied',
+      );
+});
