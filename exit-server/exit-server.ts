@@ -187,7 +187,9 @@ export class ExitServer {
         // The session moved to another path (RESUME) or gave this one up: what still arrives here (ws delivers
         // while a socket closes) is not the session's, and must not reach it.
         this.metrics.recordsFromOldPaths++;
-        socket.terminate();
+        // A path the exit is closing already (it dropped it for a bad record) finishes its close handshake, so the
+        // volunteer hears why (1008); cutting it here raced the records still in flight and left it a bare 1006.
+        if (socket.readyState === socket.OPEN) socket.terminate();
         return;
       }
       if (!isBinary) {
