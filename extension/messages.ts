@@ -7,7 +7,7 @@
 import { LocalChannelFormatError, parseSessionReport, type SessionReport } from '../protocol/local-channel.ts';
 import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from '../protocol/pairing.ts';
 import { parseRelayStatus, type RelayStatus, RelayStatusFormatError } from '../protocol/relay-status.ts';
-import { type ExitInfo, NAT_CLASSES, type NatClass, parseExitInfo, SignalingFormatError } from '../protocol/signaling.ts';
+import { type ExitInfo, NAT_CLASSES, type NatClass, parseExitInfo, requireStunUrls, SignalingFormatError } from '../protocol/signaling.ts';
 import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requireText, requireUrl } from '../protocol/validate.ts';
 import { parseExitListKeys, SettingsError } from './settings.ts';
 import type { ClientPathEvent } from './ui-state.ts';
@@ -45,6 +45,8 @@ export interface ClientStartMessage {
   pairingToken?: string;
   /** This device's NAT class, as the helper measured it; 'unknown' when absent. */
   nat?: NatClass;
+  /** The network's STUN servers, from the helper, for server-reflexive candidates. */
+  stunUrls?: string[];
 }
 export type OffscreenMessage =
   | HelpStartMessage
@@ -197,6 +199,7 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
         if (!(NAT_CLASSES as readonly unknown[]).includes(value.nat)) throw new MessageFormatError(`"nat" must be one of ${NAT_CLASSES.join(', ')}`);
         start.nat = value.nat as NatClass;
       }
+      if (value.stunUrls !== undefined) start.stunUrls = nested('stunUrls', () => requireStunUrls(value.stunUrls));
       if (value.pairingToken !== undefined) {
         if (!isPairingText(value.pairingToken)) throw new MessageFormatError('"pairingToken" must be a pairing token');
         start.pairingToken = value.pairingToken;

@@ -14,7 +14,7 @@ import { measureNatClassOrUnknown } from '../protocol/adapters/nat-discovery.ts'
 import type { SessionConfig } from '../protocol/config.ts';
 import { type ExitInfo, ExitListError, verifyExitList } from '../protocol/exit-list.ts';
 import { type ExtensionToNative, FERRY_EXTENSION_ID, type NativeStart, type NativeToExtension } from '../protocol/local-channel.ts';
-import type { NatClass } from '../protocol/signaling.ts';
+import { MAX_WELCOME_STUN_URLS, type NatClass } from '../protocol/signaling.ts';
 import { type HelperCore, startHelperCore } from './helper-core.ts';
 import { NativeMessageWriter, serveNativeMessages } from './native-messaging.ts';
 
@@ -137,6 +137,7 @@ export async function runNativeHost(options: NativeHostOptions): Promise<void> {
       pipeUrl: core.pipeUrl,
       token: core.issueToken(),
       ...(nat === undefined ? {} : { nat }),
+      ...(options.stunUrls === undefined || options.stunUrls.length === 0 ? {} : { stunUrls: options.stunUrls.slice(0, MAX_WELCOME_STUN_URLS) }),
     });
     log(`ready: socks5://127.0.0.1:${core.socksPort}, http://127.0.0.1:${core.httpPort}, exit ${exit.id}`);
   };

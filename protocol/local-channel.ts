@@ -13,7 +13,7 @@
  * Runtime-neutral: types, limits and validators only.
  */
 import { ExitListError, MAX_EXIT_ID_CHARS, parseSignedExitList, type SignedExitList } from './exit-list.ts';
-import { NAT_CLASSES, type NatClass, WebSocketCloseCode } from './signaling.ts';
+import { NAT_CLASSES, type NatClass, requireStunUrls, SignalingFormatError, WebSocketCloseCode } from './signaling.ts';
 import { type Fail, isRecord, optionalText, requireCount, requireInteger, requireOneOf, requireText } from './validate.ts';
 
 /** Name of the native messaging host, as written in its manifest and passed to connectNative. */
@@ -96,6 +96,11 @@ export interface NativeReady {
    * client's offers; absent from helpers that do not measure. docs/wire-protocol.md, "NAT classes".
    */
   nat?: NatClass;
+  /**
+   * The network's STUN servers the helper was installed with (stun: URLs): the client path gathers server-reflexive
+   * candidates with them, without which two NATs that could connect (port-restricted with port-restricted) do not.
+   */
+  stunUrls?: string[];
 }
 export interface NativeToken {
   type: 'token';
@@ -238,6 +243,14 @@ export function parseNativeToExtension(value: unknown): NativeToExtension {
       };
       // A class this extension does not know (a newer helper) is 'unknown', not a reason to refuse the helper.
       if (value.nat !== undefined) ready.nat = (NAT_CLASSES as readonly unknown[]).includes(value.nat) ? (value.nat as NatClass) : 'unknown';
+      if (value.stunUrls !== undefined) {
+        try {
+          ready.stunUrls = requireStunUrls(value.stunUrls);
+        } catch (error) {
+          if (error instanceof SignalingFormatError) throw new LocalChannelFormatError(`"ready": ${error.message}`);
+          throw error;
+        }
+      }
       return ready;
     }
     case 'token':

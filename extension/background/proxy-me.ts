@@ -263,6 +263,7 @@ export class ProxyMe {
       ...(pairingToken === undefined ? {} : { pairingToken }),
       // The class the helper measured (RFC 5780), so the broker never pairs this client with a volunteer it cannot reach.
       ...(run.ready.nat === undefined ? {} : { nat: run.ready.nat }),
+      ...(run.ready.stunUrls === undefined ? {} : { stunUrls: run.ready.stunUrls }),
     });
   }
 

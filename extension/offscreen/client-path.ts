@@ -69,6 +69,8 @@ export interface ClientPathConfig {
   pairingToken?: string;
   /** This device's NAT class as the helper measured it; 'unknown' when absent. */
   nat?: NatClass;
+  /** STUN servers for server-reflexive candidates (from the helper); host candidates only when absent. */
+  stunUrls?: string[];
   limits?: Partial<ClientPathLimits>;
 }
 
@@ -308,7 +310,8 @@ export class ClientPath {
 
   async #openPath(): Promise<OpenPath> {
     const signal = this.#abort.signal;
-    const pc = this.#env.createPeerConnection({ iceServers: [] });
+    const stunUrls = this.#config.stunUrls ?? [];
+    const pc = this.#env.createPeerConnection({ iceServers: stunUrls.length === 0 ? [] : [{ urls: [...stunUrls] }] });
     try {
       const dc = pc.createDataChannel(DATA_CHANNEL_LABEL, { ordered: true });
       dc.binaryType = 'arraybuffer';

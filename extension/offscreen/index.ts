@@ -42,6 +42,7 @@ function handle(message: OffscreenMessage): void {
           exit: message.exit,
           ...(message.pairingToken === undefined ? {} : { pairingToken: message.pairingToken }),
           ...(message.nat === undefined ? {} : { nat: message.nat }),
+          ...(message.stunUrls === undefined ? {} : { stunUrls: message.stunUrls }),
         },
         {
           createPeerConnection: (config) => new RTCPeerConnection(config),

@@ -144,13 +144,14 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     }
   });
 
-  test('the NAT class the helper measured goes with the client path, for the offers', async () => {
+  test('the NAT class the helper measured and its STUN servers go with the client path', async () => {
     const h = harness();
     await h.proxyMe.switchOn();
-    h.port.fromHelper({ ...ready, nat: 'symmetric' });
+    h.port.fromHelper({ ...ready, nat: 'symmetric', stunUrls: ['stun:stun.example.org:3478'] });
     await h.until(() => h.offscreenMessages.length === 1);
     const start = h.offscreenMessages[0];
     assert.equal(start?.type === 'client-start' ? start.nat : 'not a start', 'symmetric');
+    assert.deepEqual(start?.type === 'client-start' ? start.stunUrls : 'not a start', ['stun:stun.example.org:3478'], 'and its STUN servers');
     await h.proxyMe.switchOff();
   });
 

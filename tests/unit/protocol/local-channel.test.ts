@@ -34,6 +34,14 @@ describe('native messages', () => {
     assert.deepEqual(parseNativeMessage({ type: 'error', code: 'PORT_IN_USE', message: 'port 1080 is taken' }).type, 'error');
   });
 
+  test("ready may carry the helper's STUN servers: stun: URLs only", () => {
+    const withStun = { ...ready, stunUrls: ['stun:stun.example.org:3478'] };
+    assert.deepEqual(parseNativeMessage(withStun), withStun);
+    for (const stunUrls of [['turn:relay.example.org'], 'stun:one', Array.from({ length: 9 }, () => 'stun:a')]) {
+      assert.throws(() => parseNativeMessage({ ...ready, stunUrls }), LocalChannelFormatError, JSON.stringify(stunUrls));
+    }
+  });
+
   test('the pipe must stay on this machine, and ports must be real', () => {
     for (const bad of [
       { ...ready, pipeUrl: 'ws://203.0.113.5:4000/pipe' },
