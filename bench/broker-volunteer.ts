@@ -8,8 +8,8 @@
  * one does.
  */
 import { WebSocket } from 'ws';
+import { sampleAnswerSdp } from '../harness/sample-sdp.ts';
 import type { VolunteerToBroker } from '../protocol/signaling.ts';
-import { sampleAnswerSdp } from './sample-sdp.ts';
 
 export interface AnsweringBehaviour {
   /** Time from an offer to the answer (ms). */

@@ -7,8 +7,8 @@
  * refusal while capacity existed when the volunteers had a free slot at that moment.
  */
 import { request } from 'node:http';
+import { sampleOfferSdp } from '../harness/sample-sdp.ts';
 import type { ClientOfferRequest } from '../protocol/signaling.ts';
-import { sampleOfferSdp } from './sample-sdp.ts';
 import type { SourceAddresses } from './source-addresses.ts';
 
 /** Longest one client request may take before it counts as failed (ms): the broker answers within 5 s. */

@@ -104,7 +104,7 @@ export class RelayWorker {
       freeSlots: () => this.#announced('common'),
       freePersonalSlots: () => this.#announced('personal'),
       pairingIds: () => this.#pairingTokens.map(pairingIdOf),
-      natClass: () => (this.#probed !== undefined && Date.now() - this.#probed.at < NAT_PROBE_RESULT_LIFETIME_MS ? this.#probed.nat : this.init.config.nat),
+      natClass: () => this.#freshProbe() ?? this.init.config.nat,
       events: {
         onStateChange: (state) => this.#onBrokerState(state),
         onOffer: (offer) => void this.#onOffer(offer),
@@ -161,8 +161,9 @@ export class RelayWorker {
     const broker = this.#broker;
     const probeUrl = broker?.natProbeUrl;
     if (broker === undefined || probeUrl === undefined || this.init.config.nat !== 'unknown' || this.#probing) return;
-    if (this.#probed !== undefined && Date.now() - this.#probed.at < NAT_PROBE_RESULT_LIFETIME_MS) {
-      broker.sendNat(this.#probed.nat);
+    const fresh = this.#freshProbe();
+    if (fresh !== undefined) {
+      broker.sendNat(fresh);
       return;
     }
     this.#probing = true;
@@ -176,6 +177,11 @@ export class RelayWorker {
     } finally {
       this.#probing = false;
     }
+  }
+
+  /** The class the last probe found, while it is younger than NAT_PROBE_RESULT_LIFETIME_MS. */
+  #freshProbe(): 'unrestricted' | 'restricted' | undefined {
+    return this.#probed !== undefined && Date.now() - this.#probed.at < NAT_PROBE_RESULT_LIFETIME_MS ? this.#probed.nat : undefined;
   }
 
   /** The configured ICE servers and the STUN servers the broker named. */

@@ -11,6 +11,7 @@ import { createJsonLogger, logEventsTo } from '../protocol/adapters/json-log.ts'
 import { ExitListError, OperatorKeyError, parseOperatorPublicKeys, parseSignedExitList, type SignedExitList } from '../protocol/exit-list.ts';
 import { createBroker } from './broker.ts';
 import { DEFAULT_BROKER_CONFIG } from './config.ts';
+import { untilStopSignal } from './stop-signal.ts';
 
 export const BROKER_USAGE = `Usage: ferry broker [options]
 
@@ -132,15 +133,7 @@ export async function runBroker(argv: string[]): Promise<void> {
   // The port only: the log names no address, not even the one the operator chose (it is in the ready line).
   logger.info({ port: address.port }, 'listening');
 
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   logger.info('stopping');
   await broker.close();
   logger.info('stopped');

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { NAT_PROBE_PATH } from '../protocol/nat-probe.ts';
 import { requireStunUrls, SignalingFormatError } from '../protocol/signaling.ts';
 import { NatProbeServer } from './nat-probe-server.ts';
+import { untilStopSignal } from './stop-signal.ts';
 
 const USAGE = `Usage: ferry nat-probe [options]
 
@@ -53,14 +54,6 @@ export async function runNatProbe(argv: string[]): Promise<void> {
   const address = await server.listen();
   const shownHost = address.host.includes(':') ? `[${address.host}]` : address.host;
   process.stdout.write(`ferry nat-probe: http://${shownHost}:${address.port}${NAT_PROBE_PATH} ready (pid ${process.pid})\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   await server.close();
 }

@@ -24,6 +24,7 @@
  */
 import type { Redis } from 'ioredis';
 import { NAT_CLASSES, type NatClass, VOLUNTEER_KINDS } from '../protocol/signaling.ts';
+import { requireOneOf } from '../protocol/validate.ts';
 import { SCORE_STEPS } from './answer-record.ts';
 import { volunteerClassesFor } from './nat-matching.ts';
 import type {
@@ -506,7 +507,12 @@ export class RedisVolunteerStore implements VolunteerStore {
   }
 }
 
+/** A field Redis holds, checked like any input: a value this broker does not know is a bad reply, not a crash later. */
 function oneOf<T extends string>(value: string | null | undefined, allowed: readonly T[], field: string): T {
-  if (value !== null && value !== undefined && (allowed as readonly string[]).includes(value)) return value as T;
-  throw new RedisStoreReplyError(`Redis holds a volunteer "${field}" of ${JSON.stringify(value)}, which this broker does not know`);
+  return requireOneOf(
+    value,
+    `Redis's volunteer "${field}"`,
+    allowed,
+    (message) => new RedisStoreReplyError(`${message} (a broker of another version wrote it?)`),
+  );
 }

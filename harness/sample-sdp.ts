@@ -1,12 +1,12 @@
 /**
- * @module bench/sample-sdp
- * Realistic session descriptions for load on the broker, which only checks their form and passes them on: a Chromium
+ * @module harness/sample-sdp
+ * Realistic session descriptions for the broker, which only checks their form and passes them on: a Chromium
  * data-channel offer (what a client's offscreen document sends) and a libdatachannel answer (what a headless volunteer
- * sends). The same shapes as the broker tests use; bench/ loads nothing from tests/, so they are repeated here.
+ * sends). The broker tests and the benchmarks use the same ones.
  */
 
 /** A Chromium data-channel offer; `tag` makes each one different (its ICE user fragment). */
-export function sampleOfferSdp(tag: string): string {
+export function sampleOfferSdp(tag = 'Xk3d'): string {
   return [
     'v=0',
     'o=- 4611731400430051336 2 IN IP4 127.0.0.1',
@@ -31,7 +31,7 @@ export function sampleOfferSdp(tag: string): string {
 }
 
 /** A libdatachannel answer; `tag` makes each one different. */
-export function sampleAnswerSdp(tag: string): string {
+export function sampleAnswerSdp(tag = 'Qp7r'): string {
   return [
     'v=0',
     'o=rtc 2849178233 0 IN IP4 127.0.0.1',
