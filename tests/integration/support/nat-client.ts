@@ -8,8 +8,11 @@ import { RTCPeerConnection } from 'node-datachannel/polyfill';
 import { discoverNatClassFromUrls } from '../../../protocol/adapters/nat-discovery.ts';
 import { DATA_CHANNEL_LABEL } from '../../../protocol/signaling.ts';
 
-/** How long the matched pair gets to connect (ms): ICE through working NATs takes well under a second here. */
-const CONNECT_TIMEOUT_MS = 8_000;
+/**
+ * How long the matched pair gets to connect (ms): the extension's own client path waits this long for a data channel
+ * (dataChannelOpenTimeoutMs). Through working NATs it usually takes well under a second here.
+ */
+const CONNECT_TIMEOUT_MS = 15_000;
 const GATHERING_TIMEOUT_MS = 3_000;
 
 const [brokerUrl = '', stunUrl = '', exitId = 'local'] = process.argv.slice(2);
@@ -39,11 +42,19 @@ const response = await fetch(`${brokerUrl}/v1/client`, {
 });
 const body = (await response.json()) as { answer?: RTCSessionDescriptionInit; error?: { code?: string } };
 let connected = false;
+let connectMs: number | undefined;
 if (response.status === 200 && body.answer) {
+  const answeredAt = Date.now();
   await pc.setRemoteDescription(body.answer);
   connected = await Promise.race([opened, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), CONNECT_TIMEOUT_MS))]);
+  connectMs = Date.now() - answeredAt;
 }
-process.stdout.write(`${JSON.stringify({ status: response.status, code: body.error?.code, nat: natClass, connected })}\n`);
+// The ICE state and the answer's candidates tell a failed connection apart from a slow one.
+const iceState = pc.iceConnectionState;
+const answerCandidates = (body.answer?.sdp ?? '').split('\r\n').filter((line) => line.startsWith('a=candidate'));
+process.stdout.write(
+  `${JSON.stringify({ status: response.status, code: body.error?.code, nat: natClass, connected, connectMs, iceState, answerCandidates })}\n`,
+);
 pc.close();
 nodeDataChannel.cleanup();
 process.exit(0);
