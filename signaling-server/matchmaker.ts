@@ -6,9 +6,10 @@
  * never waits longer than that, and a volunteer that never answers costs it one turn, not the whole wait.
  *
  * When no volunteer can take the offer right now:
- * - if one that suits the client is busy with another client's offer, the client waits its turn in the queue of
- *   waiting clients (waiting-clients.ts) until a volunteer frees up or its deadline passes (504 TIMED_OUT): a burst
- *   of clients is served as volunteers free up, not refused while capacity exists;
+ * - if one that suits the client is busy with another client's offer, or serves clients with all its slots, the
+ *   client waits its turn in the queue of waiting clients (waiting-clients.ts) until a volunteer frees up (it settles
+ *   the offer, or announces a slot when a client of its leaves) or its deadline passes (504 TIMED_OUT): a burst of
+ *   clients is served as volunteers free up, not refused while capacity exists;
  * - if a volunteer let this client's offer time out, the client also keeps waiting until its deadline;
  * - otherwise (no volunteer suits it, or every one it went to declined or left) it gets 503 NO_VOLUNTEERS at once:
  *   it can try again sooner than its deadline.

@@ -63,6 +63,11 @@ export class MemoryVolunteerStore implements VolunteerStore {
   readonly #available = new Map<NatClass, ClassQueues>();
   /** Volunteers holding at least one reservation: the ones a waiting client may get once they settle. */
   readonly #withOffersInFlight = new Set<VolunteerEntry>();
+  /**
+   * Per NAT class: volunteers whose common slots are all taken by clients they serve. Each frees a slot when one of
+   * them leaves (and says so in a `slots` message), so a client that suits one waits for it instead of being refused.
+   */
+  readonly #servingFull = new Map<NatClass, Set<VolunteerEntry>>();
   /** Volunteers by the ids of their pairing links. */
   readonly #byPairingId = new Map<string, Set<VolunteerEntry>>();
 
@@ -112,6 +117,7 @@ export class MemoryVolunteerStore implements VolunteerStore {
     const entry = this.#volunteers.get(id);
     if (!entry || entry.nat === nat) return;
     this.#leaveQueue(entry);
+    this.#servingFull.get(entry.nat)?.delete(entry);
     entry.nat = nat;
     this.#reindex(entry);
   }
@@ -132,7 +138,7 @@ export class MemoryVolunteerStore implements VolunteerStore {
   async reserveSlot(request: SlotRequest): Promise<SlotReservation> {
     if (request.pairingId !== undefined) return this.#reservePaired(request, request.pairingId);
     const picked = this.#pick(request);
-    if (picked === undefined) return this.#anyInFlightFor(request) ? { kind: 'busy' } : { kind: 'none' };
+    if (picked === undefined) return this.#worthWaitingFor(request) ? { kind: 'busy' } : { kind: 'none' };
     return this.#reserve(picked, 'common');
   }
 
@@ -262,16 +268,22 @@ export class MemoryVolunteerStore implements VolunteerStore {
   }
 
   /** A volunteer that suits the client holds offers now: when they settle it may take this client. */
-  #anyInFlightFor(request: SlotRequest): boolean {
+  /** A volunteer that suits this client will be able to take it soon: it settles an offer, or a client of its leaves. */
+  #worthWaitingFor(request: SlotRequest): boolean {
     const classes = volunteerClassesFor(request.clientNat);
     for (const entry of this.#withOffersInFlight) {
       if (entry.announcedSlots > 0 && isAllowed(entry, request) && classes.includes(entry.nat)) return true;
+    }
+    for (const nat of classes) {
+      // Stops at the first one allowed: only excluded and same-network volunteers are skipped.
+      for (const entry of this.#servingFull.get(nat) ?? []) if (isAllowed(entry, request)) return true;
     }
     return false;
   }
 
   /** Puts the volunteer in the right queue if it can take an offer now, and takes it out of every queue if not. */
   #reindex(entry: VolunteerEntry): void {
+    this.#trackServingFull(entry);
     const canTakeOffer = freeSlotsOf(entry) > 0 && reservedOf(entry) < this.#maxReservedPerVolunteer;
     if (!canTakeOffer) {
       this.#leaveQueue(entry);
@@ -287,6 +299,19 @@ export class MemoryVolunteerStore implements VolunteerStore {
     entry.queuedScore = entry.score;
     entry.queuedLoad = load;
     entry.queue.set(entry.id, entry);
+  }
+
+  #trackServingFull(entry: VolunteerEntry): void {
+    let full = this.#servingFull.get(entry.nat);
+    if (entry.announcedSlots === 0 && entry.capacity > 0) {
+      if (full === undefined) {
+        full = new Set();
+        this.#servingFull.set(entry.nat, full);
+      }
+      full.add(entry);
+    } else {
+      full?.delete(entry);
+    }
   }
 
   #leaveQueue(entry: VolunteerEntry): void {
@@ -315,6 +340,7 @@ export class MemoryVolunteerStore implements VolunteerStore {
     if (!entry) return;
     this.#leaveQueue(entry);
     this.#withOffersInFlight.delete(entry);
+    this.#servingFull.get(entry.nat)?.delete(entry);
     this.#setPairings(entry, []);
     this.#volunteers.delete(id);
   }

@@ -6,11 +6,13 @@
  *
  * It keeps exactly the rules and the index of the memory store (store.ts, memory-store.ts), in Redis:
  * - `v:ID` a hash per volunteer: owner, kind, nat, net (network key), ann (announced), res (reserved), pann and pres
- *   (the same for personal slots), pairs (its pairing ids), score, fresh (never offered), q (its queue, or empty);
+ *   (the same for personal slots), pairs (its pairing ids), score, fresh (never offered), q (its queue, or empty),
+ *   cap (most slots it ever announced), ql (its load in the queue), full (whether it is in `full:NAT`);
  * - `pair:ID` the volunteers holding a pairing id;
  * - `q:NAT:SCORE` a sorted set per NAT class and score of the volunteers that can take an offer now, ordered by an
  *   increasing counter, newcomers below everyone offered before: a pick reads a few members, never every volunteer;
- * - `inflight:NAT` the volunteers of a class holding offers (whether a waiting client should keep waiting);
+ * - `inflight:NAT` the volunteers of a class holding offers, and `full:NAT` those serving clients with every common
+ *   slot (whether a client should wait: either kind frees up soon);
  * - `pool:KIND:NAT` running totals for metrics, `pools` the set of those keys;
  * - `owner:BROKER` the volunteers an instance holds, `brokers` the instances, `alive:BROKER` a key each instance
  *   refreshes every heartbeat and that expires when it dies.
@@ -66,15 +68,15 @@ local P = ARGV[1]
 local function vkey(id) return P .. 'v:' .. id end
 local function freeOf(v) local f = v.ann - v.res; if f < 0 then return 0 end; return f end
 local function load(id)
-  local f = redis.call('HMGET', vkey(id), 'owner', 'kind', 'nat', 'net', 'ann', 'res', 'score', 'fresh', 'q', 'pann', 'pres', 'pairs', 'cap', 'ql')
+  local f = redis.call('HMGET', vkey(id), 'owner', 'kind', 'nat', 'net', 'ann', 'res', 'score', 'fresh', 'q', 'pann', 'pres', 'pairs', 'cap', 'ql', 'full')
   if not f[1] then return nil end
   return { owner = f[1], kind = f[2], nat = f[3], net = f[4], ann = tonumber(f[5]), res = tonumber(f[6]),
            score = tonumber(f[7]), fresh = f[8], q = f[9], pann = tonumber(f[10]), pres = tonumber(f[11]), pairs = f[12],
-           cap = tonumber(f[13]), ql = tonumber(f[14]) }
+           cap = tonumber(f[13]), ql = tonumber(f[14]), full = f[15] or '0' }
 end
 local function save(id, v)
   redis.call('HSET', vkey(id), 'ann', v.ann, 'res', v.res, 'score', v.score, 'fresh', v.fresh, 'q', v.q, 'pann', v.pann, 'pres', v.pres,
-    'pairs', v.pairs, 'cap', v.cap, 'ql', v.ql)
+    'pairs', v.pairs, 'cap', v.cap, 'ql', v.ql, 'full', v.full)
 end
 -- Clients served now, by the volunteer's own announcements: the most slots it ever announced minus those free now.
 local function loadOf(v)
@@ -101,9 +103,19 @@ end
 local function leaveQueue(id, v)
   if v.q ~= '' then redis.call('ZREM', v.q, id); v.q = '' end
 end
+-- 'full:<nat>' holds the volunteers whose common slots are all taken by clients they serve: each frees one when a
+-- client of its leaves, so a client that suits one waits for it instead of being refused (store.ts, 'busy').
+local function trackFull(id, v)
+  local full = '0'
+  if v.ann <= 0 and v.cap > 0 then full = '1' end
+  if full == v.full then return end
+  if full == '1' then redis.call('SADD', P .. 'full:' .. v.nat, id) else redis.call('SREM', P .. 'full:' .. v.nat, id) end
+  v.full = full
+end
 -- Queue position: the load first (least loaded first), then newcomers before volunteers offered before, then the
 -- order they entered (2^46 per load step, 2^45 for "offered before": exact in a double up to load 32).
 local function reindex(id, v, maxRes)
+  trackFull(id, v)
   if freeOf(v) <= 0 or reservedOf(v) >= maxRes then leaveQueue(id, v); return end
   local load = loadOf(v)
   if v.q ~= '' then
@@ -121,6 +133,7 @@ local function remove(id, v)
   leaveQueue(id, v)
   setPairs(id, v, '')
   redis.call('SREM', P .. 'inflight:' .. v.nat, id)
+  redis.call('SREM', P .. 'full:' .. v.nat, id)
   redis.call('SREM', P .. 'owner:' .. v.owner, id)
   redis.call('DEL', vkey(id))
 end
@@ -133,7 +146,7 @@ local old = load(id)
 if old then remove(id, old) end
 local v = { owner = ARGV[3], kind = ARGV[4], nat = ARGV[5], net = ARGV[6], ann = tonumber(ARGV[7]), res = 0,
             score = tonumber(ARGV[8]), fresh = '1', q = '', pann = tonumber(ARGV[10]), pres = 0, pairs = '',
-            cap = tonumber(ARGV[7]), ql = 0 }
+            cap = tonumber(ARGV[7]), ql = 0, full = '0' }
 redis.call('HSET', vkey(id), 'owner', v.owner, 'kind', v.kind, 'nat', v.nat, 'net', v.net)
 setPairs(id, v, ARGV[11])
 redis.call('SADD', P .. 'owner:' .. v.owner, id)
@@ -167,6 +180,8 @@ elseif ARGV[3] == 'nat' then
       redis.call('SREM', P .. 'inflight:' .. v.nat, id)
       redis.call('SADD', P .. 'inflight:' .. ARGV[4], id)
     end
+    -- reindex() puts it back under its new class.
+    if v.full == '1' then redis.call('SREM', P .. 'full:' .. v.nat, id); v.full = '0' end
     v.nat = ARGV[4]
     redis.call('HSET', vkey(id), 'nat', v.nat)
   end
@@ -282,6 +297,18 @@ for _, nat in ipairs(classes) do
     local v = load(id)
     if v and v.ann > 0 and alive(v.owner) and allowed(id, v) then return { 'busy' } end
   end
+end
+-- Page by page: this set may hold every volunteer, and the first one allowed ends the search.
+for _, nat in ipairs(classes) do
+  local cursor = '0'
+  repeat
+    local page = redis.call('SSCAN', P .. 'full:' .. nat, cursor, 'COUNT', batch)
+    cursor = page[1]
+    for _, id in ipairs(page[2]) do
+      local v = load(id)
+      if v and alive(v.owner) and allowed(id, v) then return { 'busy' } end
+    end
+  until cursor == '0'
 end
 return { 'none' }`;
 

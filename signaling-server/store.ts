@@ -82,8 +82,9 @@ export type SlotPool = 'common' | 'personal';
 /**
  * What reserveSlot found:
  * - 'reserved': a slot of `volunteerId` (connected to broker `ownerId`) is held for this client;
- * - 'busy': none can take an offer now, but a volunteer that suits this client has offers in flight: it will settle
- *   them within the volunteer answer timeout, and may then take this client (worth waiting for);
+ * - 'busy': none can take an offer now, but a volunteer that suits this client has offers in flight (it settles them
+ *   within the volunteer answer timeout), or serves clients with every common slot it has (it frees one when one of
+ *   them leaves): worth waiting for, within the client's deadline;
  * - 'none': no connected volunteer suits this client now.
  */
 export type SlotReservation = { kind: 'reserved'; volunteerId: string; ownerId: string; pool: SlotPool } | { kind: 'busy' } | { kind: 'none' };

@@ -128,7 +128,7 @@ test('the only volunteer disconnecting mid-match gives 503 at once', async (t) =
   assert.equal(errorCodeOf(result), 'NO_VOLUNTEERS');
 });
 
-test('an answer uses up a slot until the volunteer announces slots again', async (t) => {
+test('an answer uses up a slot: the next client waits until the volunteer announces a free slot, then gets it', async (t) => {
   const network = await TestNetwork.start({ clientAnswerTimeoutMs: 60_000 });
   t.after(() => network.close());
   const volunteer = await network.volunteer({ slots: 1 });
@@ -137,17 +137,27 @@ test('an answer uses up a slot until the volunteer announces slots again', async
   volunteer.answer(offer.matchId);
   assert.equal((await reply).status, 200);
 
-  assert.equal(errorCodeOf(await network.postClient()), 'NO_VOLUNTEERS');
-
-  volunteer.send({ type: 'slots', slots: 1 });
-  // Messages on one socket are handled in order: the reply to a stale answer proves the update was handled.
-  volunteer.answer(offer.matchId);
-  const notice = await volunteer.nextMessage();
-  assert.equal(notice.type === 'error' && notice.code, 'MATCH_EXPIRED');
+  // Its one slot serves that client: the next client is not refused (503) but waits for the slot to come back.
   const nextReply = network.postClient();
+  await waitFor(async () => (await network.broker.metrics()).clientsWaiting === 1, 'the next client to queue', { timeoutMs: 5_000 });
+  assert.equal(volunteer.pending.length, 0, 'no offer while its slot is taken');
+  volunteer.send({ type: 'slots', slots: 1 }); // that client left
   const nextOffer = await volunteer.nextOffer();
   volunteer.answer(nextOffer.matchId);
   assert.equal((await nextReply).status, 200);
+});
+
+test('a client waiting for a volunteer whose slots all serve others gets 504 at its deadline, saying none answered', async (t) => {
+  const network = await TestNetwork.start({ clientAnswerTimeoutMs: 600, volunteerAnswerTimeoutMs: 300 });
+  t.after(() => network.close());
+  const volunteer = await network.volunteer({ slots: 1 });
+  const reply = network.postClient();
+  volunteer.answer((await volunteer.nextOffer()).matchId);
+  assert.equal((await reply).status, 200);
+  const refused = await network.postClient();
+  assert.equal(refused.status, 504);
+  assert.equal(errorCodeOf(refused), 'TIMED_OUT');
+  assert.equal(volunteer.pending.length, 0);
 });
 
 test('a volunteer holds one offer at a time; a second client waits its turn and goes to the next volunteer free', async (t) => {

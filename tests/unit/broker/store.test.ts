@@ -121,7 +121,27 @@ function storeContract(open: StoreFactory): void {
     assert.equal(await pick(store, request('symmetric')), 'f');
     assert.equal(await pick(store, request('symmetric')), '(busy)', 'f holds an offer: worth waiting for');
     await store.releaseSlot('f', 'used', 'common');
-    assert.equal(await pick(store, request('symmetric')), '(none)', 'f has no slot left; p and s never suit');
+    assert.equal(await pick(store, request('symmetric')), '(busy)', 'f serves a client with its only slot: worth waiting for');
+    await store.removeVolunteer('f');
+    assert.equal(await pick(store, request('symmetric')), '(none)', 'p and s never suit');
+  });
+
+  test('a volunteer serving a client with every slot is worth waiting for, unless this client may never have it', async () => {
+    const store = await storeWith([['full', 'unknown', 2, STARTING_SCORE, '198.51.100.0/24']]);
+    assert.equal(await pick(store, request('unknown')), 'full');
+    await store.releaseSlot('full', 'used', 'common');
+    assert.equal(await pick(store, request('unknown')), 'full');
+    await store.releaseSlot('full', 'used', 'common');
+    assert.equal(await pick(store, request('unknown')), '(busy)', 'both slots serve clients: one frees up when a client leaves');
+    assert.equal(await pick(store, request('unknown', ['full'])), '(none)', 'excluded for this client: no point waiting');
+    assert.equal(await pick(store, request('unknown', [], '198.51.100.0/24')), '(none)', 'on the client’s own network: never');
+    await store.updateNat('full', 'symmetric');
+    assert.equal(await pick(store, request('symmetric')), '(none)', 'after its NAT class changed it can never reach this client');
+    assert.equal(await pick(store, request('full-cone')), '(busy)', 'but it still suits a full-cone one');
+    await store.updateSlots('full', 1, undefined); // a client left
+    assert.equal(await pick(store, request('full-cone')), 'full');
+    await store.removeVolunteer('full');
+    assert.equal(await pick(store, request('full-cone')), '(none)');
   });
 
   test('a full-cone client gets a symmetric volunteer first, saving the full-cone one', async () => {
@@ -290,7 +310,7 @@ function storeContract(open: StoreFactory): void {
 
     assert.equal(await pick(store, request('symmetric')), 'stranger', 'the friend’s personal slot is not for strangers');
     await store.releaseSlot('stranger', 'used', 'common');
-    assert.equal(await pick(store, request('symmetric')), '(none)', 'still not, with every common slot gone');
+    assert.equal(await pick(store, request('symmetric')), '(busy)', 'still not: it waits for the stranger, whose slot serves a client');
     assert.equal(await pick(store, paired(otherLink)), '(none)', 'a link nobody registered');
 
     assert.deepEqual(await store.reserveSlot(paired(friendLink)), { kind: 'reserved', volunteerId: 'friend', ownerId: OWNER_ID, pool: 'personal' });
