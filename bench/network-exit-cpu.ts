@@ -4,12 +4,13 @@
  * one stream each, to a plain TCP origin: decrypt/encrypt, frames, credit, acknowledgements, WebSocket) and through a
  * plain Node TCP relay process (bench/tcp-relay.ts, the baseline), both ways: downloads (origin -> client) and
  * uploads (client -> origin). CPU is each relaying process's utime + stime over its transfer; the client and the
- * origin run in this process and are not counted.
+ * origin run in this process and are not counted. One uncounted warm-up round, then DEFAULT_ROUNDS rounds of all four
+ * transfers, interleaved so both processes see the same moments of the machine; each figure is its median.
  */
 import { connect } from 'node:net';
 import { withTimeout } from '../harness/wait.ts';
 import { drainStream, fillStream, type OpenSession, openExitSessions } from './exit-client.ts';
-import { startOriginPump } from './origin-pump.ts';
+import { type OriginPump, startOriginPump } from './origin-pump.ts';
 import { readCpuSeconds, startCpuWindow } from './process-stats.ts';
 import { startTcpRelayProcess } from './server-processes.ts';
 import { SourceAddresses } from './source-addresses.ts';
@@ -17,6 +18,10 @@ import { SourceAddresses } from './source-addresses.ts';
 const GIB = 1024 ** 3;
 /** Longest one transfer of the whole amount may take (ms). */
 const TRANSFER_TIMEOUT_MS = 300_000;
+/** Rounds of all four transfers, interleaved, after one warm-up: the figures are their medians (a busy moment of the machine in one transfer moves a median far less than a single run). */
+const DEFAULT_ROUNDS = 3;
+/** Bytes each way per path in the uncounted warm-up round. */
+const WARM_UP_BYTES = 128 * 1024 * 1024;
 /** One write's worth for uploads. */
 const UPLOAD_CHUNK = new Uint8Array(64 * 1024).fill(0x5a);
 
@@ -39,6 +44,10 @@ export interface ExitCpuResult {
   exitCpuPerGiB: number;
   relayCpuPerGiB: number;
   ratio: number;
+  /** Each measured round's own ratio, in order: how far the figures move from round to round. */
+  roundRatios: number[];
+  /** Bytes of each measured transfer. */
+  bytesPerTransfer: number;
 }
 
 export interface ExitCpuOptions {
@@ -47,6 +56,8 @@ export interface ExitCpuOptions {
   totalBytes: number;
   streams: number;
   addressBlock: number;
+  /** Measured rounds (default DEFAULT_ROUNDS); each transfer's figure is the median over them. */
+  rounds?: number;
 }
 
 async function timed(pid: number, bytes: number, transfer: () => Promise<void>): Promise<TransferFigure> {
@@ -107,16 +118,42 @@ function expectBytes(received: number[], each: number, what: string): void {
   for (const bytes of received) if (bytes !== each) throw new Error(`${what}: a connection carried ${bytes} bytes, not ${each}`);
 }
 
+/** The four transfers of one round, each `each` bytes per connection over every session. */
+interface Round {
+  exitDownload: TransferFigure;
+  relayDownload: TransferFigure;
+  exitUpload: TransferFigure;
+  relayUpload: TransferFigure;
+}
+
+/** CPU seconds per GiB over a download and an upload together. */
+const perGiB = (down: TransferFigure, up: TransferFigure): number => (down.cpuSeconds + up.cpuSeconds) / ((down.bytes + up.bytes) / GIB);
+
+/** The figure with the median CPU per GiB (the lower middle one for an even count). */
+function median(figures: TransferFigure[]): TransferFigure {
+  const sorted = [...figures].sort((a, b) => a.cpuSecondsPerGiB - b.cpuSecondsPerGiB);
+  const middle = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (middle === undefined) throw new Error('no transfer was measured');
+  return middle;
+}
+
 export async function measureExitCpu(options: ExitCpuOptions): Promise<ExitCpuResult> {
   const { streams } = options;
+  const rounds = Math.max(1, options.rounds ?? DEFAULT_ROUNDS);
   const each = Math.floor(options.totalBytes / streams);
   const bytes = each * streams;
+  const warmUpEach = Math.min(each, Math.floor(WARM_UP_BYTES / streams));
   const origin = await startOriginPump(each);
-  const relayProcess = await startTcpRelayProcess([origin.sourcePort, origin.sinkPort]).catch(async (error: unknown) => {
+  const warmUpOrigin = await startOriginPump(warmUpEach).catch(async (error: unknown) => {
     await origin.close();
     throw error;
   });
-  const relay = { pid: relayProcess.pid, downloadPort: relayProcess.ports[0] ?? 0, uploadPort: relayProcess.ports[1] ?? 0 };
+  const relayProcess = await startTcpRelayProcess([origin.sourcePort, origin.sinkPort, warmUpOrigin.sourcePort, warmUpOrigin.sinkPort]).catch(
+    async (error: unknown) => {
+      await Promise.all([origin.close(), warmUpOrigin.close()]);
+      throw error;
+    },
+  );
   let sessions: OpenSession[] = [];
   try {
     const opened = await openExitSessions(
@@ -125,37 +162,66 @@ export async function measureExitCpu(options: ExitCpuOptions): Promise<ExitCpuRe
     );
     sessions = opened.sessions;
     if (sessions.length < streams) throw new Error(`only ${sessions.length} of ${streams} exit sessions opened: ${JSON.stringify([...opened.failed])}`);
-    let sinkConnections = 0;
-    const exitDownload = await timed(options.exit.pid, bytes, async () => {
-      const received = await Promise.all(sessions.map(({ session }) => drainStream(session.openStream({ host: '127.0.0.1', port: origin.sourcePort }))));
-      expectBytes(received, each, 'a download through the exit');
-    });
-    const relayDownload = await timed(relay.pid, bytes, async () => {
-      expectBytes(await Promise.all(sessions.map(() => tcpDownload(relay.downloadPort))), each, 'a download through the plain relay');
-    });
-    const exitUpload = await timed(options.exit.pid, bytes, async () => {
-      sinkConnections += streams;
-      const sinkBytesBefore = origin.sinkBytes;
-      await Promise.all(sessions.map(({ session }) => fillStream(session.openStream({ host: '127.0.0.1', port: origin.sinkPort }), UPLOAD_CHUNK, each)));
-      await origin.sinkEnded(sinkConnections);
-      if (origin.sinkBytes - sinkBytesBefore !== bytes)
-        throw new Error(`the origin got ${origin.sinkBytes - sinkBytesBefore} bytes through the exit, not ${bytes}`);
-    });
-    const relayUpload = await timed(relay.pid, bytes, async () => {
-      sinkConnections += streams;
-      const sinkBytesBefore = origin.sinkBytes;
-      await Promise.all(sessions.map(() => tcpUpload(relay.uploadPort, each)));
-      await origin.sinkEnded(sinkConnections);
-      if (origin.sinkBytes - sinkBytesBefore !== bytes)
-        throw new Error(`the origin got ${origin.sinkBytes - sinkBytesBefore} bytes through the relay, not ${bytes}`);
-    });
-    const perGiB = (down: TransferFigure, up: TransferFigure): number => (down.cpuSeconds + up.cpuSeconds) / ((down.bytes + up.bytes) / GIB);
+    const sinkConnections = new Map<OriginPump, number>();
+
+    /** One download and one upload through the exit and through the relay, `perConnection` bytes each way per session. */
+    const round = async (pump: OriginPump, relayPorts: { download: number; upload: number }, perConnection: number): Promise<Round> => {
+      const total = perConnection * streams;
+      const upload = async (what: string, send: () => Promise<unknown>): Promise<void> => {
+        const ended = (sinkConnections.get(pump) ?? 0) + streams;
+        sinkConnections.set(pump, ended);
+        const sinkBytesBefore = pump.sinkBytes;
+        await send();
+        await pump.sinkEnded(ended);
+        if (pump.sinkBytes - sinkBytesBefore !== total)
+          throw new Error(`the origin got ${pump.sinkBytes - sinkBytesBefore} bytes through ${what}, not ${total}`);
+      };
+      const exitDownload = await timed(options.exit.pid, total, async () => {
+        const received = await Promise.all(sessions.map(({ session }) => drainStream(session.openStream({ host: '127.0.0.1', port: pump.sourcePort }))));
+        expectBytes(received, perConnection, 'a download through the exit');
+      });
+      const relayDownload = await timed(relayProcess.pid, total, async () => {
+        expectBytes(await Promise.all(sessions.map(() => tcpDownload(relayPorts.download))), perConnection, 'a download through the plain relay');
+      });
+      const exitUpload = await timed(options.exit.pid, total, () =>
+        upload('the exit', () =>
+          Promise.all(sessions.map(({ session }) => fillStream(session.openStream({ host: '127.0.0.1', port: pump.sinkPort }), UPLOAD_CHUNK, perConnection))),
+        ),
+      );
+      const relayUpload = await timed(relayProcess.pid, total, () =>
+        upload('the plain relay', () => Promise.all(sessions.map(() => tcpUpload(relayPorts.upload, perConnection)))),
+      );
+      return { exitDownload, relayDownload, exitUpload, relayUpload };
+    };
+
+    // Not counted: both processes run their code once before it is measured (V8 compiles hot functions on first use).
+    await round(warmUpOrigin, { download: relayProcess.ports[2] ?? 0, upload: relayProcess.ports[3] ?? 0 }, warmUpEach);
+    const measured: Round[] = [];
+    for (let index = 0; index < rounds; index++) {
+      measured.push(await round(origin, { download: relayProcess.ports[0] ?? 0, upload: relayProcess.ports[1] ?? 0 }, each));
+    }
+    const pick = (key: keyof Round): TransferFigure => median(measured.map((figures) => figures[key]));
+    const exitDownload = pick('exitDownload');
+    const relayDownload = pick('relayDownload');
+    const exitUpload = pick('exitUpload');
+    const relayUpload = pick('relayUpload');
     const exitCpuPerGiB = perGiB(exitDownload, exitUpload);
     const relayCpuPerGiB = perGiB(relayDownload, relayUpload);
-    return { exitDownload, relayDownload, exitUpload, relayUpload, exitCpuPerGiB, relayCpuPerGiB, ratio: exitCpuPerGiB / relayCpuPerGiB };
+    const roundRatios = measured.map((figures) => perGiB(figures.exitDownload, figures.exitUpload) / perGiB(figures.relayDownload, figures.relayUpload));
+    return {
+      exitDownload,
+      relayDownload,
+      exitUpload,
+      relayUpload,
+      exitCpuPerGiB,
+      relayCpuPerGiB,
+      ratio: exitCpuPerGiB / relayCpuPerGiB,
+      roundRatios,
+      bytesPerTransfer: bytes,
+    };
   } finally {
     for (const session of sessions) session.close();
     await relayProcess.stop();
-    await origin.close();
+    await Promise.all([origin.close(), warmUpOrigin.close()]);
   }
 }

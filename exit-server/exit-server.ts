@@ -10,8 +10,23 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
 import { closeOrCut } from '../protocol/adapters/ws-shutdown.ts';
 import { AddressHoldings, AddressRateLimit } from '../protocol/address-budget.ts';
-import { ExitSession, type KeyPair, MAX_RECORD_BYTES, type MuxStream, RecordType, SessionCloseCode, StreamErrorCode, toBase64Url } from '../protocol/index.ts';
+import {
+  AEAD_TAG_BYTES,
+  ExitSession,
+  FRAME_HEADER_BYTES,
+  type KeyPair,
+  MAX_DATA_PAYLOAD_BYTES,
+  MAX_RECORD_BYTES,
+  type MuxStream,
+  type RecordSink,
+  RecordType,
+  SEALED_HEADER_BYTES,
+  SessionCloseCode,
+  StreamErrorCode,
+  toBase64Url,
+} from '../protocol/index.ts';
 import { encodeRefusedRecord } from '../protocol/record.ts';
+import { RecordPool } from '../protocol/record-pool.ts';
 import { peekResumeSessionId } from '../protocol/resume.ts';
 import { BrokerRoute, closeReason, WebSocketCloseCode } from '../protocol/signaling.ts';
 import { type ExitConfig, verifyExitConfig } from './config.ts';
@@ -23,13 +38,20 @@ import { OutboundBudget, type SessionAccount } from './outbound-budget.ts';
 
 /** A path that keeps sending refused RESUMEs is closed after this many. */
 const MAX_REFUSED_RESUMES_PER_PATH = 3;
+/** The largest record the exit sends: one full DATA frame, sealed. Records up to this size are sealed into pooled blocks. */
+const LARGEST_DATA_RECORD_BYTES = SEALED_HEADER_BYTES + FRAME_HEADER_BYTES + MAX_DATA_PAYLOAD_BYTES + AEAD_TAG_BYTES;
+/** Unused record blocks the exit keeps for reuse (256 x ~64 KiB = 16 MiB idle at most); records in use are bounded by each session's replay buffer. */
+const RECORD_POOL_IDLE_BLOCKS = 256;
 /** On shutdown, how long volunteer sockets get to finish their close handshake before they are cut (ms). */
 const SHUTDOWN_GRACE_MS = 1_000;
 
 export interface ExitServerOptions {
   config?: Partial<ExitConfig>;
   keyPair: KeyPair;
-  /** Test hook: sees every record exactly as it crosses the volunteer's WebSocket. */
+  /**
+   * Test hook: sees every record exactly as it crosses the volunteer's WebSocket. Copy what you keep: the exit opens
+   * records in place and reuses the memory of those it sent.
+   */
   wireTap?(direction: 'to-exit' | 'from-exit', record: Uint8Array): void;
   /** Observes each stream request as the client sent it (host unresolved), e.g. for operators' debug logs. */
   onStreamRequest?(target: { host: string; port: number }): void;
@@ -53,6 +75,8 @@ export class ExitServer {
   private readonly pathOf = new Map<ExitSession, WebSocket>();
   /** What each session holds toward its client, against the per-session and exit-wide budgets. */
   private readonly outboundBudget: OutboundBudget;
+  /** Memory for the records every session seals, reused once sent and acknowledged (protocol/record-pool.ts). */
+  private readonly recordPool: RecordPool;
   private readonly accountOf = new Map<ExitSession, SessionAccount>();
   private readonly metrics: ExitMetrics = {
     sessionsOpen: 0,
@@ -97,6 +121,7 @@ export class ExitServer {
       connectTimeoutMs: this.config.connectTimeoutMs,
     });
     this.outboundBudget = new OutboundBudget(this.config);
+    this.recordPool = new RecordPool({ blockBytes: LARGEST_DATA_RECORD_BYTES, maxIdleBlocks: RECORD_POOL_IDLE_BLOCKS });
     this.http = createServer((request, response) => this.serveHttp(request, response));
     this.webSockets = new WebSocketServer({ server: this.http, path: this.config.path, maxPayload: MAX_RECORD_BYTES, perMessageDeflate: false });
     this.pathsPerAddress = new AddressHoldings(this.config.maxPathsPerAddress);
@@ -168,9 +193,10 @@ export class ExitServer {
   /** `address` is the volunteer's (never the client's); it is counted for admission and never logged. */
   private acceptVolunteer(socket: WebSocket, address: string): void {
     const tap = this.options.wireTap;
-    const send = (record: Uint8Array): void => {
+    // ws calls back once the socket has written the record (or failed to): only then may the pool reuse its memory.
+    const send = (record: Uint8Array, onWritten?: () => void): void => {
       tap?.('from-exit', record);
-      if (socket.readyState === socket.OPEN) socket.send(record);
+      if (socket.readyState === socket.OPEN) socket.send(record, onWritten);
     };
     if (!this.pathsPerAddress.enter(address)) {
       this.metrics.pathsRefused++;
@@ -239,10 +265,11 @@ export class ExitServer {
     socket.on('error', () => pathLost('the volunteer connection failed'));
   }
 
-  private createSession(send: (record: Uint8Array) => void, socket: WebSocket): ExitSession {
+  private createSession(send: RecordSink, socket: WebSocket): ExitSession {
     const session: ExitSession = new ExitSession({
       staticKeyPair: this.options.keyPair,
       aead: nodeChaCha20Poly1305,
+      recordPool: this.recordPool,
       config: this.config.session,
       sendRecord: send,
       onOpenRequest: (stream) => this.openDestination(session, stream),

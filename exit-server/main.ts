@@ -7,9 +7,11 @@
  */
 import { parseArgs } from 'node:util';
 import { createJsonLogger } from '../protocol/adapters/json-log.ts';
+import { nodeAeadImplementation } from '../protocol/adapters/node-aead.ts';
 import { defaultExitConfig } from './config.ts';
 import { ExitServer } from './exit-server.ts';
 import { loadOrCreateKeyPair } from './keys.ts';
+import { missingExitNodeFlags } from './node-flags.ts';
 
 const MIB = 1024 * 1024;
 
@@ -90,9 +92,7 @@ export async function runExit(argv: string[]): Promise<void> {
   });
   const logger = createJsonLogger('ferry-exit');
   const { url, port } = await server.listen();
-  process.stdout.write(`ferry exit: ${url} ready, public key ${server.publicKey} (pid ${process.pid})\n`);
-  // The port only: the log names no address, not even the one the operator chose (it is in the ready line).
-  logger.info({ port, publicKey: server.publicKey }, 'listening');
+  // Before the ready line: whoever reads it may send SIGTERM at once, and must get a clean stop, not the default kill.
   const stop = (): void => {
     logger.info('stopping');
     void server.close().then(() => {
@@ -102,4 +102,20 @@ export async function runExit(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  process.stdout.write(`ferry exit: ${url} ready, public key ${server.publicKey} (pid ${process.pid})\n`);
+  // The port only: the log names no address, not even the one the operator chose (it is in the ready line).
+  logger.info({ port, publicKey: server.publicKey, aead: nodeAeadImplementation }, 'listening');
+  // Both still work; each costs CPU per byte relayed (docs/benchmarks.md), so the operator should hear of it.
+  const missingFlags = missingExitNodeFlags();
+  if (missingFlags.length > 0) {
+    logger.warn(
+      { missingFlags },
+      `started without ${missingFlags.join(' ')}: the exit will spend about twice the CPU per GiB in garbage collection; start it as "node ${missingFlags.join(' ')} bin/ferry.js exit" (docs/operations.md)`,
+    );
+  }
+  if (nodeAeadImplementation !== 'native addon') {
+    logger.warn(
+      'the native ChaCha20-Poly1305 addon is not built (native/aead): using node:crypto, which costs more CPU per GiB; run "npm run build:native" where a C++ compiler is installed',
+    );
+  }
 }

@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExitServer } from '../exit-server/exit-server.ts';
+import { nodeFlagsForCommand } from '../exit-server/node-flags.ts';
 import { generateKeyPair } from '../protocol/index.ts';
 import type { ExitInfo } from '../protocol/signaling.ts';
 import { createBroker } from '../signaling-server/broker.ts';
@@ -60,9 +61,9 @@ export async function startServersInProcess(
   };
 }
 
-/** Runs `ferry <args>` as its own process and waits for the line matching `readyPattern` (stdout). */
+/** Runs `ferry <args>` as its own process (with the node flags the command wants: exit-server/node-flags.ts) and waits for the line matching `readyPattern` (stdout). */
 export function spawnFerry(args: string[], readyPattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'ferry.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeFlagsForCommand(args[0]), join(REPO_ROOT, 'bin', 'ferry.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolvePromise, reject) => {
     let output = '';
     const timer = setTimeout(() => {

@@ -31,10 +31,13 @@ export class SealedChannel {
     this.receiver = aead(keys.receiveKey);
   }
 
-  /** Seals `plaintext`, or its pieces one after another as if concatenated, as the next record. */
-  seal(plaintext: Uint8Array | readonly Uint8Array[]): Uint8Array {
+  /**
+   * Seals `plaintext`, or its pieces one after another as if concatenated, as the next record; into memory from
+   * `allocate` when the cipher can (record-pool.ts).
+   */
+  seal(plaintext: Uint8Array | readonly Uint8Array[], allocate?: (length: number) => Uint8Array): Uint8Array {
     const header = encodeSealedHeader(this.nextSendSeq++);
-    if (this.sender.sealAfter !== undefined) return this.sender.sealAfter(header, sequenceNonce(header), plaintext, header);
+    if (this.sender.sealAfter !== undefined) return this.sender.sealAfter(header, sequenceNonce(header), plaintext, header, allocate);
     if (!(plaintext instanceof Uint8Array)) plaintext = concatBytes(...plaintext);
     const ciphertext = this.sender.seal(sequenceNonce(header), plaintext, header);
     const record = new Uint8Array(SEALED_HEADER_BYTES + ciphertext.length);
@@ -43,12 +46,17 @@ export class SealedChannel {
     return record;
   }
 
-  /** Opens the next record; throws SequenceError if it is not the one expected, AuthenticationError if forged. */
+  /**
+   * Opens the next record; throws SequenceError if it is not the one expected, AuthenticationError if forged. The
+   * record's bytes are the channel's from here on: the cipher may decrypt them in place.
+   */
   open(seq: number, header: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     if (seq !== this.nextReceiveSeq) {
       throw new SequenceError(`expected record ${this.nextReceiveSeq}, got ${seq} (replayed, reordered or lost)`);
     }
-    const plaintext = this.receiver.open(sequenceNonce(header), ciphertext, header);
+    const nonce = sequenceNonce(header);
+    const plaintext =
+      this.receiver.openInPlace !== undefined ? this.receiver.openInPlace(nonce, ciphertext, header) : this.receiver.open(nonce, ciphertext, header);
     this.nextReceiveSeq++;
     return plaintext;
   }

@@ -17,11 +17,24 @@ export interface AeadCipher {
   seal(nonce: Uint8Array, plaintext: Uint8Array, associatedData: Uint8Array): Uint8Array;
   open(nonce: Uint8Array, ciphertext: Uint8Array, associatedData: Uint8Array): Uint8Array;
   /**
-   * Optional: `prefix` followed by what seal() returns for `plaintext` (or for its pieces, concatenated), in one new
-   * array. Records are sealed under their header this way, and a DATA frame as its header and data, so an
-   * implementation that can saves two copies of a whole record (the exit seals hundreds of MB a second).
+   * Optional: `prefix` followed by what seal() returns for `plaintext` (or for its pieces, concatenated), in one
+   * array, from `allocate` when given (record-pool.ts) or new. Records are sealed under their header this way, and a
+   * DATA frame as its header and data, so an implementation that can saves two copies of a whole record (the exit
+   * seals hundreds of MB a second).
    */
-  sealAfter?(prefix: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array | readonly Uint8Array[], associatedData: Uint8Array): Uint8Array;
+  sealAfter?(
+    prefix: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array | readonly Uint8Array[],
+    associatedData: Uint8Array,
+    allocate?: (length: number) => Uint8Array,
+  ): Uint8Array;
+  /**
+   * Optional: open() that decrypts `sealed` over its own bytes and returns a view of them, saving an allocation per
+   * record. For callers that own the record and never read it again: afterwards, and after a failure too, its bytes
+   * are no longer the ciphertext.
+   */
+  openInPlace?(nonce: Uint8Array, sealed: Uint8Array, associatedData: Uint8Array): Uint8Array;
 }
 
 /** Makes a ChaCha20-Poly1305 cipher for a 32-byte key. */

@@ -19,12 +19,26 @@ export class ReplayBufferFullError extends ProtocolError {
   }
 }
 
+/** One record kept for sending again. */
+export interface ReplayEntry {
+  readonly seq: number;
+  readonly record: Uint8Array;
+  /** Paths this record was handed to that have not yet reported it written (session-endpoint.ts counts them). */
+  writesPending: number;
+  /** Dropped from the buffer: the peer has it, or the session ended. Nobody will send it again. */
+  retired: boolean;
+}
+
 export class ReplayBuffer {
-  private readonly records: Array<{ seq: number; record: Uint8Array }> = [];
+  private readonly records: ReplayEntry[] = [];
   private head = 0;
   private bufferedBytes = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  /** `onRetired` hears of every record as it leaves (acknowledged or cleared), to reuse its memory when it may. */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly onRetired?: (entry: ReplayEntry) => void,
+  ) {}
 
   /** Bytes held. */
   get bytes(): number {
@@ -40,19 +54,22 @@ export class ReplayBuffer {
     return this.records[this.head]?.seq;
   }
 
-  push(seq: number, record: Uint8Array): void {
+  push(seq: number, record: Uint8Array): ReplayEntry {
     if (this.bufferedBytes + record.length > this.maxBytes) throw new ReplayBufferFullError(this.maxBytes);
-    this.records.push({ seq, record });
+    const entry: ReplayEntry = { seq, record, writesPending: 0, retired: false };
+    this.records.push(entry);
     this.bufferedBytes += record.length;
+    return entry;
   }
 
   /** Drops every record with a sequence number below `nextExpectedSeq` (the peer has them). */
   acknowledge(nextExpectedSeq: number): void {
     while (this.head < this.records.length) {
-      const entry = this.records[this.head] as { seq: number; record: Uint8Array };
+      const entry = this.records[this.head] as ReplayEntry;
       if (entry.seq >= nextExpectedSeq) break;
       this.bufferedBytes -= entry.record.length;
       this.head++;
+      this.retire(entry);
     }
     // Compact now and then so the array does not keep dead slots forever.
     if (this.head > 1024 && this.head * 2 > this.records.length) {
@@ -62,16 +79,23 @@ export class ReplayBuffer {
   }
 
   /** The records from `fromSeq` on, in order, for sending again. */
-  *from(fromSeq: number): Generator<Uint8Array> {
+  *from(fromSeq: number): Generator<ReplayEntry> {
     for (let index = this.head; index < this.records.length; index++) {
-      const entry = this.records[index] as { seq: number; record: Uint8Array };
-      if (entry.seq >= fromSeq) yield entry.record;
+      const entry = this.records[index] as ReplayEntry;
+      if (entry.seq >= fromSeq) yield entry;
     }
   }
 
   clear(): void {
+    const held = this.records.slice(this.head);
     this.records.length = 0;
     this.head = 0;
     this.bufferedBytes = 0;
+    for (const entry of held) this.retire(entry);
+  }
+
+  private retire(entry: ReplayEntry): void {
+    entry.retired = true;
+    this.onRetired?.(entry);
   }
 }

@@ -19,7 +19,8 @@ import type { ReceiveWindows } from './hello.ts';
 import { Multiplexer } from './muxer.ts';
 import type { HandshakeResult } from './noise.ts';
 import { decodeRecord, type TunnelRecord } from './record.ts';
-import { ReplayBuffer } from './replay-buffer.ts';
+import type { RecordPool } from './record-pool.ts';
+import { ReplayBuffer, type ReplayEntry } from './replay-buffer.ts';
 import { decodeAck, deriveResumeKeys, encodeAck, type ResumeKeys } from './resume.ts';
 import type { MuxStream } from './stream.ts';
 
@@ -32,8 +33,12 @@ import type { MuxStream } from './stream.ts';
  */
 export type SessionState = 'handshaking' | 'open' | 'detached' | 'resuming' | 'closed';
 
-/** Sends one record over the current path (pipe, data channel or WebSocket). */
-export type RecordSink = (record: Uint8Array) => void;
+/**
+ * Sends one record over the current path (pipe, data channel or WebSocket). A sink that can tell calls `onWritten`
+ * once the path no longer reads the record's bytes (written out, or the path is gone), and never before: sealed
+ * records from a RecordPool are reused after that. A sink that never calls it only forgoes the reuse.
+ */
+export type RecordSink = (record: Uint8Array, onWritten?: () => void) => void;
 
 export interface SessionOptions {
   /** The first path. */
@@ -41,6 +46,8 @@ export interface SessionOptions {
   config?: Partial<SessionConfig>;
   /** ChaCha20-Poly1305 implementation; @noble/ciphers by default. */
   aead?: AeadFactory;
+  /** Seal records into reusable memory (record-pool.ts), shared by the sessions of one process. */
+  recordPool?: RecordPool;
   /** Fires once when the session closes; `error` is undefined for a normal close. */
   onClose?(error: ProtocolError | undefined): void;
   /** Fires on every state change. */
@@ -78,6 +85,7 @@ export abstract class SessionEndpoint {
   protected keys: ResumeKeys | undefined;
   protected transport: RecordSink | undefined;
   protected readonly replay: ReplayBuffer;
+  private readonly recordPool: RecordPool | undefined;
   private currentState: SessionState = 'handshaking';
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private detachedTimer: ReturnType<typeof setTimeout> | undefined;
@@ -92,7 +100,8 @@ export abstract class SessionEndpoint {
   constructor(protected readonly options: SessionOptions) {
     this.config = verifySessionConfig(options.config);
     this.aead = options.aead ?? nobleChaCha20Poly1305;
-    this.replay = new ReplayBuffer(this.config.maxReplayBufferBytes);
+    this.recordPool = options.recordPool;
+    this.replay = new ReplayBuffer(this.config.maxReplayBufferBytes, (entry) => this.reuseIfUnread(entry));
     this.transport = options.sendRecord;
     this.handshakeTimer = setTimeout(() => {
       this.fail(
@@ -234,20 +243,43 @@ export abstract class SessionEndpoint {
     this.options.onStateChange?.(state);
   }
 
-  protected sendRecord(record: Uint8Array): void {
+  protected sendRecord(record: Uint8Array, onWritten?: () => void): void {
     if (!this.transport) return;
     this.counters.recordsSent++;
     this.lastSentAt = Date.now();
-    this.transport(record);
+    this.transport(record, onWritten);
+  }
+
+  /** Sends a kept record; with a pool, counts the write so the record's memory is reused only after it. */
+  private sendKept(entry: ReplayEntry): void {
+    if (!this.transport) return;
+    if (this.recordPool === undefined) {
+      this.sendRecord(entry.record);
+      return;
+    }
+    entry.writesPending++;
+    let reported = false;
+    this.sendRecord(entry.record, () => {
+      if (reported) return; // a sink that reports twice must not make the count wrong
+      reported = true;
+      entry.writesPending--;
+      this.reuseIfUnread(entry);
+    });
+  }
+
+  /** Back to the pool once the peer has the record (or the session ended) and no path is still writing it. */
+  private reuseIfUnread(entry: ReplayEntry): void {
+    if (entry.retired && entry.writesPending === 0) this.recordPool?.give(entry.record);
   }
 
   protected sendFrame = (frame: Frame): void => {
     if (!this.channel || this.currentState === 'closed') return;
     if (frame.type === FrameType.DATA) this.counters.bytesSent += frame.data.length;
     const seq = this.channel.nextSendSeq;
-    const record = this.channel.seal(encodeFrameParts(frame));
+    const record = this.channel.seal(encodeFrameParts(frame), this.recordPool?.take);
+    let entry: ReplayEntry;
     try {
-      this.replay.push(seq, record);
+      entry = this.replay.push(seq, record);
     } catch (error) {
       // The peer stopped acknowledging. fail() sends a GOAWAY if one still fits; when even that does not, the session
       // closes without it (failing again would only try the same GOAWAY again, without end).
@@ -256,7 +288,7 @@ export abstract class SessionEndpoint {
       return;
     }
     // While detached or resuming, the record waits in the replay buffer and goes out after RESUMED.
-    if (this.currentState === 'open') this.sendRecord(record);
+    if (this.currentState === 'open') this.sendKept(entry);
   };
 
   private receiveSealed(record: Extract<TunnelRecord, { type: typeof RecordType.SEALED }>): void {
@@ -313,7 +345,7 @@ export abstract class SessionEndpoint {
       throw new SequenceError(`cannot resume: the peer expects record ${peerNextExpectedSeq}, but only ${oldest}..${this.channel.nextSendSeq - 1} are kept`);
     }
     this.replay.acknowledge(peerNextExpectedSeq);
-    for (const record of this.replay.from(peerNextExpectedSeq)) this.sendRecord(record);
+    for (const entry of this.replay.from(peerNextExpectedSeq)) this.sendKept(entry);
   }
 
   protected markResumed(): void {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Makes a fresh Debian machine with Node ready for `npm run demo` and `npm test`: installs the npm packages when
 // they are missing or stale, Debian's chromium, curl, nftables and coturn when they are missing, and builds the
-// extension.
+// native AEAD addon and the extension.
 // Idempotent and quick when everything is already there.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -31,11 +31,13 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
-// 2. Debian packages the browser tests and the demo need, and the NAT lab's routers (nft) and STUN server (coturn:
-// turnserver, turnutils_natdiscovery) for tests/integration/nat-discovery.test.ts.
+// 2. Debian packages the browser tests and the demo need, the C++ compiler for native/aead, and the NAT lab's routers
+// (nft) and STUN server (coturn: turnserver, turnutils_natdiscovery) for tests/integration/nat-discovery.test.ts.
 const missing = [];
 if (!existsSync(process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium')) missing.push('chromium');
 if (!which('curl')) missing.push('curl');
+// The native AEAD addon (step 3) is compiled against Node's own headers.
+if (!which(process.env.CXX ?? 'g++')) missing.push('g++');
 if (!which('nft')) missing.push('nftables');
 if (!which('turnserver') || !which('turnutils_natdiscovery')) missing.push('coturn');
 // Brokers on Redis (the tests start their own redis-server; the package starts no service here).
@@ -61,6 +63,10 @@ if (missing.length > 0) {
   }
 }
 
-// 3. The extension (Vite + crxjs; well under a second).
+// 3. The exit's and the helper's ChaCha20-Poly1305 addon (native/aead; a second, once). Without a compiler it says so
+// and they use node:crypto.
+run(process.execPath, [join(root, 'scripts', 'build-native.js')]);
+
+// 4. The extension (Vite + crxjs; well under a second).
 say('building the extension into dist/extension');
 run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn']);

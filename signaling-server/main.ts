@@ -129,11 +129,13 @@ export async function runBroker(argv: string[]): Promise<void> {
   if (exitList === undefined) logger.warn('no --exit-list given; clients get NO_EXIT_LIST and volunteers take no offers');
   const address = await broker.listen();
   const shownHost = address.host.includes(':') ? `[${address.host}]` : address.host;
+  // Listening for the stop signal before the ready line: whoever reads it may send SIGTERM at once.
+  const stopSignal = untilStopSignal();
   process.stdout.write(`ferry broker: http://${shownHost}:${address.port} ready (pid ${process.pid})\n`);
   // The port only: the log names no address, not even the one the operator chose (it is in the ready line).
   logger.info({ port: address.port }, 'listening');
 
-  await untilStopSignal();
+  await stopSignal;
   logger.info('stopping');
   await broker.close();
   logger.info('stopped');

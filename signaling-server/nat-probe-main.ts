@@ -53,7 +53,9 @@ export async function runNatProbe(argv: string[]): Promise<void> {
   const server = new NatProbeServer({ host: values.host ?? '127.0.0.1', port: Number(portText), stunUrls });
   const address = await server.listen();
   const shownHost = address.host.includes(':') ? `[${address.host}]` : address.host;
+  // Listening for the stop signal before the ready line: whoever reads it may send SIGTERM at once.
+  const stopSignal = untilStopSignal();
   process.stdout.write(`ferry nat-probe: http://${shownHost}:${address.port}${NAT_PROBE_PATH} ready (pid ${process.pid})\n`);
-  await untilStopSignal();
+  await stopSignal;
   await server.close();
 }

@@ -24,7 +24,7 @@ before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   origin = await startOriginServer(20 * 1024 * 1024);
   servers = await startServersInProcess({
-    wireTap: (_direction, record) => captured.push(record.slice()),
+    wireTap: (_direction, record) => captured.push(new Uint8Array(record)),
     onStreamRequest: (target) => requestedHosts.push(target.host),
   });
   // The origin is on loopback, which Chromium never proxies unless told: '<-loopback>' (tests only).

@@ -33,7 +33,7 @@ before(async () => {
   exit = new ExitServer({
     keyPair: generateKeyPair(),
     config: { port: 0, allowLoopback: true },
-    wireTap: (_direction, record) => captured.push(record.slice()),
+    wireTap: (_direction, record) => captured.push(new Uint8Array(record)),
   });
   const { url } = await exit.listen();
   exitInfo = { id: 'local', url, publicKey: exit.publicKey };

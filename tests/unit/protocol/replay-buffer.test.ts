@@ -34,7 +34,7 @@ function assertSameAs(buffer: ReplayBuffer, model: Model, fromSeq = 0): void {
   assert.equal(buffer.count, model.entries.length);
   assert.equal(buffer.bytes, model.bytes);
   assert.equal(buffer.oldestSeq, model.entries[0]?.seq);
-  const replayed = [...buffer.from(fromSeq)];
+  const replayed = [...buffer.from(fromSeq)].map((entry) => entry.record);
   const expected = model.entries.filter((entry) => entry.seq >= fromSeq).map((entry) => entry.record);
   assert.equal(replayed.length, expected.length);
   // The very records pushed, in push order (identity, not just equal bytes).
@@ -181,7 +181,10 @@ test('ReplayBufferFullError is a ProtocolError with its own code that closes the
 test('oldestSeq is undefined when empty and follows acknowledgements; from() starts at the requested number', () => {
   const buffer = new ReplayBuffer(1 << 20);
   assert.equal(buffer.oldestSeq, undefined);
-  assert.deepStrictEqual([...buffer.from(0)], []);
+  assert.deepStrictEqual(
+    [...buffer.from(0)].map((entry) => entry.record),
+    [],
+  );
   const records = [5, 6, 7, 8].map((seq) => Uint8Array.of(seq));
   records.forEach((record, index) => {
     buffer.push(5 + index, record);
@@ -191,9 +194,18 @@ test('oldestSeq is undefined when empty and follows acknowledgements; from() sta
   assert.equal(buffer.oldestSeq, 5);
   buffer.acknowledge(7);
   assert.equal(buffer.oldestSeq, 7);
-  assert.deepStrictEqual([...buffer.from(0)], [Uint8Array.of(7), Uint8Array.of(8)]);
-  assert.deepStrictEqual([...buffer.from(8)], [Uint8Array.of(8)]);
-  assert.deepStrictEqual([...buffer.from(9)], []);
+  assert.deepStrictEqual(
+    [...buffer.from(0)].map((entry) => entry.record),
+    [Uint8Array.of(7), Uint8Array.of(8)],
+  );
+  assert.deepStrictEqual(
+    [...buffer.from(8)].map((entry) => entry.record),
+    [Uint8Array.of(8)],
+  );
+  assert.deepStrictEqual(
+    [...buffer.from(9)].map((entry) => entry.record),
+    [],
+  );
   buffer.acknowledge(100);
   assert.equal(buffer.oldestSeq, undefined);
   assert.equal(buffer.bytes, 0);
@@ -211,7 +223,10 @@ test('clear() empties the buffer and frees every byte', () => {
   assert.equal(buffer.count, 0);
   assert.equal(buffer.bytes, 0);
   assert.equal(buffer.oldestSeq, undefined);
-  assert.deepStrictEqual([...buffer.from(0)], []);
+  assert.deepStrictEqual(
+    [...buffer.from(0)].map((entry) => entry.record),
+    [],
+  );
   for (let seq = 8; seq < 16; seq++) buffer.push(seq, new Uint8Array(8));
   assert.equal(buffer.bytes, 64);
 });
@@ -231,7 +246,7 @@ test('after thousands of acknowledgements (compaction) the records left replay i
         assert.equal(buffer.count, nextSeq - acknowledged);
         assert.equal(buffer.bytes, 2 * (nextSeq - acknowledged));
       }
-      const replayed = [...buffer.from(0)];
+      const replayed = [...buffer.from(0)].map((entry) => entry.record);
       assert.equal(replayed.length, nextSeq - acknowledged);
       replayed.forEach((record, index) => {
         const seq = acknowledged + index;
@@ -253,7 +268,7 @@ test('the buffer does not keep acknowledged records forever: compaction drops th
   assert.equal(buffer.oldestSeq, 9_989);
   assert.ok(storage() <= 2 * 1024 + 64, `storage holds ${storage()} slots for ${buffer.count} records`);
   assert.deepStrictEqual(
-    [...buffer.from(0)].map((record) => record[0]),
+    [...buffer.from(0)].map((entry) => entry.record).map((record) => record[0]),
     Array.from({ length: 11 }, (_, i) => (9_989 + i) & 0xff),
   );
 });

@@ -1,0 +1,26 @@
+/**
+ * @module exit-server/node-flags
+ * The Node (V8) flags `ferry exit` is started with: `node --initial-old-space-size=64 bin/ferry.js exit`.
+ *
+ * Why: the exit's own heap is small (about 11 MB live), and V8 sets the next old-generation limit close above it.
+ * While records stream through, the young generation grows to its 16 MB maximum, and then the space left below that
+ * limit is never more than the young generation's size, which V8 reads as "old space may overflow at the next
+ * scavenge" and starts a full mark-compact, again and again: measured on this machine, one every 30 to 40 ms while
+ * relaying, on four background threads. A 64 MiB floor for the old generation ends that: no mark-compact at all during
+ * a 1 GiB transfer, and half the exit's CPU per GiB (docs/benchmarks.md). The flag must be on the command line: V8
+ * reads it when it creates the heap, so `v8.setFlagsFromString` at run time does nothing, and NODE_OPTIONS does not
+ * accept it. Whoever starts the exit (the harness, the demo, a systemd unit in docs/operations.md) takes them from
+ * here; the exit logs a warning when they are missing.
+ */
+
+export const EXIT_NODE_FLAGS: readonly string[] = Object.freeze(['--initial-old-space-size=64']);
+
+/** The node flags a `ferry <command>` process should be started with. */
+export function nodeFlagsForCommand(command: string | undefined): readonly string[] {
+  return command === 'exit' ? EXIT_NODE_FLAGS : [];
+}
+
+/** The exit's flags that this process was started without. */
+export function missingExitNodeFlags(execArgv: readonly string[] = process.execArgv): string[] {
+  return EXIT_NODE_FLAGS.filter((flag) => !execArgv.includes(flag));
+}
