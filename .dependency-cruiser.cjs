@@ -20,9 +20,9 @@ module.exports = {
     {
       name: 'relay-worker-core-is-runtime-neutral',
       comment:
-        'The volunteer core runs in the extension, a tab, a widget and Node: only its adapters (node.ts, browser.ts) and its command line (main.ts) know their runtime.',
+        'The volunteer core runs in the extension, a tab, a widget and Node: only its adapters (node.ts, browser.ts), its command line (main.ts) and its metrics server (node-metrics.ts) know their runtime.',
       severity: 'error',
-      from: { path: '^relay-worker/', pathNot: '^relay-worker/(node|browser|main)[.]ts$' },
+      from: { path: '^relay-worker/', pathNot: '^relay-worker/(node|node-metrics|browser|main)[.]ts$' },
       to: { pathNot: '^(relay-worker/|protocol/)' },
     },
     {

@@ -13,6 +13,7 @@ import { OperatorKeyError, parseOperatorPublicKeys } from '../protocol/exit-list
 import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from '../protocol/pairing.ts';
 import { BrokerRoute, MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass, VOLUNTEER_KINDS, type VolunteerKind } from '../protocol/signaling.ts';
 import { requireIntegerFields } from '../protocol/validate.ts';
+import { MIN_RATE_LIMIT_BYTES_PER_SECOND } from './rate-limit.ts';
 
 /** Upper bound for every timeout and delay below: anything longer is a typo, not a choice. */
 export const MAX_CONFIG_DELAY_MS = 10 * 60_000;
@@ -53,6 +54,11 @@ export interface RelayWorkerConfig {
   exitOpenTimeoutMs: number;
   /** Most bytes waiting per direction per pair (queued or in a socket's send buffer); above it the pair is closed. Default 16 MiB. */
   maxBufferedBytes: number;
+  /**
+   * The bandwidth cap: most bytes a second relayed for all clients together, both directions (rate-limit.ts). 0, the
+   * default, is no cap; otherwise at least MIN_RATE_LIMIT_BYTES_PER_SECOND (256 kbit/s).
+   */
+  maxBytesPerSecond: number;
   /** Longest wait for the broker's welcome after starting to connect (ms). Default 10_000. */
   brokerConnectTimeoutMs: number;
   /** First delay before reconnecting to the broker (ms); doubles after each failure. Default 1_000. */
@@ -74,6 +80,7 @@ export const DEFAULT_RELAY_WORKER_CONFIG = {
   dataChannelOpenTimeoutMs: 20_000,
   exitOpenTimeoutMs: 10_000,
   maxBufferedBytes: 16 * 1024 * 1024,
+  maxBytesPerSecond: 0,
   brokerConnectTimeoutMs: 10_000,
   brokerReconnectDelayMs: 1_000,
   brokerReconnectMaxDelayMs: 60_000,
@@ -96,6 +103,7 @@ const FIELD_UNITS: Partial<Record<keyof RelayWorkerConfig, string>> = {
   maxClients: 'clients',
   maxPersonalClients: 'clients',
   maxBufferedBytes: 'bytes',
+  maxBytesPerSecond: 'bytes a second',
   answerTimeoutMs: 'ms',
   dataChannelOpenTimeoutMs: 'ms',
   exitOpenTimeoutMs: 'ms',
@@ -139,6 +147,7 @@ export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
       dataChannelOpenTimeoutMs: [1, MAX_CONFIG_DELAY_MS],
       exitOpenTimeoutMs: [1, MAX_CONFIG_DELAY_MS],
       maxBufferedBytes: [MAX_RECORD_BYTES, MAX_BUFFERED_BYTES_LIMIT],
+      maxBytesPerSecond: [0, Number.MAX_SAFE_INTEGER],
       brokerConnectTimeoutMs: [1, MAX_CONFIG_DELAY_MS],
       brokerReconnectDelayMs: [1, MAX_CONFIG_DELAY_MS],
       brokerReconnectMaxDelayMs: [1, MAX_CONFIG_DELAY_MS],
@@ -151,6 +160,12 @@ export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
   verifyExitListKeys(config.exitListKeys);
   if (config.dataChannelOpenTimeoutMs <= config.answerTimeoutMs) {
     throw new RelayWorkerConfigError('dataChannelOpenTimeoutMs', 'must be larger than answerTimeoutMs: the client needs the answer before it can connect');
+  }
+  if (config.maxBytesPerSecond !== 0 && config.maxBytesPerSecond < MIN_RATE_LIMIT_BYTES_PER_SECOND) {
+    throw new RelayWorkerConfigError(
+      'maxBytesPerSecond',
+      `must be 0 (no cap) or at least ${MIN_RATE_LIMIT_BYTES_PER_SECOND} bytes a second (256 kbit/s): below it one full tunnel record would take over 8 s`,
+    );
   }
   if (config.brokerReconnectMaxDelayMs < config.brokerReconnectDelayMs) {
     throw new RelayWorkerConfigError('brokerReconnectMaxDelayMs', 'must be at least brokerReconnectDelayMs');

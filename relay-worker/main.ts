@@ -9,10 +9,15 @@ import type { RelayState } from '../protocol/relay-status.ts';
 import { MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass } from '../protocol/signaling.ts';
 import { createRelayWorkerConfig, DEFAULT_RELAY_WORKER_CONFIG, type RelayWorkerOptions } from './config.ts';
 import { nodeRelayEnvironment } from './node.ts';
+import { startVolunteerMetricsServer } from './node-metrics.ts';
+import { MIN_RATE_LIMIT_BYTES_PER_SECOND } from './rate-limit.ts';
 import { RelayWorker } from './relay-worker.ts';
-import { RELAY_STATE_WORDING } from './status.ts';
+import { RELAY_STATE_WORDING, summaryLine, type TrafficSnapshot } from './status.ts';
 
-export const VOLUNTEER_USAGE = `Usage: ferry volunteer --broker URL --exit-list-key KEY [--max-clients N] [--stun URL] [--nat CLASS]
+/** Default seconds between two summary lines on stderr. */
+export const DEFAULT_SUMMARY_EVERY_SECONDS = 60;
+
+export const VOLUNTEER_USAGE = `Usage: ferry volunteer --broker URL --exit-list-key KEY [--max-clients N] [--max-mbps R] [--stun URL] [--nat CLASS]
 
 Relays for people behind censorship: holds a connection to the Ferry broker and passes each client's encrypted
 traffic to a Ferry exit. You see neither what they send nor where it goes.
@@ -28,6 +33,11 @@ traffic to a Ferry exit. You see neither what they send nor where it goes.
   --pairing-token T  a pairing link's token (from "ferry pairing new"; repeatable): whoever holds the link is
                      matched to you alone, on slots nobody else gets
   --personal-slots N most holders of your links helped at once, on top of --max-clients (default ${DEFAULT_RELAY_WORKER_CONFIG.maxPersonalClients})
+  --max-mbps R       bandwidth cap in megabits a second, both directions and all people together, e.g. 10 or
+                     0.5 (default: none; at least ${(MIN_RATE_LIMIT_BYTES_PER_SECOND * 8) / 1e6})
+  --summary-every S  print a one-line summary to stderr every S seconds (default ${DEFAULT_SUMMARY_EVERY_SECONDS}; 0 = never)
+  --metrics-port N   serve Prometheus metrics at http://HOST:N/metrics (0 = any free port; default: none)
+  --metrics-host H   the address for --metrics-port (default 127.0.0.1)
   --help             show this text
 `;
 
@@ -55,6 +65,10 @@ function parseFlags(argv: string[]) {
         nat: { type: 'string' },
         'pairing-token': { type: 'string', multiple: true },
         'personal-slots': { type: 'string' },
+        'max-mbps': { type: 'string' },
+        'summary-every': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'metrics-host': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -97,8 +111,22 @@ export async function runVolunteer(argv: string[]): Promise<void> {
   if (personalSlotsText !== undefined && !/^\d+$/.test(personalSlotsText)) {
     throw new VolunteerUsageError(`--personal-slots must be a whole number from 0 to ${MAX_VOLUNTEER_SLOTS}, got "${personalSlotsText}"`);
   }
+  const maxMbpsText = values['max-mbps'];
+  if (maxMbpsText !== undefined && !/^\d+(\.\d+)?$/.test(maxMbpsText)) {
+    throw new VolunteerUsageError(`--max-mbps must be a number of megabits a second, like 10 or 0.5, got "${maxMbpsText}"`);
+  }
+  const maxBytesPerSecond = maxMbpsText === undefined ? 0 : Math.round((Number(maxMbpsText) * 1e6) / 8);
+  if (maxMbpsText !== undefined && maxBytesPerSecond < MIN_RATE_LIMIT_BYTES_PER_SECOND) {
+    throw new VolunteerUsageError(
+      `--max-mbps must be at least ${(MIN_RATE_LIMIT_BYTES_PER_SECOND * 8) / 1e6} (one tunnel record would take over 8 s below it), got "${maxMbpsText}"`,
+    );
+  }
+  const summaryEverySeconds = wholeNumberFlag(values['summary-every'], '--summary-every', DEFAULT_SUMMARY_EVERY_SECONDS, 24 * 3600);
+  const metricsPort = values['metrics-port'] === undefined ? undefined : wholeNumberFlag(values['metrics-port'], '--metrics-port', 0, 65_535);
+  const metricsHost = values['metrics-host'] ?? '127.0.0.1';
   const options: RelayWorkerOptions = {
     brokerUrl,
+    maxBytesPerSecond,
     kind: 'headless',
     maxClients,
     exitListKeys,
@@ -114,6 +142,7 @@ export async function runVolunteer(argv: string[]): Promise<void> {
 
   let announcedReady = false;
   let lastState: RelayState | undefined;
+  const limits = { maxClients: config.maxClients, maxBytesPerSecond: config.maxBytesPerSecond };
   const worker = new RelayWorker({
     config,
     environment: nodeRelayEnvironment(),
@@ -130,10 +159,28 @@ export async function runVolunteer(argv: string[]): Promise<void> {
     },
   });
 
+  const metrics =
+    metricsPort === undefined ? undefined : await startVolunteerMetricsServer({ host: metricsHost, port: metricsPort, status: () => worker.status, ...limits });
+  if (metrics !== undefined) process.stdout.write(`ferry volunteer: metrics at ${metrics.url}\n`);
+
+  // The summary: what a volunteer running under systemd sees in its journal.
+  const relayedNow = (): TrafficSnapshot => ({ at: Date.now(), bytes: worker.status.bytesClientToExit + worker.status.bytesExitToClient });
+  let previous: TrafficSnapshot | undefined = relayedNow();
+  const summaryTimer =
+    summaryEverySeconds === 0
+      ? undefined
+      : setInterval(() => {
+          const now = relayedNow();
+          process.stderr.write(`ferry volunteer: ${summaryLine(worker.status, limits, now, previous)}\n`);
+          previous = now;
+        }, summaryEverySeconds * 1000);
+
   await new Promise<void>((resolve) => {
     const onSignal = () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      clearInterval(summaryTimer);
+      void metrics?.close();
       worker.stop();
       const { clientsTotal, bytesClientToExit, bytesExitToClient } = worker.status;
       process.stderr.write(`ferry volunteer: stopped after helping ${clientsTotal} people (${bytesClientToExit} bytes up, ${bytesExitToClient} bytes down)\n`);
@@ -143,4 +190,11 @@ export async function runVolunteer(argv: string[]): Promise<void> {
     process.on('SIGTERM', onSignal);
     worker.start();
   });
+}
+
+/** A flag that must be a whole number from 0 to `max`; `fallback` when it is absent. */
+function wholeNumberFlag(text: string | undefined, flag: string, fallback: number, max: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) > max) throw new VolunteerUsageError(`${flag} must be a whole number from 0 to ${max}, got "${text}"`);
+  return Number(text);
 }

@@ -9,10 +9,14 @@
  * reading, so instead of pausing, a pair whose queue or send buffer grows past maxBufferedBytes is closed: the
  * tunnel's end-to-end credit flow control keeps honest peers far below it. The volunteer tells the exit nothing about
  * the client (no address, no header): the exit never learns the client's IP.
+ *
+ * Each direction has one queue: records wait there, in order, while the exit socket is still opening (c2e) and while
+ * the volunteer's bandwidth cap (rate-limit.ts) holds them. The queue counts against maxBufferedBytes too.
  */
 import { DATA_CHANNEL_LABEL, type SessionDescription, WebSocketCloseCode } from '../protocol/signaling.ts';
 import type { RelayWorkerConfig } from './config.ts';
 import { type RelayEnvironment, WEBSOCKET_OPEN } from './environment.ts';
+import type { RelayRateLimit } from './rate-limit.ts';
 
 export type RelayDirection = 'c2e' | 'e2c';
 
@@ -43,6 +47,18 @@ export interface RelayPairInit {
   /** Already checked against the broker's exit list (exit-allowlist.ts). */
   exitUrl: string;
   events: RelayPairEvents;
+  /** The volunteer's bandwidth cap, shared by all its pairs; none when it has no cap. */
+  rateLimit?: RelayRateLimit | undefined;
+}
+
+/** Records waiting to go out in one direction, oldest first. */
+interface OutgoingQueue {
+  records: ArrayBuffer[];
+  bytes: number;
+  /** Waiting for the bandwidth cap to let the next record through. */
+  waitingForCap: boolean;
+  /** Called by the cap when it can give again. */
+  readonly wake: () => void;
 }
 
 /** Answering the client's offer failed; the pair is closed. */
@@ -60,9 +76,10 @@ export class RelayPair {
   #channel: RTCDataChannel | undefined;
   #exit: WebSocket | undefined;
   #exitOpened = false;
-  /** c2e messages that arrived before the exit socket opened, with their total size. */
-  #c2eQueue: ArrayBuffer[] = [];
-  #c2eQueuedBytes = 0;
+  readonly #queues: Record<RelayDirection, OutgoingQueue> = {
+    c2e: { records: [], bytes: 0, waitingForCap: false, wake: () => this.#wake('c2e') },
+    e2c: { records: [], bytes: 0, waitingForCap: false, wake: () => this.#wake('e2c') },
+  };
   #clientOpenTimer: ReturnType<typeof setTimeout> | undefined;
   #exitOpenTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -111,8 +128,11 @@ export class RelayPair {
     this.#closed = true;
     clearTimeout(this.#clientOpenTimer);
     clearTimeout(this.#exitOpenTimer);
-    this.#c2eQueue = [];
-    this.#c2eQueuedBytes = 0;
+    for (const queue of Object.values(this.#queues)) {
+      if (queue.waitingForCap) this.init.rateLimit?.cancel(queue.wake);
+      queue.records = [];
+      queue.bytes = 0;
+    }
     // Handlers stay attached (a WebSocket 'error' with no listener throws in some runtimes); #closed mutes them.
     attempt(() => this.#channel?.close());
     attempt(() => this.#exit?.close(WebSocketCloseCode.NORMAL));
@@ -192,13 +212,7 @@ export class RelayPair {
     if (this.#closed) return;
     this.#exitOpened = true;
     clearTimeout(this.#exitOpenTimer);
-    const queued = this.#c2eQueue;
-    this.#c2eQueue = [];
-    this.#c2eQueuedBytes = 0;
-    for (const record of queued) {
-      if (this.#closed) return;
-      this.#sendToExit(record);
-    }
+    this.#drain('c2e');
   }
 
   #onClientMessage(data: unknown): void {
@@ -207,16 +221,7 @@ export class RelayPair {
       this.close('protocol-violation', typeof data === 'string' ? 'the client sent a text message' : 'the client sent a non-binary message');
       return;
     }
-    if (this.#exitOpened) {
-      this.#sendToExit(data);
-      return;
-    }
-    this.#c2eQueuedBytes += data.byteLength;
-    if (this.#c2eQueuedBytes > this.init.config.maxBufferedBytes) {
-      this.close('buffer-limit', `the client sent over ${this.init.config.maxBufferedBytes} bytes before the exit answered`);
-      return;
-    }
-    this.#c2eQueue.push(data);
+    this.#enqueue('c2e', data);
   }
 
   #onExitMessage(data: unknown): void {
@@ -225,6 +230,51 @@ export class RelayPair {
       this.close('protocol-violation', typeof data === 'string' ? 'the exit sent a text message' : 'the exit sent a non-binary message');
       return;
     }
+    this.#enqueue('e2c', data);
+  }
+
+  /** Queues a record behind those already waiting in its direction, then sends what may go now. */
+  #enqueue(direction: RelayDirection, record: ArrayBuffer): void {
+    const queue = this.#queues[direction];
+    queue.records.push(record);
+    queue.bytes += record.byteLength;
+    if (queue.bytes > this.init.config.maxBufferedBytes) {
+      const limit = this.init.config.maxBufferedBytes;
+      const why =
+        direction === 'c2e' && !this.#exitOpened
+          ? `the client sent over ${limit} bytes before the exit answered`
+          : `over ${limit} bytes wait to be relayed ${direction === 'c2e' ? 'to the exit' : 'to the client'} under the bandwidth cap`;
+      this.close('buffer-limit', why);
+      return;
+    }
+    this.#drain(direction);
+  }
+
+  /** Sends the queued records of one direction, in order, as far as the exit socket and the bandwidth cap allow. */
+  #drain(direction: RelayDirection): void {
+    const queue = this.#queues[direction];
+    const cap = this.init.rateLimit;
+    while (!this.#closed && !queue.waitingForCap && queue.records.length > 0) {
+      if (direction === 'c2e' && !this.#exitOpened) return; // #onExitOpen drains it
+      const record = queue.records[0] as ArrayBuffer;
+      if (cap !== undefined && !cap.tryTake(record.byteLength)) {
+        queue.waitingForCap = true;
+        cap.whenAvailable(queue.wake);
+        return;
+      }
+      queue.records.shift();
+      queue.bytes -= record.byteLength;
+      if (direction === 'c2e') this.#sendToExit(record);
+      else this.#sendToClient(record);
+    }
+  }
+
+  #wake(direction: RelayDirection): void {
+    this.#queues[direction].waitingForCap = false;
+    this.#drain(direction);
+  }
+
+  #sendToClient(data: ArrayBuffer): void {
     const channel = this.#channel;
     if (channel === undefined || channel.readyState !== 'open') {
       this.close('client-closed', 'the data channel is no longer open');

@@ -13,6 +13,7 @@ import type { RelayWorkerConfig } from './config.ts';
 import type { RelayEnvironment } from './environment.ts';
 import { ExitRefusedError, verifyOfferedExit } from './exit-allowlist.ts';
 import { probeNatClass } from './nat-probe-client.ts';
+import { RelayRateLimit } from './rate-limit.ts';
 import { RelayPair, type RelayPairCloseReason } from './relay-pair.ts';
 
 /** While bytes flow, the status callback runs at most this often for traffic alone (ms). State changes go at once. */
@@ -56,9 +57,12 @@ export class RelayWorker {
   /** The NAT class the probe found, and when (Date.now()); reused until NAT_PROBE_RESULT_LIFETIME_MS passes. */
   #probed: { nat: 'unrestricted' | 'restricted'; at: number } | undefined;
   #probing = false;
+  /** The bandwidth cap every pair shares; undefined without one. */
+  readonly #rateLimit: RelayRateLimit | undefined;
 
   constructor(private readonly init: RelayWorkerInit) {
     this.#pairingTokens = init.config.pairingTokens;
+    this.#rateLimit = init.config.maxBytesPerSecond > 0 ? new RelayRateLimit(init.config.maxBytesPerSecond) : undefined;
   }
 
   get status(): RelayStatus {
@@ -229,6 +233,7 @@ export class RelayWorker {
       environment: this.init.environment,
       config: { ...this.init.config, iceServers: this.#iceServers() },
       exitUrl,
+      rateLimit: this.#rateLimit,
       events: {
         onClientConnected: () => {
           this.#clientsNow += 1;

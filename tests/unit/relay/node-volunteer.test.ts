@@ -101,5 +101,75 @@ describe('ferry volunteer (Node adapter, own process)', () => {
     const badKey = runVolunteerProcess(['--broker', 'http://127.0.0.1:9', '--exit-list-key', 'AAAA']);
     assert.equal(await withTimeout(badKey.exited, 'the bad key to exit', STEP_TIMEOUT_MS), 2);
     assert.match(badKey.stderr(), /exitListKeys.*32 bytes/);
+
+    for (const [flags, message] of [
+      [['--max-mbps', 'fast'], /--max-mbps must be a number of megabits a second/],
+      [['--max-mbps', '0.1'], /--max-mbps must be at least 0\.262144/],
+      [['--summary-every', 'often'], /--summary-every must be a whole number from 0/],
+      [['--metrics-port', '70000'], /--metrics-port must be a whole number from 0 to 65535/],
+    ] as const) {
+      const refused = runVolunteerProcess(['--broker', 'http://127.0.0.1:9', '--exit-list-key', key, ...flags]);
+      assert.equal(await withTimeout(refused.exited, `${flags.join(' ')} to be refused`, STEP_TIMEOUT_MS), 2);
+      assert.match(refused.stderr(), message);
+    }
+    assert.match(help.stdout(), /--max-mbps R/);
+  });
+
+  test('serves its numbers as Prometheus metrics and prints a one-line summary as often as asked', async () => {
+    const exit = await TestExit.echo();
+    const broker = await TestBroker.start([exit.info()]);
+    let client: TestClient | undefined;
+    const run = runVolunteerProcess([
+      '--broker',
+      broker.url,
+      '--exit-list-key',
+      broker.exitListKey,
+      '--max-mbps',
+      '8',
+      '--metrics-port',
+      '0',
+      '--summary-every',
+      '1',
+    ]);
+    try {
+      await untilOutput(run, /ferry volunteer: waiting at/, 'the ready line');
+      await untilOutput(run, /ferry volunteer: metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/, 'the metrics line');
+      const metricsUrl = /metrics at (\S+)/.exec(run.stdout())?.[1] ?? '';
+      client = await connectTestClient(broker, exit.info());
+      client.channel.send(new Uint8Array(1000).buffer);
+      const echoClient = client;
+      await client.until(() => echoClient.received.length === 1, 'the echo through the volunteer process');
+
+      const text = await (await fetch(metricsUrl)).text();
+      const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      assert.equal(value('ferry_volunteer_clients'), 1);
+      assert.equal(value('ferry_volunteer_clients_total'), 1);
+      assert.equal(value('ferry_volunteer_broker_connected'), 1);
+      assert.equal(value('ferry_volunteer_rate_limit_bytes_per_second'), 1_000_000);
+      assert.equal(value('ferry_volunteer_relayed_bytes_total{direction="to_exit"}'), 1000);
+      assert.equal(value('ferry_volunteer_relayed_bytes_total{direction="to_client"}'), 1000);
+      assert.match(text, /^process_cpu_seconds_total /m, 'the process metrics too');
+      assert.doesNotMatch(text, /127\.0\.0\.1/, 'no address in the metrics');
+
+      await withTimeout(
+        new Promise<void>((resolveSeen) => {
+          const check = (): void => {
+            if (/helping 1 of at most 2 now, 1 since start; relayed 2\.00 kB/.test(run.stderr())) resolveSeen();
+          };
+          run.child.stderr?.on('data', check);
+          check();
+        }),
+        'a summary line naming the client and the bytes',
+        STEP_TIMEOUT_MS,
+      );
+      assert.match(run.stderr(), /capped at 8\.00 Mbit\/s/);
+      run.child.kill('SIGTERM');
+      assert.equal(await withTimeout(run.exited, 'the volunteer to exit after SIGTERM', STEP_TIMEOUT_MS), 0, `stderr: ${run.stderr()}`);
+    } finally {
+      client?.close();
+      if (run.child.exitCode === null && run.child.pid !== undefined) process.kill(run.child.pid, 'SIGKILL');
+      await broker.close();
+      await exit.close();
+    }
   });
 });
