@@ -29,6 +29,8 @@ export interface HelpStartMessage {
   type: 'help-start';
   brokerUrl: string;
   maxClients: number;
+  /** The bandwidth cap (relay-worker/rate-limit.ts), bytes a second; 0 = none. */
+  maxBytesPerSecond: number;
   /** The operator keys the volunteer checks the broker's exit list with (settings.ts). */
   exitListKeys: string[];
   /** Tokens of the links made for friends (pairings.ts); the relay worker registers their ids only. */
@@ -177,6 +179,7 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
         type: 'help-start',
         brokerUrl: url(value, 'brokerUrl', ['http:', 'https:']),
         maxClients,
+        maxBytesPerSecond: count(value, 'maxBytesPerSecond'),
         exitListKeys: nested('exitListKeys', () => parseExitListKeys(value.exitListKeys)),
         pairingTokens: pairingTokens(value),
       };

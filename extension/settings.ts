@@ -10,12 +10,14 @@
  * | `socksPort`  | number   | `0` = any free port                            | the helper's local SOCKS5 port                  |
  * | `bypassList` | string[] | DEFAULT_BYPASS_LIST: loopback, plain host names, private ranges | hosts the browser reaches directly |
  * | `maxClients` | number   | `2`                                            | most people "Help others" relays for at once    |
+ * | `maxMbps`    | number   | `0` = no cap                                   | bandwidth cap of "Help others", Mbit/s          |
  * | `exitListKeys` | string[] | BUILT_IN_EXIT_LIST_KEYS (set at build time)  | operator keys the exit list must be signed by   |
  *
  * Pure: parsing and validation only; the chrome.storage calls live in the entry points.
  */
 import { OperatorKeyError, parseOperatorPublicKeys } from '../protocol/exit-list.ts';
 import { DEFAULT_BROKER_PORT, MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
+import { MIN_RATE_LIMIT_BYTES_PER_SECOND } from '../relay-worker/rate-limit.ts';
 
 export interface Settings {
   brokerUrl: string;
@@ -25,11 +27,13 @@ export interface Settings {
   socksPort: number;
   bypassList: string[];
   maxClients: number;
+  /** Bandwidth cap of Help others in megabits a second, every person and both directions together; 0 = none. */
+  maxMbps: number;
   /** The network operator's exit-list keys (Ed25519, base64url): exits come only from a list one of them signed. */
   exitListKeys: string[];
 }
 
-export const SETTINGS_KEYS = ['brokerUrl', 'exitId', 'socksPort', 'bypassList', 'maxClients', 'exitListKeys'] as const;
+export const SETTINGS_KEYS = ['brokerUrl', 'exitId', 'socksPort', 'bypassList', 'maxClients', 'maxMbps', 'exitListKeys'] as const;
 export type SettingsKey = (typeof SETTINGS_KEYS)[number];
 
 /**
@@ -79,6 +83,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   socksPort: 0,
   bypassList: [...DEFAULT_BYPASS_LIST],
   maxClients: 2,
+  maxMbps: 0,
   exitListKeys: [...BUILT_IN_EXIT_LIST_KEYS],
 });
 
@@ -145,6 +150,25 @@ export function parseMaxClients(value: unknown): number {
   return parseInteger('maxClients', 'The number of people at once', value, 1, MAX_MAX_CLIENTS);
 }
 
+/** Highest bandwidth cap the options accept (Mbit/s): anything above is a typo, and 0 already means no cap. */
+export const MAX_MAX_MBPS = 100_000;
+/** The lowest cap the relay accepts (relay-worker/rate-limit.ts), in Mbit/s. */
+export const MIN_MAX_MBPS = (MIN_RATE_LIMIT_BYTES_PER_SECOND * 8) / 1e6;
+
+/** The bandwidth cap in bytes a second, as the relay worker takes it (0 = none). */
+export function capBytesPerSecond(maxMbps: number): number {
+  return Math.round((maxMbps * 1e6) / 8);
+}
+
+export function parseMaxMbps(value: unknown): number {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value.trim()) : value;
+  const fine = typeof number === 'number' && Number.isFinite(number) && (number === 0 || (number >= MIN_MAX_MBPS && number <= MAX_MAX_MBPS));
+  if (!fine) {
+    throw new SettingsError('maxMbps', `The bandwidth cap must be 0 (no cap) or a number of Mbit/s from ${MIN_MAX_MBPS} to ${MAX_MAX_MBPS}, like 5 or 0.5.`);
+  }
+  return number;
+}
+
 /** `address/prefix` as Chromium's bypass rules take it: IPv4 with a prefix up to 32, IPv6 (no brackets) up to 128. */
 function isAddressRange(entry: string): boolean {
   const slash = entry.lastIndexOf('/');
@@ -194,6 +218,7 @@ const PARSERS: { [K in SettingsKey]: (value: unknown) => Settings[K] } = {
   socksPort: parseSocksPort,
   bypassList: parseBypassList,
   maxClients: parseMaxClients,
+  maxMbps: parseMaxMbps,
   exitListKeys: parseExitListKeys,
 };
 
@@ -220,6 +245,7 @@ export function settingsToForm(settings: Settings): SettingsForm {
     socksPort: String(settings.socksPort),
     bypassList: settings.bypassList.join('\n'),
     maxClients: String(settings.maxClients),
+    maxMbps: String(settings.maxMbps),
     exitListKeys: settings.exitListKeys.join('\n'),
   };
 }

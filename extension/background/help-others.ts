@@ -8,7 +8,7 @@ import type { HelpOthersState } from '../../protocol/extension-state.ts';
 import type { RelayStatus } from '../../protocol/relay-status.ts';
 import type { OffscreenMessage } from '../messages.ts';
 import type { Pairings } from '../pairings.ts';
-import type { Settings } from '../settings.ts';
+import { capBytesPerSecond, type Settings } from '../settings.ts';
 import { applyRelayStatus, initialHelpOthersState } from '../ui-state.ts';
 
 export interface HelpOthersDeps {
@@ -76,6 +76,7 @@ export class HelpOthers {
         type: 'help-start',
         brokerUrl: settings.brokerUrl,
         maxClients: settings.maxClients,
+        maxBytesPerSecond: capBytesPerSecond(settings.maxMbps),
         exitListKeys: settings.exitListKeys,
         pairingTokens: pairings.made.map((made) => made.token),
       });

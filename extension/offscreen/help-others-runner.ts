@@ -9,6 +9,8 @@ import { createRelayWorkerConfig, type RelayStatus, RelayWorker } from '../../re
 export interface HelpOthersConfig {
   brokerUrl: string;
   maxClients: number;
+  /** Bytes a second for everything relayed; 0 = no cap. */
+  maxBytesPerSecond: number;
   exitListKeys: readonly string[];
   pairingTokens: readonly string[];
 }
@@ -25,6 +27,7 @@ export class HelpOthersRunner {
       this.running !== undefined &&
       this.running.brokerUrl === config.brokerUrl &&
       this.running.maxClients === config.maxClients &&
+      this.running.maxBytesPerSecond === config.maxBytesPerSecond &&
       this.running.exitListKeys.join() === config.exitListKeys.join()
     ) {
       this.setPairingTokens(config.pairingTokens);
@@ -38,6 +41,7 @@ export class HelpOthersRunner {
         brokerUrl: config.brokerUrl,
         kind: 'extension',
         maxClients: config.maxClients,
+        maxBytesPerSecond: config.maxBytesPerSecond,
         exitListKeys: config.exitListKeys,
         pairingTokens: config.pairingTokens,
       }),

@@ -22,6 +22,7 @@ function handle(message: OffscreenMessage): void {
       helpOthers.start({
         brokerUrl: message.brokerUrl,
         maxClients: message.maxClients,
+        maxBytesPerSecond: message.maxBytesPerSecond,
         exitListKeys: message.exitListKeys,
         pairingTokens: message.pairingTokens,
       });

@@ -107,6 +107,12 @@ function Options() {
         />
         <Field name="maxClients" label="Most people at once" hint="How many people Help others relays for at the same time (1–32)." {...props} />
         <Field
+          name="maxMbps"
+          label="Bandwidth cap (Mbit/s)"
+          hint="Most Help others may use, for everyone it helps together, both ways. 0 means no cap; the lowest cap is 0.27."
+          {...props}
+        />
+        <Field
           name="exitListKeys"
           label="Exit-list keys"
           hint="The network operator's keys, one per line. Ferry uses only exits from a list signed by one of them, so a broker cannot slip in an exit of its own."

@@ -63,12 +63,21 @@ describe('offscreen messages', () => {
     assert.deepEqual(parseOffscreenMessage(clientStart), clientStart);
     const key = 'A'.repeat(43);
     assert.deepEqual(
-      parseOffscreenMessage({ target: 'offscreen', type: 'help-start', brokerUrl: 'https://b.example', maxClients: 2, exitListKeys: [key], pairingTokens: [] }),
+      parseOffscreenMessage({
+        target: 'offscreen',
+        type: 'help-start',
+        brokerUrl: 'https://b.example',
+        maxClients: 2,
+        maxBytesPerSecond: 125_000,
+        exitListKeys: [key],
+        pairingTokens: [],
+      }),
       {
         target: 'offscreen',
         type: 'help-start',
         brokerUrl: 'https://b.example',
         maxClients: 2,
+        maxBytesPerSecond: 125_000,
         exitListKeys: [key],
         pairingTokens: [],
       },
@@ -81,10 +90,12 @@ describe('offscreen messages', () => {
       { ...clientStart, brokerUrl: 'ws://127.0.0.1:8787' },
       { ...clientStart, token: '' },
       { ...clientStart, exit: { id: 'x' } },
-      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 0, exitListKeys: [] },
-      { target: 'offscreen', type: 'help-start', brokerUrl: 'file:///etc/passwd', maxClients: 1, exitListKeys: [] },
-      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, exitListKeys: ['short'] },
-      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1 },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 0, maxBytesPerSecond: 0, exitListKeys: [] },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'file:///etc/passwd', maxClients: 1, maxBytesPerSecond: 0, exitListKeys: [] },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, maxBytesPerSecond: 0, exitListKeys: ['short'] },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, maxBytesPerSecond: 0 },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, maxBytesPerSecond: -1, exitListKeys: [] },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, exitListKeys: [] },
     ]) {
       assert.throws(() => parseOffscreenMessage(bad), MessageFormatError, JSON.stringify(bad));
     }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  capBytesPerSecond,
   DEFAULT_SETTINGS,
   parseBrokerUrl,
   parseBypassList,
@@ -32,6 +33,7 @@ describe('stored settings', () => {
       socksPort: 0,
       bypassList: [...LOCAL_AND_PRIVATE],
       maxClients: 2,
+      maxMbps: 0,
       exitListKeys: [],
     });
   });
@@ -42,6 +44,7 @@ describe('stored settings', () => {
       socksPort: 1080,
       bypassList: ['<-loopback>'],
       maxClients: 5,
+      maxMbps: 2.5,
       exitId: 'x',
     });
     assert.deepEqual(settings, {
@@ -50,6 +53,7 @@ describe('stored settings', () => {
       socksPort: 1080,
       bypassList: ['<-loopback>'],
       maxClients: 5,
+      maxMbps: 2.5,
       exitListKeys: [],
     });
     parseStoredSettings({}).bypassList.push('evil');
@@ -63,6 +67,11 @@ describe('stored settings', () => {
       ['socksPort', 1.5],
       ['maxClients', 0],
       ['maxClients', 33],
+      ['maxMbps', -1],
+      ['maxMbps', 0.1],
+      ['maxMbps', 'fast'],
+      ['maxMbps', Number.NaN],
+      ['maxMbps', 1e6],
       ['bypassList', 'not a list with spaces'],
       ['bypassList', [1, 2]],
       ['exitId', 42],
@@ -119,17 +128,28 @@ describe('options form', () => {
   });
 
   test('a valid form round-trips through settingsToForm', () => {
-    const form = settingsToForm({ ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4 });
+    const form = settingsToForm({ ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4, maxMbps: 0.5 });
     const result = parseSettingsForm(form);
     assert.equal(result.ok, true);
-    assert.deepEqual(result.ok && result.settings, { ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4 });
+    assert.deepEqual(result.ok && result.settings, { ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4, maxMbps: 0.5 });
+    assert.equal(capBytesPerSecond(0.5), 62_500, 'the cap the relay worker gets, in bytes a second');
+    assert.equal(capBytesPerSecond(0), 0, 'no cap');
   });
 
   test('every bad field gets its own message; good fields get none', () => {
-    const result = parseSettingsForm({ brokerUrl: 'ftp://x', exitId: 'a', socksPort: 'abc', bypassList: 'ok', maxClients: '99', exitListKeys: '' });
+    const result = parseSettingsForm({
+      brokerUrl: 'ftp://x',
+      exitId: 'a',
+      socksPort: 'abc',
+      bypassList: 'ok',
+      maxClients: '99',
+      maxMbps: '0.1',
+      exitListKeys: '',
+    });
     assert.equal(result.ok, false);
     if (result.ok) return;
-    assert.deepEqual(Object.keys(result.errors).sort(), ['brokerUrl', 'maxClients', 'socksPort']);
+    assert.deepEqual(Object.keys(result.errors).sort(), ['brokerUrl', 'maxClients', 'maxMbps', 'socksPort']);
+    assert.match(result.errors.maxMbps ?? '', /0 \(no cap\) or a number of Mbit\/s from 0\.262144/);
     assert.match(result.errors.brokerUrl ?? '', /http:\/\/ or https:\/\//);
     assert.match(result.errors.maxClients ?? '', /1 to 32/);
   });
