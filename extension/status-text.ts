@@ -47,6 +47,8 @@ export function helpOthersStatusText(state: HelpOthersState): string {
       return state.clientsNow === 1 ? 'Helping 1 person' : `Helping ${state.clientsNow} people`;
     case 'broker-unreachable':
       return 'Cannot reach the network, retrying…';
+    case 'paused':
+      return 'Paused by a limit you set';
     case 'failed':
       return `Could not start: ${state.lastError || 'unknown error'}`;
   }

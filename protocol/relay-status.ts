@@ -13,9 +13,10 @@ import { type Fail, isRecord, optionalText, requireCount, requireOneOf } from '.
  * - waiting: connected to the broker, waiting for someone who needs help;
  * - relaying: relaying for at least one person right now;
  * - broker-unreachable: the broker cannot be reached; retrying with growing delays;
+ * - paused: a limit the volunteer set holds it (the monthly data cap): not connected, until `pausedUntil`;
  * - stopped: not relaying and not connected (never started, or stopped).
  */
-export const RELAY_STATES = ['connecting', 'waiting', 'relaying', 'broker-unreachable', 'stopped'] as const;
+export const RELAY_STATES = ['connecting', 'waiting', 'relaying', 'broker-unreachable', 'paused', 'stopped'] as const;
 export type RelayState = (typeof RELAY_STATES)[number];
 
 export interface RelayStatus {
@@ -30,6 +31,9 @@ export interface RelayStatus {
   bytesExitToClient: number;
   /** The most recent problem, in words a volunteer can act on. */
   lastError?: string;
+  /** While paused: which limit, in words, and when it lifts (ms since the epoch). */
+  pausedBy?: string;
+  pausedUntil?: number;
 }
 
 /** Longest lastError kept from a report (characters). */
@@ -53,5 +57,7 @@ export function parseRelayStatus(value: unknown): RelayStatus {
     bytesExitToClient: requireCount(value.bytesExitToClient, '"bytesExitToClient"', fail),
   };
   if (value.lastError !== undefined) status.lastError = optionalText(value.lastError, '"lastError"', MAX_RELAY_ERROR_CHARS, fail);
+  if (value.pausedBy !== undefined) status.pausedBy = optionalText(value.pausedBy, '"pausedBy"', MAX_RELAY_ERROR_CHARS, fail);
+  if (value.pausedUntil !== undefined) status.pausedUntil = requireCount(value.pausedUntil, '"pausedUntil"', fail);
   return status;
 }

@@ -59,6 +59,11 @@ export interface RelayWorkerConfig {
    * default, is no cap; otherwise at least MIN_RATE_LIMIT_BYTES_PER_SECOND (256 kbit/s).
    */
   maxBytesPerSecond: number;
+  /**
+   * The monthly data cap: bytes relayed (both directions) per calendar month, UTC (monthly-cap.ts); at it the
+   * volunteer pauses until the month ends. 0, the default, is no cap; otherwise at least 1 MiB.
+   */
+  monthlyDataCapBytes: number;
   /** Longest wait for the broker's welcome after starting to connect (ms). Default 10_000. */
   brokerConnectTimeoutMs: number;
   /** First delay before reconnecting to the broker (ms); doubles after each failure. Default 1_000. */
@@ -81,6 +86,7 @@ export const DEFAULT_RELAY_WORKER_CONFIG = {
   exitOpenTimeoutMs: 10_000,
   maxBufferedBytes: 16 * 1024 * 1024,
   maxBytesPerSecond: 0,
+  monthlyDataCapBytes: 0,
   brokerConnectTimeoutMs: 10_000,
   brokerReconnectDelayMs: 1_000,
   brokerReconnectMaxDelayMs: 60_000,
@@ -104,6 +110,7 @@ const FIELD_UNITS: Partial<Record<keyof RelayWorkerConfig, string>> = {
   maxPersonalClients: 'clients',
   maxBufferedBytes: 'bytes',
   maxBytesPerSecond: 'bytes a second',
+  monthlyDataCapBytes: 'bytes',
   answerTimeoutMs: 'ms',
   dataChannelOpenTimeoutMs: 'ms',
   exitOpenTimeoutMs: 'ms',
@@ -148,6 +155,7 @@ export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
       exitOpenTimeoutMs: [1, MAX_CONFIG_DELAY_MS],
       maxBufferedBytes: [MAX_RECORD_BYTES, MAX_BUFFERED_BYTES_LIMIT],
       maxBytesPerSecond: [0, Number.MAX_SAFE_INTEGER],
+      monthlyDataCapBytes: [0, Number.MAX_SAFE_INTEGER],
       brokerConnectTimeoutMs: [1, MAX_CONFIG_DELAY_MS],
       brokerReconnectDelayMs: [1, MAX_CONFIG_DELAY_MS],
       brokerReconnectMaxDelayMs: [1, MAX_CONFIG_DELAY_MS],
@@ -166,6 +174,9 @@ export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
       'maxBytesPerSecond',
       `must be 0 (no cap) or at least ${MIN_RATE_LIMIT_BYTES_PER_SECOND} bytes a second (256 kbit/s): below it one full tunnel record would take over 8 s`,
     );
+  }
+  if (config.monthlyDataCapBytes !== 0 && config.monthlyDataCapBytes < 1024 * 1024) {
+    throw new RelayWorkerConfigError('monthlyDataCapBytes', 'must be 0 (no cap) or at least 1 MiB (1048576 bytes)');
   }
   if (config.brokerReconnectMaxDelayMs < config.brokerReconnectDelayMs) {
     throw new RelayWorkerConfigError('brokerReconnectMaxDelayMs', 'must be at least brokerReconnectDelayMs');

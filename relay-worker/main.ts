@@ -8,7 +8,7 @@ import { DEFAULT_NAT_DISCOVERY_TIMEOUT_MS, measureNatClassOrUnknown, NatDiscover
 import type { RelayState } from '../protocol/relay-status.ts';
 import { MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass } from '../protocol/signaling.ts';
 import { createRelayWorkerConfig, DEFAULT_RELAY_WORKER_CONFIG, type RelayWorkerOptions } from './config.ts';
-import { nodeRelayEnvironment } from './node.ts';
+import { fileUsageStore, nodeRelayEnvironment } from './node.ts';
 import { startVolunteerMetricsServer } from './node-metrics.ts';
 import { MIN_RATE_LIMIT_BYTES_PER_SECOND } from './rate-limit.ts';
 import { RelayWorker } from './relay-worker.ts';
@@ -35,6 +35,9 @@ traffic to a Ferry exit. You see neither what they send nor where it goes.
   --personal-slots N most holders of your links helped at once, on top of --max-clients (default ${DEFAULT_RELAY_WORKER_CONFIG.maxPersonalClients})
   --max-mbps R       bandwidth cap in megabits a second, both directions and all people together, e.g. 10 or
                      0.5 (default: none; at least ${(MIN_RATE_LIMIT_BYTES_PER_SECOND * 8) / 1e6})
+  --monthly-cap-gb N stop helping for the rest of the calendar month (UTC) once N gigabytes were relayed, both
+                     directions together (default: none; at least 0.002)
+  --state-file FILE  keep this month's count in FILE, so a restart does not reset it (default: counted per run)
   --summary-every S  print a one-line summary to stderr every S seconds (default ${DEFAULT_SUMMARY_EVERY_SECONDS}; 0 = never)
   --metrics-port N   serve Prometheus metrics at http://HOST:N/metrics (0 = any free port; default: none)
   --metrics-host H   the address for --metrics-port (default 127.0.0.1)
@@ -66,6 +69,8 @@ function parseFlags(argv: string[]) {
         'pairing-token': { type: 'string', multiple: true },
         'personal-slots': { type: 'string' },
         'max-mbps': { type: 'string' },
+        'monthly-cap-gb': { type: 'string' },
+        'state-file': { type: 'string' },
         'summary-every': { type: 'string' },
         'metrics-port': { type: 'string' },
         'metrics-host': { type: 'string' },
@@ -121,12 +126,19 @@ export async function runVolunteer(argv: string[]): Promise<void> {
       `--max-mbps must be at least ${(MIN_RATE_LIMIT_BYTES_PER_SECOND * 8) / 1e6} (one tunnel record would take over 8 s below it), got "${maxMbpsText}"`,
     );
   }
+  const monthlyCapText = values['monthly-cap-gb'];
+  if (monthlyCapText !== undefined && !/^\d+(\.\d+)?$/.test(monthlyCapText)) {
+    throw new VolunteerUsageError(`--monthly-cap-gb must be a number of gigabytes, like 50 or 0.5, got "${monthlyCapText}"`);
+  }
+  const monthlyDataCapBytes = monthlyCapText === undefined ? 0 : Math.round(Number(monthlyCapText) * 1e9);
+  const stateFile = values['state-file'];
   const summaryEverySeconds = wholeNumberFlag(values['summary-every'], '--summary-every', DEFAULT_SUMMARY_EVERY_SECONDS, 24 * 3600);
   const metricsPort = values['metrics-port'] === undefined ? undefined : wholeNumberFlag(values['metrics-port'], '--metrics-port', 0, 65_535);
   const metricsHost = values['metrics-host'] ?? '127.0.0.1';
   const options: RelayWorkerOptions = {
     brokerUrl,
     maxBytesPerSecond,
+    monthlyDataCapBytes,
     kind: 'headless',
     maxClients,
     exitListKeys,
@@ -146,12 +158,18 @@ export async function runVolunteer(argv: string[]): Promise<void> {
   const worker = new RelayWorker({
     config,
     environment: nodeRelayEnvironment(),
+    ...(stateFile === undefined ? {} : { usageStore: fileUsageStore(stateFile) }),
     onStatus: (status) => {
       if (status.state === 'waiting' && !announcedReady) {
         announcedReady = true;
         process.stdout.write(`ferry volunteer: waiting at ${brokerUrl} (pid ${process.pid})\n`);
       } else if (status.state !== lastState && status.state !== 'stopped') {
-        const problem = status.state === 'broker-unreachable' && status.lastError !== undefined ? ` (${status.lastError})` : '';
+        const problem =
+          status.state === 'broker-unreachable' && status.lastError !== undefined
+            ? ` (${status.lastError})`
+            : status.state === 'paused' && status.pausedBy !== undefined
+              ? `: ${status.pausedBy}`
+              : '';
         const people = status.state === 'relaying' ? ` (${status.clientsNow} now, ${status.clientsTotal} in all)` : '';
         process.stderr.write(`ferry volunteer: ${RELAY_STATE_WORDING[status.state]}${people}${problem}\n`);
       }

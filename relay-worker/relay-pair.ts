@@ -29,6 +29,7 @@ export type RelayPairCloseReason =
   | 'buffer-limit'
   | 'send-failed'
   | 'answer-failed'
+  | 'limit'
   | 'stopped';
 
 export type RelayPairConfig = Pick<RelayWorkerConfig, 'iceServers' | 'answerTimeoutMs' | 'dataChannelOpenTimeoutMs' | 'exitOpenTimeoutMs' | 'maxBufferedBytes'>;

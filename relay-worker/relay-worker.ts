@@ -12,6 +12,7 @@ import { BrokerConnection, type BrokerConnectionState } from './broker-connectio
 import type { RelayWorkerConfig } from './config.ts';
 import type { RelayEnvironment } from './environment.ts';
 import { ExitRefusedError, verifyOfferedExit } from './exit-allowlist.ts';
+import { MonthlyDataCap, type UsageStore } from './monthly-cap.ts';
 import { probeNatClass } from './nat-probe-client.ts';
 import { RelayRateLimit } from './rate-limit.ts';
 import { RelayPair, type RelayPairCloseReason } from './relay-pair.ts';
@@ -36,7 +37,14 @@ export interface RelayWorkerInit {
   environment: RelayEnvironment;
   /** Called on every change of state or clients, and at most every TRAFFIC_STATUS_INTERVAL_MS for traffic. */
   onStatus?: (status: RelayStatus) => void;
+  /** Keeps the monthly data cap's count between runs (monthly-cap.ts); without it the count starts at each run. */
+  usageStore?: UsageStore;
+  /** The clock of the monthly cap (ms since the epoch); tests move it. */
+  now?: () => number;
 }
+
+/** Longest single wait while paused (ms): the end of the month is checked again at least this often. */
+const PAUSE_RECHECK_MS = 60 * 60_000;
 
 export class RelayWorker {
   #broker: BrokerConnection | undefined;
@@ -59,10 +67,19 @@ export class RelayWorker {
   #probing = false;
   /** The bandwidth cap every pair shares; undefined without one. */
   readonly #rateLimit: RelayRateLimit | undefined;
+  /** The monthly data cap; undefined without one. */
+  readonly #monthlyCap: MonthlyDataCap | undefined;
+  /** Between start() and stop(). */
+  #running = false;
+  /** While a limit holds the volunteer: which, and until when. */
+  #paused: { by: string; until: number } | undefined;
+  #resumeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly init: RelayWorkerInit) {
     this.#pairingTokens = init.config.pairingTokens;
     this.#rateLimit = init.config.maxBytesPerSecond > 0 ? new RelayRateLimit(init.config.maxBytesPerSecond) : undefined;
+    this.#monthlyCap =
+      init.config.monthlyDataCapBytes > 0 ? new MonthlyDataCap(init.config.monthlyDataCapBytes, init.usageStore, init.now ?? (() => Date.now())) : undefined;
   }
 
   get status(): RelayStatus {
@@ -74,6 +91,10 @@ export class RelayWorker {
       bytesExitToClient: this.#bytesExitToClient,
     };
     if (this.#lastError !== undefined) status.lastError = this.#lastError;
+    if (this.#paused !== undefined) {
+      status.pausedBy = this.#paused.by;
+      status.pausedUntil = this.#paused.until;
+    }
     return status;
   }
 
@@ -99,9 +120,24 @@ export class RelayWorker {
     this.#announceSlots();
   }
 
-  /** Connects to the broker and starts accepting clients. Does nothing if already started. */
+  /** Connects to the broker and starts accepting clients (first checking the monthly cap). Does nothing if already started. */
   start(): void {
-    if (this.#broker !== undefined) return;
+    if (this.#running) return;
+    this.#running = true;
+    const cap = this.#monthlyCap;
+    if (cap === undefined) {
+      this.#connect();
+      return;
+    }
+    this.#report();
+    void cap.restore().then(() => {
+      if (!this.#running || this.#broker !== undefined || this.#paused !== undefined) return;
+      if (cap.reached) this.#pause();
+      else this.#connect();
+    });
+  }
+
+  #connect(): void {
     this.#broker = new BrokerConnection({
       environment: this.init.environment,
       config: this.init.config,
@@ -124,19 +160,58 @@ export class RelayWorker {
 
   /** Closes every pair and the broker connection. The worker may be started again; counters are kept. */
   stop(): void {
-    const broker = this.#broker;
-    if (broker === undefined) return;
-    this.#broker = undefined;
-    broker.stop();
-    for (const pair of [...this.#pairs.keys()]) pair.close('stopped', 'the volunteer stopped relaying');
+    if (!this.#running) return;
+    this.#running = false;
+    this.#paused = undefined;
+    clearTimeout(this.#resumeTimer);
+    this.#resumeTimer = undefined;
+    this.#disconnect('stopped', 'the volunteer stopped relaying');
     clearTimeout(this.#trafficStatusTimer);
     this.#trafficStatusTimer = undefined;
+    void this.#monthlyCap?.flush();
     this.#report();
   }
 
-  #state(): RelayState {
+  /** Leaves the broker and closes every pair. */
+  #disconnect(reason: 'stopped' | 'limit', detail: string): void {
     const broker = this.#broker;
-    if (broker === undefined) return 'stopped';
+    this.#broker = undefined;
+    broker?.stop();
+    for (const pair of [...this.#pairs.keys()]) pair.close(reason, detail);
+  }
+
+  /**
+   * The monthly cap is used up: leave the broker, close every pair (their clients resume through other volunteers)
+   * and wait for the month to end.
+   */
+  #pause(): void {
+    const cap = this.#monthlyCap;
+    if (cap === undefined || this.#paused !== undefined) return;
+    const until = cap.resetsAt;
+    this.#paused = { by: `the monthly data cap (${cap.capBytes} bytes) is used up until ${new Date(until).toISOString().slice(0, 10)}`, until };
+    this.#disconnect('limit', 'the monthly data cap is used up');
+    void cap.flush();
+    this.#waitForResume();
+    this.#report();
+  }
+
+  #waitForResume(): void {
+    const paused = this.#paused;
+    if (paused === undefined) return;
+    const now = (this.init.now ?? Date.now)();
+    if (now >= paused.until && this.#monthlyCap?.reached !== true) {
+      this.#paused = undefined;
+      this.#connect();
+      return;
+    }
+    this.#resumeTimer = setTimeout(() => this.#waitForResume(), Math.min(PAUSE_RECHECK_MS, Math.max(1_000, paused.until - now)));
+  }
+
+  #state(): RelayState {
+    if (!this.#running) return 'stopped';
+    if (this.#paused !== undefined) return 'paused';
+    const broker = this.#broker;
+    if (broker === undefined) return 'connecting';
     if (this.#clientsNow > 0) return 'relaying';
     switch (broker.state) {
       case 'connected':
@@ -243,6 +318,10 @@ export class RelayWorker {
         onRelayed: (direction, byteLength) => {
           if (direction === 'c2e') this.#bytesClientToExit += byteLength;
           else this.#bytesExitToClient += byteLength;
+          if (this.#monthlyCap?.add(byteLength) === true) {
+            this.#pause();
+            return;
+          }
           this.#reportTrafficSoon();
         },
         onClosed: (reason, detail) => {
@@ -286,6 +365,7 @@ export class RelayWorker {
     if (this.#trafficStatusTimer !== undefined) return;
     this.#trafficStatusTimer = setTimeout(() => {
       this.#trafficStatusTimer = undefined;
+      void this.#monthlyCap?.flush();
       this.#report();
     }, TRAFFIC_STATUS_INTERVAL_MS);
   }
@@ -311,6 +391,7 @@ function sameStatus(a: RelayStatus, b: RelayStatus): boolean {
     a.clientsTotal === b.clientsTotal &&
     a.bytesClientToExit === b.bytesClientToExit &&
     a.bytesExitToClient === b.bytesExitToClient &&
-    a.lastError === b.lastError
+    a.lastError === b.lastError &&
+    a.pausedBy === b.pausedBy
   );
 }

@@ -11,6 +11,7 @@ export const RELAY_STATE_WORDING: Readonly<Record<RelayState, string>> = {
   waiting: 'Waiting for someone who needs help',
   relaying: 'Helping someone connect right now',
   'broker-unreachable': 'Cannot reach the Ferry network; retrying',
+  paused: 'Paused by a limit you set',
   stopped: 'Not helping (turned off)',
 };
 
@@ -56,5 +57,6 @@ export function summaryLine(
     previous === undefined || seconds <= 0 ? '' : `, ${formatMegabits((now.bytes - previous.bytes) / seconds)} over the last ${Math.round(seconds)} s`;
   const cap = limits.maxBytesPerSecond > 0 ? `; capped at ${formatMegabits(limits.maxBytesPerSecond)}` : '';
   const problem = status.lastError === undefined ? '' : `; last problem: ${status.lastError}`;
-  return `${RELAY_STATE_WORDING[status.state]}: ${people}; ${bytes}${rate}${cap}${problem}`;
+  const paused = status.pausedBy === undefined ? '' : ` (${status.pausedBy})`;
+  return `${RELAY_STATE_WORDING[status.state]}${paused}: ${people}; ${bytes}${rate}${cap}${problem}`;
 }
