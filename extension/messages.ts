@@ -9,6 +9,7 @@ import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from '../protocol/pairing.t
 import { parseRelayStatus, type RelayStatus, RelayStatusFormatError } from '../protocol/relay-status.ts';
 import { type ExitInfo, NAT_CLASSES, type NatClass, parseExitInfo, requireStunUrls, SignalingFormatError } from '../protocol/signaling.ts';
 import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requireText, requireUrl } from '../protocol/validate.ts';
+import type { MonthlyUsage } from '../relay-worker/monthly-cap.ts';
 import { parseExitListKeys, SettingsError } from './settings.ts';
 import type { ClientPathEvent } from './ui-state.ts';
 
@@ -21,7 +22,9 @@ export type BackgroundMessage =
   | { target: 'background'; type: 'client-path'; event: ClientPathEvent }
   | { target: 'background'; type: 'client-session'; session: SessionReport }
   /** From the content script on a pairing link page: `link` is the page's address, token in the fragment. */
-  | { target: 'background'; type: 'add-pairing'; link: string };
+  | { target: 'background'; type: 'add-pairing'; link: string }
+  /** From the offscreen document: this month's count of the monthly data cap, to keep across restarts. */
+  | { target: 'background'; type: 'help-usage'; usage: MonthlyUsage };
 
 // ---- to the offscreen document ----
 export interface HelpStartMessage {
@@ -31,6 +34,10 @@ export interface HelpStartMessage {
   maxClients: number;
   /** The bandwidth cap (relay-worker/rate-limit.ts), bytes a second; 0 = none. */
   maxBytesPerSecond: number;
+  /** The monthly data cap (relay-worker/monthly-cap.ts), bytes; 0 = none. */
+  monthlyDataCapBytes: number;
+  /** The count the cap kept from earlier runs (the background stores it), if any. */
+  usage?: MonthlyUsage;
   /** The operator keys the volunteer checks the broker's exit list with (settings.ts). */
   exitListKeys: string[];
   /** Tokens of the links made for friends (pairings.ts); the relay worker registers their ids only. */
@@ -163,6 +170,8 @@ export function parseBackgroundMessage(value: unknown): BackgroundMessage {
       return { target: 'background', type: 'client-session', session: nested('session', () => parseSessionReport(value.session)) };
     case 'add-pairing':
       return { target: 'background', type: 'add-pairing', link: url(value, 'link', ['http:', 'https:']) };
+    case 'help-usage':
+      return { target: 'background', type: 'help-usage', usage: nested('usage', () => parseMonthlyUsage(value.usage)) };
     default:
       throw new MessageFormatError(`unknown service worker message type ${JSON.stringify(value.type)}`);
   }
@@ -180,6 +189,8 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
         brokerUrl: url(value, 'brokerUrl', ['http:', 'https:']),
         maxClients,
         maxBytesPerSecond: count(value, 'maxBytesPerSecond'),
+        monthlyDataCapBytes: count(value, 'monthlyDataCapBytes'),
+        ...(value.usage === undefined ? {} : { usage: nested('usage', () => parseMonthlyUsage(value.usage)) }),
         exitListKeys: nested('exitListKeys', () => parseExitListKeys(value.exitListKeys)),
         pairingTokens: pairingTokens(value),
       };
@@ -214,4 +225,11 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
     default:
       throw new MessageFormatError(`unknown offscreen message type ${JSON.stringify(value.type)}`);
   }
+}
+
+/** A stored or reported count of the monthly data cap: {month: 'YYYY-MM', bytes}. Throws MessageFormatError. */
+export function parseMonthlyUsage(value: unknown): MonthlyUsage {
+  if (!isRecord(value)) throw new MessageFormatError('a monthly usage must be an object');
+  if (typeof value.month !== 'string' || !/^\d{4}-(0[1-9]|1[0-2])$/.test(value.month)) throw new MessageFormatError('"month" must be YYYY-MM');
+  return { month: value.month, bytes: count(value, 'bytes') };
 }

@@ -11,6 +11,7 @@
  * | `bypassList` | string[] | DEFAULT_BYPASS_LIST: loopback, plain host names, private ranges | hosts the browser reaches directly |
  * | `maxClients` | number   | `2`                                            | most people "Help others" relays for at once    |
  * | `maxMbps`    | number   | `0` = no cap                                   | bandwidth cap of "Help others", Mbit/s          |
+ * | `monthlyCapGb` | number | `0` = no cap                                   | "Help others" pauses after this many GB a month |
  * | `exitListKeys` | string[] | BUILT_IN_EXIT_LIST_KEYS (set at build time)  | operator keys the exit list must be signed by   |
  *
  * Pure: parsing and validation only; the chrome.storage calls live in the entry points.
@@ -29,11 +30,13 @@ export interface Settings {
   maxClients: number;
   /** Bandwidth cap of Help others in megabits a second, every person and both directions together; 0 = none. */
   maxMbps: number;
+  /** Monthly data cap of Help others in gigabytes (10^9 bytes) a calendar month, UTC; 0 = none. */
+  monthlyCapGb: number;
   /** The network operator's exit-list keys (Ed25519, base64url): exits come only from a list one of them signed. */
   exitListKeys: string[];
 }
 
-export const SETTINGS_KEYS = ['brokerUrl', 'exitId', 'socksPort', 'bypassList', 'maxClients', 'maxMbps', 'exitListKeys'] as const;
+export const SETTINGS_KEYS = ['brokerUrl', 'exitId', 'socksPort', 'bypassList', 'maxClients', 'maxMbps', 'monthlyCapGb', 'exitListKeys'] as const;
 export type SettingsKey = (typeof SETTINGS_KEYS)[number];
 
 /**
@@ -84,6 +87,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   bypassList: [...DEFAULT_BYPASS_LIST],
   maxClients: 2,
   maxMbps: 0,
+  monthlyCapGb: 0,
   exitListKeys: [...BUILT_IN_EXIT_LIST_KEYS],
 });
 
@@ -155,6 +159,22 @@ export const MAX_MAX_MBPS = 100_000;
 /** The lowest cap the relay accepts (relay-worker/rate-limit.ts), in Mbit/s. */
 export const MIN_MAX_MBPS = (MIN_RATE_LIMIT_BYTES_PER_SECOND * 8) / 1e6;
 
+/** Highest monthly cap the options accept (GB); 0 already means none. */
+export const MAX_MONTHLY_CAP_GB = 1_000_000;
+
+/** The monthly cap in bytes, as the relay worker takes it (0 = none). */
+export function monthlyCapBytes(monthlyCapGb: number): number {
+  return Math.round(monthlyCapGb * 1e9);
+}
+
+export function parseMonthlyCapGb(value: unknown): number {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value.trim()) : value;
+  // At least 0.002 GB: the relay core's floor is 1 MiB.
+  const fine = typeof number === 'number' && Number.isFinite(number) && (number === 0 || (number >= 0.002 && number <= MAX_MONTHLY_CAP_GB));
+  if (!fine) throw new SettingsError('monthlyCapGb', `The monthly cap must be 0 (no cap) or a number of GB from 0.002 to ${MAX_MONTHLY_CAP_GB}, like 50.`);
+  return number;
+}
+
 /** The bandwidth cap in bytes a second, as the relay worker takes it (0 = none). */
 export function capBytesPerSecond(maxMbps: number): number {
   return Math.round((maxMbps * 1e6) / 8);
@@ -219,6 +239,7 @@ const PARSERS: { [K in SettingsKey]: (value: unknown) => Settings[K] } = {
   bypassList: parseBypassList,
   maxClients: parseMaxClients,
   maxMbps: parseMaxMbps,
+  monthlyCapGb: parseMonthlyCapGb,
   exitListKeys: parseExitListKeys,
 };
 
@@ -246,6 +267,7 @@ export function settingsToForm(settings: Settings): SettingsForm {
     bypassList: settings.bypassList.join('\n'),
     maxClients: String(settings.maxClients),
     maxMbps: String(settings.maxMbps),
+    monthlyCapGb: String(settings.monthlyCapGb),
     exitListKeys: settings.exitListKeys.join('\n'),
   };
 }

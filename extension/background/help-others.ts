@@ -6,14 +6,18 @@
 
 import type { HelpOthersState } from '../../protocol/extension-state.ts';
 import type { RelayStatus } from '../../protocol/relay-status.ts';
+import type { MonthlyUsage } from '../../relay-worker/monthly-cap.ts';
 import type { OffscreenMessage } from '../messages.ts';
 import type { Pairings } from '../pairings.ts';
-import { capBytesPerSecond, type Settings } from '../settings.ts';
+import { capBytesPerSecond, monthlyCapBytes, type Settings } from '../settings.ts';
 import { applyRelayStatus, initialHelpOthersState } from '../ui-state.ts';
 
 export interface HelpOthersDeps {
   loadSettings(): Promise<Settings>;
   loadPairings(): Promise<Pairings>;
+  /** The monthly cap's count kept from earlier runs, and keeping the latest one (chrome.storage.local). */
+  loadUsage(): Promise<MonthlyUsage | undefined>;
+  saveUsage(usage: MonthlyUsage): Promise<void>;
   offscreen: { acquire(): Promise<void>; release(): Promise<void>; send(message: OffscreenMessage): Promise<void> };
   updateState(change: (state: HelpOthersState) => HelpOthersState): Promise<unknown>;
   log(message: string, error?: unknown): void;
@@ -57,6 +61,11 @@ export class HelpOthers {
       .catch((error) => this.deps.log('help-pairings not delivered', error));
   }
 
+  /** The relay's monthly count changed: kept, so a browser restart does not reset the cap. */
+  async onUsage(usage: MonthlyUsage): Promise<void> {
+    await this.deps.saveUsage(usage).catch((error) => this.deps.log('could not keep the monthly data count', error));
+  }
+
   async onRelayStatus(status: RelayStatus): Promise<void> {
     await this.deps.updateState((state) => applyRelayStatus(state, status));
   }
@@ -68,6 +77,7 @@ export class HelpOthers {
     try {
       const settings = await this.deps.loadSettings();
       const pairings = await this.deps.loadPairings();
+      const usage = await this.deps.loadUsage().catch(() => undefined);
       if (generation !== this.generation) return;
       await this.deps.offscreen.acquire();
       if (generation !== this.generation) return;
@@ -77,6 +87,8 @@ export class HelpOthers {
         brokerUrl: settings.brokerUrl,
         maxClients: settings.maxClients,
         maxBytesPerSecond: capBytesPerSecond(settings.maxMbps),
+        monthlyDataCapBytes: monthlyCapBytes(settings.monthlyCapGb),
+        ...(usage === undefined ? {} : { usage }),
         exitListKeys: settings.exitListKeys,
         pairingTokens: pairings.made.map((made) => made.token),
       });

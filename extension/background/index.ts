@@ -4,8 +4,9 @@
  */
 
 import type { UiState } from '../../protocol/extension-state.ts';
+import type { MonthlyUsage } from '../../relay-worker/monthly-cap.ts';
 import { fetchExitList } from '../broker-exits.ts';
-import { type BackgroundMessage, messageTarget, parseBackgroundMessage } from '../messages.ts';
+import { type BackgroundMessage, messageTarget, parseBackgroundMessage, parseMonthlyUsage } from '../messages.ts';
 import { PAIRINGS_STORAGE_KEY, type Pairings, parseStoredPairings } from '../pairings.ts';
 import { parseStoredSettings, SETTINGS_KEYS, type Settings } from '../settings.ts';
 import { initialProxyMeState, isProxyMeStopped } from '../ui-state.ts';
@@ -28,6 +29,19 @@ function log(message: string, error?: unknown): void {
 
 async function loadSettings(): Promise<Settings> {
   return parseStoredSettings(await chrome.storage.local.get([...SETTINGS_KEYS]));
+}
+
+/** Where the monthly data cap's count of Help others is kept between runs (chrome.storage.local). */
+const HELP_USAGE_STORAGE_KEY = 'helpOthersUsage';
+
+async function loadUsage(): Promise<MonthlyUsage | undefined> {
+  const stored: unknown = (await chrome.storage.local.get(HELP_USAGE_STORAGE_KEY))[HELP_USAGE_STORAGE_KEY];
+  if (stored === undefined) return undefined;
+  try {
+    return parseMonthlyUsage(stored);
+  } catch {
+    return undefined; // an unreadable count starts afresh
+  }
 }
 
 async function loadPairings(): Promise<Pairings> {
@@ -60,6 +74,8 @@ const proxyMe = new ProxyMe({
 const helpOthers = new HelpOthers({
   loadSettings,
   loadPairings,
+  loadUsage,
+  saveUsage: (usage) => chrome.storage.local.set({ [HELP_USAGE_STORAGE_KEY]: usage }),
   offscreen: {
     acquire: () => offscreen.acquire('help-others'),
     release: () => offscreen.release('help-others'),
@@ -120,6 +136,8 @@ async function handle(message: BackgroundMessage): Promise<void> {
       return proxyMe.onClientSession(message.session);
     case 'add-pairing':
       return pairingLinks.add(message.link);
+    case 'help-usage':
+      return helpOthers.onUsage(message.usage);
   }
 }
 

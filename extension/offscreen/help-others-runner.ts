@@ -5,12 +5,17 @@
 
 import { browserRelayEnvironment } from '../../relay-worker/browser.ts';
 import { createRelayWorkerConfig, type RelayStatus, RelayWorker } from '../../relay-worker/index.ts';
+import type { MonthlyUsage } from '../../relay-worker/monthly-cap.ts';
 
 export interface HelpOthersConfig {
   brokerUrl: string;
   maxClients: number;
   /** Bytes a second for everything relayed; 0 = no cap. */
   maxBytesPerSecond: number;
+  /** Bytes a calendar month; 0 = no cap. */
+  monthlyDataCapBytes: number;
+  /** The monthly count kept from earlier runs. */
+  usage?: MonthlyUsage | undefined;
   exitListKeys: readonly string[];
   pairingTokens: readonly string[];
 }
@@ -19,7 +24,10 @@ export class HelpOthersRunner {
   private worker: RelayWorker | undefined;
   private running: HelpOthersConfig | undefined;
 
-  constructor(private readonly onStatus: (status: RelayStatus) => void) {}
+  constructor(
+    private readonly onStatus: (status: RelayStatus) => void,
+    private readonly saveUsage: (usage: MonthlyUsage) => void,
+  ) {}
 
   /** Starts relaying; a second start with the same settings is ignored, with other settings it restarts. */
   start(config: HelpOthersConfig): void {
@@ -28,6 +36,7 @@ export class HelpOthersRunner {
       this.running.brokerUrl === config.brokerUrl &&
       this.running.maxClients === config.maxClients &&
       this.running.maxBytesPerSecond === config.maxBytesPerSecond &&
+      this.running.monthlyDataCapBytes === config.monthlyDataCapBytes &&
       this.running.exitListKeys.join() === config.exitListKeys.join()
     ) {
       this.setPairingTokens(config.pairingTokens);
@@ -42,10 +51,13 @@ export class HelpOthersRunner {
         kind: 'extension',
         maxClients: config.maxClients,
         maxBytesPerSecond: config.maxBytesPerSecond,
+        monthlyDataCapBytes: config.monthlyDataCapBytes,
         exitListKeys: config.exitListKeys,
         pairingTokens: config.pairingTokens,
       }),
       environment: browserRelayEnvironment(),
+      // The offscreen document has no chrome.storage: the count comes in help-start and goes back to the service worker.
+      usageStore: { load: async () => config.usage, save: async (usage) => this.saveUsage(usage) },
       onStatus: (status) => {
         if (worker === this.worker) this.onStatus(status);
       },

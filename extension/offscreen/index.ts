@@ -13,7 +13,10 @@ function report(message: BackgroundMessage): void {
   chrome.runtime.sendMessage(message).catch(() => undefined);
 }
 
-const helpOthers = new HelpOthersRunner((status: RelayStatus) => report({ target: 'background', type: 'relay-status', status }));
+const helpOthers = new HelpOthersRunner(
+  (status: RelayStatus) => report({ target: 'background', type: 'relay-status', status }),
+  (usage) => report({ target: 'background', type: 'help-usage', usage }),
+);
 let clientPath: ClientPath | undefined;
 
 function handle(message: OffscreenMessage): void {
@@ -23,6 +26,8 @@ function handle(message: OffscreenMessage): void {
         brokerUrl: message.brokerUrl,
         maxClients: message.maxClients,
         maxBytesPerSecond: message.maxBytesPerSecond,
+        monthlyDataCapBytes: message.monthlyDataCapBytes,
+        usage: message.usage,
         exitListKeys: message.exitListKeys,
         pairingTokens: message.pairingTokens,
       });

@@ -113,6 +113,12 @@ function Options() {
           {...props}
         />
         <Field
+          name="monthlyCapGb"
+          label="Monthly data cap (GB)"
+          hint="Help others pauses for the rest of the month (UTC) once it has relayed this much, both ways together. 0 means no cap."
+          {...props}
+        />
+        <Field
           name="exitListKeys"
           label="Exit-list keys"
           hint="The network operator's keys, one per line. Ferry uses only exits from a list signed by one of them, so a broker cannot slip in an exit of its own."

@@ -69,6 +69,8 @@ describe('offscreen messages', () => {
         brokerUrl: 'https://b.example',
         maxClients: 2,
         maxBytesPerSecond: 125_000,
+        monthlyDataCapBytes: 0,
+        usage: { month: '2026-11', bytes: 12 },
         exitListKeys: [key],
         pairingTokens: [],
       }),
@@ -78,6 +80,8 @@ describe('offscreen messages', () => {
         brokerUrl: 'https://b.example',
         maxClients: 2,
         maxBytesPerSecond: 125_000,
+        monthlyDataCapBytes: 0,
+        usage: { month: '2026-11', bytes: 12 },
         exitListKeys: [key],
         pairingTokens: [],
       },
@@ -90,11 +94,29 @@ describe('offscreen messages', () => {
       { ...clientStart, brokerUrl: 'ws://127.0.0.1:8787' },
       { ...clientStart, token: '' },
       { ...clientStart, exit: { id: 'x' } },
-      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 0, maxBytesPerSecond: 0, exitListKeys: [] },
-      { target: 'offscreen', type: 'help-start', brokerUrl: 'file:///etc/passwd', maxClients: 1, maxBytesPerSecond: 0, exitListKeys: [] },
-      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, maxBytesPerSecond: 0, exitListKeys: ['short'] },
-      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, maxBytesPerSecond: 0 },
-      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, maxBytesPerSecond: -1, exitListKeys: [] },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 0, maxBytesPerSecond: 0, monthlyDataCapBytes: 0, exitListKeys: [] },
+      {
+        target: 'offscreen',
+        type: 'help-start',
+        brokerUrl: 'file:///etc/passwd',
+        maxClients: 1,
+        maxBytesPerSecond: 0,
+        monthlyDataCapBytes: 0,
+        exitListKeys: [],
+      },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, maxBytesPerSecond: 0, monthlyDataCapBytes: 0, exitListKeys: ['short'] },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, maxBytesPerSecond: 0, monthlyDataCapBytes: 0 },
+      { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, maxBytesPerSecond: -1, monthlyDataCapBytes: 0, exitListKeys: [] },
+      {
+        target: 'offscreen',
+        type: 'help-start',
+        brokerUrl: 'http://b',
+        maxClients: 1,
+        maxBytesPerSecond: 0,
+        monthlyDataCapBytes: 0,
+        usage: { month: '2026-13', bytes: 1 },
+        exitListKeys: [],
+      },
       { target: 'offscreen', type: 'help-start', brokerUrl: 'http://b', maxClients: 1, exitListKeys: [] },
     ]) {
       assert.throws(() => parseOffscreenMessage(bad), MessageFormatError, JSON.stringify(bad));
@@ -142,4 +164,12 @@ describe('stored UI state', () => {
     );
     assert.throws(() => parseUiState({ ...state, proxyMe: { ...state.proxyMe, webRtcGuard: 'maybe' } }), ExtensionStateFormatError);
   });
+});
+
+test('help-usage carries the monthly count to the service worker; a malformed count is refused', () => {
+  const message = { target: 'background', type: 'help-usage', usage: { month: '2026-11', bytes: 5_000_000 } };
+  assert.deepEqual(parseBackgroundMessage(message), message);
+  for (const usage of [{ month: '2026-1', bytes: 1 }, { month: '2026-11', bytes: -1 }, { month: '2026-11' }, 'lots', null]) {
+    assert.throws(() => parseBackgroundMessage({ ...message, usage }), MessageFormatError, JSON.stringify(usage));
+  }
 });

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import {
   capBytesPerSecond,
   DEFAULT_SETTINGS,
+  monthlyCapBytes,
   parseBrokerUrl,
   parseBypassList,
   parseSettingsForm,
@@ -34,6 +35,7 @@ describe('stored settings', () => {
       bypassList: [...LOCAL_AND_PRIVATE],
       maxClients: 2,
       maxMbps: 0,
+      monthlyCapGb: 0,
       exitListKeys: [],
     });
   });
@@ -45,6 +47,7 @@ describe('stored settings', () => {
       bypassList: ['<-loopback>'],
       maxClients: 5,
       maxMbps: 2.5,
+      monthlyCapGb: 50,
       exitId: 'x',
     });
     assert.deepEqual(settings, {
@@ -54,6 +57,7 @@ describe('stored settings', () => {
       bypassList: ['<-loopback>'],
       maxClients: 5,
       maxMbps: 2.5,
+      monthlyCapGb: 50,
       exitListKeys: [],
     });
     parseStoredSettings({}).bypassList.push('evil');
@@ -72,6 +76,9 @@ describe('stored settings', () => {
       ['maxMbps', 'fast'],
       ['maxMbps', Number.NaN],
       ['maxMbps', 1e6],
+      ['monthlyCapGb', -5],
+      ['monthlyCapGb', 0.001],
+      ['monthlyCapGb', 'lots'],
       ['bypassList', 'not a list with spaces'],
       ['bypassList', [1, 2]],
       ['exitId', 42],
@@ -134,6 +141,7 @@ describe('options form', () => {
     assert.deepEqual(result.ok && result.settings, { ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4, maxMbps: 0.5 });
     assert.equal(capBytesPerSecond(0.5), 62_500, 'the cap the relay worker gets, in bytes a second');
     assert.equal(capBytesPerSecond(0), 0, 'no cap');
+    assert.equal(monthlyCapBytes(50), 50_000_000_000);
   });
 
   test('every bad field gets its own message; good fields get none', () => {
@@ -144,6 +152,7 @@ describe('options form', () => {
       bypassList: 'ok',
       maxClients: '99',
       maxMbps: '0.1',
+      monthlyCapGb: '50',
       exitListKeys: '',
     });
     assert.equal(result.ok, false);

@@ -1,0 +1,53 @@
+// The service worker's side of Help others with its chrome.* parts replaced by recorders: the limits in the settings
+// and the kept monthly count reach the offscreen document's help-start, and the count the relay reports is kept.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { HelpOthers } from '../../../extension/background/help-others.ts';
+import type { OffscreenMessage } from '../../../extension/messages.ts';
+import { DEFAULT_SETTINGS } from '../../../extension/settings.ts';
+import { initialHelpOthersState } from '../../../extension/ui-state.ts';
+import type { HelpOthersState } from '../../../protocol/extension-state.ts';
+import type { MonthlyUsage } from '../../../relay-worker/monthly-cap.ts';
+
+function helpOthersWith(stored: MonthlyUsage | undefined) {
+  const sent: OffscreenMessage[] = [];
+  const saved: MonthlyUsage[] = [];
+  let state: HelpOthersState = initialHelpOthersState();
+  const helpOthers = new HelpOthers({
+    loadSettings: async () => ({ ...DEFAULT_SETTINGS, maxClients: 3, maxMbps: 4, monthlyCapGb: 50 }),
+    loadPairings: async () => ({ made: [], held: undefined }),
+    loadUsage: async () => stored,
+    saveUsage: async (usage) => {
+      saved.push(usage);
+    },
+    offscreen: { acquire: async () => undefined, release: async () => undefined, send: async (message) => void sent.push(message) },
+    updateState: async (change) => {
+      state = change(state);
+    },
+    log: () => undefined,
+  });
+  return { helpOthers, sent, saved, state: () => state };
+}
+
+test('help-start carries the caps from the settings and the monthly count kept from earlier runs', async () => {
+  const kept = { month: '2026-11', bytes: 123_456_789 };
+  const { helpOthers, sent, saved } = helpOthersWith(kept);
+  await helpOthers.switchOn();
+  const start = sent.find((message) => message.type === 'help-start');
+  assert.ok(start && start.type === 'help-start');
+  assert.equal(start.maxClients, 3);
+  assert.equal(start.maxBytesPerSecond, 500_000, '4 Mbit/s');
+  assert.equal(start.monthlyDataCapBytes, 50_000_000_000, '50 GB');
+  assert.deepEqual(start.usage, kept);
+
+  await helpOthers.onUsage({ month: '2026-11', bytes: 200_000_000 });
+  assert.deepEqual(saved, [{ month: '2026-11', bytes: 200_000_000 }]);
+});
+
+test('without a kept count help-start has none, and the relay counts from zero', async () => {
+  const { helpOthers, sent } = helpOthersWith(undefined);
+  await helpOthers.switchOn();
+  const start = sent.find((message) => message.type === 'help-start');
+  assert.ok(start && start.type === 'help-start');
+  assert.equal('usage' in start, false);
+});
