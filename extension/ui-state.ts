@@ -144,3 +144,9 @@ export function applyRelayStatus(state: HelpOthersState, status: RelayStatus): H
     lastError: status.lastError ?? '',
   };
 }
+
+/** The toolbar badge for people helped right now: empty when none, "99+" past two digits (the badge has room for 4). */
+export function badgeText(clientsNow: number): string {
+  if (!Number.isFinite(clientsNow) || clientsNow <= 0) return '';
+  return clientsNow > 99 ? '99+' : String(Math.floor(clientsNow));
+}

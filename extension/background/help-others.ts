@@ -20,6 +20,8 @@ export interface HelpOthersDeps {
   saveUsage(usage: MonthlyUsage): Promise<void>;
   offscreen: { acquire(): Promise<void>; release(): Promise<void>; send(message: OffscreenMessage): Promise<void> };
   updateState(change: (state: HelpOthersState) => HelpOthersState): Promise<unknown>;
+  /** The toolbar badge: how many people are being helped right now (0 clears it). */
+  showHelping(clientsNow: number): Promise<void>;
   log(message: string, error?: unknown): void;
 }
 
@@ -47,6 +49,7 @@ export class HelpOthers {
     const wasOn = this.on;
     this.on = false;
     await this.deps.updateState(() => initialHelpOthersState());
+    await this.#badge(0);
     if (!wasOn) return;
     await this.deps.offscreen.send({ target: 'offscreen', type: 'help-stop' }).catch((error) => this.deps.log('help-stop not delivered', error));
     await this.deps.offscreen.release().catch((error) => this.deps.log('could not close the offscreen document', error));
@@ -68,6 +71,12 @@ export class HelpOthers {
 
   async onRelayStatus(status: RelayStatus): Promise<void> {
     await this.deps.updateState((state) => applyRelayStatus(state, status));
+    // A late report after the switch went off shows nobody.
+    await this.#badge(this.on ? status.clientsNow : 0);
+  }
+
+  async #badge(clientsNow: number): Promise<void> {
+    await this.deps.showHelping(clientsNow).catch((error) => this.deps.log('could not update the toolbar badge', error));
   }
 
   private async start(): Promise<void> {

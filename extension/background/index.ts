@@ -9,7 +9,7 @@ import { fetchExitList } from '../broker-exits.ts';
 import { type BackgroundMessage, messageTarget, parseBackgroundMessage, parseMonthlyUsage } from '../messages.ts';
 import { PAIRINGS_STORAGE_KEY, type Pairings, parseStoredPairings } from '../pairings.ts';
 import { parseStoredSettings, SETTINGS_KEYS, type Settings } from '../settings.ts';
-import { initialProxyMeState, isProxyMeStopped } from '../ui-state.ts';
+import { badgeText, initialProxyMeState, isProxyMeStopped } from '../ui-state.ts';
 import { HelpOthers } from './help-others.ts';
 import { connectChromeNative } from './native-port.ts';
 import { OffscreenDocument } from './offscreen-document.ts';
@@ -30,6 +30,9 @@ function log(message: string, error?: unknown): void {
 async function loadSettings(): Promise<Settings> {
   return parseStoredSettings(await chrome.storage.local.get([...SETTINGS_KEYS]));
 }
+
+/** The toolbar badge's colour while helping: the icon's sail yellow is too light behind white digits. */
+const BADGE_COLOR = '#0f5e73';
 
 /** Where the monthly data cap's count of Help others is kept between runs (chrome.storage.local). */
 const HELP_USAGE_STORAGE_KEY = 'helpOthersUsage';
@@ -82,6 +85,10 @@ const helpOthers = new HelpOthers({
     send: (message) => offscreen.send(message),
   },
   updateState: (change) => store.update((state) => ({ ...state, helpOthers: change(state.helpOthers) })),
+  showHelping: async (clientsNow) => {
+    await chrome.action.setBadgeText({ text: badgeText(clientsNow) });
+    if (clientsNow > 0) await chrome.action.setBadgeBackgroundColor({ color: BADGE_COLOR });
+  },
   log,
 });
 

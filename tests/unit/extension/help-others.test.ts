@@ -5,13 +5,14 @@ import { test } from 'node:test';
 import { HelpOthers } from '../../../extension/background/help-others.ts';
 import type { OffscreenMessage } from '../../../extension/messages.ts';
 import { DEFAULT_SETTINGS } from '../../../extension/settings.ts';
-import { initialHelpOthersState } from '../../../extension/ui-state.ts';
+import { badgeText, initialHelpOthersState } from '../../../extension/ui-state.ts';
 import type { HelpOthersState } from '../../../protocol/extension-state.ts';
 import type { MonthlyUsage } from '../../../relay-worker/monthly-cap.ts';
 
 function helpOthersWith(stored: MonthlyUsage | undefined) {
   const sent: OffscreenMessage[] = [];
   const saved: MonthlyUsage[] = [];
+  const badges: number[] = [];
   let state: HelpOthersState = initialHelpOthersState();
   const helpOthers = new HelpOthers({
     loadSettings: async () => ({ ...DEFAULT_SETTINGS, maxClients: 3, maxMbps: 4, monthlyCapGb: 50 }),
@@ -24,9 +25,12 @@ function helpOthersWith(stored: MonthlyUsage | undefined) {
     updateState: async (change) => {
       state = change(state);
     },
+    showHelping: async (clientsNow) => {
+      badges.push(clientsNow);
+    },
     log: () => undefined,
   });
-  return { helpOthers, sent, saved, state: () => state };
+  return { helpOthers, sent, saved, badges, state: () => state };
 }
 
 test('help-start carries the caps from the settings and the monthly count kept from earlier runs', async () => {
@@ -50,4 +54,17 @@ test('without a kept count help-start has none, and the relay counts from zero',
   const start = sent.find((message) => message.type === 'help-start');
   assert.ok(start && start.type === 'help-start');
   assert.equal('usage' in start, false);
+});
+
+test('the toolbar badge shows how many people are helped right now, and nothing once Help others is off', async () => {
+  const { helpOthers, badges } = helpOthersWith(undefined);
+  await helpOthers.switchOn();
+  const report = (clientsNow: number) =>
+    helpOthers.onRelayStatus({ state: clientsNow > 0 ? 'relaying' : 'waiting', clientsNow, clientsTotal: 5, bytesClientToExit: 0, bytesExitToClient: 0 });
+  await report(2);
+  await report(0);
+  await helpOthers.switchOff();
+  await report(1); // a report that was on its way when the switch went off
+  assert.deepEqual(badges, [2, 0, 0, 0]);
+  assert.deepEqual([0, 1, 9, 99, 100, 2500].map(badgeText), ['', '1', '9', '99', '99+', '99+']);
 });
