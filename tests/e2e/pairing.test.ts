@@ -46,6 +46,11 @@ test("a friend's link: the client connects through that friend's volunteer; once
   assert.match((await network.client.popup.locator('#held-pairing').textContent()) ?? '', /friend's volunteer/);
   await waitFor(async () => (await friend.state()).helpOthers.clientsNow === 1, 'the friend to carry the client', { timeoutMs: 20_000 });
   assert.equal((await stranger.state()).helpOthers.clientsTotal, 0, 'the stranger, first in line, was never offered this client');
+  // The toolbar badge counts the people helped right now.
+  await waitFor(async () => (await friend.popup.evaluate(() => chrome.action.getBadgeText({}))) === '1', "the friend's toolbar badge to show 1", {
+    timeoutMs: 10_000,
+  });
+  assert.equal(await stranger.popup.evaluate(() => chrome.action.getBadgeText({})), '', 'no badge while helping nobody');
 
   // Revoked: the friend's relay drops the link at the broker; the next connection of its holder is refused, in words.
   await options.locator('.revoke').first().click();
