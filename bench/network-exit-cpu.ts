@@ -10,7 +10,7 @@
 import { connect } from 'node:net';
 import { withTimeout } from '../harness/wait.ts';
 import { drainStream, fillStream, type OpenSession, openExitSessions } from './exit-client.ts';
-import { type OriginPump, startOriginPump } from './origin-pump.ts';
+import { type OriginPump, pumpBytes, startOriginPump } from './origin-pump.ts';
 import { readCpuSeconds, startCpuWindow } from './process-stats.ts';
 import { startTcpRelayProcess } from './server-processes.ts';
 import { SourceAddresses } from './source-addresses.ts';
@@ -98,19 +98,7 @@ function tcpUpload(port: number, totalBytes: number): Promise<void> {
     const socket = connect({ host: '127.0.0.1', port });
     socket.once('error', reject);
     socket.resume();
-    let left = totalBytes;
-    const pump = (): void => {
-      while (left > 0) {
-        const piece = left >= UPLOAD_CHUNK.length ? UPLOAD_CHUNK : UPLOAD_CHUNK.subarray(0, left);
-        left -= piece.length;
-        if (!socket.write(piece)) {
-          socket.once('drain', pump);
-          return;
-        }
-      }
-      socket.end(() => resolve());
-    };
-    socket.once('connect', pump);
+    socket.once('connect', () => pumpBytes(socket, UPLOAD_CHUNK, totalBytes, () => socket.end(() => resolve())));
   });
 }
 

@@ -20,6 +20,26 @@ export interface OriginPump {
   close(): Promise<void>;
 }
 
+/**
+ * Writes `totalBytes` (copies of `chunk`, the last one cut short) into `socket` as fast as it takes them, waiting for
+ * 'drain' whenever it is full, then calls `done`.
+ */
+export function pumpBytes(socket: Socket, chunk: Uint8Array, totalBytes: number, done: () => void): void {
+  let left = totalBytes;
+  const pump = (): void => {
+    while (left > 0) {
+      const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
+      left -= piece.length;
+      if (!socket.write(piece)) {
+        socket.once('drain', pump);
+        return;
+      }
+    }
+    done();
+  };
+  pump();
+}
+
 function listen(server: Server): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -39,19 +59,7 @@ export async function startOriginPump(bytesPerConnection: number): Promise<Origi
   };
   const source = createServer((socket) => {
     track(socket);
-    let left = bytesPerConnection;
-    const pump = (): void => {
-      while (left > 0) {
-        const piece = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
-        left -= piece.length;
-        if (!socket.write(piece)) {
-          socket.once('drain', pump);
-          return;
-        }
-      }
-      socket.end();
-    };
-    pump();
+    pumpBytes(socket, CHUNK, bytesPerConnection, () => socket.end());
   });
   let sinkBytes = 0;
   let sinkConnectionsEnded = 0;

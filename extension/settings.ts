@@ -18,6 +18,7 @@
  */
 import { OperatorKeyError, parseOperatorPublicKeys } from '../protocol/exit-list.ts';
 import { DEFAULT_BROKER_PORT, MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
+import { MIN_MONTHLY_DATA_CAP_BYTES } from '../relay-worker/monthly-cap.ts';
 import { MIN_RATE_LIMIT_BYTES_PER_SECOND } from '../relay-worker/rate-limit.ts';
 
 export interface Settings {
@@ -161,6 +162,8 @@ export const MIN_MAX_MBPS = (MIN_RATE_LIMIT_BYTES_PER_SECOND * 8) / 1e6;
 
 /** Highest monthly cap the options accept (GB); 0 already means none. */
 export const MAX_MONTHLY_CAP_GB = 1_000_000;
+/** The lowest monthly cap the relay accepts (relay-worker/monthly-cap.ts), in GB. */
+export const MIN_MONTHLY_CAP_GB = MIN_MONTHLY_DATA_CAP_BYTES / 1e9;
 
 /** The monthly cap in bytes, as the relay worker takes it (0 = none). */
 export function monthlyCapBytes(monthlyCapGb: number): number {
@@ -169,9 +172,13 @@ export function monthlyCapBytes(monthlyCapGb: number): number {
 
 export function parseMonthlyCapGb(value: unknown): number {
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value.trim()) : value;
-  // At least 0.002 GB: the relay core's floor is 1 MiB.
-  const fine = typeof number === 'number' && Number.isFinite(number) && (number === 0 || (number >= 0.002 && number <= MAX_MONTHLY_CAP_GB));
-  if (!fine) throw new SettingsError('monthlyCapGb', `The monthly cap must be 0 (no cap) or a number of GB from 0.002 to ${MAX_MONTHLY_CAP_GB}, like 50.`);
+  const fine = typeof number === 'number' && Number.isFinite(number) && (number === 0 || (number >= MIN_MONTHLY_CAP_GB && number <= MAX_MONTHLY_CAP_GB));
+  if (!fine) {
+    throw new SettingsError(
+      'monthlyCapGb',
+      `The monthly cap must be 0 (no cap) or a number of GB from ${MIN_MONTHLY_CAP_GB} to ${MAX_MONTHLY_CAP_GB}, like 50.`,
+    );
+  }
   return number;
 }
 

@@ -13,6 +13,7 @@ import { OperatorKeyError, parseOperatorPublicKeys } from '../protocol/exit-list
 import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from '../protocol/pairing.ts';
 import { BrokerRoute, MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass, VOLUNTEER_KINDS, type VolunteerKind } from '../protocol/signaling.ts';
 import { requireIntegerFields } from '../protocol/validate.ts';
+import { MIN_MONTHLY_DATA_CAP_BYTES } from './monthly-cap.ts';
 import { MIN_RATE_LIMIT_BYTES_PER_SECOND } from './rate-limit.ts';
 
 /** Upper bound for every timeout and delay below: anything longer is a typo, not a choice. */
@@ -61,7 +62,7 @@ export interface RelayWorkerConfig {
   maxBytesPerSecond: number;
   /**
    * The monthly data cap: bytes relayed (both directions) per calendar month, UTC (monthly-cap.ts); at it the
-   * volunteer pauses until the month ends. 0, the default, is no cap; otherwise at least 1 MiB.
+   * volunteer pauses until the month ends. 0, the default, is no cap; otherwise at least MIN_MONTHLY_DATA_CAP_BYTES.
    */
   monthlyDataCapBytes: number;
   /** Longest wait for the broker's welcome after starting to connect (ms). Default 10_000. */
@@ -175,8 +176,8 @@ export function verifyRelayWorkerConfig(config: RelayWorkerConfig): void {
       `must be 0 (no cap) or at least ${MIN_RATE_LIMIT_BYTES_PER_SECOND} bytes a second (256 kbit/s): below it one full tunnel record would take over 8 s`,
     );
   }
-  if (config.monthlyDataCapBytes !== 0 && config.monthlyDataCapBytes < 1024 * 1024) {
-    throw new RelayWorkerConfigError('monthlyDataCapBytes', 'must be 0 (no cap) or at least 1 MiB (1048576 bytes)');
+  if (config.monthlyDataCapBytes !== 0 && config.monthlyDataCapBytes < MIN_MONTHLY_DATA_CAP_BYTES) {
+    throw new RelayWorkerConfigError('monthlyDataCapBytes', `must be 0 (no cap) or at least 1 MiB (${MIN_MONTHLY_DATA_CAP_BYTES} bytes)`);
   }
   if (config.brokerReconnectMaxDelayMs < config.brokerReconnectDelayMs) {
     throw new RelayWorkerConfigError('brokerReconnectMaxDelayMs', 'must be at least brokerReconnectDelayMs');

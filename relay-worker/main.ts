@@ -8,6 +8,7 @@ import { DEFAULT_NAT_DISCOVERY_TIMEOUT_MS, measureNatClassOrUnknown, NatDiscover
 import type { RelayState } from '../protocol/relay-status.ts';
 import { MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass } from '../protocol/signaling.ts';
 import { createRelayWorkerConfig, DEFAULT_RELAY_WORKER_CONFIG, type RelayWorkerOptions } from './config.ts';
+import { MIN_MONTHLY_DATA_CAP_BYTES } from './monthly-cap.ts';
 import { fileUsageStore, nodeRelayEnvironment } from './node.ts';
 import { startVolunteerMetricsServer } from './node-metrics.ts';
 import { MIN_RATE_LIMIT_BYTES_PER_SECOND } from './rate-limit.ts';
@@ -36,7 +37,7 @@ traffic to a Ferry exit. You see neither what they send nor where it goes.
   --max-mbps R       bandwidth cap in megabits a second, both directions and all people together, e.g. 10 or
                      0.5 (default: none; at least ${(MIN_RATE_LIMIT_BYTES_PER_SECOND * 8) / 1e6})
   --monthly-cap-gb N stop helping for the rest of the calendar month (UTC) once N gigabytes were relayed, both
-                     directions together (default: none; at least 0.002)
+                     directions together (default: none; at least ${MIN_MONTHLY_DATA_CAP_BYTES / 1e9})
   --state-file FILE  keep this month's count in FILE, so a restart does not reset it (default: counted per run)
   --summary-every S  print a one-line summary to stderr every S seconds (default ${DEFAULT_SUMMARY_EVERY_SECONDS}; 0 = never)
   --metrics-port N   serve Prometheus metrics at http://HOST:N/metrics (0 = any free port; default: none)

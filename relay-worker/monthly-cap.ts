@@ -6,6 +6,9 @@
  * the start of this run. Runtime-neutral.
  */
 
+/** The smallest monthly cap (bytes): below it a few records would use up a month. */
+export const MIN_MONTHLY_DATA_CAP_BYTES = 1024 * 1024;
+
 /** Bytes relayed in one calendar month (UTC), as a UsageStore keeps them. */
 export interface MonthlyUsage {
   /** 'YYYY-MM', UTC. */
@@ -33,6 +36,8 @@ export function startOfNextMonth(time: number): number {
 export class MonthlyDataCap {
   #usage: MonthlyUsage;
   #dirty = false;
+  /** When the count was last handed to the store (this.now()); -Infinity before. */
+  #savedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly capBytes: number,
@@ -75,10 +80,11 @@ export class MonthlyDataCap {
     return before < this.capBytes && this.#usage.bytes >= this.capBytes;
   }
 
-  /** Saves the count if it changed since the last save. */
-  async flush(): Promise<void> {
-    if (!this.#dirty || this.store === undefined) return;
+  /** Saves the count if it changed since the last save, and (with `minIntervalMs`) that save is at least that old. */
+  async flush(minIntervalMs = 0): Promise<void> {
+    if (!this.#dirty || this.store === undefined || this.now() - this.#savedAt < minIntervalMs) return;
     this.#dirty = false;
+    this.#savedAt = this.now();
     await this.store.save({ ...this.#usage }).catch(() => {
       this.#dirty = true; // tried again at the next flush
     });

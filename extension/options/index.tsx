@@ -4,7 +4,7 @@
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { DEFAULT_SETTINGS, parseSettingsForm, SETTINGS_KEYS, type SettingsForm, type SettingsKey, settingsToForm } from '../settings.ts';
+import { DEFAULT_SETTINGS, MIN_MAX_MBPS, parseSettingsForm, SETTINGS_KEYS, type SettingsForm, type SettingsKey, settingsToForm } from '../settings.ts';
 import '../ui.css';
 import { PairingLinks } from './pairing-links.tsx';
 import './options.css';
@@ -109,7 +109,7 @@ function Options() {
         <Field
           name="maxMbps"
           label="Bandwidth cap (Mbit/s)"
-          hint="Most Help others may use, for everyone it helps together, both ways. 0 means no cap; the lowest cap is 0.27."
+          hint={`Most Help others may use, for everyone it helps together, both ways. 0 means no cap; the lowest cap is ${MIN_MAX_MBPS}.`}
           {...props}
         />
         <Field
