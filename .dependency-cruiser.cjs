@@ -22,7 +22,7 @@ module.exports = {
       comment:
         'The volunteer core runs in the extension, a tab, a widget and Node: only its adapters (node.ts, browser.ts), its command line (main.ts) and its metrics server (node-metrics.ts) know their runtime.',
       severity: 'error',
-      from: { path: '^relay-worker/', pathNot: '^relay-worker/(node|node-metrics|browser|main)[.]ts$' },
+      from: { path: '^relay-worker/', pathNot: '^relay-worker/(node|node-metrics|browser|browser-history-store|main)[.]ts$' },
       to: { pathNot: '^(relay-worker/|protocol/)' },
     },
     {
@@ -43,7 +43,7 @@ module.exports = {
       name: 'parts-never-import-tooling',
       comment: 'The shipped parts never depend on the harness, the CLI, the benchmarks or the tests.',
       severity: 'error',
-      from: { path: '^(protocol|relay-worker|signaling-server|exit-server|native-helper|extension)/' },
+      from: { path: '^(protocol|relay-worker|signaling-server|exit-server|native-helper|extension|web)/' },
       to: { path: '^(harness|cli|bench|tests|scripts)/' },
     },
     {
@@ -58,6 +58,13 @@ module.exports = {
       comment: 'The extension runs in the browser: no node: modules.',
       severity: 'error',
       from: { path: '^extension/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'web-uses-no-node',
+      comment: 'The tab page, the widget and its embed script run in the browser: no node: modules.',
+      severity: 'error',
+      from: { path: '^web/' },
       to: { dependencyTypes: ['core'] },
     },
     {

@@ -23,6 +23,7 @@ const SOURCE_FOLDERS = [
   'relay-worker',
   'native-helper',
   'extension',
+  'web',
   'cli',
   'harness',
   'bench',

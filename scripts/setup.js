@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Makes a fresh Debian machine with Node ready for `npm run demo` and `npm test`: installs the npm packages when
 // they are missing or stale, Debian's chromium, curl, nftables and coturn when they are missing, and builds the
-// native AEAD addon and the extension.
+// native AEAD addon, the extension and Ferry's site (the tab page and the widget).
 // Idempotent and quick when everything is already there.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -67,6 +67,10 @@ if (missing.length > 0) {
 // and they use node:crypto.
 run(process.execPath, [join(root, 'scripts', 'build-native.js')]);
 
-// 4. The extension (Vite + crxjs; well under a second).
+// 4. The extension (Vite + crxjs; well under a second), and Ferry's site: the tab page, the widget and embed.js.
+const vite = (...args) => run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn', ...args]);
 say('building the extension into dist/extension');
-run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn']);
+vite();
+say('building the tab page and the widget into dist-widget');
+vite('-c', 'vite.web.config.ts');
+vite('-c', 'vite.web.config.ts', '--mode', 'embed');

@@ -1,0 +1,120 @@
+/**
+ * @module tab
+ * The Ferry tab: a page that relays for people behind censorship while it is open. Opening it is the choice to
+ * help (a person came here on purpose), so it starts at once, says what it does, counts the week, and asks before
+ * the tab closes while someone depends on it. Inside another site's frame it refuses to start: only the widget,
+ * with its own opt-in click, may relay from a frame.
+ */
+import { render } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { SiteConfig } from '../../protocol/site-config.ts';
+import type { HistorySummary } from '../../relay-worker/help-history.ts';
+import type { RelayStatus } from '../../relay-worker/index.ts';
+import { HelpStats } from '../help-stats.tsx';
+import { PageVolunteer } from '../page-volunteer.ts';
+import { loadSiteConfig } from '../site.ts';
+import { pageStatusText } from '../status-words.ts';
+import '../web.css';
+import './tab.css';
+
+/** People one tab helps at once. */
+const TAB_MAX_CLIENTS = 2;
+
+const framed = window.top !== window.self;
+
+function Tab({ site }: { site: SiteConfig }) {
+  const [status, setStatus] = useState<RelayStatus | undefined>(undefined);
+  const [summary, setSummary] = useState<HistorySummary | undefined>(undefined);
+  const [problem, setProblem] = useState('');
+  const volunteer = useRef<PageVolunteer | undefined>(undefined);
+
+  useEffect(() => {
+    const created = new PageVolunteer({ site, kind: 'tab', maxClients: TAB_MAX_CLIENTS, onStatus: setStatus, onHistory: setSummary, onProblem: setProblem });
+    volunteer.current = created;
+    void created.refreshHistory();
+    try {
+      created.start();
+    } catch (error) {
+      setProblem(error instanceof Error ? error.message : String(error));
+    }
+    const flush = () => void created.stop();
+    window.addEventListener('pagehide', flush);
+    return () => window.removeEventListener('pagehide', flush);
+  }, [site]);
+
+  // Closing the tab drops the people it carries: ask first (browsers show their own words).
+  useEffect(() => {
+    const helping = (status?.clientsNow ?? 0) > 0;
+    if (!helping) return undefined;
+    const warn = (event: BeforeUnloadEvent) => {
+      event.preventDefault();
+      event.returnValue = '';
+    };
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, [status?.clientsNow]);
+
+  const running = status !== undefined && status.state !== 'stopped';
+  const toggle = () => {
+    const current = volunteer.current;
+    if (current === undefined) return;
+    if (current.running) void current.stop();
+    else {
+      setProblem('');
+      try {
+        current.start();
+      } catch (error) {
+        setProblem(error instanceof Error ? error.message : String(error));
+      }
+    }
+  };
+  return (
+    <main>
+      <h1>Ferry</h1>
+      <p class="muted">
+        While this tab stays open, your browser relays encrypted traffic for people whose internet is censored. It cannot read what they send, nor see where it
+        goes.
+      </p>
+      <p id="tab-status" class={status?.state === 'broker-unreachable' ? 'status error' : 'status'}>
+        {pageStatusText(status)}
+      </p>
+      {status?.lastError !== undefined && status.state !== 'relaying' && (
+        <p id="tab-detail" class="muted small">
+          {status.lastError}
+        </p>
+      )}
+      <p>
+        <button type="button" id="tab-toggle" class={running ? 'secondary' : ''} onClick={toggle}>
+          {running ? 'Stop helping' : 'Start helping'}
+        </button>
+      </p>
+      <HelpStats summary={summary} />
+      {problem !== '' && (
+        <p id="tab-problem" class="error small">
+          {problem}
+        </p>
+      )}
+    </main>
+  );
+}
+
+function Refusal({ message }: { message: string }) {
+  return (
+    <main>
+      <h1>Ferry</h1>
+      <p id="tab-status" class="status error">
+        {message}
+      </p>
+    </main>
+  );
+}
+
+const app = document.getElementById('app') as HTMLElement;
+if (framed) {
+  render(<Refusal message="This page relays only when opened in its own tab. A site that wants to offer Ferry embeds the widget." />, app);
+} else {
+  loadSiteConfig(new URL('..', location.href)).then(
+    (site) => render(<Tab site={site} />, app),
+    (error: unknown) => render(<Refusal message={`Ferry cannot start here: ${error instanceof Error ? error.message : String(error)}`} />, app),
+  );
+}
