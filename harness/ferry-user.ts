@@ -21,6 +21,8 @@ export interface FerryUserOptions {
   /** The network operator's exit-list key: written to the settings, and to the helper's launcher with installHelper. */
   exitListKey: string;
   headless: boolean;
+  /** A profile folder that outlives this browser (a restart test); a fresh temporary one when absent. */
+  userDataDir?: string;
   /** Written to chrome.storage.local before anything is switched on. */
   settings?: Record<string, unknown>;
   /** Installs the native helper's host manifest into the profile (the client needs it; volunteers do not). */
@@ -51,6 +53,7 @@ export class FerryUser {
     const browser = await FerryBrowser.launch({
       extensionDir: EXTENSION_DIR,
       headless: options.headless,
+      ...(options.userDataDir === undefined ? {} : { userDataDir: options.userDataDir }),
       ...(options.installHelper
         ? {
             prepareProfile: async (userDataDir: string) =>

@@ -5,6 +5,7 @@
  */
 import type { HistoryDay, HistorySummary } from '../relay-worker/help-history.ts';
 import { formatBytes } from '../relay-worker/status.ts';
+import './help-stats.css';
 
 function people(count: number): string {
   return count === 1 ? '1 person' : `${count} people`;

@@ -20,6 +20,8 @@ export interface HelpOthersDeps {
   saveUsage(usage: MonthlyUsage): Promise<void>;
   offscreen: { acquire(): Promise<void>; release(): Promise<void>; send(message: OffscreenMessage): Promise<void> };
   updateState(change: (state: HelpOthersState) => HelpOthersState): Promise<unknown>;
+  /** Keeps the switch's position across browser restarts (chrome.storage.local; the popup's state is per session). */
+  rememberSwitch(on: boolean): Promise<void>;
   /** The toolbar badge: how many people are being helped right now (0 clears it). */
   showHelping(clientsNow: number): Promise<void>;
   log(message: string, error?: unknown): void;
@@ -34,6 +36,7 @@ export class HelpOthers {
 
   async switchOn(): Promise<void> {
     if (this.on) return;
+    await this.deps.rememberSwitch(true).catch((error) => this.deps.log('could not keep the Help others switch', error));
     await this.deps.updateState(() => ({ ...initialHelpOthersState(), on: true, phase: 'connecting' }));
     await this.start();
   }
@@ -48,6 +51,7 @@ export class HelpOthers {
     this.generation += 1;
     const wasOn = this.on;
     this.on = false;
+    await this.deps.rememberSwitch(false).catch((error) => this.deps.log('could not keep the Help others switch', error));
     await this.deps.updateState(() => initialHelpOthersState());
     await this.#badge(0);
     if (!wasOn) return;

@@ -34,6 +34,9 @@ async function loadSettings(): Promise<Settings> {
 /** The toolbar badge's colour while helping: the icon's sail yellow is too light behind white digits. */
 const BADGE_COLOR = '#0f5e73';
 
+/** Where the Help others switch is kept between browser runs (chrome.storage.local): a volunteer stays one. */
+const HELP_OTHERS_ON_STORAGE_KEY = 'helpOthersOn';
+
 /** Where the monthly data cap's count of Help others is kept between runs (chrome.storage.local). */
 const HELP_USAGE_STORAGE_KEY = 'helpOthersUsage';
 
@@ -79,6 +82,7 @@ const helpOthers = new HelpOthers({
   loadPairings,
   loadUsage,
   saveUsage: (usage) => chrome.storage.local.set({ [HELP_USAGE_STORAGE_KEY]: usage }),
+  rememberSwitch: (on) => chrome.storage.local.set({ [HELP_OTHERS_ON_STORAGE_KEY]: on }),
   offscreen: {
     acquire: () => offscreen.acquire('help-others'),
     release: () => offscreen.release('help-others'),
@@ -112,6 +116,9 @@ async function reconcile(): Promise<void> {
         },
       }));
     }
+    // A new browser session: Help others comes back on if the person left it on.
+    const remembered: unknown = (await chrome.storage.local.get(HELP_OTHERS_ON_STORAGE_KEY))[HELP_OTHERS_ON_STORAGE_KEY];
+    if (remembered === true) await helpOthers.switchOn();
     return;
   }
   if (state.proxyMe.on && !isProxyMeStopped(state.proxyMe) && !proxyMe.isRunning) {
@@ -125,6 +132,8 @@ async function reconcile(): Promise<void> {
 }
 
 const reconciled = reconcile().catch((error) => log('could not restore the state after a restart', error));
+// A listener for the browser's start makes Chromium wake this worker then, so Help others resumes without a click.
+chrome.runtime.onStartup.addListener(() => void reconciled);
 
 async function handle(message: BackgroundMessage): Promise<void> {
   await reconciled;

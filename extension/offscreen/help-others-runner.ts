@@ -4,6 +4,8 @@
  */
 
 import { browserRelayEnvironment } from '../../relay-worker/browser.ts';
+import { IndexedDbHistoryStore } from '../../relay-worker/browser-history-store.ts';
+import { HelpHistoryRecorder } from '../../relay-worker/help-history.ts';
 import { createRelayWorkerConfig, type RelayStatus, RelayWorker } from '../../relay-worker/index.ts';
 import type { MonthlyUsage } from '../../relay-worker/monthly-cap.ts';
 
@@ -23,6 +25,11 @@ export interface HelpOthersConfig {
 export class HelpOthersRunner {
   private worker: RelayWorker | undefined;
   private running: HelpOthersConfig | undefined;
+  /** The week's history, in the extension's IndexedDB, where the popup reads it. */
+  private readonly history = new HelpHistoryRecorder({
+    store: new IndexedDbHistoryStore(),
+    onError: (error) => console.warn('[ferry] the help history could not be saved:', error),
+  });
 
   constructor(
     private readonly onStatus: (status: RelayStatus) => void,
@@ -59,7 +66,9 @@ export class HelpOthersRunner {
       // The offscreen document has no chrome.storage: the count comes in help-start and goes back to the service worker.
       usageStore: { load: async () => config.usage, save: async (usage) => this.saveUsage(usage) },
       onStatus: (status) => {
-        if (worker === this.worker) this.onStatus(status);
+        if (worker !== this.worker) return;
+        this.history.record(status);
+        this.onStatus(status);
       },
     });
     this.worker = worker;
@@ -80,5 +89,7 @@ export class HelpOthersRunner {
     this.worker = undefined;
     this.running = undefined;
     worker?.stop();
+    if (worker !== undefined) this.history.record(worker.status);
+    void this.history.flush();
   }
 }

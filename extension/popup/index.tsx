@@ -6,6 +6,9 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { type HelpOthersState, type ProxyMeState, parseUiState, UI_STATE_STORAGE_KEY, type UiState } from '../../protocol/extension-state.ts';
+import { IndexedDbHistoryStore } from '../../relay-worker/browser-history-store.ts';
+import { HISTORY_SAVE_INTERVAL_MS, type HistorySummary, readHistorySummary } from '../../relay-worker/help-history.ts';
+import { HelpStats } from '../../web/help-stats.tsx';
 import type { BackgroundMessage } from '../messages.ts';
 import { formatBytes, formatDuration, formatRate, HELPER_INSTALL_COMMAND, helpOthersStatusText, pathChangesText, proxyMeStatusText } from '../status-text.ts';
 import { currentThroughput } from '../traffic-rate.ts';
@@ -136,8 +139,29 @@ function ProxyMeSection({ state, onToggle }: { state: ProxyMeState; onToggle: (o
   );
 }
 
+/** The week the offscreen document records in the extension's IndexedDB (relay-worker/help-history.ts). */
+const historyStore = new IndexedDbHistoryStore();
+
+/** The week's history: read when the popup opens, when the relay's counts move, and while helping as it is saved. */
+function useHelpHistory(state: HelpOthersState): HistorySummary | undefined {
+  const [summary, setSummary] = useState<HistorySummary | undefined>(undefined);
+  const [reads, setReads] = useState(0);
+  // Read again when either changes: the counts moved, or a save interval passed.
+  const moved = `${state.clientsTotal}:${state.bytesClientToExit + state.bytesExitToClient}`;
+  useEffect(() => {
+    readHistorySummary(historyStore, Date.now()).then(setSummary, () => setSummary(undefined));
+  }, [moved, reads]);
+  useEffect(() => {
+    if (!state.on) return undefined;
+    const timer = setInterval(() => setReads((count) => count + 1), HISTORY_SAVE_INTERVAL_MS);
+    return () => clearInterval(timer);
+  }, [state.on]);
+  return summary;
+}
+
 function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onToggle: (on: boolean) => void }) {
   const relayed = state.bytesClientToExit + state.bytesExitToClient;
+  const history = useHelpHistory(state);
   return (
     <section class="feature">
       <label class="switch-row" for="help-others">
@@ -160,6 +184,7 @@ function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onTogg
           {state.clientsTotal === 1 ? 'person' : 'people'} helped
         </p>
       )}
+      {(state.on || (history?.week.peopleHelped ?? 0) > 0) && <HelpStats summary={history} />}
     </section>
   );
 }

@@ -13,12 +13,10 @@ import { FerryBrowser } from '../../harness/chromium.ts';
 import { type FerrySite, startDemoHostPage, startFerrySite } from '../../harness/ferry-site.ts';
 import { LocalOperator } from '../../harness/operator.ts';
 import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
-import { socksFetch } from '../../harness/socks-fetch.ts';
 import { waitFor } from '../../harness/wait.ts';
-import { type HelperCore, startHelperCore } from '../../native-helper/helper-core.ts';
 import { generateKeyPair } from '../../protocol/index.ts';
 import { createBroker } from '../../signaling-server/broker.ts';
-import { EXTENSION_ORIGIN, NodeClient } from '../integration/support/node-client.ts';
+import { type ServedClient, serveOneClient } from '../integration/support/served-client.ts';
 
 const FILE_BYTES = 256 * 1024;
 
@@ -53,21 +51,7 @@ after(async () => {
 
 const volunteersAtBroker = async (): Promise<number> => (await broker.metrics()).volunteersConnected;
 
-/** A client behind censorship: the native helper and the extension's client path, fetching the origin's file. */
-async function serveOneClient(): Promise<{ helper: HelperCore; client: NodeClient }> {
-  const helper = await startHelperCore({ exit: exitInfo, allowedOrigin: EXTENSION_ORIGIN, socksPort: 0, httpPort: 0, tunnel: { sessionWaitMs: 5_000 } });
-  const client = new NodeClient({ pipeUrl: helper.pipeUrl, token: helper.issueToken(), brokerUrl, exit: exitInfo });
-  await client.waitForEvent((event) => event.kind === 'up', 'a path through the web volunteer');
-  const result = await socksFetch(helper.socksPort, `http://localhost:${origin.port}/file`, 60);
-  assert.ok(result.ok, result.stderr);
-  assert.equal(result.sha256, origin.sha256, 'the file arrived whole through the web volunteer');
-  return { helper, client };
-}
-
-async function stopClient(started: { helper: HelperCore; client: NodeClient } | undefined): Promise<void> {
-  started?.client.stop();
-  await started?.helper.close();
-}
+const serveClient = (): Promise<ServedClient> => serveOneClient({ brokerUrl, exit: exitInfo, origin });
 
 async function text(page: Page | Frame, selector: string): Promise<string> {
   return (await page.locator(selector).textContent({ timeout: 15_000 })) ?? '';
@@ -75,13 +59,13 @@ async function text(page: Page | Frame, selector: string): Promise<string> {
 
 test('the Ferry tab relays while open, serves a client, counts it in its history, and asks before closing on them', async () => {
   const page = await browser.context.newPage();
-  let started: { helper: HelperCore; client: NodeClient } | undefined;
+  let started: ServedClient | undefined;
   try {
     await page.goto(new URL('tab/', site.url).href);
     await waitFor(async () => /Waiting for someone/.test(await text(page, '#tab-status')), 'the tab to wait at the broker', { timeoutMs: 20_000 });
     assert.equal(await volunteersAtBroker(), 1);
 
-    started = await serveOneClient();
+    started = await serveClient();
     await waitFor(async () => /Helping 1 person/.test(await text(page, '#tab-status')), 'the tab to say it helps one person', { timeoutMs: 10_000 });
     await waitFor(async () => /Helped today: 1 person/.test(await text(page, '#helped-today')), 'the history to count the person', { timeoutMs: 10_000 });
 
@@ -96,13 +80,13 @@ test('the Ferry tab relays while open, serves a client, counts it in its history
     assert.equal(await volunteersAtBroker(), 1);
 
     // Its own history survives a reload (IndexedDB of Ferry's origin).
-    await stopClient(started);
+    await started?.stop();
     started = undefined;
     await waitFor(async () => /Waiting for someone/.test(await text(page, '#tab-status')), 'the tab to wait again', { timeoutMs: 20_000 });
     await page.reload();
     await waitFor(async () => /Helped today: 1 person/.test(await text(page, '#helped-today')), 'the history after a reload', { timeoutMs: 10_000 });
   } finally {
-    await stopClient(started);
+    await started?.stop();
     if (!page.isClosed()) await page.close();
   }
   await waitFor(async () => (await volunteersAtBroker()) === 0, 'the closed tab to leave the broker', { timeoutMs: 10_000 });
@@ -150,7 +134,7 @@ test('the tab page never relays inside another site’s frame: the server forbid
 test('the widget relays only after the visitor’s click, tells its host two figures, and its host cannot start or read it', async () => {
   const host = await startDemoHostPage({ ferrySiteUrl: site.url });
   const page = await browser.context.newPage();
-  let started: { helper: HelperCore; client: NodeClient } | undefined;
+  let started: ServedClient | undefined;
   try {
     await page.goto(host.url);
     const widget = page.frameLocator('iframe.ferry-widget');
@@ -191,12 +175,12 @@ test('the widget relays only after the visitor’s click, tells its host two fig
     await waitFor(async () => (await volunteersAtBroker()) === 1, 'the widget to wait at the broker', { timeoutMs: 20_000 });
     await waitFor(async () => /"on":true/.test(await text(page, '#widget-events')), 'the host to hear the widget is on', { timeoutMs: 10_000 });
 
-    started = await serveOneClient();
+    started = await serveClient();
     await waitFor(async () => (await text(page, '#widget-events')) === '{"on":true,"helping":1}', 'the host to hear one person is helped', {
       timeoutMs: 10_000,
     });
     assert.match((await widget.locator('#widget-status').textContent()) ?? '', /Helping 1 person/);
-    await stopClient(started);
+    await started?.stop();
     started = undefined;
 
     // Remembered for this visitor: a reload starts without a click.
@@ -212,7 +196,7 @@ test('the widget relays only after the visitor’s click, tells its host two fig
     await page.frameLocator('iframe.ferry-widget').locator('#widget-opt-in').waitFor({ timeout: 15_000 });
     assert.equal(await volunteersAtBroker(), 0);
   } finally {
-    await stopClient(started);
+    await started?.stop();
     await page.close();
     await host.close();
   }

@@ -13,6 +13,7 @@ function helpOthersWith(stored: MonthlyUsage | undefined) {
   const sent: OffscreenMessage[] = [];
   const saved: MonthlyUsage[] = [];
   const badges: number[] = [];
+  const switches: boolean[] = [];
   let state: HelpOthersState = initialHelpOthersState();
   const helpOthers = new HelpOthers({
     loadSettings: async () => ({ ...DEFAULT_SETTINGS, maxClients: 3, maxMbps: 4, monthlyCapGb: 50 }),
@@ -25,12 +26,15 @@ function helpOthersWith(stored: MonthlyUsage | undefined) {
     updateState: async (change) => {
       state = change(state);
     },
+    rememberSwitch: async (on) => {
+      switches.push(on);
+    },
     showHelping: async (clientsNow) => {
       badges.push(clientsNow);
     },
     log: () => undefined,
   });
-  return { helpOthers, sent, saved, badges, state: () => state };
+  return { helpOthers, sent, saved, badges, switches, state: () => state };
 }
 
 test('help-start carries the caps from the settings and the monthly count kept from earlier runs', async () => {
@@ -67,4 +71,11 @@ test('the toolbar badge shows how many people are helped right now, and nothing 
   await report(1); // a report that was on its way when the switch went off
   assert.deepEqual(badges, [2, 0, 0, 0]);
   assert.deepEqual([0, 1, 9, 99, 100, 2500].map(badgeText), ['', '1', '9', '99', '99+', '99+']);
+});
+
+test('the switch is kept for the next browser session: on when switched on, off when switched off', async () => {
+  const { helpOthers, switches } = helpOthersWith(undefined);
+  await helpOthers.switchOn();
+  await helpOthers.switchOff();
+  assert.deepEqual(switches, [true, false]);
 });
