@@ -15,11 +15,13 @@ import { runVolunteerChurn } from '../harness/volunteer-churn.ts';
 import { WaitTimeoutError, withTimeout } from '../harness/wait.ts';
 import { measureRawDataChannel } from './raw-datachannel.ts';
 import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
+import { measureWidgetSize, WIDGET_GZIP_BUDGET_BYTES } from './widget-size.ts';
 
 const USAGE = `Usage: ferry bench [--megabytes N] [--runs N]
        ferry bench network [options]   (the broker's and the exit's capacity; ferry bench network --help)
 
 Measures, in one run on this machine:
+  - the widget's size, gzipped, against its 50 kB budget
   - raw data-channel throughput between two Chromium processes (the baseline)
   - end-to-end goodput through the whole path (SOCKS5 -> helper -> client Chromium -> volunteer Chromium -> exit),
     and its ratio to the raw figure
@@ -90,6 +92,12 @@ export async function runBench(argv: string[]): Promise<void> {
   const runs = Number(values.runs);
   const churnRounds = Number(values.kills);
   process.stdout.write(`ferry bench: ${values.megabytes} MiB per throughput figure, ${runs} start-up runs, ${new Date().toISOString()}\n\n`);
+
+  const widget = measureWidgetSize();
+  line(
+    'widget, gzipped: embed.js, its frame and all the frame loads',
+    `${(widget.gzipBytes / 1000).toFixed(1)} kB = ${(widget.gzipBytes / WIDGET_GZIP_BUDGET_BYTES).toFixed(2)} x the ${WIDGET_GZIP_BUDGET_BYTES / 1000} kB budget`,
+  );
 
   const raw = await measureRawDataChannel(totalBytes);
   line('raw data channel, Chromium -> Chromium (baseline)', `${raw.megabytesPerSecond.toFixed(1)} MB/s`);

@@ -2,14 +2,20 @@
  * @module cli/demo
  * `ferry demo`: the whole network on this machine. Broker and exit run as their own processes; a volunteer browser
  * switches "Help others" on and a client browser switches "Proxy me" on, both through their popups; the client's
- * browser starts the native helper. Visible windows when a display is available, headless otherwise.
+ * browser starts the native helper. Ferry's site (the tab page and the widget) is served from its own origin, and a
+ * stand-in website on a second origin embeds the widget with the one line. Visible windows when a display is
+ * available, headless otherwise.
  */
 import { parseArgs } from 'node:util';
 import { defaultExitConfig } from '../exit-server/config.ts';
+import { type FerrySite, startDemoHostPage, startFerrySite } from '../harness/ferry-site.ts';
 import { LocalNetwork } from '../harness/local-network.ts';
 import { type NetworkServers, startServerProcesses } from '../harness/servers.ts';
 import { DEFAULT_SOCKS_PORT } from '../native-helper/config.ts';
 import { DEFAULT_BROKER_PORT } from '../protocol/signaling.ts';
+
+const DEFAULT_SITE_PORT = 8090;
+const DEFAULT_HOST_PAGE_PORT = 8091;
 
 const USAGE = `Usage: ferry demo [options]
 
@@ -23,6 +29,8 @@ Options:
   --socks-port N     the helper's SOCKS5 port (default ${DEFAULT_SOCKS_PORT}; 0 = any free port)
   --broker-port N    the broker's port (default ${DEFAULT_BROKER_PORT}; 0 = any free port)
   --exit-port N      the exit's port (default ${defaultExitConfig.port}; 0 = any free port)
+  --site-port N      Ferry's site: the tab page and the widget (default ${DEFAULT_SITE_PORT}; 0 = any free port)
+  --host-port N      a website on a second origin that embeds the widget (default ${DEFAULT_HOST_PAGE_PORT}; 0 = any)
   --headless         no browser windows, even when a display is available
   --help             show this help
 `;
@@ -44,6 +52,8 @@ export async function runDemo(argv: string[]): Promise<void> {
       'socks-port': { type: 'string', default: String(DEFAULT_SOCKS_PORT) },
       'broker-port': { type: 'string', default: String(DEFAULT_BROKER_PORT) },
       'exit-port': { type: 'string', default: String(defaultExitConfig.port) },
+      'site-port': { type: 'string', default: String(DEFAULT_SITE_PORT) },
+      'host-port': { type: 'string', default: String(DEFAULT_HOST_PAGE_PORT) },
       headless: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -62,12 +72,14 @@ export async function runDemo(argv: string[]): Promise<void> {
 
   let servers: NetworkServers | undefined;
   let network: LocalNetwork | undefined;
+  const sites: FerrySite[] = [];
   let stopping = false;
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     say('stopping');
     await network?.stop().catch(() => {});
+    for (const site of sites) await site.close().catch(() => {});
     await servers?.stop().catch(() => {});
     process.exit(code);
   };
@@ -78,6 +90,15 @@ export async function runDemo(argv: string[]): Promise<void> {
     servers = await startServerProcesses({ brokerPort: port(values['broker-port'], '--broker-port'), exitPort: port(values['exit-port'], '--exit-port') });
     say(`exit ${servers.exit.url} (pid ${servers.exitPid}), public key ${servers.exit.publicKey}`);
     say(`broker ${servers.brokerUrl} (pid ${servers.brokerPid})`);
+    const site = await startFerrySite({
+      config: { brokerUrl: servers.brokerUrl, exitListKeys: [servers.exitListKey] },
+      port: port(values['site-port'], '--site-port'),
+    });
+    sites.push(site);
+    say(`tab page ${new URL('tab/', site.url).href} (open it in any browser to help from a tab)`);
+    const host = await startDemoHostPage({ ferrySiteUrl: site.url, port: port(values['host-port'], '--host-port') });
+    sites.push(host);
+    say(`widget ${host.url} (a website on a second origin that embeds the widget with one line)`);
     network = await LocalNetwork.start({
       servers,
       volunteers,

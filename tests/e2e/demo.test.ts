@@ -25,7 +25,21 @@ test('ferry demo starts the whole network, carries traffic, and SIGTERM stops ev
   const origin = await startOriginServer(2 * 1024 * 1024);
   const demo = spawn(
     process.execPath,
-    [join(REPO_ROOT, 'bin', 'ferry.js'), 'demo', '--headless', '--socks-port', '0', '--broker-port', '0', '--exit-port', '0'],
+    [
+      join(REPO_ROOT, 'bin', 'ferry.js'),
+      'demo',
+      '--headless',
+      '--socks-port',
+      '0',
+      '--broker-port',
+      '0',
+      '--exit-port',
+      '0',
+      '--site-port',
+      '0',
+      '--host-port',
+      '0',
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -50,6 +64,13 @@ test('ferry demo starts the whole network, carries traffic, and SIGTERM stops ev
       assert.match(output, new RegExp(`^ferry demo: ${component}\\b.*pid \\d+`, 'm'), `a line for the ${component} with its pid`);
     }
     assert.equal(pids.length, 5);
+    // Ferry's site and the second origin that embeds the widget.
+    const tabUrl = /^ferry demo: tab page (http:\/\/127\.0\.0\.1:\d+\/tab\/)/m.exec(output)?.[1];
+    const hostUrl = /^ferry demo: widget (http:\/\/localhost:\d+\/)/m.exec(output)?.[1];
+    assert.ok(tabUrl && hostUrl, output);
+    assert.match(await (await fetch(tabUrl)).text(), /<div id="app">/);
+    const hostPage = await (await fetch(hostUrl)).text();
+    assert.ok(hostPage.includes(`<script src="${new URL('../embed.js', tabUrl).href}" async`), 'the host page embeds the widget with one line');
     const result = await socksFetch(socksPort, `http://localhost:${origin.port}/file`);
     assert.ok(result.ok, result.stderr);
     assert.equal(result.sha256, origin.sha256);
