@@ -3,6 +3,7 @@
  * The popup's one-line statuses. Honest wording: say what is happening, never "connected" before it is.
  */
 import type { HelpOthersState, ProxyMeState } from '../protocol/extension-state.ts';
+import { secondsUntil } from '../relay-worker/status.ts';
 
 /** The command that installs the native helper; shown when it is missing. */
 export const HELPER_INSTALL_COMMAND = 'npx ferry helper --install';
@@ -34,7 +35,8 @@ export function proxyMeStatusText(state: ProxyMeState): string {
   }
 }
 
-export function helpOthersStatusText(state: HelpOthersState): string {
+/** `now` (ms since the epoch) counts down the broker's retry. */
+export function helpOthersStatusText(state: HelpOthersState, now = Date.now()): string {
   switch (state.phase) {
     case 'off':
     case 'stopped':
@@ -46,7 +48,7 @@ export function helpOthersStatusText(state: HelpOthersState): string {
     case 'relaying':
       return state.clientsNow === 1 ? 'Helping 1 person' : `Helping ${state.clientsNow} people`;
     case 'broker-unreachable':
-      return 'Cannot reach the network, retrying…';
+      return state.retryAt > 0 ? `Cannot reach the network, retrying in ${secondsUntil(state.retryAt, now)} s` : 'Cannot reach the network, retrying…';
     case 'paused':
       return 'Paused by a limit you set';
     case 'failed':

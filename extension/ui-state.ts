@@ -30,7 +30,7 @@ export function initialProxyMeState(): ProxyMeState {
 }
 
 export function initialHelpOthersState(): HelpOthersState {
-  return { on: false, phase: 'off', clientsNow: 0, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0, lastError: '' };
+  return { on: false, phase: 'off', clientsNow: 0, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0, lastError: '', retryAt: 0 };
 }
 
 export function initialUiState(): UiState {
@@ -142,6 +142,7 @@ export function applyRelayStatus(state: HelpOthersState, status: RelayStatus): H
     bytesClientToExit: status.bytesClientToExit,
     bytesExitToClient: status.bytesExitToClient,
     lastError: status.lastError ?? '',
+    retryAt: status.retryAt ?? 0,
   };
 }
 

@@ -85,6 +85,8 @@ export interface HelpOthersState {
   bytesClientToExit: number;
   bytesExitToClient: number;
   lastError: string;
+  /** While broker-unreachable: when the relay tries again (ms since the epoch); 0 otherwise. */
+  retryAt: number;
 }
 
 export interface UiState {
@@ -146,6 +148,7 @@ export function parseUiState(value: unknown): UiState {
       bytesClientToExit: requireCount(helpOthers.bytesClientToExit, '"bytesClientToExit"', fail),
       bytesExitToClient: requireCount(helpOthers.bytesExitToClient, '"bytesExitToClient"', fail),
       lastError: optionalText(helpOthers.lastError, '"lastError"', MAX_STATE_TEXT_CHARS, fail),
+      retryAt: helpOthers.retryAt === undefined ? 0 : requireCount(helpOthers.retryAt, '"retryAt"', fail),
     },
   };
 }

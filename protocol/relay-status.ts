@@ -34,6 +34,8 @@ export interface RelayStatus {
   /** While paused: which limit, in words, and when it lifts (ms since the epoch). */
   pausedBy?: string;
   pausedUntil?: number;
+  /** While broker-unreachable: when the next attempt starts (ms since the epoch), for "retrying in N s". */
+  retryAt?: number;
 }
 
 /** Longest lastError kept from a report (characters). */
@@ -59,5 +61,6 @@ export function parseRelayStatus(value: unknown): RelayStatus {
   if (value.lastError !== undefined) status.lastError = optionalText(value.lastError, '"lastError"', MAX_RELAY_ERROR_CHARS, fail);
   if (value.pausedBy !== undefined) status.pausedBy = optionalText(value.pausedBy, '"pausedBy"', MAX_RELAY_ERROR_CHARS, fail);
   if (value.pausedUntil !== undefined) status.pausedUntil = requireCount(value.pausedUntil, '"pausedUntil"', fail);
+  if (value.retryAt !== undefined) status.retryAt = requireCount(value.retryAt, '"retryAt"', fail);
   return status;
 }

@@ -63,6 +63,8 @@ export class BrokerConnection {
   #failures = 0;
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** While unreachable: when the next attempt starts (ms since the epoch), for "retrying in N s". */
+  #retryAt: number | undefined;
 
   constructor(private readonly init: BrokerConnectionInit) {
     this.socketUrl = volunteerSocketUrl(init.config.brokerUrl);
@@ -70,6 +72,11 @@ export class BrokerConnection {
 
   get state(): BrokerConnectionState {
     return this.#state;
+  }
+
+  /** While unreachable: when the next attempt starts (ms since the epoch). */
+  get retryAt(): number | undefined {
+    return this.#state === 'unreachable' ? this.#retryAt : undefined;
   }
 
   /** The NAT probe the latest welcome named, if any. */
@@ -231,10 +238,12 @@ export class BrokerConnection {
     this.init.events.onProblem(problem);
     // A drop after a welcome is often a broker restart: try again at once and say "connecting". A failed attempt
     // means the broker is unreachable for now.
-    this.#setState(wasConnected ? 'connecting' : 'unreachable');
     const delay = wasConnected ? 0 : this.#nextDelayMs();
     this.#failures = wasConnected ? 0 : this.#failures + 1;
+    this.#retryAt = Date.now() + delay;
     this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
+    // Unreachable again is news too: the retry time moved.
+    this.#setState(wasConnected ? 'connecting' : 'unreachable', { always: !wasConnected });
   }
 
   #nextDelayMs(): number {
@@ -244,8 +253,8 @@ export class BrokerConnection {
     return Math.round(Math.min(max, exponential * jitter));
   }
 
-  #setState(state: BrokerConnectionState): void {
-    if (state === this.#state) return;
+  #setState(state: BrokerConnectionState, options: { always?: boolean } = {}): void {
+    if (state === this.#state && options.always !== true) return;
     this.#state = state;
     this.init.events.onStateChange(state);
   }

@@ -100,6 +100,8 @@ export class RelayWorker {
       status.pausedBy = this.#paused.by;
       status.pausedUntil = this.#paused.until;
     }
+    const retryAt = this.#broker?.retryAt;
+    if (status.state === 'broker-unreachable' && retryAt !== undefined) status.retryAt = retryAt;
     return status;
   }
 
@@ -397,6 +399,7 @@ function sameStatus(a: RelayStatus, b: RelayStatus): boolean {
     a.bytesClientToExit === b.bytesClientToExit &&
     a.bytesExitToClient === b.bytesExitToClient &&
     a.lastError === b.lastError &&
-    a.pausedBy === b.pausedBy
+    a.pausedBy === b.pausedBy &&
+    a.retryAt === b.retryAt
   );
 }

@@ -15,6 +15,11 @@ export const RELAY_STATE_WORDING: Readonly<Record<RelayState, string>> = {
   stopped: 'Not helping (turned off)',
 };
 
+/** Whole seconds from `now` until `at` (ms since the epoch), never below 0: "retrying in N s". */
+export function secondsUntil(at: number, now: number): number {
+  return Math.max(0, Math.ceil((at - now) / 1000));
+}
+
 /** Counters at one moment, for the rate over a stretch. */
 export interface TrafficSnapshot {
   at: number;

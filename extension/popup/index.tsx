@@ -9,6 +9,7 @@ import { type HelpOthersState, type ProxyMeState, parseUiState, UI_STATE_STORAGE
 import { IndexedDbHistoryStore } from '../../relay-worker/browser-history-store.ts';
 import { HISTORY_SAVE_INTERVAL_MS, type HistorySummary, readHistorySummary } from '../../relay-worker/help-history.ts';
 import { HelpStats } from '../../web/help-stats.tsx';
+import { useNow } from '../../web/use-now.ts';
 import type { BackgroundMessage } from '../messages.ts';
 import { formatBytes, formatDuration, formatRate, HELPER_INSTALL_COMMAND, helpOthersStatusText, pathChangesText, proxyMeStatusText } from '../status-text.ts';
 import { currentThroughput } from '../traffic-rate.ts';
@@ -16,21 +17,6 @@ import { isProxyMeStopped } from '../ui-state.ts';
 import '../ui.css';
 import { HeldPairing } from './held-pairing.tsx';
 import './popup.css';
-
-/** How often the clock and the throughput on screen move on (ms). */
-const TICK_MS = 1_000;
-
-/** The current time, re-read every TICK_MS while `ticking`. */
-function useNow(ticking: boolean): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    if (!ticking) return undefined;
-    setNow(Date.now());
-    const timer = setInterval(() => setNow(Date.now()), TICK_MS);
-    return () => clearInterval(timer);
-  }, [ticking]);
-  return now;
-}
 
 function HelperInstallHint() {
   const [copied, setCopied] = useState(false);
@@ -162,6 +148,7 @@ function useHelpHistory(state: HelpOthersState): HistorySummary | undefined {
 function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onToggle: (on: boolean) => void }) {
   const relayed = state.bytesClientToExit + state.bytesExitToClient;
   const history = useHelpHistory(state);
+  const nowMs = useNow(state.phase === 'broker-unreachable');
   return (
     <section class="feature">
       <label class="switch-row" for="help-others">
@@ -176,7 +163,7 @@ function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onTogg
         />
       </label>
       <p id="help-others-status" class={state.phase === 'failed' ? 'status error' : 'status'}>
-        {helpOthersStatusText(state)}
+        {helpOthersStatusText(state, nowMs)}
       </p>
       {state.on && (state.clientsTotal > 0 || relayed > 0) && (
         <p id="help-others-bytes" class="muted">

@@ -14,6 +14,7 @@ import { HelpStats } from '../help-stats.tsx';
 import { PageVolunteer } from '../page-volunteer.ts';
 import { loadSiteConfig } from '../site.ts';
 import { pageStatusText } from '../status-words.ts';
+import { useNow } from '../use-now.ts';
 import '../web.css';
 import './tab.css';
 
@@ -27,6 +28,7 @@ function Tab({ site }: { site: SiteConfig }) {
   const [summary, setSummary] = useState<HistorySummary | undefined>(undefined);
   const [problem, setProblem] = useState('');
   const volunteer = useRef<PageVolunteer | undefined>(undefined);
+  const now = useNow(status?.state === 'broker-unreachable');
 
   useEffect(() => {
     const created = new PageVolunteer({ site, kind: 'tab', maxClients: TAB_MAX_CLIENTS, onStatus: setStatus, onHistory: setSummary, onProblem: setProblem });
@@ -76,7 +78,7 @@ function Tab({ site }: { site: SiteConfig }) {
         goes.
       </p>
       <p id="tab-status" class={status?.state === 'broker-unreachable' ? 'status error' : 'status'}>
-        {pageStatusText(status)}
+        {pageStatusText(status, now)}
       </p>
       {status?.lastError !== undefined && status.state !== 'relaying' && (
         <p id="tab-detail" class="muted small">

@@ -15,6 +15,7 @@ import { HelpStats } from '../help-stats.tsx';
 import { PageVolunteer } from '../page-volunteer.ts';
 import { loadSiteConfig } from '../site.ts';
 import { pageStatusText } from '../status-words.ts';
+import { useNow } from '../use-now.ts';
 import { giveConsent, hasConsent, withdrawConsent } from './consent.ts';
 import '../web.css';
 import './widget.css';
@@ -44,6 +45,7 @@ function Widget({ site }: { site: SiteConfig }) {
   const [summary, setSummary] = useState<HistorySummary | undefined>(undefined);
   const [problem, setProblem] = useState('');
   const volunteer = useRef<PageVolunteer | undefined>(undefined);
+  const now = useNow(status?.state === 'broker-unreachable');
 
   useEffect(() => {
     const created = new PageVolunteer({
@@ -102,7 +104,7 @@ function Widget({ site }: { site: SiteConfig }) {
   return (
     <main class="widget">
       <p id="widget-status" class="title">
-        {pageStatusText(status)}
+        {pageStatusText(status, now)}
       </p>
       {layout === 'card' && <HelpStats summary={summary} />}
       {layout === 'badge' && summary !== undefined && (

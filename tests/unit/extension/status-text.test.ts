@@ -44,6 +44,12 @@ describe('Help others wording', () => {
     assert.equal(text('broker-unreachable'), 'Cannot reach the network, retrying…');
     assert.equal(text('failed'), 'Could not start: boom');
   });
+
+  test('an unreachable broker counts down to the next attempt', () => {
+    const state = { ...initialHelpOthersState(), on: true, phase: 'broker-unreachable' as const, retryAt: 20_000 };
+    assert.equal(helpOthersStatusText(state, 12_100), 'Cannot reach the network, retrying in 8 s');
+    assert.equal(helpOthersStatusText(state, 25_000), 'Cannot reach the network, retrying in 0 s');
+  });
 });
 
 test('formatBytes uses binary units with one decimal below 10', () => {

@@ -125,7 +125,15 @@ describe('relay status', () => {
       bytesClientToExit: 100,
       bytesExitToClient: 200,
       lastError: 'exit slow',
+      retryAt: 0,
     });
+  });
+
+  test('carries the broker retry time while unreachable, and clears it after', () => {
+    const on = { ...initialHelpOthersState(), on: true, phase: 'connecting' as const };
+    const unreachable = applyRelayStatus(on, { ...status, state: 'broker-unreachable', clientsNow: 0, retryAt: 1_234 });
+    assert.equal(unreachable.retryAt, 1_234);
+    assert.equal(applyRelayStatus(unreachable, { ...status, state: 'waiting', clientsNow: 0 }).retryAt, 0);
   });
 
   test('is ignored once switched off or failed', () => {

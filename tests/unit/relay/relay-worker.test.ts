@@ -328,13 +328,19 @@ describe('RelayWorker and the broker connection', () => {
     cleanups.push(() => worker.stop());
     worker.start();
     assert.equal(statuses.all[0]?.state, 'connecting');
+    const unreachableAt = Date.now();
     await statuses.waitFor((s) => s.state === 'broker-unreachable', 'broker-unreachable');
     assert.match(statuses.latest?.lastError ?? '', /broker/);
+    // It says when it tries again (the popup counts down), and each failed attempt moves that time on.
+    const firstRetry = statuses.latest?.retryAt ?? 0;
+    assert.ok(firstRetry >= unreachableAt && firstRetry <= Date.now() + 200, `retryAt ${firstRetry}`);
+    await statuses.waitFor((s) => s.state === 'broker-unreachable' && (s.retryAt ?? 0) > firstRetry, 'the next retry time');
 
     const broker = await TestBroker.start([], { port, operator });
     cleanups.push(() => broker.close());
     await statuses.waitFor((s) => s.state === 'waiting', 'waiting after the broker appeared');
     assert.equal(statuses.latest?.lastError, undefined, 'the broker problem is cleared once connected');
+    assert.equal(statuses.latest?.retryAt, undefined);
     const hello = await broker.next((m) => m.type === 'hello', 'hello');
     assert.equal(hello.type === 'hello' ? hello.kind : '', 'tab');
 
