@@ -26,6 +26,8 @@ export default defineConfig({
     __FERRY_BROKER_URL__: JSON.stringify(process.env.FERRY_BROKER_URL ?? ''),
   },
   plugins: [preact(), crx({ manifest: withPairingLinkHost(manifest as ManifestV3Export) })],
+  // locales/_locales: the message catalogs of every shell, copied as the extension's _locales (chrome.i18n).
+  publicDir: 'locales',
   build: {
     outDir: 'dist/extension',
     emptyOutDir: true,

@@ -16,10 +16,13 @@
  *
  * Pure: parsing and validation only; the chrome.storage calls live in the entry points.
  */
+
+import englishCatalog from '../locales/_locales/en/messages.json';
 import { OperatorKeyError, parseOperatorPublicKeys } from '../protocol/exit-list.ts';
 import { DEFAULT_BROKER_PORT, MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
 import { MIN_MONTHLY_DATA_CAP_BYTES } from '../relay-worker/monthly-cap.ts';
 import { MIN_RATE_LIMIT_BYTES_PER_SECOND } from '../relay-worker/rate-limit.ts';
+import { type CatalogMessage, fillMessage, type MessageKey } from '../web/i18n.ts';
 
 export interface Settings {
   brokerUrl: string;
@@ -102,57 +105,68 @@ export const MAX_BYPASS_ENTRY_CHARS = 260;
 /** Most people "Help others" relays for at once: the broker's slot limit. */
 export const MAX_MAX_CLIENTS = MAX_VOLUNTEER_SLOTS;
 
-/** A stored or typed setting is unusable; `key` names it and `message` says how to fix it. */
+/**
+ * A stored or typed setting is unusable; `key` names it and `message` says how to fix it, in English (logs). The
+ * options page shows `messageKey` with `substitutions` in the reader's language.
+ */
 export class SettingsError extends Error {
   override readonly name = 'SettingsError';
   readonly code = 'INVALID_SETTING';
+  readonly substitutions: string[];
   constructor(
     readonly key: SettingsKey,
-    message: string,
+    readonly messageKey: MessageKey,
+    ...substitutions: Array<string | number>
   ) {
-    super(message);
+    super(englishMessage(messageKey, substitutions));
+    this.substitutions = substitutions.map(String);
   }
+}
+
+function englishMessage(key: MessageKey, substitutions: Array<string | number>): string {
+  const entry: CatalogMessage | undefined = (englishCatalog as Record<string, CatalogMessage>)[key];
+  return entry === undefined ? key : fillMessage(entry, substitutions.map(String));
 }
 
 /** Returns the URL without a trailing slash, or throws SettingsError. */
 export function parseBrokerUrl(value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new SettingsError('brokerUrl', 'The broker URL is empty.');
+  if (typeof value !== 'string' || value.trim() === '') throw new SettingsError('brokerUrl', 'errBrokerUrlEmpty');
   const text = value.trim();
-  if (text.length > MAX_BROKER_URL_CHARS) throw new SettingsError('brokerUrl', `The broker URL is longer than ${MAX_BROKER_URL_CHARS} characters.`);
+  if (text.length > MAX_BROKER_URL_CHARS) throw new SettingsError('brokerUrl', 'errBrokerUrlLong', MAX_BROKER_URL_CHARS);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new SettingsError('brokerUrl', `"${text}" is not a URL; write it like http://127.0.0.1:8787 or https://broker.example.org.`);
+    throw new SettingsError('brokerUrl', 'errBrokerUrlNotUrl', text);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new SettingsError('brokerUrl', `The broker URL must start with http:// or https:// (got ${url.protocol}).`);
+    throw new SettingsError('brokerUrl', 'errBrokerUrlScheme', url.protocol);
   }
-  if (url.search !== '' || url.hash !== '') throw new SettingsError('brokerUrl', 'The broker URL must not have a ?query or #fragment.');
+  if (url.search !== '' || url.hash !== '') throw new SettingsError('brokerUrl', 'errBrokerUrlQuery');
   return url.href.replace(/\/+$/, '');
 }
 
 export function parseExitId(value: unknown): string {
-  if (typeof value !== 'string') throw new SettingsError('exitId', 'The exit id must be text (empty means the first exit listed).');
+  if (typeof value !== 'string') throw new SettingsError('exitId', 'errExitIdText');
   const text = value.trim();
-  if (text.length > MAX_EXIT_ID_CHARS) throw new SettingsError('exitId', `The exit id is longer than ${MAX_EXIT_ID_CHARS} characters.`);
+  if (text.length > MAX_EXIT_ID_CHARS) throw new SettingsError('exitId', 'errExitIdLong', MAX_EXIT_ID_CHARS);
   return text;
 }
 
-function parseInteger(key: SettingsKey, label: string, value: unknown, min: number, max: number): number {
+function parseInteger(key: SettingsKey, messageKey: MessageKey, value: unknown, min: number, max: number): number {
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value.trim()) : value;
   if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
-    throw new SettingsError(key, `${label} must be a whole number from ${min} to ${max}.`);
+    throw new SettingsError(key, messageKey, min, max);
   }
   return number;
 }
 
 export function parseSocksPort(value: unknown): number {
-  return parseInteger('socksPort', 'The SOCKS port (0 = any free port)', value, 0, 65535);
+  return parseInteger('socksPort', 'errSocksPort', value, 0, 65535);
 }
 
 export function parseMaxClients(value: unknown): number {
-  return parseInteger('maxClients', 'The number of people at once', value, 1, MAX_MAX_CLIENTS);
+  return parseInteger('maxClients', 'errMaxClients', value, 1, MAX_MAX_CLIENTS);
 }
 
 /** Highest bandwidth cap the options accept (Mbit/s): anything above is a typo, and 0 already means no cap. */
@@ -174,10 +188,7 @@ export function parseMonthlyCapGb(value: unknown): number {
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value.trim()) : value;
   const fine = typeof number === 'number' && Number.isFinite(number) && (number === 0 || (number >= MIN_MONTHLY_CAP_GB && number <= MAX_MONTHLY_CAP_GB));
   if (!fine) {
-    throw new SettingsError(
-      'monthlyCapGb',
-      `The monthly cap must be 0 (no cap) or a number of GB from ${MIN_MONTHLY_CAP_GB} to ${MAX_MONTHLY_CAP_GB}, like 50.`,
-    );
+    throw new SettingsError('monthlyCapGb', 'errMonthlyCap', MIN_MONTHLY_CAP_GB, MAX_MONTHLY_CAP_GB);
   }
   return number;
 }
@@ -191,7 +202,7 @@ export function parseMaxMbps(value: unknown): number {
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value.trim()) : value;
   const fine = typeof number === 'number' && Number.isFinite(number) && (number === 0 || (number >= MIN_MAX_MBPS && number <= MAX_MAX_MBPS));
   if (!fine) {
-    throw new SettingsError('maxMbps', `The bandwidth cap must be 0 (no cap) or a number of Mbit/s from ${MIN_MAX_MBPS} to ${MAX_MAX_MBPS}, like 5 or 0.5.`);
+    throw new SettingsError('maxMbps', 'errMaxMbps', MIN_MAX_MBPS, MAX_MAX_MBPS);
   }
   return number;
 }
@@ -211,15 +222,15 @@ function isAddressRange(entry: string): boolean {
 export function parseBypassList(value: unknown): string[] {
   const entries = typeof value === 'string' ? value.split(/\r?\n/) : value;
   if (!Array.isArray(entries) || !entries.every((entry) => typeof entry === 'string')) {
-    throw new SettingsError('bypassList', 'The bypass list must be a list of host names, one per line.');
+    throw new SettingsError('bypassList', 'errBypassList');
   }
   const cleaned = (entries as string[]).map((entry) => entry.trim()).filter((entry) => entry !== '');
-  if (cleaned.length > MAX_BYPASS_ENTRIES) throw new SettingsError('bypassList', `The bypass list has more than ${MAX_BYPASS_ENTRIES} entries.`);
+  if (cleaned.length > MAX_BYPASS_ENTRIES) throw new SettingsError('bypassList', 'errBypassTooMany', MAX_BYPASS_ENTRIES);
   for (const entry of cleaned) {
-    if (entry.length > MAX_BYPASS_ENTRY_CHARS) throw new SettingsError('bypassList', `The bypass entry "${entry.slice(0, 40)}…" is too long.`);
-    if (/\s/.test(entry)) throw new SettingsError('bypassList', `The bypass entry "${entry}" contains a space; put one host per line.`);
+    if (entry.length > MAX_BYPASS_ENTRY_CHARS) throw new SettingsError('bypassList', 'errBypassEntryLong', entry.slice(0, 40));
+    if (/\s/.test(entry)) throw new SettingsError('bypassList', 'errBypassEntrySpace', entry);
     if (!entry.includes('://') && entry.includes('/') && !isAddressRange(entry)) {
-      throw new SettingsError('bypassList', `The bypass entry "${entry}" is not an address range; write ranges like 10.0.0.0/8 or fc00::/7.`);
+      throw new SettingsError('bypassList', 'errBypassEntryRange', entry);
     }
   }
   return cleaned;
@@ -229,12 +240,12 @@ export function parseBypassList(value: unknown): string[] {
 export function parseExitListKeys(value: unknown): string[] {
   const entries = typeof value === 'string' ? value.split(/\r?\n/) : value;
   if (!Array.isArray(entries) || !entries.every((entry) => typeof entry === 'string')) {
-    throw new SettingsError('exitListKeys', 'The exit-list keys must be a list of keys, one per line.');
+    throw new SettingsError('exitListKeys', 'errExitListKeysList');
   }
   try {
     return parseOperatorPublicKeys((entries as string[]).filter((entry) => entry.trim() !== ''));
   } catch (error) {
-    if (error instanceof OperatorKeyError) throw new SettingsError('exitListKeys', `${error.message}.`);
+    if (error instanceof OperatorKeyError) throw new SettingsError('exitListKeys', 'errExitListKey', error.message);
     throw error;
   }
 }
@@ -279,18 +290,19 @@ export function settingsToForm(settings: Settings): SettingsForm {
   };
 }
 
-export type FormResult = { ok: true; settings: Settings } | { ok: false; errors: Partial<Record<SettingsKey, string>> };
+/** A refused form: per field, what is wrong (SettingsError: an English message, and a message key for the page). */
+export type FormResult = { ok: true; settings: Settings } | { ok: false; errors: Partial<Record<SettingsKey, SettingsError>> };
 
 /** Validates every field of the options form and collects one message per bad field. */
 export function parseSettingsForm(form: SettingsForm): FormResult {
-  const errors: Partial<Record<SettingsKey, string>> = {};
+  const errors: Partial<Record<SettingsKey, SettingsError>> = {};
   const settings: Partial<Record<SettingsKey, unknown>> = {};
   for (const key of SETTINGS_KEYS) {
     try {
       settings[key] = PARSERS[key](form[key]);
     } catch (error) {
       if (!(error instanceof SettingsError)) throw error;
-      errors[key] = error.message;
+      errors[key] = error;
     }
   }
   if (Object.keys(errors).length > 0) return { ok: false, errors };

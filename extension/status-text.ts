@@ -4,55 +4,57 @@
  */
 import type { HelpOthersState, ProxyMeState } from '../protocol/extension-state.ts';
 import { secondsUntil } from '../relay-worker/status.ts';
+import type { Translator } from '../web/i18n.ts';
 
 /** The command that installs the native helper; shown when it is missing. */
 export const HELPER_INSTALL_COMMAND = 'npx ferry helper --install';
 
-export function proxyMeStatusText(state: ProxyMeState): string {
+export function proxyMeStatusText(state: ProxyMeState, { t }: Translator): string {
   switch (state.phase) {
     case 'off':
-      return 'Off';
+      return t('pmOff');
     case 'starting-helper':
-      return 'Starting the helper…';
+      return t('pmStartingHelper');
     case 'finding-volunteer':
-      return 'Finding a volunteer…';
+      return t('pmFindingVolunteer');
     case 'connected':
-      return 'Connected through a volunteer';
+      return t('pmConnected');
     case 'switching-volunteer':
-      return 'Switching volunteer…';
+      return t('pmSwitchingVolunteer');
     case 'no-volunteers':
-      return 'No volunteers available right now, retrying…';
+      return t('pmNoVolunteers');
     case 'broker-unreachable':
-      return 'Cannot reach the network, retrying…';
+      return t('pmBrokerUnreachable');
     case 'path-error':
-      return `Could not reach a volunteer (${state.detail || 'unknown error'}), retrying…`;
+      return t('pmPathError', state.detail || t('unknownError'));
     case 'helper-not-installed':
-      return `Helper not installed: run ${HELPER_INSTALL_COMMAND}`;
+      return t('pmHelperNotInstalled', HELPER_INSTALL_COMMAND);
     case 'helper-stopped':
-      return `Helper stopped: ${state.detail || 'no reason given'}`;
+      return t('pmHelperStopped', state.detail || t('noReasonGiven'));
     case 'failed':
-      return `Could not start: ${state.detail || 'unknown error'}`;
+      return t('couldNotStart', state.detail || t('unknownError'));
   }
 }
 
 /** `now` (ms since the epoch) counts down the broker's retry. */
-export function helpOthersStatusText(state: HelpOthersState, now = Date.now()): string {
+export function helpOthersStatusText(state: HelpOthersState, translator: Translator, now = Date.now()): string {
+  const { t } = translator;
   switch (state.phase) {
     case 'off':
     case 'stopped':
-      return 'Off';
+      return t('hoOff');
     case 'connecting':
-      return 'Connecting to the network…';
+      return t('hoConnecting');
     case 'waiting':
-      return 'Waiting for someone who needs help';
+      return t('hoWaiting');
     case 'relaying':
-      return state.clientsNow === 1 ? 'Helping 1 person' : `Helping ${state.clientsNow} people`;
+      return translator.plural('hoHelping', state.clientsNow);
     case 'broker-unreachable':
-      return state.retryAt > 0 ? `Cannot reach the network, retrying in ${secondsUntil(state.retryAt, now)} s` : 'Cannot reach the network, retrying…';
+      return state.retryAt > 0 ? t('hoBrokerUnreachableIn', secondsUntil(state.retryAt, now)) : t('hoBrokerUnreachable');
     case 'paused':
-      return 'Paused by a limit you set';
+      return t('hoPaused');
     case 'failed':
-      return `Could not start: ${state.lastError || 'unknown error'}`;
+      return t('couldNotStart', state.lastError || t('unknownError'));
   }
 }
 
@@ -86,6 +88,6 @@ export function formatDuration(ms: number): string {
 }
 
 /** "Volunteer changed 1 time" / "Volunteer changed 3 times". */
-export function pathChangesText(pathChanges: number): string {
-  return `Volunteer changed ${pathChanges} ${pathChanges === 1 ? 'time' : 'times'}`;
+export function pathChangesText(pathChanges: number, translator: Translator): string {
+  return translator.plural('pathChanges', pathChanges);
 }

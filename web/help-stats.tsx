@@ -5,25 +5,25 @@
  */
 import type { HistoryDay, HistorySummary } from '../relay-worker/help-history.ts';
 import { formatBytes } from '../relay-worker/status.ts';
+import { useTranslator } from './i18n-context.ts';
 import './help-stats.css';
 
-function people(count: number): string {
-  return count === 1 ? '1 person' : `${count} people`;
-}
-
 /** Bars of people helped per day, seven days, today last; each bar's title gives the day's figures. */
-export function HistoryChart({ days, locale }: { days: readonly HistoryDay[]; locale?: string }) {
-  const weekday = new Intl.DateTimeFormat(locale, { weekday: 'short' });
+export function HistoryChart({ days }: { days: readonly HistoryDay[] }) {
+  const translator = useTranslator();
+  const weekday = new Intl.DateTimeFormat(translator.locale, { weekday: 'short' });
   const highest = Math.max(1, ...days.map((day) => day.peopleHelped));
   const width = 100 / Math.max(1, days.length);
+  // Bars run in reading order: right to left in Persian and Arabic, as the labels under them do.
+  const x = (index: number): number => (translator.dir === 'rtl' ? days.length - 1 - index : index) * width + width * 0.15;
   return (
-    <figure class="history-chart" aria-label="People helped each day, the last seven days">
+    <figure class="history-chart" aria-label={translator.t('chartLabel')}>
       <svg viewBox="0 0 100 40" preserveAspectRatio="none" role="img" aria-hidden="true">
         {days.map((day, index) => {
-          const height = (day.peopleHelped / highest) * 38;
+          const height = Math.max((day.peopleHelped / highest) * 38, 0.8);
           return (
-            <rect key={day.dayStart} x={index * width + width * 0.15} y={40 - Math.max(height, 0.8)} width={width * 0.7} height={Math.max(height, 0.8)}>
-              <title>{`${weekday.format(day.dayStart)}: ${people(day.peopleHelped)}, ${formatBytes(day.bytesRelayed)}`}</title>
+            <rect key={day.dayStart} x={x(index)} y={40 - height} width={width * 0.7} height={height}>
+              <title>{translator.plural('chartDay', day.peopleHelped, weekday.format(day.dayStart), formatBytes(day.bytesRelayed))}</title>
             </rect>
           );
         })}
@@ -37,17 +37,17 @@ export function HistoryChart({ days, locale }: { days: readonly HistoryDay[]; lo
   );
 }
 
-export function HelpStats({ summary, locale }: { summary: HistorySummary | undefined; locale?: string }) {
+export function HelpStats({ summary }: { summary: HistorySummary | undefined }) {
+  const translator = useTranslator();
   if (summary === undefined) return null;
   return (
     <section class="help-stats">
-      <p id="helped-today">
-        Helped today: <strong>{people(summary.today.peopleHelped)}</strong>; this week: <strong id="helped-week">{people(summary.week.peopleHelped)}</strong>
-      </p>
+      <p id="helped-today">{translator.plural('helpedToday', summary.today.peopleHelped)}</p>
+      <p id="helped-week">{translator.plural('helpedWeek', summary.week.peopleHelped)}</p>
       <p id="relayed-week" class="muted small">
-        Relayed this week: {formatBytes(summary.week.bytesRelayed)}
+        {translator.t('relayedWeek', formatBytes(summary.week.bytesRelayed))}
       </p>
-      <HistoryChart days={summary.days} {...(locale === undefined ? {} : { locale })} />
+      <HistoryChart days={summary.days} />
     </section>
   );
 }

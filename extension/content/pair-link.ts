@@ -16,11 +16,7 @@ async function pairFromThisPage(): Promise<void> {
   history.replaceState(null, '', location.pathname);
   await chrome.runtime.sendMessage({ target: 'background', type: 'add-pairing', link });
   const pairings = parseStoredPairings((await chrome.storage.local.get(PAIRINGS_STORAGE_KEY))[PAIRINGS_STORAGE_KEY]);
-  show(
-    pairings.held?.token === token
-      ? "Ferry keeps this pairing. Turn on Proxy me and you connect through your friend's volunteer; Ferry's popup lets you remove the pairing."
-      : "Ferry did not keep this pairing: the link is for another Ferry network than the one in Ferry's options, or it is your own link.",
-  );
+  show(pairings.held?.token === token ? chrome.i18n.getMessage('pairingKept') : chrome.i18n.getMessage('pairingNotKept'));
 }
 
 function show(text: string): void {
@@ -28,8 +24,10 @@ function show(text: string): void {
   note.setAttribute('role', 'status');
   note.id = 'ferry-pairing-result';
   note.textContent = text;
+  // The note is in the browser's language, which may read right to left on a page that does not.
+  note.dir = chrome.i18n.getMessage('@@bidi_dir') || 'auto';
   note.style.cssText = 'font-weight: 600; padding: 0.75rem 1rem; border-radius: 0.5rem; background: #e7f3ec; color: #123;';
   document.body.prepend(note);
 }
 
-void pairFromThisPage().catch((error: unknown) => show(`Ferry could not keep this pairing: ${error instanceof Error ? error.message : String(error)}`));
+void pairFromThisPage().catch((error: unknown) => show(chrome.i18n.getMessage('pairingFailed', [error instanceof Error ? error.message : String(error)])));

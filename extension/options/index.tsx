@@ -4,7 +4,20 @@
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { DEFAULT_SETTINGS, MIN_MAX_MBPS, parseSettingsForm, SETTINGS_KEYS, type SettingsForm, type SettingsKey, settingsToForm } from '../settings.ts';
+import { applyLanguage } from '../../web/i18n.ts';
+import { TranslatorContext, useTranslator } from '../../web/i18n-context.ts';
+import { chromeTranslator } from '../i18n.ts';
+import {
+  DEFAULT_SETTINGS,
+  MAX_MAX_CLIENTS,
+  MIN_MAX_MBPS,
+  parseSettingsForm,
+  SETTINGS_KEYS,
+  type SettingsError,
+  type SettingsForm,
+  type SettingsKey,
+  settingsToForm,
+} from '../settings.ts';
 import '../ui.css';
 import { PairingLinks } from './pairing-links.tsx';
 import './options.css';
@@ -25,12 +38,13 @@ interface FieldProps {
   label: string;
   hint: string;
   form: SettingsForm;
-  errors: Partial<Record<SettingsKey, string>>;
+  errors: Partial<Record<SettingsKey, SettingsError>>;
   multiline?: boolean;
   onInput: (key: SettingsKey, value: string) => void;
 }
 
 function Field({ name, label, hint, form, errors, multiline, onInput }: FieldProps) {
+  const { t } = useTranslator();
   const error = errors[name];
   const common = {
     id: name,
@@ -48,22 +62,23 @@ function Field({ name, label, hint, form, errors, multiline, onInput }: FieldPro
         {hint}
       </p>
       <p id={`${name}-error`} class="error" role="alert">
-        {error ?? ''}
+        {error === undefined ? '' : t(error.messageKey, ...error.substitutions)}
       </p>
     </div>
   );
 }
 
 function Options() {
+  const { t } = useTranslator();
   const [form, setForm] = useState<SettingsForm | undefined>(undefined);
-  const [errors, setErrors] = useState<Partial<Record<SettingsKey, string>>>({});
+  const [errors, setErrors] = useState<Partial<Record<SettingsKey, SettingsError>>>({});
   const [notice, setNotice] = useState('');
 
   useEffect(() => {
     void chrome.storage.local.get([...SETTINGS_KEYS]).then((stored) => setForm(storedToForm(stored)));
   }, []);
 
-  if (form === undefined) return <p class="muted">Loading…</p>;
+  if (form === undefined) return <p class="muted">{t('loading')}</p>;
 
   const onInput = (key: SettingsKey, value: string): void => {
     setForm({ ...form, [key]: value });
@@ -76,58 +91,31 @@ function Options() {
     const result = parseSettingsForm(form);
     if (!result.ok) {
       setErrors(result.errors);
-      setNotice('Nothing saved: fix the fields marked above.');
+      setNotice(t('noticeNothingSaved'));
       return;
     }
     setErrors({});
     await chrome.storage.local.set(result.settings);
     setForm(settingsToForm(result.settings));
-    setNotice('Saved. Changes apply the next time you switch a feature on.');
+    setNotice(t('noticeSaved'));
   }
 
   const props = { form, errors, onInput };
   return (
     <main>
-      <h1>Ferry settings</h1>
+      <h1>{t('optionsTitle')}</h1>
       <form onSubmit={(event) => void save(event)} noValidate>
-        <Field
-          name="brokerUrl"
-          label="Broker URL"
-          hint={`Where Ferry finds volunteers and exits (http:// or https://). Default ${DEFAULT_SETTINGS.brokerUrl}.`}
-          {...props}
-        />
-        <Field name="exitId" label="Exit id" hint="Which exit Proxy me uses. Leave empty for the first one the broker lists." {...props} />
-        <Field name="socksPort" label="SOCKS port" hint="The helper's local SOCKS5 port. 0 picks any free port." {...props} />
-        <Field
-          name="bypassList"
-          label="Go direct for"
-          hint="Hosts and address ranges (like 10.0.0.0/8) the browser reaches without Ferry, one per line. <local> means plain names without a dot."
-          multiline
-          {...props}
-        />
-        <Field name="maxClients" label="Most people at once" hint="How many people Help others relays for at the same time (1–32)." {...props} />
-        <Field
-          name="maxMbps"
-          label="Bandwidth cap (Mbit/s)"
-          hint={`Most Help others may use, for everyone it helps together, both ways. 0 means no cap; the lowest cap is ${MIN_MAX_MBPS}.`}
-          {...props}
-        />
-        <Field
-          name="monthlyCapGb"
-          label="Monthly data cap (GB)"
-          hint="Help others pauses for the rest of the month (UTC) once it has relayed this much, both ways together. 0 means no cap."
-          {...props}
-        />
-        <Field
-          name="exitListKeys"
-          label="Exit-list keys"
-          hint="The network operator's keys, one per line. Ferry uses only exits from a list signed by one of them, so a broker cannot slip in an exit of its own."
-          multiline
-          {...props}
-        />
+        <Field name="brokerUrl" label={t('fieldBrokerUrl')} hint={t('hintBrokerUrl', DEFAULT_SETTINGS.brokerUrl)} {...props} />
+        <Field name="exitId" label={t('fieldExitId')} hint={t('hintExitId')} {...props} />
+        <Field name="socksPort" label={t('fieldSocksPort')} hint={t('hintSocksPort')} {...props} />
+        <Field name="bypassList" label={t('fieldBypassList')} hint={t('hintBypassList')} multiline {...props} />
+        <Field name="maxClients" label={t('fieldMaxClients')} hint={t('hintMaxClients', 1, MAX_MAX_CLIENTS)} {...props} />
+        <Field name="maxMbps" label={t('fieldMaxMbps')} hint={t('hintMaxMbps', MIN_MAX_MBPS)} {...props} />
+        <Field name="monthlyCapGb" label={t('fieldMonthlyCapGb')} hint={t('hintMonthlyCapGb')} {...props} />
+        <Field name="exitListKeys" label={t('fieldExitListKeys')} hint={t('hintExitListKeys')} multiline {...props} />
         <div class="actions">
           <button type="submit" id="save">
-            Save
+            {t('save')}
           </button>
           <button
             type="button"
@@ -135,10 +123,10 @@ function Options() {
             onClick={() => {
               setForm(settingsToForm(DEFAULT_SETTINGS));
               setErrors({});
-              setNotice('Defaults restored in the form; press Save to keep them.');
+              setNotice(t('noticeDefaultsRestored'));
             }}
           >
-            Restore defaults
+            {t('restoreDefaults')}
           </button>
         </div>
         <p id="notice" role="status">
@@ -150,4 +138,11 @@ function Options() {
   );
 }
 
-render(<Options />, document.getElementById('app') as HTMLElement);
+const translator = chromeTranslator();
+applyLanguage(translator);
+render(
+  <TranslatorContext.Provider value={translator}>
+    <Options />
+  </TranslatorContext.Provider>,
+  document.getElementById('app') as HTMLElement,
+);

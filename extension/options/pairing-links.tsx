@@ -4,6 +4,8 @@
  * Writes chrome.storage.local under PAIRINGS_STORAGE_KEY; the service worker passes changes on to a running relay.
  */
 import { useEffect, useState } from 'preact/hooks';
+import { MAX_PAIRINGS_PER_VOLUNTEER } from '../../protocol/pairing.ts';
+import { useTranslator } from '../../web/i18n-context.ts';
 import {
   linkFor,
   type MadePairing,
@@ -25,15 +27,16 @@ async function savePairings(pairings: Pairings): Promise<void> {
 }
 
 /** The link, or a note while the broker URL field holds no valid URL. */
-function shareableLink(made: MadePairing, brokerUrl: string): string {
+function shareableLink(made: MadePairing, brokerUrl: string, fixBrokerUrl: string): string {
   try {
     return linkFor(made, brokerUrl);
   } catch {
-    return 'Fix the broker URL above to see this link.';
+    return fixBrokerUrl;
   }
 }
 
 export function PairingLinks({ brokerUrl }: { brokerUrl: string }) {
+  const { t } = useTranslator();
   const [pairings, setPairings] = useState<Pairings>(noPairings());
   const [notice, setNotice] = useState('');
 
@@ -50,52 +53,49 @@ export function PairingLinks({ brokerUrl }: { brokerUrl: string }) {
     try {
       const { pairings: next } = withNewLink(await loadPairings(), Date.now());
       await savePairings(next);
-      setNotice('New link made. Send it to someone you trust; whoever has it can use your personal slots.');
+      setNotice(t('noticeLinkMade'));
     } catch (error) {
-      setNotice(error instanceof PairingLimitError ? error.message : `Could not make a link: ${String(error)}`);
+      setNotice(error instanceof PairingLimitError ? t('noticeTooManyLinks', MAX_PAIRINGS_PER_VOLUNTEER) : t('couldNotMakeLink', String(error)));
     }
   }
 
   async function revoke(token: string): Promise<void> {
     await savePairings(withoutLink(await loadPairings(), token));
-    setNotice('Link revoked: whoever has it can no longer reach you through it.');
+    setNotice(t('noticeLinkRevoked'));
   }
 
   async function forgetHeld(): Promise<void> {
     await savePairings({ ...(await loadPairings()), held: undefined });
-    setNotice('Pairing removed: Proxy me uses any volunteer from now on.');
+    setNotice(t('noticePairingRemoved'));
   }
 
   return (
     <section aria-labelledby="pairing-heading">
-      <h2 id="pairing-heading">Links for friends</h2>
-      <p class="muted hint">
-        While Help others is on, people who open one of your links are connected through you on slots kept for them, and nobody else gets those slots. Links use
-        the broker above.
-      </p>
+      <h2 id="pairing-heading">{t('pairingHeading')}</h2>
+      <p class="muted hint">{t('pairingExplain')}</p>
       <ul id="made-links">
         {pairings.made.map((made) => (
           <li key={made.token}>
-            <input type="text" readonly value={shareableLink(made, brokerUrl)} aria-label="Link to share" class="link" />
+            <input type="text" readonly value={shareableLink(made, brokerUrl, t('fixBrokerForLink'))} aria-label={t('linkToShare')} class="link" />
             <button type="button" class="revoke" onClick={() => void revoke(made.token)}>
-              Revoke
+              {t('revoke')}
             </button>
           </li>
         ))}
       </ul>
       <button type="button" id="make-link" onClick={() => void makeLink()}>
-        Make a link for a friend
+        {t('makeLink')}
       </button>
-      <h2>A link from a friend</h2>
+      <h2>{t('heldLinkHeading')}</h2>
       {pairings.held === undefined ? (
         <p id="held-link" class="muted hint">
-          None. Open a friend's Ferry link in this browser to connect through them.
+          {t('heldLinkNone')}
         </p>
       ) : (
         <p id="held-link">
-          Proxy me goes through your friend's volunteer (link from {pairings.held.brokerOrigin}).{' '}
+          {t('heldLinkThrough', pairings.held.brokerOrigin)}{' '}
           <button type="button" id="forget-held-link" onClick={() => void forgetHeld()}>
-            Remove
+            {t('remove')}
           </button>
         </p>
       )}

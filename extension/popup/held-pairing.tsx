@@ -2,10 +2,13 @@
  * @module popup/held-pairing
  * Under Proxy me: says when a friend's pairing link decides the volunteer, and removes it with one click.
  */
+
 import { useEffect, useState } from 'preact/hooks';
+import { useTranslator } from '../../web/i18n-context.ts';
 import { PAIRINGS_STORAGE_KEY, type Pairings, parseStoredPairings } from '../pairings.ts';
 
 export function HeldPairing() {
+  const { t } = useTranslator();
   const [pairings, setPairings] = useState<Pairings | undefined>(undefined);
   useEffect(() => {
     const read = (): void => {
@@ -21,14 +24,14 @@ export function HeldPairing() {
   if (pairings?.held === undefined) return null;
   return (
     <p id="held-pairing" class="muted small">
-      Through your friend's volunteer (pairing link).{' '}
+      {t('heldPairingNote')}{' '}
       <button
         type="button"
         class="link"
         id="remove-held-pairing"
         onClick={() => void chrome.storage.local.set({ [PAIRINGS_STORAGE_KEY]: { ...pairings, held: undefined } })}
       >
-        Remove
+        {t('remove')}
       </button>
     </p>
   );

@@ -9,7 +9,10 @@ import { type HelpOthersState, type ProxyMeState, parseUiState, UI_STATE_STORAGE
 import { IndexedDbHistoryStore } from '../../relay-worker/browser-history-store.ts';
 import { HISTORY_SAVE_INTERVAL_MS, type HistorySummary, readHistorySummary } from '../../relay-worker/help-history.ts';
 import { HelpStats } from '../../web/help-stats.tsx';
+import { applyLanguage } from '../../web/i18n.ts';
+import { TranslatorContext, useTranslator } from '../../web/i18n-context.ts';
 import { useNow } from '../../web/use-now.ts';
+import { chromeTranslator } from '../i18n.ts';
 import type { BackgroundMessage } from '../messages.ts';
 import { formatBytes, formatDuration, formatRate, HELPER_INSTALL_COMMAND, helpOthersStatusText, pathChangesText, proxyMeStatusText } from '../status-text.ts';
 import { currentThroughput } from '../traffic-rate.ts';
@@ -19,6 +22,7 @@ import { HeldPairing } from './held-pairing.tsx';
 import './popup.css';
 
 function HelperInstallHint() {
+  const { t } = useTranslator();
   const [copied, setCopied] = useState(false);
   return (
     <p class="hint">
@@ -32,19 +36,21 @@ function HelperInstallHint() {
           )
         }
       >
-        {copied ? 'Copied' : 'Copy'}
+        {copied ? t('copied') : t('copy')}
       </button>{' '}
-      Run it in a terminal, then switch Proxy me off and on.
+      {t('helperRunHint')}
     </p>
   );
 }
 
 function ProxyMeStatus({ state }: { state: ProxyMeState }) {
+  const translator = useTranslator();
+  const { t } = translator;
   if (state.phase === 'helper-not-installed') {
     return (
       <>
         <p id="proxy-me-status" class="status error">
-          Helper not installed: run <code id="helper-install-command">{HELPER_INSTALL_COMMAND}</code>
+          {t('helperNotInstalledRun')} <code id="helper-install-command">{HELPER_INSTALL_COMMAND}</code>
         </p>
         <HelperInstallHint />
       </>
@@ -55,7 +61,7 @@ function ProxyMeStatus({ state }: { state: ProxyMeState }) {
   return (
     <>
       <p id="proxy-me-status" class={failing ? 'status error' : 'status'}>
-        {proxyMeStatusText(state)}
+        {proxyMeStatusText(state, translator)}
       </p>
       {why !== '' && (
         <p id="proxy-me-detail" class="muted small">
@@ -65,7 +71,8 @@ function ProxyMeStatus({ state }: { state: ProxyMeState }) {
       {failing && (
         <p id="proxy-me-hint" class="hint">
           {/* Fail closed: once the proxy pointed at the helper it stays, so say why pages do not load. */}
-          {state.socksPort > 0 ? 'Pages stay blocked until you switch Proxy me off. ' : ''}Switch it off and on to try again.
+          {state.socksPort > 0 ? `${t('pagesBlockedUntilOff')} ` : ''}
+          {t('switchOffAndOn')}
         </p>
       )}
     </>
@@ -74,24 +81,26 @@ function ProxyMeStatus({ state }: { state: ProxyMeState }) {
 
 /** Time connected, traffic (total and now), volunteer changes: shown once this switch-on has been connected. */
 function ProxyMeStats({ state, nowMs }: { state: ProxyMeState; nowMs: number }) {
+  const translator = useTranslator();
+  const { t } = translator;
   const rate = currentThroughput(state.traffic, nowMs);
-  const now = (bytesPerSecond: number | undefined): string => (bytesPerSecond === undefined ? '' : ` · ${formatRate(bytesPerSecond)} now`);
+  const now = (bytesPerSecond: number | undefined): string => (bytesPerSecond === undefined ? '' : ` · ${t('rateNow', formatRate(bytesPerSecond))}`);
   return (
     <dl id="proxy-me-stats" class="stats">
-      <dt>Connected for</dt>
+      <dt>{t('connectedFor')}</dt>
       <dd id="proxy-me-duration">{formatDuration(nowMs - state.connectedSinceMs)}</dd>
-      <dt>Received</dt>
+      <dt>{t('received')}</dt>
       <dd id="proxy-me-received">
         {formatBytes(state.bytesDown)}
         <span class="muted">{now(rate?.downBytesPerSecond)}</span>
       </dd>
-      <dt>Sent</dt>
+      <dt>{t('sent')}</dt>
       <dd id="proxy-me-sent">
         {formatBytes(state.bytesUp)}
         <span class="muted">{now(rate?.upBytesPerSecond)}</span>
       </dd>
       <dd id="proxy-me-path-changes" class="muted">
-        {pathChangesText(state.pathChanges)}
+        {pathChangesText(state.pathChanges, translator)}
       </dd>
     </dl>
   );
@@ -100,10 +109,11 @@ function ProxyMeStats({ state, nowMs }: { state: ProxyMeState; nowMs: number }) 
 function ProxyMeSection({ state, onToggle }: { state: ProxyMeState; onToggle: (on: boolean) => void }) {
   const showStats = state.on && state.connectedSinceMs > 0 && !isProxyMeStopped(state);
   const nowMs = useNow(showStats);
+  const { t } = useTranslator();
   return (
     <section class="feature">
       <label class="switch-row" for="proxy-me">
-        <span class="feature-name">Proxy me</span>
+        <span class="feature-name">{t('proxyMe')}</span>
         <input
           type="checkbox"
           role="switch"
@@ -118,7 +128,7 @@ function ProxyMeSection({ state, onToggle }: { state: ProxyMeState; onToggle: (o
       {showStats && <ProxyMeStats state={state} nowMs={nowMs} />}
       {state.on && state.webRtcGuard === 'not-controllable' && (
         <p id="proxy-me-webrtc-warning" class="muted small">
-          Web pages may still use WebRTC outside Ferry: another extension or a browser policy controls that setting.
+          {t('webRtcWarning')}
         </p>
       )}
     </section>
@@ -149,10 +159,11 @@ function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onTogg
   const relayed = state.bytesClientToExit + state.bytesExitToClient;
   const history = useHelpHistory(state);
   const nowMs = useNow(state.phase === 'broker-unreachable');
+  const translator = useTranslator();
   return (
     <section class="feature">
       <label class="switch-row" for="help-others">
-        <span class="feature-name">Help others</span>
+        <span class="feature-name">{translator.t('helpOthers')}</span>
         <input
           type="checkbox"
           role="switch"
@@ -163,12 +174,11 @@ function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onTogg
         />
       </label>
       <p id="help-others-status" class={state.phase === 'failed' ? 'status error' : 'status'}>
-        {helpOthersStatusText(state, nowMs)}
+        {helpOthersStatusText(state, translator, nowMs)}
       </p>
       {state.on && (state.clientsTotal > 0 || relayed > 0) && (
         <p id="help-others-bytes" class="muted">
-          Relayed {formatBytes(state.bytesClientToExit)} up · {formatBytes(state.bytesExitToClient)} down · {state.clientsTotal}{' '}
-          {state.clientsTotal === 1 ? 'person' : 'people'} helped
+          {translator.plural('relayedSummary', state.clientsTotal, formatBytes(state.bytesClientToExit), formatBytes(state.bytesExitToClient))}
         </p>
       )}
       {(state.on || (history?.week.peopleHelped ?? 0) > 0) && <HelpStats summary={history} />}
@@ -177,6 +187,7 @@ function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onTogg
 }
 
 function Popup() {
+  const { t } = useTranslator();
   const [state, setState] = useState<UiState | undefined>(undefined);
   const [problem, setProblem] = useState('');
 
@@ -188,7 +199,7 @@ function Popup() {
       setState(parseUiState(stored ?? reply));
       setProblem('');
     } catch (error) {
-      setProblem(`The extension's background is not answering (${error instanceof Error ? error.message : String(error)}).`);
+      setProblem(t('backgroundNotAnswering', error instanceof Error ? error.message : String(error)));
     }
   }
 
@@ -211,9 +222,9 @@ function Popup() {
 
   return (
     <main>
-      <h1>Ferry</h1>
+      <h1>{t('extName')}</h1>
       {state === undefined ? (
-        <p class="muted">Loading…</p>
+        <p class="muted">{t('loading')}</p>
       ) : (
         <>
           <ProxyMeSection state={state.proxyMe} onToggle={(on) => void ask({ target: 'background', type: 'set-proxy-me', on })} />
@@ -223,11 +234,18 @@ function Popup() {
       {problem !== '' && <p class="error">{problem}</p>}
       <footer>
         <button type="button" class="link" id="open-options" onClick={() => void chrome.runtime.openOptionsPage()}>
-          Settings
+          {t('settings')}
         </button>
       </footer>
     </main>
   );
 }
 
-render(<Popup />, document.getElementById('app') as HTMLElement);
+const translator = chromeTranslator();
+applyLanguage(translator);
+render(
+  <TranslatorContext.Provider value={translator}>
+    <Popup />
+  </TranslatorContext.Provider>,
+  document.getElementById('app') as HTMLElement,
+);

@@ -59,5 +59,5 @@ test('the week of Help others survives a browser restart, and Help others comes 
   const second = await launchVolunteer();
   await second.waitForHelpOthers(['waiting']);
   await waitFor(async () => /Helped today: 1 person/.test(await helpedToday(second)), 'the restarted popup to show the person', { timeoutMs: 15_000 });
-  assert.match((await second.popup.locator('#helped-week').textContent()) ?? '', /^1 person$/);
+  assert.match((await second.popup.locator('#helped-week').textContent()) ?? '', /^This week: 1 person$/);
 });

@@ -5,12 +5,15 @@
  * the tab closes while someone depends on it. Inside another site's frame it refuses to start: only the widget,
  * with its own opt-in click, may relay from a frame.
  */
-import { render } from 'preact';
+import { type ComponentChild, render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { SiteConfig } from '../../protocol/site-config.ts';
 import type { HistorySummary } from '../../relay-worker/help-history.ts';
 import type { RelayStatus } from '../../relay-worker/index.ts';
 import { HelpStats } from '../help-stats.tsx';
+import { applyLanguage, type Translator } from '../i18n.ts';
+import { TranslatorContext, useTranslator } from '../i18n-context.ts';
+import { loadTranslator } from '../load-catalog.ts';
 import { PageVolunteer } from '../page-volunteer.ts';
 import { loadSiteConfig } from '../site.ts';
 import { pageStatusText } from '../status-words.ts';
@@ -24,6 +27,8 @@ const TAB_MAX_CLIENTS = 2;
 const framed = window.top !== window.self;
 
 function Tab({ site }: { site: SiteConfig }) {
+  const translator = useTranslator();
+  const { t } = translator;
   const [status, setStatus] = useState<RelayStatus | undefined>(undefined);
   const [summary, setSummary] = useState<HistorySummary | undefined>(undefined);
   const [problem, setProblem] = useState('');
@@ -72,13 +77,10 @@ function Tab({ site }: { site: SiteConfig }) {
   };
   return (
     <main>
-      <h1>Ferry</h1>
-      <p class="muted">
-        While this tab stays open, your browser relays encrypted traffic for people whose internet is censored. It cannot read what they send, nor see where it
-        goes.
-      </p>
+      <h1>{t('extName')}</h1>
+      <p class="muted">{t('tabIntro')}</p>
       <p id="tab-status" class={status?.state === 'broker-unreachable' ? 'status error' : 'status'}>
-        {pageStatusText(status, now)}
+        {pageStatusText(status, translator, now)}
       </p>
       {status?.lastError !== undefined && status.state !== 'relaying' && (
         <p id="tab-detail" class="muted small">
@@ -87,7 +89,7 @@ function Tab({ site }: { site: SiteConfig }) {
       )}
       <p>
         <button type="button" id="tab-toggle" class={running ? 'secondary' : ''} onClick={toggle}>
-          {running ? 'Stop helping' : 'Start helping'}
+          {running ? t('stopHelping') : t('startHelping')}
         </button>
       </p>
       <HelpStats summary={summary} />
@@ -103,7 +105,7 @@ function Tab({ site }: { site: SiteConfig }) {
 function Refusal({ message }: { message: string }) {
   return (
     <main>
-      <h1>Ferry</h1>
+      <h1>{useTranslator().t('extName')}</h1>
       <p id="tab-status" class="status error">
         {message}
       </p>
@@ -112,11 +114,19 @@ function Refusal({ message }: { message: string }) {
 }
 
 const app = document.getElementById('app') as HTMLElement;
-if (framed) {
-  render(<Refusal message="This page relays only when opened in its own tab. A site that wants to offer Ferry embeds the widget." />, app);
-} else {
+const show = (translator: Translator, page: ComponentChild): void =>
+  render(<TranslatorContext.Provider value={translator}>{page}</TranslatorContext.Provider>, app);
+
+// ?lang= picks a language (a link can carry it); the browser's otherwise.
+void loadTranslator(new URLSearchParams(location.search).get('lang') ?? navigator.language).then((translator) => {
+  applyLanguage(translator);
+  document.title = translator.t('tabTitle');
+  if (framed) {
+    show(translator, <Refusal message={translator.t('tabFramed')} />);
+    return;
+  }
   loadSiteConfig(new URL('..', location.href)).then(
-    (site) => render(<Tab site={site} />, app),
-    (error: unknown) => render(<Refusal message={`Ferry cannot start here: ${error instanceof Error ? error.message : String(error)}`} />, app),
+    (site) => show(translator, <Tab site={site} />),
+    (error: unknown) => show(translator, <Refusal message={translator.t('cannotStartHere', error instanceof Error ? error.message : String(error))} />),
   );
-}
+});

@@ -5,13 +5,16 @@
  * click. The frame tells its host page only whether it is on and how many people it helps (protocol/widget-events.ts)
  * and listens to no message: the host can neither drive the relay nor read anything else of it.
  */
-import { render } from 'preact';
+import { type ComponentChild, render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { SiteConfig } from '../../protocol/site-config.ts';
 import { WIDGET_EVENT_TYPE, type WidgetEvent } from '../../protocol/widget-events.ts';
 import type { HistorySummary } from '../../relay-worker/help-history.ts';
 import type { RelayStatus } from '../../relay-worker/index.ts';
 import { HelpStats } from '../help-stats.tsx';
+import { applyLanguage, type Translator } from '../i18n.ts';
+import { TranslatorContext, useTranslator } from '../i18n-context.ts';
+import { loadTranslator } from '../load-catalog.ts';
 import { PageVolunteer } from '../page-volunteer.ts';
 import { loadSiteConfig } from '../site.ts';
 import { pageStatusText } from '../status-words.ts';
@@ -40,6 +43,8 @@ function announce(event: Omit<WidgetEvent, 'type'>): void {
 }
 
 function Widget({ site }: { site: SiteConfig }) {
+  const translator = useTranslator();
+  const { t } = translator;
   const [consented, setConsented] = useState(hasConsent);
   const [status, setStatus] = useState<RelayStatus | undefined>(undefined);
   const [summary, setSummary] = useState<HistorySummary | undefined>(undefined);
@@ -84,8 +89,8 @@ function Widget({ site }: { site: SiteConfig }) {
   if (!consented) {
     return (
       <main class="widget">
-        <p class="title">Help people reach the open internet</p>
-        <p class="muted small">Your browser relays encrypted traffic for people under censorship while this page is open. It cannot read it.</p>
+        <p class="title">{t('widgetTitle')}</p>
+        <p class="muted small">{t('widgetExplain')}</p>
         <button
           type="button"
           id="widget-opt-in"
@@ -96,7 +101,7 @@ function Widget({ site }: { site: SiteConfig }) {
             setConsented(true);
           }}
         >
-          Help with Ferry
+          {t('widgetOptIn')}
         </button>
       </main>
     );
@@ -104,12 +109,12 @@ function Widget({ site }: { site: SiteConfig }) {
   return (
     <main class="widget">
       <p id="widget-status" class="title">
-        {pageStatusText(status, now)}
+        {pageStatusText(status, translator, now)}
       </p>
       {layout === 'card' && <HelpStats summary={summary} />}
       {layout === 'badge' && summary !== undefined && (
-        <p id="helped-week" class="muted small">
-          Helped this week: {summary.week.peopleHelped}
+        <p id="widget-helped-week" class="muted small">
+          {translator.plural('widgetHelpedWeek', summary.week.peopleHelped)}
         </p>
       )}
       <button
@@ -121,7 +126,7 @@ function Widget({ site }: { site: SiteConfig }) {
           setConsented(false);
         }}
       >
-        Stop helping
+        {t('stopHelping')}
       </button>
       {problem !== '' && (
         <p id="widget-problem" class="error small">
@@ -133,13 +138,22 @@ function Widget({ site }: { site: SiteConfig }) {
 }
 
 const app = document.getElementById('app') as HTMLElement;
-loadSiteConfig(new URL('..', location.href)).then(
-  (site) => render(<Widget site={site} />, app),
-  (error: unknown) =>
-    render(
-      <main class="widget">
-        <p id="widget-problem" class="error small">{`Ferry cannot start here: ${error instanceof Error ? error.message : String(error)}`}</p>
-      </main>,
-      app,
-    ),
-);
+const show = (translator: Translator, page: ComponentChild): void =>
+  render(<TranslatorContext.Provider value={translator}>{page}</TranslatorContext.Provider>, app);
+
+// The host page's data-lang (passed by embed.js as ?lang=), else the visitor's browser language.
+void loadTranslator(query.get('lang') ?? navigator.language).then((translator) => {
+  applyLanguage(translator);
+  loadSiteConfig(new URL('..', location.href)).then(
+    (site) => show(translator, <Widget site={site} />),
+    (error: unknown) =>
+      show(
+        translator,
+        <main class="widget">
+          <p id="widget-problem" class="error small">
+            {translator.t('cannotStartHere', error instanceof Error ? error.message : String(error))}
+          </p>
+        </main>,
+      ),
+  );
+});

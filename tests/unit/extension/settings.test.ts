@@ -158,8 +158,11 @@ describe('options form', () => {
     assert.equal(result.ok, false);
     if (result.ok) return;
     assert.deepEqual(Object.keys(result.errors).sort(), ['brokerUrl', 'maxClients', 'maxMbps', 'socksPort']);
-    assert.match(result.errors.maxMbps ?? '', /0 \(no cap\) or a number of Mbit\/s from 0\.262144/);
-    assert.match(result.errors.brokerUrl ?? '', /http:\/\/ or https:\/\//);
-    assert.match(result.errors.maxClients ?? '', /1 to 32/);
+    assert.match(result.errors.maxMbps?.message ?? '', /0 \(no cap\) or a number of Mbit\/s from 0\.262144/);
+    assert.match(result.errors.brokerUrl?.message ?? '', /http:\/\/ or https:\/\//);
+    assert.match(result.errors.maxClients?.message ?? '', /1 to 32/);
+    // The options page shows the same in the reader's language: a message key and its values.
+    assert.equal(result.errors.maxClients?.messageKey, 'errMaxClients');
+    assert.deepEqual(result.errors.maxClients?.substitutions, ['1', '32']);
   });
 });

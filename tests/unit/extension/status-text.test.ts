@@ -4,9 +4,10 @@ import { formatBytes, formatDuration, formatRate, helpOthersStatusText, pathChan
 import { initialHelpOthersState, initialProxyMeState } from '../../../extension/ui-state.ts';
 import { PROXY_ME_PHASES, type ProxyMePhase } from '../../../protocol/extension-state.ts';
 import type { RelayState } from '../../../protocol/relay-status.ts';
+import { english } from '../support/translators.ts';
 
 describe('Proxy me wording', () => {
-  const text = (phase: ProxyMePhase, detail = ''): string => proxyMeStatusText({ ...initialProxyMeState(), on: phase !== 'off', phase, detail });
+  const text = (phase: ProxyMePhase, detail = ''): string => proxyMeStatusText({ ...initialProxyMeState(), on: phase !== 'off', phase, detail }, english);
 
   test('each phase says what is happening', () => {
     assert.equal(text('off'), 'Off');
@@ -32,7 +33,7 @@ describe('Proxy me wording', () => {
 
 describe('Help others wording', () => {
   const text = (phase: 'off' | 'failed' | RelayState, clientsNow = 0): string =>
-    helpOthersStatusText({ ...initialHelpOthersState(), on: phase !== 'off', phase, clientsNow, lastError: 'boom' });
+    helpOthersStatusText({ ...initialHelpOthersState(), on: phase !== 'off', phase, clientsNow, lastError: 'boom' }, english);
 
   test('each state says what is happening, with people counted honestly', () => {
     assert.equal(text('off'), 'Off');
@@ -47,8 +48,8 @@ describe('Help others wording', () => {
 
   test('an unreachable broker counts down to the next attempt', () => {
     const state = { ...initialHelpOthersState(), on: true, phase: 'broker-unreachable' as const, retryAt: 20_000 };
-    assert.equal(helpOthersStatusText(state, 12_100), 'Cannot reach the network, retrying in 8 s');
-    assert.equal(helpOthersStatusText(state, 25_000), 'Cannot reach the network, retrying in 0 s');
+    assert.equal(helpOthersStatusText(state, english, 12_100), 'Cannot reach the network, retrying in 8 s');
+    assert.equal(helpOthersStatusText(state, english, 25_000), 'Cannot reach the network, retrying in 0 s');
   });
 });
 
@@ -73,7 +74,7 @@ test('formatDuration is h:mm:ss, hours unbounded', () => {
 test('formatRate and the volunteer-change count read naturally', () => {
   assert.equal(formatRate(1536), '1.5 KB/s');
   assert.equal(formatRate(0.4), '0 B/s');
-  assert.equal(pathChangesText(0), 'Volunteer changed 0 times');
-  assert.equal(pathChangesText(1), 'Volunteer changed 1 time');
-  assert.equal(pathChangesText(3), 'Volunteer changed 3 times');
+  assert.equal(pathChangesText(0, english), 'Volunteer changed 0 times');
+  assert.equal(pathChangesText(1, english), 'Volunteer changed 1 time');
+  assert.equal(pathChangesText(3, english), 'Volunteer changed 3 times');
 });
