@@ -1,11 +1,12 @@
 /**
  * @module bench/process-stats
  * What a process costs, read from Linux's /proc: resident memory (VmRSS in /proc/PID/status) and CPU time used so far
- * (utime + stime in /proc/PID/stat), and raising a process's open-file limit with util-linux `prlimit`. The network
- * benchmark reads the broker's and the exit's own processes this way, from outside, as an operator's tools would.
+ * (utime + stime in /proc/PID/stat, of one process or of a whole process tree such as a browser's), and raising a
+ * process's open-file limit with util-linux `prlimit`. The network benchmark reads the broker's and the exit's own
+ * processes this way, from outside, as an operator's tools would.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/PID/stat's times (sysconf CLK_TCK); 100 on every Linux seen in practice. */
 const CLOCK_TICKS_PER_SECOND = readClockTicks();
@@ -38,12 +39,80 @@ export function readRssKiB(pid: number): number {
 
 /** utime + stime of `pid` (s). */
 export function readCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) is in parentheses and may contain spaces: count fields after its closing one.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 of the whole line (utime, stime) are 12 and 13 after the name (state is field 3 = index 0).
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks / CLOCK_TICKS_PER_SECOND;
+  return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).ownTicks / CLOCK_TICKS_PER_SECOND;
+}
+
+/** The fields of one /proc/PID/stat line that CPU readings need. */
+export interface ProcStat {
+  pid: number;
+  /** The parent's PID (field 4). */
+  ppid: number;
+  /** utime + stime (fields 14, 15), in clock ticks: this process's own threads. */
+  ownTicks: number;
+  /** cutime + cstime (fields 16, 17), in clock ticks: its children that have ended and that it has waited for. */
+  endedChildrenTicks: number;
+}
+
+/** Parses one /proc/PID/stat line. */
+export function parseProcStat(stat: string): ProcStat {
+  // The command name (field 2) is in parentheses and may contain spaces and parentheses: count fields after its last
+  // closing one. State (field 3) is index 0 there, so field N of the whole line is index N - 3.
+  const nameEnd = stat.lastIndexOf(')');
+  const fields = stat.slice(nameEnd + 2).split(' ');
+  const field = (n: number): number => Number(fields[n - 3]);
+  const parsed = { pid: Number.parseInt(stat, 10), ppid: field(4), ownTicks: field(14) + field(15), endedChildrenTicks: field(16) + field(17) };
+  if (nameEnd < 0 || Object.values(parsed).some((value) => !Number.isInteger(value))) throw new Error(`not a /proc/PID/stat line: ${stat.slice(0, 80)}`);
+  return parsed;
+}
+
+/** `rootPid` and every process below it (children, their children, ...), found through each process's ppid. */
+export function processTree(processes: readonly ProcStat[], rootPid: number): ProcStat[] {
+  const childrenOf = new Map<number, ProcStat[]>();
+  for (const entry of processes) {
+    const siblings = childrenOf.get(entry.ppid);
+    if (siblings === undefined) childrenOf.set(entry.ppid, [entry]);
+    else siblings.push(entry);
+  }
+  const root = processes.find((entry) => entry.pid === rootPid);
+  if (root === undefined) return [];
+  const tree = [root];
+  // Breadth first: the loop also visits the entries it appends.
+  for (const entry of tree) tree.push(...(childrenOf.get(entry.pid) ?? []));
+  return tree;
+}
+
+/**
+ * CPU ticks a process tree has used so far: each live process's own utime + stime, plus the cutime + cstime its ended
+ * children left to it when it waited for them. So a renderer that ends between two readings still counts (in its
+ * parent), and nothing counts twice: a live child's time is in no cutime until its parent has waited for it.
+ */
+export function treeCpuTicks(processes: readonly ProcStat[], rootPid: number): number {
+  return processTree(processes, rootPid).reduce((sum, entry) => sum + entry.ownTicks + entry.endedChildrenTicks, 0);
+}
+
+/** Every process's /proc/PID/stat now; processes that end while the list is read are left out. */
+export function readAllProcStats(): ProcStat[] {
+  const stats: ProcStat[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      stats.push(parseProcStat(readFileSync(`/proc/${name}/stat`, 'utf8')));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return stats;
+}
+
+/**
+ * CPU time (s) used so far by `rootPid` and all its descendants (a browser and its renderer, GPU, utility and network
+ * processes), read from /proc. A process that leaves the tree by being re-parented (a daemon's double fork) is not
+ * followed. Throws if `rootPid` is not running.
+ */
+export function readProcessTreeCpuSeconds(rootPid: number): number {
+  const stats = readAllProcStats();
+  if (!stats.some((entry) => entry.pid === rootPid)) throw new Error(`process ${rootPid} is not running: no CPU time to read for its tree`);
+  return treeCpuTicks(stats, rootPid) / CLOCK_TICKS_PER_SECOND;
 }
 
 export function sampleProcess(pid: number): ProcessSample {

@@ -15,6 +15,7 @@ import { runVolunteerChurn } from '../harness/volunteer-churn.ts';
 import { WaitTimeoutError, withTimeout } from '../harness/wait.ts';
 import { measureRawDataChannel } from './raw-datachannel.ts';
 import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
+import { measureVolunteerCpu, volunteerCpuLines } from './volunteer-cpu.ts';
 import { measureWidgetSize, WIDGET_GZIP_BUDGET_BYTES } from './widget-size.ts';
 
 const USAGE = `Usage: ferry bench [--megabytes N] [--runs N]
@@ -28,6 +29,8 @@ Measures, in one run on this machine:
   - the time from switching Proxy me on to the first proxied byte (median of --runs)
   - the median and worst stall (time with no bytes) when the volunteer carrying a download is killed, and the
     bytes lost (must be 0)
+  - a volunteer's CPU time per MiB relayed, for ferry volunteer (Node) and the extension (whole Chromium tree), each
+    against a plain TCP relay process carrying the same file (the baseline)
   - simple-peer against the raw RTCPeerConnection API (Node, @roamhq/wrtc)
 
 Options:
@@ -154,6 +157,8 @@ export async function runBench(argv: string[]): Promise<void> {
     await servers.stop();
     await origin.close();
   }
+
+  for (const [label, value] of volunteerCpuLines(await measureVolunteerCpu({ fileBytes: totalBytes }))) line(label, value);
 
   // @roamhq/wrtc's native stack has been seen to stall on this machine (2026-11-27); a bounded wait keeps the other
   // figures, and says so, instead of hanging the whole bench.
