@@ -19,6 +19,10 @@ import { type Fail, isRecord, optionalText, requireCount, requireOneOf } from '.
 export const RELAY_STATES = ['connecting', 'waiting', 'relaying', 'broker-unreachable', 'paused', 'stopped'] as const;
 export type RelayState = (typeof RELAY_STATES)[number];
 
+/** Why a volunteer is paused: its monthly data cap is used up, or the device runs on battery or a metered connection. */
+export const PAUSE_REASONS = ['monthly-cap', 'battery', 'metered'] as const;
+export type PauseReason = (typeof PAUSE_REASONS)[number];
+
 export interface RelayStatus {
   state: RelayState;
   /** People whose data channel is open right now. */
@@ -31,8 +35,9 @@ export interface RelayStatus {
   bytesExitToClient: number;
   /** The most recent problem, in words a volunteer can act on. */
   lastError?: string;
-  /** While paused: which limit, in words, and when it lifts (ms since the epoch). */
+  /** While paused: which limit, in words, and when it lifts (ms since the epoch; absent when the device decides). */
   pausedBy?: string;
+  pauseReason?: PauseReason;
   pausedUntil?: number;
   /** While broker-unreachable: when the next attempt starts (ms since the epoch), for "retrying in N s". */
   retryAt?: number;
@@ -61,6 +66,7 @@ export function parseRelayStatus(value: unknown): RelayStatus {
   if (value.lastError !== undefined) status.lastError = optionalText(value.lastError, '"lastError"', MAX_RELAY_ERROR_CHARS, fail);
   if (value.pausedBy !== undefined) status.pausedBy = optionalText(value.pausedBy, '"pausedBy"', MAX_RELAY_ERROR_CHARS, fail);
   if (value.pausedUntil !== undefined) status.pausedUntil = requireCount(value.pausedUntil, '"pausedUntil"', fail);
+  if (value.pauseReason !== undefined) status.pauseReason = requireOneOf(value.pauseReason, '"pauseReason"', PAUSE_REASONS, fail);
   if (value.retryAt !== undefined) status.retryAt = requireCount(value.retryAt, '"retryAt"', fail);
   return status;
 }

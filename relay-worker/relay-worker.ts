@@ -6,7 +6,7 @@
 
 import { NAT_PROBE_RESULT_LIFETIME_MS } from '../protocol/nat-probe.ts';
 import { pairingIdOf } from '../protocol/pairing.ts';
-import type { RelayState, RelayStatus } from '../protocol/relay-status.ts';
+import type { PauseReason, RelayState, RelayStatus } from '../protocol/relay-status.ts';
 import type { BrokerOffer, SessionDescription } from '../protocol/signaling.ts';
 import { BrokerConnection, type BrokerConnectionState } from './broker-connection.ts';
 import type { RelayWorkerConfig } from './config.ts';
@@ -48,6 +48,15 @@ export interface RelayWorkerInit {
  * each time; a crash loses at most this much of the count. Pausing and stopping save at once.
  */
 const USAGE_SAVE_INTERVAL_MS = 30_000;
+/** A pause the device asks for, not a limit the volunteer's usage reached. */
+export type DevicePauseReason = Exclude<PauseReason, 'monthly-cap'>;
+
+/** What a device pause says in the status (English; the shells show their own words by pauseReason). */
+const DEVICE_PAUSE_WORDING: Readonly<Record<DevicePauseReason, string>> = {
+  battery: 'the device runs on battery',
+  metered: 'the connection is metered',
+};
+
 /** Longest single wait while paused (ms): the end of the month is checked again at least this often. */
 const PAUSE_RECHECK_MS = 60 * 60_000;
 
@@ -64,6 +73,8 @@ export class RelayWorker {
   #clientsTotal = 0;
   #bytesClientToExit = 0;
   #bytesExitToClient = 0;
+  /** A pause the device asked for (pauseForDevice); the monthly cap's is #paused. */
+  #devicePause: DevicePauseReason | undefined;
   #lastError: string | undefined;
   #trafficStatusTimer: ReturnType<typeof setTimeout> | undefined;
   #lastReported: RelayStatus | undefined;
@@ -99,10 +110,29 @@ export class RelayWorker {
     if (this.#paused !== undefined) {
       status.pausedBy = this.#paused.by;
       status.pausedUntil = this.#paused.until;
+      status.pauseReason = 'monthly-cap';
+    } else if (this.#running && this.#devicePause !== undefined) {
+      status.pausedBy = DEVICE_PAUSE_WORDING[this.#devicePause];
+      status.pauseReason = this.#devicePause;
     }
     const retryAt = this.#broker?.retryAt;
     if (status.state === 'broker-unreachable' && retryAt !== undefined) status.retryAt = retryAt;
     return status;
+  }
+
+  /**
+   * The device asks for a pause (on battery, on a metered connection: the shell watches, device-conditions.ts) or
+   * lifts it (undefined). Pausing leaves the broker and closes every pair, as the monthly cap does; lifting it
+   * connects again unless the monthly cap still holds.
+   */
+  pauseForDevice(reason: DevicePauseReason | undefined): void {
+    if (reason === this.#devicePause) return;
+    this.#devicePause = reason;
+    if (this.#running && this.#paused === undefined) {
+      if (reason !== undefined) this.#disconnect('limit', `paused: ${DEVICE_PAUSE_WORDING[reason]}`);
+      else if (this.#broker === undefined) this.#connect();
+    }
+    this.#report();
   }
 
   /** Free slots for anyone. */
@@ -133,14 +163,15 @@ export class RelayWorker {
     this.#running = true;
     const cap = this.#monthlyCap;
     if (cap === undefined) {
-      this.#connect();
+      if (this.#devicePause === undefined) this.#connect();
+      else this.#report();
       return;
     }
     this.#report();
     void cap.restore().then(() => {
       if (!this.#running || this.#broker !== undefined || this.#paused !== undefined) return;
       if (cap.reached) this.#pause();
-      else this.#connect();
+      else if (this.#devicePause === undefined) this.#connect();
     });
   }
 
@@ -208,7 +239,8 @@ export class RelayWorker {
     const now = (this.init.now ?? Date.now)();
     if (now >= paused.until && this.#monthlyCap?.reached !== true) {
       this.#paused = undefined;
-      this.#connect();
+      if (this.#devicePause === undefined) this.#connect();
+      else this.#report();
       return;
     }
     this.#resumeTimer = setTimeout(() => this.#waitForResume(), Math.min(PAUSE_RECHECK_MS, Math.max(1_000, paused.until - now)));
@@ -216,7 +248,7 @@ export class RelayWorker {
 
   #state(): RelayState {
     if (!this.#running) return 'stopped';
-    if (this.#paused !== undefined) return 'paused';
+    if (this.#paused !== undefined || this.#devicePause !== undefined) return 'paused';
     const broker = this.#broker;
     if (broker === undefined) return 'connecting';
     if (this.#clientsNow > 0) return 'relaying';
@@ -400,6 +432,7 @@ function sameStatus(a: RelayStatus, b: RelayStatus): boolean {
     a.bytesExitToClient === b.bytesExitToClient &&
     a.lastError === b.lastError &&
     a.pausedBy === b.pausedBy &&
+    a.pauseReason === b.pauseReason &&
     a.retryAt === b.retryAt
   );
 }
