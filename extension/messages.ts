@@ -38,6 +38,9 @@ export interface HelpStartMessage {
   monthlyDataCapBytes: number;
   /** The count the cap kept from earlier runs (the background stores it), if any. */
   usage?: MonthlyUsage;
+  /** Pause while the device runs on battery / on a metered connection, where the browser tells (device-conditions.ts). */
+  pauseOnBattery: boolean;
+  pauseOnMetered: boolean;
   /** The operator keys the volunteer checks the broker's exit list with (settings.ts). */
   exitListKeys: string[];
   /** Tokens of the links made for friends (pairings.ts); the relay worker registers their ids only. */
@@ -190,6 +193,8 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
         maxClients,
         maxBytesPerSecond: count(value, 'maxBytesPerSecond'),
         monthlyDataCapBytes: count(value, 'monthlyDataCapBytes'),
+        pauseOnBattery: flag(value, 'pauseOnBattery'),
+        pauseOnMetered: flag(value, 'pauseOnMetered'),
         ...(value.usage === undefined ? {} : { usage: nested('usage', () => parseMonthlyUsage(value.usage)) }),
         exitListKeys: nested('exitListKeys', () => parseExitListKeys(value.exitListKeys)),
         pairingTokens: pairingTokens(value),

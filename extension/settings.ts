@@ -13,6 +13,8 @@
  * | `maxMbps`    | number   | `0` = no cap                                   | bandwidth cap of "Help others", Mbit/s          |
  * | `monthlyCapGb` | number | `0` = no cap                                   | "Help others" pauses after this many GB a month |
  * | `exitListKeys` | string[] | BUILT_IN_EXIT_LIST_KEYS (set at build time)  | operator keys the exit list must be signed by   |
+ * | `pauseOnBattery` | boolean | `true`                                       | "Help others" pauses while on battery          |
+ * | `pauseOnMetered` | boolean | `true`                                       | "Help others" pauses on a metered connection   |
  *
  * Pure: parsing and validation only; the chrome.storage calls live in the entry points.
  */
@@ -38,9 +40,28 @@ export interface Settings {
   monthlyCapGb: number;
   /** The network operator's exit-list keys (Ed25519, base64url): exits come only from a list one of them signed. */
   exitListKeys: string[];
+  /**
+   * Help others pauses while the device runs on battery / on a metered connection (cellular, or data saver on),
+   * where the browser tells. On by default: a volunteer's battery and data plan are theirs first.
+   */
+  pauseOnBattery: boolean;
+  pauseOnMetered: boolean;
 }
 
-export const SETTINGS_KEYS = ['brokerUrl', 'exitId', 'socksPort', 'bypassList', 'maxClients', 'maxMbps', 'monthlyCapGb', 'exitListKeys'] as const;
+export const SETTINGS_KEYS = [
+  'brokerUrl',
+  'exitId',
+  'socksPort',
+  'bypassList',
+  'maxClients',
+  'maxMbps',
+  'monthlyCapGb',
+  'exitListKeys',
+  'pauseOnBattery',
+  'pauseOnMetered',
+] as const;
+/** The settings shown as a checkbox (true or false) rather than as text. */
+export const SWITCH_SETTINGS = ['pauseOnBattery', 'pauseOnMetered'] as const satisfies readonly SettingsKey[];
 export type SettingsKey = (typeof SETTINGS_KEYS)[number];
 
 /**
@@ -93,6 +114,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   maxMbps: 0,
   monthlyCapGb: 0,
   exitListKeys: [...BUILT_IN_EXIT_LIST_KEYS],
+  pauseOnBattery: true,
+  pauseOnMetered: true,
 });
 
 /** Longest broker URL accepted (characters). */
@@ -250,6 +273,15 @@ export function parseExitListKeys(value: unknown): string[] {
   }
 }
 
+/** true or false, or the options form's 'true' / 'false'. */
+function parseSwitch(key: SettingsKey): (value: unknown) => boolean {
+  return (value) => {
+    if (value === true || value === 'true') return true;
+    if (value === false || value === 'false') return false;
+    throw new SettingsError(key, 'errSwitch');
+  };
+}
+
 const PARSERS: { [K in SettingsKey]: (value: unknown) => Settings[K] } = {
   brokerUrl: parseBrokerUrl,
   exitId: parseExitId,
@@ -259,6 +291,8 @@ const PARSERS: { [K in SettingsKey]: (value: unknown) => Settings[K] } = {
   maxMbps: parseMaxMbps,
   monthlyCapGb: parseMonthlyCapGb,
   exitListKeys: parseExitListKeys,
+  pauseOnBattery: parseSwitch('pauseOnBattery'),
+  pauseOnMetered: parseSwitch('pauseOnMetered'),
 };
 
 /**
@@ -287,6 +321,8 @@ export function settingsToForm(settings: Settings): SettingsForm {
     maxMbps: String(settings.maxMbps),
     monthlyCapGb: String(settings.monthlyCapGb),
     exitListKeys: settings.exitListKeys.join('\n'),
+    pauseOnBattery: String(settings.pauseOnBattery),
+    pauseOnMetered: String(settings.pauseOnMetered),
   };
 }
 

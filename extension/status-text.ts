@@ -52,7 +52,7 @@ export function helpOthersStatusText(state: HelpOthersState, translator: Transla
     case 'broker-unreachable':
       return state.retryAt > 0 ? t('hoBrokerUnreachableIn', secondsUntil(state.retryAt, now)) : t('hoBrokerUnreachable');
     case 'paused':
-      return t('hoPaused');
+      return state.pauseReason === 'battery' ? t('pausedOnBattery') : state.pauseReason === 'metered' ? t('pausedOnMetered') : t('hoPaused');
     case 'failed':
       return t('couldNotStart', state.lastError || t('unknownError'));
   }

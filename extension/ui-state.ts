@@ -30,7 +30,7 @@ export function initialProxyMeState(): ProxyMeState {
 }
 
 export function initialHelpOthersState(): HelpOthersState {
-  return { on: false, phase: 'off', clientsNow: 0, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0, lastError: '', retryAt: 0 };
+  return { on: false, phase: 'off', clientsNow: 0, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0, lastError: '', retryAt: 0, pauseReason: '' };
 }
 
 export function initialUiState(): UiState {
@@ -143,6 +143,7 @@ export function applyRelayStatus(state: HelpOthersState, status: RelayStatus): H
     bytesExitToClient: status.bytesExitToClient,
     lastError: status.lastError ?? '',
     retryAt: status.retryAt ?? 0,
+    pauseReason: status.pauseReason ?? '',
   };
 }
 

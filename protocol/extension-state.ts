@@ -8,7 +8,7 @@
  */
 import type { SessionState } from './local-channel.ts';
 import { SESSION_STATES } from './local-channel.ts';
-import { RELAY_STATES } from './relay-status.ts';
+import { PAUSE_REASONS, type PauseReason, RELAY_STATES } from './relay-status.ts';
 import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requireOneOf } from './validate.ts';
 
 /** The chrome.storage.session key under which the service worker keeps the UiState. */
@@ -87,6 +87,8 @@ export interface HelpOthersState {
   lastError: string;
   /** While broker-unreachable: when the relay tries again (ms since the epoch); 0 otherwise. */
   retryAt: number;
+  /** While paused: why (relay-status.ts PAUSE_REASONS); '' otherwise. */
+  pauseReason: PauseReason | '';
 }
 
 export interface UiState {
@@ -149,6 +151,8 @@ export function parseUiState(value: unknown): UiState {
       bytesExitToClient: requireCount(helpOthers.bytesExitToClient, '"bytesExitToClient"', fail),
       lastError: optionalText(helpOthers.lastError, '"lastError"', MAX_STATE_TEXT_CHARS, fail),
       retryAt: helpOthers.retryAt === undefined ? 0 : requireCount(helpOthers.retryAt, '"retryAt"', fail),
+      pauseReason:
+        helpOthers.pauseReason === undefined || helpOthers.pauseReason === '' ? '' : requireOneOf(helpOthers.pauseReason, '"pauseReason"', PAUSE_REASONS, fail),
     },
   };
 }

@@ -22,6 +22,6 @@ export function pageStatusText(status: RelayStatus | undefined, translator: Tran
     case 'broker-unreachable':
       return status.retryAt === undefined ? t('hoBrokerUnreachable') : t('hoBrokerUnreachableIn', secondsUntil(status.retryAt, now));
     case 'paused':
-      return t('hoPaused');
+      return status.pauseReason === 'battery' ? t('pausedOnBattery') : status.pauseReason === 'metered' ? t('pausedOnMetered') : t('hoPaused');
   }
 }

@@ -101,6 +101,8 @@ export class HelpOthers {
         maxClients: settings.maxClients,
         maxBytesPerSecond: capBytesPerSecond(settings.maxMbps),
         monthlyDataCapBytes: monthlyCapBytes(settings.monthlyCapGb),
+        pauseOnBattery: settings.pauseOnBattery,
+        pauseOnMetered: settings.pauseOnMetered,
         ...(usage === undefined ? {} : { usage }),
         exitListKeys: settings.exitListKeys,
         pairingTokens: pairings.made.map((made) => made.token),

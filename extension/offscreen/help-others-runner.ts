@@ -5,6 +5,7 @@
 
 import { browserRelayEnvironment } from '../../relay-worker/browser.ts';
 import { IndexedDbHistoryStore } from '../../relay-worker/browser-history-store.ts';
+import { DeviceConditions, type DevicePlatform } from '../../relay-worker/device-conditions.ts';
 import { HelpHistoryRecorder } from '../../relay-worker/help-history.ts';
 import { createRelayWorkerConfig, type RelayStatus, RelayWorker } from '../../relay-worker/index.ts';
 import type { MonthlyUsage } from '../../relay-worker/monthly-cap.ts';
@@ -18,6 +19,9 @@ export interface HelpOthersConfig {
   monthlyDataCapBytes: number;
   /** The monthly count kept from earlier runs. */
   usage?: MonthlyUsage | undefined;
+  /** Pause while on battery / a metered connection, where the browser tells. */
+  pauseOnBattery: boolean;
+  pauseOnMetered: boolean;
   exitListKeys: readonly string[];
   pairingTokens: readonly string[];
 }
@@ -25,6 +29,7 @@ export interface HelpOthersConfig {
 export class HelpOthersRunner {
   private worker: RelayWorker | undefined;
   private running: HelpOthersConfig | undefined;
+  private device: DeviceConditions | undefined;
   /** The week's history, in the extension's IndexedDB, where the popup reads it. */
   private readonly history = new HelpHistoryRecorder({
     store: new IndexedDbHistoryStore(),
@@ -44,6 +49,8 @@ export class HelpOthersRunner {
       this.running.maxClients === config.maxClients &&
       this.running.maxBytesPerSecond === config.maxBytesPerSecond &&
       this.running.monthlyDataCapBytes === config.monthlyDataCapBytes &&
+      this.running.pauseOnBattery === config.pauseOnBattery &&
+      this.running.pauseOnMetered === config.pauseOnMetered &&
       this.running.exitListKeys.join() === config.exitListKeys.join()
     ) {
       this.setPairingTokens(config.pairingTokens);
@@ -73,7 +80,20 @@ export class HelpOthersRunner {
     });
     this.worker = worker;
     this.running = config;
-    worker.start();
+    // The battery and the connection, where Chromium tells (this document has navigator.getBattery and
+    // navigator.connection); the first reading comes before the worker reaches the broker.
+    const device = new DeviceConditions({
+      platform: navigator as unknown as DevicePlatform,
+      pauseOnBattery: config.pauseOnBattery,
+      pauseOnMetered: config.pauseOnMetered,
+      onChange: (reason) => {
+        if (worker === this.worker) worker.pauseForDevice(reason);
+      },
+    });
+    this.device = device;
+    void device.start().then(() => {
+      if (worker === this.worker) worker.start();
+    });
   }
 
   /** A link for a friend was made or revoked: the running worker tells the broker at once, without a restart. */
@@ -88,6 +108,8 @@ export class HelpOthersRunner {
     const worker = this.worker;
     this.worker = undefined;
     this.running = undefined;
+    this.device?.stop();
+    this.device = undefined;
     worker?.stop();
     if (worker !== undefined) this.history.record(worker.status);
     void this.history.flush();

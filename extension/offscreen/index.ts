@@ -27,6 +27,8 @@ function handle(message: OffscreenMessage): void {
         maxClients: message.maxClients,
         maxBytesPerSecond: message.maxBytesPerSecond,
         monthlyDataCapBytes: message.monthlyDataCapBytes,
+        pauseOnBattery: message.pauseOnBattery,
+        pauseOnMetered: message.pauseOnMetered,
         usage: message.usage,
         exitListKeys: message.exitListKeys,
         pairingTokens: message.pairingTokens,

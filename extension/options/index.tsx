@@ -68,6 +68,28 @@ function Field({ name, label, hint, form, errors, multiline, onInput }: FieldPro
   );
 }
 
+/** A setting that is on or off (SWITCH_SETTINGS): a checkbox whose form value is 'true' or 'false'. */
+function Checkbox({ name, label, hint, form, onInput }: Omit<FieldProps, 'errors' | 'multiline'>) {
+  return (
+    <div class="field checkbox">
+      <label for={name}>
+        <input
+          type="checkbox"
+          id={name}
+          name={name}
+          checked={form[name] === 'true'}
+          aria-describedby={`${name}-hint`}
+          onChange={(event) => onInput(name, String(event.currentTarget.checked))}
+        />{' '}
+        {label}
+      </label>
+      <p id={`${name}-hint`} class="muted hint">
+        {hint}
+      </p>
+    </div>
+  );
+}
+
 function Options() {
   const { t } = useTranslator();
   const [form, setForm] = useState<SettingsForm | undefined>(undefined);
@@ -112,6 +134,8 @@ function Options() {
         <Field name="maxClients" label={t('fieldMaxClients')} hint={t('hintMaxClients', 1, MAX_MAX_CLIENTS)} {...props} />
         <Field name="maxMbps" label={t('fieldMaxMbps')} hint={t('hintMaxMbps', MIN_MAX_MBPS)} {...props} />
         <Field name="monthlyCapGb" label={t('fieldMonthlyCapGb')} hint={t('hintMonthlyCapGb')} {...props} />
+        <Checkbox name="pauseOnBattery" label={t('fieldPauseOnBattery')} hint={t('hintPauseOnBattery')} form={form} onInput={onInput} />
+        <Checkbox name="pauseOnMetered" label={t('fieldPauseOnMetered')} hint={t('hintPauseOnMetered')} form={form} onInput={onInput} />
         <Field name="exitListKeys" label={t('fieldExitListKeys')} hint={t('hintExitListKeys')} multiline {...props} />
         <div class="actions">
           <button type="submit" id="save">

@@ -47,6 +47,8 @@ test('help-start carries the caps from the settings and the monthly count kept f
   assert.equal(start.maxBytesPerSecond, 500_000, '4 Mbit/s');
   assert.equal(start.monthlyDataCapBytes, 50_000_000_000, '50 GB');
   assert.deepEqual(start.usage, kept);
+  assert.equal(start.pauseOnBattery, true, 'the default: pause on battery');
+  assert.equal(start.pauseOnMetered, true);
 
   await helpOthers.onUsage({ month: '2026-11', bytes: 200_000_000 });
   assert.deepEqual(saved, [{ month: '2026-11', bytes: 200_000_000 }]);

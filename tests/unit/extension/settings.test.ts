@@ -37,6 +37,8 @@ describe('stored settings', () => {
       maxMbps: 0,
       monthlyCapGb: 0,
       exitListKeys: [],
+      pauseOnBattery: true,
+      pauseOnMetered: true,
     });
   });
 
@@ -49,6 +51,7 @@ describe('stored settings', () => {
       maxMbps: 2.5,
       monthlyCapGb: 50,
       exitId: 'x',
+      pauseOnBattery: false,
     });
     assert.deepEqual(settings, {
       brokerUrl: 'https://broker.example.org',
@@ -59,6 +62,8 @@ describe('stored settings', () => {
       maxMbps: 2.5,
       monthlyCapGb: 50,
       exitListKeys: [],
+      pauseOnBattery: false,
+      pauseOnMetered: true,
     });
     parseStoredSettings({}).bypassList.push('evil');
     assert.deepEqual(DEFAULT_SETTINGS.bypassList, LOCAL_AND_PRIVATE);
@@ -135,10 +140,10 @@ describe('options form', () => {
   });
 
   test('a valid form round-trips through settingsToForm', () => {
-    const form = settingsToForm({ ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4, maxMbps: 0.5 });
+    const form = settingsToForm({ ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4, maxMbps: 0.5, pauseOnMetered: false });
     const result = parseSettingsForm(form);
     assert.equal(result.ok, true);
-    assert.deepEqual(result.ok && result.settings, { ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4, maxMbps: 0.5 });
+    assert.deepEqual(result.ok && result.settings, { ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4, maxMbps: 0.5, pauseOnMetered: false });
     assert.equal(capBytesPerSecond(0.5), 62_500, 'the cap the relay worker gets, in bytes a second');
     assert.equal(capBytesPerSecond(0), 0, 'no cap');
     assert.equal(monthlyCapBytes(50), 50_000_000_000);
@@ -154,10 +159,12 @@ describe('options form', () => {
       maxMbps: '0.1',
       monthlyCapGb: '50',
       exitListKeys: '',
+      pauseOnBattery: 'true',
+      pauseOnMetered: 'maybe',
     });
     assert.equal(result.ok, false);
     if (result.ok) return;
-    assert.deepEqual(Object.keys(result.errors).sort(), ['brokerUrl', 'maxClients', 'maxMbps', 'socksPort']);
+    assert.deepEqual(Object.keys(result.errors).sort(), ['brokerUrl', 'maxClients', 'maxMbps', 'pauseOnMetered', 'socksPort']);
     assert.match(result.errors.maxMbps?.message ?? '', /0 \(no cap\) or a number of Mbit\/s from 0\.262144/);
     assert.match(result.errors.brokerUrl?.message ?? '', /http:\/\/ or https:\/\//);
     assert.match(result.errors.maxClients?.message ?? '', /1 to 32/);

@@ -46,6 +46,13 @@ describe('Help others wording', () => {
     assert.equal(text('failed'), 'Could not start: boom');
   });
 
+  test('a pause says which: a limit, the battery, or a metered connection', () => {
+    const paused = { ...initialHelpOthersState(), on: true, phase: 'paused' as const };
+    assert.equal(helpOthersStatusText({ ...paused, pauseReason: 'monthly-cap' }, english), 'Paused by a limit you set');
+    assert.equal(helpOthersStatusText({ ...paused, pauseReason: 'battery' }, english), 'Paused: this device runs on battery');
+    assert.equal(helpOthersStatusText({ ...paused, pauseReason: 'metered' }, english), 'Paused: the connection is metered');
+  });
+
   test('an unreachable broker counts down to the next attempt', () => {
     const state = { ...initialHelpOthersState(), on: true, phase: 'broker-unreachable' as const, retryAt: 20_000 };
     assert.equal(helpOthersStatusText(state, english, 12_100), 'Cannot reach the network, retrying in 8 s');

@@ -126,6 +126,7 @@ describe('relay status', () => {
       bytesExitToClient: 200,
       lastError: 'exit slow',
       retryAt: 0,
+      pauseReason: '',
     });
   });
 
@@ -134,6 +135,13 @@ describe('relay status', () => {
     const unreachable = applyRelayStatus(on, { ...status, state: 'broker-unreachable', clientsNow: 0, retryAt: 1_234 });
     assert.equal(unreachable.retryAt, 1_234);
     assert.equal(applyRelayStatus(unreachable, { ...status, state: 'waiting', clientsNow: 0 }).retryAt, 0);
+  });
+
+  test('carries why it is paused, for the popup to say', () => {
+    const on = { ...initialHelpOthersState(), on: true, phase: 'waiting' as const };
+    const paused = applyRelayStatus(on, { ...status, state: 'paused', clientsNow: 0, pausedBy: 'the device runs on battery', pauseReason: 'battery' });
+    assert.equal(paused.pauseReason, 'battery');
+    assert.equal(applyRelayStatus(paused, { ...status, state: 'waiting', clientsNow: 0 }).pauseReason, '');
   });
 
   test('is ignored once switched off or failed', () => {
