@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Makes a fresh Debian machine with Node ready for `npm run demo` and `npm test`: installs the npm packages when
-// they are missing or stale, Debian's chromium, curl, nftables and coturn when they are missing, and builds the
-// native AEAD addon and the extension.
+// they are missing or stale, Debian's chromium, firefox-esr, curl, nftables and coturn when they are missing, and
+// builds the native AEAD addon and the extension (for Chromium and for Firefox).
 // Idempotent and quick when everything is already there.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -35,6 +35,8 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
 // (nft) and STUN server (coturn: turnserver, turnutils_natdiscovery) for tests/integration/nat-discovery.test.ts.
 const missing = [];
 if (!existsSync(process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium')) missing.push('chromium');
+// The Firefox variant's end-to-end test runs in Debian's Firefox ESR (tests/e2e/firefox-volunteer.test.ts).
+if (!existsSync(process.env.FERRY_FIREFOX ?? '/usr/bin/firefox-esr')) missing.push('firefox-esr');
 if (!which('curl')) missing.push('curl');
 // The native AEAD addon (step 3) is compiled against Node's own headers.
 if (!which(process.env.CXX ?? 'g++')) missing.push('g++');
@@ -67,6 +69,9 @@ if (missing.length > 0) {
 // and they use node:crypto.
 run(process.execPath, [join(root, 'scripts', 'build-native.js')]);
 
-// 4. The extension (Vite + crxjs; well under a second).
+// 4. The extension (Vite + crxjs; well under a second each): for Chromium, then the Firefox variant.
+const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
 say('building the extension into dist/extension');
-run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn']);
+run(process.execPath, [vite, 'build', '--logLevel', 'warn']);
+say('building the Firefox variant into dist-firefox');
+run(process.execPath, [vite, 'build', '-c', 'vite.firefox.config.ts', '--logLevel', 'warn']);

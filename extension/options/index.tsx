@@ -4,6 +4,7 @@
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { PROXY_ME_AVAILABLE } from '../browser-target.ts';
 import { DEFAULT_SETTINGS, MIN_MAX_MBPS, parseSettingsForm, SETTINGS_KEYS, type SettingsForm, type SettingsKey, settingsToForm } from '../settings.ts';
 import '../ui.css';
 import { PairingLinks } from './pairing-links.tsx';
@@ -96,15 +97,19 @@ function Options() {
           hint={`Where Ferry finds volunteers and exits (http:// or https://). Default ${DEFAULT_SETTINGS.brokerUrl}.`}
           {...props}
         />
-        <Field name="exitId" label="Exit id" hint="Which exit Proxy me uses. Leave empty for the first one the broker lists." {...props} />
-        <Field name="socksPort" label="SOCKS port" hint="The helper's local SOCKS5 port. 0 picks any free port." {...props} />
-        <Field
-          name="bypassList"
-          label="Go direct for"
-          hint="Hosts and address ranges (like 10.0.0.0/8) the browser reaches without Ferry, one per line. <local> means plain names without a dot."
-          multiline
-          {...props}
-        />
+        {PROXY_ME_AVAILABLE && (
+          <>
+            <Field name="exitId" label="Exit id" hint="Which exit Proxy me uses. Leave empty for the first one the broker lists." {...props} />
+            <Field name="socksPort" label="SOCKS port" hint="The helper's local SOCKS5 port. 0 picks any free port." {...props} />
+            <Field
+              name="bypassList"
+              label="Go direct for"
+              hint="Hosts and address ranges (like 10.0.0.0/8) the browser reaches without Ferry, one per line. <local> means plain names without a dot."
+              multiline
+              {...props}
+            />
+          </>
+        )}
         <Field name="maxClients" label="Most people at once" hint="How many people Help others relays for at the same time (1–32)." {...props} />
         <Field
           name="maxMbps"

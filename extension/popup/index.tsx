@@ -6,6 +6,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { type HelpOthersState, type ProxyMeState, parseUiState, UI_STATE_STORAGE_KEY, type UiState } from '../../protocol/extension-state.ts';
+import { PROXY_ME_AVAILABLE } from '../browser-target.ts';
 import type { BackgroundMessage } from '../messages.ts';
 import { formatBytes, formatDuration, formatRate, HELPER_INSTALL_COMMAND, helpOthersStatusText, pathChangesText, proxyMeStatusText } from '../status-text.ts';
 import { currentThroughput } from '../traffic-rate.ts';
@@ -136,6 +137,20 @@ function ProxyMeSection({ state, onToggle }: { state: ProxyMeState; onToggle: (o
   );
 }
 
+/** The Firefox build has no Proxy me yet: say so where the switch would be, rather than offer one that cannot work. */
+function ProxyMeUnavailable() {
+  return (
+    <section class="feature">
+      <p class="switch-row">
+        <span class="feature-name">Proxy me</span>
+      </p>
+      <p id="proxy-me-status" class="status muted">
+        Not available in Firefox yet. Help others works here; to browse through a volunteer, use Ferry in Chromium or Chrome.
+      </p>
+    </section>
+  );
+}
+
 function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onToggle: (on: boolean) => void }) {
   const relayed = state.bytesClientToExit + state.bytesExitToClient;
   return (
@@ -204,7 +219,11 @@ function Popup() {
         <p class="muted">Loading…</p>
       ) : (
         <>
-          <ProxyMeSection state={state.proxyMe} onToggle={(on) => void ask({ target: 'background', type: 'set-proxy-me', on })} />
+          {PROXY_ME_AVAILABLE ? (
+            <ProxyMeSection state={state.proxyMe} onToggle={(on) => void ask({ target: 'background', type: 'set-proxy-me', on })} />
+          ) : (
+            <ProxyMeUnavailable />
+          )}
           <HelpOthersSection state={state.helpOthers} onToggle={(on) => void ask({ target: 'background', type: 'set-help-others', on })} />
         </>
       )}
