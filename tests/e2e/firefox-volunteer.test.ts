@@ -1,13 +1,16 @@
 // The Firefox build end to end in a real Firefox (Debian's firefox-esr, headless, driven over WebDriver BiDi): the
-// add-on from dist-firefox/ is installed unpacked, Help others is switched on in its popup, and a real client is
-// served through it: SOCKS5 -> helper -> the extension's client path (in Node, on node-datachannel) -> WebRTC -> the
-// Firefox volunteer's background page -> WebSocket -> exit -> an origin on 127.0.0.1, and back. The popup follows:
-// "Helping 1 person", and the toolbar badge says 1. Firefox unloads an idle event page: the relay must stay at the
-// broker past that idle time (shortened here from 30 s to IDLE_TIMEOUT_MS) while nobody touches the add-on.
+// add-on from dist-firefox/ is installed unpacked, its settings typed into its settings page, Help others switched on
+// in its popup, and real clients are served through it: first SOCKS5 -> helper -> the extension's client path (in
+// Node, on node-datachannel) -> WebRTC -> the Firefox volunteer's background page -> WebSocket -> exit -> an origin on
+// 127.0.0.1, and back; then a Chromium browser with the Chromium build and Proxy me on (Chromium's WebRTC talking to
+// Firefox's). The popup follows: "Helping 1 person", and the toolbar badge says 1. Firefox unloads an idle event
+// page: the relay must stay at the broker past that idle time (shortened here from 30 s to IDLE_TIMEOUT_MS) while
+// nobody touches the add-on.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
+import { FerryUser } from '../../harness/ferry-user.ts';
 import { FirefoxVolunteer } from '../../harness/firefox.ts';
 import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { startServersInProcess } from '../../harness/servers.ts';
@@ -121,6 +124,45 @@ test('a client is served through the Firefox volunteer: a file from the origin a
   } finally {
     client?.stop();
     await helper?.close();
+  }
+});
+
+test('a Chromium client with Proxy me on (the Chromium build, its helper started by the browser) is served through the Firefox volunteer', async () => {
+  const helpedBefore = (await volunteer.state()).helpOthers.clientsTotal;
+  const client = await FerryUser.launch({
+    brokerUrl: servers.brokerUrl,
+    exitListKey: servers.exitListKey,
+    headless: true,
+    installHelper: true,
+    // The origin is on loopback, which Chromium never proxies unless told: '<-loopback>' (tests only).
+    settings: { bypassList: ['<-loopback>'] },
+  });
+  let helperPid = 0;
+  try {
+    await client.setSwitch('proxy-me', true);
+    const connected = await client.waitForProxyMe(['connected']);
+    helperPid = connected.proxyMe.helperPid;
+    const result = await socksFetch(connected.proxyMe.socksPort, `http://localhost:${origin.port}/file`, 120);
+    assert.ok(result.ok, `curl failed: ${result.stderr}`);
+    assert.equal(result.sha256, origin.sha256);
+    // A page opened in the client browser goes the same way.
+    const page = await client.browser.context.newPage();
+    await page.goto(`http://localhost:${origin.port}/page.html`);
+    assert.equal(await page.locator('#hello').textContent(), 'Hello through Ferry');
+    await page.close();
+    await waitFor(async () => (await volunteer.state()).helpOthers.clientsTotal === helpedBefore + 1, 'the Firefox volunteer to count one more person helped');
+    await waitFor(async () => (await volunteer.statusText('help-others')) === 'Helping 1 person', 'the Firefox popup to say "Helping 1 person"');
+  } finally {
+    helperPid ||= (await client.state().catch(() => undefined))?.proxyMe.helperPid ?? 0;
+    await client.close();
+    // Closing the browser ends its helper; a helper that outlived it is ended by its pid.
+    if (helperPid > 0) {
+      try {
+        process.kill(helperPid, 'SIGTERM');
+      } catch {
+        // already gone, as it should be
+      }
+    }
   }
 });
 
