@@ -5,7 +5,7 @@
 // 127.0.0.1, and back; then a Chromium browser with the Chromium build and Proxy me on (Chromium's WebRTC talking to
 // Firefox's). The popup follows: "Helping 1 person", and the toolbar badge says 1. Firefox unloads an idle event
 // page: the relay must stay at the broker past that idle time (shortened here from 30 s to IDLE_TIMEOUT_MS) while
-// nobody touches the add-on.
+// nobody touches the add-on. A link for a friend made on the settings page reaches the running relay.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -163,6 +163,31 @@ test('a Chromium client with Proxy me on (the Chromium build, its helper started
         // already gone, as it should be
       }
     }
+  }
+});
+
+test('a link for a friend made on the Firefox settings page reaches the running relay: a client holding it is matched to this volunteer', async () => {
+  const settingsPage = await volunteer.firefox.openExtensionPage('extension/options/options.html');
+  let helper: HelperCore | undefined;
+  let client: NodeClient | undefined;
+  try {
+    await settingsPage.click('#make-link');
+    const linkField = await settingsPage.waitForSelector('#made-links input', { timeout: 10_000 });
+    const link = (await linkField?.evaluate((input) => (input as HTMLInputElement).value)) ?? '';
+    assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/pair#[A-Za-z0-9_-]{43}$/);
+    const pairingToken = link.split('#')[1] ?? '';
+    const helpedBefore = (await volunteer.state()).helpOthers.clientsTotal;
+
+    // The broker matches a client holding a pairing link only with the volunteer that registered it: this one, if
+    // the background passed the new link on to the relay while it ran.
+    helper = await startHelperCore({ exit: servers.exit, allowedOrigin: EXTENSION_ORIGIN, socksPort: 0, httpPort: 0, tunnel: { sessionWaitMs: 3_000 } });
+    client = new NodeClient({ pipeUrl: helper.pipeUrl, token: helper.issueToken(), brokerUrl: servers.brokerUrl, exit: servers.exit, pairingToken });
+    await client.waitForEvent((event) => event.kind === 'up', "a path through the friend's Firefox volunteer", { timeoutMs: 30_000 });
+    await waitFor(async () => (await volunteer.state()).helpOthers.clientsTotal === helpedBefore + 1, 'the Firefox volunteer to count its friend');
+  } finally {
+    client?.stop();
+    await helper?.close();
+    await settingsPage.close();
   }
 });
 
