@@ -18,13 +18,18 @@ function withPairingLinkHost(base: ManifestV3Export): ManifestV3Export {
   return { ...base, content_scripts: scripts.map((script) => ({ ...script, matches })) } as ManifestV3Export;
 }
 
+/**
+ * Build-time constants every build of the extension shares (vite.firefox.config.ts too). The operator's exit-list keys
+ * this build trusts by default (extension/settings.ts); settings can replace them. The network's broker
+ * (FERRY_BROKER_URL): the default broker URL setting, and the host of its pairing links.
+ */
+export const EXTENSION_BUILD_DEFINES = {
+  __FERRY_EXIT_LIST_KEYS__: JSON.stringify(process.env.FERRY_EXIT_LIST_KEYS ?? ''),
+  __FERRY_BROKER_URL__: JSON.stringify(process.env.FERRY_BROKER_URL ?? ''),
+};
+
 export default defineConfig({
-  // The operator's exit-list keys this build trusts by default (extension/settings.ts); settings can replace them.
-  // The network's broker (FERRY_BROKER_URL): the default broker URL setting, and the host of its pairing links.
-  define: {
-    __FERRY_EXIT_LIST_KEYS__: JSON.stringify(process.env.FERRY_EXIT_LIST_KEYS ?? ''),
-    __FERRY_BROKER_URL__: JSON.stringify(process.env.FERRY_BROKER_URL ?? ''),
-  },
+  define: EXTENSION_BUILD_DEFINES,
   plugins: [preact(), crx({ manifest: withPairingLinkHost(manifest as ManifestV3Export) })],
   // locales/_locales: the message catalogs of every shell, copied as the extension's _locales (chrome.i18n).
   publicDir: 'locales',

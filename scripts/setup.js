@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Makes a fresh Debian machine with Node ready for `npm run demo` and `npm test`: installs the npm packages when
-// they are missing or stale, Debian's chromium, curl, nftables and coturn when they are missing, and builds the
-// native AEAD addon, the extension and Ferry's site (the tab page and the widget).
+// they are missing or stale, Debian's chromium, firefox-esr, curl, nftables and coturn when they are missing, and
+// builds the native AEAD addon, the extension (for Chromium and for Firefox) and Ferry's site (the tab page and the
+// widget).
 // Idempotent and quick when everything is already there.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -35,6 +36,8 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
 // (nft) and STUN server (coturn: turnserver, turnutils_natdiscovery) for tests/integration/nat-discovery.test.ts.
 const missing = [];
 if (!existsSync(process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium')) missing.push('chromium');
+// The Firefox variant's end-to-end test runs in Debian's Firefox ESR (tests/e2e/firefox-volunteer.test.ts).
+if (!existsSync(process.env.FERRY_FIREFOX ?? '/usr/bin/firefox-esr')) missing.push('firefox-esr');
 if (!which('curl')) missing.push('curl');
 // The native AEAD addon (step 3) is compiled against Node's own headers.
 if (!which(process.env.CXX ?? 'g++')) missing.push('g++');
@@ -67,10 +70,13 @@ if (missing.length > 0) {
 // and they use node:crypto.
 run(process.execPath, [join(root, 'scripts', 'build-native.js')]);
 
-// 4. The extension (Vite + crxjs; well under a second), and Ferry's site: the tab page, the widget and embed.js.
+// 4. The extension (Vite + crxjs; well under a second each): for Chromium, then the Firefox variant; and Ferry's
+// site: the tab page, the widget and embed.js.
 const vite = (...args) => run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn', ...args]);
 say('building the extension into dist/extension');
 vite();
+say('building the Firefox variant into dist-firefox');
+vite('-c', 'vite.firefox.config.ts');
 say('building the tab page and the widget into dist-widget');
 vite('-c', 'vite.web.config.ts');
 vite('-c', 'vite.web.config.ts', '--mode', 'embed');

@@ -18,6 +18,10 @@ export interface HelpOthersDeps {
   /** The monthly cap's count kept from earlier runs, and keeping the latest one (chrome.storage.local). */
   loadUsage(): Promise<MonthlyUsage | undefined>;
   saveUsage(usage: MonthlyUsage): Promise<void>;
+  /**
+   * Where the relay runs: Chromium's offscreen document (offscreen-document.ts), or in Firefox the background page
+   * itself (in-page-relay.ts). Acquired before the first command, released after help-stop.
+   */
   offscreen: { acquire(): Promise<void>; release(): Promise<void>; send(message: OffscreenMessage): Promise<void> };
   updateState(change: (state: HelpOthersState) => HelpOthersState): Promise<unknown>;
   /** Keeps the switch's position across browser restarts (chrome.storage.local; the popup's state is per session). */
@@ -45,6 +49,14 @@ export class HelpOthers {
   async resume(): Promise<void> {
     if (this.on) return;
     await this.start();
+  }
+
+  /**
+   * After the background restarted (a service worker or event page woken again, or the extension reloaded): resumes
+   * when the stored state says Help others was on and had not failed.
+   */
+  async resumeIfOn(stored: HelpOthersState): Promise<void> {
+    if (stored.on && stored.phase !== 'failed') await this.resume();
   }
 
   async switchOff(): Promise<void> {

@@ -3,13 +3,12 @@
  * Service worker entry: wiring only. chrome.* stays in this file and the small adapters it passes in.
  */
 
-import type { UiState } from '../../protocol/extension-state.ts';
-import type { MonthlyUsage } from '../../relay-worker/monthly-cap.ts';
 import { fetchExitList } from '../broker-exits.ts';
-import { type BackgroundMessage, messageTarget, parseBackgroundMessage, parseMonthlyUsage } from '../messages.ts';
-import { PAIRINGS_STORAGE_KEY, type Pairings, parseStoredPairings } from '../pairings.ts';
-import { parseStoredSettings, SETTINGS_KEYS, type Settings } from '../settings.ts';
-import { badgeText, initialProxyMeState, isProxyMeStopped } from '../ui-state.ts';
+import type { BackgroundMessage } from '../messages.ts';
+import { initialProxyMeState, isProxyMeStopped } from '../ui-state.ts';
+import { logToConsole } from './console-log.ts';
+import { answerBackgroundMessage, changedPairings } from './events.ts';
+import { extensionStorage } from './extension-storage.ts';
 import { HelpOthers } from './help-others.ts';
 import { connectChromeNative } from './native-port.ts';
 import { OffscreenDocument } from './offscreen-document.ts';
@@ -17,53 +16,25 @@ import { PairingLinks } from './pairing-links.ts';
 import { ProxyMe } from './proxy-me.ts';
 import { chromeBrowserProxy } from './proxy-settings.ts';
 import { UiStateStore } from './state.ts';
+import { showHelpingOnBadge } from './toolbar-badge.ts';
 import { chromeWebRtcPolicy } from './webrtc-policy.ts';
 
-const store = new UiStateStore();
+const store = new UiStateStore(chrome.storage.session);
+const storage = extensionStorage(chrome.storage.local);
 const offscreen = new OffscreenDocument();
 
-function log(message: string, error?: unknown): void {
-  if (error === undefined) console.info(`[ferry] ${message}`);
-  else console.warn(`[ferry] ${message}:`, error);
-}
-
-async function loadSettings(): Promise<Settings> {
-  return parseStoredSettings(await chrome.storage.local.get([...SETTINGS_KEYS]));
-}
-
-/** The toolbar badge's colour while helping: the icon's sail yellow is too light behind white digits. */
-const BADGE_COLOR = '#0f5e73';
-
-/** Where the Help others switch is kept between browser runs (chrome.storage.local): a volunteer stays one. */
-const HELP_OTHERS_ON_STORAGE_KEY = 'helpOthersOn';
-
-/** Where the monthly data cap's count of Help others is kept between runs (chrome.storage.local). */
-const HELP_USAGE_STORAGE_KEY = 'helpOthersUsage';
-
-async function loadUsage(): Promise<MonthlyUsage | undefined> {
-  const stored: unknown = (await chrome.storage.local.get(HELP_USAGE_STORAGE_KEY))[HELP_USAGE_STORAGE_KEY];
-  if (stored === undefined) return undefined;
-  try {
-    return parseMonthlyUsage(stored);
-  } catch {
-    return undefined; // an unreadable count starts afresh
-  }
-}
-
-async function loadPairings(): Promise<Pairings> {
-  return parseStoredPairings((await chrome.storage.local.get(PAIRINGS_STORAGE_KEY))[PAIRINGS_STORAGE_KEY]);
-}
+const log = logToConsole;
 
 const pairingLinks = new PairingLinks({
-  loadSettings,
-  loadPairings,
-  savePairings: (pairings) => chrome.storage.local.set({ [PAIRINGS_STORAGE_KEY]: pairings }),
+  loadSettings: storage.loadSettings,
+  loadPairings: storage.loadPairings,
+  savePairings: storage.savePairings,
   now: () => Date.now(),
 });
 
 const proxyMe = new ProxyMe({
-  loadSettings,
-  loadPairings,
+  loadSettings: storage.loadSettings,
+  loadPairings: storage.loadPairings,
   fetchExits: fetchExitList,
   connectNative: connectChromeNative,
   browserProxy: chromeBrowserProxy,
@@ -78,21 +49,18 @@ const proxyMe = new ProxyMe({
 });
 
 const helpOthers = new HelpOthers({
-  loadSettings,
-  loadPairings,
-  loadUsage,
-  saveUsage: (usage) => chrome.storage.local.set({ [HELP_USAGE_STORAGE_KEY]: usage }),
-  rememberSwitch: (on) => chrome.storage.local.set({ [HELP_OTHERS_ON_STORAGE_KEY]: on }),
+  loadSettings: storage.loadSettings,
+  loadPairings: storage.loadPairings,
+  loadUsage: storage.loadUsage,
+  saveUsage: storage.saveUsage,
+  rememberSwitch: storage.rememberHelpOthersOn,
   offscreen: {
     acquire: () => offscreen.acquire('help-others'),
     release: () => offscreen.release('help-others'),
     send: (message) => offscreen.send(message),
   },
   updateState: (change) => store.update((state) => ({ ...state, helpOthers: change(state.helpOthers) })),
-  showHelping: async (clientsNow) => {
-    await chrome.action.setBadgeText({ text: badgeText(clientsNow) });
-    if (clientsNow > 0) await chrome.action.setBadgeBackgroundColor({ color: BADGE_COLOR });
-  },
+  showHelping: showHelpingOnBadge(chrome.action),
   log,
 });
 
@@ -117,8 +85,7 @@ async function reconcile(): Promise<void> {
       }));
     }
     // A new browser session: Help others comes back on if the person left it on.
-    const remembered: unknown = (await chrome.storage.local.get(HELP_OTHERS_ON_STORAGE_KEY))[HELP_OTHERS_ON_STORAGE_KEY];
-    if (remembered === true) await helpOthers.switchOn();
+    if (await storage.wasHelpOthersOn()) await helpOthers.switchOn();
     return;
   }
   if (state.proxyMe.on && !isProxyMeStopped(state.proxyMe) && !proxyMe.isRunning) {
@@ -128,7 +95,7 @@ async function reconcile(): Promise<void> {
       proxyMe: { ...current.proxyMe, phase: 'helper-stopped', detail: 'the extension restarted. Switch Proxy me off and on to reconnect.' },
     }));
   }
-  if (state.helpOthers.on && state.helpOthers.phase !== 'failed') await helpOthers.resume();
+  await helpOthers.resumeIfOn(state.helpOthers);
 }
 
 const reconciled = reconcile().catch((error) => log('could not restore the state after a restart', error));
@@ -158,26 +125,16 @@ async function handle(message: BackgroundMessage): Promise<void> {
 }
 
 // Links for friends made or revoked (the options page writes them): a running relay registers the new set.
-chrome.storage.onChanged.addListener((changes, area) => {
-  if (area !== 'local' || changes[PAIRINGS_STORAGE_KEY] === undefined) return;
-  void reconciled
-    .then(() => helpOthers.onPairingsChanged(parseStoredPairings(changes[PAIRINGS_STORAGE_KEY]?.newValue)))
-    .catch((error) => log('could not pass on the changed pairing links', error));
+chrome.storage.onChanged.addListener((changes, areaName) => {
+  const pairings = changedPairings(changes, areaName);
+  if (pairings === undefined) return;
+  void reconciled.then(() => helpOthers.onPairingsChanged(pairings)).catch((error) => log('could not pass on the changed pairing links', error));
 });
 
 // Registered synchronously at the top level, so a message that wakes the worker is not lost.
-chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse: (state: UiState | undefined) => void) => {
-  if (messageTarget(raw) !== 'background' || sender.id !== chrome.runtime.id) return false;
-  let message: BackgroundMessage;
-  try {
-    message = parseBackgroundMessage(raw);
-  } catch (error) {
-    log('ignored a malformed message', error);
-    return false;
-  }
-  handle(message)
-    .catch((error) => log(`handling ${message.type} failed`, error))
-    .then(() => store.get())
-    .then(sendResponse, () => sendResponse(undefined));
+chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
+  const reply = answerBackgroundMessage(raw, sender, { extensionId: chrome.runtime.id, handle, state: () => store.get(), log });
+  if (reply === undefined) return false;
+  void reply.then(sendResponse);
   return true;
 });

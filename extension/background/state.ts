@@ -1,19 +1,23 @@
 /**
  * @module state
- * The UI state, kept in chrome.storage.session: the popup reads it and follows its changes there (also after the
- * service worker restarts), and tests read it under the same key.
+ * The UI state, kept in the session storage area (chrome.storage.session; browser.storage.session in Firefox): the
+ * popup reads it and follows its changes there (also after the background restarts), and tests read it under the
+ * same key.
  */
 
 import { UI_STATE_STORAGE_KEY, type UiState } from '../../protocol/extension-state.ts';
 import { initialUiState } from '../ui-state.ts';
+import type { StorageArea } from './extension-storage.ts';
 
 export class UiStateStore {
   private state: UiState | undefined;
   private loading: Promise<{ state: UiState; fresh: boolean }> | undefined;
 
+  constructor(private readonly session: StorageArea) {}
+
   /** Loads the stored state once. `fresh` is true when the session had none (browser start or first install). */
   load(): Promise<{ state: UiState; fresh: boolean }> {
-    this.loading ??= chrome.storage.session.get(UI_STATE_STORAGE_KEY).then((stored) => {
+    this.loading ??= this.session.get(UI_STATE_STORAGE_KEY).then((stored) => {
       const saved = stored[UI_STATE_STORAGE_KEY] as UiState | undefined;
       // Our own earlier write; fall back to the initial state if its shape is from an older version, and fill in
       // fields an older version did not have.
@@ -37,7 +41,7 @@ export class UiStateStore {
     const after = change(before);
     if (after === before) return after;
     this.state = after;
-    await chrome.storage.session.set({ [UI_STATE_STORAGE_KEY]: after });
+    await this.session.set({ [UI_STATE_STORAGE_KEY]: after });
     return after;
   }
 }

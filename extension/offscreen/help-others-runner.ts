@@ -1,6 +1,7 @@
 /**
  * @module help-others-runner
- * Runs the volunteer relay worker in the offscreen document and forwards its status.
+ * Runs the volunteer relay worker where the browser has WebRTC (Chromium: the offscreen document; Firefox: the
+ * background page itself) and forwards its status.
  */
 
 import { browserRelayEnvironment } from '../../relay-worker/browser.ts';
@@ -9,6 +10,7 @@ import { DeviceConditions, type DevicePlatform } from '../../relay-worker/device
 import { HelpHistoryRecorder } from '../../relay-worker/help-history.ts';
 import { createRelayWorkerConfig, type RelayStatus, RelayWorker } from '../../relay-worker/index.ts';
 import type { MonthlyUsage } from '../../relay-worker/monthly-cap.ts';
+import type { OffscreenMessage } from '../messages.ts';
 
 export interface HelpOthersConfig {
   brokerUrl: string;
@@ -70,7 +72,7 @@ export class HelpOthersRunner {
         pairingTokens: config.pairingTokens,
       }),
       environment: browserRelayEnvironment(),
-      // The offscreen document has no chrome.storage: the count comes in help-start and goes back to the service worker.
+      // The offscreen document has no chrome.storage: the count comes in help-start and goes back to the background.
       usageStore: { load: async () => config.usage, save: async (usage) => this.saveUsage(usage) },
       onStatus: (status) => {
         if (worker !== this.worker) return;
@@ -113,5 +115,37 @@ export class HelpOthersRunner {
     worker?.stop();
     if (worker !== undefined) this.history.record(worker.status);
     void this.history.flush();
+  }
+}
+
+/** The commands of Help others (background/help-others.ts sends them) among the offscreen document's messages. */
+export type HelpOthersCommand = Extract<OffscreenMessage, { type: 'help-start' | 'help-stop' | 'help-pairings' }>;
+
+export function isHelpOthersCommand(message: OffscreenMessage): message is HelpOthersCommand {
+  return message.type === 'help-start' || message.type === 'help-stop' || message.type === 'help-pairings';
+}
+
+/** Carries out one command on the runner. Throws what HelpOthersRunner.start throws (a relay that cannot start). */
+export function applyHelpOthersCommand(runner: HelpOthersRunner, command: HelpOthersCommand): void {
+  switch (command.type) {
+    case 'help-start':
+      runner.start({
+        brokerUrl: command.brokerUrl,
+        maxClients: command.maxClients,
+        maxBytesPerSecond: command.maxBytesPerSecond,
+        monthlyDataCapBytes: command.monthlyDataCapBytes,
+        pauseOnBattery: command.pauseOnBattery,
+        pauseOnMetered: command.pauseOnMetered,
+        usage: command.usage,
+        exitListKeys: command.exitListKeys,
+        pairingTokens: command.pairingTokens,
+      });
+      return;
+    case 'help-pairings':
+      runner.setPairingTokens(command.pairingTokens);
+      return;
+    case 'help-stop':
+      runner.stop();
+      return;
   }
 }

@@ -6,7 +6,7 @@
 import type { RelayStatus } from '../../relay-worker/index.ts';
 import { type BackgroundMessage, messageTarget, type OffscreenMessage, type OffscreenReply, parseOffscreenMessage } from '../messages.ts';
 import { ClientPath } from './client-path.ts';
-import { HelpOthersRunner } from './help-others-runner.ts';
+import { applyHelpOthersCommand, HelpOthersRunner } from './help-others-runner.ts';
 
 function report(message: BackgroundMessage): void {
   // The service worker wakes up for it; if it cannot be reached there is nobody to tell.
@@ -22,23 +22,9 @@ let clientPath: ClientPath | undefined;
 function handle(message: OffscreenMessage): void {
   switch (message.type) {
     case 'help-start':
-      helpOthers.start({
-        brokerUrl: message.brokerUrl,
-        maxClients: message.maxClients,
-        maxBytesPerSecond: message.maxBytesPerSecond,
-        monthlyDataCapBytes: message.monthlyDataCapBytes,
-        pauseOnBattery: message.pauseOnBattery,
-        pauseOnMetered: message.pauseOnMetered,
-        usage: message.usage,
-        exitListKeys: message.exitListKeys,
-        pairingTokens: message.pairingTokens,
-      });
-      return;
     case 'help-pairings':
-      helpOthers.setPairingTokens(message.pairingTokens);
-      return;
     case 'help-stop':
-      helpOthers.stop();
+      applyHelpOthersCommand(helpOthers, message);
       return;
     case 'client-start': {
       clientPath?.stop();

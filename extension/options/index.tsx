@@ -6,6 +6,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { applyLanguage } from '../../web/i18n.ts';
 import { TranslatorContext, useTranslator } from '../../web/i18n-context.ts';
+import { PROXY_ME_AVAILABLE } from '../browser-target.ts';
 import { chromeTranslator } from '../i18n.ts';
 import {
   DEFAULT_SETTINGS,
@@ -128,9 +129,13 @@ function Options() {
       <h1>{t('optionsTitle')}</h1>
       <form onSubmit={(event) => void save(event)} noValidate>
         <Field name="brokerUrl" label={t('fieldBrokerUrl')} hint={t('hintBrokerUrl', DEFAULT_SETTINGS.brokerUrl)} {...props} />
-        <Field name="exitId" label={t('fieldExitId')} hint={t('hintExitId')} {...props} />
-        <Field name="socksPort" label={t('fieldSocksPort')} hint={t('hintSocksPort')} {...props} />
-        <Field name="bypassList" label={t('fieldBypassList')} hint={t('hintBypassList')} multiline {...props} />
+        {PROXY_ME_AVAILABLE && (
+          <>
+            <Field name="exitId" label={t('fieldExitId')} hint={t('hintExitId')} {...props} />
+            <Field name="socksPort" label={t('fieldSocksPort')} hint={t('hintSocksPort')} {...props} />
+            <Field name="bypassList" label={t('fieldBypassList')} hint={t('hintBypassList')} multiline {...props} />
+          </>
+        )}
         <Field name="maxClients" label={t('fieldMaxClients')} hint={t('hintMaxClients', 1, MAX_MAX_CLIENTS)} {...props} />
         <Field name="maxMbps" label={t('fieldMaxMbps')} hint={t('hintMaxMbps', MIN_MAX_MBPS)} {...props} />
         <Field name="monthlyCapGb" label={t('fieldMonthlyCapGb')} hint={t('hintMonthlyCapGb')} {...props} />

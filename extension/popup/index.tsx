@@ -12,6 +12,7 @@ import { HelpStats } from '../../web/help-stats.tsx';
 import { applyLanguage } from '../../web/i18n.ts';
 import { TranslatorContext, useTranslator } from '../../web/i18n-context.ts';
 import { useNow } from '../../web/use-now.ts';
+import { PROXY_ME_AVAILABLE } from '../browser-target.ts';
 import { chromeTranslator } from '../i18n.ts';
 import type { BackgroundMessage } from '../messages.ts';
 import { formatBytes, formatDuration, formatRate, HELPER_INSTALL_COMMAND, helpOthersStatusText, pathChangesText, proxyMeStatusText } from '../status-text.ts';
@@ -155,6 +156,21 @@ function useHelpHistory(state: HelpOthersState): HistorySummary | undefined {
   return summary;
 }
 
+/** The Firefox build has no Proxy me yet: say so where the switch would be, rather than offer one that cannot work. */
+function ProxyMeUnavailable() {
+  const { t } = useTranslator();
+  return (
+    <section class="feature">
+      <p class="switch-row">
+        <span class="feature-name">{t('proxyMe')}</span>
+      </p>
+      <p id="proxy-me-status" class="status muted">
+        {t('proxyMeUnavailable')}
+      </p>
+    </section>
+  );
+}
+
 function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onToggle: (on: boolean) => void }) {
   const relayed = state.bytesClientToExit + state.bytesExitToClient;
   const history = useHelpHistory(state);
@@ -227,7 +243,11 @@ function Popup() {
         <p class="muted">{t('loading')}</p>
       ) : (
         <>
-          <ProxyMeSection state={state.proxyMe} onToggle={(on) => void ask({ target: 'background', type: 'set-proxy-me', on })} />
+          {PROXY_ME_AVAILABLE ? (
+            <ProxyMeSection state={state.proxyMe} onToggle={(on) => void ask({ target: 'background', type: 'set-proxy-me', on })} />
+          ) : (
+            <ProxyMeUnavailable />
+          )}
           <HelpOthersSection state={state.helpOthers} onToggle={(on) => void ask({ target: 'background', type: 'set-help-others', on })} />
         </>
       )}

@@ -36,6 +36,8 @@ export interface NodeClientOptions {
   token: string;
   brokerUrl: string;
   exit: ExitInfo;
+  /** A friend's pairing link's token: the broker then matches only that friend's volunteer. */
+  pairingToken?: string;
   limits?: Partial<ClientPathLimits>;
 }
 
@@ -52,6 +54,7 @@ export class NodeClient {
         token: options.token,
         brokerUrl: options.brokerUrl,
         exit: options.exit,
+        ...(options.pairingToken === undefined ? {} : { pairingToken: options.pairingToken }),
         limits: { ...TEST_CLIENT_PATH_LIMITS, ...options.limits },
       },
       nodeClientPathEnvironment(),
