@@ -30,6 +30,11 @@ export interface ChromiumOptions {
   /** A profile folder; a fresh temporary one (deleted on close) when absent. */
   userDataDir?: string;
   extraArgs?: string[];
+  /**
+   * The browser's language, e.g. 'fa': on Linux Chromium takes its UI language (chrome.i18n's) from the LANGUAGE
+   * environment variable, not from --lang.
+   */
+  language?: string;
   /** Called before launch with the profile folder (e.g. to install the native host manifest into it). */
   prepareProfile?(userDataDir: string): void | Promise<void>;
 }
@@ -74,7 +79,12 @@ export class FerryBrowser {
       'about:blank',
     ];
     // Its own process group, so closing it also ends the renderer and GPU processes it started.
-    const child = spawn(CHROMIUM_PATH, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const env = options.language === undefined ? process.env : { ...process.env, LANGUAGE: options.language, LC_ALL: '', LANG: 'C.UTF-8' };
+    const child = spawn(CHROMIUM_PATH, [...args, ...(options.language === undefined ? [] : [`--lang=${options.language}`])], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+      env,
+    });
     const pid = child.pid;
     const stderrTail: string[] = [];
     child.stderr?.on('data', (chunk: Buffer) => {

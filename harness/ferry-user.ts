@@ -21,6 +21,8 @@ export interface FerryUserOptions {
   /** The network operator's exit-list key: written to the settings, and to the helper's launcher with installHelper. */
   exitListKey: string;
   headless: boolean;
+  /** The browser's language (Chromium's --lang), e.g. 'fa': the extension's pages follow it through chrome.i18n. */
+  language?: string;
   /** A profile folder that outlives this browser (a restart test); a fresh temporary one when absent. */
   userDataDir?: string;
   /** Written to chrome.storage.local before anything is switched on. */
@@ -54,6 +56,7 @@ export class FerryUser {
       extensionDir: EXTENSION_DIR,
       headless: options.headless,
       ...(options.userDataDir === undefined ? {} : { userDataDir: options.userDataDir }),
+      ...(options.language === undefined ? {} : { language: options.language }),
       ...(options.installHelper
         ? {
             prepareProfile: async (userDataDir: string) =>

@@ -36,6 +36,10 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
 // (nft) and STUN server (coturn: turnserver, turnutils_natdiscovery) for tests/integration/nat-discovery.test.ts.
 const missing = [];
 if (!existsSync(process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium')) missing.push('chromium');
+// Chromium's own language files (Debian ships only en-US with chromium): the extension's pages follow the browser's
+// language through chrome.i18n, and the screenshot tests show them in Persian.
+if (!existsSync('/usr/lib/chromium/locales/fa.pak') && (process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium') === '/usr/bin/chromium')
+  missing.push('chromium-l10n');
 // The Firefox variant's end-to-end test runs in Debian's Firefox ESR (tests/e2e/firefox-volunteer.test.ts).
 if (!existsSync(process.env.FERRY_FIREFOX ?? '/usr/bin/firefox-esr')) missing.push('firefox-esr');
 if (!which('curl')) missing.push('curl');

@@ -9,7 +9,7 @@
 import { parseWidgetEvent } from '../protocol/widget-events.ts';
 
 /** Frame heights per layout (px): the frame cannot size itself without telling the host more than it may. */
-const FRAME_HEIGHT_PX = { badge: 118, card: 250 } as const;
+const FRAME_HEIGHT_PX = { badge: 190, card: 280 } as const;
 const FRAME_MAX_WIDTH_PX = 340;
 
 function embed(script: HTMLScriptElement): void {

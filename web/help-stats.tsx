@@ -5,6 +5,7 @@
  */
 import type { HistoryDay, HistorySummary } from '../relay-worker/help-history.ts';
 import { formatBytes } from '../relay-worker/status.ts';
+import { isolate } from './i18n.ts';
 import { useTranslator } from './i18n-context.ts';
 import './help-stats.css';
 
@@ -23,7 +24,9 @@ export function HistoryChart({ days }: { days: readonly HistoryDay[] }) {
           const height = Math.max((day.peopleHelped / highest) * 38, 0.8);
           return (
             <rect key={day.dayStart} x={x(index)} y={40 - height} width={width * 0.7} height={height}>
-              <title>{translator.plural('chartDay', day.peopleHelped, weekday.format(day.dayStart), formatBytes(day.bytesRelayed))}</title>
+              <title>
+                {translator.plural('chartDay', day.peopleHelped, weekday.format(day.dayStart), isolate(formatBytes(day.bytesRelayed), translator.dir))}
+              </title>
             </rect>
           );
         })}
@@ -45,7 +48,7 @@ export function HelpStats({ summary }: { summary: HistorySummary | undefined }) 
       <p id="helped-today">{translator.plural('helpedToday', summary.today.peopleHelped)}</p>
       <p id="helped-week">{translator.plural('helpedWeek', summary.week.peopleHelped)}</p>
       <p id="relayed-week" class="muted small">
-        {translator.t('relayedWeek', formatBytes(summary.week.bytesRelayed))}
+        {translator.t('relayedWeek', isolate(formatBytes(summary.week.bytesRelayed), translator.dir))}
       </p>
       <HistoryChart days={summary.days} />
     </section>

@@ -95,3 +95,11 @@ export function applyLanguage(translator: Translator): void {
   document.documentElement.lang = translator.locale;
   document.documentElement.dir = translator.dir;
 }
+
+/**
+ * A value with a Latin unit ("4.5 MB", "1.5 KB/s") inside a sentence: isolated (Unicode FSI … PDI), so a right-to-left
+ * sentence does not turn it into "MB 4.5". Left-to-right pages need nothing and get the text as it is.
+ */
+export function isolate(text: string, dir: 'ltr' | 'rtl'): string {
+  return dir === 'rtl' ? `\u2068${text}\u2069` : text;
+}

@@ -9,7 +9,7 @@ import { type HelpOthersState, type ProxyMeState, parseUiState, UI_STATE_STORAGE
 import { IndexedDbHistoryStore } from '../../relay-worker/browser-history-store.ts';
 import { HISTORY_SAVE_INTERVAL_MS, type HistorySummary, readHistorySummary } from '../../relay-worker/help-history.ts';
 import { HelpStats } from '../../web/help-stats.tsx';
-import { applyLanguage } from '../../web/i18n.ts';
+import { applyLanguage, isolate } from '../../web/i18n.ts';
 import { TranslatorContext, useTranslator } from '../../web/i18n-context.ts';
 import { useNow } from '../../web/use-now.ts';
 import { PROXY_ME_AVAILABLE } from '../browser-target.ts';
@@ -85,7 +85,8 @@ function ProxyMeStats({ state, nowMs }: { state: ProxyMeState; nowMs: number }) 
   const translator = useTranslator();
   const { t } = translator;
   const rate = currentThroughput(state.traffic, nowMs);
-  const now = (bytesPerSecond: number | undefined): string => (bytesPerSecond === undefined ? '' : ` · ${t('rateNow', formatRate(bytesPerSecond))}`);
+  const now = (bytesPerSecond: number | undefined): string =>
+    bytesPerSecond === undefined ? '' : ` · ${t('rateNow', isolate(formatRate(bytesPerSecond), translator.dir))}`;
   return (
     <dl id="proxy-me-stats" class="stats">
       <dt>{t('connectedFor')}</dt>
@@ -194,7 +195,12 @@ function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onTogg
       </p>
       {state.on && (state.clientsTotal > 0 || relayed > 0) && (
         <p id="help-others-bytes" class="muted">
-          {translator.plural('relayedSummary', state.clientsTotal, formatBytes(state.bytesClientToExit), formatBytes(state.bytesExitToClient))}
+          {translator.plural(
+            'relayedSummary',
+            state.clientsTotal,
+            isolate(formatBytes(state.bytesClientToExit), translator.dir),
+            isolate(formatBytes(state.bytesExitToClient), translator.dir),
+          )}
         </p>
       )}
       {(state.on || (history?.week.peopleHelped ?? 0) > 0) && <HelpStats summary={history} />}
