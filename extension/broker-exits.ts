@@ -3,6 +3,8 @@
  * Fetches the broker's signed exit list (GET {brokerUrl}/v1/exits), checks it against the pinned operator keys, and
  * picks the exit "Proxy me" uses. Web-standard fetch only, so it runs in the service worker and in node tests alike.
  */
+
+import { BodyTooLargeError, readBoundedText } from '../protocol/bounded-body.ts';
 import {
   type ExitListErrorCode as ExitListRefusalCode,
   ExitListError as ExitListRefusedError,
@@ -11,7 +13,6 @@ import {
   verifyExitList,
 } from '../protocol/exit-list.ts';
 import { BrokerRoute, type ExitInfo } from '../protocol/signaling.ts';
-import { BodyTooLargeError, readBoundedText } from './bounded-body.ts';
 
 /** How long the exit list request may take (milliseconds). */
 export const EXIT_LIST_TIMEOUT_MS = 10_000;

@@ -10,6 +10,7 @@ import { parseRelayStatus, type RelayStatus, RelayStatusFormatError } from '../p
 import { type ExitInfo, NAT_CLASSES, type NatClass, parseExitInfo, requireStunUrls, SignalingFormatError } from '../protocol/signaling.ts';
 import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requireText, requireUrl } from '../protocol/validate.ts';
 import type { MonthlyUsage } from '../relay-worker/monthly-cap.ts';
+import type { SelfCheckResult, SelfCheckStep } from '../relay-worker/self-check.ts';
 import { parseExitListKeys, SettingsError } from './settings.ts';
 import type { ClientPathEvent } from './ui-state.ts';
 
@@ -136,6 +137,32 @@ function pairingTokens(obj: Record<string, unknown>): string[] {
 export function messageTarget(value: unknown): MessageTarget | undefined {
   if (!isRecord(value)) return undefined;
   return value.target === 'background' || value.target === 'offscreen' ? value.target : undefined;
+}
+
+// ---- "Am I helping?": the popup asks whichever context runs the relay (the offscreen document; Firefox's event page) ----
+export interface HelpCheckRequest {
+  target: 'relay';
+  type: 'help-check';
+}
+export const HELP_CHECK_REQUEST: HelpCheckRequest = { target: 'relay', type: 'help-check' };
+
+export function isHelpCheckRequest(value: unknown): value is HelpCheckRequest {
+  return isRecord(value) && value.target === 'relay' && value.type === 'help-check';
+}
+
+const SELF_CHECK_STEPS: readonly SelfCheckStep[] = ['broker', 'data-channel', 'exit'];
+/** Longest failure detail kept from a check's reply (characters). */
+const MAX_CHECK_DETAIL_CHARS = 500;
+
+/** The relay's answer to a HelpCheckRequest. */
+export function parseSelfCheckResult(value: unknown): SelfCheckResult {
+  if (!isRecord(value)) throw new MessageFormatError('a self-check result must be an object');
+  if (value.ok === true) return { ok: true };
+  const failed = value.failed;
+  if (value.ok !== false || typeof failed !== 'string' || !(SELF_CHECK_STEPS as readonly string[]).includes(failed)) {
+    throw new MessageFormatError(`a failed self-check names its step: ${SELF_CHECK_STEPS.join(', ')}`);
+  }
+  return { ok: false, failed: failed as SelfCheckStep, detail: optionalText(value.detail, '"detail"', MAX_CHECK_DETAIL_CHARS, fail) };
 }
 
 export function parseClientPathEvent(value: unknown): ClientPathEvent {

@@ -19,4 +19,5 @@ export { type RelayEnvironment, RelayEnvironmentError } from './environment.ts';
 export { type ExitRefusalCode, ExitRefusedError, verifyOfferedExit } from './exit-allowlist.ts';
 export { AnswerError, type RelayDirection, RelayPair, type RelayPairCloseReason } from './relay-pair.ts';
 export { RelayWorker, type RelayWorkerInit, TRAFFIC_STATUS_INTERVAL_MS } from './relay-worker.ts';
+export { SELF_CHECK_LIMITS, type SelfCheckResult, type SelfCheckStep } from './self-check.ts';
 export { RELAY_STATE_WORDING } from './status.ts';

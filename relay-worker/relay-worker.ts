@@ -5,7 +5,7 @@
  */
 
 import { NAT_PROBE_RESULT_LIFETIME_MS } from '../protocol/nat-probe.ts';
-import { pairingIdOf } from '../protocol/pairing.ts';
+import { createPairingToken, pairingIdOf } from '../protocol/pairing.ts';
 import type { PauseReason, RelayState, RelayStatus } from '../protocol/relay-status.ts';
 import type { BrokerOffer, SessionDescription } from '../protocol/signaling.ts';
 import { BrokerConnection, type BrokerConnectionState } from './broker-connection.ts';
@@ -16,6 +16,7 @@ import { MonthlyDataCap, type UsageStore } from './monthly-cap.ts';
 import { probeNatClass } from './nat-probe-client.ts';
 import { RelayRateLimit } from './rate-limit.ts';
 import { RelayPair, type RelayPairCloseReason } from './relay-pair.ts';
+import { iceUfragOf, runSelfCheck, type SelfCheckResult } from './self-check.ts';
 
 /** While bytes flow, the status callback runs at most this often for traffic alone (ms). State changes go at once. */
 export const TRAFFIC_STATUS_INTERVAL_MS = 1_000;
@@ -68,6 +69,9 @@ export class RelayWorker {
    */
   readonly #pairs = new Map<RelayPair, { pool: SlotPool; answered: boolean }>();
   /** Tokens of the pairing links in force (config.pairingTokens, then setPairingTokens). */
+  /** The one-off link of a running self-check, and the ICE username fragments of its offers. */
+  #checkToken: string | undefined;
+  readonly #checkOfferUfrags = new Set<string>();
   #pairingTokens: readonly string[];
   #clientsNow = 0;
   #clientsTotal = 0;
@@ -142,7 +146,7 @@ export class RelayWorker {
 
   /** Free slots for holders of this volunteer's pairing links; 0 without any link. */
   get freePersonalSlots(): number {
-    if (this.#pairingTokens.length === 0) return 0;
+    if (this.#allPairingTokens().length === 0) return 0;
     return Math.max(0, this.init.config.maxPersonalClients - this.#holding('personal'));
   }
 
@@ -151,10 +155,55 @@ export class RelayWorker {
    * PairingFormatError for a malformed token. Clients already relayed stay.
    */
   setPairingTokens(tokens: readonly string[]): void {
-    const ids = tokens.map(pairingIdOf);
+    tokens.forEach(pairingIdOf);
     this.#pairingTokens = [...tokens];
-    this.#broker?.sendPairings(ids);
+    this.#sendPairings();
+  }
+
+  /** The person's links and, during a self-check, its one-off link. */
+  #allPairingTokens(): string[] {
+    return this.#checkToken === undefined ? [...this.#pairingTokens] : [...this.#pairingTokens, this.#checkToken];
+  }
+
+  #sendPairings(): void {
+    this.#broker?.sendPairings(this.#allPairingTokens().map(pairingIdOf));
     this.#announceSlots();
+  }
+
+  /**
+   * "Am I helping?": checks this volunteer end to end as a client reaches it (self-check.ts): the broker, a data
+   * channel through this volunteer, and the exit's answer through it. The check is not counted as someone helped.
+   */
+  async selfCheck(): Promise<SelfCheckResult> {
+    const broker = this.#broker;
+    if (!this.#running) return { ok: false, failed: 'broker', detail: 'the volunteer is not running' };
+    if (this.#state() === 'paused') return { ok: false, failed: 'broker', detail: `paused: ${this.status.pausedBy ?? 'a limit you set'}` };
+    if (broker === undefined || broker.state !== 'connected') {
+      return { ok: false, failed: 'broker', detail: this.#lastError ?? 'not connected to the broker yet' };
+    }
+    const exit = broker.exits[0];
+    if (exit === undefined) return { ok: false, failed: 'exit', detail: 'the broker lists no exit' };
+    if (this.init.config.maxPersonalClients === 0) {
+      return { ok: false, failed: 'data-channel', detail: 'this volunteer keeps no slot for links (maxPersonalClients is 0), which the check uses' };
+    }
+    if (this.#checkToken !== undefined) return { ok: false, failed: 'data-channel', detail: 'a check is already running' };
+    this.#checkToken = createPairingToken();
+    this.#sendPairings();
+    try {
+      return await runSelfCheck({
+        environment: this.init.environment,
+        brokerUrl: this.init.config.brokerUrl,
+        exit,
+        iceServers: this.#iceServers(),
+        nat: this.#freshProbe() ?? this.init.config.nat,
+        pairingToken: this.#checkToken,
+        expectOffer: (ufrag) => this.#checkOfferUfrags.add(ufrag),
+      });
+    } finally {
+      this.#checkToken = undefined;
+      this.#checkOfferUfrags.clear();
+      this.#sendPairings();
+    }
   }
 
   /** Connects to the broker and starts accepting clients (first checking the monthly cap). Does nothing if already started. */
@@ -181,7 +230,7 @@ export class RelayWorker {
       config: this.init.config,
       freeSlots: () => this.#announced('common'),
       freePersonalSlots: () => this.#announced('personal'),
-      pairingIds: () => this.#pairingTokens.map(pairingIdOf),
+      pairingIds: () => this.#allPairingTokens().map(pairingIdOf),
       natClass: () => this.#freshProbe() ?? this.init.config.nat,
       events: {
         onStateChange: (state) => this.#onBrokerState(state),
@@ -328,7 +377,10 @@ export class RelayWorker {
     }
     // No `slots` here: the broker holds this client's slot from its offer until the answer, and then counts it as
     // used itself (see #announceSlots).
-    const pair = this.#createPair(exitUrl.href, pool);
+    // The offer of this volunteer's own self-check: relayed like any other, but nobody was helped.
+    const ufrag = iceUfragOf(offer.offer.sdp);
+    const selfCheck = ufrag !== undefined && this.#checkOfferUfrags.has(ufrag);
+    const pair = this.#createPair(exitUrl.href, pool, selfCheck);
     let answer: SessionDescription;
     try {
       answer = await pair.answer(offer.offer);
@@ -342,7 +394,7 @@ export class RelayWorker {
     broker.sendAnswer(offer.matchId, answer);
   }
 
-  #createPair(exitUrl: string, pool: SlotPool): RelayPair {
+  #createPair(exitUrl: string, pool: SlotPool, selfCheck = false): RelayPair {
     const pair: RelayPair = new RelayPair({
       environment: this.init.environment,
       config: { ...this.init.config, iceServers: this.#iceServers() },
@@ -350,11 +402,13 @@ export class RelayWorker {
       rateLimit: this.#rateLimit,
       events: {
         onClientConnected: () => {
+          if (selfCheck) return;
           this.#clientsNow += 1;
           this.#clientsTotal += 1;
           this.#report();
         },
         onRelayed: (direction, byteLength) => {
+          if (selfCheck) return;
           if (direction === 'c2e') this.#bytesClientToExit += byteLength;
           else this.#bytesExitToClient += byteLength;
           if (this.#monthlyCap?.add(byteLength) === true) {
@@ -365,7 +419,7 @@ export class RelayWorker {
         },
         onClosed: (reason, detail) => {
           this.#pairs.delete(pair);
-          if (pair.isClientConnected) this.#clientsNow -= 1;
+          if (pair.isClientConnected && !selfCheck) this.#clientsNow -= 1;
           if (NOTEWORTHY_CLOSE_REASONS.has(reason)) this.#lastError = detail;
           this.#announceSlots();
           this.#report();
@@ -391,7 +445,7 @@ export class RelayWorker {
    * had room (found by `npm run bench:network`).
    */
   #announced(pool: SlotPool): number {
-    if (pool === 'personal' && this.#pairingTokens.length === 0) return 0;
+    if (pool === 'personal' && this.#allPairingTokens().length === 0) return 0;
     const limit = pool === 'personal' ? this.init.config.maxPersonalClients : this.init.config.maxClients;
     return Math.max(0, limit - this.#holding(pool, true));
   }

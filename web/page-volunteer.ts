@@ -12,6 +12,7 @@ import { createRelayWorkerConfig } from '../relay-worker/config.ts';
 import { HelpHistoryRecorder, type HistorySummary, readHistorySummary } from '../relay-worker/help-history.ts';
 import type { RelayStatus } from '../relay-worker/index.ts';
 import { RelayWorker } from '../relay-worker/relay-worker.ts';
+import type { SelfCheckResult } from '../relay-worker/self-check.ts';
 
 export interface PageVolunteerInit {
   site: SiteConfig;
@@ -80,6 +81,11 @@ export class PageVolunteer {
       this.#init.onStatus(worker.status);
     }
     return this.#recorder.close();
+  }
+
+  /** "Am I helping?" (relay-worker/self-check.ts). */
+  selfCheck(): Promise<SelfCheckResult> {
+    return this.#worker?.selfCheck() ?? Promise.resolve({ ok: false, failed: 'broker', detail: 'not helping' });
   }
 
   async refreshHistory(): Promise<void> {

@@ -6,7 +6,7 @@
  * offscreen document. Proxy me is not part of the Firefox build yet: its popup says so, and this page refuses it.
  */
 import browser, { type Runtime } from 'webextension-polyfill';
-import type { BackgroundMessage } from '../messages.ts';
+import { type BackgroundMessage, isHelpCheckRequest } from '../messages.ts';
 import { HelpOthersRunner } from '../offscreen/help-others-runner.ts';
 import { logToConsole as log } from './console-log.ts';
 import { answerBackgroundMessage, changedPairings } from './events.ts';
@@ -75,6 +75,12 @@ browser.storage.onChanged.addListener((changes, areaName) => {
   const pairings = changedPairings(changes, areaName);
   if (pairings === undefined) return;
   void reconciled.then(() => helpOthers.onPairingsChanged(pairings)).catch((error) => log('could not pass on the changed pairing links', error));
+});
+
+// "Am I helping?" from the popup: the relay runs in this page, so this page answers (a promise: the polyfill's reply).
+browser.runtime.onMessage.addListener((raw: unknown, sender: Runtime.MessageSender) => {
+  if (!isHelpCheckRequest(raw) || sender.id !== browser.runtime.id) return undefined;
+  return reconciled.then(() => runner.selfCheck());
 });
 
 // Registered synchronously at the top level, so a message that wakes the event page is not lost.

@@ -13,6 +13,7 @@
  * failing cannot make us hammer the broker.
  */
 
+import { PathError, requestAnswer } from '../../protocol/broker-offer.ts';
 import {
   decodePipeControl,
   type ExtensionToPipe,
@@ -24,7 +25,6 @@ import {
 import { DATA_CHANNEL_LABEL, type ExitInfo, type NatClass, WebSocketCloseCode } from '../../protocol/signaling.ts';
 import { sleep } from '../sleep.ts';
 import type { ClientPathEvent } from '../ui-state.ts';
-import { PathError, requestAnswer } from './broker-offer.ts';
 
 const WEBSOCKET_OPEN = 1;
 const DATA_CHANNEL_OPEN = 'open';

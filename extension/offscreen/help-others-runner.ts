@@ -10,6 +10,7 @@ import { DeviceConditions, type DevicePlatform } from '../../relay-worker/device
 import { HelpHistoryRecorder } from '../../relay-worker/help-history.ts';
 import { createRelayWorkerConfig, type RelayStatus, RelayWorker } from '../../relay-worker/index.ts';
 import type { MonthlyUsage } from '../../relay-worker/monthly-cap.ts';
+import type { SelfCheckResult } from '../../relay-worker/self-check.ts';
 import type { OffscreenMessage } from '../messages.ts';
 
 export interface HelpOthersConfig {
@@ -96,6 +97,13 @@ export class HelpOthersRunner {
     void device.start().then(() => {
       if (worker === this.worker) worker.start();
     });
+  }
+
+  /** "Am I helping?" (relay-worker/self-check.ts); says so when Help others is not running. */
+  selfCheck(): Promise<SelfCheckResult> {
+    const worker = this.worker;
+    if (worker === undefined) return Promise.resolve({ ok: false, failed: 'broker', detail: 'Help others is off' });
+    return worker.selfCheck();
   }
 
   /** A link for a friend was made or revoked: the running worker tells the broker at once, without a restart. */

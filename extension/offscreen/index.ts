@@ -4,7 +4,8 @@
  * reports to the service worker. This document has chrome.runtime messaging only (no chrome.storage).
  */
 import type { RelayStatus } from '../../relay-worker/index.ts';
-import { type BackgroundMessage, messageTarget, type OffscreenMessage, type OffscreenReply, parseOffscreenMessage } from '../messages.ts';
+import type { SelfCheckResult } from '../../relay-worker/self-check.ts';
+import { type BackgroundMessage, isHelpCheckRequest, messageTarget, type OffscreenMessage, type OffscreenReply, parseOffscreenMessage } from '../messages.ts';
 import { ClientPath } from './client-path.ts';
 import { applyHelpOthersCommand, HelpOthersRunner } from './help-others-runner.ts';
 
@@ -62,6 +63,13 @@ function handle(message: OffscreenMessage): void {
       return;
   }
 }
+
+// "Am I helping?" from the popup: answered when the check is done (up to about half a minute).
+chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse: (result: SelfCheckResult) => void) => {
+  if (!isHelpCheckRequest(raw) || sender.id !== chrome.runtime.id) return false;
+  void helpOthers.selfCheck().then(sendResponse, (error: unknown) => sendResponse({ ok: false, failed: 'data-channel', detail: String(error) }));
+  return true;
+});
 
 chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse: (reply: OffscreenReply) => void) => {
   if (messageTarget(raw) !== 'offscreen' || sender.id !== chrome.runtime.id) return false;

@@ -11,10 +11,11 @@ import { HISTORY_SAVE_INTERVAL_MS, type HistorySummary, readHistorySummary } fro
 import { HelpStats } from '../../web/help-stats.tsx';
 import { applyLanguage, isolate } from '../../web/i18n.ts';
 import { TranslatorContext, useTranslator } from '../../web/i18n-context.ts';
+import { selfCheckText } from '../../web/self-check-words.ts';
 import { useNow } from '../../web/use-now.ts';
 import { PROXY_ME_AVAILABLE } from '../browser-target.ts';
 import { chromeTranslator } from '../i18n.ts';
-import type { BackgroundMessage } from '../messages.ts';
+import { type BackgroundMessage, HELP_CHECK_REQUEST, parseSelfCheckResult } from '../messages.ts';
 import { formatBytes, formatDuration, formatRate, HELPER_INSTALL_COMMAND, helpOthersStatusText, pathChangesText, proxyMeStatusText } from '../status-text.ts';
 import { currentThroughput } from '../traffic-rate.ts';
 import { isProxyMeStopped } from '../ui-state.ts';
@@ -172,6 +173,42 @@ function ProxyMeUnavailable() {
   );
 }
 
+/** "Am I helping?": asks the relay to check itself end to end (relay-worker/self-check.ts) and says what it found. */
+function HelpCheck({ on }: { on: boolean }) {
+  const translator = useTranslator();
+  const { t } = translator;
+  const [result, setResult] = useState<{ text: string; ok: boolean } | undefined>(undefined);
+  const [running, setRunning] = useState(false);
+  async function check(): Promise<void> {
+    if (!on) {
+      setResult({ text: t('checkNotOn'), ok: false });
+      return;
+    }
+    setRunning(true);
+    setResult(undefined);
+    try {
+      const reply = parseSelfCheckResult(await chrome.runtime.sendMessage(HELP_CHECK_REQUEST));
+      setResult({ text: selfCheckText(reply, translator), ok: reply.ok });
+    } catch (error) {
+      setResult({ text: t('checkChannelFailed', error instanceof Error ? error.message : String(error)), ok: false });
+    } finally {
+      setRunning(false);
+    }
+  }
+  return (
+    <div class="help-check">
+      <button type="button" class="link" id="am-i-helping" disabled={running} onClick={() => void check()}>
+        {running ? t('checkRunning') : t('amIHelping')}
+      </button>
+      {result !== undefined && (
+        <p id="check-result" class={result.ok ? 'small' : 'small error'} role="status">
+          {result.text}
+        </p>
+      )}
+    </div>
+  );
+}
+
 function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onToggle: (on: boolean) => void }) {
   const relayed = state.bytesClientToExit + state.bytesExitToClient;
   const history = useHelpHistory(state);
@@ -204,6 +241,7 @@ function HelpOthersSection({ state, onToggle }: { state: HelpOthersState; onTogg
         </p>
       )}
       {(state.on || (history?.week.peopleHelped ?? 0) > 0) && <HelpStats summary={history} />}
+      <HelpCheck on={state.on} />
     </section>
   );
 }

@@ -65,6 +65,11 @@ test('the Ferry tab relays while open, serves a client, counts it in its history
     await waitFor(async () => /Waiting for someone/.test(await text(page, '#tab-status')), 'the tab to wait at the broker', { timeoutMs: 20_000 });
     assert.equal(await volunteersAtBroker(), 1);
 
+    // "Am I helping?": the tab checks itself end to end; the check is nobody helped.
+    await page.locator('#am-i-helping').click();
+    await page.locator('#check-result').waitFor({ timeout: 45_000 });
+    assert.match((await page.locator('#check-result').textContent()) ?? '', /^Yes: /);
+
     started = await serveClient();
     await waitFor(async () => /Helping 1 person/.test(await text(page, '#tab-status')), 'the tab to say it helps one person', { timeoutMs: 10_000 });
     await waitFor(async () => /Helped today: 1 person/.test(await text(page, '#helped-today')), 'the history to count the person', { timeoutMs: 10_000 });

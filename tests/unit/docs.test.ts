@@ -43,7 +43,10 @@ test('every broker error code, HTTP and volunteer socket, is listed', () => {
 
 test('every local-channel error code (helper errors, path errors) is listed', () => {
   assertListed('helper error codes', codes([read('native-helper/native-host.ts')], /code: '([A-Z_]+)'/g));
-  assertListed('path error codes', [...codes(sources('extension/offscreen'), /new PathError\('([A-Z_]+)'/g), 'PATH_FAILED']);
+  assertListed('path error codes', [
+    ...codes([...sources('extension/offscreen'), read('protocol/broker-offer.ts')], /new PathError\('([A-Z_]+)'/g),
+    'PATH_FAILED',
+  ]);
   assertListed('local-channel format error code', codes([read('protocol/local-channel.ts')], /readonly code = '([A-Z_]+)'/g));
 });
 

@@ -15,6 +15,7 @@ import { applyLanguage, type Translator } from '../i18n.ts';
 import { TranslatorContext, useTranslator } from '../i18n-context.ts';
 import { loadTranslator } from '../load-catalog.ts';
 import { PageVolunteer } from '../page-volunteer.ts';
+import { selfCheckText } from '../self-check-words.ts';
 import { loadSiteConfig } from '../site.ts';
 import { pageStatusText } from '../status-words.ts';
 import { useNow } from '../use-now.ts';
@@ -32,6 +33,7 @@ function Tab({ site }: { site: SiteConfig }) {
   const [status, setStatus] = useState<RelayStatus | undefined>(undefined);
   const [summary, setSummary] = useState<HistorySummary | undefined>(undefined);
   const [problem, setProblem] = useState('');
+  const [check, setCheck] = useState<{ text: string; ok: boolean } | 'running' | undefined>(undefined);
   const volunteer = useRef<PageVolunteer | undefined>(undefined);
   const now = useNow(status?.state === 'broker-unreachable');
 
@@ -92,6 +94,30 @@ function Tab({ site }: { site: SiteConfig }) {
           {running ? t('stopHelping') : t('startHelping')}
         </button>
       </p>
+      <p>
+        <button
+          type="button"
+          class="secondary"
+          id="am-i-helping"
+          disabled={check === 'running'}
+          onClick={() => {
+            const current = volunteer.current;
+            if (current === undefined || !current.running) {
+              setCheck({ text: t('checkNotOn'), ok: false });
+              return;
+            }
+            setCheck('running');
+            void current.selfCheck().then((result) => setCheck({ text: selfCheckText(result, translator), ok: result.ok }));
+          }}
+        >
+          {check === 'running' ? t('checkRunning') : t('amIHelping')}
+        </button>
+      </p>
+      {check !== undefined && check !== 'running' && (
+        <p id="check-result" class={check.ok ? 'small' : 'small error'} role="status">
+          {check.text}
+        </p>
+      )}
       <HelpStats summary={summary} />
       {problem !== '' && (
         <p id="tab-problem" class="error small">

@@ -2,8 +2,9 @@
  * @module broker-offer
  * One rendezvous: POST {brokerUrl}/v1/client with our SDP offer, get a volunteer's answer or a typed PathError.
  */
-import { BrokerRoute, type NatClass, parseSessionDescription, type SessionDescription, SignalingFormatError } from '../../protocol/signaling.ts';
-import { BodyTooLargeError, readBoundedText } from '../bounded-body.ts';
+
+import { BodyTooLargeError, readBoundedText } from './bounded-body.ts';
+import { BrokerRoute, type NatClass, parseSessionDescription, type SessionDescription, SignalingFormatError } from './signaling.ts';
 
 /** Largest broker reply read (bytes); an answer SDP is a few KB. */
 export const MAX_BROKER_REPLY_BYTES = 64 * 1024;
