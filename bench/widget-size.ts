@@ -1,9 +1,10 @@
 /**
  * @module bench/widget-size
- * What a visitor downloads for the widget, gzipped: embed.js, the frame's page, and every script and stylesheet that
- * page loads (read from the built HTML, following the scripts' static imports), against the 50 KB budget.
+ * What a visitor downloads for the widget, gzipped: embed.js, the frame's page, every script and stylesheet that page
+ * loads (read from the built HTML, following the scripts' static imports), and the largest of the language catalogs
+ * fetched for a visitor who does not read English (web/load-catalog.ts), against the 50 KB budget.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { WIDGET_DIST_DIR } from '../harness/ferry-site.ts';
@@ -37,5 +38,10 @@ export function measureWidgetSize(dir = WIDGET_DIST_DIR): WidgetSize {
   const page = join(dir, 'widget', 'index.html');
   const paths = [join(dir, 'embed.js'), page, ...framePageFiles(page)];
   const files = paths.map((path) => ({ path: path.slice(dir.length + 1), gzipBytes: gzipBytes(path) }));
+  const catalogs = readdirSync(join(dir, 'assets'))
+    .filter((name) => /^messages-.*\.js$/.test(name))
+    .map((name) => ({ path: `assets/${name}`, gzipBytes: gzipBytes(join(dir, 'assets', name)) }))
+    .sort((a, b) => b.gzipBytes - a.gzipBytes);
+  if (catalogs[0] !== undefined) files.push(catalogs[0]);
   return { files, gzipBytes: files.reduce((sum, file) => sum + file.gzipBytes, 0) };
 }

@@ -8,9 +8,10 @@
 
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 } from '@noble/curves/ed25519.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { AuthenticationError } from './errors.ts';
+
+// SHA-256, HMAC and random bytes live apart (digest.ts), so code that needs only them does not load the ciphers.
+export { hash, hmacSha256, randomBytes } from './digest.ts';
 
 /** An AEAD keyed once; nonces are 12 bytes. `open` throws AuthenticationError when the tag does not verify. */
 export interface AeadCipher {
@@ -72,18 +73,4 @@ export function dh(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
   } catch {
     throw new AuthenticationError('the peer sent an invalid X25519 public key');
   }
-}
-
-export function hash(data: Uint8Array): Uint8Array {
-  return sha256(data);
-}
-
-export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return hmac(sha256, key, data);
-}
-
-export function randomBytes(length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  crypto.getRandomValues(out);
-  return out;
 }

@@ -13,7 +13,7 @@
  * extension notices a tab opening such a link on its broker and keeps the pairing.
  */
 import { fromBase64Url, toBase64Url, utf8 } from './bytes.ts';
-import { hash, randomBytes } from './crypto.ts';
+import { hash, randomBytes } from './digest.ts';
 
 /** Random bytes in a pairing token: guessing one is hopeless. */
 export const PAIRING_TOKEN_BYTES = 32;

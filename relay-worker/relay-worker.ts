@@ -12,11 +12,12 @@ import { BrokerConnection, type BrokerConnectionState } from './broker-connectio
 import type { RelayWorkerConfig } from './config.ts';
 import type { RelayEnvironment } from './environment.ts';
 import { ExitRefusedError, verifyOfferedExit } from './exit-allowlist.ts';
+import { iceUfragOf } from './ice-ufrag.ts';
 import { MonthlyDataCap, type UsageStore } from './monthly-cap.ts';
 import { probeNatClass } from './nat-probe-client.ts';
 import { RelayRateLimit } from './rate-limit.ts';
 import { RelayPair, type RelayPairCloseReason } from './relay-pair.ts';
-import { iceUfragOf, runSelfCheck, type SelfCheckResult } from './self-check.ts';
+import type { SelfCheckResult } from './self-check.ts';
 
 /** While bytes flow, the status callback runs at most this often for traffic alone (ms). State changes go at once. */
 export const TRAFFIC_STATUS_INTERVAL_MS = 1_000;
@@ -190,6 +191,9 @@ export class RelayWorker {
     this.#checkToken = createPairingToken();
     this.#sendPairings();
     try {
+      // Loaded on demand: the check speaks the client's protocol (Noise, ChaCha20), which a widget that never checks
+      // should not download (the widget's size budget).
+      const { runSelfCheck } = await import('./self-check.ts');
       return await runSelfCheck({
         environment: this.init.environment,
         brokerUrl: this.init.config.brokerUrl,

@@ -11,6 +11,7 @@ import { fromBase64Url } from '../protocol/bytes.ts';
 import { ClientSession } from '../protocol/client-session.ts';
 import { DATA_CHANNEL_LABEL, type ExitInfo, type NatClass } from '../protocol/signaling.ts';
 import type { RelayEnvironment } from './environment.ts';
+import { iceUfragOf } from './ice-ufrag.ts';
 
 /** Where a check failed: the broker, the data channel through this volunteer, or the exit behind it. */
 export type SelfCheckStep = 'broker' | 'data-channel' | 'exit';
@@ -37,11 +38,6 @@ export interface SelfCheckInit {
   pairingToken: string;
   /** Tells the worker which offer is the check's (by its ICE username fragment), before the broker sends it. */
   expectOffer(iceUfrag: string): void;
-}
-
-/** The ICE username fragment of an SDP, which names one side of one connection. */
-export function iceUfragOf(sdp: string): string | undefined {
-  return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
