@@ -22,7 +22,18 @@ export interface HelpOthersDeps {
    * Where the relay runs: Chromium's offscreen document (offscreen-document.ts), or in Firefox the background page
    * itself (in-page-relay.ts). Acquired before the first command, released after help-stop.
    */
-  offscreen: { acquire(): Promise<void>; release(): Promise<void>; send(message: OffscreenMessage): Promise<void> };
+  offscreen: {
+    acquire(): Promise<void>;
+    release(): Promise<void>;
+    send(message: OffscreenMessage): Promise<void>;
+    /** Whether the context running the relay still exists (Chromium may close an offscreen document). */
+    isOpen(): Promise<boolean>;
+  };
+  /**
+   * Looks every so often whether the relay's context still exists while Help others is on (chrome.alarms in
+   * Chromium: a service worker keeps no timers), and calls reviveIfClosed; `false` stops looking.
+   */
+  watchRelay?(on: boolean): Promise<void>;
   updateState(change: (state: HelpOthersState) => HelpOthersState): Promise<unknown>;
   /** Keeps the switch's position across browser restarts (chrome.storage.local; the popup's state is per session). */
   rememberSwitch(on: boolean): Promise<void>;
@@ -52,6 +63,16 @@ export class HelpOthers {
   }
 
   /**
+   * Chromium closed the offscreen document (memory pressure, a crash of its renderer) while Help others was on:
+   * open it again and restart the relay, so the volunteer does not silently stop helping.
+   */
+  async reviveIfClosed(): Promise<void> {
+    if (!this.on || (await this.deps.offscreen.isOpen().catch(() => true))) return;
+    this.deps.log('the offscreen document was closed while Help others was on: opening it again');
+    await this.start();
+  }
+
+  /**
    * After the background restarted (a service worker or event page woken again, or the extension reloaded): resumes
    * when the stored state says Help others was on and had not failed.
    */
@@ -64,6 +85,7 @@ export class HelpOthers {
     const wasOn = this.on;
     this.on = false;
     await this.deps.rememberSwitch(false).catch((error) => this.deps.log('could not keep the Help others switch', error));
+    await this.deps.watchRelay?.(false).catch((error) => this.deps.log('could not stop watching the relay', error));
     await this.deps.updateState(() => initialHelpOthersState());
     await this.#badge(0);
     if (!wasOn) return;
@@ -99,6 +121,7 @@ export class HelpOthers {
     this.generation += 1;
     const generation = this.generation;
     this.on = true;
+    await this.deps.watchRelay?.(true).catch((error) => this.deps.log('could not watch the relay', error));
     try {
       const settings = await this.deps.loadSettings();
       const pairings = await this.deps.loadPairings();

@@ -44,6 +44,8 @@ export function inPageRelayHost(runner: HelpOthersRunner, options: InPageRelayOp
       clearInterval(keepAwakeTimer);
       keepAwakeTimer = undefined;
     },
+    // The relay runs in this very page: while the page lives, so does the relay's context.
+    isOpen: async () => true,
     send: async (message: OffscreenMessage) => {
       if (!isHelpOthersCommand(message)) {
         throw new InPageRelayCommandError(`${message.type} is not carried out in the background page: only Help others runs there`);

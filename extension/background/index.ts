@@ -48,6 +48,13 @@ const proxyMe = new ProxyMe({
   log,
 });
 
+/**
+ * While Help others is on, the service worker looks this often whether Chromium closed the offscreen document (the
+ * shortest alarm period Chromium allows); opening the popup looks at once.
+ */
+const RELAY_WATCH_ALARM = 'ferry-relay-watch';
+const RELAY_WATCH_PERIOD_MINUTES = 0.5;
+
 const helpOthers = new HelpOthers({
   loadSettings: storage.loadSettings,
   loadPairings: storage.loadPairings,
@@ -58,6 +65,11 @@ const helpOthers = new HelpOthers({
     acquire: () => offscreen.acquire('help-others'),
     release: () => offscreen.release('help-others'),
     send: (message) => offscreen.send(message),
+    isOpen: () => offscreen.exists(),
+  },
+  watchRelay: async (on) => {
+    if (on) await chrome.alarms.create(RELAY_WATCH_ALARM, { periodInMinutes: RELAY_WATCH_PERIOD_MINUTES });
+    else await chrome.alarms.clear(RELAY_WATCH_ALARM);
   },
   updateState: (change) => store.update((state) => ({ ...state, helpOthers: change(state.helpOthers) })),
   showHelping: showHelpingOnBadge(chrome.action),
@@ -101,12 +113,18 @@ async function reconcile(): Promise<void> {
 const reconciled = reconcile().catch((error) => log('could not restore the state after a restart', error));
 // A listener for the browser's start makes Chromium wake this worker then, so Help others resumes without a click.
 chrome.runtime.onStartup.addListener(() => void reconciled);
+// Registered at the top level, so the alarm wakes the worker.
+chrome.alarms.onAlarm.addListener((alarm) => {
+  if (alarm.name !== RELAY_WATCH_ALARM) return;
+  void reconciled.then(() => helpOthers.reviveIfClosed()).catch((error) => log('could not look after the relay', error));
+});
 
 async function handle(message: BackgroundMessage): Promise<void> {
   await reconciled;
   switch (message.type) {
     case 'get-state':
-      return;
+      // The popup opened: a good moment to make sure the relay still runs.
+      return helpOthers.reviveIfClosed();
     case 'set-proxy-me':
       return message.on ? proxyMe.switchOn() : proxyMe.switchOff();
     case 'set-help-others':

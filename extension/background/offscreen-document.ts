@@ -63,7 +63,8 @@ export class OffscreenDocument {
     }
   }
 
-  private async exists(): Promise<boolean> {
+  /** Whether the document exists now (Chromium may close it: a renderer crash, memory pressure). */
+  async exists(): Promise<boolean> {
     const contexts = await chrome.runtime.getContexts({ contextTypes: [chrome.runtime.ContextType.OFFSCREEN_DOCUMENT] });
     return contexts.length > 0;
   }

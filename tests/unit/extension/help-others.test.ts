@@ -14,6 +14,8 @@ function helpOthersWith(stored: MonthlyUsage | undefined) {
   const saved: MonthlyUsage[] = [];
   const badges: number[] = [];
   const switches: boolean[] = [];
+  const watching: boolean[] = [];
+  const documentOpen = { value: true };
   let state: HelpOthersState = initialHelpOthersState();
   const helpOthers = new HelpOthers({
     loadSettings: async () => ({ ...DEFAULT_SETTINGS, maxClients: 3, maxMbps: 4, monthlyCapGb: 50 }),
@@ -22,7 +24,13 @@ function helpOthersWith(stored: MonthlyUsage | undefined) {
     saveUsage: async (usage) => {
       saved.push(usage);
     },
-    offscreen: { acquire: async () => undefined, release: async () => undefined, send: async (message) => void sent.push(message) },
+    offscreen: {
+      acquire: async () => undefined,
+      release: async () => undefined,
+      send: async (message) => void sent.push(message),
+      isOpen: async () => documentOpen.value,
+    },
+    watchRelay: async (on) => void watching.push(on),
     updateState: async (change) => {
       state = change(state);
     },
@@ -34,7 +42,7 @@ function helpOthersWith(stored: MonthlyUsage | undefined) {
     },
     log: () => undefined,
   });
-  return { helpOthers, sent, saved, badges, switches, state: () => state };
+  return { helpOthers, sent, saved, badges, switches, watching, documentOpen, state: () => state };
 }
 
 test('help-start carries the caps from the settings and the monthly count kept from earlier runs', async () => {
@@ -80,4 +88,20 @@ test('the switch is kept for the next browser session: on when switched on, off 
   await helpOthers.switchOn();
   await helpOthers.switchOff();
   assert.deepEqual(switches, [true, false]);
+});
+
+test('Chromium closed the offscreen document while Help others was on: it is opened again and the relay restarted', async () => {
+  const { helpOthers, sent, watching, documentOpen } = helpOthersWith(undefined);
+  await helpOthers.reviveIfClosed();
+  assert.equal(sent.length, 0, 'off: nothing to revive');
+  await helpOthers.switchOn();
+  assert.equal(sent.filter((message) => message.type === 'help-start').length, 1);
+  await helpOthers.reviveIfClosed();
+  assert.equal(sent.filter((message) => message.type === 'help-start').length, 1, 'the document is there: nothing to do');
+  documentOpen.value = false;
+  await helpOthers.reviveIfClosed();
+  assert.equal(sent.filter((message) => message.type === 'help-start').length, 2, 'closed: started again');
+  await helpOthers.switchOff();
+  assert.deepEqual(watching.at(-1), false, 'no more looking once off');
+  assert.ok(watching.includes(true), 'looked after while on');
 });
