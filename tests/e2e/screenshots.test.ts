@@ -150,3 +150,25 @@ for (const language of LANGUAGES_SHOWN) {
     });
   }
 }
+
+test('the widget follows the theme its host asks for: dark and light, whatever the system prefers', async () => {
+  for (const theme of ['dark', 'light'] as const) {
+    const host = await startDemoHostPage({ ferrySiteUrl: site.url, attributes: `data-layout="card" data-theme="${theme}"` });
+    const page = await plain.context.newPage();
+    try {
+      await page.emulateMedia({ colorScheme: theme === 'dark' ? 'light' : 'dark' });
+      await page.goto(host.url);
+      const frame = page.frameLocator('iframe.ferry-widget');
+      await frame.locator('#widget-opt-in').waitFor({ timeout: 15_000 });
+      const [red, green, blue] = (await frame.locator('main.widget').evaluate((main) => getComputedStyle(main).backgroundColor)).match(/\d+/g)?.map(Number) ?? [
+        0, 0, 0,
+      ];
+      const luminance = (0.2126 * (red ?? 0) + 0.7152 * (green ?? 0) + 0.0722 * (blue ?? 0)) / 255;
+      assert.ok(theme === 'dark' ? luminance < 0.3 : luminance > 0.7, `${theme}: background luminance ${luminance.toFixed(2)}`);
+      await page.locator('iframe.ferry-widget').screenshot({ path: join(SCREENS, `widget-card-${theme}.png`) });
+    } finally {
+      await page.close();
+      await host.close();
+    }
+  }
+});
