@@ -3,8 +3,8 @@
  * The popup's one-line statuses. Honest wording: say what is happening, never "connected" before it is.
  */
 import type { HelpOthersState, ProxyMeState } from '../protocol/extension-state.ts';
-import { secondsUntil } from '../relay-worker/status.ts';
 import type { Translator } from '../web/i18n.ts';
+import { relayStateText } from '../web/status-words.ts';
 
 /** The command that installs the native helper; shown when it is missing. */
 export const HELPER_INSTALL_COMMAND = 'npx ferry helper --install';
@@ -38,23 +38,14 @@ export function proxyMeStatusText(state: ProxyMeState, { t }: Translator): strin
 
 /** `now` (ms since the epoch) counts down the broker's retry. */
 export function helpOthersStatusText(state: HelpOthersState, translator: Translator, now = Date.now()): string {
-  const { t } = translator;
   switch (state.phase) {
     case 'off':
     case 'stopped':
-      return t('hoOff');
-    case 'connecting':
-      return t('hoConnecting');
-    case 'waiting':
-      return t('hoWaiting');
-    case 'relaying':
-      return translator.plural('hoHelping', state.clientsNow);
-    case 'broker-unreachable':
-      return state.retryAt > 0 ? t('hoBrokerUnreachableIn', secondsUntil(state.retryAt, now)) : t('hoBrokerUnreachable');
-    case 'paused':
-      return state.pauseReason === 'battery' ? t('pausedOnBattery') : state.pauseReason === 'metered' ? t('pausedOnMetered') : t('hoPaused');
+      return translator.t('hoOff');
     case 'failed':
-      return t('couldNotStart', state.lastError || t('unknownError'));
+      return translator.t('couldNotStart', state.lastError || translator.t('unknownError'));
+    default:
+      return relayStateText({ ...state, state: state.phase }, translator, now);
   }
 }
 

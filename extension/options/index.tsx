@@ -2,10 +2,9 @@
  * @module options
  * The settings page. Every field is validated before anything is stored (settings.ts holds the rules and defaults).
  */
-import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { applyLanguage } from '../../web/i18n.ts';
-import { TranslatorContext, useTranslator } from '../../web/i18n-context.ts';
+import { useTranslator } from '../../web/i18n-context.ts';
+import { renderTranslated } from '../../web/render.tsx';
 import { PROXY_ME_AVAILABLE } from '../browser-target.ts';
 import { chromeTranslator } from '../i18n.ts';
 import {
@@ -167,11 +166,4 @@ function Options() {
   );
 }
 
-const translator = chromeTranslator();
-applyLanguage(translator);
-render(
-  <TranslatorContext.Provider value={translator}>
-    <Options />
-  </TranslatorContext.Provider>,
-  document.getElementById('app') as HTMLElement,
-);
+renderTranslated(chromeTranslator(), <Options />, document.getElementById('app') as HTMLElement);

@@ -3,14 +3,14 @@
  * The toolbar popup: two switches and honest one-line statuses. It owns no state: it shows the UiState the service
  * worker keeps in chrome.storage.session and follows its changes there; the switches are requests to the worker.
  */
-import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { type HelpOthersState, type ProxyMeState, parseUiState, UI_STATE_STORAGE_KEY, type UiState } from '../../protocol/extension-state.ts';
 import { IndexedDbHistoryStore } from '../../relay-worker/browser-history-store.ts';
 import { HISTORY_SAVE_INTERVAL_MS, type HistorySummary, readHistorySummary } from '../../relay-worker/help-history.ts';
 import { HelpStats } from '../../web/help-stats.tsx';
-import { applyLanguage, isolate } from '../../web/i18n.ts';
-import { TranslatorContext, useTranslator } from '../../web/i18n-context.ts';
+import { isolate } from '../../web/i18n.ts';
+import { useTranslator } from '../../web/i18n-context.ts';
+import { renderTranslated } from '../../web/render.tsx';
 import { selfCheckText } from '../../web/self-check-words.ts';
 import { useNow } from '../../web/use-now.ts';
 import { PROXY_ME_AVAILABLE } from '../browser-target.ts';
@@ -305,11 +305,4 @@ function Popup() {
   );
 }
 
-const translator = chromeTranslator();
-applyLanguage(translator);
-render(
-  <TranslatorContext.Provider value={translator}>
-    <Popup />
-  </TranslatorContext.Provider>,
-  document.getElementById('app') as HTMLElement,
-);
+renderTranslated(chromeTranslator(), <Popup />, document.getElementById('app') as HTMLElement);

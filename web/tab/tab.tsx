@@ -5,16 +5,17 @@
  * the tab closes while someone depends on it. Inside another site's frame it refuses to start: only the widget,
  * with its own opt-in click, may relay from a frame.
  */
-import { type ComponentChild, render } from 'preact';
+import type { ComponentChild } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { SiteConfig } from '../../protocol/site-config.ts';
 import type { HistorySummary } from '../../relay-worker/help-history.ts';
 import type { RelayStatus } from '../../relay-worker/index.ts';
 import { HelpStats } from '../help-stats.tsx';
-import { applyLanguage, type Translator } from '../i18n.ts';
-import { TranslatorContext, useTranslator } from '../i18n-context.ts';
+import type { Translator } from '../i18n.ts';
+import { useTranslator } from '../i18n-context.ts';
 import { loadTranslator } from '../load-catalog.ts';
 import { PageVolunteer } from '../page-volunteer.ts';
+import { renderTranslated } from '../render.tsx';
 import { selfCheckText } from '../self-check-words.ts';
 import { loadSiteConfig } from '../site.ts';
 import { pageStatusText } from '../status-words.ts';
@@ -140,12 +141,10 @@ function Refusal({ message }: { message: string }) {
 }
 
 const app = document.getElementById('app') as HTMLElement;
-const show = (translator: Translator, page: ComponentChild): void =>
-  render(<TranslatorContext.Provider value={translator}>{page}</TranslatorContext.Provider>, app);
+const show = (translator: Translator, page: ComponentChild): void => renderTranslated(translator, page, app);
 
 // ?lang= picks a language (a link can carry it); the browser's otherwise.
 void loadTranslator(new URLSearchParams(location.search).get('lang') ?? navigator.language).then((translator) => {
-  applyLanguage(translator);
   document.title = translator.t('tabTitle');
   if (framed) {
     show(translator, <Refusal message={translator.t('tabFramed')} />);

@@ -5,17 +5,18 @@
  * click. The frame tells its host page only whether it is on and how many people it helps (protocol/widget-events.ts)
  * and listens to no message: the host can neither drive the relay nor read anything else of it.
  */
-import { type ComponentChild, render } from 'preact';
+import type { ComponentChild } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { SiteConfig } from '../../protocol/site-config.ts';
 import { WIDGET_EVENT_TYPE, type WidgetEvent } from '../../protocol/widget-events.ts';
 import type { HistorySummary } from '../../relay-worker/help-history.ts';
 import type { RelayStatus } from '../../relay-worker/index.ts';
 import { HelpStats } from '../help-stats.tsx';
-import { applyLanguage, type Translator } from '../i18n.ts';
-import { TranslatorContext, useTranslator } from '../i18n-context.ts';
+import type { Translator } from '../i18n.ts';
+import { useTranslator } from '../i18n-context.ts';
 import { loadTranslator } from '../load-catalog.ts';
 import { PageVolunteer } from '../page-volunteer.ts';
+import { renderTranslated } from '../render.tsx';
 import { loadSiteConfig } from '../site.ts';
 import { pageStatusText } from '../status-words.ts';
 import { useNow } from '../use-now.ts';
@@ -138,12 +139,10 @@ function Widget({ site }: { site: SiteConfig }) {
 }
 
 const app = document.getElementById('app') as HTMLElement;
-const show = (translator: Translator, page: ComponentChild): void =>
-  render(<TranslatorContext.Provider value={translator}>{page}</TranslatorContext.Provider>, app);
+const show = (translator: Translator, page: ComponentChild): void => renderTranslated(translator, page, app);
 
 // The host page's data-lang (passed by embed.js as ?lang=), else the visitor's browser language.
 void loadTranslator(query.get('lang') ?? navigator.language).then((translator) => {
-  applyLanguage(translator);
   loadSiteConfig(new URL('..', location.href)).then(
     (site) => show(translator, <Widget site={site} />),
     (error: unknown) =>
