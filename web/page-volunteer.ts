@@ -1,17 +1,14 @@
 /**
  * @module page-volunteer
- * The relay core as a web page runs it (the tab and the widget): a RelayWorker on the page's own WebRTC and
- * WebSocket (relay-worker/browser.ts), and the week's history in the page origin's IndexedDB. Both shells wire this
- * and differ only in when they start it.
+ * The volunteer as a web page runs it (the tab and the widget): the browser shells' volunteer
+ * (relay-worker/browser-volunteer.ts) with the site's broker and keys, no bandwidth or monthly cap (a page runs only
+ * while it is open), and the battery and metered-connection pauses on. Both shells wire this and differ only in when
+ * they start it and how many people they help at once.
  */
-
 import type { SiteConfig } from '../protocol/site-config.ts';
-import { browserRelayEnvironment } from '../relay-worker/browser.ts';
-import { IndexedDbHistoryStore } from '../relay-worker/browser-history-store.ts';
-import { createRelayWorkerConfig } from '../relay-worker/config.ts';
-import { HelpHistoryRecorder, type HistorySummary, readHistorySummary } from '../relay-worker/help-history.ts';
+import { BrowserVolunteer } from '../relay-worker/browser-volunteer.ts';
+import type { HistorySummary } from '../relay-worker/help-history.ts';
 import type { RelayStatus } from '../relay-worker/index.ts';
-import { RelayWorker } from '../relay-worker/relay-worker.ts';
 import type { SelfCheckResult } from '../relay-worker/self-check.ts';
 
 export interface PageVolunteerInit {
@@ -28,69 +25,49 @@ export interface PageVolunteerInit {
 
 export class PageVolunteer {
   readonly #init: PageVolunteerInit;
-  readonly #store = new IndexedDbHistoryStore();
-  readonly #recorder: HelpHistoryRecorder;
-  #worker: RelayWorker | undefined;
+  readonly #volunteer: BrowserVolunteer;
 
   constructor(init: PageVolunteerInit) {
     this.#init = init;
-    this.#recorder = new HelpHistoryRecorder({
-      store: {
-        add: async (additions, oldest) => {
-          await this.#store.add(additions, oldest);
-          void this.refreshHistory();
-        },
-        read: (fromHour) => this.#store.read(fromHour),
-      },
-      onError: (error) => init.onProblem(error instanceof Error ? error.message : String(error)),
+    this.#volunteer = new BrowserVolunteer({
+      onStatus: init.onStatus,
+      onHistorySaved: () => void this.refreshHistory(),
+      onProblem: init.onProblem,
     });
   }
 
   get running(): boolean {
-    return this.#worker !== undefined;
+    return this.#volunteer.running;
   }
 
   /** Starts relaying (a second call does nothing). Throws RelayWorkerConfigError or RelayEnvironmentError. */
   start(): void {
-    if (this.#worker !== undefined) return;
-    const worker = new RelayWorker({
-      config: createRelayWorkerConfig({
-        brokerUrl: this.#init.site.brokerUrl,
-        kind: this.#init.kind,
-        maxClients: this.#init.maxClients,
-        exitListKeys: this.#init.site.exitListKeys,
-      }),
-      environment: browserRelayEnvironment(),
-      onStatus: (status) => {
-        if (worker !== this.#worker) return;
-        this.#recorder.record(status);
-        this.#init.onStatus(status);
-      },
+    this.#volunteer.start({
+      brokerUrl: this.#init.site.brokerUrl,
+      kind: this.#init.kind,
+      maxClients: this.#init.maxClients,
+      maxBytesPerSecond: 0,
+      monthlyDataCapBytes: 0,
+      pauseOnBattery: true,
+      pauseOnMetered: true,
+      exitListKeys: this.#init.site.exitListKeys,
+      pairingTokens: [],
     });
-    this.#worker = worker;
-    worker.start();
   }
 
   /** Stops relaying and writes the history's last additions. */
   stop(): Promise<void> {
-    const worker = this.#worker;
-    this.#worker = undefined;
-    if (worker !== undefined) {
-      worker.stop();
-      this.#recorder.record(worker.status);
-      this.#init.onStatus(worker.status);
-    }
-    return this.#recorder.close();
+    return this.#volunteer.stop();
   }
 
   /** "Am I helping?" (relay-worker/self-check.ts). */
   selfCheck(): Promise<SelfCheckResult> {
-    return this.#worker?.selfCheck() ?? Promise.resolve({ ok: false, failed: 'broker', detail: 'not helping' });
+    return this.#volunteer.selfCheck();
   }
 
   async refreshHistory(): Promise<void> {
     try {
-      this.#init.onHistory(await readHistorySummary(this.#store, Date.now()));
+      this.#init.onHistory(await this.#volunteer.readHistory());
     } catch (error) {
       this.#init.onProblem(error instanceof Error ? error.message : String(error));
     }
