@@ -166,11 +166,23 @@ export interface ClientOfferRequest {
   nat: NatClass;
   /** The token of a pairing link (protocol/pairing.ts): match only the volunteer that made it. */
   pairing?: string;
+  /**
+   * Volunteers not to match: the `volunteer` of earlier answers whose paths still carry this client's session, so a
+   * second path goes through a second volunteer, on another network (at most MAX_AVOIDED_VOLUNTEERS).
+   */
+  avoid?: string[];
 }
 export interface ClientOfferResponse {
   matchId: string;
   answer: SessionDescription;
+  /** Names the volunteer that answered, for a later request's `avoid`; says nothing else about it. */
+  volunteer: string;
 }
+
+/** Most volunteers one request may avoid: a session keeps at most this many other paths. */
+export const MAX_AVOIDED_VOLUNTEERS = 3;
+/** Longest volunteer name accepted in `avoid` (characters; the broker's ids are UUIDs). */
+export const MAX_VOLUNTEER_NAME_CHARS = 64;
 /** Every broker HTTP error body has this shape. */
 export interface BrokerErrorBody {
   error: { code: BrokerErrorCode; message: string };
@@ -263,6 +275,18 @@ export function parseClientOfferRequest(value: unknown): ClientOfferRequest {
   if (value.pairing !== undefined) {
     if (!isPairingText(value.pairing)) throw new SignalingFormatError('"pairing" must be the token of a pairing link (43 base64url characters)');
     request.pairing = value.pairing;
+  }
+  if (value.avoid !== undefined) {
+    const avoid = value.avoid;
+    if (!Array.isArray(avoid) || avoid.length > MAX_AVOIDED_VOLUNTEERS) {
+      throw new SignalingFormatError(`"avoid" must be a list of at most ${MAX_AVOIDED_VOLUNTEERS} volunteers from earlier answers`);
+    }
+    request.avoid = avoid.map((name, index) => {
+      if (typeof name !== 'string' || name.length === 0 || name.length > MAX_VOLUNTEER_NAME_CHARS) {
+        throw new SignalingFormatError(`"avoid"[${index}] must be the "volunteer" of an earlier answer`);
+      }
+      return name;
+    });
   }
   return request;
 }

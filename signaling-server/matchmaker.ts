@@ -82,12 +82,27 @@ export class Matchmaker {
     const clientDeadline = Date.now() + this.#options.clientAnswerTimeoutMs;
     const triedVolunteerIds = new Set<string>();
     const pairingId = request.pairing === undefined ? undefined : pairingIdOf(request.pairing);
+    // The volunteers already carrying this client's session, and their networks: a second path needs a second
+    // volunteer elsewhere. A volunteer that left is avoided by its name alone (its network is no longer known).
+    const avoidedIds = new Set(request.avoid ?? []);
+    const excludeNetworks = new Set<string>();
+    for (const id of avoidedIds) {
+      const network = (await store.getVolunteer(id))?.network;
+      if (network !== undefined) excludeNetworks.add(network);
+    }
     let aVolunteerTimedOut = false;
     for (;;) {
       if (signal.aborted) throw new ClientGoneError('the client closed the connection');
       if (Date.now() >= clientDeadline) throw this.#timedOut();
-      const slotRequest: SlotRequest = { clientNat: request.nat, clientNetwork: client.network, excludeIds: triedVolunteerIds, pairingId };
-      const { volunteerId, ownerId, pool } = await this.#reserve(slotRequest, aVolunteerTimedOut, clientDeadline, signal);
+      const slotRequest: SlotRequest = {
+        clientNat: request.nat,
+        clientNetwork: client.network,
+        excludeIds: new Set([...triedVolunteerIds, ...avoidedIds]),
+        excludeNetworks,
+        pairingId,
+      };
+      const servedBefore = triedVolunteerIds.size > 0;
+      const { volunteerId, ownerId, pool } = await this.#reserve(slotRequest, servedBefore, aVolunteerTimedOut, clientDeadline, signal);
       if (triedVolunteerIds.size > 0) counters.offerFallbacks += 1;
       triedVolunteerIds.add(volunteerId);
       const matchId = randomUUID();
@@ -102,7 +117,7 @@ export class Matchmaker {
       switch (outcome.kind) {
         case 'answered':
           counters.matches += 1;
-          return { matchId, answer: outcome.answer };
+          return { matchId, answer: outcome.answer, volunteer: volunteerId };
         case 'declined':
         case 'volunteer-gone':
           continue;
@@ -125,12 +140,12 @@ export class Matchmaker {
   /** A slot for this client: at once when nobody is queued ahead (or it was served before), else in its turn. */
   async #reserve(
     request: SlotRequest,
+    servedBefore: boolean,
     waitThroughNone: boolean,
     clientDeadline: number,
     signal: AbortSignal,
   ): Promise<{ volunteerId: string; ownerId: string; pool: SlotPool }> {
     const { store, counters } = this.#options;
-    const servedBefore = request.excludeIds.size > 0;
     if (this.#waiting.size === 0 || servedBefore) {
       const reservation = await store.reserveSlot(request);
       if (reservation.kind === 'reserved') return reservation;

@@ -172,6 +172,7 @@ export class MemoryVolunteerStore implements VolunteerStore {
       reservedPersonalSlots: entry.reservedPersonalSlots,
       pairingIds: [...entry.pairingIds],
       score: entry.score,
+      network: entry.network,
     };
   }
 
@@ -361,6 +362,7 @@ function reservedOf(entry: VolunteerEntry): number {
 
 function isAllowed(entry: VolunteerEntry, request: SlotRequest): boolean {
   if (request.excludeIds.has(entry.id)) return false;
+  if (entry.network !== undefined && request.excludeNetworks.has(entry.network)) return false;
   return request.clientNetwork === undefined || entry.network !== request.clientNetwork;
 }
 

@@ -219,7 +219,7 @@ return 1`;
 
 /**
  * ARGV: prefix, maxRes, clientNet ('' for none), scoreSteps, batch, pairingId ('' for none), excludedCount,
- * excluded..., class... (the client's suitable volunteer classes, best first).
+ * excluded..., excludedNetCount, excludedNet..., class... (the client's suitable volunteer classes, best first).
  * Returns {'reserved', id, owner, pool}, {'busy'} or {'none'}.
  */
 const LUA_RESERVE = `${LUA_COMMON}
@@ -231,16 +231,20 @@ local pairingId = ARGV[6]
 local excludedCount = tonumber(ARGV[7])
 local excluded = {}
 for i = 8, 7 + excludedCount do excluded[ARGV[i]] = true end
+local netCountAt = 8 + excludedCount
+local excludedNetCount = tonumber(ARGV[netCountAt])
+local excludedNets = {}
+for i = netCountAt + 1, netCountAt + excludedNetCount do excludedNets[ARGV[i]] = true end
 local classes = {}
 local suits = {}
-for i = 8 + excludedCount, #ARGV do classes[#classes + 1] = ARGV[i]; suits[ARGV[i]] = true end
+for i = netCountAt + 1 + excludedNetCount, #ARGV do classes[#classes + 1] = ARGV[i]; suits[ARGV[i]] = true end
 local aliveCache = {}
 local function alive(owner)
   if aliveCache[owner] == nil then aliveCache[owner] = redis.call('EXISTS', P .. 'alive:' .. owner) == 1 end
   return aliveCache[owner]
 end
 local function allowed(id, v)
-  return not excluded[id] and (clientNet == '' or v.net ~= clientNet)
+  return not excluded[id] and not (v.net ~= '' and excludedNets[v.net]) and (clientNet == '' or v.net ~= clientNet)
 end
 local function reserve(id, v, pool)
   account(v, -1)
@@ -442,6 +446,8 @@ export class RedisVolunteerStore implements VolunteerStore {
       request.pairingId ?? '',
       request.excludeIds.size,
       ...request.excludeIds,
+      request.excludeNetworks.size,
+      ...request.excludeNetworks,
       ...volunteerClassesFor(request.clientNat),
     ]);
     if (!Array.isArray(reply)) throw new RedisStoreReplyError('the reserve script returned no list');
@@ -458,7 +464,7 @@ export class RedisVolunteerStore implements VolunteerStore {
   }
 
   async getVolunteer(id: string): Promise<VolunteerSnapshot | undefined> {
-    const [ownerId, kind, nat, ann, res, score, pann, pres, pairs] = await this.#redis.hmget(
+    const [ownerId, kind, nat, ann, res, score, pann, pres, pairs, net] = await this.#redis.hmget(
       `${this.#prefix}v:${id}`,
       'owner',
       'kind',
@@ -469,6 +475,7 @@ export class RedisVolunteerStore implements VolunteerStore {
       'pann',
       'pres',
       'pairs',
+      'net',
     );
     if (ownerId === null || ownerId === undefined) return undefined;
     return {
@@ -482,6 +489,7 @@ export class RedisVolunteerStore implements VolunteerStore {
       reservedPersonalSlots: Number(pres),
       pairingIds: (pairs ?? '').split(',').filter((pairingId) => pairingId !== ''),
       score: Number(score),
+      network: net === null || net === undefined || net === '' ? undefined : net,
     };
   }
 

@@ -61,14 +61,21 @@ export interface VolunteerSnapshot {
   pairingIds: string[];
   /** Measured standing: higher is offered first among volunteers equally suited by NAT. */
   score: number;
+  /** The network it connects from (network-key.ts); undefined when its address was not known. */
+  network: string | undefined;
 }
 
 export interface SlotRequest {
   clientNat: NatClass;
   /** The client's network (network-key.ts): volunteers on it are never picked. Undefined: no such rule. */
   clientNetwork: string | undefined;
-  /** Volunteers this client already tried (declined or vanished); never picked again for it. */
+  /**
+   * Volunteers never picked for this client: those it already tried (declined or vanished), and those it asked to
+   * avoid because they carry its session already (a second path must go through a second volunteer).
+   */
   excludeIds: ReadonlySet<string>;
+  /** Networks never picked for this client: those of the volunteers it avoids (two paths, two addresses). */
+  excludeNetworks: ReadonlySet<string>;
   /**
    * The id of the pairing link the client holds: only the volunteer(s) that registered it may be picked, personal
    * slots first, then their common slots. Undefined: common slots of anyone, never personal ones.

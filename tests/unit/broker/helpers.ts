@@ -27,9 +27,14 @@ export const TEST_EXIT_LIST = TEST_OPERATOR.signExitList([TEST_EXIT]);
 
 export { sampleAnswerSdp, sampleOfferSdp } from '../../../harness/sample-sdp.ts';
 
-export function offerBody(overrides: { exitId?: string; nat?: NatClass; sdp?: string } = {}): string {
+export function offerBody(overrides: { exitId?: string; nat?: NatClass; sdp?: string; avoid?: unknown } = {}): string {
   const offer: SessionDescription = { type: 'offer', sdp: overrides.sdp ?? sampleOfferSdp() };
-  return JSON.stringify({ offer, exitId: overrides.exitId ?? TEST_EXIT.id, nat: overrides.nat ?? 'unknown' });
+  return JSON.stringify({
+    offer,
+    exitId: overrides.exitId ?? TEST_EXIT.id,
+    nat: overrides.nat ?? 'unknown',
+    ...(overrides.avoid === undefined ? {} : { avoid: overrides.avoid }),
+  });
 }
 
 export interface ClientReply {

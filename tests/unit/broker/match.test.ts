@@ -15,7 +15,41 @@ test('a volunteer gets the offer and the exit, and the client gets its answer', 
   volunteer.answer(offer.matchId, sampleAnswerSdp('vol1'));
   const { status, body } = await reply;
   assert.equal(status, 200);
-  assert.deepEqual(body, { matchId: offer.matchId, answer: { type: 'answer', sdp: sampleAnswerSdp('vol1') } });
+  const reply2 = body as { matchId: string; answer: unknown; volunteer: string };
+  assert.deepEqual({ matchId: reply2.matchId, answer: reply2.answer }, { matchId: offer.matchId, answer: { type: 'answer', sdp: sampleAnswerSdp('vol1') } });
+  assert.match(reply2.volunteer, /^[0-9a-f-]{36}$/, 'the answer names its volunteer, for a later "avoid"');
+});
+
+test('a second path: a client that avoids the volunteer carrying its session gets another one, never the same', async (t) => {
+  const network = await TestNetwork.start();
+  t.after(() => network.close());
+  const first = await network.volunteer({ slots: 2 });
+  const firstReply = network.postClient();
+  const firstOffer = await first.nextOffer();
+  first.answer(firstOffer.matchId, sampleAnswerSdp('vol1'));
+  const carrying = ((await firstReply).body as { volunteer: string }).volunteer;
+
+  // Only the carrying volunteer has room: avoiding it leaves nobody, and it is never offered the client again.
+  const alone = await network.postClient(offerBody({ avoid: [carrying] }));
+  assert.equal(errorCodeOf(alone), 'NO_VOLUNTEERS');
+
+  const second = await network.volunteer({ slots: 2 });
+  const secondReply = network.postClient(offerBody({ avoid: [carrying] }));
+  const secondOffer = await second.nextOffer();
+  second.answer(secondOffer.matchId, sampleAnswerSdp('vol2'));
+  const standby = ((await secondReply).body as { volunteer: string }).volunteer;
+  assert.notEqual(standby, carrying);
+});
+
+test('"avoid" is bounded and checked: a list of at most 3 volunteer names', async (t) => {
+  const network = await TestNetwork.start();
+  t.after(() => network.close());
+  await network.volunteer({ slots: 2 });
+  for (const avoid of [['a', 'b', 'c', 'd'], 'a', [''], [7], ['x'.repeat(65)]]) {
+    const reply = await network.postClient(offerBody({ avoid }));
+    assert.equal(reply.status, 400, JSON.stringify(avoid));
+    assert.equal(errorCodeOf(reply), 'BAD_REQUEST');
+  }
 });
 
 test('the welcome carries the signed exit list as it is, and a volunteer id', async (t) => {

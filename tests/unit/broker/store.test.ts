@@ -12,8 +12,8 @@ import { networkKeyOf } from '../../../signaling-server/network-key.ts';
 import { RedisVolunteerStore } from '../../../signaling-server/redis-store.ts';
 import type { SlotRequest, VolunteerStore } from '../../../signaling-server/store.ts';
 
-function request(clientNat: NatClass, excludeIds: string[] = [], clientNetwork?: string): SlotRequest {
-  return { clientNat, clientNetwork, excludeIds: new Set(excludeIds), pairingId: undefined };
+function request(clientNat: NatClass, excludeIds: string[] = [], clientNetwork?: string, excludeNetworks: string[] = []): SlotRequest {
+  return { clientNat, clientNetwork, excludeIds: new Set(excludeIds), excludeNetworks: new Set(excludeNetworks), pairingId: undefined };
 }
 
 /** The broker instance the volunteers of these tests belong to (alive in the Redis store). */
@@ -237,6 +237,18 @@ function storeContract(open: StoreFactory): void {
     assert.equal(await pick(store, request('unknown', ['a', 'c'], '203.0.113.0/24')), 'b');
   });
 
+  test('a second path: the volunteers of the first are excluded, and so is every volunteer on their network', async () => {
+    const store = await storeWith([
+      ['first', 'unknown', 2, STARTING_SCORE + 5, '198.51.100.0/24'],
+      ['neighbour', 'unknown', 2, STARTING_SCORE + 4, '198.51.100.0/24'],
+      ['elsewhere', 'unknown', 2, STARTING_SCORE, '203.0.113.0/24'],
+    ]);
+    assert.equal((await store.getVolunteer('first'))?.network, '198.51.100.0/24', 'the store tells a volunteer’s network');
+    assert.equal(await pick(store, request('unknown', ['first'], undefined, ['198.51.100.0/24'])), 'elsewhere');
+    await store.releaseSlot('elsewhere', 'unused', 'common');
+    assert.equal(await pick(store, request('unknown', ['first'])), 'neighbour', 'without the network rule the neighbour would do');
+  });
+
   test('reservations hold slots; used slots drop the announced count, unused ones come back', async () => {
     const store = await storeWith([['v', 'unknown', 2]], 2);
     assert.equal(await pick(store, request('unknown')), 'v');
@@ -253,6 +265,7 @@ function storeContract(open: StoreFactory): void {
       reservedPersonalSlots: 0,
       pairingIds: [],
       score: STARTING_SCORE,
+      network: undefined,
     });
     await store.reserveSlot(request('unknown'));
     await store.releaseSlot('v', 'used', 'common');
