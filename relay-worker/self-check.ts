@@ -26,6 +26,12 @@ export const SELF_CHECK_LIMITS = Object.freeze({
   /** The link reaches the broker over the volunteer's socket, the check's request over HTTP: the request may win. */
   unknownLinkRetries: 4,
   unknownLinkRetryDelayMs: 300,
+  /**
+   * Whole attempts when no data channel opened: a first failure may be the WebRTC stack's own (libdatachannel, under
+   * `ferry volunteer`, now and then refuses an answer's candidates), which a client's path would also just retry.
+   */
+  channelAttempts: 3,
+  channelRetryDelayMs: 300,
 });
 
 export interface SelfCheckInit {
@@ -64,10 +70,21 @@ function within(ms: number, ready: Promise<void>): Promise<boolean> {
 }
 
 export async function runSelfCheck(init: SelfCheckInit): Promise<SelfCheckResult> {
+  let result = await attemptSelfCheck(init);
+  for (let attempt = 1; attempt < SELF_CHECK_LIMITS.channelAttempts && !result.ok && result.failed === 'data-channel'; attempt += 1) {
+    await sleep(SELF_CHECK_LIMITS.channelRetryDelayMs);
+    result = await attemptSelfCheck(init);
+  }
+  return result;
+}
+
+async function attemptSelfCheck(init: SelfCheckInit): Promise<SelfCheckResult> {
   const pc = init.environment.createPeerConnection({ iceServers: init.iceServers });
   const channel = pc.createDataChannel(DATA_CHANNEL_LABEL, { ordered: true });
   channel.binaryType = 'arraybuffer';
   let session: ClientSession | undefined;
+  /** Once the channel is open, whatever fails is past the volunteer: it closes the channel when its exit fails. */
+  let channelOpened = false;
   const abort = new AbortController();
   try {
     await pc.setLocalDescription(await pc.createOffer());
@@ -128,6 +145,7 @@ export async function runSelfCheck(init: SelfCheckInit): Promise<SelfCheckResult
       };
     }
 
+    channelOpened = true;
     let closedBy: string | undefined;
     const answered = new Promise<void>((resolve, reject) => {
       session = new ClientSession({
@@ -140,6 +158,8 @@ export async function runSelfCheck(init: SelfCheckInit): Promise<SelfCheckResult
         },
       });
     });
+    // Closing the session at the end rejects it too, when nothing waits on it any more: never an unhandled rejection.
+    answered.catch(() => undefined);
     channel.addEventListener('message', (event: MessageEvent) => {
       if (event.data instanceof ArrayBuffer) session?.receiveRecord(new Uint8Array(event.data));
     });
@@ -149,6 +169,10 @@ export async function runSelfCheck(init: SelfCheckInit): Promise<SelfCheckResult
     }
     return { ok: true };
   } catch (error) {
+    if (channelOpened) {
+      const detail = channel.readyState === 'open' ? describe(error) : 'the volunteer closed the path before the exit answered: it could not reach the exit';
+      return { ok: false, failed: 'exit', detail };
+    }
     return { ok: false, failed: 'data-channel', detail: describe(error) };
   } finally {
     abort.abort();
