@@ -3,11 +3,11 @@
  * The extension's translator: chrome.i18n over the same catalogs the tab and widget use (locales/_locales, copied
  * into the extension as _locales by the build). Chromium picks the browser's language and falls back to English.
  */
-import { directionOf, type MessageKey, matchLanguage, type PluralKey, pluralKey, type Translator } from '../web/i18n.ts';
+import { directionOf, localeOf, type MessageKey, matchLanguage, type PluralKey, pluralKey, type Translator } from '../web/i18n.ts';
 
 export function chromeTranslator(): Translator {
   const language = matchLanguage(chrome.i18n.getUILanguage());
-  const locale = language.replace('_', '-');
+  const locale = localeOf(language);
   const say = (key: string, substitutions: Array<string | number>): string => chrome.i18n.getMessage(key, substitutions.map(String)) || key;
   return {
     locale,

@@ -43,13 +43,6 @@ export class IndexedDbHistoryStore implements HelpHistoryStore {
     return database.getAll('hours', IDBKeyRange.lowerBound(fromHour));
   }
 
-  /** Closes the connection (a page that leaves); the next call opens it again. */
-  close(): void {
-    const database = this.#database;
-    this.#database = undefined;
-    void database?.then((opened) => opened.close()).catch(() => undefined);
-  }
-
   #open(): Promise<IDBPDatabase<HistorySchema>> {
     if (this.#database === undefined) {
       if (typeof indexedDB === 'undefined') return Promise.reject(new HistoryStorageError('this browser context has no IndexedDB: the history cannot be kept'));
