@@ -118,7 +118,10 @@ for (const language of LANGUAGES_SHOWN) {
   for (const layout of ['badge', 'card'] as const) {
     test(`${language}: the widget (${layout}) before and after the opt-in, fitting its frame`, async () => {
       const host = await startDemoHostPage({ ferrySiteUrl: site.url, attributes: `data-layout="${layout}" data-lang="${language}"` });
-      const page = await plain.context.newPage();
+      // A context of its own: the consent lives in storage keyed by the host's site (localhost, whatever the port),
+      // so a test that stopped before opting out would otherwise start every later one opted in.
+      const context = await plain.browser.newContext();
+      const page = await context.newPage();
       try {
         await page.setViewportSize({ width: 800, height: 700 });
         await page.goto(host.url);
@@ -143,8 +146,10 @@ for (const language of LANGUAGES_SHOWN) {
         await page.locator('iframe.ferry-widget').screenshot({ path: join(SCREENS, `widget-${layout}-on-${language}.png`) });
         assert.deepEqual(await fits(), []);
         await frame.locator('#widget-opt-out').click();
+        await frame.locator('#widget-opt-in').waitFor({ timeout: 10_000 });
+        assert.equal(await content.evaluate(() => localStorage.length), 0, 'one click withdraws the consent it kept');
       } finally {
-        await page.close();
+        await context.close();
         await host.close();
       }
     });
@@ -154,7 +159,8 @@ for (const language of LANGUAGES_SHOWN) {
 test('the widget follows the theme its host asks for: dark and light, whatever the system prefers', async () => {
   for (const theme of ['dark', 'light'] as const) {
     const host = await startDemoHostPage({ ferrySiteUrl: site.url, attributes: `data-layout="card" data-theme="${theme}"` });
-    const page = await plain.context.newPage();
+    const context = await plain.browser.newContext();
+    const page = await context.newPage();
     try {
       await page.emulateMedia({ colorScheme: theme === 'dark' ? 'light' : 'dark' });
       await page.goto(host.url);
@@ -167,7 +173,7 @@ test('the widget follows the theme its host asks for: dark and light, whatever t
       assert.ok(theme === 'dark' ? luminance < 0.3 : luminance > 0.7, `${theme}: background luminance ${luminance.toFixed(2)}`);
       await page.locator('iframe.ferry-widget').screenshot({ path: join(SCREENS, `widget-card-${theme}.png`) });
     } finally {
-      await page.close();
+      await context.close();
       await host.close();
     }
   }
