@@ -1,11 +1,11 @@
 /**
  * @module channel
  * Sealing and opening SEALED records with the keys from the handshake. The sequence number is sent in the clear
- * (so a later session layer can replay and acknowledge by number), authenticated as associated data, and used as the
- * nonce: a record that is replayed, reordered or moved between directions fails.
+ * (so the session can reorder, replay and acknowledge by number), authenticated as associated data, and used as the
+ * nonce: a record moved to another number or direction fails.
  */
 
-import { concatBytes } from './bytes.ts';
+import { concatBytes, readUint64, viewOf } from './bytes.ts';
 import { SEALED_HEADER_BYTES } from './constants.ts';
 import type { AeadCipher, AeadFactory } from './crypto.ts';
 import { SequenceError } from './errors.ts';
@@ -23,8 +23,6 @@ export class SealedChannel {
   private readonly receiver: AeadCipher;
   /** Sequence number of the next record this side sends. */
   nextSendSeq = 0;
-  /** Sequence number the next received record must carry. */
-  nextReceiveSeq = 0;
 
   constructor(keys: { sendKey: Uint8Array; receiveKey: Uint8Array }, aead: AeadFactory) {
     this.sender = aead(keys.sendKey);
@@ -47,17 +45,14 @@ export class SealedChannel {
   }
 
   /**
-   * Opens the next record; throws SequenceError if it is not the one expected, AuthenticationError if forged. The
-   * record's bytes are the channel's from here on: the cipher may decrypt them in place.
+   * Opens record `seq`, in whatever order records come (several paths deliver them): the sequence number is the nonce
+   * and is authenticated, so a record moved to another number or direction fails. Throws AuthenticationError if
+   * forged. Receiving each number once, and in order, is the session's job (reorder-buffer.ts). The record's bytes
+   * are the channel's from here on: the cipher may decrypt them in place.
    */
   open(seq: number, header: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-    if (seq !== this.nextReceiveSeq) {
-      throw new SequenceError(`expected record ${this.nextReceiveSeq}, got ${seq} (replayed, reordered or lost)`);
-    }
+    if (header.length !== SEALED_HEADER_BYTES || readUint64(viewOf(header), 1) !== seq) throw new SequenceError(`the header does not carry record number ${seq}`);
     const nonce = sequenceNonce(header);
-    const plaintext =
-      this.receiver.openInPlace !== undefined ? this.receiver.openInPlace(nonce, ciphertext, header) : this.receiver.open(nonce, ciphertext, header);
-    this.nextReceiveSeq++;
-    return plaintext;
+    return this.receiver.openInPlace !== undefined ? this.receiver.openInPlace(nonce, ciphertext, header) : this.receiver.open(nonce, ciphertext, header);
   }
 }

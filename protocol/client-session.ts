@@ -1,18 +1,21 @@
 /**
  * @module client-session
  * The client end of a session: runs in the native helper. Sends HELLO, checks the exit's static key (Noise NK),
- * keeps the path alive with PINGs, reports a silent path, and moves the session to a new path with RESUME.
+ * adds paths beside the first (JOIN: to stripe, or to stand by), pings every path and drops a silent one (sooner
+ * while another is live: a false alarm then costs a switch, not a new match), and moves the session to a new path
+ * with RESUME when none is left.
  */
 
 import { equalBytes, utf8 } from './bytes.ts';
-import { FrameType, NOISE_PROLOGUE, NOISE_PROTOCOL_NAME, RecordType, SessionCloseCode } from './constants.ts';
+import { NOISE_PROLOGUE, NOISE_PROTOCOL_NAME, RecordType, SessionCloseCode } from './constants.ts';
 import { AuthenticationError, MalformedInputError, PathRecordError, ProtocolError, SessionClosedError } from './errors.ts';
 import { decodeServerHello, encodeClientHello } from './hello.ts';
 import type { StreamTarget } from './muxer.ts';
 import { NkInitiator } from './noise.ts';
 import { encodeHandshakeRecord, type TunnelRecord } from './record.ts';
-import { decodeResume, encodeResume, type ResumeKeys } from './resume.ts';
+import { decodeJoin, decodePathProbe, decodeResume, encodeJoin, encodePathProbe, encodeResume, PathRole, type ResumeKeys } from './resume.ts';
 import { beforeAuthentication, type RecordSink, SessionEndpoint, type SessionOptions } from './session-endpoint.ts';
+import type { SessionPath } from './session-path.ts';
 import type { MuxStream } from './stream.ts';
 
 export interface ClientSessionOptions extends SessionOptions {
@@ -27,9 +30,12 @@ export class ClientSession extends SessionEndpoint {
   private readonly initiator: NkInitiator;
   private readonly openWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private started = false;
-  private resumeAttempt = 0;
+  /** RESUME and JOIN attempts so far; the exit accepts only growing numbers. */
+  private attempts = 0;
+  /** The attempt each JOIN or RESUME path waits to hear answered. */
+  private readonly attemptOf = new Map<SessionPath, number>();
+  private pingCounter = 0;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
-  private silenceReported = false;
   sessionId: Uint8Array | undefined;
 
   constructor(private readonly clientOptions: ClientSessionOptions) {
@@ -42,8 +48,11 @@ export class ClientSession extends SessionEndpoint {
     if (this.started) return;
     this.started = true;
     this.lastReceivedAt = Date.now();
-    this.sendRecord(encodeHandshakeRecord(RecordType.HELLO, this.initiator.writeMessage1(encodeClientHello(this.ownWindows()))));
-    this.heartbeat = setInterval(() => this.checkPath(), Math.max(50, Math.floor(this.config.heartbeatIntervalMs / 2)));
+    const first = this.paths[0];
+    if (first === undefined) return;
+    first.lastHeardAtMs = this.lastReceivedAt;
+    this.sendOn(first, encodeHandshakeRecord(RecordType.HELLO, this.initiator.writeMessage1(encodeClientHello(this.ownWindows()))));
+    this.heartbeat = setInterval(() => this.checkPaths(), Math.max(25, Math.floor(this.config.heartbeatIntervalMs / 2)));
   }
 
   /** True when the session can move to a new path (it completed its handshake and has not closed). */
@@ -51,25 +60,41 @@ export class ClientSession extends SessionEndpoint {
     return this.sessionId !== undefined && (this.state === 'detached' || this.state === 'resuming' || this.state === 'open');
   }
 
+  /** True when join() can add a path now: the session is open (or waiting for a path) and below maxPathsPerSession. */
+  get canJoin(): boolean {
+    return this.sessionId !== undefined && (this.state === 'open' || this.state === 'detached') && this.paths.length < this.config.maxPathsPerSession;
+  }
+
   /**
-   * Continues the session through a new path: sends RESUME; once the exit answers RESUMED, both ends replay what the
-   * other lacks. Call after transportLost() (or instead of it: a resume implies the old path is gone).
+   * Continues the session through a new path, as its only one: the others are let go (the caller closes them). Sends
+   * RESUME; once the exit answers RESUMED, both ends send again what the other lacks.
    */
-  resume(sendRecord: RecordSink): void {
-    if (!this.resumable || !this.sessionId || !this.keys || !this.channel) throw new SessionClosedError('this session cannot be resumed');
-    if (this.state === 'open') this.transportLost('replaced by a new path');
-    this.transport = sendRecord;
-    this.resumeAttempt++;
-    this.silenceReported = false;
-    this.lastReceivedAt = Date.now();
+  resume(sendRecord: RecordSink): SessionPath {
+    if (!this.resumable || !this.sessionId || !this.keys) throw new SessionClosedError('this session cannot be resumed');
+    this.transportLost('replaced by a new path');
+    const path = this.addPath(sendRecord, 'resuming', PathRole.CARRY);
+    const attempt = ++this.attempts;
+    this.attemptOf.set(path, attempt);
     this.setState('resuming');
-    this.sendRecord(
-      encodeResume(RecordType.RESUME, this.keys.resume, {
-        sessionId: this.sessionId,
-        attempt: this.resumeAttempt,
-        nextExpectedSeq: this.channel.nextReceiveSeq,
-      }),
-    );
+    this.sendOn(path, encodeResume(RecordType.RESUME, this.keys.resume, { sessionId: this.sessionId, attempt, nextExpectedSeq: this.reorder.nextSeq }));
+    return path;
+  }
+
+  /**
+   * Adds a path beside the ones the session has: `carry` stripes records over it too, `standby` keeps it idle (pings
+   * only) until no carrying path is left. Sends JOIN; the path is used once the exit answers JOINED.
+   */
+  join(sendRecord: RecordSink, role: PathRole): SessionPath {
+    if (!this.canJoin || !this.sessionId || !this.keys) {
+      throw new SessionClosedError(
+        this.paths.length >= this.config.maxPathsPerSession ? `the session already has ${this.config.maxPathsPerSession} paths` : 'this session cannot take a path now',
+      );
+    }
+    const path = this.addPath(sendRecord, 'joining', role);
+    const attempt = ++this.attempts;
+    this.attemptOf.set(path, attempt);
+    this.sendOn(path, encodeJoin(RecordType.JOIN, this.keys.join, { sessionId: this.sessionId, attempt, role }));
+    return path;
   }
 
   /** Resolves when the session is open; rejects if it closes first. */
@@ -85,6 +110,11 @@ export class ClientSession extends SessionEndpoint {
     return this.muxer.openStream(target);
   }
 
+  override removePath(path: SessionPath, reason: string): void {
+    this.attemptOf.delete(path);
+    super.removePath(path, reason);
+  }
+
   protected ownAckKey(keys: ResumeKeys): Uint8Array {
     return keys.clientAck;
   }
@@ -93,19 +123,25 @@ export class ClientSession extends SessionEndpoint {
     return keys.exitAck;
   }
 
-  protected receiveControlRecord(record: TunnelRecord): void {
+  protected receiveControlRecord(record: TunnelRecord, path: SessionPath): void {
     switch (record.type) {
       case RecordType.REFUSED:
-        // Unauthenticated: into an open session it can only be a volunteer's injection, so it fails the path. In
-        // answer to HELLO or RESUME it is the exit's word (it has no keys for a session it does not know).
-        if (this.state === 'open')
-          throw new PathRecordError(new MalformedInputError(`a REFUSED record arrived in an open session (${record.reason.slice(0, 100)})`));
-        if (this.state === 'resuming') {
+        // Unauthenticated: on a carrying path it can only be a volunteer's injection, so it fails the path. In
+        // answer to HELLO, RESUME or JOIN it is the exit's word (it has no keys for a session it does not know).
+        if (path.state === 'live')
+          throw new PathRecordError(new MalformedInputError(`a REFUSED record arrived on a carrying path (${record.reason.slice(0, 100)})`));
+        if (path.state === 'joining') {
+          // The session goes on over its other paths; only this one is turned away (e.g. the exit's path limit).
+          this.dropPath(path, `the exit refused the new path: ${record.reason}`);
+          return;
+        }
+        if (path.state === 'resuming') {
           throw new ProtocolError('FERRY_ERR_RESUME_REFUSED', `the exit could not continue the session: ${record.reason}`, SessionCloseCode.NORMAL);
         }
         throw new ProtocolError('FERRY_ERR_REFUSED', `the exit refused the session: ${record.reason}`, SessionCloseCode.NORMAL);
       case RecordType.WELCOME: {
-        if (this.state !== 'handshaking' || !this.started) throw new PathRecordError(new MalformedInputError('WELCOME arrived twice or before HELLO'));
+        if (this.state !== 'handshaking' || !this.started || path.state !== 'starting')
+          throw new PathRecordError(new MalformedInputError('WELCOME arrived twice or before HELLO'));
         const { payload, result } = this.initiator.readMessage2(record.handshake);
         const hello = decodeServerHello(payload);
         this.sessionId = hello.sessionId;
@@ -116,16 +152,46 @@ export class ClientSession extends SessionEndpoint {
       }
       case RecordType.RESUMED: {
         const keys = this.keys;
-        if (this.state !== 'resuming' || !keys || !this.sessionId) throw new PathRecordError(new MalformedInputError('RESUMED arrived without a RESUME'));
+        if (path.state !== 'resuming' || !keys || !this.sessionId) throw new PathRecordError(new MalformedInputError('RESUMED arrived without a RESUME'));
         const reply = beforeAuthentication(() => decodeResume(keys.resumed, record.bytes, 'RESUMED'));
         // A genuine RESUMED of an earlier attempt, replayed by a volunteer: the path is lying, not the exit.
-        if (!equalBytes(reply.sessionId, this.sessionId) || reply.attempt !== this.resumeAttempt) {
+        if (!equalBytes(reply.sessionId, this.sessionId) || reply.attempt !== this.attemptOf.get(path)) {
           throw new PathRecordError(new AuthenticationError('RESUMED answers another resume attempt'));
         }
+        this.attemptOf.delete(path);
+        path.state = 'live';
+        this.resumeCount++;
         this.markResumed();
-        this.replayFrom(reply.nextExpectedSeq);
+        this.replayFrom(reply.nextExpectedSeq, path);
         this.sendAck();
         for (const waiter of this.openWaiters.splice(0)) waiter.resolve();
+        return;
+      }
+      case RecordType.JOINED: {
+        const keys = this.keys;
+        if (path.state !== 'joining' || !keys || !this.sessionId) throw new PathRecordError(new MalformedInputError('JOINED arrived without a JOIN'));
+        const reply = beforeAuthentication(() => decodeJoin(keys.joined, record.bytes, 'JOINED'));
+        if (!equalBytes(reply.sessionId, this.sessionId) || reply.attempt !== this.attemptOf.get(path) || reply.role !== path.role) {
+          throw new PathRecordError(new AuthenticationError('JOINED answers another join'));
+        }
+        this.attemptOf.delete(path);
+        path.state = 'live';
+        this.joinCount++;
+        if (this.state === 'detached') this.markResumed();
+        this.sendWaiting();
+        for (const waiter of this.openWaiters.splice(0)) waiter.resolve();
+        return;
+      }
+      case RecordType.PATH_PONG: {
+        const keys = this.keys;
+        if (path.state !== 'live' || !keys) throw new PathRecordError(new MalformedInputError('PATH_PONG arrived on a path that was not pinged'));
+        const counter = beforeAuthentication(() => decodePathProbe(keys.pathPong, record.bytes, 'PATH_PONG'));
+        // Each pong answers a ping sent on this path since the last pong: an older one is a replay.
+        if (counter <= path.lastPongCounter || counter > path.lastPingCounter) {
+          throw new PathRecordError(new AuthenticationError(`PATH_PONG ${counter} answers no ping this path is waiting on (replayed)`));
+        }
+        path.lastPongCounter = counter;
+        if (counter === path.lastPingCounter) path.rttSample(Date.now() - path.lastPingSentAtMs);
         return;
       }
       default:
@@ -133,18 +199,27 @@ export class ClientSession extends SessionEndpoint {
     }
   }
 
-  /** Heartbeat: keep the path busy enough that silence means death, and report death once per path. */
-  private checkPath(): void {
+  /**
+   * Heartbeat: ping every live path, so the exit hears each and silence means death; drop a path heard from for
+   * too long: pathSilenceTimeoutMs when it is the only one, standbySilenceTimeoutMs while another is live.
+   */
+  private checkPaths(): void {
     const now = Date.now();
-    if (this.state === 'open' && now - this.lastSentAt >= this.config.heartbeatIntervalMs) {
-      const opaque = new Uint8Array(8);
-      new DataView(opaque.buffer).setFloat64(0, now);
-      this.sendFrame({ type: FrameType.PING, opaque });
+    const keys = this.keys;
+    if (keys !== undefined && this.state !== 'closed') {
+      for (const path of this.paths) {
+        if (path.state !== 'live' || now - path.lastPingSentAtMs < this.config.heartbeatIntervalMs) continue;
+        path.lastPingCounter = ++this.pingCounter;
+        path.lastPingSentAtMs = now;
+        this.sendOn(path, encodePathProbe(RecordType.PATH_PING, keys.pathPing, path.lastPingCounter));
+      }
     }
-    const waitingForPeer = this.state === 'open' || this.state === 'resuming' || this.state === 'handshaking';
-    if (waitingForPeer && !this.silenceReported && now - this.lastReceivedAt > this.config.pathSilenceTimeoutMs) {
-      this.silenceReported = true;
-      this.reportPathFailed(`nothing arrived from the exit for ${this.config.pathSilenceTimeoutMs / 1000} s`);
+    for (const path of [...this.paths]) {
+      const othersLive = this.paths.some((other) => other !== path && other.state === 'live');
+      const limitMs = othersLive ? this.config.standbySilenceTimeoutMs : this.config.pathSilenceTimeoutMs;
+      if (path.state !== 'gone' && now - path.lastHeardAtMs > limitMs) {
+        this.dropPath(path, `nothing arrived from the exit through this volunteer for ${limitMs / 1000} s`);
+      }
     }
   }
 

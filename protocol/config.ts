@@ -5,6 +5,9 @@
  */
 import { MAX_DATA_PAYLOAD_BYTES, MAX_RECORD_BYTES } from './constants.ts';
 import { InvalidConfigError } from './errors.ts';
+
+/** The most paths any session may be configured for: each is a volunteer who sees the client's address. */
+export const MAX_PATHS_PER_SESSION = 3;
 import { requireIntegerFields } from './validate.ts';
 
 export interface SessionConfig {
@@ -32,10 +35,26 @@ export interface SessionConfig {
   ackEveryRecords: number;
   /** ...or this long after the first unacknowledged one. Default 50 ms. */
   ackDelayMs: number;
-  /** Client: send a PING when nothing was sent for this long, so silence means a dead path. Default 1 s. */
+  /** Client: send a PATH_PING on every path this often; the exit answers on the same path. Default 500 ms. */
   heartbeatIntervalMs: number;
-  /** Client: nothing received for this long means the path is dead: get another volunteer. Default 5 s. */
+  /**
+   * Client: nothing received on the only path for this long means it is dead: get another volunteer. A false alarm
+   * costs a new match, so it waits long. Default 5 s.
+   */
   pathSilenceTimeoutMs: number;
+  /**
+   * Client: the same, for a path while another one is live. A false alarm then costs only a switch, so it can act
+   * sooner. Chosen from the longest gap between records on a healthy path on a loaded 2-core machine
+   * (docs/benchmarks.md). Default 1.5 s.
+   */
+  standbySilenceTimeoutMs: number;
+  /** Most paths a session has at once (live, joining or resuming); the exit refuses a JOIN beyond it. Default 3. */
+  maxPathsPerSession: number;
+  /**
+   * Bytes of records that arrived ahead of a missing one (several paths deliver out of order). An honest peer stays
+   * within the receive window it was given, so more is a violation. Default 16 MiB.
+   */
+  maxReorderBufferBytes: number;
   /** Both ends: a session without a path waits this long for a resume, then frees everything. Default 60 s. */
   detachedTimeoutMs: number;
 }
@@ -50,14 +69,21 @@ export const defaultSessionConfig: Readonly<SessionConfig> = Object.freeze({
   maxReplayBufferBytes: 24 * 1024 * 1024,
   ackEveryRecords: 16,
   ackDelayMs: 50,
-  heartbeatIntervalMs: 1_000,
+  heartbeatIntervalMs: 500,
   pathSilenceTimeoutMs: 5_000,
+  standbySilenceTimeoutMs: 1_500,
+  maxPathsPerSession: 3,
+  maxReorderBufferBytes: 16 * 1024 * 1024,
   detachedTimeoutMs: 60_000,
 });
 
 /** Fills in defaults and validates every field, throwing InvalidConfigError with the field's name. */
 export function verifySessionConfig(partial: Partial<SessionConfig> = {}): SessionConfig {
   const config: SessionConfig = { ...defaultSessionConfig, ...partial };
+  if (partial.standbySilenceTimeoutMs === undefined) {
+    // Unless set, it follows the other two: at least two heartbeats, never longer than the single-path wait.
+    config.standbySilenceTimeoutMs = Math.min(Math.max(config.standbySilenceTimeoutMs, 2 * config.heartbeatIntervalMs), config.pathSilenceTimeoutMs);
+  }
   requireIntegerFields(
     config,
     {
@@ -75,6 +101,10 @@ export function verifySessionConfig(partial: Partial<SessionConfig> = {}): Sessi
       heartbeatIntervalMs: [50, 600_000],
       // Silence is judged against the heartbeat: it must allow a few heartbeats to go missing first.
       pathSilenceTimeoutMs: [2 * config.heartbeatIntervalMs, 600_000],
+      standbySilenceTimeoutMs: [2 * config.heartbeatIntervalMs, config.pathSilenceTimeoutMs],
+      maxPathsPerSession: [1, MAX_PATHS_PER_SESSION],
+      // Whatever the peer may have in flight ahead of one missing record: the whole session window, and frames.
+      maxReorderBufferBytes: [config.sessionReceiveWindowBytes + 4 * MAX_RECORD_BYTES, 1024 * 1024 * 1024],
       detachedTimeoutMs: [config.pathSilenceTimeoutMs, 3_600_000],
     },
     (_field, message) => new InvalidConfigError(message),

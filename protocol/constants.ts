@@ -35,6 +35,14 @@ export const RecordType = {
   RESUME: 0x06,
   /** exit -> client: the resume was accepted; HMAC-tagged (resume.ts). */
   RESUMED: 0x07,
+  /** client -> exit, on every path: is this path alive? Unsequenced; HMAC-tagged (resume.ts). */
+  PATH_PING: 0x08,
+  /** exit -> client, on the path the PATH_PING came by: it is. HMAC-tagged (resume.ts). */
+  PATH_PONG: 0x09,
+  /** client -> exit: add this new path to session X, beside the ones it has; HMAC-tagged (resume.ts). */
+  JOIN: 0x0a,
+  /** exit -> client: the path was added; HMAC-tagged (resume.ts). */
+  JOINED: 0x0b,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 

@@ -1,7 +1,9 @@
 /**
  * @module exit-session
  * The exit end of a session: one per client, in the exit server. Answers HELLO with WELCOME, hands stream requests
- * to the exit's dialer, and accepts a RESUME only with a valid tag and a fresh attempt number.
+ * to the exit's dialer, answers each path's PATH_PING on that path, and accepts a RESUME (the session moves to the
+ * new path alone) or a JOIN (the path is added beside the others, up to maxPathsPerSession) only with a valid tag and
+ * a fresh attempt number.
  */
 
 import { equalBytes, utf8 } from './bytes.ts';
@@ -11,8 +13,9 @@ import { AuthenticationError, MalformedInputError, PathRecordError, ProtocolErro
 import { decodeClientHello, encodeServerHello, type ReceiveWindows } from './hello.ts';
 import { NkResponder } from './noise.ts';
 import { encodeHandshakeRecord, encodeRefusedRecord, type TunnelRecord } from './record.ts';
-import { decodeResume, encodeResume, type ResumeKeys } from './resume.ts';
-import { type RecordSink, SessionEndpoint, type SessionOptions } from './session-endpoint.ts';
+import { decodeJoin, decodePathProbe, decodeResume, encodeJoin, encodePathProbe, encodeResume, PathRole, type ResumeKeys } from './resume.ts';
+import { beforeAuthentication, type RecordSink, SessionEndpoint, type SessionOptions } from './session-endpoint.ts';
+import type { SessionPath } from './session-path.ts';
 import type { MuxStream } from './stream.ts';
 
 export interface ExitSessionOptions extends SessionOptions {
@@ -23,8 +26,11 @@ export interface ExitSessionOptions extends SessionOptions {
   randomBytes?(length: number): Uint8Array;
 }
 
-/** Why the exit refused a RESUME; the session it named is left as it was. */
-export type ResumeDecision = { accepted: true } | { accepted: false; reason: string };
+/**
+ * Whether the exit took a RESUME or JOIN. A RESUME also lets go of the session's other paths (`replaced`: the
+ * caller closes them). A refused one leaves the session it named exactly as it was.
+ */
+export type PathDecision = { accepted: true; path: SessionPath; replaced: SessionPath[] } | { accepted: false; reason: string };
 
 /** The exit end: one per client session. */
 export class ExitSession extends SessionEndpoint {
@@ -37,46 +43,83 @@ export class ExitSession extends SessionEndpoint {
     this.responder = new NkResponder(NOISE_PROTOCOL_NAME, exitOptions.staticKeyPair, { prologue: utf8(NOISE_PROLOGUE), aead: this.aead });
   }
 
+  /** The first path, which carried the handshake. */
+  get firstPath(): SessionPath | undefined {
+    return this.paths[0];
+  }
+
   /** Tells a client the exit will not take it (e.g. full), then closes. The reason is not authenticated. */
   refuse(reason: string): void {
-    this.sendRecord(encodeRefusedRecord(reason));
+    const path = this.paths[0];
+    if (path !== undefined) this.sendOn(path, encodeRefusedRecord(reason));
     this.finish(new SessionClosedError(`refused: ${reason}`, SessionCloseCode.SHUTTING_DOWN));
   }
 
   /**
    * A RESUME arrived on a new path. Accepted only with a valid tag and an attempt number above every one accepted
-   * before; then the session moves to `sendRecord` (the caller closes the old path) and both ends replay. A refused
-   * RESUME leaves the session exactly as it was: a forged or replayed one cannot hijack, fork or break it.
+   * before; then the session moves to `sendRecord` alone and both ends replay. A refused RESUME leaves the session
+   * exactly as it was: a forged or replayed one cannot hijack, fork or break it.
    */
-  acceptResume(resumeRecord: Uint8Array, sendRecord: RecordSink): ResumeDecision {
-    if (this.state === 'closed' || this.state === 'handshaking' || !this.keys || !this.sessionId) return { accepted: false, reason: 'no such session' };
-    let request: ReturnType<typeof decodeResume>;
-    try {
-      request = decodeResume(this.keys.resume, resumeRecord, 'RESUME');
-    } catch (error) {
-      return { accepted: false, reason: error instanceof Error ? error.message : 'unreadable RESUME' };
-    }
-    if (!equalBytes(request.sessionId, this.sessionId)) return { accepted: false, reason: 'RESUME names another session' };
-    if (request.attempt <= this.lastAcceptedAttempt) {
-      return { accepted: false, reason: `stale RESUME (attempt ${request.attempt}; ${this.lastAcceptedAttempt} was already accepted): replayed` };
-    }
-    this.lastAcceptedAttempt = request.attempt;
-    this.transport = sendRecord;
+  acceptResume(resumeRecord: Uint8Array, sendRecord: RecordSink): PathDecision {
+    const keys = this.keys;
+    if (this.state === 'closed' || this.state === 'handshaking' || !keys || !this.sessionId) return { accepted: false, reason: 'no such session' };
+    const checked = this.checkAttempt(() => decodeResume(keys.resume, resumeRecord, 'RESUME'), 'RESUME');
+    if (!checked.accepted) return checked;
+    const replaced = [...this.paths];
+    this.transportLost('the session moved to another path');
+    const path = this.addPath(sendRecord, 'live', PathRole.CARRY);
+    this.resumeCount++;
     this.markResumed();
     try {
-      this.sendRecord(
-        encodeResume(RecordType.RESUMED, this.keys.resumed, {
-          sessionId: this.sessionId,
-          attempt: request.attempt,
-          nextExpectedSeq: this.channel?.nextReceiveSeq ?? 0,
-        }),
+      this.sendOn(
+        path,
+        encodeResume(RecordType.RESUMED, keys.resumed, { sessionId: this.sessionId, attempt: checked.attempt, nextExpectedSeq: this.reorder.nextSeq }),
       );
-      this.replayFrom(request.nextExpectedSeq);
+      this.replayFrom(checked.nextExpectedSeq, path);
     } catch (error) {
       this.fail(error instanceof ProtocolError ? error : new ProtocolError('FERRY_ERR_INTERNAL', String(error)));
       return { accepted: false, reason: this.error?.message ?? 'resume failed' };
     }
-    return { accepted: true };
+    return { accepted: true, path, replaced };
+  }
+
+  /**
+   * A JOIN arrived on a new path: added beside the others if its tag is valid, its attempt number fresh, and the
+   * session below maxPathsPerSession. What waits for a path (all others died) goes out on it.
+   */
+  acceptJoin(joinRecord: Uint8Array, sendRecord: RecordSink): PathDecision {
+    const keys = this.keys;
+    if (this.state === 'closed' || this.state === 'handshaking' || !keys || !this.sessionId) return { accepted: false, reason: 'no such session' };
+    if (this.paths.length >= this.config.maxPathsPerSession) {
+      return { accepted: false, reason: `this session already has ${this.config.maxPathsPerSession} paths, the most this exit allows` };
+    }
+    const checked = this.checkAttempt(() => decodeJoin(keys.join, joinRecord, 'JOIN'), 'JOIN');
+    if (!checked.accepted) return checked;
+    const path = this.addPath(sendRecord, 'live', checked.role);
+    this.joinCount++;
+    this.sendOn(path, encodeJoin(RecordType.JOINED, keys.joined, { sessionId: this.sessionId, attempt: checked.attempt, role: checked.role }));
+    if (this.state === 'detached') this.markResumed();
+    this.sendWaiting();
+    return { accepted: true, path, replaced: [] };
+  }
+
+  /** Checks a RESUME's or JOIN's tag, session and attempt; a fresh attempt becomes the one to beat. */
+  private checkAttempt<T extends { sessionId: Uint8Array; attempt: number }>(
+    decode: () => T,
+    what: string,
+  ): ({ accepted: true } & T) | { accepted: false; reason: string } {
+    let request: T;
+    try {
+      request = decode();
+    } catch (error) {
+      return { accepted: false, reason: error instanceof Error ? error.message : `unreadable ${what}` };
+    }
+    if (!this.sessionId || !equalBytes(request.sessionId, this.sessionId)) return { accepted: false, reason: `${what} names another session` };
+    if (request.attempt <= this.lastAcceptedAttempt) {
+      return { accepted: false, reason: `stale ${what} (attempt ${request.attempt}; ${this.lastAcceptedAttempt} was already accepted): replayed` };
+    }
+    this.lastAcceptedAttempt = request.attempt;
+    return { accepted: true, ...request };
   }
 
   protected ownAckKey(keys: ResumeKeys): Uint8Array {
@@ -87,8 +130,20 @@ export class ExitSession extends SessionEndpoint {
     return keys.clientAck;
   }
 
-  protected receiveControlRecord(record: TunnelRecord): void {
-    if (record.type === RecordType.RESUME) throw new PathRecordError(new MalformedInputError('RESUME must be the first record on a new path'));
+  protected receiveControlRecord(record: TunnelRecord, path: SessionPath): void {
+    if (record.type === RecordType.RESUME || record.type === RecordType.JOIN) {
+      throw new PathRecordError(new MalformedInputError(`${record.type === RecordType.JOIN ? 'JOIN' : 'RESUME'} must be the first record on a new path`));
+    }
+    if (record.type === RecordType.PATH_PING) {
+      const keys = this.keys;
+      if (!keys || path.state !== 'live') throw new PathRecordError(new MalformedInputError('PATH_PING arrived before the handshake completed'));
+      const counter = beforeAuthentication(() => decodePathProbe(keys.pathPing, record.bytes, 'PATH_PING'));
+      // The client's counter grows with every ping: one that does not is a volunteer replaying an old one.
+      if (counter <= path.lastPingHeard) throw new PathRecordError(new AuthenticationError(`PATH_PING ${counter} came after ${path.lastPingHeard} (replayed)`));
+      path.lastPingHeard = counter;
+      this.sendOn(path, encodePathProbe(RecordType.PATH_PONG, keys.pathPong, counter));
+      return;
+    }
     if (record.type !== RecordType.HELLO) throw new PathRecordError(new MalformedInputError(`the exit does not accept record type ${record.type} here`));
     if (this.state !== 'handshaking') throw new PathRecordError(new MalformedInputError('HELLO arrived twice'));
     let peerWindows: ReceiveWindows;
@@ -100,7 +155,7 @@ export class ExitSession extends SessionEndpoint {
     }
     this.sessionId = (this.exitOptions.randomBytes ?? randomBytes)(SESSION_ID_BYTES);
     const { message, result } = this.responder.writeMessage2(encodeServerHello({ sessionId: this.sessionId, ...this.ownWindows() }));
-    this.sendRecord(encodeHandshakeRecord(RecordType.WELCOME, message));
+    this.sendOn(path, encodeHandshakeRecord(RecordType.WELCOME, message));
     this.opened(result, peerWindows, 'exit', this.exitOptions.onOpenRequest);
   }
 }

@@ -10,7 +10,7 @@ export * from './config.ts';
 export * from './constants.ts';
 export { type AeadCipher, type AeadFactory, generateKeyPair, type KeyPair, keyPairFromSecret, nobleChaCha20Poly1305 } from './crypto.ts';
 export * from './errors.ts';
-export { ExitSession, type ExitSessionOptions, type ResumeDecision } from './exit-session.ts';
+export { ExitSession, type ExitSessionOptions, type PathDecision } from './exit-session.ts';
 export { decodeFrame, encodeFrame, type Frame } from './frame.ts';
 export type { StreamTarget } from './muxer.ts';
 export { decodeRecord, type TunnelRecord } from './record.ts';

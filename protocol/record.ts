@@ -7,7 +7,7 @@
  *   WELCOME  [0x02][Noise message 2: e (32) | encrypted ServerHello + tag]
  *   SEALED   [0x03][seq u64 BE][ChaCha20-Poly1305(frame) + tag]   AAD = the 9 header bytes
  *   REFUSED  [0x04][UTF-8 reason]                                   unauthenticated; the client only reports it
- *   ACK, RESUME, RESUMED: see resume.ts
+ *   ACK, RESUME, RESUMED, PATH_PING, PATH_PONG, JOIN, JOINED: see resume.ts
  */
 
 import { fromUtf8, readUint64, utf8BytesPrefix, utf8Prefix, viewOf, writeUint64 } from './bytes.ts';
@@ -19,7 +19,17 @@ export type TunnelRecord =
   | { type: typeof RecordType.WELCOME; handshake: Uint8Array }
   | { type: typeof RecordType.SEALED; seq: number; header: Uint8Array; ciphertext: Uint8Array }
   | { type: typeof RecordType.REFUSED; reason: string }
-  | { type: typeof RecordType.ACK | typeof RecordType.RESUME | typeof RecordType.RESUMED; bytes: Uint8Array };
+  | { type: TaggedRecordType; bytes: Uint8Array };
+
+/** The records resume.ts checks with an HMAC tag under one of the session's resume keys. */
+export type TaggedRecordType =
+  | typeof RecordType.ACK
+  | typeof RecordType.RESUME
+  | typeof RecordType.RESUMED
+  | typeof RecordType.PATH_PING
+  | typeof RecordType.PATH_PONG
+  | typeof RecordType.JOIN
+  | typeof RecordType.JOINED;
 
 const MIN_HANDSHAKE_BYTES = DH_PUBLIC_KEY_BYTES + AEAD_TAG_BYTES;
 
@@ -63,6 +73,10 @@ export function decodeRecord(bytes: Uint8Array): TunnelRecord {
     case RecordType.ACK:
     case RecordType.RESUME:
     case RecordType.RESUMED:
+    case RecordType.PATH_PING:
+    case RecordType.PATH_PONG:
+    case RecordType.JOIN:
+    case RecordType.JOINED:
       // Lengths and tags are checked in resume.ts, with the session's keys.
       return { type, bytes };
     default:

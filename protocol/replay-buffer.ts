@@ -7,6 +7,7 @@
 
 import { SessionCloseCode } from './constants.ts';
 import { ProtocolError } from './errors.ts';
+import type { SessionPath } from './session-path.ts';
 
 export class ReplayBufferFullError extends ProtocolError {
   override name = 'ReplayBufferFullError';
@@ -27,6 +28,12 @@ export interface ReplayEntry {
   writesPending: number;
   /** Dropped from the buffer: the peer has it, or the session ended. Nobody will send it again. */
   retired: boolean;
+  /** The path it was last sent on; undefined while it waits for one (none was live, or its path died). */
+  path: SessionPath | undefined;
+  /** When it was last sent, counted in sends by this session: orders the sends on one path. */
+  sendIndex: number;
+  /** How many times it was sent. */
+  sends: number;
 }
 
 export class ReplayBuffer {
@@ -56,19 +63,31 @@ export class ReplayBuffer {
 
   push(seq: number, record: Uint8Array): ReplayEntry {
     if (this.bufferedBytes + record.length > this.maxBytes) throw new ReplayBufferFullError(this.maxBytes);
-    const entry: ReplayEntry = { seq, record, writesPending: 0, retired: false };
+    const entry: ReplayEntry = { seq, record, writesPending: 0, retired: false, path: undefined, sendIndex: 0, sends: 0 };
     this.records.push(entry);
     this.bufferedBytes += record.length;
     return entry;
   }
 
-  /** Drops every record with a sequence number below `nextExpectedSeq` (the peer has them). */
-  acknowledge(nextExpectedSeq: number): void {
+  /** The record numbered `seq`, while it is held. */
+  get(seq: number): ReplayEntry | undefined {
+    const oldest = this.oldestSeq;
+    if (oldest === undefined || seq < oldest) return undefined;
+    // Numbers are consecutive: every sealed record is pushed, in order.
+    return this.records[this.head + (seq - oldest)];
+  }
+
+  /**
+   * Drops every record with a sequence number below `nextExpectedSeq` (the peer has them); `onAcknowledged` hears of
+   * each before it is retired.
+   */
+  acknowledge(nextExpectedSeq: number, onAcknowledged?: (entry: ReplayEntry) => void): void {
     while (this.head < this.records.length) {
       const entry = this.records[this.head] as ReplayEntry;
       if (entry.seq >= nextExpectedSeq) break;
       this.bufferedBytes -= entry.record.length;
       this.head++;
+      onAcknowledged?.(entry);
       this.retire(entry);
     }
     // Compact now and then so the array does not keep dead slots forever.

@@ -1,15 +1,21 @@
 /**
  * @module resume
- * The records that let a session outlive its path. Each carries an HMAC-SHA256 tag (truncated to 16 bytes) under a
- * key derived from the handshake, different per record kind and direction, so a volunteer can neither forge one nor
- * reflect one back.
+ * The records that let a session outlive its paths and use several at once. Each carries an HMAC-SHA256 tag
+ * (truncated to 16 bytes) under a key derived from the handshake, different per record kind and direction, so a
+ * volunteer can neither forge one nor reflect one back as another kind.
  *
- *   ACK      [0x05][next expected seq u64][tag 16]                       either way
- *   RESUME   [0x06][session id 16][attempt u32][next expected seq u64][tag 16]   client -> exit
- *   RESUMED  [0x07][session id 16][attempt u32][next expected seq u64][tag 16]   exit -> client
+ *   ACK       [0x05][next expected seq u64][received up to u64][tag 16]            either way
+ *   RESUME    [0x06][session id 16][attempt u32][next expected seq u64][tag 16]   client -> exit
+ *   RESUMED   [0x07][session id 16][attempt u32][next expected seq u64][tag 16]   exit -> client
+ *   PATH_PING [0x08][counter u64][tag 16]                                         client -> exit
+ *   PATH_PONG [0x09][counter u64][tag 16]                                         exit -> client
+ *   JOIN      [0x0a][session id 16][attempt u32][role u8][tag 16]                 client -> exit
+ *   JOINED    [0x0b][session id 16][attempt u32][role u8][tag 16]                 exit -> client
  *
- * `attempt` must grow with every RESUME the exit accepts, so a captured RESUME cannot be replayed later to pull the
- * session onto another path (hijack) or to run it on two paths at once (fork).
+ * An ACK's "received up to" is one past the highest sequence number received, in order or not: with the cumulative
+ * "next expected" it lets the sender see a record lost between two that arrived (session-endpoint.ts).
+ * `attempt` is shared by RESUME and JOIN and must grow with every one the exit accepts, so a captured one cannot be
+ * replayed later to pull the session onto another path (hijack) or add a path nobody asked for.
  */
 
 import { equalBytes, readUint64, utf8, viewOf, writeUint64 } from './bytes.ts';
@@ -18,20 +24,42 @@ import { hmacSha256 } from './crypto.ts';
 import { AuthenticationError, MalformedInputError } from './errors.ts';
 
 export const RESUME_TAG_BYTES = 16;
-export const ACK_RECORD_BYTES = 1 + 8 + RESUME_TAG_BYTES;
+export const ACK_RECORD_BYTES = 1 + 8 + 8 + RESUME_TAG_BYTES;
 export const RESUME_RECORD_BYTES = 1 + SESSION_ID_BYTES + 4 + 8 + RESUME_TAG_BYTES;
+export const PATH_PROBE_RECORD_BYTES = 1 + 8 + RESUME_TAG_BYTES;
+export const JOIN_RECORD_BYTES = 1 + SESSION_ID_BYTES + 4 + 1 + RESUME_TAG_BYTES;
 
-/** The four keys, from the handshake's resume secret. */
+/**
+ * What a path is for: `carry` paths take the session's records (several of them stripe); a `standby` path gets only
+ * PATH_PINGs until no carrying path is left, then it carries at once.
+ */
+export const PathRole = { CARRY: 1, STANDBY: 2 } as const;
+export type PathRole = (typeof PathRole)[keyof typeof PathRole];
+
+/** The keys, from the handshake's resume secret. */
 export interface ResumeKeys {
   clientAck: Uint8Array;
   exitAck: Uint8Array;
   resume: Uint8Array;
   resumed: Uint8Array;
+  join: Uint8Array;
+  joined: Uint8Array;
+  pathPing: Uint8Array;
+  pathPong: Uint8Array;
 }
 
 export function deriveResumeKeys(resumeSecret: Uint8Array): ResumeKeys {
   const derive = (label: string): Uint8Array => hmacSha256(resumeSecret, utf8(`ferry/1 ${label}`));
-  return { clientAck: derive('ack client->exit'), exitAck: derive('ack exit->client'), resume: derive('resume'), resumed: derive('resumed') };
+  return {
+    clientAck: derive('ack client->exit'),
+    exitAck: derive('ack exit->client'),
+    resume: derive('resume'),
+    resumed: derive('resumed'),
+    join: derive('join'),
+    joined: derive('joined'),
+    pathPing: derive('path ping'),
+    pathPong: derive('path pong'),
+  };
 }
 
 function tag(key: Uint8Array, body: Uint8Array): Uint8Array {
@@ -54,18 +82,69 @@ function sequenceNumber(view: DataView, offset: number, what: string): number {
   }
 }
 
-export function encodeAck(key: Uint8Array, nextExpectedSeq: number): Uint8Array {
+/** What an ACK says: every record below `nextExpectedSeq` arrived, and none at or above `receivedUpToSeq` did. */
+export interface Acknowledgement {
+  nextExpectedSeq: number;
+  receivedUpToSeq: number;
+}
+
+export function encodeAck(key: Uint8Array, ack: Acknowledgement): Uint8Array {
   const record = new Uint8Array(ACK_RECORD_BYTES);
+  const view = viewOf(record);
   record[0] = RecordType.ACK;
-  writeUint64(viewOf(record), 1, nextExpectedSeq);
+  writeUint64(view, 1, ack.nextExpectedSeq);
+  writeUint64(view, 9, ack.receivedUpToSeq);
+  record.set(tag(key, record.subarray(0, 17)), 17);
+  return record;
+}
+
+export function decodeAck(key: Uint8Array, record: Uint8Array): Acknowledgement {
+  if (record.length !== ACK_RECORD_BYTES) throw new MalformedInputError(`an ACK record must be ${ACK_RECORD_BYTES} bytes, got ${record.length}`);
+  verify(key, record, 'an ACK');
+  const view = viewOf(record);
+  const nextExpectedSeq = sequenceNumber(view, 1, 'an ACK');
+  const receivedUpToSeq = sequenceNumber(view, 9, 'an ACK');
+  if (receivedUpToSeq < nextExpectedSeq) throw new MalformedInputError(`an ACK says records up to ${receivedUpToSeq} arrived, below its next expected ${nextExpectedSeq}`);
+  return { nextExpectedSeq, receivedUpToSeq };
+}
+
+/** PATH_PING and PATH_PONG: a counter that grows with every ping the client sends, echoed by the pong. */
+export function encodePathProbe(type: typeof RecordType.PATH_PING | typeof RecordType.PATH_PONG, key: Uint8Array, counter: number): Uint8Array {
+  const record = new Uint8Array(PATH_PROBE_RECORD_BYTES);
+  record[0] = type;
+  writeUint64(viewOf(record), 1, counter);
   record.set(tag(key, record.subarray(0, 9)), 9);
   return record;
 }
 
-export function decodeAck(key: Uint8Array, record: Uint8Array): number {
-  if (record.length !== ACK_RECORD_BYTES) throw new MalformedInputError(`an ACK record must be ${ACK_RECORD_BYTES} bytes, got ${record.length}`);
-  verify(key, record, 'an ACK');
-  return sequenceNumber(viewOf(record), 1, 'an ACK');
+export function decodePathProbe(key: Uint8Array, record: Uint8Array, what: 'PATH_PING' | 'PATH_PONG'): number {
+  if (record.length !== PATH_PROBE_RECORD_BYTES) throw new MalformedInputError(`a ${what} record must be ${PATH_PROBE_RECORD_BYTES} bytes, got ${record.length}`);
+  verify(key, record, `a ${what}`);
+  return sequenceNumber(viewOf(record), 1, `a ${what}`);
+}
+
+export interface JoinRequest {
+  sessionId: Uint8Array;
+  attempt: number;
+  role: PathRole;
+}
+
+export function encodeJoin(type: typeof RecordType.JOIN | typeof RecordType.JOINED, key: Uint8Array, request: JoinRequest): Uint8Array {
+  const record = new Uint8Array(JOIN_RECORD_BYTES);
+  record[0] = type;
+  record.set(request.sessionId, 1);
+  viewOf(record).setUint32(1 + SESSION_ID_BYTES, request.attempt);
+  record[5 + SESSION_ID_BYTES] = request.role;
+  record.set(tag(key, record.subarray(0, JOIN_RECORD_BYTES - RESUME_TAG_BYTES)), JOIN_RECORD_BYTES - RESUME_TAG_BYTES);
+  return record;
+}
+
+export function decodeJoin(key: Uint8Array, record: Uint8Array, what: 'JOIN' | 'JOINED'): JoinRequest {
+  if (record.length !== JOIN_RECORD_BYTES) throw new MalformedInputError(`a ${what} record must be ${JOIN_RECORD_BYTES} bytes, got ${record.length}`);
+  verify(key, record, `a ${what}`);
+  const role = record[5 + SESSION_ID_BYTES];
+  if (role !== PathRole.CARRY && role !== PathRole.STANDBY) throw new MalformedInputError(`a ${what} names path role ${role}, which does not exist`);
+  return { sessionId: record.slice(1, 1 + SESSION_ID_BYTES), attempt: viewOf(record).getUint32(1 + SESSION_ID_BYTES), role };
 }
 
 export interface ResumeRequest {
@@ -85,9 +164,14 @@ export function encodeResume(type: typeof RecordType.RESUME | typeof RecordType.
   return record;
 }
 
-/** Reads the session id without checking the tag: the exit needs it to find the session whose key checks the tag. */
+/**
+ * Reads the session id of a RESUME or JOIN without checking the tag: the exit needs it to find the session whose key
+ * checks the tag.
+ */
 export function peekResumeSessionId(record: Uint8Array): Uint8Array {
-  if (record.length !== RESUME_RECORD_BYTES) throw new MalformedInputError(`a RESUME record must be ${RESUME_RECORD_BYTES} bytes, got ${record.length}`);
+  const expected = record[0] === RecordType.JOIN ? JOIN_RECORD_BYTES : RESUME_RECORD_BYTES;
+  const what = record[0] === RecordType.JOIN ? 'JOIN' : 'RESUME';
+  if (record.length !== expected) throw new MalformedInputError(`a ${what} record must be ${expected} bytes, got ${record.length}`);
   return record.slice(1, 1 + SESSION_ID_BYTES);
 }
 

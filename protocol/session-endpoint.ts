@@ -1,12 +1,17 @@
 /**
  * @module session-endpoint
  * What the two session endpoints share (client-session.ts, exit-session.ts): each turns tunnel records from its
- * current path into mux frames and back: handshake, then SEALED records, each carrying one frame. A session outlives
- * its path: every SEALED record is kept (already encrypted) until the peer acknowledges it; when a path breaks the
- * session is detached, and through a new path the client sends RESUME and both ends send again what the other lacks,
- * so every stream carries on with no byte lost, duplicated or reordered.
- * Any protocol violation closes the session with GOAWAY and a typed error; nothing throws out of receiveRecord().
- * Runtime-neutral: paths are callbacks, the cipher an injected factory.
+ * paths into mux frames and back: handshake, then SEALED records, each carrying one frame. A session outlives its
+ * paths and can use several at once:
+ * - every SEALED record is kept (already encrypted) until the peer acknowledges it, and sent where it should arrive
+ *   first (session-path.ts choosePath); when a path goes, what it carried unacknowledged goes again on the others;
+ * - records are authenticated as they arrive, by whichever path, and handed on in sequence (reorder-buffer.ts);
+ * - a path that replays records (seen-window.ts), delivers one that fails its checks, or loses one (an ACK shows a
+ *   later record sent on the same path arrived) is dropped, and the session carries on over the others;
+ * - with no path left the session is detached; through a new path the client sends RESUME and both ends send again
+ *   what the other lacks, so every stream carries on with no byte lost, duplicated or reordered.
+ * Any protocol violation by the authenticated peer closes the session with GOAWAY and a typed error; nothing throws
+ * out of receiveRecord(). Runtime-neutral: paths are callbacks, the cipher an injected factory.
  */
 
 import { SealedChannel } from './channel.ts';
@@ -20,25 +25,22 @@ import { Multiplexer } from './muxer.ts';
 import type { HandshakeResult } from './noise.ts';
 import { decodeRecord, type TunnelRecord } from './record.ts';
 import type { RecordPool } from './record-pool.ts';
+import { ReorderBuffer } from './reorder-buffer.ts';
 import { ReplayBuffer, type ReplayEntry } from './replay-buffer.ts';
-import { decodeAck, deriveResumeKeys, encodeAck, type ResumeKeys } from './resume.ts';
+import { ACK_RECORD_BYTES, type Acknowledgement, decodeAck, deriveResumeKeys, encodeAck, PathRole, type ResumeKeys } from './resume.ts';
+import { choosePath, type PathState, type RecordSink, SessionPath } from './session-path.ts';
 import type { MuxStream } from './stream.ts';
+
+export type { RecordSink } from './session-path.ts';
 
 /**
  * - handshaking: HELLO sent or awaited;
- * - open: carrying traffic over a path;
- * - detached: the path broke; records queue (bounded) until a resume or detachedTimeoutMs;
+ * - open: carrying traffic over one path or more;
+ * - detached: no path carries; records queue (bounded) until a path comes back or detachedTimeoutMs;
  * - resuming (client): RESUME sent through a new path, waiting for RESUMED;
  * - closed.
  */
 export type SessionState = 'handshaking' | 'open' | 'detached' | 'resuming' | 'closed';
-
-/**
- * Sends one record over the current path (pipe, data channel or WebSocket). A sink that can tell calls `onWritten`
- * once the path no longer reads the record's bytes (written out, or the path is gone), and never before: sealed
- * records from a RecordPool are reused after that. A sink that never calls it only forgoes the reuse.
- */
-export type RecordSink = (record: Uint8Array, onWritten?: () => void) => void;
 
 export interface SessionOptions {
   /** The first path. */
@@ -53,10 +55,11 @@ export interface SessionOptions {
   /** Fires on every state change. */
   onStateChange?(state: SessionState): void;
   /**
-   * The current path is dead (silent) or hostile (it delivered a record that failed its checks): the session has
-   * detached; find another path and resume (the client), or drop this one (the exit).
+   * The session gave up `path`: it went silent, or it is hostile (it delivered a record that failed its checks,
+   * replayed one or lost one). The session no longer uses it: close it. With no path left, find another and resume
+   * (the client), or wait for one (the exit).
    */
-  onPathFailed?(reason: string): void;
+  onPathFailed?(reason: string, path: SessionPath): void;
 }
 
 /** Counters a UI can show. Payload bytes only (what the applications sent and received). */
@@ -68,41 +71,62 @@ export interface SessionStats {
   streams: number;
   /** Times the session moved to a new path and carried on. */
   resumes: number;
+  /** Paths added beside others (JOIN). */
+  pathsJoined: number;
+  /** Paths carrying or standing by now. */
+  paths: number;
   /** Bytes of sealed records waiting for the peer's acknowledgement. */
   replayBufferBytes: number;
-  /** Paths given up because they delivered a record that failed its checks. */
+  /** Bytes that arrived ahead of a missing record, waiting for it. */
+  reorderBufferBytes: number;
+  /** Paths given up because they delivered a record that failed its checks, replayed or lost one. */
   pathsFailed: number;
-  /** Records that came while the session had no path, or before a resume completed (late ones of an old path): dropped. */
+  /** Records that came on a path the session no longer has, or before a resume or join completed: dropped. */
   recordsDropped: number;
+  /** Records that came again by a second path (sent again after the first seemed gone): dropped. */
+  duplicatesDropped: number;
 }
 
-/** What the two endpoints share: records, the sealed channel, acknowledgements, replay, the muxer, closing. */
+/** What the two endpoints share: paths, records, the sealed channel, acknowledgements, replay, the muxer, closing. */
 export abstract class SessionEndpoint {
   protected readonly config: SessionConfig;
   protected readonly aead: AeadFactory;
   protected channel: SealedChannel | undefined;
   protected muxer: Multiplexer | undefined;
   protected keys: ResumeKeys | undefined;
-  protected transport: RecordSink | undefined;
+  /** Every path not yet gone, oldest first. */
+  protected readonly paths: SessionPath[] = [];
   protected readonly replay: ReplayBuffer;
+  protected readonly reorder: ReorderBuffer;
   private readonly recordPool: RecordPool | undefined;
   private currentState: SessionState = 'handshaking';
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private detachedTimer: ReturnType<typeof setTimeout> | undefined;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private receivedSinceAck = 0;
+  /** Sends so far: orders the sends on each path (ReplayEntry.sendIndex). */
+  private sendCount = 0;
   private closeError: ProtocolError | undefined;
   protected lastReceivedAt = Date.now();
-  protected lastSentAt = Date.now();
   protected resumeCount = 0;
-  private readonly counters = { bytesSent: 0, bytesReceived: 0, recordsSent: 0, recordsReceived: 0, pathsFailed: 0, recordsDropped: 0 };
+  protected joinCount = 0;
+  private readonly counters = {
+    bytesSent: 0,
+    bytesReceived: 0,
+    recordsSent: 0,
+    recordsReceived: 0,
+    pathsFailed: 0,
+    recordsDropped: 0,
+    duplicatesDropped: 0,
+  };
 
   constructor(protected readonly options: SessionOptions) {
     this.config = verifySessionConfig(options.config);
     this.aead = options.aead ?? nobleChaCha20Poly1305;
     this.recordPool = options.recordPool;
     this.replay = new ReplayBuffer(this.config.maxReplayBufferBytes, (entry) => this.reuseIfUnread(entry));
-    this.transport = options.sendRecord;
+    this.reorder = new ReorderBuffer(this.config.maxReorderBufferBytes);
+    this.addPath(options.sendRecord, 'starting', PathRole.CARRY);
     this.handshakeTimer = setTimeout(() => {
       this.fail(
         new ProtocolError(
@@ -118,7 +142,7 @@ export abstract class SessionEndpoint {
     return this.currentState;
   }
 
-  /** When the last record arrived from the peer (Date.now() milliseconds); the session's start before any did. */
+  /** When the last record arrived from the peer, by any path (Date.now() milliseconds); the session's start before any did. */
   get lastHeardAtMs(): number {
     return this.lastReceivedAt;
   }
@@ -128,53 +152,74 @@ export abstract class SessionEndpoint {
     return this.closeError;
   }
 
+  /** The paths not yet gone, oldest first. */
+  get attachedPaths(): readonly SessionPath[] {
+    return this.paths;
+  }
+
+  /** The newest path not yet gone: where records go that come with no path named. */
+  get currentPath(): SessionPath | undefined {
+    return this.paths[this.paths.length - 1];
+  }
+
   /**
    * Bytes this end holds for the peer, in the direction toward it: stream bytes waiting for the peer's credit plus
    * sealed records sent and not yet acknowledged. A peer that returns neither credit nor ACKs makes it grow, so the
-   * exit budgets it (exit-server/outbound-budget.ts). The path's own send buffer holds these same records (ws sends
-   * them without copying), so it is not added again.
+   * exit budgets it (exit-server/outbound-budget.ts). The paths' own send buffers hold these same records (ws sends
+   * them without copying), so they are not added again.
    */
   get outboundQueuedBytes(): number {
     return this.replay.bytes + (this.muxer?.sendQueueBytes ?? 0);
   }
 
   get stats(): SessionStats {
-    return { ...this.counters, streams: this.muxer?.streamCount ?? 0, resumes: this.resumeCount, replayBufferBytes: this.replay.bytes };
+    return {
+      ...this.counters,
+      streams: this.muxer?.streamCount ?? 0,
+      resumes: this.resumeCount,
+      pathsJoined: this.joinCount,
+      paths: this.paths.filter((path) => path.state === 'live').length,
+      replayBufferBytes: this.replay.bytes,
+      reorderBufferBytes: this.reorder.bytes,
+    };
   }
 
   /**
-   * Feeds one record from the current path. Never throws. A record that fails a check a volunteer could cause (it
-   * does not parse, authenticate or come in sequence) fails the path: the session detaches and onPathFailed fires. A
-   * violation by the authenticated peer closes the session with a typed error.
+   * Feeds one record from `path` (by default the newest). Never throws. A record that fails a check a volunteer
+   * could cause (it does not parse or authenticate, or comes twice on one path) fails that path: the session drops
+   * it, onPathFailed fires, and the others carry on. A violation by the authenticated peer closes the session with a
+   * typed error.
    */
-  receiveRecord(bytes: Uint8Array): void {
+  receiveRecord(bytes: Uint8Array, path: SessionPath | undefined = this.currentPath): void {
     if (this.currentState === 'closed') return;
-    if (this.currentState === 'detached') {
-      // Late records of a path this side already gave up; the peer sends them again after the resume.
+    if (path === undefined || path.state === 'gone') {
+      // Late records of a path this side already let go; the peer sends again what the others lack.
       this.counters.recordsDropped++;
       return;
     }
     try {
       this.counters.recordsReceived++;
-      this.lastReceivedAt = Date.now();
+      const now = Date.now();
+      this.lastReceivedAt = now;
+      path.lastHeardAtMs = now;
       const record = beforeAuthentication(() => decodeRecord(bytes));
-      if (this.currentState === 'resuming' && (record.type === RecordType.SEALED || record.type === RecordType.ACK)) {
-        // Sent before the peer knew of the new path (late records of the old one): it sends them again after RESUMED.
+      if ((record.type === RecordType.SEALED || record.type === RecordType.ACK) && (path.state === 'resuming' || path.state === 'joining')) {
+        // Sent before the peer knew of this path (late records of an old one): it sends them again after its answer.
         this.counters.recordsDropped++;
         return;
       }
       switch (record.type) {
         case RecordType.SEALED:
-          this.receiveSealed(record);
+          this.receiveSealed(record, path);
           return;
         case RecordType.ACK:
           this.receiveAck(record.bytes);
           return;
         default:
-          this.receiveControlRecord(record);
+          this.receiveControlRecord(record, path);
       }
     } catch (error) {
-      if (error instanceof PathRecordError) this.pathFailed(error);
+      if (error instanceof PathRecordError) this.pathFailed(error, path);
       else
         this.fail(
           error instanceof ProtocolError ? error : new ProtocolError('FERRY_ERR_INTERNAL', `internal error: ${String(error)}`, SessionCloseCode.INTERNAL_ERROR),
@@ -183,23 +228,24 @@ export abstract class SessionEndpoint {
   }
 
   /**
-   * The current path delivered a record that failed its checks. Before the handshake there is nothing to keep, so
-   * the session fails with the check's own error; after it, the session detaches and waits for another path.
+   * `path` delivered a record that failed its checks. Before the handshake there is nothing to keep, so the session
+   * fails with the check's own error; after it, the path is dropped and the others carry on.
    */
-  private pathFailed(error: PathRecordError): void {
+  private pathFailed(error: PathRecordError, path: SessionPath): void {
     if (this.currentState === 'handshaking') {
       this.fail(error.check);
       return;
     }
     this.counters.pathsFailed++;
-    this.reportPathFailed(`the path through this volunteer delivered a record that failed its checks (${error.check.message})`);
+    this.dropPath(path, `the path through this volunteer delivered a record that failed its checks (${error.check.message})`);
   }
 
-  /** Detaches from the current path and tells the owner, which finds (client) or awaits (exit) another. */
-  protected reportPathFailed(reason: string): void {
+  /** The session gives `path` up: tells the owner (which closes it), then carries on without it. */
+  protected dropPath(path: SessionPath, reason: string): void {
+    if (path.state === 'gone' || this.currentState === 'closed') return;
     // The owner first: it marks the path as gone before the session reacts, so nothing is restarted on a dead path.
-    this.options.onPathFailed?.(reason);
-    this.transportLost(reason);
+    this.options.onPathFailed?.(reason, path);
+    this.removePath(path, reason);
   }
 
   /** Closes the session: tells the peer (GOAWAY) when it can, fails every open stream. */
@@ -209,33 +255,45 @@ export abstract class SessionEndpoint {
     this.finish(code === SessionCloseCode.NORMAL ? undefined : new SessionClosedError(reason, code));
   }
 
-  /**
-   * The current path is gone. An open session detaches and waits (bounded) for a resume through a new path; a session
-   * still in its handshake has nothing to resume and closes.
-   */
+  /** Every path is gone (the owner saw them close). */
   transportLost(reason: string): void {
-    if (this.currentState === 'closed') return;
-    if (this.currentState === 'handshaking') {
-      this.finish(new SessionClosedError(`the path to the exit was lost during the handshake: ${reason}`, SessionCloseCode.INTERNAL_ERROR));
-      return;
-    }
-    if (this.currentState === 'detached') return;
-    this.transport = undefined;
-    this.clearAckTimer();
-    this.setState('detached');
-    // Counted from when the first path broke: a resume that fails in turn does not extend the wait.
-    this.detachedTimer ??= setTimeout(() => {
-      this.fail(
-        new ProtocolError(
-          'FERRY_ERR_RESUME_TIMEOUT',
-          `no new path within ${this.config.detachedTimeoutMs / 1000} s after the old one broke (${reason}); the session's streams are closed`,
-          SessionCloseCode.IDLE_TIMEOUT,
-        ),
-      );
-    }, this.config.detachedTimeoutMs);
+    for (const path of [...this.paths]) this.removePath(path, reason);
   }
 
-  protected abstract receiveControlRecord(record: TunnelRecord): void;
+  /**
+   * `path` is gone (its owner saw it close, or the session dropped it). What it carried unacknowledged goes again on
+   * the others. With no path left an open session detaches and waits (bounded) for one; a session still in its
+   * handshake has nothing to resume and closes.
+   */
+  removePath(path: SessionPath, reason: string): void {
+    if (path.state === 'gone' || this.currentState === 'closed') return;
+    const wasStarting = path.state === 'starting';
+    path.state = 'gone';
+    this.paths.splice(this.paths.indexOf(path), 1);
+    if (this.currentState === 'handshaking') {
+      if (wasStarting) this.finish(new SessionClosedError(`the path to the exit was lost during the handshake: ${reason}`, SessionCloseCode.INTERNAL_ERROR));
+      return;
+    }
+    for (const entry of this.replay.from(0)) if (entry.path === path) entry.path = undefined;
+    const carrying = this.paths.some((candidate) => candidate.state === 'live' || candidate.state === 'resuming');
+    if (!carrying && this.currentState !== 'detached') {
+      this.clearAckTimer();
+      this.setState('detached');
+      // Counted from when the first path broke: a resume that fails in turn does not extend the wait.
+      this.detachedTimer ??= setTimeout(() => {
+        this.fail(
+          new ProtocolError(
+            'FERRY_ERR_RESUME_TIMEOUT',
+            `no new path within ${this.config.detachedTimeoutMs / 1000} s after the last one broke (${reason}); the session's streams are closed`,
+            SessionCloseCode.IDLE_TIMEOUT,
+          ),
+        );
+      }, this.config.detachedTimeoutMs);
+    }
+    this.sendWaiting();
+  }
+
+  protected abstract receiveControlRecord(record: TunnelRecord, path: SessionPath): void;
 
   protected setState(state: SessionState): void {
     if (this.currentState === state) return;
@@ -243,28 +301,58 @@ export abstract class SessionEndpoint {
     this.options.onStateChange?.(state);
   }
 
-  protected sendRecord(record: Uint8Array, onWritten?: () => void): void {
-    if (!this.transport) return;
-    this.counters.recordsSent++;
-    this.lastSentAt = Date.now();
-    this.transport(record, onWritten);
+  /** A new path, not yet carrying: the subclass sends its JOIN, RESUME or answer on it. */
+  protected addPath(sink: RecordSink, state: PathState, role: PathRole): SessionPath {
+    const path = new SessionPath(sink, state, role, Date.now());
+    this.paths.push(path);
+    return path;
   }
 
-  /** Sends a kept record; with a pool, counts the write so the record's memory is reused only after it. */
-  private sendKept(entry: ReplayEntry): void {
-    if (!this.transport) return;
+  /** Sends one record on `path` as it is (handshake, control and path records). */
+  protected sendOn(path: SessionPath, record: Uint8Array, onWritten?: () => void): void {
+    if (path.state === 'gone') return;
+    this.counters.recordsSent++;
+    path.lastSentAtMs = Date.now();
+    path.send(record, onWritten);
+  }
+
+  /**
+   * Sends a kept record where it should arrive first (or on `path`); with a pool, counts the write so the record's
+   * memory is reused only after it. With no live path it waits (sendWaiting sends it when one comes).
+   */
+  private sendKept(entry: ReplayEntry, path = choosePath(this.paths, entry.record.length)): void {
+    if (path === undefined) return;
+    const previous = entry.path;
+    if (previous !== undefined && previous !== path && previous.state !== 'gone') previous.inFlightBytes -= entry.record.length;
+    const now = Date.now();
+    entry.path = path;
+    entry.sendIndex = ++this.sendCount;
+    entry.sends++;
+    path.sent(entry.record.length, now);
+    this.counters.recordsSent++;
     if (this.recordPool === undefined) {
-      this.sendRecord(entry.record);
+      path.send(entry.record);
       return;
     }
     entry.writesPending++;
     let reported = false;
-    this.sendRecord(entry.record, () => {
+    path.send(entry.record, () => {
       if (reported) return; // a sink that reports twice must not make the count wrong
       reported = true;
       entry.writesPending--;
       this.reuseIfUnread(entry);
     });
+  }
+
+  /** Sends, in order, the kept records that have no path (never sent, or their path died) if one is live now. */
+  protected sendWaiting(): void {
+    if (this.currentState !== 'open') return;
+    for (const entry of this.replay.from(0)) {
+      if (entry.path !== undefined) continue;
+      const path = choosePath(this.paths, entry.record.length);
+      if (path === undefined) return;
+      this.sendKept(entry, path);
+    }
   }
 
   /** Back to the pool once the peer has the record (or the session ended) and no path is still writing it. */
@@ -287,32 +375,66 @@ export abstract class SessionEndpoint {
       else this.fail(error as ProtocolError);
       return;
     }
-    // While detached or resuming, the record waits in the replay buffer and goes out after RESUMED.
+    // While detached or resuming, the record waits in the replay buffer and goes out once a path carries again.
     if (this.currentState === 'open') this.sendKept(entry);
   };
 
-  private receiveSealed(record: Extract<TunnelRecord, { type: typeof RecordType.SEALED }>): void {
+  private receiveSealed(record: Extract<TunnelRecord, { type: typeof RecordType.SEALED }>, path: SessionPath): void {
     const channel = this.channel;
-    if (!channel) throw new PathRecordError(new MalformedInputError('a sealed record arrived before the handshake completed'));
-    if (this.currentState !== 'open') throw new PathRecordError(new MalformedInputError(`a sealed record arrived while the session was ${this.currentState}`));
+    if (!channel || path.state !== 'live') throw new PathRecordError(new MalformedInputError('a sealed record arrived before the handshake completed'));
+    // An honest peer sends a record on one path once at most: the same number twice on this path is a replay.
+    if (path.seen.witness(record.seq) === 'again') throw new PathRecordError(new SequenceError(`record ${record.seq} arrived twice on this path (replayed)`));
+    if (this.reorder.has(record.seq)) {
+      // Sent again by another path after this one seemed gone, or the other way round: the first copy was enough.
+      this.counters.duplicatesDropped++;
+      return;
+    }
     const plaintext = beforeAuthentication(() => channel.open(record.seq, record.header, record.ciphertext));
-    // Authenticated from here on: a bad frame is the peer's own violation, and ends the session.
-    const frame = decodeFrame(plaintext);
+    // Authenticated from here on: a bad frame, or more than the window allows, is the peer's own violation.
     this.scheduleAck();
+    this.reorder.accept(record.seq, plaintext, this.deliverFrame);
+  }
+
+  /** One record's frame, in sequence. */
+  private readonly deliverFrame = (plaintext: Uint8Array): void => {
+    if (this.currentState === 'closed') return;
+    const frame = decodeFrame(plaintext);
     if (frame.type === FrameType.DATA) this.counters.bytesReceived += frame.data.length;
     if (frame.type === FrameType.GOAWAY) {
       this.finish(frame.code === SessionCloseCode.NORMAL ? undefined : new SessionClosedError(`the peer closed the session: ${frame.reason}`, frame.code));
       return;
     }
     this.muxer?.receiveFrame(frame);
-  }
+  };
 
   private receiveAck(bytes: Uint8Array): void {
     const keys = this.keys;
-    if (!this.channel || !keys) throw new PathRecordError(new MalformedInputError('an ACK arrived before the handshake completed'));
-    const nextExpected = beforeAuthentication(() => decodeAck(this.peerAckKey(keys), bytes));
-    if (nextExpected > this.channel.nextSendSeq) throw new SequenceError(`the peer acknowledged record ${nextExpected - 1}, which was never sent`);
-    this.replay.acknowledge(nextExpected);
+    const channel = this.channel;
+    if (!channel || !keys) throw new PathRecordError(new MalformedInputError('an ACK arrived before the handshake completed'));
+    const ack = beforeAuthentication(() => decodeAck(this.peerAckKey(keys), bytes));
+    if (ack.receivedUpToSeq > channel.nextSendSeq) throw new SequenceError(`the peer acknowledged record ${ack.receivedUpToSeq - 1}, which was never sent`);
+    this.replay.acknowledge(ack.nextExpectedSeq, (entry) => {
+      if (entry.path !== undefined && entry.path.state !== 'gone') entry.path.delivered(entry.record.length);
+    });
+    const now = Date.now();
+    for (const path of this.paths) path.sampleRate(now);
+    this.dropPathThatLost(ack);
+  }
+
+  /**
+   * Paths are ordered and reliable: an honest one delivers what it was given in the order it was given. So when the
+   * peer has a record sent on a path after the first record it lacks, and that one went by the same path last, the
+   * path lost it. (The later record must have gone only that way: a copy sent by another path proves nothing.)
+   */
+  private dropPathThatLost(ack: Acknowledgement): void {
+    if (ack.receivedUpToSeq <= ack.nextExpectedSeq) return;
+    const missing = this.replay.get(ack.nextExpectedSeq);
+    const later = this.replay.get(ack.receivedUpToSeq - 1);
+    const path = missing?.path;
+    if (missing === undefined || later === undefined || path === undefined || path.state !== 'live') return;
+    if (later.path !== path || later.sends !== 1 || later.sendIndex < missing.sendIndex) return;
+    this.counters.pathsFailed++;
+    this.dropPath(path, `the path through this volunteer lost record ${missing.seq}: record ${later.seq}, sent after it on the same path, arrived`);
   }
 
   /** The key this side tags its ACKs with, and the one the peer uses. */
@@ -328,8 +450,10 @@ export abstract class SessionEndpoint {
   protected sendAck(): void {
     this.clearAckTimer();
     if (!this.channel || !this.keys || this.currentState !== 'open') return;
+    const path = choosePath(this.paths, ACK_RECORD_BYTES);
+    if (path === undefined) return;
     this.receivedSinceAck = 0;
-    this.sendRecord(encodeAck(this.ownAckKey(this.keys), this.channel.nextReceiveSeq));
+    this.sendOn(path, encodeAck(this.ownAckKey(this.keys), { nextExpectedSeq: this.reorder.nextSeq, receivedUpToSeq: this.reorder.receivedUpTo }));
   }
 
   private clearAckTimer(): void {
@@ -337,21 +461,21 @@ export abstract class SessionEndpoint {
     this.ackTimer = undefined;
   }
 
-  /** Both ends, after a resume: drop what the peer has, send the rest again, in order. */
-  protected replayFrom(peerNextExpectedSeq: number): void {
+  /** Both ends, after a resume: drop what the peer has, send the rest again, in order, on the resumed path. */
+  protected replayFrom(peerNextExpectedSeq: number, path: SessionPath): void {
     if (!this.channel) return;
     const oldest = this.replay.oldestSeq ?? this.channel.nextSendSeq;
     if (peerNextExpectedSeq < oldest || peerNextExpectedSeq > this.channel.nextSendSeq) {
       throw new SequenceError(`cannot resume: the peer expects record ${peerNextExpectedSeq}, but only ${oldest}..${this.channel.nextSendSeq - 1} are kept`);
     }
     this.replay.acknowledge(peerNextExpectedSeq);
-    for (const entry of this.replay.from(peerNextExpectedSeq)) this.sendKept(entry);
+    for (const entry of this.replay.from(peerNextExpectedSeq)) this.sendKept(entry, path);
   }
 
+  /** A path carries again after the session was detached (RESUME, or a JOIN that found no other path). */
   protected markResumed(): void {
     clearTimeout(this.detachedTimer);
     this.detachedTimer = undefined;
-    this.resumeCount++;
     this.setState('open');
   }
 
@@ -370,6 +494,7 @@ export abstract class SessionEndpoint {
       sendFrame: this.sendFrame,
       ...(onOpenRequest ? { onOpenRequest } : {}),
     });
+    for (const path of this.paths) if (path.state === 'starting') path.state = 'live';
     this.setState('open');
   }
 
@@ -391,9 +516,11 @@ export abstract class SessionEndpoint {
     clearTimeout(this.detachedTimer);
     this.clearAckTimer();
     this.replay.clear();
+    this.reorder.clear();
     const reason = error ? `the tunnel session ended: ${error.message}` : 'the tunnel session closed';
     this.muxer?.abortAll(new StreamError(StreamErrorCode.GENERAL_FAILURE, reason));
     this.onFinished(error);
+    for (const path of this.paths.splice(0)) path.state = 'gone';
     this.options.onStateChange?.('closed');
     this.options.onClose?.(error);
   }

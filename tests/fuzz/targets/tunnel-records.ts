@@ -4,8 +4,9 @@
  *
  * Properties: decodeRecord() on any bytes returns a record or throws MalformedInputError / OversizeError, never any
  * other error; a decoded record re-encodes to the same bytes (REFUSED: to its reason, cut at a character boundary);
- * decodeAck() / decodeResume() on any ACK / RESUME / RESUMED record, forged or authentically tagged, return a value
- * that re-encodes to the same record or throw MalformedInputError / AuthenticationError.
+ * decodeAck() / decodeResume() / decodeJoin() / decodePathProbe() on any ACK / RESUME / RESUMED / JOIN / JOINED /
+ * PATH_PING / PATH_PONG record, forged or authentically tagged, return a value that re-encodes to the same record or
+ * throw MalformedInputError / AuthenticationError.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -14,13 +15,46 @@ import { AEAD_TAG_BYTES, DH_PUBLIC_KEY_BYTES, MAX_REASON_BYTES, MAX_RECORD_BYTES
 import { hmacSha256 } from '../../../protocol/crypto.ts';
 import { AuthenticationError, MalformedInputError, OversizeError } from '../../../protocol/errors.ts';
 import { decodeRecord, encodeHandshakeRecord, encodeRefusedRecord, encodeSealedHeader, type TunnelRecord } from '../../../protocol/record.ts';
-import { decodeAck, decodeResume, deriveResumeKeys, encodeAck, encodeResume, peekResumeSessionId, RESUME_TAG_BYTES } from '../../../protocol/resume.ts';
+import {
+  decodeAck,
+  decodeJoin,
+  decodePathProbe,
+  decodeResume,
+  deriveResumeKeys,
+  encodeAck,
+  encodeJoin,
+  encodePathProbe,
+  encodeResume,
+  PathRole,
+  peekResumeSessionId,
+  RESUME_TAG_BYTES,
+} from '../../../protocol/resume.ts';
 import type { FuzzTarget } from '../target.ts';
 
 /** The keys of one made-up session: the inputs are tagged with them, so some pass authentication. */
 const keys = deriveResumeKeys(new Uint8Array(32).fill(0x5e));
-type TaggedType = typeof RecordType.ACK | typeof RecordType.RESUME | typeof RecordType.RESUMED;
-const keyFor = (type: TaggedType): Uint8Array => (type === RecordType.ACK ? keys.clientAck : type === RecordType.RESUME ? keys.resume : keys.resumed);
+type TaggedType = Extract<TunnelRecord, { bytes: Uint8Array }>['type'];
+const KEY_OF: Record<TaggedType, Uint8Array> = {
+  [RecordType.ACK]: keys.clientAck,
+  [RecordType.RESUME]: keys.resume,
+  [RecordType.RESUMED]: keys.resumed,
+  [RecordType.PATH_PING]: keys.pathPing,
+  [RecordType.PATH_PONG]: keys.pathPong,
+  [RecordType.JOIN]: keys.join,
+  [RecordType.JOINED]: keys.joined,
+};
+const keyFor = (type: TaggedType): Uint8Array => KEY_OF[type];
+/** Body lengths (without type byte and tag) of the fixed-size tagged records. */
+const BODY_BYTES: Record<TaggedType, number> = {
+  [RecordType.ACK]: 16,
+  [RecordType.RESUME]: 28,
+  [RecordType.RESUMED]: 28,
+  [RecordType.PATH_PING]: 8,
+  [RecordType.PATH_PONG]: 8,
+  [RecordType.JOIN]: 21,
+  [RecordType.JOINED]: 21,
+};
+const TAGGED_TYPES = Object.keys(BODY_BYTES).map(Number) as TaggedType[];
 
 export interface RecordInput {
   bytes: Uint8Array;
@@ -39,7 +73,16 @@ const validRecord: fc.Arbitrary<Uint8Array> = fc.oneof(
     .map(([type, handshake]) => encodeHandshakeRecord(type, handshake)),
   fc.tuple(sequence, fc.uint8Array({ minLength: AEAD_TAG_BYTES, maxLength: 96 })).map(([seq, sealed]) => concatBytes(encodeSealedHeader(seq), sealed)),
   fc.string({ unit: 'binary', maxLength: 200 }).map(encodeRefusedRecord),
-  sequence.map((seq) => encodeAck(keys.clientAck, seq)),
+  fc.tuple(sequence, fc.nat({ max: 1024 })).map(([seq, ahead]) => encodeAck(keys.clientAck, { nextExpectedSeq: seq, receivedUpToSeq: Math.min(seq + ahead, Number.MAX_SAFE_INTEGER) })),
+  fc.tuple(fc.constantFrom(RecordType.PATH_PING, RecordType.PATH_PONG), sequence).map(([type, counter]) => encodePathProbe(type, keyFor(type), counter)),
+  fc
+    .tuple(
+      fc.constantFrom(RecordType.JOIN, RecordType.JOINED),
+      fc.uint8Array({ minLength: SESSION_ID_BYTES, maxLength: SESSION_ID_BYTES }),
+      fc.nat(),
+      fc.constantFrom(PathRole.CARRY, PathRole.STANDBY),
+    )
+    .map(([type, sessionId, attempt, role]) => encodeJoin(type, keyFor(type), { sessionId, attempt, role })),
   fc
     .tuple(
       fc.constantFrom(RecordType.RESUME, RecordType.RESUMED),
@@ -64,17 +107,16 @@ const damagedRecord = fc
   });
 
 /** ACK / RESUME / RESUMED records of the right length and a valid tag, whatever their fields say. */
-const authenticRecord = fc.oneof(
-  fc.uint8Array({ minLength: 8, maxLength: 8 }).map((body) => withTag(RecordType.ACK, body)),
-  fc.tuple(fc.constantFrom(RecordType.RESUME, RecordType.RESUMED), fc.uint8Array({ minLength: 28, maxLength: 28 })).map(([type, body]) => withTag(type, body)),
-);
+const authenticRecord = fc
+  .constantFrom(...TAGGED_TYPES)
+  .chain((type) => fc.uint8Array({ minLength: BODY_BYTES[type], maxLength: BODY_BYTES[type] }).map((body) => withTag(type, body)));
 
 const input: fc.Arbitrary<RecordInput> = fc
   .oneof(
     { weight: 3, arbitrary: fc.uint8Array({ maxLength: 160 }) },
     {
       weight: 3,
-      arbitrary: fc.tuple(fc.integer({ min: 0, max: 9 }), fc.uint8Array({ maxLength: 96 })).map(([type, body]) => concatBytes(Uint8Array.of(type), body)),
+      arbitrary: fc.tuple(fc.integer({ min: 0, max: 12 }), fc.uint8Array({ maxLength: 96 })).map(([type, body]) => concatBytes(Uint8Array.of(type), body)),
     },
     { weight: 3, arbitrary: validRecord },
     { weight: 4, arbitrary: damagedRecord },
@@ -100,9 +142,18 @@ function checkTagged(record: Extract<TunnelRecord, { bytes: Uint8Array }>): void
   const type = record.type;
   try {
     if (type === RecordType.ACK) {
-      const nextExpected = decodeAck(keys.clientAck, bytes);
-      assert.ok(Number.isSafeInteger(nextExpected) && nextExpected >= 0, `decodeAck returned ${nextExpected}`);
-      assert.deepEqual(encodeAck(keys.clientAck, nextExpected), bytes, 'a decoded ACK re-encodes to its bytes');
+      const ack = decodeAck(keys.clientAck, bytes);
+      assert.ok(Number.isSafeInteger(ack.nextExpectedSeq) && ack.receivedUpToSeq >= ack.nextExpectedSeq, `decodeAck returned ${JSON.stringify(ack)}`);
+      assert.deepEqual(encodeAck(keys.clientAck, ack), bytes, 'a decoded ACK re-encodes to its bytes');
+    } else if (type === RecordType.PATH_PING || type === RecordType.PATH_PONG) {
+      const what = type === RecordType.PATH_PING ? 'PATH_PING' : 'PATH_PONG';
+      const counter = decodePathProbe(keyFor(type), bytes, what);
+      assert.deepEqual(encodePathProbe(type, keyFor(type), counter), bytes, `a decoded ${what} re-encodes to its bytes`);
+    } else if (type === RecordType.JOIN || type === RecordType.JOINED) {
+      const what = type === RecordType.JOIN ? 'JOIN' : 'JOINED';
+      const request = decodeJoin(keyFor(type), bytes, what);
+      if (type === RecordType.JOIN) assert.deepEqual(peekResumeSessionId(bytes), request.sessionId);
+      assert.deepEqual(encodeJoin(type, keyFor(type), request), bytes, `a decoded ${what} re-encodes to its bytes`);
     } else {
       const what = type === RecordType.RESUME ? 'RESUME' : 'RESUMED';
       const request = decodeResume(keyFor(type), bytes, what);
@@ -164,7 +215,7 @@ export const tunnelRecordsTarget: FuzzTarget<RecordInput> = {
   async start() {
     return {
       check: async ({ bytes }) => checkRecord(bytes),
-      checkStillServing: async () => checkRecord(encodeAck(keys.clientAck, 7)),
+      checkStillServing: async () => checkRecord(encodeAck(keys.clientAck, { nextExpectedSeq: 7, receivedUpToSeq: 9 })),
       close: async () => {},
       toleratedBugs: new Map(),
     };

@@ -266,7 +266,7 @@ test('an authentically tagged ACK or RESUME whose sequence number is 2^53 or mor
   const keys = deriveResumeKeys(new Uint8Array(32).fill(7));
   // The tag is HMAC-SHA-256 cut to 16 bytes (protocol/resume.ts), so a test holding the key can make one.
   const resumeTagOf = (key: Uint8Array, body: Uint8Array): Uint8Array => new Uint8Array(createHmac('sha256', key).update(body).digest().subarray(0, 16));
-  const ackBody = encodeAck(keys.clientAck, 0).subarray(0, 9);
+  const ackBody = encodeAck(keys.clientAck, { nextExpectedSeq: 0, receivedUpToSeq: 0 }).subarray(0, 17);
   ackBody.set([0xff, 0xff, 0xff, 0xff], 1);
   const forgedAck = new Uint8Array([...ackBody, ...resumeTagOf(keys.clientAck, ackBody)]);
   assert.throws(

@@ -7,6 +7,7 @@ import { generateKeyPair } from '../../../protocol/crypto.ts';
 import type { ProtocolError } from '../../../protocol/errors.ts';
 import { ClientSession, type ClientSessionOptions, ExitSession, type ExitSessionOptions } from '../../../protocol/index.ts';
 import { encodeRefusedRecord } from '../../../protocol/record.ts';
+import type { SessionPath } from '../../../protocol/session-path.ts';
 import type { MuxStream } from '../../../protocol/stream.ts';
 import { echo, readAll, writeAll } from './session-harness.ts';
 
@@ -56,30 +57,35 @@ function setup(overrides: { client?: Partial<ClientSessionOptions>; exit?: Parti
   const clientClosed = new Promise<ProtocolError | undefined>((resolve) => (resolveClient = resolve));
   const exit = new ExitSession({ staticKeyPair: exitKeys, sendRecord: path.exitSend, onOpenRequest: echo, onClose: resolveExit, ...overrides.exit });
   const client = new ClientSession({ exitPublicKey: exitKeys.publicKey, sendRecord: path.clientSend, onClose: resolveClient, ...overrides.client });
-  path.exitSide = (record) => exit.receiveRecord(record);
-  path.clientSide = (record) => client.receiveRecord(record);
+  // Each end hears this volunteer's records as this path's, as the exit server and the helper do.
+  const exitPath = exit.firstPath;
+  const clientPath = client.currentPath;
+  path.exitSide = (record) => exit.receiveRecord(record, exitPath);
+  path.clientSide = (record) => client.receiveRecord(record, clientPath);
   liveSessions.add(client).add(exit);
   return { client, exit, path, exitClosed, clientClosed };
 }
 
 /** A new volunteer: the client resumes through it, the exit accepts the RESUME it carries. */
-function newPath(s: Setup): { path: Path; decisions: Array<ReturnType<ExitSession['acceptResume']>> } {
+function newPath(s: Setup): { path: Path; decisions: Array<{ accepted: true } | { accepted: false; reason: string }> } {
   const path = new Path();
-  const decisions: Array<ReturnType<ExitSession['acceptResume']>> = [];
+  const decisions: Array<{ accepted: true } | { accepted: false; reason: string }> = [];
+  let exitPath: SessionPath | undefined;
   let first = true;
   path.exitSide = (record) => {
     if (first) {
       first = false;
       const decision = s.exit.acceptResume(record, path.exitSend);
-      decisions.push(decision);
+      decisions.push(decision.accepted ? { accepted: true } : decision);
+      if (decision.accepted) exitPath = decision.path;
       // What the exit server does with a refusal: tell the client on that path.
-      if (!decision.accepted) path.exitSend(encodeRefusedRecord(decision.reason));
+      else path.exitSend(encodeRefusedRecord(decision.reason));
       return;
     }
-    s.exit.receiveRecord(record);
+    s.exit.receiveRecord(record, exitPath);
   };
-  path.clientSide = (record) => s.client.receiveRecord(record);
-  s.client.resume(path.clientSend);
+  const clientPath = s.client.resume(path.clientSend);
+  path.clientSide = (record) => s.client.receiveRecord(record, clientPath);
   return { path, decisions };
 }
 
@@ -197,9 +203,9 @@ test('a client that hears nothing for pathSilenceTimeoutMs reports the path dead
   const s = setup({ client: { config: { heartbeatIntervalMs: 50, pathSilenceTimeoutMs: 150 }, onPathFailed: (reason) => silent.push(reason) } });
   s.client.start();
   await s.client.whenOpen();
-  // Each heartbeat check of the client may send a PING and judges silence. With no stream open, PINGs are the only
-  // SEALED records the client sends, so a PING sent at a given time proves that a check ran (completely) then.
-  const pingTimes = (): number[] => s.path.toExit.flatMap((record, i) => (record[0] === RecordType.SEALED ? [s.path.sentAt[i] ?? 0] : []));
+  // Each heartbeat check of the client may send a PATH_PING and judges silence, so a PATH_PING sent at a given time
+  // proves that a check ran (completely) then.
+  const pingTimes = (): number[] => s.path.toExit.flatMap((record, i) => (record[0] === RecordType.PATH_PING ? [s.path.sentAt[i] ?? 0] : []));
   const pingSentAfter = (time: number): boolean => pingTimes().some((sentAt) => sentAt >= time);
   // Not silent while live: wait for a check 300 ms (twice pathSilenceTimeoutMs) after the session opened. Without the
   // heartbeats' answers that check, or an earlier one, would have reported the path silent.
