@@ -1,7 +1,8 @@
 /**
  * @module exit-server/exit-server
- * The exit: volunteers open a WebSocket here for each client; each WebSocket carries one client session (binary
- * messages = tunnel records). The exit completes the handshake, opens the requested TCP connections under the egress
+ * The exit: volunteers open a WebSocket here for each client path; each WebSocket carries one path of one client
+ * session (binary messages = tunnel records). A session may hold several paths at once (JOIN, up to the session's
+ * maxPathsPerSession). The exit completes the handshake, opens the requested TCP connections under the egress
  * policy, and bridges them to the session's streams. It never learns the client's address: it sees only volunteers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -28,6 +29,7 @@ import {
 import { encodeRefusedRecord } from '../protocol/record.ts';
 import { RecordPool } from '../protocol/record-pool.ts';
 import { peekResumeSessionId } from '../protocol/resume.ts';
+import type { SessionPath } from '../protocol/session-path.ts';
 import { BrokerRoute, closeReason, WebSocketCloseCode } from '../protocol/signaling.ts';
 import { type ExitConfig, verifyExitConfig } from './config.ts';
 import { DestinationBridge } from './destination-bridge.ts';
@@ -36,7 +38,7 @@ import { EgressPolicy } from './egress-policy.ts';
 import { type ExitMetrics, ExitPrometheus, noStreamRefusals, streamRefusalReason } from './metrics.ts';
 import { OutboundBudget, type SessionAccount } from './outbound-budget.ts';
 
-/** A path that keeps sending refused RESUMEs is closed after this many. */
+/** A path that keeps sending refused RESUMEs or JOINs is closed after this many. */
 const MAX_REFUSED_RESUMES_PER_PATH = 3;
 /** The largest record the exit sends: one full DATA frame, sealed. Records up to this size are sealed into pooled blocks. */
 const LARGEST_DATA_RECORD_BYTES = SEALED_HEADER_BYTES + FRAME_HEADER_BYTES + MAX_DATA_PAYLOAD_BYTES + AEAD_TAG_BYTES;
@@ -71,8 +73,8 @@ export class ExitServer {
   private readonly sessions = new Set<ExitSession>();
   /** Open sessions by id (base64url), for RESUME. */
   private readonly sessionsById = new Map<string, ExitSession>();
-  /** The path (volunteer WebSocket) each session uses now; none while detached. */
-  private readonly pathOf = new Map<ExitSession, WebSocket>();
+  /** The paths (volunteer WebSockets) each session has now; none while detached. */
+  private readonly socketsOf = new Map<ExitSession, Map<SessionPath, WebSocket>>();
   /** What each session holds toward its client, against the per-session and exit-wide budgets. */
   private readonly outboundBudget: OutboundBudget;
   /** Memory for the records every session seals, reused once sent and acknowledged (protocol/record-pool.ts). */
@@ -96,6 +98,8 @@ export class ExitServer {
     sessionErrors: 0,
     resumes: 0,
     resumesRefused: 0,
+    pathsJoined: 0,
+    joinsRefused: 0,
     pathsFailed: 0,
     recordsFromOldPaths: 0,
     pathsSilent: 0,
@@ -205,13 +209,13 @@ export class ExitServer {
       return;
     }
     socket.once('close', () => this.pathsPerAddress.leave(address));
-    /** The session this path carries: set by its first record (HELLO starts one, RESUME moves one here). */
-    let session: ExitSession | undefined;
-    let refusedResumes = 0;
+    /** The session this socket is a path of, and that path: set by its first record (HELLO, RESUME or JOIN). */
+    let carried: { session: ExitSession; path: SessionPath } | undefined;
+    let refusedRequests = 0;
     socket.on('message', (data: RawData, isBinary: boolean) => {
-      if (session && this.pathOf.get(session) !== socket) {
-        // The session moved to another path (RESUME) or gave this one up: what still arrives here (ws delivers
-        // while a socket closes) is not the session's, and must not reach it.
+      if (carried && carried.path.state === 'gone') {
+        // The session let this path go (a RESUME moved it elsewhere, or the path failed): what still arrives here
+        // (ws delivers while a socket closes) is not the session's, and must not reach it.
         this.metrics.recordsFromOldPaths++;
         // A path the exit is closing already (it dropped it for a bad record) finishes its close handshake, so the
         // volunteer hears why (1008); cutting it here raced the records still in flight and left it a bare 1006.
@@ -219,28 +223,28 @@ export class ExitServer {
         return;
       }
       if (!isBinary) {
-        // A path fault: the session (if any) detaches when the socket closes, and waits for a resume.
+        // A path fault: the session (if any) loses this path when the socket closes.
         socket.close(WebSocketCloseCode.UNSUPPORTED_DATA, 'binary tunnel records only');
         return;
       }
       const record = toBytes(data);
       tap?.('to-exit', record);
-      if (session) {
-        session.receiveRecord(record);
+      if (carried) {
+        carried.session.receiveRecord(record, carried.path);
         // An ACK, CREDIT or RESET may have freed bytes (or a PING added a PONG): the session's destinations may read
         // again, or must stop.
-        this.accountOf.get(session)?.update();
+        this.accountOf.get(carried.session)?.update();
         return;
       }
-      if (record[0] === RecordType.RESUME) {
-        const decision = this.resume(record, send, socket);
+      if (record[0] === RecordType.RESUME || record[0] === RecordType.JOIN) {
+        const decision = this.attachPath(record, send, socket);
         if (decision.accepted) {
-          session = decision.session;
+          carried = decision;
           return;
         }
         // The session named (if any) is untouched. The path stays open for a fresh HELLO, a few times at most.
         send(encodeRefusedRecord(decision.reason));
-        if (++refusedResumes >= MAX_REFUSED_RESUMES_PER_PATH) socket.close(WebSocketCloseCode.POLICY_VIOLATION, 'too many refused resumes');
+        if (++refusedRequests >= MAX_REFUSED_RESUMES_PER_PATH) socket.close(WebSocketCloseCode.POLICY_VIOLATION, 'too many refused resumes');
         return;
       }
       if (this.sessions.size >= this.config.maxSessions) {
@@ -255,17 +259,17 @@ export class ExitServer {
         socket.close(WebSocketCloseCode.TRY_AGAIN_LATER, 'too many new sessions from one address');
         return;
       }
-      session = this.createSession(send, socket);
-      session.receiveRecord(record);
+      carried = this.createSession(send, socket);
+      carried.session.receiveRecord(record, carried.path);
     });
     const pathLost = (reason: string): void => {
-      if (session && this.pathOf.get(session) === socket) this.dropPath(session, reason);
+      if (carried && carried.path.state !== 'gone') this.losePath(carried.session, carried.path, reason);
     };
     socket.on('close', () => pathLost('the volunteer closed its connection'));
     socket.on('error', () => pathLost('the volunteer connection failed'));
   }
 
-  private createSession(send: RecordSink, socket: WebSocket): ExitSession {
+  private createSession(send: RecordSink, socket: WebSocket): { session: ExitSession; path: SessionPath } {
     const session: ExitSession = new ExitSession({
       staticKeyPair: this.options.keyPair,
       aead: nodeChaCha20Poly1305,
@@ -273,14 +277,12 @@ export class ExitServer {
       config: this.config.session,
       sendRecord: send,
       onOpenRequest: (stream) => this.openDestination(session, stream),
-      // A record on the current path failed its checks: drop that volunteer; the session waits for a resume.
-      onPathFailed: (reason) => {
+      // A path failed its checks (bad, replayed or lost records): close that volunteer; the others carry on.
+      onPathFailed: (reason, path) => {
         this.metrics.pathsFailed++;
-        this.dropPath(session, reason, reason);
+        this.closePath(session, path, WebSocketCloseCode.POLICY_VIOLATION, reason);
       },
-      onStateChange: (state) => {
-        if (state === 'open' && session.sessionId) this.sessionsById.set(toBase64Url(session.sessionId), session);
-      },
+      onStateChange: (state) => this.sessionStateChanged(session, state),
       onClose: (error) => {
         const account = this.accountOf.get(session);
         this.accountOf.delete(session);
@@ -290,35 +292,37 @@ export class ExitServer {
         if (session.sessionId) this.sessionsById.delete(toBase64Url(session.sessionId));
         this.metrics.sessionsOpen = this.sessions.size;
         if (error) this.metrics.sessionErrors++;
-        const path = this.pathOf.get(session);
-        this.pathOf.delete(session);
-        // Let a GOAWAY already queued reach the client before the socket closes.
-        if (path && path.readyState === path.OPEN)
-          path.close(error ? WebSocketCloseCode.POLICY_VIOLATION : WebSocketCloseCode.NORMAL, closeReason(error?.code ?? 'closed'));
+        const sockets = this.socketsOf.get(session);
+        this.socketsOf.delete(session);
+        // Let a GOAWAY already queued reach the client before the sockets close.
+        for (const path of sockets?.values() ?? []) {
+          if (path.readyState === path.OPEN) path.close(error ? WebSocketCloseCode.POLICY_VIOLATION : WebSocketCloseCode.NORMAL, closeReason(error?.code ?? 'closed'));
+        }
       },
     });
+    const path = session.firstPath as SessionPath;
     this.sessions.add(session);
-    this.pathOf.set(session, socket);
+    this.socketsOf.set(session, new Map([[path, socket]]));
     this.accountOf.set(
       session,
       this.outboundBudget.open(() => session.outboundQueuedBytes),
     );
     this.metrics.sessionsOpen = this.sessions.size;
     this.metrics.sessionsTotal++;
-    return session;
+    return { session, path };
   }
 
   /**
-   * The session's current path is gone (closed, failed or silent): forget it, close it telling the volunteer `reasonForVolunteer` if given,
-   * and keep the session for a resume, at most maxDetachedSessions of them (the longest-waiting is freed first).
+   * Open sessions can be found for RESUME and JOIN; a session with no path left waits for one, at most
+   * maxDetachedSessions of them (the longest-waiting is freed first).
    */
-  private dropPath(session: ExitSession, reason: string, reasonForVolunteer?: string): void {
-    const path = this.pathOf.get(session);
-    if (path === undefined) return;
-    this.pathOf.delete(session);
-    if (reasonForVolunteer !== undefined && path.readyState === path.OPEN) path.close(WebSocketCloseCode.POLICY_VIOLATION, closeReason(reasonForVolunteer));
-    session.transportLost(reason);
-    if (session.state !== 'detached') return;
+  private sessionStateChanged(session: ExitSession, state: string): void {
+    if (state === 'open') {
+      if (session.sessionId) this.sessionsById.set(toBase64Url(session.sessionId), session);
+      this.detached.delete(session);
+      return;
+    }
+    if (state !== 'detached') return;
     this.detached.add(session);
     for (const oldest of this.detached) {
       if (this.detached.size <= this.config.maxDetachedSessions) break;
@@ -328,47 +332,71 @@ export class ExitServer {
     }
   }
 
-  /** Sessions that sent nothing for sessionSilenceTimeoutMs lose their path: a silent client holds no volunteer socket. */
+  /** The session no longer uses `path`: close its socket, telling the volunteer why. */
+  private closePath(session: ExitSession, path: SessionPath, code: number, reason: string): void {
+    const sockets = this.socketsOf.get(session);
+    const socket = sockets?.get(path);
+    sockets?.delete(path);
+    if (socket !== undefined && socket.readyState === socket.OPEN) socket.close(code, closeReason(reason));
+  }
+
+  /** A path's socket closed, failed or went silent: the session carries on over its others, or waits for a resume. */
+  private losePath(session: ExitSession, path: SessionPath, reason: string): void {
+    this.socketsOf.get(session)?.delete(path);
+    session.removePath(path, reason);
+  }
+
+  /** Paths on which nothing arrived for sessionSilenceTimeoutMs are closed: a silent client holds no volunteer socket. */
   private dropSilentPaths(): void {
     const now = Date.now();
-    for (const session of [...this.pathOf.keys()]) {
-      if (now - session.lastHeardAtMs <= this.config.sessionSilenceTimeoutMs) continue;
-      this.metrics.pathsSilent++;
-      const seconds = this.config.sessionSilenceTimeoutMs / 1000;
-      this.dropPath(session, `nothing arrived on its path for ${seconds} s`, `silent for ${seconds} s`);
+    for (const session of this.sessions) {
+      for (const path of [...session.attachedPaths]) {
+        if (now - path.lastHeardAtMs <= this.config.sessionSilenceTimeoutMs) continue;
+        this.metrics.pathsSilent++;
+        const seconds = this.config.sessionSilenceTimeoutMs / 1000;
+        this.closePath(session, path, WebSocketCloseCode.POLICY_VIOLATION, `silent for ${seconds} s`);
+        session.removePath(path, `nothing arrived on this path for ${seconds} s`);
+      }
     }
   }
 
-  /** Moves a detached (or still attached) session to a new path, if the RESUME is genuine and fresh. */
-  private resume(
+  /**
+   * A RESUME moves a session (detached or not) to this path alone; a JOIN adds this path beside its others. Either is
+   * taken only if genuine and fresh; a refused one leaves the session as it was.
+   */
+  private attachPath(
     record: Uint8Array,
-    send: (record: Uint8Array) => void,
+    send: RecordSink,
     socket: WebSocket,
-  ): { accepted: true; session: ExitSession } | { accepted: false; reason: string } {
+  ): { accepted: true; session: ExitSession; path: SessionPath } | { accepted: false; reason: string } {
+    const isJoin = record[0] === RecordType.JOIN;
+    const refused = (reason: string): { accepted: false; reason: string } => {
+      if (isJoin) this.metrics.joinsRefused++;
+      else this.metrics.resumesRefused++;
+      return { accepted: false, reason };
+    };
     let sessionId: Uint8Array;
     try {
       sessionId = peekResumeSessionId(record);
     } catch (error) {
-      this.metrics.resumesRefused++;
-      return { accepted: false, reason: error instanceof Error ? error.message : 'malformed RESUME' };
+      return refused(error instanceof Error ? error.message : 'malformed RESUME');
     }
     const session = this.sessionsById.get(toBase64Url(sessionId));
-    if (!session) {
-      this.metrics.resumesRefused++;
-      return { accepted: false, reason: 'this exit has no such session: it expired or the exit restarted; open a new session' };
+    if (!session) return refused('this exit has no such session: it expired or the exit restarted; open a new session');
+    const decision = isJoin ? session.acceptJoin(record, send) : session.acceptResume(record, send);
+    if (!decision.accepted) return refused(decision.reason);
+    // A RESUME leaves one path per session: the others (if the exit had not noticed them die) are closed, so no
+    // stale path keeps carrying.
+    for (const old of decision.replaced) this.closePath(session, old, WebSocketCloseCode.NORMAL, 'the session moved to another path');
+    let sockets = this.socketsOf.get(session);
+    if (sockets === undefined) {
+      sockets = new Map();
+      this.socketsOf.set(session, sockets);
     }
-    const decision = session.acceptResume(record, send);
-    if (!decision.accepted) {
-      this.metrics.resumesRefused++;
-      return decision;
-    }
-    const previous = this.pathOf.get(session);
-    this.pathOf.set(session, socket);
-    // One path per session: the old one (if the exit had not noticed it die) is closed, so no fork can run.
-    if (previous && previous !== socket) previous.close(WebSocketCloseCode.NORMAL, 'the session moved to another path');
-    this.detached.delete(session);
-    this.metrics.resumes++;
-    return { accepted: true, session };
+    sockets.set(decision.path, socket);
+    if (isJoin) this.metrics.pathsJoined++;
+    else this.metrics.resumes++;
+    return { accepted: true, session, path: decision.path };
   }
 
   private openDestination(session: ExitSession, stream: MuxStream): void {

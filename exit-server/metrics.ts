@@ -58,11 +58,15 @@ export interface ExitMetrics {
   sessionErrors: number;
   resumes: number;
   resumesRefused: number;
-  /** Paths dropped because they delivered a record that failed its checks. */
+  /** Paths added to a session beside others (JOIN). */
+  pathsJoined: number;
+  /** JOIN records refused (unknown session, forged, replayed, or the session already at maxPathsPerSession). */
+  joinsRefused: number;
+  /** Paths dropped because they delivered a record that failed its checks, replayed or lost one. */
   pathsFailed: number;
   /** Records that arrived on a path after its session had left it (dropped, the socket terminated). */
   recordsFromOldPaths: number;
-  /** Paths closed because their session sent nothing for sessionSilenceTimeoutMs. */
+  /** Paths closed because nothing arrived on them for sessionSilenceTimeoutMs. */
   pathsSilent: number;
   /** Detached sessions freed early because more than maxDetachedSessions waited for a resume. */
   detachedEvicted: number;
@@ -134,13 +138,23 @@ const SCALAR_METRICS: { readonly [K in ScalarField]: MetricSpec } = {
   sessionErrors: { name: 'ferry_exit_session_errors_total', type: 'counter', help: 'Sessions closed by a protocol error.' },
   resumes: { name: 'ferry_exit_resumes_total', type: 'counter', help: 'Sessions moved to a new path.' },
   resumesRefused: { name: 'ferry_exit_resumes_refused_total', type: 'counter', help: 'RESUME records refused (unknown, expired, forged or replayed).' },
-  pathsFailed: { name: 'ferry_exit_paths_failed_total', type: 'counter', help: 'Volunteer paths dropped for a record that failed its checks.' },
+  pathsJoined: { name: 'ferry_exit_paths_joined_total', type: 'counter', help: 'Volunteer paths added to a session beside others.' },
+  joinsRefused: {
+    name: 'ferry_exit_joins_refused_total',
+    type: 'counter',
+    help: 'JOIN records refused (unknown, forged, replayed, or the session already at its path limit).',
+  },
+  pathsFailed: {
+    name: 'ferry_exit_paths_failed_total',
+    type: 'counter',
+    help: 'Volunteer paths dropped for a record that failed its checks, was replayed or was lost.',
+  },
   recordsFromOldPaths: {
     name: 'ferry_exit_old_path_records_total',
     type: 'counter',
     help: 'Records dropped because they came on a path the session had left.',
   },
-  pathsSilent: { name: 'ferry_exit_silent_paths_total', type: 'counter', help: 'Volunteer paths closed because their session sent nothing for too long.' },
+  pathsSilent: { name: 'ferry_exit_silent_paths_total', type: 'counter', help: 'Volunteer paths closed because nothing arrived on them for too long.' },
   detachedEvicted: {
     name: 'ferry_exit_detached_evicted_total',
     type: 'counter',

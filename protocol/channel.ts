@@ -51,7 +51,8 @@ export class SealedChannel {
    * are the channel's from here on: the cipher may decrypt them in place.
    */
   open(seq: number, header: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-    if (header.length !== SEALED_HEADER_BYTES || readUint64(viewOf(header), 1) !== seq) throw new SequenceError(`the header does not carry record number ${seq}`);
+    if (header.length !== SEALED_HEADER_BYTES || readUint64(viewOf(header), 1) !== seq)
+      throw new SequenceError(`the header does not carry record number ${seq}`);
     const nonce = sequenceNonce(header);
     return this.receiver.openInPlace !== undefined ? this.receiver.openInPlace(nonce, ciphertext, header) : this.receiver.open(nonce, ciphertext, header);
   }

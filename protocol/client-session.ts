@@ -87,7 +87,9 @@ export class ClientSession extends SessionEndpoint {
   join(sendRecord: RecordSink, role: PathRole): SessionPath {
     if (!this.canJoin || !this.sessionId || !this.keys) {
       throw new SessionClosedError(
-        this.paths.length >= this.config.maxPathsPerSession ? `the session already has ${this.config.maxPathsPerSession} paths` : 'this session cannot take a path now',
+        this.paths.length >= this.config.maxPathsPerSession
+          ? `the session already has ${this.config.maxPathsPerSession} paths`
+          : 'this session cannot take a path now',
       );
     }
     const path = this.addPath(sendRecord, 'joining', role);

@@ -8,6 +8,7 @@ import { InvalidConfigError } from './errors.ts';
 
 /** The most paths any session may be configured for: each is a volunteer who sees the client's address. */
 export const MAX_PATHS_PER_SESSION = 3;
+
 import { requireIntegerFields } from './validate.ts';
 
 export interface SessionConfig {

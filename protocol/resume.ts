@@ -104,7 +104,8 @@ export function decodeAck(key: Uint8Array, record: Uint8Array): Acknowledgement 
   const view = viewOf(record);
   const nextExpectedSeq = sequenceNumber(view, 1, 'an ACK');
   const receivedUpToSeq = sequenceNumber(view, 9, 'an ACK');
-  if (receivedUpToSeq < nextExpectedSeq) throw new MalformedInputError(`an ACK says records up to ${receivedUpToSeq} arrived, below its next expected ${nextExpectedSeq}`);
+  if (receivedUpToSeq < nextExpectedSeq)
+    throw new MalformedInputError(`an ACK says records up to ${receivedUpToSeq} arrived, below its next expected ${nextExpectedSeq}`);
   return { nextExpectedSeq, receivedUpToSeq };
 }
 
@@ -118,7 +119,8 @@ export function encodePathProbe(type: typeof RecordType.PATH_PING | typeof Recor
 }
 
 export function decodePathProbe(key: Uint8Array, record: Uint8Array, what: 'PATH_PING' | 'PATH_PONG'): number {
-  if (record.length !== PATH_PROBE_RECORD_BYTES) throw new MalformedInputError(`a ${what} record must be ${PATH_PROBE_RECORD_BYTES} bytes, got ${record.length}`);
+  if (record.length !== PATH_PROBE_RECORD_BYTES)
+    throw new MalformedInputError(`a ${what} record must be ${PATH_PROBE_RECORD_BYTES} bytes, got ${record.length}`);
   verify(key, record, `a ${what}`);
   return sequenceNumber(viewOf(record), 1, `a ${what}`);
 }
