@@ -25,6 +25,7 @@ import {
   SessionCloseCode,
   StreamErrorCode,
   toBase64Url,
+  verifySessionConfig,
 } from '../protocol/index.ts';
 import { encodeRefusedRecord } from '../protocol/record.ts';
 import { RecordPool } from '../protocol/record-pool.ts';
@@ -134,8 +135,13 @@ export class ExitServer {
       maxTrackedAddresses: MAX_TRACKED_ADDRESSES,
     });
     this.webSockets.on('connection', (socket, request) => this.acceptVolunteer(socket, request.socket.remoteAddress ?? 'unknown'));
-    // Checked a few times per silence period, so a silent path goes within 1.25 periods.
-    this.silenceSweep = setInterval(() => this.dropSilentPaths(), Math.max(25, Math.floor(this.config.sessionSilenceTimeoutMs / 4)));
+    // The sessions' heartbeat (PATH_PING, and a path silent while another is live), and a lone path's silence checked a
+    // few times per period, so a silent path goes within 1.25 periods.
+    const heartbeatMs = verifySessionConfig(this.config.session).heartbeatIntervalMs;
+    this.silenceSweep = setInterval(
+      () => this.sweep(),
+      Math.max(25, Math.min(Math.floor(heartbeatMs / 2), Math.floor(this.config.sessionSilenceTimeoutMs / 4))),
+    );
     this.silenceSweep.unref();
   }
 
@@ -277,9 +283,11 @@ export class ExitServer {
       config: this.config.session,
       sendRecord: send,
       onOpenRequest: (stream) => this.openDestination(session, stream),
-      // A path failed its checks (bad, replayed or lost records): close that volunteer; the others carry on.
-      onPathFailed: (reason, path) => {
-        this.metrics.pathsFailed++;
+      // A path went silent beside others, or failed its checks (bad, replayed or lost records): close that volunteer;
+      // the others carry on.
+      onPathFailed: (reason, path, kind) => {
+        if (kind === 'silent') this.metrics.pathsSilent++;
+        else this.metrics.pathsFailed++;
         this.closePath(session, path, WebSocketCloseCode.POLICY_VIOLATION, reason);
       },
       onStateChange: (state) => this.sessionStateChanged(session, state),
@@ -296,7 +304,8 @@ export class ExitServer {
         this.socketsOf.delete(session);
         // Let a GOAWAY already queued reach the client before the sockets close.
         for (const path of sockets?.values() ?? []) {
-          if (path.readyState === path.OPEN) path.close(error ? WebSocketCloseCode.POLICY_VIOLATION : WebSocketCloseCode.NORMAL, closeReason(error?.code ?? 'closed'));
+          if (path.readyState === path.OPEN)
+            path.close(error ? WebSocketCloseCode.POLICY_VIOLATION : WebSocketCloseCode.NORMAL, closeReason(error?.code ?? 'closed'));
         }
       },
     });
@@ -346,10 +355,14 @@ export class ExitServer {
     session.removePath(path, reason);
   }
 
-  /** Paths on which nothing arrived for sessionSilenceTimeoutMs are closed: a silent client holds no volunteer socket. */
-  private dropSilentPaths(): void {
+  /**
+   * Each session's heartbeat (it pings its paths and drops one silent while another is live); and paths on which
+   * nothing arrived for sessionSilenceTimeoutMs are closed: a silent client holds no volunteer socket.
+   */
+  private sweep(): void {
     const now = Date.now();
-    for (const session of this.sessions) {
+    for (const session of [...this.sessions]) {
+      session.tick(now);
       for (const path of [...session.attachedPaths]) {
         if (now - path.lastHeardAtMs <= this.config.sessionSilenceTimeoutMs) continue;
         this.metrics.pathsSilent++;

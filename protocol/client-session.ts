@@ -1,9 +1,9 @@
 /**
  * @module client-session
  * The client end of a session: runs in the native helper. Sends HELLO, checks the exit's static key (Noise NK),
- * adds paths beside the first (JOIN: to stripe, or to stand by), pings every path and drops a silent one (sooner
- * while another is live: a false alarm then costs a switch, not a new match), and moves the session to a new path
- * with RESUME when none is left.
+ * adds paths beside the first (JOIN: to stripe, or to stand by), runs the heartbeat that pings every path and drops a
+ * silent one (sooner while another is live: a false alarm then costs a switch, not a new match), and moves the
+ * session to a new path with RESUME when none is left.
  */
 
 import { equalBytes, utf8 } from './bytes.ts';
@@ -13,7 +13,7 @@ import { decodeServerHello, encodeClientHello } from './hello.ts';
 import type { StreamTarget } from './muxer.ts';
 import { NkInitiator } from './noise.ts';
 import { encodeHandshakeRecord, type TunnelRecord } from './record.ts';
-import { decodeJoin, decodePathProbe, decodeResume, encodeJoin, encodePathProbe, encodeResume, PathRole, type ResumeKeys } from './resume.ts';
+import { decodeJoin, decodeResume, encodeJoin, encodeResume, PathRole, type ResumeKeys } from './resume.ts';
 import { beforeAuthentication, type RecordSink, SessionEndpoint, type SessionOptions } from './session-endpoint.ts';
 import type { SessionPath } from './session-path.ts';
 import type { MuxStream } from './stream.ts';
@@ -52,7 +52,7 @@ export class ClientSession extends SessionEndpoint {
     if (first === undefined) return;
     first.lastHeardAtMs = this.lastReceivedAt;
     this.sendOn(first, encodeHandshakeRecord(RecordType.HELLO, this.initiator.writeMessage1(encodeClientHello(this.ownWindows()))));
-    this.heartbeat = setInterval(() => this.checkPaths(), Math.max(25, Math.floor(this.config.heartbeatIntervalMs / 2)));
+    this.heartbeat = setInterval(() => this.tick(), Math.max(25, Math.floor(this.config.heartbeatIntervalMs / 2)));
   }
 
   /** True when the session can move to a new path (it completed its handshake and has not closed). */
@@ -184,45 +184,17 @@ export class ClientSession extends SessionEndpoint {
         for (const waiter of this.openWaiters.splice(0)) waiter.resolve();
         return;
       }
-      case RecordType.PATH_PONG: {
-        const keys = this.keys;
-        if (path.state !== 'live' || !keys) throw new PathRecordError(new MalformedInputError('PATH_PONG arrived on a path that was not pinged'));
-        const counter = beforeAuthentication(() => decodePathProbe(keys.pathPong, record.bytes, 'PATH_PONG'));
-        // Each pong answers a ping sent on this path since the last pong: an older one is a replay.
-        if (counter <= path.lastPongCounter || counter > path.lastPingCounter) {
-          throw new PathRecordError(new AuthenticationError(`PATH_PONG ${counter} answers no ping this path is waiting on (replayed)`));
-        }
-        path.lastPongCounter = counter;
-        if (counter === path.lastPingCounter) path.rttSample(Date.now() - path.lastPingSentAtMs);
-        return;
-      }
       default:
         throw new PathRecordError(new MalformedInputError(`the client does not accept record type ${record.type}`));
     }
   }
 
-  /**
-   * Heartbeat: ping every live path, so the exit hears each and silence means death; drop a path heard from for
-   * too long: pathSilenceTimeoutMs when it is the only one, standbySilenceTimeoutMs while another is live.
-   */
-  private checkPaths(): void {
-    const now = Date.now();
-    const keys = this.keys;
-    if (keys !== undefined && this.state !== 'closed') {
-      for (const path of this.paths) {
-        if (path.state !== 'live' || now - path.lastPingSentAtMs < this.config.heartbeatIntervalMs) continue;
-        path.lastPingCounter = ++this.pingCounter;
-        path.lastPingSentAtMs = now;
-        this.sendOn(path, encodePathProbe(RecordType.PATH_PING, keys.pathPing, path.lastPingCounter));
-      }
-    }
-    for (const path of [...this.paths]) {
-      const othersLive = this.paths.some((other) => other !== path && other.state === 'live');
-      const limitMs = othersLive ? this.config.standbySilenceTimeoutMs : this.config.pathSilenceTimeoutMs;
-      if (path.state !== 'gone' && now - path.lastHeardAtMs > limitMs) {
-        this.dropPath(path, `nothing arrived from the exit through this volunteer for ${limitMs / 1000} s`);
-      }
-    }
+  protected aloneSilenceLimitMs(): number {
+    return this.config.pathSilenceTimeoutMs;
+  }
+
+  protected pingKeys(keys: ResumeKeys): { own: Uint8Array; peer: Uint8Array; ownPong: Uint8Array; peerPong: Uint8Array } {
+    return { own: keys.pingFromClient, peer: keys.pingFromExit, ownPong: keys.pongFromClient, peerPong: keys.pongFromExit };
   }
 
   protected override onFinished(error: ProtocolError | undefined): void {

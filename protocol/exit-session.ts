@@ -1,7 +1,7 @@
 /**
  * @module exit-session
  * The exit end of a session: one per client, in the exit server. Answers HELLO with WELCOME, hands stream requests
- * to the exit's dialer, answers each path's PATH_PING on that path, and accepts a RESUME (the session moves to the
+ * to the exit's dialer, and accepts a RESUME (the session moves to the
  * new path alone) or a JOIN (the path is added beside the others, up to maxPathsPerSession) only with a valid tag and
  * a fresh attempt number.
  */
@@ -13,7 +13,7 @@ import { AuthenticationError, MalformedInputError, PathRecordError, ProtocolErro
 import { decodeClientHello, encodeServerHello, type ReceiveWindows } from './hello.ts';
 import { NkResponder } from './noise.ts';
 import { encodeHandshakeRecord, encodeRefusedRecord, type TunnelRecord } from './record.ts';
-import { decodeJoin, decodePathProbe, decodeResume, encodeJoin, encodePathProbe, encodeResume, PathRole, type ResumeKeys } from './resume.ts';
+import { decodeJoin, decodeResume, encodeJoin, encodeResume, PathRole, type ResumeKeys } from './resume.ts';
 import { beforeAuthentication, type RecordSink, SessionEndpoint, type SessionOptions } from './session-endpoint.ts';
 import type { SessionPath } from './session-path.ts';
 import type { MuxStream } from './stream.ts';
@@ -122,6 +122,15 @@ export class ExitSession extends SessionEndpoint {
     return { accepted: true, ...request };
   }
 
+  /** A lone path's silence is the exit server's to judge (its sessionSilenceTimeoutMs sweep). */
+  protected aloneSilenceLimitMs(): undefined {
+    return undefined;
+  }
+
+  protected pingKeys(keys: ResumeKeys): { own: Uint8Array; peer: Uint8Array; ownPong: Uint8Array; peerPong: Uint8Array } {
+    return { own: keys.pingFromExit, peer: keys.pingFromClient, ownPong: keys.pongFromExit, peerPong: keys.pongFromClient };
+  }
+
   protected ownAckKey(keys: ResumeKeys): Uint8Array {
     return keys.exitAck;
   }
@@ -133,16 +142,6 @@ export class ExitSession extends SessionEndpoint {
   protected receiveControlRecord(record: TunnelRecord, path: SessionPath): void {
     if (record.type === RecordType.RESUME || record.type === RecordType.JOIN) {
       throw new PathRecordError(new MalformedInputError(`${record.type === RecordType.JOIN ? 'JOIN' : 'RESUME'} must be the first record on a new path`));
-    }
-    if (record.type === RecordType.PATH_PING) {
-      const keys = this.keys;
-      if (!keys || path.state !== 'live') throw new PathRecordError(new MalformedInputError('PATH_PING arrived before the handshake completed'));
-      const counter = beforeAuthentication(() => decodePathProbe(keys.pathPing, record.bytes, 'PATH_PING'));
-      // The client's counter grows with every ping: one that does not is a volunteer replaying an old one.
-      if (counter <= path.lastPingHeard) throw new PathRecordError(new AuthenticationError(`PATH_PING ${counter} came after ${path.lastPingHeard} (replayed)`));
-      path.lastPingHeard = counter;
-      this.sendOn(path, encodePathProbe(RecordType.PATH_PONG, keys.pathPong, counter));
-      return;
     }
     if (record.type !== RecordType.HELLO) throw new PathRecordError(new MalformedInputError(`the exit does not accept record type ${record.type} here`));
     if (this.state !== 'handshaking') throw new PathRecordError(new MalformedInputError('HELLO arrived twice'));

@@ -14,5 +14,7 @@ export { ExitSession, type ExitSessionOptions, type PathDecision } from './exit-
 export { decodeFrame, encodeFrame, type Frame } from './frame.ts';
 export type { StreamTarget } from './muxer.ts';
 export { decodeRecord, type TunnelRecord } from './record.ts';
-export type { RecordSink, SessionOptions, SessionState, SessionStats } from './session-endpoint.ts';
+export { PathRole } from './resume.ts';
+export type { PathFailure, RecordSink, SessionOptions, SessionState, SessionStats } from './session-endpoint.ts';
+export { SessionPath } from './session-path.ts';
 export { MuxStream } from './stream.ts';

@@ -7,13 +7,15 @@
  *   ACK       [0x05][next expected seq u64][received up to u64][tag 16]            either way
  *   RESUME    [0x06][session id 16][attempt u32][next expected seq u64][tag 16]   client -> exit
  *   RESUMED   [0x07][session id 16][attempt u32][next expected seq u64][tag 16]   exit -> client
- *   PATH_PING [0x08][counter u64][tag 16]                                         client -> exit
- *   PATH_PONG [0x09][counter u64][tag 16]                                         exit -> client
+ *   PATH_PING [0x08][counter u64][tag 16]                                         either way, every path
+ *   PATH_PONG [0x09][counter u64][next expected seq u64][received up to u64][tag 16]   back on the same path
  *   JOIN      [0x0a][session id 16][attempt u32][role u8][tag 16]                 client -> exit
  *   JOINED    [0x0b][session id 16][attempt u32][role u8][tag 16]                 exit -> client
  *
  * An ACK's "received up to" is one past the highest sequence number received, in order or not: with the cumulative
- * "next expected" it lets the sender see a record lost between two that arrived (session-endpoint.ts).
+ * "next expected" it lets the sender see a record lost between two that arrived (session-endpoint.ts). A PATH_PONG
+ * carries the same two numbers as they stood when its PATH_PING arrived: paths are ordered, so a record sent on that
+ * path before the ping and still missing then was lost by the path, even if nothing was sent after it.
  * `attempt` is shared by RESUME and JOIN and must grow with every one the exit accepts, so a captured one cannot be
  * replayed later to pull the session onto another path (hijack) or add a path nobody asked for.
  */
@@ -26,7 +28,8 @@ import { AuthenticationError, MalformedInputError } from './errors.ts';
 export const RESUME_TAG_BYTES = 16;
 export const ACK_RECORD_BYTES = 1 + 8 + 8 + RESUME_TAG_BYTES;
 export const RESUME_RECORD_BYTES = 1 + SESSION_ID_BYTES + 4 + 8 + RESUME_TAG_BYTES;
-export const PATH_PROBE_RECORD_BYTES = 1 + 8 + RESUME_TAG_BYTES;
+export const PATH_PING_RECORD_BYTES = 1 + 8 + RESUME_TAG_BYTES;
+export const PATH_PONG_RECORD_BYTES = 1 + 8 + 8 + 8 + RESUME_TAG_BYTES;
 export const JOIN_RECORD_BYTES = 1 + SESSION_ID_BYTES + 4 + 1 + RESUME_TAG_BYTES;
 
 /**
@@ -44,8 +47,10 @@ export interface ResumeKeys {
   resumed: Uint8Array;
   join: Uint8Array;
   joined: Uint8Array;
-  pathPing: Uint8Array;
-  pathPong: Uint8Array;
+  pingFromClient: Uint8Array;
+  pingFromExit: Uint8Array;
+  pongFromClient: Uint8Array;
+  pongFromExit: Uint8Array;
 }
 
 export function deriveResumeKeys(resumeSecret: Uint8Array): ResumeKeys {
@@ -57,8 +62,10 @@ export function deriveResumeKeys(resumeSecret: Uint8Array): ResumeKeys {
     resumed: derive('resumed'),
     join: derive('join'),
     joined: derive('joined'),
-    pathPing: derive('path ping'),
-    pathPong: derive('path pong'),
+    pingFromClient: derive('path ping client->exit'),
+    pingFromExit: derive('path ping exit->client'),
+    pongFromClient: derive('path pong client->exit'),
+    pongFromExit: derive('path pong exit->client'),
   };
 }
 
@@ -109,20 +116,50 @@ export function decodeAck(key: Uint8Array, record: Uint8Array): Acknowledgement 
   return { nextExpectedSeq, receivedUpToSeq };
 }
 
-/** PATH_PING and PATH_PONG: a counter that grows with every ping the client sends, echoed by the pong. */
-export function encodePathProbe(type: typeof RecordType.PATH_PING | typeof RecordType.PATH_PONG, key: Uint8Array, counter: number): Uint8Array {
-  const record = new Uint8Array(PATH_PROBE_RECORD_BYTES);
-  record[0] = type;
+/** PATH_PING: a counter that grows with every ping this end sends, on any path. */
+export function encodePathPing(key: Uint8Array, counter: number): Uint8Array {
+  const record = new Uint8Array(PATH_PING_RECORD_BYTES);
+  record[0] = RecordType.PATH_PING;
   writeUint64(viewOf(record), 1, counter);
   record.set(tag(key, record.subarray(0, 9)), 9);
   return record;
 }
 
-export function decodePathProbe(key: Uint8Array, record: Uint8Array, what: 'PATH_PING' | 'PATH_PONG'): number {
-  if (record.length !== PATH_PROBE_RECORD_BYTES)
-    throw new MalformedInputError(`a ${what} record must be ${PATH_PROBE_RECORD_BYTES} bytes, got ${record.length}`);
-  verify(key, record, `a ${what}`);
-  return sequenceNumber(viewOf(record), 1, `a ${what}`);
+export function decodePathPing(key: Uint8Array, record: Uint8Array): number {
+  if (record.length !== PATH_PING_RECORD_BYTES)
+    throw new MalformedInputError(`a PATH_PING record must be ${PATH_PING_RECORD_BYTES} bytes, got ${record.length}`);
+  verify(key, record, 'a PATH_PING');
+  return sequenceNumber(viewOf(record), 1, 'a PATH_PING');
+}
+
+/** A PATH_PONG: the ping's counter, and what the answering end had received when the ping came. */
+export interface PathPong extends Acknowledgement {
+  counter: number;
+}
+
+export function encodePathPong(key: Uint8Array, pong: PathPong): Uint8Array {
+  const record = new Uint8Array(PATH_PONG_RECORD_BYTES);
+  const view = viewOf(record);
+  record[0] = RecordType.PATH_PONG;
+  writeUint64(view, 1, pong.counter);
+  writeUint64(view, 9, pong.nextExpectedSeq);
+  writeUint64(view, 17, pong.receivedUpToSeq);
+  record.set(tag(key, record.subarray(0, 25)), 25);
+  return record;
+}
+
+export function decodePathPong(key: Uint8Array, record: Uint8Array): PathPong {
+  if (record.length !== PATH_PONG_RECORD_BYTES)
+    throw new MalformedInputError(`a PATH_PONG record must be ${PATH_PONG_RECORD_BYTES} bytes, got ${record.length}`);
+  verify(key, record, 'a PATH_PONG');
+  const view = viewOf(record);
+  const pong = {
+    counter: sequenceNumber(view, 1, 'a PATH_PONG'),
+    nextExpectedSeq: sequenceNumber(view, 9, 'a PATH_PONG'),
+    receivedUpToSeq: sequenceNumber(view, 17, 'a PATH_PONG'),
+  };
+  if (pong.receivedUpToSeq < pong.nextExpectedSeq) throw new MalformedInputError('a PATH_PONG says fewer records arrived than it acknowledges');
+  return pong;
 }
 
 export interface JoinRequest {

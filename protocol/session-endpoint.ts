@@ -6,8 +6,10 @@
  * - every SEALED record is kept (already encrypted) until the peer acknowledges it, and sent where it should arrive
  *   first (session-path.ts choosePath); when a path goes, what it carried unacknowledged goes again on the others;
  * - records are authenticated as they arrive, by whichever path, and handed on in sequence (reorder-buffer.ts);
+ * - both ends PATH_PING every path; a silent one is dropped (sooner while another is live);
  * - a path that replays records (seen-window.ts), delivers one that fails its checks, or loses one (an ACK shows a
- *   later record sent on the same path arrived) is dropped, and the session carries on over the others;
+ *   later record sent on the same path arrived, or a PATH_PONG shows a record sent before its ping missing) is
+ *   dropped, and the session carries on over the others;
  * - with no path left the session is detached; through a new path the client sends RESUME and both ends send again
  *   what the other lacks, so every stream carries on with no byte lost, duplicated or reordered.
  * Any protocol violation by the authenticated peer closes the session with GOAWAY and a typed error; nothing throws
@@ -27,7 +29,19 @@ import { decodeRecord, type TunnelRecord } from './record.ts';
 import type { RecordPool } from './record-pool.ts';
 import { ReorderBuffer } from './reorder-buffer.ts';
 import { ReplayBuffer, type ReplayEntry } from './replay-buffer.ts';
-import { ACK_RECORD_BYTES, type Acknowledgement, decodeAck, deriveResumeKeys, encodeAck, PathRole, type ResumeKeys } from './resume.ts';
+import {
+  ACK_RECORD_BYTES,
+  type Acknowledgement,
+  decodeAck,
+  decodePathPing,
+  decodePathPong,
+  deriveResumeKeys,
+  encodeAck,
+  encodePathPing,
+  encodePathPong,
+  PathRole,
+  type ResumeKeys,
+} from './resume.ts';
 import { choosePath, type PathState, type RecordSink, SessionPath } from './session-path.ts';
 import type { MuxStream } from './stream.ts';
 
@@ -59,8 +73,11 @@ export interface SessionOptions {
    * replayed one or lost one). The session no longer uses it: close it. With no path left, find another and resume
    * (the client), or wait for one (the exit).
    */
-  onPathFailed?(reason: string, path: SessionPath): void;
+  onPathFailed?(reason: string, path: SessionPath, kind: PathFailure): void;
 }
+
+/** Why a session gave a path up: it went quiet, or it spoiled, replayed or lost what it carried (or was refused). */
+export type PathFailure = 'silent' | 'hostile';
 
 /** Counters a UI can show. Payload bytes only (what the applications sent and received). */
 export interface SessionStats {
@@ -106,6 +123,8 @@ export abstract class SessionEndpoint {
   private receivedSinceAck = 0;
   /** Sends so far: orders the sends on each path (ReplayEntry.sendIndex). */
   private sendCount = 0;
+  /** PATH_PINGs this end has sent, on all paths. */
+  private pingCount = 0;
   private closeError: ProtocolError | undefined;
   protected lastReceivedAt = Date.now();
   protected resumeCount = 0;
@@ -215,6 +234,12 @@ export abstract class SessionEndpoint {
         case RecordType.ACK:
           this.receiveAck(record.bytes);
           return;
+        case RecordType.PATH_PING:
+          this.receivePathPing(record.bytes, path);
+          return;
+        case RecordType.PATH_PONG:
+          this.receivePathPong(record.bytes, path);
+          return;
         default:
           this.receiveControlRecord(record, path);
       }
@@ -241,10 +266,10 @@ export abstract class SessionEndpoint {
   }
 
   /** The session gives `path` up: tells the owner (which closes it), then carries on without it. */
-  protected dropPath(path: SessionPath, reason: string): void {
+  protected dropPath(path: SessionPath, reason: string, kind: PathFailure = 'hostile'): void {
     if (path.state === 'gone' || this.currentState === 'closed') return;
     // The owner first: it marks the path as gone before the session reacts, so nothing is restarted on a dead path.
-    this.options.onPathFailed?.(reason, path);
+    this.options.onPathFailed?.(reason, path, kind);
     this.removePath(path, reason);
   }
 
@@ -413,12 +438,16 @@ export abstract class SessionEndpoint {
     if (!channel || !keys) throw new PathRecordError(new MalformedInputError('an ACK arrived before the handshake completed'));
     const ack = beforeAuthentication(() => decodeAck(this.peerAckKey(keys), bytes));
     if (ack.receivedUpToSeq > channel.nextSendSeq) throw new SequenceError(`the peer acknowledged record ${ack.receivedUpToSeq - 1}, which was never sent`);
+    this.acknowledge(ack, Date.now());
+    this.dropPathThatLost(ack);
+  }
+
+  /** The peer has every record below `ack.nextExpectedSeq`: credit each path with what it delivered. */
+  private acknowledge(ack: Acknowledgement, now: number): void {
     this.replay.acknowledge(ack.nextExpectedSeq, (entry) => {
       if (entry.path !== undefined && entry.path.state !== 'gone') entry.path.delivered(entry.record.length);
     });
-    const now = Date.now();
     for (const path of this.paths) path.sampleRate(now);
-    this.dropPathThatLost(ack);
   }
 
   /**
@@ -435,6 +464,75 @@ export abstract class SessionEndpoint {
     if (later.path !== path || later.sends !== 1 || later.sendIndex < missing.sendIndex) return;
     this.counters.pathsFailed++;
     this.dropPath(path, `the path through this volunteer lost record ${missing.seq}: record ${later.seq}, sent after it on the same path, arrived`);
+  }
+
+  /**
+   * Heartbeat, every half heartbeatIntervalMs (the client runs its own timer; the exit server calls it for its
+   * sessions): PATH_PING every live path due one, and drop a path heard from for too long: standbySilenceTimeoutMs
+   * while another path is live, else aloneSilenceLimitMs (if this end judges that at all).
+   */
+  tick(now = Date.now()): void {
+    if (this.currentState === 'closed') return;
+    const keys = this.keys;
+    if (keys !== undefined) {
+      for (const path of this.paths) {
+        if (path.state !== 'live' || now - path.lastPingSentAtMs < this.config.heartbeatIntervalMs) continue;
+        path.lastPingCounter = ++this.pingCount;
+        path.lastPingSentAtMs = now;
+        path.lastPingSendIndex = this.sendCount;
+        this.sendOn(path, encodePathPing(this.pingKeys(keys).own, path.lastPingCounter));
+      }
+    }
+    for (const path of [...this.paths]) {
+      const othersLive = this.paths.some((other) => other !== path && other.state === 'live');
+      const limitMs = othersLive ? this.config.standbySilenceTimeoutMs : this.aloneSilenceLimitMs();
+      if (limitMs !== undefined && path.state !== 'gone' && now - path.lastHeardAtMs > limitMs) {
+        this.dropPath(path, `nothing arrived through this volunteer for ${limitMs / 1000} s`, 'silent');
+      }
+    }
+  }
+
+  /** How long this end lets its only path be silent before it gives it up; undefined: its owner judges that. */
+  protected abstract aloneSilenceLimitMs(): number | undefined;
+
+  /** The keys this end tags its PATH_PINGs and PATH_PONGs with (`own`), and those the peer's carry (`peer`). */
+  protected abstract pingKeys(keys: ResumeKeys): { own: Uint8Array; peer: Uint8Array; ownPong: Uint8Array; peerPong: Uint8Array };
+
+  /** Answers on the same path, with what has arrived so far: the records sent on it before this ping. */
+  private receivePathPing(bytes: Uint8Array, path: SessionPath): void {
+    const keys = this.keys;
+    if (!keys || path.state !== 'live') throw new PathRecordError(new MalformedInputError('a PATH_PING arrived on a path not carrying yet'));
+    const counter = beforeAuthentication(() => decodePathPing(this.pingKeys(keys).peer, bytes));
+    // The peer's counter grows with every ping: one that does not is a volunteer replaying an old one.
+    if (counter <= path.lastPingHeard) throw new PathRecordError(new SequenceError(`PATH_PING ${counter} came after ${path.lastPingHeard} (replayed)`));
+    path.lastPingHeard = counter;
+    this.sendOn(
+      path,
+      encodePathPong(this.pingKeys(keys).ownPong, { counter, nextExpectedSeq: this.reorder.nextSeq, receivedUpToSeq: this.reorder.receivedUpTo }),
+    );
+  }
+
+  /** A round-trip sample, an acknowledgement, and the proof of a loss if a record sent here before the ping is missing. */
+  private receivePathPong(bytes: Uint8Array, path: SessionPath): void {
+    const keys = this.keys;
+    const channel = this.channel;
+    if (!keys || !channel || path.state !== 'live') throw new PathRecordError(new MalformedInputError('a PATH_PONG arrived on a path not carrying yet'));
+    const pong = beforeAuthentication(() => decodePathPong(this.pingKeys(keys).peerPong, bytes));
+    // Each pong answers a ping sent on this path since the last pong: an older one is a replay.
+    if (pong.counter <= path.lastPongCounter || pong.counter > path.lastPingCounter) {
+      throw new PathRecordError(new SequenceError(`PATH_PONG ${pong.counter} answers no ping this path is waiting on (replayed)`));
+    }
+    if (pong.receivedUpToSeq > channel.nextSendSeq) throw new SequenceError(`the peer acknowledged record ${pong.receivedUpToSeq - 1}, which was never sent`);
+    path.lastPongCounter = pong.counter;
+    const now = Date.now();
+    if (pong.counter === path.lastPingCounter) path.rttSample(now - path.lastPingSentAtMs);
+    this.acknowledge(pong, now);
+    // Only the latest ping's send count is kept; an older pong proves nothing about what went before it.
+    if (pong.counter !== path.lastPingCounter) return;
+    const missing = this.replay.get(pong.nextExpectedSeq);
+    if (missing === undefined || missing.path !== path || missing.sendIndex > path.lastPingSendIndex) return;
+    this.counters.pathsFailed++;
+    this.dropPath(path, `the path through this volunteer lost record ${missing.seq}: its PATH_PING, sent after it, arrived first`);
   }
 
   /** The key this side tags its ACKs with, and the one the peer uses. */

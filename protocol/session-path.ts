@@ -48,13 +48,15 @@ export class SessionPath {
   inFlightBytes = 0;
   /** Smoothed delivery rate (bytes per ms), 0 until measured. */
   deliveryRate = 0;
-  /** Smoothed round trip (ms) from PATH_PING to PATH_PONG, 0 until measured (the exit never measures it). */
+  /** Smoothed round trip (ms) from PATH_PING to PATH_PONG, 0 until measured. */
   smoothedRttMs = 0;
-  /** Client: the counter of the last PATH_PING sent here, when it went, and the highest PATH_PONG counter heard. */
+  /** The counter of the last PATH_PING sent here, when it went, and how many sends the session had made by then. */
   lastPingCounter = 0;
   lastPingSentAtMs = 0;
+  lastPingSendIndex = 0;
+  /** The highest PATH_PONG counter heard here (a pong must answer a ping sent here since). */
   lastPongCounter = 0;
-  /** Exit: the highest PATH_PING counter heard here (a counter that does not grow is a replay). */
+  /** The highest PATH_PING counter heard here (a counter that does not grow is a replay). */
   lastPingHeard = 0;
   private deliveredBytes = 0;
   private sampleStartMs: number;

@@ -18,12 +18,14 @@ import { decodeRecord, encodeHandshakeRecord, encodeRefusedRecord, encodeSealedH
 import {
   decodeAck,
   decodeJoin,
-  decodePathProbe,
+  decodePathPing,
+  decodePathPong,
   decodeResume,
   deriveResumeKeys,
   encodeAck,
   encodeJoin,
-  encodePathProbe,
+  encodePathPing,
+  encodePathPong,
   encodeResume,
   PathRole,
   peekResumeSessionId,
@@ -38,8 +40,8 @@ const KEY_OF: Record<TaggedType, Uint8Array> = {
   [RecordType.ACK]: keys.clientAck,
   [RecordType.RESUME]: keys.resume,
   [RecordType.RESUMED]: keys.resumed,
-  [RecordType.PATH_PING]: keys.pathPing,
-  [RecordType.PATH_PONG]: keys.pathPong,
+  [RecordType.PATH_PING]: keys.pingFromClient,
+  [RecordType.PATH_PONG]: keys.pongFromExit,
   [RecordType.JOIN]: keys.join,
   [RecordType.JOINED]: keys.joined,
 };
@@ -50,7 +52,7 @@ const BODY_BYTES: Record<TaggedType, number> = {
   [RecordType.RESUME]: 28,
   [RecordType.RESUMED]: 28,
   [RecordType.PATH_PING]: 8,
-  [RecordType.PATH_PONG]: 8,
+  [RecordType.PATH_PONG]: 24,
   [RecordType.JOIN]: 21,
   [RecordType.JOINED]: 21,
 };
@@ -73,8 +75,15 @@ const validRecord: fc.Arbitrary<Uint8Array> = fc.oneof(
     .map(([type, handshake]) => encodeHandshakeRecord(type, handshake)),
   fc.tuple(sequence, fc.uint8Array({ minLength: AEAD_TAG_BYTES, maxLength: 96 })).map(([seq, sealed]) => concatBytes(encodeSealedHeader(seq), sealed)),
   fc.string({ unit: 'binary', maxLength: 200 }).map(encodeRefusedRecord),
-  fc.tuple(sequence, fc.nat({ max: 1024 })).map(([seq, ahead]) => encodeAck(keys.clientAck, { nextExpectedSeq: seq, receivedUpToSeq: Math.min(seq + ahead, Number.MAX_SAFE_INTEGER) })),
-  fc.tuple(fc.constantFrom(RecordType.PATH_PING, RecordType.PATH_PONG), sequence).map(([type, counter]) => encodePathProbe(type, keyFor(type), counter)),
+  fc
+    .tuple(sequence, fc.nat({ max: 1024 }))
+    .map(([seq, ahead]) => encodeAck(keys.clientAck, { nextExpectedSeq: seq, receivedUpToSeq: Math.min(seq + ahead, Number.MAX_SAFE_INTEGER) })),
+  sequence.map((counter) => encodePathPing(keyFor(RecordType.PATH_PING), counter)),
+  fc
+    .tuple(sequence, sequence, fc.nat({ max: 1024 }))
+    .map(([counter, seq, ahead]) =>
+      encodePathPong(keyFor(RecordType.PATH_PONG), { counter, nextExpectedSeq: seq, receivedUpToSeq: Math.min(seq + ahead, Number.MAX_SAFE_INTEGER) }),
+    ),
   fc
     .tuple(
       fc.constantFrom(RecordType.JOIN, RecordType.JOINED),
@@ -145,10 +154,13 @@ function checkTagged(record: Extract<TunnelRecord, { bytes: Uint8Array }>): void
       const ack = decodeAck(keys.clientAck, bytes);
       assert.ok(Number.isSafeInteger(ack.nextExpectedSeq) && ack.receivedUpToSeq >= ack.nextExpectedSeq, `decodeAck returned ${JSON.stringify(ack)}`);
       assert.deepEqual(encodeAck(keys.clientAck, ack), bytes, 'a decoded ACK re-encodes to its bytes');
-    } else if (type === RecordType.PATH_PING || type === RecordType.PATH_PONG) {
-      const what = type === RecordType.PATH_PING ? 'PATH_PING' : 'PATH_PONG';
-      const counter = decodePathProbe(keyFor(type), bytes, what);
-      assert.deepEqual(encodePathProbe(type, keyFor(type), counter), bytes, `a decoded ${what} re-encodes to its bytes`);
+    } else if (type === RecordType.PATH_PING) {
+      const counter = decodePathPing(keyFor(type), bytes);
+      assert.deepEqual(encodePathPing(keyFor(type), counter), bytes, 'a decoded PATH_PING re-encodes to its bytes');
+    } else if (type === RecordType.PATH_PONG) {
+      const pong = decodePathPong(keyFor(type), bytes);
+      assert.ok(pong.receivedUpToSeq >= pong.nextExpectedSeq);
+      assert.deepEqual(encodePathPong(keyFor(type), pong), bytes, 'a decoded PATH_PONG re-encodes to its bytes');
     } else if (type === RecordType.JOIN || type === RecordType.JOINED) {
       const what = type === RecordType.JOIN ? 'JOIN' : 'JOINED';
       const request = decodeJoin(keyFor(type), bytes, what);

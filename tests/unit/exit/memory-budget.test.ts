@@ -106,8 +106,8 @@ function startFiniteOrigin(body: Uint8Array): Promise<Origin> {
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /**
- * A client that neither returns credit nor acknowledges: its streams keep what arrives without consuming it, and
- * its ACK records are held back, not sent. drain() turns it honest: it consumes everything received (and all that
+ * A client that neither returns credit nor acknowledges: its streams keep what arrives without consuming it, its
+ * ACK records are held back, not sent, and it answers no PATH_PING. drain() turns it honest: it consumes everything received (and all that
  * follows) and sends its latest ACK (ACKs are cumulative), and every later one.
  */
 interface StalledClient {
@@ -131,6 +131,8 @@ async function stalledClient(url: string, exitPublicKey: string): Promise<Stalle
     config: { heartbeatIntervalMs: 60_000, pathSilenceTimeoutMs: 120_000, detachedTimeoutMs: 120_000 },
     sendRecord: (record) => {
       if (record[0] === RecordType.ACK && !draining) heldAck = record;
+      // A PATH_PONG acknowledges too (it says what had arrived): a stalled client sends none.
+      else if (record[0] === RecordType.PATH_PONG && !draining) return;
       else socket.send(record);
     },
   });

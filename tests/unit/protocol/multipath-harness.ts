@@ -68,8 +68,7 @@ export class TestPath {
         if (direction === 'to-client') {
           // A stranger's connection reaches no client.
           if (this.clientPath !== undefined) this.mesh.client.receiveRecord(record, this.clientPath);
-        }
-        else this.toExit(record);
+        } else this.toExit(record);
       }
       if (this.cut) queue.length = 0;
       else this.pump(direction);
@@ -163,7 +162,11 @@ export class Mesh {
     });
     first.exitPath = this.exit.firstPath;
     first.clientPath = this.client.currentPath;
+    // The exit server's sweep: the exit's heartbeat.
+    this.exitHeartbeat = setInterval(() => this.exit.tick(), 25);
   }
+
+  private readonly exitHeartbeat: ReturnType<typeof setInterval>;
 
   async open(): Promise<void> {
     this.client.start();
@@ -203,6 +206,7 @@ export class Mesh {
   }
 
   close(): void {
+    clearInterval(this.exitHeartbeat);
     for (const path of this.paths) path.cut = true;
     this.client.close();
     this.exit.close();

@@ -217,7 +217,7 @@ test('a client that hears nothing for pathSilenceTimeoutMs reports the path dead
   // Reported once: the session let go of the silent path at once (silence is judged only while a path is held).
   assert.equal(s.client.state, 'detached');
   assert.equal(silent.length, 1);
-  assert.match(silent[0] ?? '', /nothing arrived from the exit/);
+  assert.match(silent[0] ?? '', /nothing arrived through this volunteer/);
   s.client.close();
 });
 
