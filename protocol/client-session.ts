@@ -34,7 +34,6 @@ export class ClientSession extends SessionEndpoint {
   private attempts = 0;
   /** The attempt each JOIN or RESUME path waits to hear answered. */
   private readonly attemptOf = new Map<SessionPath, number>();
-  private pingCounter = 0;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   sessionId: Uint8Array | undefined;
 

@@ -14,7 +14,7 @@ import { decodeClientHello, encodeServerHello, type ReceiveWindows } from './hel
 import { NkResponder } from './noise.ts';
 import { encodeHandshakeRecord, encodeRefusedRecord, type TunnelRecord } from './record.ts';
 import { decodeJoin, decodeResume, encodeJoin, encodeResume, PathRole, type ResumeKeys } from './resume.ts';
-import { beforeAuthentication, type RecordSink, SessionEndpoint, type SessionOptions } from './session-endpoint.ts';
+import { type RecordSink, SessionEndpoint, type SessionOptions } from './session-endpoint.ts';
 import type { SessionPath } from './session-path.ts';
 import type { MuxStream } from './stream.ts';
 
