@@ -4,6 +4,7 @@
  * `target`, because chrome.runtime.sendMessage reaches every extension page at once; each receiver ignores messages
  * for others and validates its own with the parsers below before acting.
  */
+import { MAX_PATHS_PER_SESSION } from '../protocol/config.ts';
 import { LocalChannelFormatError, parseSessionReport, type SessionReport } from '../protocol/local-channel.ts';
 import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from '../protocol/pairing.ts';
 import { parseRelayStatus, type RelayStatus, RelayStatusFormatError } from '../protocol/relay-status.ts';
@@ -60,6 +61,10 @@ export interface ClientStartMessage {
   nat?: NatClass;
   /** The network's STUN servers, from the helper, for server-reflexive candidates. */
   stunUrls?: string[];
+  /** Volunteers to keep at once (1 to MAX_PATHS_PER_SESSION); 1 when absent. */
+  pathCount?: number;
+  /** Whether they all carry at once, or the others stand by. */
+  stripe?: boolean;
 }
 export type OffscreenMessage =
   | HelpStartMessage
@@ -171,9 +176,9 @@ export function parseClientPathEvent(value: unknown): ClientPathEvent {
     case 'finding':
       return { kind: 'finding' };
     case 'up':
-      return { kind: 'up' };
+      return { kind: 'up', pathsUp: count(value, 'pathsUp') };
     case 'down':
-      return { kind: 'down', reason: text(value, 'reason') };
+      return { kind: 'down', reason: text(value, 'reason'), pathsUp: count(value, 'pathsUp') };
     case 'error':
       return { kind: 'error', code: nonEmptyText(value, 'code', 64), message: text(value, 'message'), retryInMs: count(value, 'retryInMs') };
     case 'pipe-closed':
@@ -246,6 +251,17 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
         start.nat = value.nat as NatClass;
       }
       if (value.stunUrls !== undefined) start.stunUrls = nested('stunUrls', () => requireStunUrls(value.stunUrls));
+      if (value.pathCount !== undefined) {
+        const pathCount = value.pathCount;
+        if (typeof pathCount !== 'number' || !Number.isInteger(pathCount) || pathCount < 1 || pathCount > MAX_PATHS_PER_SESSION) {
+          throw new MessageFormatError(`"pathCount" must be an integer from 1 to ${MAX_PATHS_PER_SESSION}`);
+        }
+        start.pathCount = pathCount;
+      }
+      if (value.stripe !== undefined) {
+        if (typeof value.stripe !== 'boolean') throw new MessageFormatError('"stripe" must be true or false');
+        start.stripe = value.stripe;
+      }
       if (value.pairingToken !== undefined) {
         if (!isPairingText(value.pairingToken)) throw new MessageFormatError('"pairingToken" must be a pairing token');
         start.pairingToken = value.pairingToken;

@@ -15,11 +15,14 @@
  * | `exitListKeys` | string[] | BUILT_IN_EXIT_LIST_KEYS (set at build time)  | operator keys the exit list must be signed by   |
  * | `pauseOnBattery` | boolean | `true`                                       | "Help others" pauses while on battery          |
  * | `pauseOnMetered` | boolean | `true`                                       | "Help others" pauses on a metered connection   |
+ * | `proxyPaths` | number   | `2`                                            | volunteers "Proxy me" keeps connected (1 to 3)  |
+ * | `stripePaths` | boolean | `false`                                        | all carry at once (true) or the others stand by |
  *
  * Pure: parsing and validation only; the chrome.storage calls live in the entry points.
  */
 
 import englishCatalog from '../locales/_locales/en/messages.json';
+import { MAX_PATHS_PER_SESSION } from '../protocol/config.ts';
 import { OperatorKeyError, parseOperatorPublicKeys } from '../protocol/exit-list.ts';
 import { DEFAULT_BROKER_PORT, MAX_VOLUNTEER_SLOTS } from '../protocol/signaling.ts';
 import { MIN_MONTHLY_DATA_CAP_BYTES } from '../relay-worker/monthly-cap.ts';
@@ -46,6 +49,13 @@ export interface Settings {
    */
   pauseOnBattery: boolean;
   pauseOnMetered: boolean;
+  /**
+   * Volunteers Proxy me keeps connected at once (1 to MAX_PATHS_PER_SESSION). More than one means no pause when one
+   * leaves, and each sees the client's address (docs/threat-model.md).
+   */
+  proxyPaths: number;
+  /** Whether every volunteer carries at once (more speed) or the others stand by (pings only) to take over. */
+  stripePaths: boolean;
 }
 
 export const SETTINGS_KEYS = [
@@ -59,9 +69,11 @@ export const SETTINGS_KEYS = [
   'exitListKeys',
   'pauseOnBattery',
   'pauseOnMetered',
+  'proxyPaths',
+  'stripePaths',
 ] as const;
 /** The settings shown as a checkbox (true or false) rather than as text. */
-export const SWITCH_SETTINGS = ['pauseOnBattery', 'pauseOnMetered'] as const satisfies readonly SettingsKey[];
+export const SWITCH_SETTINGS = ['pauseOnBattery', 'pauseOnMetered', 'stripePaths'] as const satisfies readonly SettingsKey[];
 export type SettingsKey = (typeof SETTINGS_KEYS)[number];
 
 /**
@@ -116,6 +128,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   exitListKeys: [...BUILT_IN_EXIT_LIST_KEYS],
   pauseOnBattery: true,
   pauseOnMetered: true,
+  proxyPaths: 2,
+  stripePaths: false,
 });
 
 /** Longest broker URL accepted (characters). */
@@ -190,6 +204,10 @@ export function parseSocksPort(value: unknown): number {
 
 export function parseMaxClients(value: unknown): number {
   return parseInteger('maxClients', 'errMaxClients', value, 1, MAX_MAX_CLIENTS);
+}
+
+export function parseProxyPaths(value: unknown): number {
+  return parseInteger('proxyPaths', 'errProxyPaths', value, 1, MAX_PATHS_PER_SESSION);
 }
 
 /** Highest bandwidth cap the options accept (Mbit/s): anything above is a typo, and 0 already means no cap. */
@@ -293,6 +311,8 @@ const PARSERS: { [K in SettingsKey]: (value: unknown) => Settings[K] } = {
   exitListKeys: parseExitListKeys,
   pauseOnBattery: parseSwitch('pauseOnBattery'),
   pauseOnMetered: parseSwitch('pauseOnMetered'),
+  proxyPaths: parseProxyPaths,
+  stripePaths: parseSwitch('stripePaths'),
 };
 
 /**
@@ -323,6 +343,8 @@ export function settingsToForm(settings: Settings): SettingsForm {
     exitListKeys: settings.exitListKeys.join('\n'),
     pauseOnBattery: String(settings.pauseOnBattery),
     pauseOnMetered: String(settings.pauseOnMetered),
+    proxyPaths: String(settings.proxyPaths),
+    stripePaths: String(settings.stripePaths),
   };
 }
 

@@ -79,6 +79,11 @@ export function formatDuration(ms: number): string {
 }
 
 /** "Volunteer changed 1 time" / "Volunteer changed 3 times". */
+/** "Through 2 volunteers": how many carry (or stand by for) the session now. */
+export function throughVolunteersText(volunteers: number, translator: Translator): string {
+  return translator.plural('throughVolunteers', volunteers);
+}
+
 export function pathChangesText(pathChanges: number, translator: Translator): string {
   return translator.plural('pathChanges', pathChanges);
 }

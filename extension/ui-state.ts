@@ -23,6 +23,7 @@ export function initialProxyMeState(): ProxyMeState {
     session: 'closed',
     pathUp: false,
     pathChanges: 0,
+    volunteers: 0,
     connectedSinceMs: 0,
     traffic: [],
     webRtcGuard: 'untouched',
@@ -37,11 +38,11 @@ export function initialUiState(): UiState {
   return { proxyMe: initialProxyMeState(), helpOthers: initialHelpOthersState() };
 }
 
-/** What the offscreen client path reports about getting a path to a volunteer. */
+/** What the offscreen client path reports about getting paths to volunteers; `pathsUp` counts those still up. */
 export type ClientPathEvent =
   | { kind: 'finding' }
-  | { kind: 'up' }
-  | { kind: 'down'; reason: string }
+  | { kind: 'up'; pathsUp: number }
+  | { kind: 'down'; reason: string; pathsUp: number }
   | { kind: 'error'; code: string; message: string; retryInMs: number }
   | { kind: 'pipe-closed'; reason: string };
 
@@ -103,6 +104,8 @@ export function applyClientPathEvent(state: ProxyMeState, event: ClientPathEvent
       return LOOKING_PHASES.includes(state.phase) ? next : { ...next, phase: lookingPhase(state), detail: '' };
     }
     case 'down':
+      // Another volunteer still carries the session: nothing the person needs to see, the helper carries on.
+      if (event.pathsUp > 0) return state;
       return { ...withoutPath(state), phase: lookingPhase(state), detail: event.reason };
     case 'error':
       return { ...withoutPath(state), phase: phaseForPathError(event.code), detail: event.message };
@@ -121,6 +124,7 @@ export function applySessionReport(state: ProxyMeState, report: SessionReport, n
     bytesDown: report.bytesDown,
     streams: report.streams,
     pathChanges: report.pathChanges,
+    volunteers: report.paths,
     traffic: addTrafficSample(state.traffic, { atMs: nowMs, bytesUp: report.bytesUp, bytesDown: report.bytesDown }),
   };
   if (report.state === 'connected' && state.pathUp) return connected(next, nowMs);

@@ -145,7 +145,7 @@ export function verifyPipeServerLimits(overrides: Partial<PipeServerLimits> = {}
   requireIntegerFields(
     limits,
     {
-      maxPipeMessageBytes: [MAX_RECORD_BYTES, 16 * 1024 * 1024],
+      maxPipeMessageBytes: [MAX_RECORD_BYTES + 1, 16 * 1024 * 1024],
       maxControlMessageBytes: [64, MAX_PIPE_CONTROL_BYTES],
     },
     fail,

@@ -2,7 +2,9 @@
  * @module native-helper/tunnel-client
  * The client end of the tunnel, as the local proxies see it: a TunnelDialer. It runs one ClientSession over the
  * pipe the extension holds open; the extension tells it (control messages) when a path through a volunteer is up or
- * lost, and carries the records to the volunteer verbatim.
+ * lost, and carries each path's records to its volunteer verbatim (pipe binary messages name the path). The first
+ * path starts the session; later ones join it (to carry beside the others, or stand by); a path that comes when
+ * none is left resumes it.
  *
  * While no session is open a dial waits, at most `sessionWaitMs`, for one; then it fails with a SOCKS error that
  * says why (e.g. no volunteer available). Nothing is ever sent around the tunnel.
@@ -19,7 +21,17 @@ import {
   StreamError,
   verifySessionConfig,
 } from '../protocol/index.ts';
-import type { ExtensionToPipe, HelperToPipe, SessionReport, SessionState } from '../protocol/local-channel.ts';
+import {
+  type ExtensionToPipe,
+  framePipeRecord,
+  type HelperToPipe,
+  type PipePathRole,
+  type SessionReport,
+  type SessionState,
+  unframePipeRecord,
+} from '../protocol/local-channel.ts';
+import { PathRole } from '../protocol/resume.ts';
+import type { SessionPath } from '../protocol/session-path.ts';
 import type { ExitInfo } from '../protocol/signaling.ts';
 import { DialError, type DialReplyCode, type DialTarget, SOCKS_REPLY, type TunnelDialer } from './tunnel-dialer.ts';
 
@@ -60,8 +72,8 @@ export class TunnelClient implements TunnelDialer {
   private carriedUp = 0;
   private carriedDown = 0;
   private carriedPathChanges = 0;
-  /** Whether the extension reports a path through a volunteer as up. */
-  private pathUp = false;
+  /** The session's paths by the extension's path id. */
+  private readonly paths = new Map<number, SessionPath>();
   private readonly sessionWaiters = new Set<() => void>();
 
   constructor(
@@ -83,39 +95,43 @@ export class TunnelClient implements TunnelDialer {
       bytesDown: this.carriedDown + (stats?.bytesReceived ?? 0),
       streams: stats?.streams ?? 0,
       pathChanges: this.carriedPathChanges + (stats?.resumes ?? 0),
+      paths: stats?.paths ?? 0,
       lastPathError: this.lastPathError,
     };
   }
 
   /** The extension connected its pipe. A session on an older pipe waits (detached) for a path on this one. */
   attachPipe(pipe: PipeLink): void {
-    this.pathLost('the extension reconnected its pipe');
-    this.pathUp = false;
+    this.allPathsLost('the extension reconnected its pipe');
     this.pipe = pipe;
   }
 
-  /** The pipe closed: the path on it is lost; the session waits, bounded, for the extension to come back. */
+  /** The pipe closed: the paths on it are lost; the session waits, bounded, for the extension to come back. */
   detachPipe(): void {
     this.pipe = undefined;
-    this.pathUp = false;
-    this.pathLost('the extension closed its pipe');
+    this.allPathsLost('the extension closed its pipe');
   }
 
-  handleRecord(record: Uint8Array): void {
-    this.session?.receiveRecord(record);
+  /** A pipe binary message: `[path id][record]`. Records of a path the session does not hold (any more) are dropped. */
+  handleRecord(message: Uint8Array): void {
+    const framed = unframePipeRecord(message);
+    if (framed === undefined) return;
+    const path = this.paths.get(framed.pathId);
+    if (path !== undefined) this.session?.receiveRecord(framed.record, path);
   }
 
   handleControl(message: ExtensionToPipe): void {
     switch (message.type) {
       case 'path-up':
         this.lastPathError = undefined;
-        this.pathUp = true;
-        this.usePath();
+        this.usePath(message.pathId, message.role);
         break;
-      case 'path-down':
-        this.pathUp = false;
-        this.pathLost(`the path through the volunteer closed: ${message.reason}`);
+      case 'path-down': {
+        const path = this.paths.get(message.pathId);
+        this.paths.delete(message.pathId);
+        if (path !== undefined) this.pathLost(path, `the path through the volunteer closed: ${message.reason}`);
         break;
+      }
       case 'path-error':
         this.lastPathError = `${message.code}: ${message.message}`;
         this.emitStatus();
@@ -159,7 +175,7 @@ export class TunnelClient implements TunnelDialer {
 
   close(): void {
     this.pipe = undefined;
-    this.pathUp = false;
+    this.paths.clear();
     this.discardSession('the helper is stopping');
   }
 
@@ -179,21 +195,34 @@ export class TunnelClient implements TunnelDialer {
     }
   }
 
-  /** A new path is up: carry the existing session on through it, or start one. */
-  private usePath(): void {
+  /**
+   * Path `pathId` is up: it joins the session beside its others, resumes a session that has none left, or starts
+   * one. A path the session cannot take (at its most paths) is handed back to the extension to close.
+   */
+  private usePath(pathId: number, role: PipePathRole): void {
     const pipe = this.pipe;
     if (!pipe) return;
-    const send = (record: Uint8Array): void => void pipe.sendRecord(record);
-    if (this.session?.resumable) {
-      this.session.resume(send);
+    const previous = this.paths.get(pathId);
+    if (previous !== undefined) this.pathLost(previous, 'the extension reused its id for a new path');
+    const send = (record: Uint8Array): void => void pipe.sendRecord(framePipeRecord(pathId, record));
+    const session = this.session;
+    if (session?.resumable) {
+      const carrying = session.attachedPaths.length > 0;
+      if (carrying && !session.canJoin) {
+        pipe.sendControl({ type: 'need-path', pathId, reason: 'the session already has as many paths as it may' });
+        return;
+      }
+      // A path that comes while none is left carries everything at once, whatever the extension meant it for.
+      const path = carrying ? session.join(send, role === 'standby' ? PathRole.STANDBY : PathRole.CARRY) : session.resume(send);
+      this.paths.set(pathId, path);
       this.emitStatus();
       return;
     }
     this.discardSession('a new path replaced a session that had not finished its handshake');
-    this.startSession(send);
+    this.startSession(pathId, send);
   }
 
-  private startSession(send: (record: Uint8Array) => void): void {
+  private startSession(pathId: number, send: (record: Uint8Array) => void): void {
     const session: ClientSession = new ClientSession({
       exitPublicKey: this.exitPublicKey,
       aead: nodeChaCha20Poly1305,
@@ -204,29 +233,53 @@ export class TunnelClient implements TunnelDialer {
         if (state === 'open') this.wakeWaiters();
         this.emitStatus();
       },
-      onPathFailed: (reason) => {
+      onPathFailed: (reason, path) => {
         if (this.session !== session) return;
-        this.pathUp = false;
-        this.pathLost(reason);
+        const id = this.idOf(path);
+        if (id === undefined) return;
+        this.paths.delete(id);
         // The path looks alive to the browser but is silent or hostile: have the extension replace it.
-        this.pipe?.sendControl({ type: 'need-path', reason });
+        this.pipe?.sendControl({ type: 'need-path', pathId: id, reason });
+        this.emitStatus();
       },
       onClose: (error) => {
         if (this.session !== session) return;
         this.retire(session);
         if (error) this.lastPathError = error.message;
-        // A refused resume leaves the path usable: start afresh on it at once. Otherwise wait for a path.
-        if (this.pathUp) this.startSession(send);
+        // A refused resume leaves its path usable: start afresh on the newest path at once; the extension replaces
+        // the others (they belonged to the old session). With no path, wait for one.
+        const ids = [...this.paths.keys()];
+        this.paths.clear();
+        const usable = ids.pop();
+        for (const id of ids) this.pipe?.sendControl({ type: 'need-path', pathId: id, reason: 'the session it carried closed' });
+        const pipe = this.pipe;
+        if (usable !== undefined && pipe) this.startSession(usable, (record) => void pipe.sendRecord(framePipeRecord(usable, record)));
         this.emitStatus();
       },
     });
     this.session = session;
+    const first = session.currentPath;
+    if (first !== undefined) this.paths.set(pathId, first);
     session.start();
     this.emitStatus();
   }
 
-  /** The current path is gone; an open session detaches and waits for the next path, a handshake starts over. */
-  private pathLost(reason: string): void {
+  private idOf(path: SessionPath): number | undefined {
+    for (const [id, candidate] of this.paths) if (candidate === path) return id;
+    return undefined;
+  }
+
+  /** A path is gone: the session carries on over its others, or (none left) waits for the next; a handshake starts over. */
+  private pathLost(path: SessionPath, reason: string): void {
+    const session = this.session;
+    if (!session) return;
+    if (session.resumable) session.removePath(path, reason);
+    else this.discardSession(reason);
+    this.emitStatus();
+  }
+
+  private allPathsLost(reason: string): void {
+    this.paths.clear();
     const session = this.session;
     if (!session) return;
     if (session.resumable) session.transportLost(reason);

@@ -4,7 +4,7 @@
  */
 
 import { BodyTooLargeError, readBoundedText } from './bounded-body.ts';
-import { BrokerRoute, type NatClass, parseSessionDescription, type SessionDescription, SignalingFormatError } from './signaling.ts';
+import { BrokerRoute, MAX_VOLUNTEER_NAME_CHARS, type NatClass, parseSessionDescription, type SessionDescription, SignalingFormatError } from './signaling.ts';
 
 /** Largest broker reply read (bytes); an answer SDP is a few KB. */
 export const MAX_BROKER_REPLY_BYTES = 64 * 1024;
@@ -28,6 +28,8 @@ export interface OfferRequest {
   pairingToken?: string;
   /** This device's NAT class, which the broker matches on. */
   nat: NatClass;
+  /** Volunteers (names from earlier answers) not to be matched with: those already carrying this session. */
+  avoid?: readonly string[];
   timeoutMs: number;
   /** Aborts when the client path stops. */
   signal: AbortSignal;
@@ -50,7 +52,13 @@ function parseBrokerError(text: string, status: number): PathError {
   return new PathError('BROKER_ERROR', `the broker answered HTTP ${status}`);
 }
 
-export async function requestAnswer(request: OfferRequest, fetchFn: typeof fetch = fetch): Promise<SessionDescription> {
+/** A volunteer's answer, and its name for a later request's `avoid` (absent from brokers that do not give one). */
+export interface BrokerAnswer {
+  answer: SessionDescription;
+  volunteer: string | undefined;
+}
+
+export async function requestAnswer(request: OfferRequest, fetchFn: typeof fetch = fetch): Promise<BrokerAnswer> {
   const timeout = AbortSignal.timeout(request.timeoutMs);
   let response: Response;
   let text: string;
@@ -63,6 +71,7 @@ export async function requestAnswer(request: OfferRequest, fetchFn: typeof fetch
         exitId: request.exitId,
         nat: request.nat,
         ...(request.pairingToken === undefined ? {} : { pairing: request.pairingToken }),
+        ...(request.avoid === undefined || request.avoid.length === 0 ? {} : { avoid: request.avoid }),
       }),
       signal: AbortSignal.any([request.signal, timeout]),
     });
@@ -75,8 +84,10 @@ export async function requestAnswer(request: OfferRequest, fetchFn: typeof fetch
   }
   if (!response.ok) throw parseBrokerError(text, response.status);
   try {
-    const body = JSON.parse(text) as { answer?: unknown };
-    return parseSessionDescription(body?.answer, 'answer', 'answer');
+    const body = JSON.parse(text) as { answer?: unknown; volunteer?: unknown };
+    const answer = parseSessionDescription(body?.answer, 'answer', 'answer');
+    const volunteer = typeof body?.volunteer === 'string' && body.volunteer.length <= MAX_VOLUNTEER_NAME_CHARS ? body.volunteer : undefined;
+    return { answer, volunteer };
   } catch (error) {
     const why = error instanceof SignalingFormatError ? error.message : 'the reply is not JSON';
     throw new PathError('BAD_ANSWER', `the broker's answer is unusable: ${why}`);

@@ -66,6 +66,8 @@ export interface ProxyMeState {
   pathUp: boolean;
   /** How many times the helper's session moved to another volunteer and carried on. */
   pathChanges: number;
+  /** Volunteers carrying or standing by for the session now (the helper's last report). */
+  volunteers: number;
   /** When this switch-on first became connected (milliseconds since the epoch); 0 until then. */
   connectedSinceMs: number;
   /** Recent byte counters, for the current throughput (traffic-rate.ts). */
@@ -138,6 +140,7 @@ export function parseUiState(value: unknown): UiState {
       session: requireOneOf(proxyMe.session, '"session"', SESSION_STATES, fail),
       pathUp: requireBoolean(proxyMe.pathUp, '"pathUp"', fail),
       pathChanges: requireCount(proxyMe.pathChanges, '"pathChanges"', fail),
+      volunteers: requireCount(proxyMe.volunteers, '"volunteers"', fail),
       connectedSinceMs: requireCount(proxyMe.connectedSinceMs, '"connectedSinceMs"', fail),
       traffic: trafficSamples(proxyMe.traffic),
       webRtcGuard: requireOneOf(proxyMe.webRtcGuard, '"webRtcGuard"', WEBRTC_GUARD_STATES, fail),

@@ -7,8 +7,9 @@
  * - Native messaging (service worker <-> helper stdio): starts the helper and hands the extension the pipe address
  *   and a one-time token. Small JSON messages only.
  * - The pipe: a WebSocket `ws://127.0.0.1:PORT/pipe?token=TOKEN` from the offscreen document to the helper, accepted
- *   only with the token and the extension's Origin. Binary messages are tunnel records, passed verbatim to and from
- *   the data channel. Text messages are the JSON control messages below.
+ *   only with the token and the extension's Origin. Binary messages are `[path id u8][tunnel record]`: the record
+ *   passed verbatim to and from the data channel to one volunteer, the id naming which (a session may hold several
+ *   paths). Text messages are the JSON control messages below.
  *
  * Runtime-neutral: types, limits and validators only.
  */
@@ -24,6 +25,29 @@ export const PIPE_PATH = '/pipe';
 export const MAX_PIPE_CONTROL_BYTES = 4 * 1024;
 /** Longest text field (a reason, a code, a message, a token) kept from a local-channel message, in characters. */
 export const MAX_LOCAL_TEXT_CHARS = 2_048;
+
+/** Path ids on the pipe: the extension numbers its data channels 1..255 and reuses a number only once it is down. */
+export const MIN_PIPE_PATH_ID = 1;
+export const MAX_PIPE_PATH_ID = 255;
+
+/** `[path id][record]`, as the pipe carries it. */
+export function framePipeRecord(pathId: number, record: Uint8Array): Uint8Array {
+  const framed = new Uint8Array(record.length + 1);
+  framed[0] = pathId;
+  framed.set(record, 1);
+  return framed;
+}
+
+/** The path id and the record of a pipe binary message; undefined when it has no record or an id out of range. */
+export function unframePipeRecord(message: Uint8Array): { pathId: number; record: Uint8Array } | undefined {
+  const pathId = message[0];
+  if (message.length < 2 || pathId === undefined || pathId < MIN_PIPE_PATH_ID) return undefined;
+  return { pathId, record: message.subarray(1) };
+}
+
+/** What a path through a volunteer is for: carrying records (several stripe), or standing by (pings only). */
+export const PATH_ROLES = ['carry', 'standby'] as const;
+export type PipePathRole = (typeof PATH_ROLES)[number];
 
 /** WebSocket close codes on the pipe: RFC 6455's normal closure, and the helper's own (4000-4999 are for applications). */
 export const PipeCloseCode = {
@@ -58,6 +82,8 @@ export interface SessionReport {
   streams: number;
   /** How many times the session moved to another volunteer and carried on (resumed). */
   pathChanges: number;
+  /** Volunteers carrying or standing by for the session now. */
+  paths: number;
 }
 
 // ---- native messaging: extension -> helper ----
@@ -115,13 +141,16 @@ export interface NativeError {
 export type NativeToExtension = NativeReady | NativeToken | NativeStatus | NativeError;
 
 // ---- pipe control (text messages): extension -> helper ----
-/** The data channel to a volunteer is open; binary messages now flow to the exit. */
+/** A data channel to a volunteer is open; binary messages with its id now flow to the exit. */
 export interface PipePathUp {
   type: 'path-up';
+  pathId: number;
+  role: PipePathRole;
 }
-/** The data channel closed or failed. */
+/** That data channel closed or failed. */
 export interface PipePathDown {
   type: 'path-down';
+  pathId: number;
   reason: string;
 }
 /** The broker could not give a path (no volunteers, timed out, unreachable). */
@@ -134,12 +163,13 @@ export type ExtensionToPipe = PipePathUp | PipePathDown | PipePathError;
 
 // ---- pipe control (text messages): helper -> extension ----
 /**
- * The helper wants a new path to the exit: if a path is up, it is broken (e.g. silent for too long), so the extension
- * must close it and get another volunteer; if none is up, get one.
+ * The helper gave up path `pathId` (silent for too long, or hostile): the extension closes it and gets another
+ * volunteer. Without a `pathId`: get one.
  */
 export interface PipeNeedPath {
   type: 'need-path';
   reason: string;
+  pathId?: number;
 }
 export type PipeSession = { type: 'session' } & SessionReport;
 export type HelperToPipe = PipeNeedPath | PipeSession;
@@ -160,6 +190,10 @@ function text(obj: Record<string, unknown>, field: string): string {
 
 function port(obj: Record<string, unknown>, field: string, min: number): number {
   return requireInteger(obj[field], `"${field}"`, min, 65_535, fail);
+}
+
+function pathId(obj: Record<string, unknown>): number {
+  return requireInteger(obj.pathId, '"pathId"', MIN_PIPE_PATH_ID, MAX_PIPE_PATH_ID, fail);
 }
 
 function optionalPort(obj: Record<string, unknown>, field: string): number | undefined {
@@ -199,6 +233,7 @@ export function parseSessionReport(value: unknown): SessionReport {
     bytesDown: requireCount(value.bytesDown, '"bytesDown"', fail),
     streams: requireCount(value.streams, '"streams"', fail),
     pathChanges: requireCount(value.pathChanges, '"pathChanges"', fail),
+    paths: requireCount(value.paths, '"paths"', fail),
   };
 }
 
@@ -280,9 +315,9 @@ export function parseExtensionToPipe(value: unknown): ExtensionToPipe {
   if (!isRecord(value)) throw new LocalChannelFormatError('a pipe control message must be a JSON object with "type"');
   switch (value.type) {
     case 'path-up':
-      return { type: 'path-up' };
+      return { type: 'path-up', pathId: pathId(value), role: requireOneOf(value.role, '"role"', PATH_ROLES, fail) };
     case 'path-down':
-      return { type: 'path-down', reason: text(value, 'reason') };
+      return { type: 'path-down', pathId: pathId(value), reason: text(value, 'reason') };
     case 'path-error':
       return { type: 'path-error', code: text(value, 'code'), message: text(value, 'message') };
     default:
@@ -294,8 +329,11 @@ export function parseExtensionToPipe(value: unknown): ExtensionToPipe {
 export function parseHelperToPipe(value: unknown): HelperToPipe {
   if (!isRecord(value)) throw new LocalChannelFormatError('a pipe control message must be a JSON object with "type"');
   switch (value.type) {
-    case 'need-path':
-      return { type: 'need-path', reason: optionalText(value.reason, '"reason"', MAX_LOCAL_TEXT_CHARS, fail) };
+    case 'need-path': {
+      const message: PipeNeedPath = { type: 'need-path', reason: optionalText(value.reason, '"reason"', MAX_LOCAL_TEXT_CHARS, fail) };
+      if (value.pathId !== undefined) message.pathId = pathId(value);
+      return message;
+    }
     case 'session':
       return { type: 'session', ...parseSessionReport(value) };
     default:

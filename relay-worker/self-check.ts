@@ -102,10 +102,10 @@ async function attemptSelfCheck(init: SelfCheckInit): Promise<SelfCheckResult> {
     if (local === null || ufrag === undefined) return { ok: false, failed: 'data-channel', detail: 'this browser made no WebRTC offer' };
     init.expectOffer(ufrag);
 
-    let answer: Awaited<ReturnType<typeof requestAnswer>> | undefined;
+    let answer: Awaited<ReturnType<typeof requestAnswer>>['answer'] | undefined;
     for (let attempt = 0; answer === undefined; attempt += 1) {
       try {
-        answer = await requestAnswer(
+        ({ answer } = await requestAnswer(
           {
             brokerUrl: init.brokerUrl,
             offer: { type: 'offer', sdp: local.sdp },
@@ -116,7 +116,7 @@ async function attemptSelfCheck(init: SelfCheckInit): Promise<SelfCheckResult> {
             signal: abort.signal,
           },
           init.environment.fetch,
-        );
+        ));
       } catch (error) {
         const code = error instanceof PathError ? error.code : '';
         if (code === 'NO_VOLUNTEERS' && attempt < SELF_CHECK_LIMITS.unknownLinkRetries) {

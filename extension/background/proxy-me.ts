@@ -220,6 +220,7 @@ export class ProxyMe {
           bytesDown: message.bytesDown,
           streams: message.streams,
           pathChanges: message.pathChanges,
+          paths: message.paths,
         });
         return;
       case 'error':
@@ -264,6 +265,8 @@ export class ProxyMe {
       // The class the helper measured (RFC 5780), so the broker never pairs this client with a volunteer it cannot reach.
       ...(run.ready.nat === undefined ? {} : { nat: run.ready.nat }),
       ...(run.ready.stunUrls === undefined ? {} : { stunUrls: run.ready.stunUrls }),
+      pathCount: run.settings.proxyPaths,
+      stripe: run.settings.stripePaths,
     });
   }
 

@@ -1,26 +1,34 @@
 /**
  * @module client-path
- * The client's pipe: tunnel records from the helper's local WebSocket go verbatim into a data channel to a
- * volunteer, and back. The bytes are end-to-end encrypted by the helper; this side never looks inside them.
+ * The client's pipe: tunnel records from the helper's local WebSocket go verbatim into data channels to volunteers,
+ * and back. The bytes are end-to-end encrypted by the helper; this side never looks inside them.
  *
- *   helper <--pipe (ws, 127.0.0.1)--> ClientPath <--data channel--> volunteer
+ *   helper <--pipe (ws, 127.0.0.1)--> ClientPath <--data channels--> volunteers (1 to 3)
  *
- * The pipe's text messages are control (protocol/local-channel.ts): we send path-up / path-down / path-error; the
- * helper sends need-path and session statistics. When a path breaks (the data channel closed or failed, or the helper
- * says it went silent: need-path while a path is up) we close it, send path-down and ask the broker for another
- * volunteer at once; the helper's session waits for it and carries on. Only consecutive failures back off, with a
- * bounded, growing delay; a path that breaks soon after it came up counts as a failure, so a volunteer that keeps
- * failing cannot make us hammer the broker.
+ * Each pipe binary message names its path (protocol/local-channel.ts). The pipe's text messages are control: we send
+ * path-up / path-down / path-error; the helper sends need-path and session statistics. We keep `pathCount` paths,
+ * each through another volunteer (the broker is told to avoid the ones we have): the first carries, the others
+ * carry too (`stripe`) or stand by. When a path breaks (its data channel closed or failed, or the helper gave it up:
+ * need-path) we close it, send path-down and ask the broker for another volunteer at once; the helper's session
+ * carries on over the others meanwhile, or waits. Only consecutive failures back off, with a bounded, growing delay;
+ * a path that breaks soon after it came up counts as a failure, so a volunteer that keeps failing cannot make us
+ * hammer the broker.
  */
 
 import { PathError, requestAnswer } from '../../protocol/broker-offer.ts';
+import { MAX_PATHS_PER_SESSION } from '../../protocol/config.ts';
 import {
   decodePipeControl,
   type ExtensionToPipe,
+  framePipeRecord,
   type HelperToPipe,
   LocalChannelFormatError,
+  MAX_PIPE_PATH_ID,
+  MIN_PIPE_PATH_ID,
+  type PipePathRole,
   parseHelperToPipe,
   type SessionReport,
+  unframePipeRecord,
 } from '../../protocol/local-channel.ts';
 import { DATA_CHANNEL_LABEL, type ExitInfo, type NatClass, WebSocketCloseCode } from '../../protocol/signaling.ts';
 import { sleep } from '../sleep.ts';
@@ -71,6 +79,10 @@ export interface ClientPathConfig {
   nat?: NatClass;
   /** STUN servers for server-reflexive candidates (from the helper); host candidates only when absent. */
   stunUrls?: string[];
+  /** Volunteers to keep at once, 1 to MAX_PATHS_PER_SESSION; 1 when absent. */
+  pathCount?: number;
+  /** Whether the paths beyond the first carry too (stripe) or stand by; standby when absent. */
+  stripe?: boolean;
   limits?: Partial<ClientPathLimits>;
 }
 
@@ -92,6 +104,11 @@ export class ClientPathConfigError extends Error {
   readonly code = 'CLIENT_PATH_CONFIG_INVALID';
 }
 
+function verifyPathCount(count: number): void {
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_PATHS_PER_SESSION)
+    throw new ClientPathConfigError(`the number of paths must be an integer from 1 to ${MAX_PATHS_PER_SESSION}, got ${String(count)}`);
+}
+
 function verifyLimits(limits: ClientPathLimits): void {
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value <= 0)
@@ -103,6 +120,14 @@ function verifyLimits(limits: ClientPathLimits): void {
 interface OpenPath {
   readonly pc: RTCPeerConnection;
   readonly dc: RTCDataChannel;
+  /** The broker's name for its volunteer, avoided when we ask for another path. */
+  readonly volunteer: string | undefined;
+}
+
+/** A path that is up: its id on the pipe, and when it came up. */
+interface LivePath extends OpenPath {
+  readonly id: number;
+  readonly upAtMs: number;
 }
 
 /** Wait before the next attempt after `failures` failed attempts in a row: none for the first two attempts. */
@@ -168,27 +193,36 @@ export class ClientPath {
   readonly #env: ClientPathEnvironment;
   readonly #events: ClientPathEvents;
   readonly #abort = new AbortController();
+  readonly #pathCount: number;
   #pipe: WebSocket | undefined;
-  #path: OpenPath | undefined;
+  /** Paths that are up, by their id on the pipe. */
+  readonly #paths = new Map<number, LivePath>();
+  #lastPathId = 0;
   #acquiring = false;
   #stopped = false;
   /** Failed attempts (and paths that broke before stablePathMs) in a row. */
   #failures = 0;
-  #pathUpAtMs = 0;
 
   constructor(config: ClientPathConfig, env: ClientPathEnvironment, events: ClientPathEvents) {
     this.#limits = { ...DEFAULT_CLIENT_PATH_LIMITS, ...config.limits };
     verifyLimits(this.#limits);
+    this.#pathCount = config.pathCount ?? 1;
+    verifyPathCount(this.#pathCount);
     this.#config = config;
     this.#env = env;
     this.#events = events;
   }
 
   get hasPath(): boolean {
-    return this.#path !== undefined;
+    return this.#paths.size > 0;
   }
 
-  /** Opens the pipe; once it is open, gets a path. */
+  /** Paths up now. */
+  get pathsUp(): number {
+    return this.#paths.size;
+  }
+
+  /** Opens the pipe; once it is open, gets paths. */
   start(): void {
     if (this.#pipe !== undefined || this.#stopped) return;
     const url = new URL(this.#config.pipeUrl);
@@ -196,19 +230,19 @@ export class ClientPath {
     const pipe = this.#env.createWebSocket(url.href);
     pipe.binaryType = 'arraybuffer';
     this.#pipe = pipe;
-    pipe.onopen = () => void this.#acquirePath();
+    pipe.onopen = () => void this.#acquirePaths();
     pipe.onmessage = (event: MessageEvent) => this.#onPipeMessage(event.data);
     pipe.onclose = (event: CloseEvent) => this.#onPipeClosed(`code ${event.code}${event.reason ? `: ${event.reason}` : ''}`);
   }
 
-  /** Closes the path and the pipe. No more events are reported. */
+  /** Closes the paths and the pipe. No more events are reported. */
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#abort.abort();
-    const path = this.#path;
-    this.#path = undefined;
-    if (path !== undefined) closePath(path);
+    const paths = [...this.#paths.values()];
+    this.#paths.clear();
+    for (const path of paths) closePath(path);
     const pipe = this.#pipe;
     if (pipe !== undefined) {
       pipe.onopen = null;
@@ -231,14 +265,15 @@ export class ClientPath {
       return;
     }
     if (!(data instanceof ArrayBuffer)) return;
-    const path = this.#path;
-    // Before path-up the helper has nothing to send; a record arriving then is dropped and replayed by its session layer.
-    if (path === undefined || path.dc.readyState !== DATA_CHANNEL_OPEN) return;
+    const framed = unframePipeRecord(new Uint8Array(data) as Uint8Array<ArrayBuffer>);
+    const path = framed === undefined ? undefined : this.#paths.get(framed.pathId);
+    // A record for a path that is down (or not yet up) is dropped; the helper's session sends it again on another.
+    if (framed === undefined || path === undefined || path.dc.readyState !== DATA_CHANNEL_OPEN) return;
     try {
-      path.dc.send(data);
+      path.dc.send(framed.record as Uint8Array<ArrayBuffer>);
     } catch (error) {
       // The channel closed between the readyState check and the send (the volunteer vanished): the record stays in
-      // the helper's replay buffer and goes out again through the next path.
+      // the helper's replay buffer and goes out again through another path.
       this.#dropPath(path, `could not send to the volunteer: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
@@ -262,28 +297,37 @@ export class ClientPath {
         bytesDown: message.bytesDown,
         streams: message.streams,
         pathChanges: message.pathChanges,
+        paths: message.paths,
       });
       return;
     }
-    // need-path: the helper finds the current path broken (e.g. silent too long), or has none. Replace it.
+    // need-path: the helper gave a path up (silent or hostile, though its data channel looks open), or has none.
     const reason = `the helper asked for another volunteer (${message.reason || 'no reason given'})`;
-    if (this.#path !== undefined) this.#dropPath(this.#path, reason);
-    else void this.#acquirePath();
+    const path = message.pathId === undefined ? undefined : this.#paths.get(message.pathId);
+    if (path !== undefined) this.#dropPath(path, reason);
+    else void this.#acquirePaths();
   }
 
   #sendControl(message: ExtensionToPipe): void {
     if (this.#pipe?.readyState === WEBSOCKET_OPEN) this.#pipe.send(JSON.stringify(message));
   }
 
-  async #acquirePath(): Promise<void> {
-    if (this.#path !== undefined || this.#acquiring || this.#stopped) return;
+  /** Gets volunteers, one at a time, until pathCount paths are up. */
+  async #acquirePaths(): Promise<void> {
+    if (this.#acquiring || this.#stopped) return;
     this.#acquiring = true;
-    this.#events.onPathEvent({ kind: 'finding' });
     try {
-      // Paths that kept breaking right after they came up: wait as after failed attempts.
-      const firstDelayMs = retryDelayFor(this.#failures, this.#limits);
-      if (firstDelayMs > 0) await sleep(firstDelayMs, this.#abort.signal);
-      while (!this.#stopped) {
+      while (!this.#stopped && this.#paths.size < this.#pathCount) {
+        const first = this.#paths.size === 0;
+        if (first) this.#events.onPathEvent({ kind: 'finding' });
+        // Paths that kept breaking right after they came up: wait as after failed attempts. A further path is not
+        // urgent (the session has one): after a failure it never asks again sooner than retryDelayMs.
+        const delayMs =
+          first || this.#failures === 0
+            ? retryDelayFor(this.#failures, this.#limits)
+            : Math.max(this.#limits.retryDelayMs, retryDelayFor(this.#failures, this.#limits));
+        if (delayMs > 0) await sleep(delayMs, this.#abort.signal);
+        if (this.#stopped || this.#paths.size >= this.#pathCount) return;
         try {
           const path = await this.#openPath();
           if (this.#stopped) {
@@ -291,16 +335,17 @@ export class ClientPath {
             return;
           }
           this.#install(path);
-          return;
         } catch (error) {
           if (this.#stopped) return;
           const code = error instanceof PathError ? error.code : 'PATH_FAILED';
           const message = error instanceof Error ? error.message : String(error);
           this.#failures += 1;
-          const retryInMs = retryDelayFor(this.#failures, this.#limits);
-          this.#sendControl({ type: 'path-error', code, message });
-          this.#events.onPathEvent({ kind: 'error', code, message, retryInMs });
-          if (retryInMs > 0) await sleep(retryInMs, this.#abort.signal);
+          // Only a session with no path at all is told: a missing standby is no reason to alarm anyone.
+          if (this.#paths.size === 0) {
+            const retryInMs = retryDelayFor(this.#failures, this.#limits);
+            this.#sendControl({ type: 'path-error', code, message });
+            this.#events.onPathEvent({ kind: 'error', code, message, retryInMs });
+          }
         }
       }
     } finally {
@@ -319,13 +364,16 @@ export class ClientPath {
       await waitForIceGathering(pc, this.#limits.iceGatheringTimeoutMs, signal);
       const local = pc.localDescription;
       if (local === null || local.type !== 'offer') throw new PathError('NO_OFFER', 'the browser produced no WebRTC offer');
-      const answer = await requestAnswer(
+      // Never the same volunteer (nor one on the same network) twice for one session.
+      const avoid = [...this.#paths.values()].flatMap((path) => (path.volunteer === undefined ? [] : [path.volunteer]));
+      const { answer, volunteer } = await requestAnswer(
         {
           brokerUrl: this.#config.brokerUrl,
           offer: { type: 'offer', sdp: local.sdp },
           exitId: this.#config.exit.id,
           ...(this.#config.pairingToken === undefined ? {} : { pairingToken: this.#config.pairingToken }),
           nat: this.#config.nat ?? 'unknown',
+          ...(avoid.length === 0 ? {} : { avoid }),
           timeoutMs: this.#limits.brokerRequestTimeoutMs,
           signal,
         },
@@ -333,22 +381,32 @@ export class ClientPath {
       );
       await pc.setRemoteDescription(answer);
       await waitForOpen(dc, this.#limits.dataChannelOpenTimeoutMs, signal);
-      return { pc, dc };
+      return { pc, dc, volunteer };
     } catch (error) {
       pc.close();
       throw error;
     }
   }
 
-  #install(path: OpenPath): void {
-    this.#path = path;
-    this.#pathUpAtMs = Date.now();
+  /** The next free id on the pipe, 1..255 round: an id is reused only once its path is down. */
+  #nextPathId(): number {
+    for (let tries = 0; tries < MAX_PIPE_PATH_ID; tries++) {
+      this.#lastPathId = this.#lastPathId >= MAX_PIPE_PATH_ID ? MIN_PIPE_PATH_ID : this.#lastPathId + 1;
+      if (!this.#paths.has(this.#lastPathId)) return this.#lastPathId;
+    }
+    throw new ClientPathConfigError('no free path id on the pipe');
+  }
+
+  #install(open: OpenPath): void {
+    const role: PipePathRole = this.#paths.size === 0 || this.#config.stripe === true ? 'carry' : 'standby';
+    const path: LivePath = { ...open, id: this.#nextPathId(), upAtMs: Date.now() };
+    this.#paths.set(path.id, path);
     const maxBufferedBytes = this.#limits.maxBufferedBytes;
     path.dc.onmessage = (event: MessageEvent) => {
       const pipe = this.#pipe;
       // Tunnel records are binary; anything else on the channel is not ours to forward.
-      if (path !== this.#path || pipe === undefined || !(event.data instanceof ArrayBuffer)) return;
-      pipe.send(event.data);
+      if (this.#paths.get(path.id) !== path || pipe === undefined || !(event.data instanceof ArrayBuffer)) return;
+      pipe.send(framePipeRecord(path.id, new Uint8Array(event.data)));
       if (pipe.bufferedAmount > maxBufferedBytes) this.#dropPath(path, `the helper is not reading fast enough (more than ${maxBufferedBytes} bytes waiting)`);
     };
     path.dc.onclose = () => this.#dropPath(path, 'the data channel to the volunteer closed');
@@ -356,18 +414,18 @@ export class ClientPath {
       const state = path.pc.connectionState;
       if (state === 'failed' || state === 'closed') this.#dropPath(path, `the connection to the volunteer ${state}`);
     };
-    this.#sendControl({ type: 'path-up' });
-    this.#events.onPathEvent({ kind: 'up' });
+    this.#sendControl({ type: 'path-up', pathId: path.id, role });
+    this.#events.onPathEvent({ kind: 'up', pathsUp: this.#paths.size });
   }
 
-  #dropPath(path: OpenPath, reason: string): void {
-    if (path !== this.#path) return;
-    this.#path = undefined;
+  #dropPath(path: LivePath, reason: string): void {
+    if (this.#paths.get(path.id) !== path) return;
+    this.#paths.delete(path.id);
     closePath(path);
     if (this.#stopped) return;
-    this.#failures = Date.now() - this.#pathUpAtMs >= this.#limits.stablePathMs ? 0 : this.#failures + 1;
-    this.#sendControl({ type: 'path-down', reason });
-    this.#events.onPathEvent({ kind: 'down', reason });
-    void this.#acquirePath();
+    this.#failures = Date.now() - path.upAtMs >= this.#limits.stablePathMs ? 0 : this.#failures + 1;
+    this.#sendControl({ type: 'path-down', pathId: path.id, reason });
+    this.#events.onPathEvent({ kind: 'down', reason, pathsUp: this.#paths.size });
+    void this.#acquirePaths();
   }
 }

@@ -38,6 +38,8 @@ function handle(message: OffscreenMessage): void {
           ...(message.pairingToken === undefined ? {} : { pairingToken: message.pairingToken }),
           ...(message.nat === undefined ? {} : { nat: message.nat }),
           ...(message.stunUrls === undefined ? {} : { stunUrls: message.stunUrls }),
+          ...(message.pathCount === undefined ? {} : { pathCount: message.pathCount }),
+          ...(message.stripe === undefined ? {} : { stripe: message.stripe }),
         },
         {
           createPeerConnection: (config) => new RTCPeerConnection(config),

@@ -5,6 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useTranslator } from '../../web/i18n-context.ts';
 import { renderTranslated } from '../../web/render.tsx';
+import { MAX_PATHS_PER_SESSION } from '../../protocol/config.ts';
 import { PROXY_ME_AVAILABLE } from '../browser-target.ts';
 import { chromeTranslator } from '../i18n.ts';
 import {
@@ -133,6 +134,8 @@ function Options() {
             <Field name="exitId" label={t('fieldExitId')} hint={t('hintExitId')} {...props} />
             <Field name="socksPort" label={t('fieldSocksPort')} hint={t('hintSocksPort')} {...props} />
             <Field name="bypassList" label={t('fieldBypassList')} hint={t('hintBypassList')} multiline {...props} />
+            <Field name="proxyPaths" label={t('fieldProxyPaths')} hint={t('hintProxyPaths', 1, MAX_PATHS_PER_SESSION)} {...props} />
+            <Checkbox name="stripePaths" label={t('fieldStripePaths')} hint={t('hintStripePaths')} form={form} onInput={onInput} />
           </>
         )}
         <Field name="maxClients" label={t('fieldMaxClients')} hint={t('hintMaxClients', 1, MAX_MAX_CLIENTS)} {...props} />

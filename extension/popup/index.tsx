@@ -16,7 +16,16 @@ import { useNow } from '../../web/use-now.ts';
 import { PROXY_ME_AVAILABLE } from '../browser-target.ts';
 import { chromeTranslator } from '../i18n.ts';
 import { type BackgroundMessage, HELP_CHECK_REQUEST, parseSelfCheckResult } from '../messages.ts';
-import { formatBytes, formatDuration, formatRate, HELPER_INSTALL_COMMAND, helpOthersStatusText, pathChangesText, proxyMeStatusText } from '../status-text.ts';
+import {
+  formatBytes,
+  formatDuration,
+  formatRate,
+  HELPER_INSTALL_COMMAND,
+  helpOthersStatusText,
+  pathChangesText,
+  proxyMeStatusText,
+  throughVolunteersText,
+} from '../status-text.ts';
 import { currentThroughput } from '../traffic-rate.ts';
 import { isProxyMeStopped } from '../ui-state.ts';
 import '../ui.css';
@@ -102,6 +111,11 @@ function ProxyMeStats({ state, nowMs }: { state: ProxyMeState; nowMs: number }) 
         {formatBytes(state.bytesUp)}
         <span class="muted">{now(rate?.upBytesPerSecond)}</span>
       </dd>
+      {state.volunteers > 0 && (
+        <dd id="proxy-me-volunteers" class="muted">
+          {throughVolunteersText(state.volunteers, translator)}
+        </dd>
+      )}
       <dd id="proxy-me-path-changes" class="muted">
         {pathChangesText(state.pathChanges, translator)}
       </dd>

@@ -38,11 +38,16 @@ function isLoopbackWebSocketUrl(value: unknown): value is string {
   return url.protocol === 'ws:' && ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
 }
 
+/** A path id on the pipe: an integer 1..255. */
+function isPathId(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 255;
+}
+
 function sessionReport(value: Record<string, unknown>): Record<string, unknown> | undefined {
-  const { state, bytesUp, bytesDown, streams, pathChanges } = value;
+  const { state, bytesUp, bytesDown, streams, pathChanges, paths } = value;
   if (typeof state !== 'string' || !(SESSION_STATES as readonly string[]).includes(state)) return undefined;
-  if (![bytesUp, bytesDown, streams, pathChanges].every(isCount)) return undefined;
-  return { state, bytesUp, bytesDown, streams, pathChanges };
+  if (![bytesUp, bytesDown, streams, pathChanges, paths].every(isCount)) return undefined;
+  return { state, bytesUp, bytesDown, streams, pathChanges, paths };
 }
 
 /**
@@ -121,9 +126,11 @@ export function specExtensionToPipe(value: unknown): SpecVerdict {
   const message: Record<string, unknown> = value;
   switch (message.type) {
     case 'path-up':
-      return valid({ type: 'path-up' });
+      if (!isPathId(message.pathId)) return invalid('bad path id');
+      return message.role === 'carry' || message.role === 'standby' ? valid({ type: 'path-up', pathId: message.pathId, role: message.role }) : invalid('bad role');
     case 'path-down':
-      return isText(message.reason) ? valid({ type: 'path-down', reason: message.reason }) : invalid('bad reason');
+      if (!isPathId(message.pathId)) return invalid('bad path id');
+      return isText(message.reason) ? valid({ type: 'path-down', pathId: message.pathId, reason: message.reason }) : invalid('bad reason');
     case 'path-error':
       return isText(message.code) && isText(message.message)
         ? valid({ type: 'path-error', code: message.code, message: message.message })
@@ -140,9 +147,11 @@ export function specHelperToPipe(value: unknown): SpecVerdict {
   switch (message.type) {
     case 'need-path': {
       // Free text for people: absent means '', longer than the limit is cut.
-      const { reason } = message;
-      if (reason === undefined) return valid({ type: 'need-path', reason: '' });
-      return typeof reason === 'string' ? valid({ type: 'need-path', reason: reason.slice(0, MAX_LOCAL_TEXT_CHARS) }) : invalid('bad reason');
+      const { reason, pathId } = message;
+      if (pathId !== undefined && !isPathId(pathId)) return invalid('bad path id');
+      const withPath = pathId === undefined ? {} : { pathId };
+      if (reason === undefined) return valid({ type: 'need-path', reason: '', ...withPath });
+      return typeof reason === 'string' ? valid({ type: 'need-path', reason: reason.slice(0, MAX_LOCAL_TEXT_CHARS), ...withPath }) : invalid('bad reason');
     }
     case 'session': {
       const report = sessionReport(message);

@@ -41,7 +41,9 @@ const sessionReport = fc.record({
   bytesDown: count,
   streams: count,
   pathChanges: count,
+  paths: count,
 });
+const pathId = fc.oneof(fc.constantFrom(1, 255), fc.integer({ min: 1, max: 255 }));
 const pipeUrl = fc.constantFrom('ws://127.0.0.1:4000/pipe', 'ws://localhost:1/pipe', 'ws://[::1]:65535/pipe?token=t', 'ws://127.1:80/');
 
 const validExtensionToNative: fc.Arbitrary<JsonObject> = fc.oneof(
@@ -79,12 +81,12 @@ const validNativeToExtension: fc.Arbitrary<JsonObject> = fc.oneof(
   fc.record({ type: fc.constant('error'), code: text, message: text }),
 );
 const validExtensionToPipe: fc.Arbitrary<JsonObject> = fc.oneof(
-  fc.constant({ type: 'path-up' }),
-  fc.record({ type: fc.constant('path-down'), reason: text }),
+  fc.record({ type: fc.constant('path-up'), pathId, role: fc.constantFrom('carry', 'standby') }),
+  fc.record({ type: fc.constant('path-down'), pathId, reason: text }),
   fc.record({ type: fc.constant('path-error'), code: text, message: text }),
 );
 const validHelperToPipe: fc.Arbitrary<JsonObject> = fc.oneof(
-  fc.record({ type: fc.constant('need-path'), reason: fc.oneof(text, fc.constant('r'.repeat(MAX_LOCAL_TEXT_CHARS + 5))) }, { requiredKeys: ['type'] }),
+  fc.record({ type: fc.constant('need-path'), reason: fc.oneof(text, fc.constant('r'.repeat(MAX_LOCAL_TEXT_CHARS + 5))), pathId }, { requiredKeys: ['type'] }),
   sessionReport.map((report) => ({ type: 'session', ...report })),
 );
 
@@ -104,6 +106,9 @@ const vocabulary: fc.Arbitrary<JsonValue> = fc.oneof(
     'path-error',
     'need-path',
     'session',
+    'carry',
+    'standby',
+    256,
     ...SESSION_STATES,
     'ws://127.0.0.1.example.com/pipe',
     'wss://127.0.0.1/pipe',
@@ -209,7 +214,7 @@ export const localChannelTarget: FuzzTarget<LocalChannelInput> = {
   async start() {
     return {
       check: async (channelInput) => checkInput(channelInput),
-      checkStillServing: async () => checkInput({ validator: 'pipe-control-text', text: '{"type":"path-up"}' }),
+      checkStillServing: async () => checkInput({ validator: 'pipe-control-text', text: '{"type":"path-up","pathId":1,"role":"carry"}' }),
       close: async () => {},
       toleratedBugs: new Map(),
     };

@@ -12,7 +12,7 @@ import { WebSocket as NodeWebSocket, type WebSocket as ServerSocket, WebSocketSe
 import { ClientPath, ClientPathConfigError, type ClientPathEnvironment, retryDelayFor } from '../../../extension/offscreen/client-path.ts';
 import type { ClientPathEvent } from '../../../extension/ui-state.ts';
 import { type WaitOptions, waitFor } from '../../../harness/wait.ts';
-import type { SessionReport } from '../../../protocol/local-channel.ts';
+import { framePipeRecord, type SessionReport } from '../../../protocol/local-channel.ts';
 import type { ExitInfo } from '../../../protocol/signaling.ts';
 
 const STEP_TIMEOUT_MS = 10_000;
@@ -47,8 +47,10 @@ async function readBody(request: IncomingMessage): Promise<string> {
 
 /** The broker: answers with a node-datachannel volunteer that echoes records, or with a queued error. */
 class TestBroker {
-  readonly requests: Array<{ offer: { type: string; sdp: string }; exitId: string; nat: string }> = [];
+  readonly requests: Array<{ offer: { type: string; sdp: string }; exitId: string; nat: string; avoid?: string[] }> = [];
   readonly volunteers: NodePeerConnection[] = [];
+  /** Each answer's volunteer name, and what its request asked to avoid. */
+  readonly answers: Array<{ volunteer: string; avoid: string[] | undefined }> = [];
   /** Answered (and emptied) before any volunteer is used. */
   readonly queuedErrors: Array<{ status: number; code: string; message: string }> = [];
 
@@ -82,7 +84,11 @@ class TestBroker {
     await volunteer.setLocalDescription(await volunteer.createAnswer());
     await waitFor(() => volunteer.iceGatheringState === 'complete', 'the volunteer to gather candidates', STEP);
     const answer = volunteer.localDescription as RTCSessionDescription;
-    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ matchId: 'm1', answer: { type: answer.type, sdp: answer.sdp } }));
+    const name = `volunteer-${this.volunteers.length}`;
+    this.answers.push({ volunteer: name, avoid: body.avoid });
+    response
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ matchId: 'm1', answer: { type: answer.type, sdp: answer.sdp }, volunteer: name }));
   }
 
   close(): Promise<void> {
@@ -95,7 +101,7 @@ class TestBroker {
 /** The helper's pipe: accepts one connection with the right token and records what arrives. */
 class TestPipe {
   socket: ServerSocket | undefined;
-  readonly texts: Array<{ type: string; code?: string; reason?: string }> = [];
+  readonly texts: Array<{ type: string; code?: string; reason?: string; pathId?: number; role?: string }> = [];
   readonly records: Buffer[] = [];
   closed = false;
 
@@ -127,6 +133,18 @@ class TestPipe {
     return this.texts.filter((text) => text.type === type).length;
   }
 
+  /** The path id of the `index`th path-up. */
+  pathUp(index: number): number {
+    const id = this.texts.filter((text) => text.type === 'path-up')[index]?.pathId;
+    assert.ok(id !== undefined, `path-up ${index} names its path`);
+    return id;
+  }
+
+  /** Sends `record` to the volunteer of path `pathId`, as the helper does. */
+  send(pathId: number, record: Uint8Array): void {
+    this.socket?.send(framePipeRecord(pathId, record), { binary: true });
+  }
+
   close(): Promise<void> {
     for (const client of this.wss.clients) client.terminate();
     this.wss.close();
@@ -142,14 +160,14 @@ const nodeEnvironment: ClientPathEnvironment = {
   fetch: (input, init) => fetch(input, init),
 };
 
-async function setup(token = 'tok-1') {
+async function setup(token = 'tok-1', paths: { pathCount?: number; stripe?: boolean } = {}) {
   const broker = await TestBroker.start();
   cleanups.push(() => broker.close());
   const pipe = await TestPipe.start(token);
   cleanups.push(() => pipe.close());
   const events: ClientPathEvent[] = [];
   const sessions: SessionReport[] = [];
-  const path = new ClientPath({ pipeUrl: pipe.url, token, brokerUrl: broker.url, exit, limits: fastRetries }, nodeEnvironment, {
+  const path = new ClientPath({ pipeUrl: pipe.url, token, brokerUrl: broker.url, exit, limits: fastRetries, ...paths }, nodeEnvironment, {
     onPathEvent: (event) => events.push(event),
     onSession: (report) => sessions.push(report),
   });
@@ -168,19 +186,28 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     assert.equal(broker.requests[0]?.nat, 'unknown');
     assert.equal(broker.requests[0]?.offer.type, 'offer');
 
+    assert.deepEqual(pipe.texts[0], { type: 'path-up', pathId: 1, role: 'carry' });
     const records = [Buffer.from('first record'), Buffer.alloc(200 * 1024, 7)];
-    for (const record of records) pipe.socket?.send(record, { binary: true });
+    for (const record of records) pipe.send(1, record);
     await waitFor(() => pipe.records.length === 2, 'both records echoed back', STEP);
-    assert.deepEqual(pipe.records, records);
+    assert.deepEqual(
+      pipe.records,
+      records.map((record) => Buffer.from(framePipeRecord(1, record))),
+    );
+    // A record for a path that is not up goes nowhere.
+    pipe.send(9, Buffer.from('lost'));
+    pipe.send(1, Buffer.from('last'));
+    await waitFor(() => pipe.records.length === 3, 'the last record echoed back', STEP);
+    assert.equal(String(pipe.records[2]?.subarray(1)), 'last');
   });
 
   test('forwards the helper session stats, volunteer changes included', async () => {
     const { pipe, path, sessions } = await setup();
     path.start();
     await waitFor(() => pipe.count('path-up') === 1, 'the first path-up', STEP);
-    pipe.socket?.send(JSON.stringify({ type: 'session', state: 'resuming', bytesUp: 5, bytesDown: 6, streams: 1, pathChanges: 3 }));
+    pipe.socket?.send(JSON.stringify({ type: 'session', state: 'resuming', bytesUp: 5, bytesDown: 6, streams: 1, pathChanges: 3, paths: 0 }));
     await waitFor(() => sessions.length === 1, 'the session report', STEP);
-    assert.deepEqual(sessions[0], { state: 'resuming', bytesUp: 5, bytesDown: 6, streams: 1, pathChanges: 3 });
+    assert.deepEqual(sessions[0], { state: 'resuming', bytesUp: 5, bytesDown: 6, streams: 1, pathChanges: 3, paths: 0 });
   });
 
   test('need-path while a path is up: that path is closed, path-down sent, and another volunteer found at once', async () => {
@@ -188,7 +215,7 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     path.start();
     await waitFor(() => pipe.count('path-up') === 1, 'the first path', STEP);
     const firstVolunteer = broker.volunteers[0];
-    pipe.socket?.send(JSON.stringify({ type: 'need-path', reason: 'no record for 10 s' }));
+    pipe.socket?.send(JSON.stringify({ type: 'need-path', pathId: pipe.pathUp(0), reason: 'no record for 10 s' }));
     await waitFor(() => pipe.count('path-down') === 1 && pipe.count('path-up') === 2, 'path-down, then a second path-up', STEP);
     assert.match(pipe.texts.find((text) => text.type === 'path-down')?.reason ?? '', /no record for 10 s/);
     const order = pipe.texts.map((text) => text.type).filter((type) => type !== 'path-error');
@@ -200,9 +227,9 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
       JSON.stringify(events),
     );
     // Records go through the new path.
-    pipe.socket?.send(Buffer.from('over the new volunteer'), { binary: true });
+    pipe.send(pipe.pathUp(1), Buffer.from('over the new volunteer'));
     await waitFor(() => pipe.records.length === 1, 'a record through the new path', STEP);
-    assert.equal(String(pipe.records[0]), 'over the new volunteer');
+    assert.equal(String(pipe.records[0]?.subarray(1)), 'over the new volunteer');
   });
 
   test('need-path while a volunteer is already being looked for starts no second search', async () => {
@@ -223,7 +250,7 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     await waitFor(() => pipe.count('path-error') === 2, 'two path errors', STEP);
     pipe.socket?.send(JSON.stringify({ type: 'need-path', reason: 'session closed' }));
     // Messages on the pipe are handled in order: once this report is through, need-path was handled too.
-    pipe.socket?.send(JSON.stringify({ type: 'session', state: 'waiting-for-path', bytesUp: 0, bytesDown: 0, streams: 0, pathChanges: 0 }));
+    pipe.socket?.send(JSON.stringify({ type: 'session', state: 'waiting-for-path', bytesUp: 0, bytesDown: 0, streams: 0, pathChanges: 0, paths: 0 }));
     await waitFor(() => sessions.length === 1, 'the session report after need-path', STEP);
     assert.equal(broker.requests.length, 2);
     assert.equal(path.hasPath, false);
@@ -273,9 +300,54 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     await waitFor(() => pipe.count('path-up') === 1, 'the first path', STEP);
     broker.volunteers[0]?.close();
     await waitFor(() => pipe.count('path-down') === 1 && pipe.count('path-up') === 2, 'path-down and a second path-up', STEP);
-    pipe.socket?.send(Buffer.from('after the switch'), { binary: true });
+    pipe.send(pipe.pathUp(1), Buffer.from('after the switch'));
     await waitFor(() => pipe.records.length === 1, 'a record through the new path', STEP);
-    assert.equal(String(pipe.records[0]), 'after the switch');
+    assert.equal(String(pipe.records[0]?.subarray(1)), 'after the switch');
+  });
+
+  test('with two paths: the second avoids the first volunteer and stands by; one going away is replaced, and the other carries on', async () => {
+    const { broker, pipe, path, events } = await setup('tok-1', { pathCount: 2 });
+    path.start();
+    await waitFor(() => pipe.count('path-up') === 2, 'two paths up', STEP);
+    const ups = pipe.texts.filter((text) => text.type === 'path-up');
+    assert.deepEqual(
+      ups.map((text) => text.role),
+      ['carry', 'standby'],
+    );
+    assert.notEqual(ups[0]?.pathId, ups[1]?.pathId);
+    // The answer that made the second path came to a request avoiding an earlier volunteer (the first path's).
+    const second = broker.answers.at(-1);
+    assert.equal(second?.avoid?.length, 1, JSON.stringify(broker.answers));
+    assert.ok(
+      broker.answers.some((answer) => answer !== second && answer.volunteer === second?.avoid?.[0]),
+      JSON.stringify(broker.answers),
+    );
+    // Each path's records go through its own volunteer and come back with its id.
+    pipe.send(pipe.pathUp(0), Buffer.from('one'));
+    pipe.send(pipe.pathUp(1), Buffer.from('two'));
+    await waitFor(() => pipe.records.length === 2, 'both echoed', STEP);
+    assert.deepEqual(
+      pipe.records.map((record) => `${record[0]}:${String(record.subarray(1))}`).sort(),
+      [`${pipe.pathUp(0)}:one`, `${pipe.pathUp(1)}:two`].sort(),
+    );
+
+    const standbyVolunteer = broker.volunteers.at(-1);
+    standbyVolunteer?.close();
+    await waitFor(() => pipe.count('path-down') === 1 && pipe.count('path-up') === 3, 'the standby replaced', STEP);
+    assert.equal(pipe.texts.find((text) => text.type === 'path-down')?.pathId, pipe.pathUp(1));
+    const down = events.find((event) => event.kind === 'down');
+    assert.deepEqual(down && down.kind === 'down' && down.pathsUp, 1, 'the carrying path was still up');
+    assert.equal(path.pathsUp, 2);
+  });
+
+  test('striping: every path carries', async () => {
+    const { pipe, path } = await setup('tok-1', { pathCount: 2, stripe: true });
+    path.start();
+    await waitFor(() => pipe.count('path-up') === 2, 'two paths up', STEP);
+    assert.deepEqual(
+      pipe.texts.filter((text) => text.type === 'path-up').map((text) => text.role),
+      ['carry', 'carry'],
+    );
   });
 
   test('stop closes the pipe and reports nothing more; a closed pipe is reported once', async () => {
@@ -301,6 +373,19 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
       [0, 1, 2, 3, 4, 5, 6, 100].map((failures) => retryDelayFor(failures, limits)),
       [0, 0, 3_000, 6_000, 12_000, 24_000, 30_000, 30_000],
     );
+  });
+
+  test('a number of paths outside 1 to 3 is refused up front', () => {
+    for (const pathCount of [0, 4, 1.5]) {
+      assert.throws(
+        () =>
+          new ClientPath({ pipeUrl: 'ws://127.0.0.1:1/pipe', token: 't', brokerUrl: 'http://127.0.0.1:1', exit, pathCount }, nodeEnvironment, {
+            onPathEvent: () => undefined,
+            onSession: () => undefined,
+          }),
+        /from 1 to 3/,
+      );
+    }
   });
 
   test('unusable limits are refused up front', () => {

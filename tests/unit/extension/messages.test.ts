@@ -40,7 +40,7 @@ describe('service worker messages', () => {
       { target: 'background', type: 'set-help-others', on: 'yes' },
       { target: 'background', type: 'relay-status', status: { state: 'dancing', clientsNow: 0, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0 } },
       { target: 'background', type: 'relay-status', status: { state: 'waiting', clientsNow: -1, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0 } },
-      { target: 'background', type: 'client-session', session: { state: 'connected', bytesUp: 1.5, bytesDown: 0, streams: 0, pathChanges: 0 } },
+      { target: 'background', type: 'client-session', session: { state: 'connected', bytesUp: 1.5, bytesDown: 0, streams: 0, pathChanges: 0, paths: 1 } },
       { target: 'background', type: 'client-session', session: { state: 'connected', bytesUp: 1, bytesDown: 0, streams: 0 } },
       { target: 'background', type: 'client-path', event: { kind: 'sideways' } },
     ]) {
@@ -150,7 +150,7 @@ describe('stored UI state', () => {
   });
 
   test('a resuming session report parses with its volunteer changes', () => {
-    const session = { state: 'resuming', bytesUp: 1, bytesDown: 2, streams: 3, pathChanges: 4 };
+    const session = { state: 'resuming', bytesUp: 1, bytesDown: 2, streams: 3, pathChanges: 4, paths: 1 };
     assert.deepEqual(parseBackgroundMessage({ target: 'background', type: 'client-session', session }), {
       target: 'background',
       type: 'client-session',

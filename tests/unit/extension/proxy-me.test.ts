@@ -170,10 +170,12 @@ describe('Proxy me', { timeout: 10_000 }, () => {
       token: 'tok',
       brokerUrl: DEFAULT_SETTINGS.brokerUrl,
       exit,
+      pathCount: 2,
+      stripe: false,
     });
-    await h.proxyMe.onClientPathEvent({ kind: 'up' });
+    await h.proxyMe.onClientPathEvent({ kind: 'up', pathsUp: 1 });
     assert.equal(h.state().phase, 'finding-volunteer', 'an open data channel alone is not "connected"');
-    h.port.fromHelper({ type: 'status', state: 'connected', bytesUp: 100, bytesDown: 200, streams: 1, pathChanges: 2 });
+    h.port.fromHelper({ type: 'status', state: 'connected', bytesUp: 100, bytesDown: 200, streams: 1, pathChanges: 2, paths: 1 });
     await h.until((s) => s.phase === 'connected');
     assert.deepEqual([h.state().connectedSinceMs, h.state().pathChanges, h.state().bytesDown], [1_700_000_000_000, 2, 200]);
 
@@ -196,7 +198,7 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     assert.equal(h.state().detail, 'Native host has exited.');
     assert.deepEqual(h.proxyCalls, ['webrtc restricted', 'socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000']);
     // Late reports from the offscreen document do not hide the reason.
-    await h.proxyMe.onClientPathEvent({ kind: 'up' });
+    await h.proxyMe.onClientPathEvent({ kind: 'up', pathsUp: 1 });
     assert.equal(h.state().phase, 'helper-stopped');
     await h.proxyMe.switchOff();
     assert.deepEqual(h.proxyCalls, ['webrtc restricted', 'socks 1080 <-loopback>,127.0.0.1:8787,127.0.0.1:4000', 'restore', 'webrtc restore']);

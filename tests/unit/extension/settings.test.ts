@@ -39,6 +39,8 @@ describe('stored settings', () => {
       exitListKeys: [],
       pauseOnBattery: true,
       pauseOnMetered: true,
+      proxyPaths: 2,
+      stripePaths: false,
     });
   });
 
@@ -52,6 +54,7 @@ describe('stored settings', () => {
       monthlyCapGb: 50,
       exitId: 'x',
       pauseOnBattery: false,
+      proxyPaths: 1,
     });
     assert.deepEqual(settings, {
       brokerUrl: 'https://broker.example.org',
@@ -64,6 +67,8 @@ describe('stored settings', () => {
       exitListKeys: [],
       pauseOnBattery: false,
       pauseOnMetered: true,
+      proxyPaths: 1,
+      stripePaths: false,
     });
     parseStoredSettings({}).bypassList.push('evil');
     assert.deepEqual(DEFAULT_SETTINGS.bypassList, LOCAL_AND_PRIVATE);
@@ -140,10 +145,11 @@ describe('options form', () => {
   });
 
   test('a valid form round-trips through settingsToForm', () => {
-    const form = settingsToForm({ ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4, maxMbps: 0.5, pauseOnMetered: false });
+    const changed = { socksPort: 1080, maxClients: 4, maxMbps: 0.5, pauseOnMetered: false, proxyPaths: 3, stripePaths: true };
+    const form = settingsToForm({ ...DEFAULT_SETTINGS, ...changed });
     const result = parseSettingsForm(form);
     assert.equal(result.ok, true);
-    assert.deepEqual(result.ok && result.settings, { ...DEFAULT_SETTINGS, socksPort: 1080, maxClients: 4, maxMbps: 0.5, pauseOnMetered: false });
+    assert.deepEqual(result.ok && result.settings, { ...DEFAULT_SETTINGS, ...changed });
     assert.equal(capBytesPerSecond(0.5), 62_500, 'the cap the relay worker gets, in bytes a second');
     assert.equal(capBytesPerSecond(0), 0, 'no cap');
     assert.equal(monthlyCapBytes(50), 50_000_000_000);
@@ -161,10 +167,13 @@ describe('options form', () => {
       exitListKeys: '',
       pauseOnBattery: 'true',
       pauseOnMetered: 'maybe',
+      proxyPaths: '4',
+      stripePaths: 'false',
     });
     assert.equal(result.ok, false);
     if (result.ok) return;
-    assert.deepEqual(Object.keys(result.errors).sort(), ['brokerUrl', 'maxClients', 'maxMbps', 'pauseOnMetered', 'socksPort']);
+    assert.deepEqual(Object.keys(result.errors).sort(), ['brokerUrl', 'maxClients', 'maxMbps', 'pauseOnMetered', 'proxyPaths', 'socksPort']);
+    assert.match(result.errors.proxyPaths?.message ?? '', /from 1 to 3/);
     assert.match(result.errors.maxMbps?.message ?? '', /0 \(no cap\) or a number of Mbit\/s from 0\.262144/);
     assert.match(result.errors.brokerUrl?.message ?? '', /http:\/\/ or https:\/\//);
     assert.match(result.errors.maxClients?.message ?? '', /1 to 32/);

@@ -13,7 +13,7 @@ import type { SessionState } from '../../../protocol/local-channel.ts';
 
 const T0 = 1_700_000_000_000;
 const running = (phase: ProxyMeState['phase']): ProxyMeState => ({ ...initialProxyMeState(), on: true, phase });
-const report = (state: SessionState, bytes = 0, pathChanges = 0) => ({ state, bytesUp: bytes, bytesDown: 2 * bytes, streams: 1, pathChanges });
+const report = (state: SessionState, bytes = 0, pathChanges = 0) => ({ state, bytesUp: bytes, bytesDown: 2 * bytes, streams: 1, pathChanges, paths: 1 });
 
 /** Runs events in order, one second apart: path events as objects, session reports as their state's name. */
 function play(start: ProxyMeState, steps: Array<ClientPathEvent | SessionState>): ProxyMeState {
@@ -28,7 +28,7 @@ describe('connected means the helper said so', () => {
   test('a data channel alone is not "connected"; the helper session report over it is', () => {
     let state = applyClientPathEvent(running('starting-helper'), { kind: 'finding' }, T0);
     assert.equal(state.phase, 'finding-volunteer');
-    state = applyClientPathEvent(state, { kind: 'up' }, T0 + 1000);
+    state = applyClientPathEvent(state, { kind: 'up', pathsUp: 1 }, T0 + 1000);
     assert.deepEqual([state.phase, state.pathUp], ['finding-volunteer', true]);
     state = applySessionReport(state, report('handshaking'), T0 + 1500);
     assert.equal(state.phase, 'finding-volunteer');
@@ -40,17 +40,17 @@ describe('connected means the helper said so', () => {
     const state = applySessionReport(running('finding-volunteer'), report('connected'), T0);
     assert.equal(state.phase, 'finding-volunteer');
     // ...but the path report that follows it confirms it.
-    assert.equal(applyClientPathEvent(state, { kind: 'up' }, T0 + 10).phase, 'connected');
+    assert.equal(applyClientPathEvent(state, { kind: 'up', pathsUp: 1 }, T0 + 10).phase, 'connected');
   });
 });
 
 describe('switching volunteer', () => {
-  const connected = play(running('starting-helper'), [{ kind: 'finding' }, { kind: 'up' }, 'connected']);
+  const connected = play(running('starting-helper'), [{ kind: 'finding' }, { kind: 'up', pathsUp: 1 }, 'connected']);
 
   test('the data channel closing while the session is alive reads "switching", and the clock keeps running', () => {
     assert.equal(connected.phase, 'connected');
     const since = connected.connectedSinceMs;
-    const state = applyClientPathEvent(connected, { kind: 'down', reason: 'the data channel to the volunteer closed' }, T0 + 10_000);
+    const state = applyClientPathEvent(connected, { kind: 'down', reason: 'the data channel to the volunteer closed', pathsUp: 0 }, T0 + 10_000);
     assert.deepEqual([state.phase, state.detail, state.pathUp], ['switching-volunteer', 'the data channel to the volunteer closed', false]);
     assert.equal(state.connectedSinceMs, since);
     // The next attempt's "finding" keeps the wording.
@@ -60,15 +60,15 @@ describe('switching volunteer', () => {
   test('resuming -> switching volunteer -> connected again, with the volunteer change counted', () => {
     let state = applySessionReport(connected, report('resuming', 5), T0 + 5000);
     assert.equal(state.phase, 'switching-volunteer');
-    state = play(state, [{ kind: 'down', reason: 'silent' }, { kind: 'finding' }, { kind: 'up' }]);
+    state = play(state, [{ kind: 'down', reason: 'silent', pathsUp: 0 }, { kind: 'finding' }, { kind: 'up', pathsUp: 1 }]);
     assert.equal(state.phase, 'switching-volunteer');
     state = applySessionReport(state, report('connected', 9, 1), T0 + 9000);
     assert.deepEqual([state.phase, state.pathChanges, state.connectedSinceMs], ['connected', 1, connected.connectedSinceMs]);
   });
 
   test('a stale "connected" from the broken path does not make the next path look connected', () => {
-    let state = applyClientPathEvent(connected, { kind: 'down', reason: 'closed' }, T0 + 5000);
-    state = applyClientPathEvent(state, { kind: 'up' }, T0 + 5100);
+    let state = applyClientPathEvent(connected, { kind: 'down', reason: 'closed', pathsUp: 0 }, T0 + 5000);
+    state = applyClientPathEvent(state, { kind: 'up', pathsUp: 1 }, T0 + 5100);
     assert.equal(state.phase, 'switching-volunteer');
   });
 
@@ -76,7 +76,7 @@ describe('switching volunteer', () => {
     const lost = applySessionReport(applySessionReport(connected, report('resuming'), T0 + 5000), report('waiting-for-path'), T0 + 6000);
     assert.equal(lost.phase, 'finding-volunteer');
     // Never connected in this run: nothing to switch from.
-    assert.equal(applyClientPathEvent(running('finding-volunteer'), { kind: 'down', reason: 'x' }, T0).phase, 'finding-volunteer');
+    assert.equal(applyClientPathEvent(running('finding-volunteer'), { kind: 'down', reason: 'x', pathsUp: 0 }, T0).phase, 'finding-volunteer');
   });
 });
 
@@ -90,13 +90,13 @@ describe('client path events', () => {
     assert.deepEqual([other.phase, other.detail], ['path-error', 'm-DATA_CHANNEL_TIMEOUT']);
     assert.equal(applyClientPathEvent(running('no-volunteers'), { kind: 'finding' }, T0).phase, 'no-volunteers');
     // A volunteer answering ends "no volunteers".
-    assert.equal(applyClientPathEvent(running('no-volunteers'), { kind: 'up' }, T0).phase, 'finding-volunteer');
+    assert.equal(applyClientPathEvent(running('no-volunteers'), { kind: 'up', pathsUp: 1 }, T0).phase, 'finding-volunteer');
   });
 
   test('late reports cannot hide why Proxy me stopped', () => {
     for (const phase of ['off', 'helper-not-installed', 'helper-stopped', 'failed'] as const) {
       const state = { ...running(phase), detail: 'why' };
-      assert.equal(applyClientPathEvent(state, { kind: 'up' }, T0), state, phase);
+      assert.equal(applyClientPathEvent(state, { kind: 'up', pathsUp: 1 }, T0), state, phase);
       assert.equal(applySessionReport(state, report('connected', 1), T0), state, phase);
     }
   });

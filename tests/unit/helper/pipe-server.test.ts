@@ -93,13 +93,13 @@ describe('PipeServer', () => {
       }),
     );
     ws.send(Uint8Array.of(1, 2, 3));
-    ws.send(JSON.stringify({ type: 'path-up' }));
+    ws.send(JSON.stringify({ type: 'path-up', pathId: 1, role: 'carry' }));
     await withTimeout(gotControl, 'a control message', 5_000);
     assert.deepEqual(
       records.map((record) => [...record]),
       [[1, 2, 3]],
     );
-    assert.deepEqual(controls, [{ type: 'path-up' }]);
+    assert.deepEqual(controls, [{ type: 'path-up', pathId: 1, role: 'carry' }]);
 
     const big = new Uint8Array(256 * 1024).fill(7);
     const received = nextMessage(ws);
@@ -175,11 +175,11 @@ describe('PipeServer', () => {
     );
     ws.send('{not json');
     ws.send(JSON.stringify({ type: 'take-over' }));
-    ws.send(JSON.stringify({ type: 'path-down' })); // missing reason
+    ws.send(JSON.stringify({ type: 'path-down', pathId: 1 })); // missing reason
     ws.send(JSON.stringify({ type: 'path-error', code: 'X', message: 'y'.repeat(5_000) })); // over maxControlMessageBytes
-    ws.send(JSON.stringify({ type: 'path-down', reason: 'data channel closed' }));
+    ws.send(JSON.stringify({ type: 'path-down', pathId: 1, reason: 'data channel closed' }));
     await withTimeout(gotValid, 'the valid control message', 5_000);
-    assert.deepEqual(controls, [{ type: 'path-down', reason: 'data channel closed' }]);
+    assert.deepEqual(controls, [{ type: 'path-down', pathId: 1, reason: 'data channel closed' }]);
     assert.deepEqual(
       warnings.map((warning) => warning.code),
       ['PIPE_BAD_CONTROL', 'PIPE_BAD_CONTROL', 'PIPE_BAD_CONTROL', 'PIPE_CONTROL_TOO_LARGE'],
