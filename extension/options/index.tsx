@@ -3,9 +3,9 @@
  * The settings page. Every field is validated before anything is stored (settings.ts holds the rules and defaults).
  */
 import { useEffect, useState } from 'preact/hooks';
+import { MAX_PATHS_PER_SESSION } from '../../protocol/config.ts';
 import { useTranslator } from '../../web/i18n-context.ts';
 import { renderTranslated } from '../../web/render.tsx';
-import { MAX_PATHS_PER_SESSION } from '../../protocol/config.ts';
 import { PROXY_ME_AVAILABLE } from '../browser-target.ts';
 import { chromeTranslator } from '../i18n.ts';
 import {

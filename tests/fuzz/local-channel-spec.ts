@@ -127,7 +127,9 @@ export function specExtensionToPipe(value: unknown): SpecVerdict {
   switch (message.type) {
     case 'path-up':
       if (!isPathId(message.pathId)) return invalid('bad path id');
-      return message.role === 'carry' || message.role === 'standby' ? valid({ type: 'path-up', pathId: message.pathId, role: message.role }) : invalid('bad role');
+      return message.role === 'carry' || message.role === 'standby'
+        ? valid({ type: 'path-up', pathId: message.pathId, role: message.role })
+        : invalid('bad role');
     case 'path-down':
       if (!isPathId(message.pathId)) return invalid('bad path id');
       return isText(message.reason) ? valid({ type: 'path-down', pathId: message.pathId, reason: message.reason }) : invalid('bad reason');
