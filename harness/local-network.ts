@@ -22,7 +22,11 @@ export interface LocalNetworkOptions {
   log?(line: string): void;
 }
 
+/** How long carryingVolunteer() watches the volunteers' byte counts grow (ms): over one of their status reports (1 s apart) at least. */
+const CARRIER_SAMPLE_MS = 1_200;
+
 /** Volunteers and a client around running servers. */
+
 export class LocalNetwork {
   private constructor(
     readonly servers: NetworkServers,
@@ -86,12 +90,38 @@ export class LocalNetwork {
   }
 
   /** The volunteer relaying for someone now, if any (polls each volunteer's own state). */
-  async carryingVolunteer(): Promise<FerryUser | undefined> {
+  /** A volunteer holding a client now (with a standby, the first of the two); undefined when none does. */
+  async volunteerWithClient(): Promise<FerryUser | undefined> {
     for (const volunteer of this.volunteers) {
       const state = await volunteer.state().catch(() => undefined);
       if (state && state.helpOthers.clientsNow > 0) return volunteer;
     }
     return undefined;
+  }
+
+  /** The volunteer whose relayed bytes grow most: the one carrying the client's traffic now. */
+  async carryingVolunteer(): Promise<FerryUser | undefined> {
+    // With a standby, two volunteers each hold the client: the carrying one is the one whose bytes grow.
+    const relayed = async (): Promise<Array<number | undefined>> =>
+      Promise.all(
+        this.volunteers.map(async (volunteer) => {
+          const state = await volunteer.state().catch(() => undefined);
+          return state && state.helpOthers.clientsNow > 0 ? state.helpOthers.bytesExitToClient : undefined;
+        }),
+      );
+    const before = await relayed();
+    await new Promise((resolve) => setTimeout(resolve, CARRIER_SAMPLE_MS));
+    const after = await relayed();
+    let carrier: FerryUser | undefined;
+    let most = 0;
+    this.volunteers.forEach((volunteer, index) => {
+      const grown = (after[index] ?? 0) - (before[index] ?? after[index] ?? 0);
+      if (after[index] !== undefined && grown > most) {
+        most = grown;
+        carrier = volunteer;
+      }
+    });
+    return carrier;
   }
 
   /** Kills a volunteer's browser at once (SIGKILL, by pid), as a crash or a closed laptop would, and forgets it. */

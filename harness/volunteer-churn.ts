@@ -24,6 +24,8 @@ export interface ChurnOptions {
   rounds: number;
   /** Kill the carrier once this many bytes have arrived. */
   killAfterBytes: number;
+  /** Before each kill, wait until the client's session has this many volunteers (a standby ready); 1 when absent. */
+  volunteersBeforeKill?: number;
   log?(line: string): void;
 }
 
@@ -35,6 +37,14 @@ export async function runVolunteerChurn(options: ChurnOptions): Promise<ChurnRou
   const { network, log = () => {} } = options;
   const rounds: ChurnRound[] = [];
   for (let round = 1; round <= options.rounds; round++) {
+    const volunteers = options.volunteersBeforeKill ?? 1;
+    await waitFor(
+      async () => (await network.client.state()).proxyMe.volunteers >= volunteers,
+      `round ${round}: ${volunteers} volunteers carrying the session`,
+      {
+        timeoutMs: ROUND_TIMEOUT_MS,
+      },
+    );
     const socksPort = await network.socksPort();
     const download = await startSocksDownload(socksPort, 'localhost', options.originPort, options.path);
     await waitFor(() => download.received() >= options.killAfterBytes, `${options.killAfterBytes} bytes of round ${round}`, { timeoutMs: ROUND_TIMEOUT_MS });

@@ -94,7 +94,7 @@ export class TunnelClient implements TunnelDialer {
       bytesUp: this.carriedUp + (stats?.bytesSent ?? 0),
       bytesDown: this.carriedDown + (stats?.bytesReceived ?? 0),
       streams: stats?.streams ?? 0,
-      pathChanges: this.carriedPathChanges + (stats?.resumes ?? 0),
+      pathChanges: this.carriedPathChanges + (stats?.resumes ?? 0) + (stats?.pathSwitches ?? 0),
       paths: stats?.paths ?? 0,
       lastPathError: this.lastPathError,
     };
@@ -299,7 +299,7 @@ export class TunnelClient implements TunnelDialer {
     const stats = session.stats;
     this.carriedUp += stats.bytesSent;
     this.carriedDown += stats.bytesReceived;
-    this.carriedPathChanges += stats.resumes;
+    this.carriedPathChanges += stats.resumes + stats.pathSwitches;
     if (this.session === session) this.session = undefined;
   }
 

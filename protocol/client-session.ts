@@ -192,6 +192,11 @@ export class ClientSession extends SessionEndpoint {
     return this.config.pathSilenceTimeoutMs;
   }
 
+  /** The client acts first on a silent path: with another live, a false alarm costs only a switch. */
+  protected besideSilenceLimitMs(): number {
+    return this.config.standbySilenceTimeoutMs;
+  }
+
   protected pingKeys(keys: ResumeKeys): { own: Uint8Array; peer: Uint8Array; ownPong: Uint8Array; peerPong: Uint8Array } {
     return { own: keys.pingFromClient, peer: keys.pingFromExit, ownPong: keys.pongFromClient, peerPong: keys.pongFromExit };
   }

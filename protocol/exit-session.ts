@@ -127,6 +127,14 @@ export class ExitSession extends SessionEndpoint {
     return undefined;
   }
 
+  /**
+   * The exit leaves quick judgement to the client (which notices first and moves), and drops a silent path beside
+   * others only after pathSilenceTimeoutMs: a volunteer that swallows everything yet keeps its socket open.
+   */
+  protected besideSilenceLimitMs(): number {
+    return this.config.pathSilenceTimeoutMs;
+  }
+
   protected pingKeys(keys: ResumeKeys): { own: Uint8Array; peer: Uint8Array; ownPong: Uint8Array; peerPong: Uint8Array } {
     return { own: keys.pingFromExit, peer: keys.pingFromClient, ownPong: keys.pongFromExit, peerPong: keys.pongFromClient };
   }

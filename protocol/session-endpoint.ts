@@ -79,6 +79,9 @@ export interface SessionOptions {
 /** Why a session gave a path up: it went quiet, or it spoiled, replayed or lost what it carried (or was refused). */
 export type PathFailure = 'silent' | 'hostile';
 
+/** A heartbeat this many intervals late judges no silence (the process was too busy to read its paths). */
+const LATE_TICK_FACTOR = 2;
+
 /** Counters a UI can show. Payload bytes only (what the applications sent and received). */
 export interface SessionStats {
   bytesSent: number;
@@ -90,6 +93,8 @@ export interface SessionStats {
   resumes: number;
   /** Paths added beside others (JOIN). */
   pathsJoined: number;
+  /** Times a carrying path went while another live path carried on (no resume needed). */
+  pathSwitches: number;
   /** Paths carrying or standing by now. */
   paths: number;
   /** Bytes of sealed records waiting for the peer's acknowledgement. */
@@ -125,6 +130,8 @@ export abstract class SessionEndpoint {
   private sendCount = 0;
   /** PATH_PINGs this end has sent, on all paths. */
   private pingCount = 0;
+  /** When tick() last ran (Date.now() ms); 0 before. */
+  private lastTickAtMs = 0;
   private closeError: ProtocolError | undefined;
   protected lastReceivedAt = Date.now();
   protected resumeCount = 0;
@@ -137,6 +144,7 @@ export abstract class SessionEndpoint {
     pathsFailed: 0,
     recordsDropped: 0,
     duplicatesDropped: 0,
+    pathSwitches: 0,
   };
 
   constructor(protected readonly options: SessionOptions) {
@@ -232,7 +240,7 @@ export abstract class SessionEndpoint {
           this.receiveSealed(record, path);
           return;
         case RecordType.ACK:
-          this.receiveAck(record.bytes);
+          this.receiveAck(record.bytes, path);
           return;
         case RecordType.PATH_PING:
           this.receivePathPing(record.bytes, path);
@@ -293,8 +301,10 @@ export abstract class SessionEndpoint {
   removePath(path: SessionPath, reason: string): void {
     if (path.state === 'gone' || this.currentState === 'closed') return;
     const wasStarting = path.state === 'starting';
+    const wasCarrying = path.state === 'live' && path.role === PathRole.CARRY;
     path.state = 'gone';
     this.paths.splice(this.paths.indexOf(path), 1);
+    if (wasCarrying && this.paths.some((other) => other.state === 'live')) this.counters.pathSwitches++;
     if (this.currentState === 'handshaking') {
       if (wasStarting) this.finish(new SessionClosedError(`the path to the exit was lost during the handshake: ${reason}`, SessionCloseCode.INTERNAL_ERROR));
       return;
@@ -416,6 +426,7 @@ export abstract class SessionEndpoint {
     }
     const plaintext = beforeAuthentication(() => channel.open(record.seq, record.header, record.ciphertext));
     // Authenticated from here on: a bad frame, or more than the window allows, is the peer's own violation.
+    this.peerCarriesOn(path);
     this.scheduleAck();
     this.reorder.accept(record.seq, plaintext, this.deliverFrame);
   }
@@ -432,12 +443,13 @@ export abstract class SessionEndpoint {
     this.muxer?.receiveFrame(frame);
   };
 
-  private receiveAck(bytes: Uint8Array): void {
+  private receiveAck(bytes: Uint8Array, path?: SessionPath): void {
     const keys = this.keys;
     const channel = this.channel;
     if (!channel || !keys) throw new PathRecordError(new MalformedInputError('an ACK arrived before the handshake completed'));
     const ack = beforeAuthentication(() => decodeAck(this.peerAckKey(keys), bytes));
     if (ack.receivedUpToSeq > channel.nextSendSeq) throw new SequenceError(`the peer acknowledged record ${ack.receivedUpToSeq - 1}, which was never sent`);
+    if (path !== undefined) this.peerCarriesOn(path);
     this.acknowledge(ack, Date.now());
     this.dropPathThatLost(ack);
   }
@@ -448,6 +460,21 @@ export abstract class SessionEndpoint {
       if (entry.path !== undefined && entry.path.state !== 'gone') entry.path.delivered(entry.record.length);
     });
     for (const path of this.paths) path.sampleRate(now);
+  }
+
+  /**
+   * The peer sent a record (authenticated) on a standby path: it carries there now, so it has no carrying path left
+   * (its side saw them close). Follow it at once, without waiting to find ours silent: it carries here too, and our
+   * carrying paths, dead at the other end, are let go (what they held goes again on this one).
+   */
+  private peerCarriesOn(path: SessionPath): void {
+    if (path.role !== PathRole.STANDBY || path.state !== 'live') return;
+    path.role = PathRole.CARRY;
+    for (const other of [...this.paths]) {
+      if (other !== path && other.state === 'live' && other.role === PathRole.CARRY) {
+        this.dropPath(other, 'the other end moved the session to a standby path: this one is gone at its side', 'silent');
+      }
+    }
   }
 
   /**
@@ -468,11 +495,14 @@ export abstract class SessionEndpoint {
 
   /**
    * Heartbeat, every half heartbeatIntervalMs (the client runs its own timer; the exit server calls it for its
-   * sessions): PATH_PING every live path due one, and drop a path heard from for too long: standbySilenceTimeoutMs
+   * sessions): PATH_PING every live path due one, and drop a path heard from for too long: besideSilenceLimitMs
    * while another path is live, else aloneSilenceLimitMs (if this end judges that at all).
    */
   tick(now = Date.now()): void {
     if (this.currentState === 'closed') return;
+    // A heartbeat that itself comes late (the process was busy) judges no silence: records may be waiting unread.
+    const late = this.lastTickAtMs !== 0 && now - this.lastTickAtMs > LATE_TICK_FACTOR * this.config.heartbeatIntervalMs;
+    this.lastTickAtMs = now;
     const keys = this.keys;
     if (keys !== undefined) {
       for (const path of this.paths) {
@@ -483,9 +513,10 @@ export abstract class SessionEndpoint {
         this.sendOn(path, encodePathPing(this.pingKeys(keys).own, path.lastPingCounter));
       }
     }
+    if (late) return;
     for (const path of [...this.paths]) {
       const othersLive = this.paths.some((other) => other !== path && other.state === 'live');
-      const limitMs = othersLive ? this.config.standbySilenceTimeoutMs : this.aloneSilenceLimitMs();
+      const limitMs = othersLive ? this.besideSilenceLimitMs() : this.aloneSilenceLimitMs();
       if (limitMs !== undefined && path.state !== 'gone' && now - path.lastHeardAtMs > limitMs) {
         this.dropPath(path, `nothing arrived through this volunteer for ${limitMs / 1000} s`, 'silent');
       }
@@ -494,6 +525,9 @@ export abstract class SessionEndpoint {
 
   /** How long this end lets its only path be silent before it gives it up; undefined: its owner judges that. */
   protected abstract aloneSilenceLimitMs(): number | undefined;
+
+  /** How long this end lets a path be silent while another is live. */
+  protected abstract besideSilenceLimitMs(): number;
 
   /** The keys this end tags its PATH_PINGs and PATH_PONGs with (`own`), and those the peer's carry (`peer`). */
   protected abstract pingKeys(keys: ResumeKeys): { own: Uint8Array; peer: Uint8Array; ownPong: Uint8Array; peerPong: Uint8Array };

@@ -423,7 +423,9 @@ export class ClientPath {
     this.#paths.delete(path.id);
     closePath(path);
     if (this.#stopped) return;
-    this.#failures = Date.now() - path.upAtMs >= this.#limits.stablePathMs ? 0 : this.#failures + 1;
+    // A path that broke soon after it came up counts as a failure only when it was the last one: with another still
+    // carrying, replacing it is no hurry, and must not slow the search for a first path later on.
+    if (this.#paths.size === 0) this.#failures = Date.now() - path.upAtMs >= this.#limits.stablePathMs ? 0 : this.#failures + 1;
     this.#sendControl({ type: 'path-down', pathId: path.id, reason });
     this.#events.onPathEvent({ kind: 'down', reason, pathsUp: this.#paths.size });
     void this.#acquirePaths();
