@@ -1,5 +1,6 @@
 // Session continuity without browsers: headless volunteers (`ferry volunteer`, own processes) are killed with
-// SIGKILL while a download runs through them; the helper resumes the session through the next one.
+// SIGKILL while a download runs through them; the helper resumes the session through the next one, or, with a
+// standby, carries on through it at once. The same with both volunteers striping.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -101,3 +102,40 @@ test('three downloads, each surviving the SIGKILL of the volunteer carrying it: 
     await helper?.close();
   }
 });
+
+for (const stripe of [false, true]) {
+  test(`two volunteers at once (${stripe ? 'striping' : 'one standing by'}): the carrying one is SIGKILLed mid-download; the other carries on with no resume, and a third takes the free place`, async () => {
+    let helper: HelperCore | undefined;
+    let client: NodeClient | undefined;
+    try {
+      const first = await startVolunteer();
+      helper = await startHelperCore({ exit: exitInfo, allowedOrigin: EXTENSION_ORIGIN, socksPort: 0, httpPort: 0 });
+      client = new NodeClient({ pipeUrl: helper.pipeUrl, token: helper.issueToken(), brokerUrl, exit: exitInfo, pathCount: 2, stripe });
+      const tunnel = helper.tunnel;
+      await waitFor(() => tunnel.status.state === 'connected', 'the session to connect');
+      // Only now a second volunteer: the first path went through `first`, so it carries (or carries first).
+      const second = await startVolunteer();
+      await waitFor(() => tunnel.status.paths === 2, 'the second volunteer to join the session', { timeoutMs: 30_000 });
+      const download = await startSocksDownload(helper.socksPort, 'localhost', origin.port, '/file');
+      await waitFor(() => download.received() >= 4 * 1024 * 1024, '4 MiB of the download', { timeoutMs: 30_000 });
+      const third = startVolunteer();
+      const resumesBefore = exit.snapshot().resumes;
+      first.kill('SIGKILL');
+      const result = await download.done;
+      assert.equal(result.bytes, origin.file.length, 'every byte');
+      assert.equal(result.sha256, origin.sha256, 'the same SHA-256');
+      assert.equal(exit.snapshot().resumes, resumesBefore, 'the session carried on over the other path: no RESUME');
+      assert.ok(tunnel.status.pathChanges >= 1, 'the popup counts the volunteer change');
+      await third;
+      await waitFor(() => tunnel.status.paths === 2, 'a third volunteer to take the free place', { timeoutMs: 30_000 });
+      second.kill('SIGKILL');
+      const again = await startSocksDownload(helper.socksPort, 'localhost', origin.port, '/file');
+      const through = await again.done;
+      assert.equal(through.sha256, origin.sha256, 'the next download, through the third, is whole too');
+    } finally {
+      client?.stop();
+      await helper?.close();
+      for (const child of volunteers.splice(0)) child.kill('SIGKILL');
+    }
+  });
+}

@@ -38,6 +38,9 @@ export interface NodeClientOptions {
   exit: ExitInfo;
   /** A friend's pairing link's token: the broker then matches only that friend's volunteer. */
   pairingToken?: string;
+  /** Volunteers to keep at once, and whether they all carry (ClientPathConfig); one path when absent. */
+  pathCount?: number;
+  stripe?: boolean;
   limits?: Partial<ClientPathLimits>;
 }
 
@@ -55,6 +58,8 @@ export class NodeClient {
         brokerUrl: options.brokerUrl,
         exit: options.exit,
         ...(options.pairingToken === undefined ? {} : { pairingToken: options.pairingToken }),
+        ...(options.pathCount === undefined ? {} : { pathCount: options.pathCount }),
+        ...(options.stripe === undefined ? {} : { stripe: options.stripe }),
         limits: { ...TEST_CLIENT_PATH_LIMITS, ...options.limits },
       },
       nodeClientPathEnvironment(),
