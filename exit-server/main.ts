@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { createJsonLogger } from '../protocol/adapters/json-log.ts';
 import { nodeAeadImplementation } from '../protocol/adapters/node-aead.ts';
+import { defaultSessionConfig, MAX_PATHS_PER_SESSION } from '../protocol/config.ts';
 import { defaultExitConfig } from './config.ts';
 import { ExitServer } from './exit-server.ts';
 import { loadOrCreateKeyPair } from './keys.ts';
@@ -30,6 +31,9 @@ Options:
                        (default ${defaultExitConfig.maxQueuedBytesTotal / MIB}; at least max-sessions x ${defaultExitConfig.reservedQueuedBytesPerSession / 1024} KiB plus one session's budget)
   --max-queued-mib-per-session N
                        the same for one client session (default ${defaultExitConfig.maxQueuedBytesPerSession / MIB}); at it, its destinations are not read
+  --max-paths-per-session N
+                       most volunteer paths one client session may hold at once, 1 to ${MAX_PATHS_PER_SESSION} (default ${defaultSessionConfig.maxPathsPerSession});
+                       each is another volunteer socket here, and another volunteer who sees the client
   --help               show this help
 `;
 
@@ -43,6 +47,12 @@ function wholeNumber(text: string | undefined, flag: string, fallback: number): 
   if (text === undefined) return fallback;
   if (!/^\d{1,9}$/.test(text)) throw new ExitUsageError(`${flag} must be a whole number, got "${text}"`);
   return Number(text);
+}
+
+function pathsPerSession(text: string | undefined): number {
+  const paths = wholeNumber(text, '--max-paths-per-session', defaultSessionConfig.maxPathsPerSession);
+  if (paths < 1 || paths > MAX_PATHS_PER_SESSION) throw new ExitUsageError(`--max-paths-per-session must be from 1 to ${MAX_PATHS_PER_SESSION}, got ${paths}`);
+  return paths;
 }
 
 /** The flags after the command name, or ExitUsageError saying what is wrong. */
@@ -59,6 +69,7 @@ function parseFlags(argv: string[]) {
         'max-sessions': { type: 'string' },
         'max-queued-mib': { type: 'string' },
         'max-queued-mib-per-session': { type: 'string' },
+        'max-paths-per-session': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -88,6 +99,7 @@ export async function runExit(argv: string[]): Promise<void> {
       maxQueuedBytesTotal: wholeNumber(values['max-queued-mib'], '--max-queued-mib', defaultExitConfig.maxQueuedBytesTotal / MIB) * MIB,
       maxQueuedBytesPerSession:
         wholeNumber(values['max-queued-mib-per-session'], '--max-queued-mib-per-session', defaultExitConfig.maxQueuedBytesPerSession / MIB) * MIB,
+      session: { maxPathsPerSession: pathsPerSession(values['max-paths-per-session']) },
     },
   });
   const logger = createJsonLogger('ferry-exit');

@@ -117,3 +117,21 @@ test('ferry exit started without its node flags says which are missing and how t
   assert.deepEqual(warning.missingFlags, [...EXIT_NODE_FLAGS]);
   assert.match(String(warning.msg), /node --initial-old-space-size=64 bin\/ferry\.js exit/);
 });
+
+test('ferry exit refuses a path limit outside 1 to 3, saying the range', async () => {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'ferry.js'), 'exit', '--port', '0', '--max-paths-per-session', '4'], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const code = await withTimeout(
+    new Promise<number | null>((resolveExit) => child.once('exit', (exitCode) => resolveExit(exitCode))),
+    'the exit to refuse',
+    STEP_MS,
+  );
+  assert.equal(code, 1);
+  assert.match(stderr, /--max-paths-per-session must be from 1 to 3, got 4/);
+});
