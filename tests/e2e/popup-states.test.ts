@@ -198,6 +198,8 @@ test('connected through a volunteer: time, traffic, speed and volunteer changes 
   const shown = (await user.popup.locator('#proxy-me-duration').textContent()) ?? '';
   await user.popup.locator('#proxy-me-duration', { hasNotText: shown }).waitFor({ timeout: SCREEN_TIMEOUT_MS });
   await shows(user, 'proxy-me-path-changes', 'Volunteer changed 0 times');
+  // The only volunteer there is: the second place Proxy me keeps for a standby stays empty.
+  await shows(user, 'proxy-me-volunteers', 'Through 1 volunteer');
   await screenshot(user, 'connected');
 
   // The WebRTC policy keeps pages off the direct route, while Ferry's own extension document is exempt from it.

@@ -35,6 +35,8 @@ after(async () => {
 });
 
 test('a 50 MiB download survives the death of the volunteer carrying it, 10 times in a row, with the same SHA-256', async () => {
+  // Both volunteers hold the session, and the popup says so.
+  await network.client.popup.locator('#proxy-me-volunteers', { hasText: 'Through 2 volunteers' }).waitFor({ timeout: 60_000 });
   const rounds = await runVolunteerChurn({
     network,
     originPort: origin.port,
