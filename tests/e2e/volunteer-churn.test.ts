@@ -1,6 +1,6 @@
 // Volunteers vanish; the person behind the client notices a pause, nothing more. Two volunteer browsers (the client
 // keeps both: one carries, one stands by); a 50 MiB download through SOCKS5 while the volunteer carrying it is
-// killed (SIGKILL, by pid), ten times in a row; and a volunteer killed while the client is still connecting.
+// killed (SIGKILL, by pid), twenty times in a row; and a volunteer killed while the client is still connecting.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -12,6 +12,8 @@ import { runVolunteerChurn } from '../../harness/volunteer-churn.ts';
 import { waitFor } from '../../harness/wait.ts';
 
 const FILE_BYTES = 50 * 1024 * 1024;
+/** Kills of the carrying volunteer, one per download. */
+const KILLS = 20;
 /**
  * The client session's timing for this test: a killed browser says no goodbye, so its death is noticed only by
  * silence. The product waits 5 s (protocol/config.ts); here 2 s is enough to show the same recovery sooner. A false
@@ -34,7 +36,7 @@ after(async () => {
   await origin?.close();
 });
 
-test('a 50 MiB download survives the death of the volunteer carrying it, 10 times in a row, with the same SHA-256', async () => {
+test('a 50 MiB download survives the death of the volunteer carrying it, 20 times in a row, with the same SHA-256', async (t) => {
   // Both volunteers hold the session, and the popup says so.
   await network.client.popup.locator('#proxy-me-volunteers', { hasText: 'Through 2 volunteers' }).waitFor({ timeout: 60_000 });
   const rounds = await runVolunteerChurn({
@@ -42,18 +44,20 @@ test('a 50 MiB download survives the death of the volunteer carrying it, 10 time
     originPort: origin.port,
     path: '/file',
     fileBytes: FILE_BYTES,
-    rounds: 10,
+    rounds: KILLS,
     killAfterBytes: 8 * 1024 * 1024,
     // A standby (the second volunteer) is ready before each kill: the download moves to it without a resume.
     volunteersBeforeKill: 2,
   });
-  assert.equal(rounds.length, 10);
+  assert.equal(rounds.length, KILLS);
   for (const [index, round] of rounds.entries()) {
     assert.equal(round.bytes, FILE_BYTES, `round ${index + 1}: every byte arrived`);
     assert.equal(round.sha256, origin.sha256, `round ${index + 1}: the same SHA-256`);
+    // Measured, not judged (timing is the benchmark's): the longest gap between received bytes in each round.
+    t.diagnostic(`round ${index + 1}: longest gap between received bytes ${Math.round(round.longestStallMs)} ms`);
   }
   const state = await network.client.state();
-  assert.ok(state.proxyMe.pathChanges >= 10, `the popup counts the volunteer changes (${state.proxyMe.pathChanges})`);
+  assert.ok(state.proxyMe.pathChanges >= KILLS, `the popup counts the volunteer changes (${state.proxyMe.pathChanges})`);
   assert.ok(state.proxyMe.volunteers >= 1, 'the popup says through how many volunteers');
   assert.equal(state.proxyMe.phase, 'connected');
 });
