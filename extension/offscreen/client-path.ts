@@ -50,8 +50,12 @@ export interface ClientPathLimits {
    */
   retryDelayMs: number;
   maxRetryDelayMs: number;
-  /** A path that breaks sooner than this after it came up counts as a failed attempt (ms). */
+  /**
+   * A path that breaks sooner than this after it came up counts as a failed attempt (ms), unless it carried at least
+   * stablePathBytes first: a volunteer that served well and then died is churn, not a reason to wait longer.
+   */
   stablePathMs: number;
+  stablePathBytes: number;
   /** Most bytes allowed waiting in the data channel's or the pipe's send buffer; above it the path is dropped. */
   maxBufferedBytes: number;
 }
@@ -63,6 +67,7 @@ export const DEFAULT_CLIENT_PATH_LIMITS: Readonly<ClientPathLimits> = Object.fre
   retryDelayMs: 3_000,
   maxRetryDelayMs: 30_000,
   stablePathMs: 10_000,
+  stablePathBytes: 1024 * 1024,
   maxBufferedBytes: 16 * 1024 * 1024,
 });
 
@@ -124,10 +129,11 @@ interface OpenPath {
   readonly volunteer: string | undefined;
 }
 
-/** A path that is up: its id on the pipe, and when it came up. */
+/** A path that is up: its id on the pipe, when it came up, and the bytes it carried (both ways). */
 interface LivePath extends OpenPath {
   readonly id: number;
   readonly upAtMs: number;
+  carriedBytes: number;
 }
 
 /** Wait before the next attempt after `failures` failed attempts in a row: none for the first two attempts. */
@@ -271,6 +277,7 @@ export class ClientPath {
     if (framed === undefined || path === undefined || path.dc.readyState !== DATA_CHANNEL_OPEN) return;
     try {
       path.dc.send(framed.record as Uint8Array<ArrayBuffer>);
+      path.carriedBytes += framed.record.length;
     } catch (error) {
       // The channel closed between the readyState check and the send (the volunteer vanished): the record stays in
       // the helper's replay buffer and goes out again through another path.
@@ -399,13 +406,14 @@ export class ClientPath {
 
   #install(open: OpenPath): void {
     const role: PipePathRole = this.#paths.size === 0 || this.#config.stripe === true ? 'carry' : 'standby';
-    const path: LivePath = { ...open, id: this.#nextPathId(), upAtMs: Date.now() };
+    const path: LivePath = { ...open, id: this.#nextPathId(), upAtMs: Date.now(), carriedBytes: 0 };
     this.#paths.set(path.id, path);
     const maxBufferedBytes = this.#limits.maxBufferedBytes;
     path.dc.onmessage = (event: MessageEvent) => {
       const pipe = this.#pipe;
       // Tunnel records are binary; anything else on the channel is not ours to forward.
       if (this.#paths.get(path.id) !== path || pipe === undefined || !(event.data instanceof ArrayBuffer)) return;
+      path.carriedBytes += event.data.byteLength;
       pipe.send(framePipeRecord(path.id, new Uint8Array(event.data)));
       if (pipe.bufferedAmount > maxBufferedBytes) this.#dropPath(path, `the helper is not reading fast enough (more than ${maxBufferedBytes} bytes waiting)`);
     };
@@ -425,7 +433,10 @@ export class ClientPath {
     if (this.#stopped) return;
     // A path that broke soon after it came up counts as a failure only when it was the last one: with another still
     // carrying, replacing it is no hurry, and must not slow the search for a first path later on.
-    if (this.#paths.size === 0) this.#failures = Date.now() - path.upAtMs >= this.#limits.stablePathMs ? 0 : this.#failures + 1;
+    if (this.#paths.size === 0) {
+      const served = Date.now() - path.upAtMs >= this.#limits.stablePathMs || path.carriedBytes >= this.#limits.stablePathBytes;
+      this.#failures = served ? 0 : this.#failures + 1;
+    }
     this.#sendControl({ type: 'path-down', pathId: path.id, reason });
     this.#events.onPathEvent({ kind: 'down', reason, pathsUp: this.#paths.size });
     void this.#acquirePaths();

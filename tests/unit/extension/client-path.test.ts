@@ -305,6 +305,34 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     assert.equal(String(pipe.records[0]?.subarray(1)), 'after the switch');
   });
 
+  test('a volunteer that carried traffic and then died is churn, not failure: the next one is asked for at once, every time', async () => {
+    const { broker, pipe } = await setup();
+    // After two failures in a row the next attempt would wait a minute: far beyond this test's steps.
+    const path = new ClientPath(
+      {
+        pipeUrl: pipe.url,
+        token: 'tok-1',
+        brokerUrl: broker.url,
+        exit,
+        limits: { ...fastRetries, retryDelayMs: 60_000, maxRetryDelayMs: 60_000, stablePathBytes: 64 * 1024 },
+      },
+      nodeEnvironment,
+      { onPathEvent: () => undefined, onSession: () => undefined },
+    );
+    cleanups.push(() => path.stop());
+    path.start();
+    for (let death = 1; death <= 3; death++) {
+      await waitFor(() => pipe.count('path-up') === death, `path ${death}`, STEP);
+      const before = pipe.records.length;
+      pipe.send(pipe.pathUp(death - 1), Buffer.alloc(100 * 1024, death));
+      await waitFor(() => pipe.records.length > before, `path ${death} to carry 200 KiB both ways`, STEP);
+      const serving = broker.volunteers.at(-1);
+      serving?.close();
+      await waitFor(() => pipe.count('path-down') === death, `path ${death} to go down`, STEP);
+    }
+    await waitFor(() => pipe.count('path-up') === 4, 'a fourth path, asked for at once', STEP);
+  });
+
   test('with two paths: the second avoids the first volunteer and stands by; one going away is replaced, and the other carries on', async () => {
     const { broker, pipe, path, events } = await setup('tok-1', { pathCount: 2 });
     path.start();
