@@ -6,29 +6,31 @@
 
 import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { LocalNetwork } from '../harness/local-network.ts';
-import { startOriginServer } from '../harness/origin-server.ts';
-import { startServersInProcess } from '../harness/servers.ts';
+import { LocalNetwork, type LocalNetworkOptions } from '../harness/local-network.ts';
+import { type OriginServer, startOriginServer } from '../harness/origin-server.ts';
+import { type NetworkServers, startServersInProcess } from '../harness/servers.ts';
 import { startSocksDownload } from '../harness/socks-download.ts';
-import { socksFetch } from '../harness/socks-fetch.ts';
-import { runVolunteerChurn } from '../harness/volunteer-churn.ts';
 import { WaitTimeoutError, withTimeout } from '../harness/wait.ts';
-import { measureRawDataChannel } from './raw-datachannel.ts';
+import { measureGoodputRounds } from './goodput-rounds.ts';
+import { measureHealthyPathGaps, measureKillStalls, measureStripedGoodput, median } from './multipath.ts';
 import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
 import { measureVolunteerCpu, volunteerCpuLines } from './volunteer-cpu.ts';
 import { measureWidgetSize, WIDGET_GZIP_BUDGET_BYTES } from './widget-size.ts';
 
-const USAGE = `Usage: ferry bench [--megabytes N] [--runs N]
+const USAGE = `Usage: ferry bench [--megabytes N] [--runs N] [--kills N] [--rounds N] [--cap-mbps N]
        ferry bench network [options]   (the broker's and the exit's capacity; ferry bench network --help)
 
 Measures, in one run on this machine:
   - the widget's size, gzipped, against its 50 kB budget
-  - raw data-channel throughput between two Chromium processes (the baseline)
+  - raw data-channel throughput between two Chromium processes (the baseline), between plain pages and between the
+    extension's offscreen documents (where Ferry's data channels live)
   - end-to-end goodput through the whole path (SOCKS5 -> helper -> client Chromium -> volunteer Chromium -> exit),
-    and its ratio to the raw figure
+    in rounds alternating with the raw transfers: the median ratio to raw and its spread
   - the time from switching Proxy me on to the first proxied byte (median of --runs)
-  - the median and worst stall (time with no bytes) when the volunteer carrying a download is killed, and the
-    bytes lost (must be 0)
+  - the longest gap between bytes on a healthy path (nothing killed), against the client's standby silence threshold
+  - the median and worst stall (time with no bytes) when the volunteer carrying a download is killed, with a
+    standby volunteer (2 at once) and without (1), and the bytes lost (must be 0)
+  - goodput striped over two volunteers each capped at --cap-mbps, against one such volunteer
   - a volunteer's CPU time per MiB relayed, for ferry volunteer (Node) and the extension (whole Chromium tree), each
     against a plain TCP relay process carrying the same file (the baseline)
   - simple-peer against the raw RTCPeerConnection API (Node, @roamhq/wrtc)
@@ -36,20 +38,39 @@ Measures, in one run on this machine:
 Options:
   --megabytes N   bytes to move per throughput figure, in MiB (default 64)
   --runs N        Proxy me start-up measurements (default 3)
-  --kills N       volunteer kills for the stall figures (default 10)
+  --kills N       volunteer kills for each stall figure, with and without a standby (default 20)
+  --rounds N      alternating raw / Ferry goodput rounds (default 3)
+  --cap-mbps N    each volunteer's cap (Mbit/s) for the striping figure (default 40)
   --help          show this help
 `;
 
 /** Longest a Node @roamhq/wrtc transfer may take before the bench gives up on that figure (ms). */
 const WRTC_TIMEOUT_MS = 120_000;
+/** Downloads with nothing killed, for the longest gap on a healthy path. */
+const HEALTHY_DOWNLOADS = 5;
+/** Pairs of capped downloads (one volunteer, then two striped) for the striping figure. */
+const STRIPED_PAIRS = 3;
+/** The client's silence limit for a path while another is live (protocol/config.ts standbySilenceTimeoutMs), in s. */
+const STANDBY_SILENCE_TIMEOUT_S = 1.5;
+
+/** The goals the issue set (shown, not asserted: nothing in the bench passes or fails). */
+const GOALS = {
+  standbyStallMedianS: 1,
+  standbyStallWorstS: 2,
+  stripedRatio: 1.6,
+  goodputRatio: 0.9,
+} as const;
 
 function line(label: string, value: string): void {
-  process.stdout.write(`${label.padEnd(58)} ${value}\n`);
+  process.stdout.write(`${label.padEnd(62)} ${value}\n`);
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+function verdict(met: boolean): string {
+  return met ? 'goal met' : 'goal NOT met';
+}
+
+function seconds(values: readonly number[]): string {
+  return values.map((value) => value.toFixed(2)).join(', ');
 }
 
 /** Time to first byte of one small request through SOCKS5 (curl's own measurement), in seconds. */
@@ -72,6 +93,122 @@ async function noKillStall(socksPort: number, originPort: number): Promise<numbe
   return (await download.done).longestStallMs / 1000;
 }
 
+/** Starts a LocalNetwork on `servers`, runs `measure` on it, and stops it (its browsers) whatever happens. */
+async function withNetwork(
+  servers: NetworkServers,
+  options: Omit<LocalNetworkOptions, 'servers' | 'headless' | 'clientBypassList'>,
+  measure: (network: LocalNetwork) => Promise<void>,
+): Promise<void> {
+  const network = await LocalNetwork.start({ servers, headless: true, clientBypassList: ['<-loopback>'], ...options });
+  try {
+    await measure(network);
+  } finally {
+    await network.stop();
+  }
+}
+
+function killStallLines(label: string, stalls: Awaited<ReturnType<typeof measureKillStalls>>, kills: number): void {
+  line(
+    `stall when the carrier is killed, ${label}, ${kills} kills`,
+    `median ${median(stalls.stallsSeconds).toFixed(2)} s, worst ${Math.max(...stalls.stallsSeconds).toFixed(2)} s`,
+  );
+  line('  each kill', seconds(stalls.stallsSeconds));
+  line('  kills that came after the download had ended (not stalls)', `${stalls.killsAfterTheEnd}`);
+  line(`  bytes lost (rounds whose SHA-256 differed: ${stalls.roundsCorrupted})`, `${stalls.bytesLost}`);
+}
+
+/**
+ * The client as it ships (Proxy me keeps 2 volunteers, one carrying, one standing by): start-up, goodput against raw
+ * in alternating rounds, the longest gap on a healthy path, and the kill stall with a standby.
+ */
+async function standbyNetworkFigures(
+  servers: NetworkServers,
+  origin: OriginServer,
+  counts: { runs: number; goodputRounds: number; healthyDownloads: number; kills: number },
+): Promise<void> {
+  await withNetwork(servers, { volunteers: 2, connectClient: false, clientSettings: { proxyPaths: 2, stripePaths: false } }, async (network) => {
+    // Start-up: Proxy me switched on -> helper started -> volunteer found -> handshake -> first byte from the origin.
+    const startups: number[] = [];
+    for (let run = 0; run < counts.runs; run++) {
+      const started = performance.now();
+      await network.client.setSwitch('proxy-me', true);
+      const state = await network.client.waitForProxyMe(['finding-volunteer', 'connected']);
+      const untilCurl = (performance.now() - started) / 1000;
+      const firstByte = await curlTimeToFirstByte(state.proxyMe.socksPort, `http://localhost:${origin.port}/page.html`);
+      startups.push(untilCurl + firstByte);
+      if (run < counts.runs - 1) {
+        await network.client.setSwitch('proxy-me', false);
+        await network.client.waitForProxyMe(['off']);
+      }
+    }
+    line('Proxy me on -> first proxied byte (median)', `${median(startups).toFixed(2)} s  (runs: ${seconds(startups)})`);
+    await network.client.waitForProxyMe(['connected']);
+
+    const rounds = await measureGoodputRounds(network, origin, counts.goodputRounds);
+    const plain = rounds.map((round) => round.plainPagesMegabytesPerSecond);
+    const offscreen = rounds.map((round) => round.offscreenDocumentsMegabytesPerSecond);
+    const ferry = rounds.map((round) => round.ferryMegabytesPerSecond);
+    const toPlain = rounds.map((round) => round.ferryMegabytesPerSecond / round.plainPagesMegabytesPerSecond);
+    const toOffscreen = rounds.map((round) => round.ferryMegabytesPerSecond / round.offscreenDocumentsMegabytesPerSecond);
+    const megabytes = (values: number[]): string => `median ${median(values).toFixed(1)} MB/s  (rounds: ${values.map((v) => v.toFixed(1)).join(', ')})`;
+    line('raw data channel, Chromium -> Chromium, plain pages (baseline)', megabytes(plain));
+    line('raw data channel, extension offscreen -> offscreen document', megabytes(offscreen));
+    line('  offscreen documents / plain pages', `${(median(offscreen) / median(plain)).toFixed(2)} x`);
+    line('end-to-end goodput, SOCKS5 through the whole path', megabytes(ferry));
+    const spread = (ratios: number[]): string => `${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}`;
+    line(
+      `  / raw plain pages, per round (${rounds.length} alternating rounds)`,
+      `median ${median(toPlain).toFixed(2)} x, spread ${spread(toPlain)}  ${verdict(median(toPlain) >= GOALS.goodputRatio)} (>= ${GOALS.goodputRatio} x)`,
+    );
+    line('  / raw offscreen documents, per round', `median ${median(toOffscreen).toFixed(2)} x, spread ${spread(toOffscreen)}`);
+
+    const gaps = await measureHealthyPathGaps(network, origin, counts.healthyDownloads);
+    const longestGap = Math.max(...gaps.longestGapsSeconds);
+    line(
+      `longest gap between bytes on a healthy path, ${gaps.downloads} downloads`,
+      `${longestGap.toFixed(2)} s = ${(longestGap / STANDBY_SILENCE_TIMEOUT_S).toFixed(2)} x the ${STANDBY_SILENCE_TIMEOUT_S} s standby silence threshold  (each: ${seconds(gaps.longestGapsSeconds)})`,
+    );
+    line('  volunteer changes meanwhile (none was killed)', `${gaps.pathChanges}; fewest volunteers held at once ${gaps.fewestVolunteers}`);
+
+    const stalls = await measureKillStalls(network, origin, counts.kills, 2);
+    killStallLines('with a standby', stalls, counts.kills);
+    line(
+      `  goals: median <= ${GOALS.standbyStallMedianS} s, worst <= ${GOALS.standbyStallWorstS} s`,
+      `${verdict(median(stalls.stallsSeconds) <= GOALS.standbyStallMedianS)} (median), ${verdict(Math.max(...stalls.stallsSeconds) <= GOALS.standbyStallWorstS)} (worst)`,
+    );
+  });
+}
+
+/** The client with one volunteer at a time (proxyPaths 1): a killed carrier is noticed by silence and a new match. */
+async function singlePathKillFigures(servers: NetworkServers, origin: OriginServer, kills: number): Promise<void> {
+  // One carries; the other waits at the broker to be matched once the first is gone (each kill adds a replacement).
+  await withNetwork(servers, { volunteers: 2, clientSettings: { proxyPaths: 1, stripePaths: false } }, async (network) => {
+    const stalls = await measureKillStalls(network, origin, kills, 1);
+    killStallLines('no standby', stalls, kills);
+    line('  (baseline: the same download with no kill would stall)', `${(await noKillStall(await network.socksPort(), origin.port)).toFixed(2)} s at most`);
+  });
+}
+
+/** Two volunteers capped at `capMbps` each: one download through one, then one striped over both, in pairs. */
+async function stripedFigures(servers: NetworkServers, origin: OriginServer, options: { capMbps: number; pairs: number }): Promise<void> {
+  await withNetwork(
+    servers,
+    { volunteers: 2, volunteerSettings: { maxMbps: options.capMbps }, clientSettings: { proxyPaths: 1, stripePaths: false } },
+    async (network) => {
+      const goodput = await measureStripedGoodput(network, origin, options.pairs);
+      const ratios = goodput.stripedMegabytesPerSecond.map((striped, index) => striped / (goodput.singleMegabytesPerSecond[index] ?? Number.NaN));
+      const cap = `${options.capMbps} Mbit/s = ${((options.capMbps * 1e6) / 8 / 1e6).toFixed(2)} MB/s`;
+      const megabytes = (values: number[]): string => `median ${median(values).toFixed(2)} MB/s  (pairs: ${values.map((v) => v.toFixed(2)).join(', ')})`;
+      line(`one volunteer capped at ${cap} (baseline)`, megabytes(goodput.singleMegabytesPerSecond));
+      line('two such volunteers, striped (proxyPaths 2, stripePaths)', megabytes(goodput.stripedMegabytesPerSecond));
+      line(
+        `  striped / one, per pair (${options.pairs} pairs)`,
+        `median ${median(ratios).toFixed(2)} x, spread ${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}  ${verdict(median(ratios) >= GOALS.stripedRatio)} (>= ${GOALS.stripedRatio} x)`,
+      );
+    },
+  );
+}
+
 export async function runBench(argv: string[]): Promise<void> {
   // `ferry bench network` (npm run bench:network): the broker's and the exit's capacity, in bench/network.ts.
   if (argv[0] === 'network') {
@@ -83,7 +220,9 @@ export async function runBench(argv: string[]): Promise<void> {
     options: {
       megabytes: { type: 'string', default: '64' },
       runs: { type: 'string', default: '3' },
-      kills: { type: 'string', default: '10' },
+      kills: { type: 'string', default: '20' },
+      rounds: { type: 'string', default: '3' },
+      'cap-mbps': { type: 'string', default: '40' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -93,7 +232,11 @@ export async function runBench(argv: string[]): Promise<void> {
   }
   const totalBytes = Number(values.megabytes) * 1024 * 1024;
   const runs = Number(values.runs);
-  const churnRounds = Number(values.kills);
+  const kills = Number(values.kills);
+  const goodputRounds = Number(values.rounds);
+  const capMbps = Number(values['cap-mbps']);
+  const healthyDownloads = HEALTHY_DOWNLOADS;
+  const stripedPairs = STRIPED_PAIRS;
   process.stdout.write(`ferry bench: ${values.megabytes} MiB per throughput figure, ${runs} start-up runs, ${new Date().toISOString()}\n\n`);
 
   const widget = measureWidgetSize();
@@ -102,58 +245,13 @@ export async function runBench(argv: string[]): Promise<void> {
     `${(widget.gzipBytes / 1000).toFixed(1)} kB = ${(widget.gzipBytes / WIDGET_GZIP_BUDGET_BYTES).toFixed(2)} x the ${WIDGET_GZIP_BUDGET_BYTES / 1000} kB budget`,
   );
 
-  const raw = await measureRawDataChannel(totalBytes);
-  line('raw data channel, Chromium -> Chromium (baseline)', `${raw.megabytesPerSecond.toFixed(1)} MB/s`);
-
   const origin = await startOriginServer(totalBytes);
   const servers = await startServersInProcess();
-  const network = await LocalNetwork.start({ servers, volunteers: 1, headless: true, clientBypassList: ['<-loopback>'], connectClient: false });
   try {
-    // Start-up: Proxy me switched on -> helper started -> volunteer found -> handshake -> first byte from the origin.
-    const startups: number[] = [];
-    for (let run = 0; run < runs; run++) {
-      const started = performance.now();
-      await network.client.setSwitch('proxy-me', true);
-      const state = await network.client.waitForProxyMe(['finding-volunteer', 'connected']);
-      const untilCurl = (performance.now() - started) / 1000;
-      const firstByte = await curlTimeToFirstByte(state.proxyMe.socksPort, `http://localhost:${origin.port}/page.html`);
-      startups.push(untilCurl + firstByte);
-      if (run < runs - 1) {
-        await network.client.setSwitch('proxy-me', false);
-        await network.client.waitForProxyMe(['off']);
-      }
-    }
-    line('Proxy me on -> first proxied byte (median)', `${median(startups).toFixed(2)} s  (runs: ${startups.map((s) => s.toFixed(2)).join(', ')})`);
-
-    await network.client.waitForProxyMe(['connected']);
-    const socksPort = await network.socksPort();
-    await socksFetch(socksPort, `http://localhost:${origin.port}/page.html`); // warm-up
-    const result = await socksFetch(socksPort, `http://localhost:${origin.port}/file`, 600);
-    if (!result.ok || result.sha256 !== origin.sha256) throw new Error(`the end-to-end transfer failed: ${result.stderr}`);
-    const goodput = result.bytes / 1e6 / (result.elapsedMs / 1000);
-    line('end-to-end goodput, SOCKS5 through the whole path', `${goodput.toFixed(1)} MB/s = ${(goodput / raw.megabytesPerSecond).toFixed(2)} x raw`);
-
-    // Churn: the volunteer carrying a download is killed mid-way; how long do bytes stop, and is anything lost?
-    // A second volunteer waits to take over (each killed one is replaced).
-    await network.addVolunteer();
-    const rounds = await runVolunteerChurn({
-      network,
-      originPort: origin.port,
-      path: '/file',
-      fileBytes: totalBytes,
-      rounds: churnRounds,
-      killAfterBytes: Math.floor(totalBytes / 4),
-    });
-    const stalls = rounds.map((round) => round.longestStallMs / 1000);
-    const bytesLost = rounds.reduce((sum, round) => sum + (round.sha256 === origin.sha256 ? 0 : Math.max(1, totalBytes - round.bytes)), 0);
-    line(
-      `stall when the carrying volunteer is killed, ${churnRounds} kills`,
-      `median ${median(stalls).toFixed(2)} s, worst ${Math.max(...stalls).toFixed(2)} s`,
-    );
-    line('  (baseline: the same downloads with no kill would stall)', `${(await noKillStall(socksPort, origin.port)).toFixed(2)} s at most`);
-    line('bytes lost across those kills', `${bytesLost}`);
+    await standbyNetworkFigures(servers, origin, { runs, goodputRounds, healthyDownloads, kills });
+    await singlePathKillFigures(servers, origin, kills);
+    await stripedFigures(servers, origin, { capMbps, pairs: stripedPairs });
   } finally {
-    await network.stop();
     await servers.stop();
     await origin.close();
   }

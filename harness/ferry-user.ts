@@ -99,6 +99,11 @@ export class FerryUser {
     return stored === undefined ? undefined : parseUiState(stored);
   }
 
+  /** Writes settings to chrome.storage.local, as the options page saves them; a running Proxy me takes them at its next start. */
+  async changeSettings(settings: Record<string, unknown>): Promise<void> {
+    await this.popup.evaluate(async (changed) => chrome.storage.local.set(changed), settings);
+  }
+
   async statusText(feature: 'proxy-me' | 'help-others'): Promise<string> {
     return (await this.popup.locator(`#${feature}-status`).textContent()) ?? '';
   }

@@ -17,6 +17,10 @@ export interface LocalNetworkOptions {
   clientSocksPort?: number;
   /** The client session's heartbeat and path-silence timing; the product's defaults when absent. */
   clientSession?: HelperSessionTiming;
+  /** More of the client's settings (chrome.storage.local, extension/settings.ts), e.g. { proxyPaths: 1 }. */
+  clientSettings?: Record<string, unknown>;
+  /** Every volunteer's settings, the ones addVolunteer() starts too, e.g. { maxMbps: 40 }. */
+  volunteerSettings?: Record<string, unknown>;
   /** Whether the client switches Proxy me on and waits until connected. Default true. */
   connectClient?: boolean;
   log?(line: string): void;
@@ -33,6 +37,7 @@ export class LocalNetwork {
     readonly volunteers: FerryUser[],
     readonly client: FerryUser,
     private readonly headless: boolean,
+    private readonly volunteerSettings: Record<string, unknown> | undefined,
   ) {}
 
   static async start(options: LocalNetworkOptions): Promise<LocalNetwork> {
@@ -45,6 +50,7 @@ export class LocalNetwork {
           brokerUrl: options.servers.brokerUrl,
           exitListKey: options.servers.exitListKey,
           headless: options.headless,
+          ...(options.volunteerSettings ? { settings: options.volunteerSettings } : {}),
         });
         volunteers.push(volunteer);
         await volunteer.setSwitch('help-others', true);
@@ -60,9 +66,10 @@ export class LocalNetwork {
         settings: {
           ...(options.clientBypassList ? { bypassList: options.clientBypassList } : {}),
           ...(options.clientSocksPort !== undefined ? { socksPort: options.clientSocksPort } : {}),
+          ...options.clientSettings,
         },
       });
-      const network = new LocalNetwork(options.servers, volunteers, client, options.headless);
+      const network = new LocalNetwork(options.servers, volunteers, client, options.headless, options.volunteerSettings);
       if (options.connectClient ?? true) {
         try {
           await client.setSwitch('proxy-me', true);
@@ -82,7 +89,12 @@ export class LocalNetwork {
 
   /** Starts one more volunteer browser with Help others on, waiting for someone who needs help. */
   async addVolunteer(): Promise<FerryUser> {
-    const volunteer = await FerryUser.launch({ brokerUrl: this.servers.brokerUrl, exitListKey: this.servers.exitListKey, headless: this.headless });
+    const volunteer = await FerryUser.launch({
+      brokerUrl: this.servers.brokerUrl,
+      exitListKey: this.servers.exitListKey,
+      headless: this.headless,
+      ...(this.volunteerSettings ? { settings: this.volunteerSettings } : {}),
+    });
     this.volunteers.push(volunteer);
     await volunteer.setSwitch('help-others', true);
     await volunteer.waitForHelpOthers(['waiting', 'relaying']);

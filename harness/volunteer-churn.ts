@@ -13,6 +13,8 @@ export interface ChurnRound {
   bytes: number;
   /** Longest time with no body bytes during the download (the stall the kill caused). */
   longestStallMs: number;
+  /** Body bytes that had arrived when the carrier was killed: the whole file means the kill came too late to matter. */
+  bytesAtKill: number;
 }
 
 export interface ChurnOptions {
@@ -50,12 +52,13 @@ export async function runVolunteerChurn(options: ChurnOptions): Promise<ChurnRou
     await waitFor(() => download.received() >= options.killAfterBytes, `${options.killAfterBytes} bytes of round ${round}`, { timeoutMs: ROUND_TIMEOUT_MS });
     const carrier = await waitFor(() => network.carryingVolunteer(), 'a volunteer to report carrying the download', { timeoutMs: 10_000 });
     const pid = carrier.pid;
+    const bytesAtKill = download.received();
     await network.killVolunteer(carrier);
-    log(`round ${round}: killed the carrying volunteer (pid ${pid}) after ${download.received()} bytes`);
+    log(`round ${round}: killed the carrying volunteer (pid ${pid}) after ${bytesAtKill} bytes`);
     const replacement = network.addVolunteer();
     const result = await withTimeout(download.done, `round ${round}: the download to finish`, ROUND_TIMEOUT_MS);
     await replacement;
-    rounds.push(result);
+    rounds.push({ ...result, bytesAtKill });
     log(`round ${round}: ${result.bytes} bytes, longest stall ${Math.round(result.longestStallMs)} ms`);
   }
   return rounds;
