@@ -17,6 +17,11 @@ import { RELAY_STATE_WORDING, summaryLine, type TrafficSnapshot } from './status
 
 /** Default seconds between two summary lines on stderr. */
 export const DEFAULT_SUMMARY_EVERY_SECONDS = 60;
+/**
+ * After SIGINT/SIGTERM the process ends by itself once its sockets have closed; if something still holds it (a peer
+ * connection's native threads under load), it is ended after this long (ms), so a service manager's stop never hangs.
+ */
+export const STOP_GRACE_MS = 3_000;
 
 export const VOLUNTEER_USAGE = `Usage: ferry volunteer --broker URL --exit-list-key KEY [--max-clients N] [--max-mbps R] [--stun URL] [--nat CLASS]
 
@@ -203,6 +208,8 @@ export async function runVolunteer(argv: string[]): Promise<void> {
       worker.stop();
       const { clientsTotal, bytesClientToExit, bytesExitToClient } = worker.status;
       process.stderr.write(`ferry volunteer: stopped after helping ${clientsTotal} people (${bytesClientToExit} bytes up, ${bytesExitToClient} bytes down)\n`);
+      // Unref'd: it never keeps the process alive, and fires only if something else does.
+      setTimeout(() => process.exit(process.exitCode ?? 0), STOP_GRACE_MS).unref();
       resolve();
     };
     process.on('SIGINT', onSignal);

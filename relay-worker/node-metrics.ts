@@ -70,6 +70,11 @@ export async function startVolunteerMetricsServer(options: VolunteerMetricsOptio
   const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
     url: `http://${shownHost}:${port}/metrics`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // A scraper's keep-alive connection would otherwise hold the process open for its idle timeout.
+        server.closeAllConnections();
+      }),
   };
 }
