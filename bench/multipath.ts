@@ -12,11 +12,6 @@ import { socksFetch } from '../harness/socks-fetch.ts';
 import { runVolunteerChurn } from '../harness/volunteer-churn.ts';
 import { waitFor } from '../harness/wait.ts';
 
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
 export interface KillStalls {
   /** Each round's longest time with no body bytes (s). */
   stallsSeconds: number[];

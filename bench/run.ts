@@ -12,7 +12,8 @@ import { type NetworkServers, startServersInProcess } from '../harness/servers.t
 import { startSocksDownload } from '../harness/socks-download.ts';
 import { WaitTimeoutError, withTimeout } from '../harness/wait.ts';
 import { measureGoodputRounds } from './goodput-rounds.ts';
-import { measureHealthyPathGaps, measureKillStalls, measureStripedGoodput, median } from './multipath.ts';
+import { median } from './median.ts';
+import { measureHealthyPathGaps, measureKillStalls, measureStripedGoodput } from './multipath.ts';
 import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
 import { measureVolunteerCpu, volunteerCpuLines } from './volunteer-cpu.ts';
 import { measureWidgetSize, WIDGET_GZIP_BUDGET_BYTES } from './widget-size.ts';

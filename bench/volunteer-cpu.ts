@@ -25,6 +25,7 @@ import { type OriginServer, startOriginServer } from '../harness/origin-server.t
 import { terminate } from '../harness/processes.ts';
 import { spawnFerry, startServersInProcess } from '../harness/servers.ts';
 import { socksFetch } from '../harness/socks-fetch.ts';
+import { median } from './median.ts';
 import { readProcessTreeCpuSeconds } from './process-stats.ts';
 import { startTcpRelayProcess } from './server-processes.ts';
 
@@ -77,11 +78,6 @@ export interface VolunteerCpuOptions {
   rounds?: number;
   /** Progress lines (which volunteer is being measured); none when absent. */
   log?(line: string): void;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
 }
 
 /** Downloads the origin's file `copies` times in one curl run through the plain relay, and checks every copy's size. */

@@ -4,7 +4,7 @@
  * - streams per session x streamReceiveWindowBytes is capped by sessionReceiveWindowBytes, so one session buffers at
  *   most sessionReceiveWindowBytes from its client, and maxSessions x that bounds the whole exit.
  * - connectTimeoutMs should stay below the helper's open timeout, so the client hears why rather than "timed out".
- * - sessionSilenceTimeoutMs must leave room for the client's heartbeat (1 s) and its own silence limit (5 s): an
+ * - sessionSilenceTimeoutMs must leave room for the client's heartbeat (500 ms) and its own silence limit (5 s): an
  *   honest client that lost its volunteer resumes through another long before the exit calls its path silent.
  * - maxDetachedSessions is at most maxSessions; maxPathsPerAddress bounds what one volunteer address can hold (a
  *   volunteer carries at most 32 clients, protocol/signaling.ts MAX_VOLUNTEER_SLOTS).

@@ -283,12 +283,12 @@ export class ExitServer {
       config: this.config.session,
       sendRecord: send,
       onOpenRequest: (stream) => this.openDestination(session, stream),
-      // A path went silent beside others, or failed its checks (bad, replayed or lost records): close that volunteer;
-      // the others carry on.
+      // A path failed its checks (bad, replayed or lost records), went silent beside others, or the client moved to
+      // its standby: close that volunteer (1008 when it misbehaved); the others carry on.
       onPathFailed: (reason, path, kind) => {
+        if (kind === 'hostile') this.metrics.pathsFailed++;
         if (kind === 'silent') this.metrics.pathsSilent++;
-        else this.metrics.pathsFailed++;
-        this.closePath(session, path, WebSocketCloseCode.POLICY_VIOLATION, reason);
+        this.closePath(session, path, kind === 'hostile' ? WebSocketCloseCode.POLICY_VIOLATION : WebSocketCloseCode.NORMAL, reason);
       },
       onStateChange: (state) => this.sessionStateChanged(session, state),
       onClose: (error) => {

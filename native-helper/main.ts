@@ -25,7 +25,7 @@ Runs the Ferry helper: a SOCKS5 and an HTTP CONNECT proxy on 127.0.0.1 whose str
   --http-port N           HTTP CONNECT port (default ${DEFAULT_HTTP_PORT}; 0 = any free port)
   --exit-list-key KEY     with --install or --native: the network operator's exit-list key (base64url Ed25519,
                           repeatable); the helper uses only exits from a list it signed
-  --heartbeat-ms N        with --native: send a heartbeat after N ms without traffic (default ${defaultSessionConfig.heartbeatIntervalMs})
+  --heartbeat-ms N        with --native: ping every path each N ms (default ${defaultSessionConfig.heartbeatIntervalMs})
   --path-silence-ms N     with --native: a path silent for N ms is replaced (default ${defaultSessionConfig.pathSilenceTimeoutMs})
   --stun URL              with --install or --native: the network's STUN server, stun:host[:port] (repeatable); at
                           start the helper measures its NAT class (RFC 5780, at most ${DEFAULT_NAT_DISCOVERY_TIMEOUT_MS / 1000} s) with the first

@@ -218,7 +218,9 @@ export class TunnelClient implements TunnelDialer {
       this.emitStatus();
       return;
     }
-    this.discardSession('a new path replaced a session that had not finished its handshake');
+    const reason = 'a new path replaced a session that had not finished its handshake';
+    this.releasePaths(reason, pathId);
+    this.discardSession(reason);
     this.startSession(pathId, send);
   }
 
@@ -248,10 +250,8 @@ export class TunnelClient implements TunnelDialer {
         if (error) this.lastPathError = error.message;
         // A refused resume leaves its path usable: start afresh on the newest path at once; the extension replaces
         // the others (they belonged to the old session). With no path, wait for one.
-        const ids = [...this.paths.keys()];
-        this.paths.clear();
-        const usable = ids.pop();
-        for (const id of ids) this.pipe?.sendControl({ type: 'need-path', pathId: id, reason: 'the session it carried closed' });
+        const usable = [...this.paths.keys()].pop();
+        this.releasePaths('the session it carried closed', usable);
         const pipe = this.pipe;
         if (usable !== undefined && pipe) this.startSession(usable, (record) => void pipe.sendRecord(framePipeRecord(usable, record)));
         this.emitStatus();
@@ -262,6 +262,12 @@ export class TunnelClient implements TunnelDialer {
     if (first !== undefined) this.paths.set(pathId, first);
     session.start();
     this.emitStatus();
+  }
+
+  /** Hands the paths of a session that is ending back to the extension to replace, all but `keep`, and forgets them. */
+  private releasePaths(reason: string, keep?: number): void {
+    for (const id of this.paths.keys()) if (id !== keep) this.pipe?.sendControl({ type: 'need-path', pathId: id, reason });
+    this.paths.clear();
   }
 
   private idOf(path: SessionPath): number | undefined {

@@ -133,7 +133,7 @@ export class ClientSession extends SessionEndpoint {
           throw new PathRecordError(new MalformedInputError(`a REFUSED record arrived on a carrying path (${record.reason.slice(0, 100)})`));
         if (path.state === 'joining') {
           // The session goes on over its other paths; only this one is turned away (e.g. the exit's path limit).
-          this.dropPath(path, `the exit refused the new path: ${record.reason}`);
+          this.dropPath(path, `the exit refused the new path: ${record.reason}`, 'gone');
           return;
         }
         if (path.state === 'resuming') {

@@ -5,11 +5,10 @@
  */
 import { MAX_DATA_PAYLOAD_BYTES, MAX_RECORD_BYTES } from './constants.ts';
 import { InvalidConfigError } from './errors.ts';
+import { requireIntegerFields } from './validate.ts';
 
 /** The most paths any session may be configured for: each is a volunteer who sees the client's address. */
 export const MAX_PATHS_PER_SESSION = 3;
-
-import { requireIntegerFields } from './validate.ts';
 
 export interface SessionConfig {
   /**

@@ -35,9 +35,9 @@ export const RecordType = {
   RESUME: 0x06,
   /** exit -> client: the resume was accepted; HMAC-tagged (resume.ts). */
   RESUMED: 0x07,
-  /** client -> exit, on every path: is this path alive? Unsequenced; HMAC-tagged (resume.ts). */
+  /** either way, on every path: is this path alive? Unsequenced; HMAC-tagged (resume.ts). */
   PATH_PING: 0x08,
-  /** exit -> client, on the path the PATH_PING came by: it is. HMAC-tagged (resume.ts). */
+  /** back on the path the PATH_PING came by: it is, and this had arrived. HMAC-tagged (resume.ts). */
   PATH_PONG: 0x09,
   /** client -> exit: add this new path to session X, beside the ones it has; HMAC-tagged (resume.ts). */
   JOIN: 0x0a,

@@ -1,9 +1,8 @@
 /**
  * @module exit-session
  * The exit end of a session: one per client, in the exit server. Answers HELLO with WELCOME, hands stream requests
- * to the exit's dialer, and accepts a RESUME (the session moves to the
- * new path alone) or a JOIN (the path is added beside the others, up to maxPathsPerSession) only with a valid tag and
- * a fresh attempt number.
+ * to the exit's dialer, and accepts a RESUME (the session moves to the new path alone) or a JOIN (the path is added
+ * beside the others, up to maxPathsPerSession) only with a valid tag and a fresh attempt number.
  */
 
 import { equalBytes, utf8 } from './bytes.ts';

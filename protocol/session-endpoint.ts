@@ -76,8 +76,11 @@ export interface SessionOptions {
   onPathFailed?(reason: string, path: SessionPath, kind: PathFailure): void;
 }
 
-/** Why a session gave a path up: it went quiet, or it spoiled, replayed or lost what it carried (or was refused). */
-export type PathFailure = 'silent' | 'hostile';
+/**
+ * Why a session gave a path up: it spoiled, replayed or lost what it carried (`hostile`), it went quiet (`silent`),
+ * or the other end no longer has it (`gone`: it moved to a standby, or refused the path).
+ */
+export type PathFailure = 'hostile' | 'silent' | 'gone';
 
 /** A heartbeat this many intervals late judges no silence (the process was too busy to read its paths). */
 const LATE_TICK_FACTOR = 2;
@@ -269,13 +272,13 @@ export abstract class SessionEndpoint {
       this.fail(error.check);
       return;
     }
-    this.counters.pathsFailed++;
-    this.dropPath(path, `the path through this volunteer delivered a record that failed its checks (${error.check.message})`);
+    this.dropPath(path, `the path through this volunteer delivered a record that failed its checks (${error.check.message})`, 'hostile');
   }
 
   /** The session gives `path` up: tells the owner (which closes it), then carries on without it. */
-  protected dropPath(path: SessionPath, reason: string, kind: PathFailure = 'hostile'): void {
+  protected dropPath(path: SessionPath, reason: string, kind: PathFailure): void {
     if (path.state === 'gone' || this.currentState === 'closed') return;
+    if (kind === 'hostile') this.counters.pathsFailed++;
     // The owner first: it marks the path as gone before the session reacts, so nothing is restarted on a dead path.
     this.options.onPathFailed?.(reason, path, kind);
     this.removePath(path, reason);
@@ -472,7 +475,7 @@ export abstract class SessionEndpoint {
     path.role = PathRole.CARRY;
     for (const other of [...this.paths]) {
       if (other !== path && other.state === 'live' && other.role === PathRole.CARRY) {
-        this.dropPath(other, 'the other end moved the session to a standby path: this one is gone at its side', 'silent');
+        this.dropPath(other, 'the other end moved the session to a standby path: this one is gone at its side', 'gone');
       }
     }
   }
@@ -489,8 +492,7 @@ export abstract class SessionEndpoint {
     const path = missing?.path;
     if (missing === undefined || later === undefined || path === undefined || path.state !== 'live') return;
     if (later.path !== path || later.sends !== 1 || later.sendIndex < missing.sendIndex) return;
-    this.counters.pathsFailed++;
-    this.dropPath(path, `the path through this volunteer lost record ${missing.seq}: record ${later.seq}, sent after it on the same path, arrived`);
+    this.dropPath(path, `the path through this volunteer lost record ${missing.seq}: record ${later.seq}, sent after it on the same path, arrived`, 'hostile');
   }
 
   /**
@@ -565,8 +567,7 @@ export abstract class SessionEndpoint {
     if (pong.counter !== path.lastPingCounter) return;
     const missing = this.replay.get(pong.nextExpectedSeq);
     if (missing === undefined || missing.path !== path || missing.sendIndex > path.lastPingSendIndex) return;
-    this.counters.pathsFailed++;
-    this.dropPath(path, `the path through this volunteer lost record ${missing.seq}: its PATH_PING, sent after it, arrived first`);
+    this.dropPath(path, `the path through this volunteer lost record ${missing.seq}: its PATH_PING, sent after it, arrived first`, 'hostile');
   }
 
   /** The key this side tags its ACKs with, and the one the peer uses. */
