@@ -18,7 +18,17 @@ import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
 import { measureVolunteerCpu, volunteerCpuLines } from './volunteer-cpu.ts';
 import { measureWidgetSize, WIDGET_GZIP_BUDGET_BYTES } from './widget-size.ts';
 
-const USAGE = `Usage: ferry bench [--megabytes N] [--runs N] [--kills N] [--rounds N] [--cap-mbps N]
+/**
+ * The parts of one run, each printed with its own baseline, so one part can be measured again alone:
+ * - standby: widget size aside, start-up, raw and end-to-end goodput rounds, healthy-path gaps, stalls with a standby;
+ * - no-standby: stalls with one volunteer at a time;
+ * - striping: two capped volunteers against one;
+ * - volunteer-cpu: CPU per MiB relayed; wrtc: simple-peer against raw @roamhq/wrtc.
+ */
+const BENCH_PARTS = ['widget', 'standby', 'no-standby', 'striping', 'volunteer-cpu', 'wrtc'] as const;
+type BenchPart = (typeof BENCH_PARTS)[number];
+
+const USAGE = `Usage: ferry bench [--megabytes N] [--runs N] [--kills N] [--rounds N] [--cap-mbps N] [--only PART,...]
        ferry bench network [options]   (the broker's and the exit's capacity; ferry bench network --help)
 
 Measures, in one run on this machine:
@@ -42,8 +52,19 @@ Options:
   --kills N       volunteer kills for each stall figure, with and without a standby (default 20)
   --rounds N      alternating raw / Ferry goodput rounds (default 3)
   --cap-mbps N    each volunteer's cap (Mbit/s) for the striping figure (default 40)
+  --only PARTS    measure only these parts, comma-separated, each with its own baseline (default: all):
+                  ${BENCH_PARTS.join(', ')}
   --help          show this help
 `;
+
+/** Reads --only: every part when absent; a part this bench does not have is refused, naming the ones it has. */
+function chosenParts(only: string | undefined): ReadonlySet<BenchPart> {
+  if (only === undefined) return new Set(BENCH_PARTS);
+  const names = only.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !(BENCH_PARTS as readonly string[]).includes(name));
+  if (unknown.length > 0 || names.length === 0) throw new Error(`--only takes ${BENCH_PARTS.join(', ')}; not ${unknown.join(', ')}`);
+  return new Set(names as BenchPart[]);
+}
 
 /** Longest a Node @roamhq/wrtc transfer may take before the bench gives up on that figure (ms). */
 const WRTC_TIMEOUT_MS = 120_000;
@@ -224,6 +245,7 @@ export async function runBench(argv: string[]): Promise<void> {
       kills: { type: 'string', default: '20' },
       rounds: { type: 'string', default: '3' },
       'cap-mbps': { type: 'string', default: '40' },
+      only: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -231,6 +253,7 @@ export async function runBench(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  const parts = chosenParts(values.only);
   const totalBytes = Number(values.megabytes) * 1024 * 1024;
   const runs = Number(values.runs);
   const kills = Number(values.kills);
@@ -240,24 +263,31 @@ export async function runBench(argv: string[]): Promise<void> {
   const stripedPairs = STRIPED_PAIRS;
   process.stdout.write(`ferry bench: ${values.megabytes} MiB per throughput figure, ${runs} start-up runs, ${new Date().toISOString()}\n\n`);
 
-  const widget = measureWidgetSize();
-  line(
-    'widget, gzipped: embed.js, its frame and all the frame loads',
-    `${(widget.gzipBytes / 1000).toFixed(1)} kB = ${(widget.gzipBytes / WIDGET_GZIP_BUDGET_BYTES).toFixed(2)} x the ${WIDGET_GZIP_BUDGET_BYTES / 1000} kB budget`,
-  );
-
-  const origin = await startOriginServer(totalBytes);
-  const servers = await startServersInProcess();
-  try {
-    await standbyNetworkFigures(servers, origin, { runs, goodputRounds, healthyDownloads, kills });
-    await singlePathKillFigures(servers, origin, kills);
-    await stripedFigures(servers, origin, { capMbps, pairs: stripedPairs });
-  } finally {
-    await servers.stop();
-    await origin.close();
+  if (parts.has('widget')) {
+    const widget = measureWidgetSize();
+    line(
+      'widget, gzipped: embed.js, its frame and all the frame loads',
+      `${(widget.gzipBytes / 1000).toFixed(1)} kB = ${(widget.gzipBytes / WIDGET_GZIP_BUDGET_BYTES).toFixed(2)} x the ${WIDGET_GZIP_BUDGET_BYTES / 1000} kB budget`,
+    );
   }
 
-  for (const [label, value] of volunteerCpuLines(await measureVolunteerCpu({ fileBytes: totalBytes }))) line(label, value);
+  if (parts.has('standby') || parts.has('no-standby') || parts.has('striping')) {
+    const origin = await startOriginServer(totalBytes);
+    const servers = await startServersInProcess();
+    try {
+      if (parts.has('standby')) await standbyNetworkFigures(servers, origin, { runs, goodputRounds, healthyDownloads, kills });
+      if (parts.has('no-standby')) await singlePathKillFigures(servers, origin, kills);
+      if (parts.has('striping')) await stripedFigures(servers, origin, { capMbps, pairs: stripedPairs });
+    } finally {
+      await servers.stop();
+      await origin.close();
+    }
+  }
+
+  if (parts.has('volunteer-cpu')) {
+    for (const [label, value] of volunteerCpuLines(await measureVolunteerCpu({ fileBytes: totalBytes }))) line(label, value);
+  }
+  if (!parts.has('wrtc')) process.exit(0);
 
   // @roamhq/wrtc's native stack has been seen to stall on this machine (2026-11-27); a bounded wait keeps the other
   // figures, and says so, instead of hanging the whole bench.
