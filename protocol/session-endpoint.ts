@@ -361,9 +361,10 @@ export abstract class SessionEndpoint {
   private sendKept(entry: ReplayEntry, path = choosePath(this.paths, entry.record.length)): void {
     if (path === undefined) return;
     const previous = entry.path;
-    if (previous !== undefined && previous !== path && previous.state !== 'gone') previous.inFlightBytes -= entry.record.length;
+    if (previous !== undefined && previous !== path && previous.state !== 'gone' && !entry.arrived) previous.inFlightBytes -= entry.record.length;
     const now = Date.now();
     entry.path = path;
+    entry.arrived = false;
     entry.sendIndex = ++this.sendCount;
     entry.sends++;
     path.sent(entry.record.length, now);
@@ -457,12 +458,37 @@ export abstract class SessionEndpoint {
     this.dropPathThatLost(ack);
   }
 
-  /** The peer has every record below `ack.nextExpectedSeq`: credit each path with what it delivered. */
+  /**
+   * The peer has every record below `ack.nextExpectedSeq`, and the one below `ack.receivedUpToSeq`: credit each path
+   * with what it delivered, then sample the paths' rates.
+   */
   private acknowledge(ack: Acknowledgement, now: number): void {
     this.replay.acknowledge(ack.nextExpectedSeq, (entry) => {
-      if (entry.path !== undefined && entry.path.state !== 'gone') entry.path.delivered(entry.record.length);
+      if (entry.path !== undefined && entry.path.state !== 'gone' && !entry.arrived) entry.path.delivered(entry.record.length);
     });
+    this.creditArrivals(ack);
     for (const path of this.paths) path.sampleRate(now);
+  }
+
+  /**
+   * Striping, a faster path's records wait at the peer behind a slower one's, and the cumulative ACK counts them only
+   * once the gap is filled: the fast path would look as slow as the other, get less to carry, and measure slower
+   * still. The latest record that arrived (`receivedUpToSeq - 1`) came on the path it was sent on, which delivers in
+   * order: everything sent there before it arrived too, and that path is credited now.
+   */
+  private creditArrivals(ack: Acknowledgement): void {
+    if (ack.receivedUpToSeq <= ack.nextExpectedSeq) return;
+    const latest = this.replay.get(ack.receivedUpToSeq - 1);
+    const path = latest?.path;
+    // Sent more than once, it may have come by an earlier send on another path: then nothing is shown.
+    if (latest === undefined || path === undefined || path.state === 'gone' || latest.sends !== 1) return;
+    if (latest.sendIndex <= path.arrivedUpToSendIndex) return;
+    path.arrivedUpToSendIndex = latest.sendIndex;
+    for (const entry of this.replay.from(ack.nextExpectedSeq)) {
+      if (entry.path !== path || entry.arrived || entry.sendIndex > latest.sendIndex) continue;
+      entry.arrived = true;
+      path.delivered(entry.record.length);
+    }
   }
 
   /**

@@ -44,8 +44,10 @@ export class SessionPath {
   readonly addedAtMs: number;
   /** Sequence numbers this path delivered (replay detection). */
   readonly seen = new SeenWindow();
-  /** Bytes of records whose latest send was on this path and that the peer has not acknowledged. */
+  /** Bytes of records whose latest send was on this path and that the peer has not shown to have arrived. */
   inFlightBytes = 0;
+  /** The latest send on this path that the peer has shown to have arrived (with all sent here before it). */
+  arrivedUpToSendIndex = 0;
   /** Smoothed delivery rate (bytes per ms), 0 until measured. */
   deliveryRate = 0;
   /** Smoothed round trip (ms) from PATH_PING to PATH_PONG, 0 until measured. */

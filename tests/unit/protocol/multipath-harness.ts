@@ -28,6 +28,11 @@ export class TestPath {
   meddle: Meddler | undefined;
   /** Extra delay per record each way (ms); order within the direction is kept. */
   delayMs: { 'to-exit': () => number; 'to-client': () => number } = { 'to-exit': () => 0, 'to-client': () => 0 };
+  /**
+   * Each direction's bandwidth (bytes per ms), undefined for none: a record then also waits for the ones ahead of it
+   * to pass, as on a real link, so what a path holds in flight says how soon more would arrive there.
+   */
+  bytesPerMs: number | undefined;
   /** Records on their way, each direction in order, with when each is due. */
   private readonly queues: Record<Direction, Array<{ record: Uint8Array; dueAt: number }>> = { 'to-exit': [], 'to-client': [] };
   private readonly pumping = { 'to-exit': false, 'to-client': false };
@@ -48,7 +53,8 @@ export class TestPath {
     const queue = this.queues[direction];
     for (const each of records) {
       // Never due before the one ahead of it: a data channel delivers in order, however late.
-      const dueAt = Math.max(queue[queue.length - 1]?.dueAt ?? 0, Date.now() + this.delayMs[direction]());
+      const passing = this.bytesPerMs === undefined ? 0 : each.length / this.bytesPerMs;
+      const dueAt = Math.max(queue[queue.length - 1]?.dueAt ?? 0, Date.now() + this.delayMs[direction]()) + passing;
       queue.push({ record: each, dueAt });
     }
     this.pump(direction);
