@@ -10,12 +10,24 @@ import type { LocalNetwork } from '../harness/local-network.ts';
 import type { OriginServer } from '../harness/origin-server.ts';
 import { socksFetch } from '../harness/socks-fetch.ts';
 import { openExtensionOffscreenPair } from './extension-datachannel.ts';
+import { readMachineBusySeconds } from './process-stats.ts';
 import { openPlainPagePair, type RawDataChannelPair } from './raw-datachannel.ts';
 
 export interface GoodputRound {
   plainPagesMegabytesPerSecond: number;
   offscreenDocumentsMegabytesPerSecond: number;
   ferryMegabytesPerSecond: number;
+  /** Cores the whole machine was busy during each transfer (of its 2 here): how near each came to running out of CPU. */
+  offscreenDocumentsMachineCores: number;
+  ferryMachineCores: number;
+}
+
+/** Runs `transfer` and says how many cores the whole machine was busy meanwhile. */
+async function withMachineCores<T>(transfer: () => Promise<T>): Promise<{ result: T; machineCores: number }> {
+  const busyAtStart = readMachineBusySeconds();
+  const startedAt = performance.now();
+  const result = await transfer();
+  return { result, machineCores: (readMachineBusySeconds() - busyAtStart) / ((performance.now() - startedAt) / 1000) };
 }
 
 /** Longest one Ferry download may take (s): curl's own limit. */
@@ -38,13 +50,17 @@ export async function measureGoodputRounds(network: LocalNetwork, origin: Origin
     const results: GoodputRound[] = [];
     for (let round = 1; round <= rounds; round++) {
       const plain = await plainPages.measure(origin.file.length);
-      const offscreen = await offscreenDocuments.measure(origin.file.length);
-      const ferry = await socksFetch(socksPort, `http://localhost:${origin.port}/file`, FERRY_FETCH_TIMEOUT_S);
+      const { result: offscreen, machineCores: offscreenDocumentsMachineCores } = await withMachineCores(() => offscreenDocuments.measure(origin.file.length));
+      const { result: ferry, machineCores: ferryMachineCores } = await withMachineCores(() =>
+        socksFetch(socksPort, `http://localhost:${origin.port}/file`, FERRY_FETCH_TIMEOUT_S),
+      );
       if (!ferry.ok || ferry.sha256 !== origin.sha256) throw new Error(`goodput round ${round}: the end-to-end transfer failed: ${ferry.stderr}`);
       results.push({
         plainPagesMegabytesPerSecond: plain.megabytesPerSecond,
         offscreenDocumentsMegabytesPerSecond: offscreen.megabytesPerSecond,
         ferryMegabytesPerSecond: ferry.bytes / 1e6 / (ferry.elapsedMs / 1000),
+        offscreenDocumentsMachineCores,
+        ferryMachineCores,
       });
     }
     return results;

@@ -183,6 +183,11 @@ async function standbyNetworkFigures(
       `median ${median(toPlain).toFixed(2)} x, spread ${spread(toPlain)}  ${verdict(median(toPlain) >= GOALS.goodputRatio)} (>= ${GOALS.goodputRatio} x)`,
     );
     line('  / raw offscreen documents, per round', `median ${median(toOffscreen).toFixed(2)} x, spread ${spread(toOffscreen)}`);
+    // Both run near the machine's 2 cores: Ferry's extra processes (exit, helper, curl, origin) take CPU the raw
+    // transfer's two browsers would otherwise have.
+    const cores = (values: number[]): string => `median ${median(values).toFixed(2)} cores  (rounds: ${values.map((v) => v.toFixed(2)).join(', ')})`;
+    line('  machine busy during the raw offscreen transfers', cores(rounds.map((round) => round.offscreenDocumentsMachineCores)));
+    line('  machine busy during the Ferry transfers', cores(rounds.map((round) => round.ferryMachineCores)));
 
     const gaps = await measureHealthyPathGaps(network, origin, counts.healthyDownloads);
     const longestGap = Math.max(...gaps.longestGapsSeconds);
