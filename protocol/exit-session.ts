@@ -6,12 +6,12 @@
  */
 
 import { equalBytes, utf8 } from './bytes.ts';
-import { NOISE_PROLOGUE, NOISE_PROTOCOL_NAME, RecordType, SESSION_ID_BYTES, SessionCloseCode } from './constants.ts';
+import { NOISE_PROLOGUE, NOISE_PROTOCOL_NAME, RecordType, SESSION_ID_BYTES } from './constants.ts';
 import { type KeyPair, randomBytes } from './crypto.ts';
-import { AuthenticationError, MalformedInputError, PathRecordError, ProtocolError, SessionClosedError } from './errors.ts';
+import { AuthenticationError, MalformedInputError, PathRecordError, ProtocolError } from './errors.ts';
 import { decodeClientHello, encodeServerHello, type ReceiveWindows } from './hello.ts';
 import { NkResponder } from './noise.ts';
-import { encodeHandshakeRecord, encodeRefusedRecord, type TunnelRecord } from './record.ts';
+import { encodeHandshakeRecord, type TunnelRecord } from './record.ts';
 import { decodeJoin, decodeResume, encodeJoin, encodeResume, PathRole, type ResumeKeys } from './resume.ts';
 import { type RecordSink, SessionEndpoint, type SessionOptions } from './session-endpoint.ts';
 import type { SessionPath } from './session-path.ts';
@@ -45,13 +45,6 @@ export class ExitSession extends SessionEndpoint {
   /** The first path, which carried the handshake. */
   get firstPath(): SessionPath | undefined {
     return this.paths[0];
-  }
-
-  /** Tells a client the exit will not take it (e.g. full), then closes. The reason is not authenticated. */
-  refuse(reason: string): void {
-    const path = this.paths[0];
-    if (path !== undefined) this.sendOn(path, encodeRefusedRecord(reason));
-    this.finish(new SessionClosedError(`refused: ${reason}`, SessionCloseCode.SHUTTING_DOWN));
   }
 
   /**
