@@ -14,7 +14,7 @@ import type { RelayEnvironment } from './environment.ts';
 import { ExitRefusedError, verifyOfferedExit } from './exit-allowlist.ts';
 import { iceUfragOf } from './ice-ufrag.ts';
 import { MonthlyDataCap, type UsageStore } from './monthly-cap.ts';
-import { probeNatClass } from './nat-probe-client.ts';
+import { NatProbeError, probeNatClass } from './nat-probe-client.ts';
 import { RelayRateLimit } from './rate-limit.ts';
 import { RelayPair, type RelayPairCloseReason } from './relay-pair.ts';
 import type { SelfCheckResult } from './self-check.ts';
@@ -339,7 +339,13 @@ export class RelayWorker {
     }
     this.#probing = true;
     try {
-      const nat = await probeNatClass(this.init.environment, { probeUrl, iceServers: this.#iceServers() });
+      const probe = () => probeNatClass(this.init.environment, { probeUrl, iceServers: this.#iceServers() });
+      // This runtime's own WebRTC failing (libdatachannel under load: "Got a remote candidate without ICE transport")
+      // says nothing of the network: one more try, with a new peer connection. A refusing probe is not retried.
+      const nat = await probe().catch((error: unknown) => {
+        if (error instanceof NatProbeError) throw error;
+        return probe();
+      });
       this.#probed = { nat, at: Date.now() };
       if (this.#broker === broker) broker.sendNat(nat);
     } catch (error) {

@@ -52,6 +52,40 @@ test('a volunteer whose probe connects tells the broker it is unrestricted, and 
   );
 });
 
+test('a volunteer whose own WebRTC fails once during the probe tries again with a new peer connection, and learns its class', async (t) => {
+  const probe = await startProbe();
+  t.after(() => probe.server.close());
+  const operator = new LocalOperator();
+  const store = new MemoryVolunteerStore();
+  const exit = { id: 'local', url: 'ws://127.0.0.1:9/v1/relay', publicKey: 'A'.repeat(43) };
+  const broker = createBroker({ port: 0, exitList: operator.signExitList([exit]), natProbeUrl: probe.url, store });
+  const { port } = await broker.listen();
+  t.after(() => broker.close());
+  // The first peer connection fails as libdatachannel did under load in CI; the ones after it are real.
+  const node = nodeRelayEnvironment();
+  let created = 0;
+  const environment = {
+    ...node,
+    createPeerConnection: (config: RTCConfiguration): RTCPeerConnection => {
+      const pc = node.createPeerConnection(config);
+      created += 1;
+      if (created === 1) {
+        pc.setRemoteDescription = () =>
+          Promise.reject(new Error('libdatachannel error while adding remote description: Got a remote candidate without ICE transport'));
+      }
+      return pc;
+    },
+  };
+  const worker = new RelayWorker({
+    config: createRelayWorkerConfig({ brokerUrl: `http://127.0.0.1:${port}`, kind: 'extension', exitListKeys: [operator.exitListKey] }),
+    environment,
+  });
+  worker.start();
+  t.after(() => worker.stop());
+  await waitFor(async () => (await store.pools()).some((pool) => pool.nat === 'unrestricted'), 'the broker to learn the probed class', { timeoutMs: 20_000 });
+  assert.equal(created, 2, 'one failed peer connection, then one that worked');
+});
+
 test('a probe whose peer is gone never connects: restricted, once the wait is over', async (t) => {
   // Answers with a real peer's SDP and closes that peer at once, as an unreachable NAT would look.
   const server = createServer((request, response) => {
