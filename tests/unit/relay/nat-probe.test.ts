@@ -4,13 +4,14 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, test } from 'node:test';
+import { after, type TestContext, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
 import { RTCPeerConnection as NodeRTCPeerConnection } from 'node-datachannel/polyfill';
 import { LocalOperator } from '../../../harness/operator.ts';
 import { waitFor } from '../../../harness/wait.ts';
 import { NAT_PROBE_PATH } from '../../../protocol/nat-probe.ts';
 import { createRelayWorkerConfig } from '../../../relay-worker/config.ts';
+import type { RelayEnvironment } from '../../../relay-worker/environment.ts';
 import { NatProbeError, probeNatClass } from '../../../relay-worker/nat-probe-client.ts';
 import { nodeRelayEnvironment } from '../../../relay-worker/node.ts';
 import { RelayWorker } from '../../../relay-worker/relay-worker.ts';
@@ -26,7 +27,11 @@ async function startProbe(): Promise<{ server: NatProbeServer; url: string }> {
   return { server, url: `http://127.0.0.1:${port}${NAT_PROBE_PATH}` };
 }
 
-test('a volunteer whose probe connects tells the broker it is unrestricted, and is matched by that class', async (t) => {
+/** A probe, a broker that points volunteers at it, and a volunteer with `environment`, all ended after the test. */
+async function startVolunteerWithProbe(
+  t: TestContext,
+  environment: RelayEnvironment = nodeRelayEnvironment(),
+): Promise<{ store: MemoryVolunteerStore; worker: RelayWorker }> {
   const probe = await startProbe();
   t.after(() => probe.server.close());
   const operator = new LocalOperator();
@@ -37,10 +42,15 @@ test('a volunteer whose probe connects tells the broker it is unrestricted, and 
   t.after(() => broker.close());
   const worker = new RelayWorker({
     config: createRelayWorkerConfig({ brokerUrl: `http://127.0.0.1:${port}`, kind: 'extension', exitListKeys: [operator.exitListKey] }),
-    environment: nodeRelayEnvironment(),
+    environment,
   });
   worker.start();
   t.after(() => worker.stop());
+  return { store, worker };
+}
+
+test('a volunteer whose probe connects tells the broker it is unrestricted, and is matched by that class', async (t) => {
+  const { store, worker } = await startVolunteerWithProbe(t);
   await waitFor(async () => (await store.pools()).some((pool) => pool.nat === 'unrestricted'), 'the broker to learn the probed class', {
     timeoutMs: 20_000,
   }).catch(async (error: unknown) => {
@@ -53,14 +63,6 @@ test('a volunteer whose probe connects tells the broker it is unrestricted, and 
 });
 
 test('a volunteer whose own WebRTC fails once during the probe tries again with a new peer connection, and learns its class', async (t) => {
-  const probe = await startProbe();
-  t.after(() => probe.server.close());
-  const operator = new LocalOperator();
-  const store = new MemoryVolunteerStore();
-  const exit = { id: 'local', url: 'ws://127.0.0.1:9/v1/relay', publicKey: 'A'.repeat(43) };
-  const broker = createBroker({ port: 0, exitList: operator.signExitList([exit]), natProbeUrl: probe.url, store });
-  const { port } = await broker.listen();
-  t.after(() => broker.close());
   // The first peer connection fails as libdatachannel did under load in CI; the ones after it are real.
   const node = nodeRelayEnvironment();
   let created = 0;
@@ -76,12 +78,7 @@ test('a volunteer whose own WebRTC fails once during the probe tries again with 
       return pc;
     },
   };
-  const worker = new RelayWorker({
-    config: createRelayWorkerConfig({ brokerUrl: `http://127.0.0.1:${port}`, kind: 'extension', exitListKeys: [operator.exitListKey] }),
-    environment,
-  });
-  worker.start();
-  t.after(() => worker.stop());
+  const { store } = await startVolunteerWithProbe(t, environment);
   await waitFor(async () => (await store.pools()).some((pool) => pool.nat === 'unrestricted'), 'the broker to learn the probed class', { timeoutMs: 20_000 });
   assert.equal(created, 2, 'one failed peer connection, then one that worked');
 });
