@@ -10,7 +10,7 @@ import type { LocalNetwork } from '../harness/local-network.ts';
 import type { OriginServer } from '../harness/origin-server.ts';
 import { socksFetch } from '../harness/socks-fetch.ts';
 import { openExtensionOffscreenPair } from './extension-datachannel.ts';
-import { readMachineBusySeconds } from './process-stats.ts';
+import { startCpuWindow } from './process-stats.ts';
 import { openPlainPagePair, type RawDataChannelPair } from './raw-datachannel.ts';
 
 export interface GoodputRound {
@@ -24,10 +24,9 @@ export interface GoodputRound {
 
 /** Runs `transfer` and says how many cores the whole machine was busy meanwhile. */
 async function withMachineCores<T>(transfer: () => Promise<T>): Promise<{ result: T; machineCores: number }> {
-  const busyAtStart = readMachineBusySeconds();
-  const startedAt = performance.now();
+  const window = startCpuWindow({});
   const result = await transfer();
-  return { result, machineCores: (readMachineBusySeconds() - busyAtStart) / ((performance.now() - startedAt) / 1000) };
+  return { result, machineCores: window.stop().machineCores };
 }
 
 /** Longest one Ferry download may take (s): curl's own limit. */

@@ -34,11 +34,6 @@ export interface ReplayEntry {
   sendIndex: number;
   /** How many times it was sent. */
   sends: number;
-  /**
-   * The peer has it (its latest send), though not yet all before it: a later record sent on the same path arrived,
-   * and a path delivers in order. Its path was credited then; the cumulative ACK does not credit it again.
-   */
-  arrived: boolean;
 }
 
 export class ReplayBuffer {
@@ -68,7 +63,7 @@ export class ReplayBuffer {
 
   push(seq: number, record: Uint8Array): ReplayEntry {
     if (this.bufferedBytes + record.length > this.maxBytes) throw new ReplayBufferFullError(this.maxBytes);
-    const entry: ReplayEntry = { seq, record, writesPending: 0, retired: false, path: undefined, sendIndex: 0, sends: 0, arrived: false };
+    const entry: ReplayEntry = { seq, record, writesPending: 0, retired: false, path: undefined, sendIndex: 0, sends: 0 };
     this.records.push(entry);
     this.bufferedBytes += record.length;
     return entry;

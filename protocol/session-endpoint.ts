@@ -82,6 +82,14 @@ export interface SessionOptions {
  */
 export type PathFailure = 'hostile' | 'silent' | 'gone';
 
+/**
+ * The peer has shown this record's latest send arrived, though not yet all before it: a record sent later on the same
+ * path arrived, and a path delivers in order (creditArrivals). Its path was credited then, not again by the ACK.
+ */
+function hasArrived(entry: ReplayEntry): boolean {
+  return entry.path !== undefined && entry.sendIndex <= entry.path.arrivedUpToSendIndex;
+}
+
 /** A heartbeat this many intervals late judges no silence (the process was too busy to read its paths). */
 const LATE_TICK_FACTOR = 2;
 
@@ -361,10 +369,9 @@ export abstract class SessionEndpoint {
   private sendKept(entry: ReplayEntry, path = choosePath(this.paths, entry.record.length)): void {
     if (path === undefined) return;
     const previous = entry.path;
-    if (previous !== undefined && previous !== path && previous.state !== 'gone' && !entry.arrived) previous.inFlightBytes -= entry.record.length;
+    if (previous !== undefined && previous !== path && previous.state !== 'gone' && !hasArrived(entry)) previous.inFlightBytes -= entry.record.length;
     const now = Date.now();
     entry.path = path;
-    entry.arrived = false;
     entry.sendIndex = ++this.sendCount;
     entry.sends++;
     path.sent(entry.record.length, now);
@@ -464,7 +471,7 @@ export abstract class SessionEndpoint {
    */
   private acknowledge(ack: Acknowledgement, now: number): void {
     this.replay.acknowledge(ack.nextExpectedSeq, (entry) => {
-      if (entry.path !== undefined && entry.path.state !== 'gone' && !entry.arrived) entry.path.delivered(entry.record.length);
+      if (entry.path !== undefined && entry.path.state !== 'gone' && !hasArrived(entry)) entry.path.delivered(entry.record.length);
     });
     this.creditArrivals(ack);
     for (const path of this.paths) path.sampleRate(now);
@@ -482,12 +489,14 @@ export abstract class SessionEndpoint {
     const path = latest?.path;
     // Sent more than once, it may have come by an earlier send on another path: then nothing is shown.
     if (latest === undefined || path === undefined || path.state === 'gone' || latest.sends !== 1) return;
-    if (latest.sendIndex <= path.arrivedUpToSendIndex) return;
+    const creditedUpTo = path.arrivedUpToSendIndex;
+    if (latest.sendIndex <= creditedUpTo) return;
     path.arrivedUpToSendIndex = latest.sendIndex;
     for (const entry of this.replay.from(ack.nextExpectedSeq)) {
-      if (entry.path !== path || entry.arrived || entry.sendIndex > latest.sendIndex) continue;
-      entry.arrived = true;
-      path.delivered(entry.record.length);
+      // A record numbered after `latest` was sent after it (unless it went while `latest` waited for a path: then
+      // the cumulative ACK credits it instead), so the walk ends there rather than at the end of the buffer.
+      if (entry.seq > latest.seq) break;
+      if (entry.path === path && entry.sendIndex > creditedUpTo && entry.sendIndex <= latest.sendIndex) path.delivered(entry.record.length);
     }
   }
 
