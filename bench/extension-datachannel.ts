@@ -97,7 +97,8 @@ export async function openExtensionOffscreenPair(): Promise<RawDataChannelPair> 
     const [sender, receiver] = await Promise.all(browsers.map((browser) => offscreenDocument(browser)));
     if (sender === undefined || receiver === undefined) throw new Error('two offscreen documents expected');
     sockets.push(sender.socket, receiver.socket);
-    return await connectRawDataChannel(sender.evaluate, receiver.evaluate, close);
+    const [senderBrowser, receiverBrowser] = browsers as [FerryBrowser, FerryBrowser];
+    return await connectRawDataChannel(sender.evaluate, receiver.evaluate, [senderBrowser.pid, receiverBrowser.pid], close);
   } catch (error) {
     await close();
     throw error;

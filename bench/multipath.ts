@@ -121,7 +121,7 @@ async function restartProxyMe(network: LocalNetwork, settings: Record<string, un
 }
 
 async function cappedDownload(network: LocalNetwork, origin: OriginServer, what: string): Promise<number> {
-  const result = await socksFetch(await network.socksPort(), `http://localhost:${origin.port}/file`, CAPPED_FETCH_TIMEOUT_S);
+  const result = await socksFetch(await network.socksPort(), `http://localhost:${origin.port}/file`, { timeoutSeconds: CAPPED_FETCH_TIMEOUT_S });
   if (!result.ok || result.sha256 !== origin.sha256)
     throw new Error(`${what}: the download failed or differs from the origin (${result.bytes} bytes): ${result.stderr}`);
   return result.bytes / 1e6 / (result.elapsedMs / 1000);

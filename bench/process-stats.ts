@@ -201,3 +201,54 @@ function safeCpuSeconds(pid: number): number {
     return 0;
   }
 }
+
+/** A part of the system whose CPU a window reads: `rootPids` and every process below them. */
+export interface ProcessTreePart {
+  name: string;
+  rootPids: readonly number[];
+}
+
+export interface ProcessTreeCpuShare {
+  seconds: number;
+  /** CPU seconds each part used over the window. */
+  cpuSeconds: Record<string, number>;
+  machineCores: number;
+}
+
+/**
+ * CPU use over a window per part, each a set of process trees (a browser with its renderer, network and GPU
+ * processes). Parts are claimed in the order given: a process below several roots counts once, in the first part
+ * whose tree holds it. So `[{helper}, {client browser}, {bench process}]` counts the helper apart from the browser
+ * that started it, and the bench process's own part holds only what no earlier part claimed (curl, in-process servers).
+ * A process that ends inside the window counts in its parent's part (cutime), if that parent waited for it.
+ */
+export function startProcessTreeCpuWindow(parts: readonly ProcessTreePart[]): { stop(): ProcessTreeCpuShare } {
+  const read = (): Record<string, number> => {
+    const stats = readAllProcStats();
+    const claimed = new Set<number>();
+    const ticks: Record<string, number> = {};
+    for (const part of parts) {
+      let sum = 0;
+      for (const rootPid of part.rootPids) {
+        for (const entry of processTree(stats, rootPid)) {
+          if (claimed.has(entry.pid)) continue;
+          claimed.add(entry.pid);
+          sum += entry.ownTicks + entry.endedChildrenTicks;
+        }
+      }
+      ticks[part.name] = (ticks[part.name] ?? 0) + sum;
+    }
+    return ticks;
+  };
+  const startedAt = performance.now();
+  const machineAtStart = readMachineBusySeconds();
+  const atStart = read();
+  return {
+    stop: () => {
+      const atEnd = read();
+      const seconds = (performance.now() - startedAt) / 1000;
+      const cpuSeconds = Object.fromEntries(parts.map(({ name }) => [name, ((atEnd[name] ?? 0) - (atStart[name] ?? 0)) / CLOCK_TICKS_PER_SECOND]));
+      return { seconds, cpuSeconds, machineCores: (readMachineBusySeconds() - machineAtStart) / seconds };
+    },
+  };
+}

@@ -82,6 +82,8 @@ export interface RawDataChannelResult {
 /** Two documents joined by one open data channel; `measure` may be called any number of times. */
 export interface RawDataChannelPair {
   measure(totalBytes: number): Promise<RawDataChannelResult>;
+  /** The sending and the receiving browser's processes (each the root of its tree), for CPU readings. */
+  readonly browserPids: readonly [number, number];
   close(): Promise<void>;
 }
 
@@ -93,7 +95,12 @@ const MESSAGE_BYTES = 64 * 1024;
 const TRANSFER_TIMEOUT_MS = 300_000;
 
 /** Joins `sender` to `receiver` by a data channel, warms it up, and returns a pair that measures transfers. */
-export async function connectRawDataChannel(sender: EvaluateInDocument, receiver: EvaluateInDocument, close: () => Promise<void>): Promise<RawDataChannelPair> {
+export async function connectRawDataChannel(
+  sender: EvaluateInDocument,
+  receiver: EvaluateInDocument,
+  browserPids: readonly [number, number],
+  close: () => Promise<void>,
+): Promise<RawDataChannelPair> {
   const offer = (await sender(OFFER)) as string;
   const answer = (await receiver(answerScript(offer))) as string;
   await sender(`pc.setRemoteDescription(${answer})`);
@@ -111,6 +118,7 @@ export async function connectRawDataChannel(sender: EvaluateInDocument, receiver
       const seconds = await transfer(totalBytes);
       return { bytes: totalBytes, seconds, megabytesPerSecond: totalBytes / 1e6 / seconds };
     },
+    browserPids,
     close,
   };
 }
@@ -135,6 +143,7 @@ export async function openPlainPagePair(): Promise<RawDataChannelPair> {
     return await connectRawDataChannel(
       (expression) => senderPage.evaluate(expression),
       (expression) => receiverPage.evaluate(expression),
+      [sender.pid, receiver.pid],
       close,
     );
   } catch (error) {

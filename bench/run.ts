@@ -189,6 +189,19 @@ async function standbyNetworkFigures(
     const cores = (values: number[]): string => `median ${median(values).toFixed(2)} cores  (rounds: ${values.map((v) => v.toFixed(2)).join(', ')})`;
     line('  machine busy during the raw offscreen transfers', cores(rounds.map((round) => round.offscreenDocumentsMachineCores)));
     line('  machine busy during the Ferry transfers', cores(rounds.map((round) => round.ferryMachineCores)));
+    // Where each byte's CPU goes (medians over the rounds): the raw transfer's two browsers against Ferry's parts.
+    const cpuLine = (label: string, perRound: Array<Record<string, number>>): void => {
+      const names = Object.keys(perRound[0] ?? {});
+      line(label, names.map((name) => `${name} ${median(perRound.map((readings) => readings[name] ?? 0)).toFixed(1)}`).join(', '));
+    };
+    cpuLine(
+      '  CPU ms per MiB, raw offscreen transfer',
+      rounds.map((round) => round.offscreenDocumentsCpuMsPerMiB),
+    );
+    cpuLine(
+      '  CPU ms per MiB, Ferry transfer',
+      rounds.map((round) => round.ferryCpuMsPerMiB),
+    );
 
     const gaps = await measureHealthyPathGaps(network, origin, counts.healthyDownloads);
     const longestGap = Math.max(...gaps.longestGapsSeconds);

@@ -101,7 +101,7 @@ function downloadThroughPlainRelay(relayPort: number, copies: number, fileBytes:
 
 /** Downloads the origin's file through the client's SOCKS5 port (so through the volunteer) and checks its SHA-256; returns MB/s. */
 async function downloadThroughVolunteer(socksPort: number, origin: OriginServer): Promise<number> {
-  const result = await socksFetch(socksPort, `http://localhost:${origin.port}/file`, VOLUNTEER_DOWNLOAD_TIMEOUT_S);
+  const result = await socksFetch(socksPort, `http://localhost:${origin.port}/file`, { timeoutSeconds: VOLUNTEER_DOWNLOAD_TIMEOUT_S });
   if (!result.ok) throw new VolunteerCpuBenchError(`a download through the volunteer failed (curl exit ${result.exitCode}): ${result.stderr.trim()}`);
   if (result.sha256 !== origin.sha256)
     throw new VolunteerCpuBenchError(`a download through the volunteer arrived altered: ${result.bytes} bytes, wrong SHA-256`);

@@ -104,7 +104,7 @@ test('a client is served through the Firefox volunteer: a file from the origin a
 
     captured.length = 0;
     const connectionsBefore = origin.connections;
-    const result = await socksFetch(helper.socksPort, `http://localhost:${origin.port}/file`, 120);
+    const result = await socksFetch(helper.socksPort, `http://localhost:${origin.port}/file`, { timeoutSeconds: 120 });
     assert.ok(result.ok, `curl failed: ${result.stderr}`);
     assert.equal(result.bytes, origin.file.length);
     assert.equal(result.sha256, origin.sha256);
@@ -142,7 +142,7 @@ test('a Chromium client with Proxy me on (the Chromium build, its helper started
     await client.setSwitch('proxy-me', true);
     const connected = await client.waitForProxyMe(['connected']);
     helperPid = connected.proxyMe.helperPid;
-    const result = await socksFetch(connected.proxyMe.socksPort, `http://localhost:${origin.port}/file`, 120);
+    const result = await socksFetch(connected.proxyMe.socksPort, `http://localhost:${origin.port}/file`, { timeoutSeconds: 120 });
     assert.ok(result.ok, `curl failed: ${result.stderr}`);
     assert.equal(result.sha256, origin.sha256);
     // A page opened in the client browser goes the same way.

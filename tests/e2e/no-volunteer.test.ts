@@ -34,7 +34,7 @@ test('Proxy me reports that no volunteer is available, and a SOCKS request fails
   assert.match(await network.client.statusText('proxy-me'), /No volunteers available/);
   await network.client.popup.screenshot({ path: join(ARTIFACTS, 'client-popup-no-volunteers.png') });
 
-  const result = await socksFetch(await network.socksPort(), `http://localhost:${origin.port}/file`, 30);
+  const result = await socksFetch(await network.socksPort(), `http://localhost:${origin.port}/file`, { timeoutSeconds: 30 });
   assert.equal(result.ok, false);
   assert.equal(result.exitCode, 97, `curl must see a SOCKS5 error reply: ${result.stderr}`);
   assert.ok(result.elapsedMs < 10_000, `the SOCKS error came after ${Math.round(result.elapsedMs)} ms`);

@@ -189,7 +189,7 @@ test('connected through a volunteer: time, traffic, speed and volunteer changes 
   assert.equal(connected.proxyMe.session, 'connected', '"connected" comes from the helper session, not just the data channel');
   await shows(user, 'proxy-me-status', 'Connected through a volunteer');
 
-  const fetched = await socksFetch(connected.proxyMe.socksPort, `http://localhost:${origin.port}/file`, 60);
+  const fetched = await socksFetch(connected.proxyMe.socksPort, `http://localhost:${origin.port}/file`, { timeoutSeconds: 60 });
   assert.ok(fetched.ok, `curl failed: ${fetched.stderr}`);
   assert.equal(fetched.sha256, origin.sha256);
   await shows(user, 'proxy-me-received', /^2\.\d MB · [1-9][\d.]* (KB|MB)\/s now$/);

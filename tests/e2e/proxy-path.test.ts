@@ -46,7 +46,7 @@ test('both popups show their switches on, in plain words', async () => {
 
 test("a 20 MiB file fetched through the helper's SOCKS5 port is byte-identical, and the volunteer could read none of it", async () => {
   captured.length = 0;
-  const result = await socksFetch(await network.socksPort(), `http://localhost:${origin.port}/file`, 300);
+  const result = await socksFetch(await network.socksPort(), `http://localhost:${origin.port}/file`, { timeoutSeconds: 300 });
   assert.ok(result.ok, `curl failed: ${result.stderr}`);
   assert.equal(result.bytes, origin.file.length);
   assert.equal(result.sha256, origin.sha256);

@@ -63,7 +63,7 @@ test('with no volunteer anywhere, the broker says so and a SOCKS request fails w
     const refused = await client.waitForEvent((event) => event.kind === 'error' && event.code !== 'PATH_FAILED', 'the broker to refuse a path');
     assert.deepEqual(refused.kind === 'error' && refused.code, 'NO_VOLUNTEERS');
     await waitFor(() => helper.tunnel.status.lastPathError, 'the helper to hear why there is no path');
-    const result = await socksFetch(helper.socksPort, `http://localhost:${origin.port}/file`, 20);
+    const result = await socksFetch(helper.socksPort, `http://localhost:${origin.port}/file`, { timeoutSeconds: 20 });
     assert.equal(result.ok, false);
     assert.equal(result.exitCode, 97, `curl reports a SOCKS5 error reply: ${result.stderr}`);
     assert.ok(result.elapsedMs < 10_000, `failed after ${Math.round(result.elapsedMs)} ms`);

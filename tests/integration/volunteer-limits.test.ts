@@ -76,7 +76,7 @@ test('with a bandwidth cap the relay throughput stays within 10 % of the cap, an
     // The volunteer's own byte counters, every 100 ms: the rate between 1 MiB and the end leaves out the first burst.
     const samples: Array<{ at: number; bytes: number }> = [];
     const sampler = setInterval(() => samples.push({ at: performance.now(), bytes: relayedBy(volunteer) }), 100);
-    const result = await socksFetch(helper.socksPort, `http://localhost:${origin.port}/file`, 60);
+    const result = await socksFetch(helper.socksPort, `http://localhost:${origin.port}/file`, { timeoutSeconds: 60 });
     clearInterval(sampler);
     samples.push({ at: performance.now(), bytes: relayedBy(volunteer) });
     assert.ok(result.ok, result.stderr);

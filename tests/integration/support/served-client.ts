@@ -28,7 +28,7 @@ export async function serveOneClient(options: { brokerUrl: string; exit: ExitInf
   };
   try {
     await client.waitForEvent((event) => event.kind === 'up', 'a path through the volunteer');
-    const result = await socksFetch(helper.socksPort, `http://localhost:${options.origin.port}/file`, 60);
+    const result = await socksFetch(helper.socksPort, `http://localhost:${options.origin.port}/file`, { timeoutSeconds: 60 });
     assert.ok(result.ok, result.stderr);
     assert.equal(result.sha256, options.origin.sha256, 'the file arrived whole through the volunteer');
     return served;
