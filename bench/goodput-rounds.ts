@@ -71,14 +71,20 @@ export async function measureGoodputRounds(network: LocalNetwork, origin: Origin
       { name: 'sending Chromium', rootPids: [offscreenDocuments.browserPids[0]] },
       { name: 'receiving Chromium', rootPids: [offscreenDocuments.browserPids[1]] },
     ];
-    // In order: the helper is claimed before the client browser that started it, and the bench process (the
-    // in-process exit, broker and origin, and curl, its child) gets only what no other part holds.
+    // In order: the helper is claimed before the client browser that started it, and the bench process (the origin,
+    // curl, its child, and the exit and broker when they run in it) gets only what no other part holds.
     const ferryParts = (): ProcessTreePart[] => [
       { name: 'helper', rootPids: [helperPid] },
       { name: 'client Chromium', rootPids: [network.client.pid] },
       { name: "volunteers' Chromium", rootPids: network.volunteers.map((volunteer) => volunteer.pid) },
       { name: 'idle baseline browsers', rootPids: pairs.flatMap((pair) => pair.browserPids) },
-      { name: 'exit, broker, origin, curl', rootPids: [process.pid] },
+      ...(network.servers.exitPid === process.pid
+        ? []
+        : [
+            { name: 'exit', rootPids: [network.servers.exitPid] },
+            { name: 'broker', rootPids: [network.servers.brokerPid] },
+          ]),
+      { name: 'origin, curl', rootPids: [process.pid] },
     ];
     const downloadFile = join(tmpdir(), `ferry-bench-download-${process.pid}`);
     // Warm-up: the first request through a fresh session opens its stream and grows its windows.

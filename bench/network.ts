@@ -8,9 +8,9 @@
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { defaultExitConfig } from '../exit-server/config.ts';
-import { EXIT_NODE_FLAGS } from '../exit-server/node-flags.ts';
 import { type LocalRedis, startLocalRedis } from '../harness/redis.ts';
 import { nodeAeadImplementation } from '../protocol/adapters/node-aead.ts';
+import { RELAYING_NODE_FLAGS } from '../protocol/adapters/node-flags.ts';
 import type { ExitInfo } from '../protocol/signaling.ts';
 import { quantile } from './client-load.ts';
 import { type ExitCpuResult, measureExitCpu, type TransferFigure } from './network-exit-cpu.ts';
@@ -366,7 +366,7 @@ export async function runNetworkBench(argv: string[]): Promise<void> {
 
     figures.exitCpu = await part('exit CPU per GiB', async () => {
       const exit = await startExitProcess([], OPEN_FILES_WANTED);
-      line('exit: started as', `node ${EXIT_NODE_FLAGS.join(' ')} bin/ferry.js exit; ChaCha20-Poly1305 through the ${nodeAeadImplementation}`);
+      line('exit: started as', `node ${RELAYING_NODE_FLAGS.join(' ')} bin/ferry.js exit; ChaCha20-Poly1305 through the ${nodeAeadImplementation}`);
       try {
         const result = await measureExitCpu({ exit, totalBytes: relayBytes, streams, addressBlock: ADDRESS_BLOCKS.exitCpu });
         printTransfer('plain TCP relay, download (baseline)', result.relayDownload);

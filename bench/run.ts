@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { LocalNetwork, type LocalNetworkOptions } from '../harness/local-network.ts';
 import { type OriginServer, startOriginServer } from '../harness/origin-server.ts';
-import { type NetworkServers, startServersInProcess } from '../harness/servers.ts';
+import { type NetworkServers, startServerProcesses } from '../harness/servers.ts';
 import { startSocksDownload } from '../harness/socks-download.ts';
 import { WaitTimeoutError, withTimeout } from '../harness/wait.ts';
 import { measureGoodputRounds } from './goodput-rounds.ts';
@@ -292,7 +292,8 @@ export async function runBench(argv: string[]): Promise<void> {
 
   if (parts.has('standby') || parts.has('no-standby') || parts.has('striping')) {
     const origin = await startOriginServer(totalBytes);
-    const servers = await startServersInProcess();
+    // Each its own process, started as in production (with the exit's V8 flags), so its CPU is read apart.
+    const servers = await startServerProcesses({ brokerPort: 0, exitPort: 0 });
     try {
       if (parts.has('standby')) await standbyNetworkFigures(servers, origin, { runs, goodputRounds, healthyDownloads, kills });
       if (parts.has('no-standby')) await singlePathKillFigures(servers, origin, kills);

@@ -8,11 +8,11 @@
 import { parseArgs } from 'node:util';
 import { createJsonLogger } from '../protocol/adapters/json-log.ts';
 import { nodeAeadImplementation } from '../protocol/adapters/node-aead.ts';
+import { missingRelayingNodeFlags } from '../protocol/adapters/node-flags.ts';
 import { defaultSessionConfig, MAX_PATHS_PER_SESSION } from '../protocol/config.ts';
 import { defaultExitConfig } from './config.ts';
 import { ExitServer } from './exit-server.ts';
 import { loadOrCreateKeyPair } from './keys.ts';
-import { missingExitNodeFlags } from './node-flags.ts';
 
 const MIB = 1024 * 1024;
 
@@ -118,7 +118,7 @@ export async function runExit(argv: string[]): Promise<void> {
   // The port only: the log names no address, not even the one the operator chose (it is in the ready line).
   logger.info({ port, publicKey: server.publicKey, aead: nodeAeadImplementation }, 'listening');
   // Both still work; each costs CPU per byte relayed (docs/benchmarks.md), so the operator should hear of it.
-  const missingFlags = missingExitNodeFlags();
+  const missingFlags = missingRelayingNodeFlags();
   if (missingFlags.length > 0) {
     logger.warn(
       { missingFlags },

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExitServer } from '../exit-server/exit-server.ts';
-import { nodeFlagsForCommand } from '../exit-server/node-flags.ts';
+import { nodeFlagsForCommand } from '../protocol/adapters/node-flags.ts';
 import { generateKeyPair } from '../protocol/index.ts';
 import type { ExitInfo } from '../protocol/signaling.ts';
 import { createBroker } from '../signaling-server/broker.ts';
@@ -61,7 +61,7 @@ export async function startServersInProcess(
   };
 }
 
-/** Runs `ferry <args>` as its own process (with the node flags the command wants: exit-server/node-flags.ts) and waits for the line matching `readyPattern` (stdout). */
+/** Runs `ferry <args>` as its own process (with the node flags the command wants: protocol/adapters/node-flags.ts) and waits for the line matching `readyPattern` (stdout). */
 export function spawnFerry(args: string[], readyPattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const child = spawn(process.execPath, [...nodeFlagsForCommand(args[0]), join(REPO_ROOT, 'bin', 'ferry.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolvePromise, reject) => {

@@ -8,6 +8,7 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeFlagsForCommand } from '../protocol/adapters/node-flags.ts';
 import { FERRY_EXTENSION_ID, NATIVE_HOST_NAME } from '../protocol/local-channel.ts';
 
 /** The checkout this file belongs to (native-helper/..), whatever directory it was cloned into. */
@@ -84,7 +85,8 @@ export function launcherScript(nodePath: string, repoRoot: string, helperFlags: 
     '#!/bin/sh',
     `# Started by the browser as the native messaging host ${NATIVE_HOST_NAME}; the browser passes the caller's origin.`,
     '# Written by `ferry helper --install`; run `ferry helper --uninstall` to remove.',
-    `exec ${[nodePath, entry, 'helper', '--native', ...helperFlags].map(shellQuote).join(' ')} "$@"`,
+    // The helper relays every byte of its sessions: the same V8 flags as the exit (protocol/adapters/node-flags.ts).
+    `exec ${[nodePath, ...nodeFlagsForCommand('helper'), entry, 'helper', '--native', ...helperFlags].map(shellQuote).join(' ')} "$@"`,
     '',
   ].join('\n');
 }

@@ -3,8 +3,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { EXIT_NODE_FLAGS } from '../../../exit-server/node-flags.ts';
 import { withTimeout } from '../../../harness/wait.ts';
+import { RELAYING_NODE_FLAGS } from '../../../protocol/adapters/node-flags.ts';
 import { parsePrometheusText, sampleValue } from '../prometheus-text.ts';
 import { connectClient } from './ws-client.ts';
 
@@ -75,7 +75,7 @@ const logRecords = (stderr: string): Record<string, unknown>[] =>
 
 test('ferry exit prints one ready line on stdout and logs JSON lines on stderr that name no volunteer address', async (t) => {
   // Started as the harness, the demo and docs/operations.md start it: with its node flags, and so without warnings.
-  const { child, output, exited, ready } = spawnExit(t, EXIT_NODE_FLAGS);
+  const { child, output, exited, ready } = spawnExit(t, RELAYING_NODE_FLAGS);
   const [url, port, publicKey] = await ready;
   const { session, socket } = await connectClient(url, publicKey, { localAddress: '127.0.0.2' });
   const metrics = await withTimeout(getFrom(`http://127.0.0.1:${port}/metrics`, '127.0.0.3'), 'GET /metrics', STEP_MS);
@@ -114,7 +114,7 @@ test('ferry exit started without its node flags says which are missing and how t
   assert.equal(await withTimeout(exited, 'the exit to stop', STEP_MS), 0);
   const warning = logRecords(output.stderr).find((record) => record.level === 'warn' && Array.isArray(record.missingFlags));
   assert.ok(warning, `a warning about the missing flags: ${output.stderr}`);
-  assert.deepEqual(warning.missingFlags, [...EXIT_NODE_FLAGS]);
+  assert.deepEqual(warning.missingFlags, [...RELAYING_NODE_FLAGS]);
   assert.match(String(warning.msg), /node --initial-old-space-size=64 bin\/ferry\.js exit/);
 });
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { NativeHostManifest } from '../../../native-helper/install.ts';
 import { InstallError, installNativeHost, REPO_ROOT, uninstallNativeHost } from '../../../native-helper/install.ts';
+import { RELAYING_NODE_FLAGS } from '../../../protocol/adapters/node-flags.ts';
 import { FERRY_EXTENSION_ID } from '../../../protocol/local-channel.ts';
 
 async function exists(file: string): Promise<boolean> {
@@ -42,11 +43,11 @@ describe('installNativeHost', () => {
     assert.equal(await exists(path.join(tmp, 'home', '.config')), false, 'nothing is written to the home folder');
   });
 
-  test("the launcher runs <node> <repo>/bin/ferry.js helper --native with the browser's arguments", async () => {
+  test("the launcher runs <node> --initial-old-space-size=64 <repo>/bin/ferry.js helper --native with the browser's arguments", async () => {
     // A stand-in checkout whose bin/ferry.js prints its arguments, in a path that needs quoting.
     const repoRoot = path.join(tmp, "fake repo's root");
     await mkdir(path.join(repoRoot, 'bin'), { recursive: true });
-    await writeFile(path.join(repoRoot, 'bin', 'ferry.js'), 'process.stdout.write(JSON.stringify(process.argv.slice(2)));\n');
+    await writeFile(path.join(repoRoot, 'bin', 'ferry.js'), 'process.stdout.write(JSON.stringify([...process.execArgv, ...process.argv.slice(2)]));\n');
     const installed = await installNativeHost({
       userDataDir: path.join(tmp, 'launch'),
       repoRoot,
@@ -59,7 +60,8 @@ describe('installNativeHost', () => {
         error ? reject(new Error(`${error.message} ${err}`)) : resolve(out),
       );
     });
-    assert.deepEqual(JSON.parse(stdout), ['helper', '--native', '--path-silence-ms', '2000', origin]);
+    // The relaying V8 flags come before the script: node reads them, not the helper.
+    assert.deepEqual(JSON.parse(stdout), [...RELAYING_NODE_FLAGS, 'helper', '--native', '--path-silence-ms', '2000', origin]);
     const manifest = JSON.parse(await readFile(installed.manifestPaths[0]!, 'utf8')) as NativeHostManifest;
     assert.deepEqual(manifest.allowed_origins, [origin]);
   });
