@@ -7,12 +7,12 @@
  */
 import { parseArgs } from 'node:util';
 import { createJsonLogger } from '../protocol/adapters/json-log.ts';
+import { loadOrCreateKeyPair } from '../protocol/adapters/key-file.ts';
 import { nodeAeadImplementation } from '../protocol/adapters/node-aead.ts';
 import { missingRelayingNodeFlags } from '../protocol/adapters/node-flags.ts';
 import { defaultSessionConfig, MAX_PATHS_PER_SESSION } from '../protocol/config.ts';
 import { defaultExitConfig } from './config.ts';
 import { ExitServer } from './exit-server.ts';
-import { loadOrCreateKeyPair } from './keys.ts';
 
 const MIB = 1024 * 1024;
 

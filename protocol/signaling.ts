@@ -13,6 +13,11 @@ import { type Fail, isRecord, requireInteger, requireOneOf, requireText } from '
 export const BrokerRoute = {
   /** POST: a client's offer in, a volunteer's answer out. */
   CLIENT: '/v1/client',
+  /**
+   * A client's offer sealed to the broker's key (protocol/rendezvous-envelope.ts): POST with the envelope as body,
+   * or GET with it appended as one more path segment (the cache channel); the sealed reply comes back.
+   */
+  RENDEZVOUS: '/v1/rendezvous',
   /** GET: the exits clients may choose. */
   EXITS: '/v1/exits',
   /** WebSocket: where volunteers wait for offers. */

@@ -152,6 +152,7 @@ export function createBroker(overrides: Partial<BrokerConfig> = {}): Broker {
     counters,
     metrics,
     log,
+    rendezvousKeyPair: config.rendezvousKeyPair,
   });
 
   const server: Server = createServer({

@@ -16,6 +16,7 @@
  *   holds its store entry for at most two intervals.
  */
 
+import type { KeyPair } from '../protocol/crypto.ts';
 import { type ExitInfo, ExitListError, parseSignedExitList, readExitListContents, type SignedExitList, verifyExitList } from '../protocol/exit-list.ts';
 import { DEFAULT_BROKER_PORT, MAX_SIGNALING_MESSAGE_BYTES, MAX_VOLUNTEER_SLOTS, requireStunUrls, SignalingFormatError } from '../protocol/signaling.ts';
 import { requireIntegerFields } from '../protocol/validate.ts';
@@ -111,6 +112,11 @@ export interface BrokerConfig {
   natProbeUrl: string | undefined;
   /** The network's STUN servers (stun: URLs), named in every welcome. Default: none. */
   stunUrls: readonly string[];
+  /**
+   * The broker's static X25519 key pair for sealed offers (POST and GET /v1/rendezvous): clients find its public key
+   * in the signed exit list. Default: none (only the plain POST /v1/client is served).
+   */
+  rendezvousKeyPair: KeyPair | undefined;
   /** Where log events go. Default: nowhere (the broker logs nothing per request). */
   log: ((event: BrokerLogEvent) => void) | undefined;
   /**
@@ -148,6 +154,7 @@ export const DEFAULT_BROKER_CONFIG: Readonly<BrokerConfig> = Object.freeze({
   redisKeyPrefix: 'ferry:',
   natProbeUrl: undefined,
   stunUrls: [],
+  rendezvousKeyPair: undefined,
   log: undefined,
   store: undefined,
 });
@@ -234,6 +241,10 @@ export function verifyBrokerConfig(overrides: Partial<BrokerConfig> = {}): Verif
   }
   if (typeof config.sameNetworkRule !== 'boolean') throw new BrokerConfigError('broker config "sameNetworkRule" must be true or false');
   if (typeof config.sameNetworkRuleOnLoopback !== 'boolean') throw new BrokerConfigError('broker config "sameNetworkRuleOnLoopback" must be true or false');
+  const keyPair = config.rendezvousKeyPair;
+  if (keyPair !== undefined && (!(keyPair.secretKey instanceof Uint8Array) || keyPair.secretKey.length !== 32 || keyPair.publicKey.length !== 32)) {
+    throw new BrokerConfigError('broker config "rendezvousKeyPair" must be an X25519 key pair (32-byte secret and public keys)');
+  }
   if (config.log !== undefined && typeof config.log !== 'function') throw new BrokerConfigError('broker config "log" must be a function');
   if (!Array.isArray(config.exitListKeys)) throw new BrokerConfigError('broker config "exitListKeys" must be an array of operator keys');
   if (config.exitList === undefined) return { ...config, exits: [] };

@@ -2,13 +2,16 @@
  * @module http-handler
  * The broker's HTTP routes:
  *   POST /v1/client   ClientOfferRequest -> ClientOfferResponse, or BrokerErrorBody
+ *   POST /v1/rendezvous            the same, sealed to the broker's rendezvous key (offer-transport.ts)
+ *   GET  /v1/rendezvous/ENVELOPE   the same, for the cache channel: the reply in an HTML page
  *   GET  /v1/exits    the operator-signed exit list {payload, signature} (protocol/exit-list.ts)
  *   GET  /metrics     Prometheus text (prometheus.ts)
- * /v1/client and /v1/exits allow any origin (extensions, tabs and widgets call them) and answer CORS preflights.
+ * /v1/client, /v1/rendezvous and /v1/exits allow any origin (extensions, tabs and widgets call them) and answer CORS preflights.
  * Nothing here logs per request, and no address is ever logged.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AddressHoldings, AddressRateLimit } from '../protocol/address-budget.ts';
+import type { KeyPair } from '../protocol/crypto.ts';
 import type { ExitInfo, SignedExitList } from '../protocol/exit-list.ts';
 import type { ClientOfferRequest, ClientOfferResponse } from '../protocol/signaling.ts';
 import { BrokerRoute, parseClientOfferRequest, SignalingFormatError } from '../protocol/signaling.ts';
@@ -27,6 +30,7 @@ import {
 import { readBodyText } from './http-body.ts';
 import type { ClientFacts, Matchmaker } from './matchmaker.ts';
 import type { BrokerCounters, BrokerMetricsSnapshot, ClientWaitOutcome } from './metrics.ts';
+import { type OfferTransport, plainOfferTransport, sealedOfferTransport, sendJson } from './offer-transport.ts';
 import type { VolunteerPoolCount } from './prometheus.ts';
 import { BrokerPrometheus } from './prometheus.ts';
 
@@ -50,6 +54,8 @@ export interface HttpHandlerOptions {
   /** Volunteers per kind and NAT class, for the per-pool metrics; without it /metrics leaves them out. */
   volunteerPools?: (() => Promise<readonly VolunteerPoolCount[]>) | undefined;
   log: (event: BrokerLogEvent) => void;
+  /** The broker's static X25519 key pair for sealed offers (/v1/rendezvous); without it those routes answer 404. */
+  rendezvousKeyPair?: KeyPair | undefined;
 }
 
 const CORS_HEADERS = {
@@ -59,9 +65,14 @@ const CORS_HEADERS = {
   'Access-Control-Max-Age': '86400',
 } as const;
 
+/** The route key of GET /v1/rendezvous/ENVELOPE (any path under it). */
+const SEALED_GET_ROUTE = `${BrokerRoute.RENDEZVOUS}/*`;
+
 /** Methods each route takes, for 405 and its Allow header. OPTIONS is the CORS preflight. */
 const ROUTE_METHODS: Readonly<Record<string, readonly string[]>> = {
   [BrokerRoute.CLIENT]: ['POST', 'OPTIONS'],
+  [BrokerRoute.RENDEZVOUS]: ['POST', 'OPTIONS'],
+  [SEALED_GET_ROUTE]: ['GET'],
   [BrokerRoute.EXITS]: ['GET', 'OPTIONS'],
   [BrokerRoute.METRICS]: ['GET'],
   [BrokerRoute.PAIR]: ['GET'],
@@ -129,15 +140,22 @@ export class BrokerHttpHandler {
 
   async #route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = pathOf(request.url);
-    const methods = ROUTE_METHODS[path];
+    const route = path.startsWith(`${BrokerRoute.RENDEZVOUS}/`) ? SEALED_GET_ROUTE : path;
+    const methods = ROUTE_METHODS[route];
     const cors = path === BrokerRoute.METRICS ? {} : CORS_HEADERS;
     if (methods === undefined) {
-      sendError(response, 404, 'NOT_FOUND', `no route ${path.slice(0, 200)}; the broker serves POST /v1/client, GET /v1/exits, GET /metrics, GET /pair`, {});
+      sendError(
+        response,
+        404,
+        'NOT_FOUND',
+        `no route ${path.slice(0, 200)}; the broker serves POST /v1/client, POST and GET /v1/rendezvous, GET /v1/exits, GET /metrics, GET /pair`,
+        {},
+      );
       return;
     }
     const method = request.method ?? '';
     if (!methods.includes(method)) {
-      sendError(response, 405, 'METHOD_NOT_ALLOWED', `${path} takes ${methods.join(', ')}`, { ...cors, Allow: methods.join(', ') });
+      sendError(response, 405, 'METHOD_NOT_ALLOWED', `${route} takes ${methods.join(', ')}`, { ...cors, Allow: methods.join(', ') });
       return;
     }
     if (method === 'OPTIONS') {
@@ -169,10 +187,27 @@ export class BrokerHttpHandler {
       response.writeHead(200, { 'Content-Type': this.#prometheus.contentType, 'Cache-Control': 'no-store' }).end(text);
       return;
     }
-    await this.#handleClientOffer(request, response);
+    if (route === BrokerRoute.CLIENT) {
+      await this.#handleClientOffer(request, response, plainOfferTransport(request, response, this.#options));
+      return;
+    }
+    const keyPair = this.#options.rendezvousKeyPair;
+    if (keyPair === undefined) {
+      sendError(response, 404, 'NOT_FOUND', 'this broker takes no sealed offers (its operator gave it no rendezvous key); POST /v1/client', cors);
+      return;
+    }
+    const sealedGet = route === SEALED_GET_ROUTE;
+    const transport = sealedOfferTransport({
+      keyPair,
+      response,
+      readEnvelope: sealedGet ? async () => path.slice(BrokerRoute.RENDEZVOUS.length + 1) : () => readBodyText(request, this.#options),
+      replyAs: sealedGet ? 'page' : 'text',
+      headers: CORS_HEADERS,
+    });
+    await this.#handleClientOffer(request, response, transport);
   }
 
-  async #handleClientOffer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async #handleClientOffer(request: IncomingMessage, response: ServerResponse, transport: OfferTransport): Promise<void> {
     const { counters } = this.#options;
     counters.clientRequests += 1;
     // Counted for limits only, never logged. Behind a CDN this is the CDN's address: raise the limits there.
@@ -206,7 +241,7 @@ export class BrokerHttpHandler {
     this.#bodiesReading += 1;
     let text: string;
     try {
-      text = await readBodyText(request, this.#options);
+      text = await transport.readRequest();
     } catch (error) {
       this.#refuseBody(request, response, error);
       return;
@@ -216,7 +251,7 @@ export class BrokerHttpHandler {
     }
     if (this.#clientsPending >= this.#options.maxPendingClients) {
       counters.noVolunteers += 1;
-      sendBrokerError(response, new NoVolunteersError('the broker is busy; try again in a few seconds'));
+      replyBrokerError(transport, new NoVolunteersError('the broker is busy; try again in a few seconds'));
       return;
     }
     this.#clientsPending += 1;
@@ -229,7 +264,7 @@ export class BrokerHttpHandler {
     try {
       const answer = await this.#answerOffer(text, { network: this.#options.clientNetworkOf(address) }, clientGone.signal);
       outcome = 'answered';
-      sendJson(response, 200, answer, CORS_HEADERS);
+      transport.reply(200, answer, CORS_HEADERS);
     } catch (error) {
       if (error instanceof ClientGoneError) {
         outcome = 'gone';
@@ -238,7 +273,7 @@ export class BrokerHttpHandler {
         if (error.status === 400) counters.badRequests += 1;
         if (error instanceof NoVolunteersError) outcome = 'no_volunteers';
         else if (error instanceof AnswerTimedOutError) outcome = 'timed_out';
-        sendBrokerError(response, error);
+        replyBrokerError(transport, error);
       } else {
         throw error;
       }
@@ -308,27 +343,24 @@ export function pathOf(url: string | undefined): string {
   }
 }
 
-function sendJson(response: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>>): void {
-  const text = JSON.stringify(body);
-  response
-    .writeHead(status, {
-      ...headers,
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': String(Buffer.byteLength(text)),
-      'Cache-Control': 'no-store',
-    })
-    .end(text);
-}
-
 function sendError(response: ServerResponse, status: number, code: BrokerHttpErrorCode, message: string, headers: Readonly<Record<string, string>>): void {
   sendJson(response, status, { error: { code, message } }, headers);
 }
 
-function sendBrokerError(response: ServerResponse, error: BrokerHttpError): void {
+function brokerErrorHeaders(error: BrokerHttpError): Record<string, string> {
   const headers: Record<string, string> = { ...CORS_HEADERS };
   if (error.code === 'NO_VOLUNTEERS') headers['Retry-After'] = String(NO_VOLUNTEERS_RETRY_AFTER_S);
   if (error instanceof TooManyRequestsError) headers['Retry-After'] = String(Math.max(1, error.retryAfterSeconds));
   // A body that stopped arriving may never finish; the connection cannot carry another request.
   if (error.status === 408) headers.Connection = 'close';
-  sendError(response, error.status, error.code, error.message, headers);
+  return headers;
+}
+
+function sendBrokerError(response: ServerResponse, error: BrokerHttpError): void {
+  sendError(response, error.status, error.code, error.message, brokerErrorHeaders(error));
+}
+
+/** The broker's refusal of a request it has read: plain, or sealed like an answer would be. */
+function replyBrokerError(transport: OfferTransport, error: BrokerHttpError): void {
+  transport.reply(error.status, { error: { code: error.code, message: error.message } }, brokerErrorHeaders(error));
 }

@@ -8,6 +8,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { createJsonLogger, logEventsTo } from '../protocol/adapters/json-log.ts';
+import { KeyFileError, loadOrCreateKeyPair } from '../protocol/adapters/key-file.ts';
+import { toBase64Url } from '../protocol/bytes.ts';
+import type { KeyPair } from '../protocol/crypto.ts';
 import { ExitListError, OperatorKeyError, parseOperatorPublicKeys, parseSignedExitList, type SignedExitList } from '../protocol/exit-list.ts';
 import { createBroker } from './broker.ts';
 import { DEFAULT_BROKER_CONFIG } from './config.ts';
@@ -23,6 +26,10 @@ Options:
   --port PORT            TCP port, 0 for any free one (default ${DEFAULT_BROKER_CONFIG.port})
   --exit-list FILE       the operator-signed exit list to serve (made with "ferry exit-list sign")
   --exit-list-key KEY    check the list's signature against this operator key at start-up (repeatable)
+  --rendezvous-key-file FILE
+                         the broker's X25519 secret key for sealed offers (POST and GET /v1/rendezvous, the
+                         fronted and cache channels); created (mode 0600) if missing. Its public key goes into the
+                         signed exit list (ferry exit-list sign --broker-key). Without it, only POST /v1/client.
   --nat-probe-url URL    the NAT probe (ferry nat-probe) volunteers without a measured NAT class use
   --stun URL             a STUN server of this network, named to every volunteer (stun:host:port; repeatable)
   --allow-same-network   match clients with volunteers on their own /24 or /48 (labs only)
@@ -90,6 +97,7 @@ function parseFlags(argv: string[]) {
         port: { type: 'string' },
         'exit-list': { type: 'string' },
         'exit-list-key': { type: 'string', multiple: true },
+        'rendezvous-key-file': { type: 'string' },
         redis: { type: 'string' },
         'nat-probe-url': { type: 'string' },
         'allow-same-network': { type: 'boolean' },
@@ -114,6 +122,14 @@ export async function runBroker(argv: string[]): Promise<void> {
   const exitListPath = values['exit-list'];
   const exitList = exitListPath === undefined ? undefined : await readExitListFile(exitListPath);
   const logger = createJsonLogger('ferry-broker');
+  const rendezvousKeyFile = values['rendezvous-key-file'];
+  let rendezvousKeyPair: KeyPair | undefined;
+  try {
+    rendezvousKeyPair = rendezvousKeyFile === undefined ? undefined : loadOrCreateKeyPair(rendezvousKeyFile);
+  } catch (error) {
+    if (error instanceof KeyFileError) throw new BrokerUsageError(`--rendezvous-key-file: ${error.message}`);
+    throw error;
+  }
   const broker = createBroker({
     host: values.host ?? DEFAULT_BROKER_CONFIG.host,
     port,
@@ -125,6 +141,7 @@ export async function runBroker(argv: string[]): Promise<void> {
     stunUrls: values.stun ?? [],
     redisKeyPrefix: values['redis-prefix'] ?? DEFAULT_BROKER_CONFIG.redisKeyPrefix,
     log: logEventsTo(logger),
+    rendezvousKeyPair,
   });
   if (exitList === undefined) logger.warn('no --exit-list given; clients get NO_EXIT_LIST and volunteers take no offers');
   const address = await broker.listen();
@@ -133,7 +150,7 @@ export async function runBroker(argv: string[]): Promise<void> {
   const stopSignal = untilStopSignal();
   process.stdout.write(`ferry broker: http://${shownHost}:${address.port} ready (pid ${process.pid})\n`);
   // The port only: the log names no address, not even the one the operator chose (it is in the ready line).
-  logger.info({ port: address.port }, 'listening');
+  logger.info({ port: address.port, ...(rendezvousKeyPair === undefined ? {} : { rendezvousKey: toBase64Url(rendezvousKeyPair.publicKey) }) }, 'listening');
 
   await stopSignal;
   logger.info('stopping');

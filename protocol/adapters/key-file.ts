@@ -1,10 +1,12 @@
 /**
- * @module exit-server/keys
- * The exit's static X25519 key pair. Clients pin its public key (from the broker's exit list), so it must survive
- * restarts: kept in a file readable only by its owner. Without a file the exit makes a fresh key for this run.
+ * @module adapters/key-file
+ * A server's static X25519 key pair in a file: the exit's (clients pin its public key, from the signed exit list) and
+ * the broker's rendezvous key (clients seal their offers to it, from the same list). Both must survive restarts, so
+ * the secret is kept in a file readable only by its owner. Without a file a fresh key is made for this run.
  */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { fromBase64Url, generateKeyPair, type KeyPair, keyPairFromSecret, toBase64Url } from '../protocol/index.ts';
+import { fromBase64Url, toBase64Url } from '../bytes.ts';
+import { generateKeyPair, type KeyPair, keyPairFromSecret } from '../crypto.ts';
 
 export class KeyFileError extends Error {
   override name = 'KeyFileError';
