@@ -19,13 +19,16 @@ import {
   ExitListError,
   generateOperatorKeyPair,
   MAX_EXIT_LIST_VALIDITY_MS,
+  type NetworkRendezvous,
   OperatorKeyError,
   operatorPublicKeyOf,
   parseListedExit,
+  parseNetworkRendezvous,
   parseOperatorPublicKeys,
   signExitList,
   verifyExitList,
 } from '../protocol/exit-list.ts';
+import { channelName } from '../protocol/rendezvous.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Largest file this tool reads (bytes): a key, an exits file or a list of hundreds of exits fits easily. */
@@ -39,8 +42,14 @@ use only exits from a list it signed, so a broker can choose among your exits bu
   ferry exit-list keygen --key FILE
       make a new signing key in FILE (readable only by you) and print its public key
   ferry exit-list sign --key FILE (--exit ID=URL=KEY ... | --exits-file FILE) [--valid-days N] [--out FILE]
+                       [--broker-key KEY --channel CHANNEL ...]
       sign the exits (id, ws:// or wss:// URL, the exit's base64url X25519 public key) into a list for
-      "ferry broker --exit-list FILE"; valid ${DEFAULT_EXIT_LIST_VALIDITY_MS / DAY_MS} days unless --valid-days says otherwise
+      "ferry broker --exit-list FILE"; valid ${DEFAULT_EXIT_LIST_VALIDITY_MS / DAY_MS} days unless --valid-days says otherwise.
+      With --broker-key (the rendezvousKey the broker logs) and --channel, clients seal their offers to the broker
+      and reach it over these channels, tried in the order given:
+        --channel direct=URL          POST URL/v1/rendezvous (the broker's own address)
+        --channel fronted=FRONT=URL   the same, with TLS to FRONT (a CDN's name) and the Host of URL
+        --channel cache=URL           GET URL/v1/rendezvous/... through a cache that reaches the broker
   ferry exit-list verify --list FILE --exit-list-key KEY
       check a list as users will, and print its exits and when it expires
 `;
@@ -112,6 +121,8 @@ function parseFlags(argv: string[]) {
         out: { type: 'string' },
         list: { type: 'string' },
         'exit-list-key': { type: 'string', multiple: true },
+        'broker-key': { type: 'string' },
+        channel: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -148,9 +159,10 @@ async function sign(values: ReturnType<typeof parseFlags>['values']): Promise<vo
   const fromFile = values['exits-file'] === undefined ? [] : await readExitsFile(values['exits-file']);
   const exits = [...fromFile, ...(values.exit ?? []).map(parseExitFlag)];
   if (exits.length === 0) throw new ExitListUsageError('name at least one exit with --exit ID=URL=KEY or --exits-file FILE');
+  const rendezvous = rendezvousFlags(values['broker-key'], values.channel ?? []);
   let list: ReturnType<typeof signExitList>;
   try {
-    list = signExitList(exits, secretKey, { validForMs: validForMs(values['valid-days']) });
+    list = signExitList(exits, secretKey, { validForMs: validForMs(values['valid-days']), ...(rendezvous === undefined ? {} : { rendezvous }) });
   } catch (error) {
     if (error instanceof ExitListError) throw new ExitListUsageError(error.message);
     throw error;
@@ -160,6 +172,26 @@ async function sign(values: ReturnType<typeof parseFlags>['values']): Promise<vo
   else {
     await writeFile(values.out, text, { mode: 0o644 });
     process.stderr.write(`ferry exit-list: signed ${exits.length} exit(s) into ${values.out}\n`);
+  }
+}
+
+/** `--broker-key` and `--channel KIND=...` flags as a list's rendezvous part; both or neither must be given. */
+export function rendezvousFlags(brokerKey: string | undefined, channels: readonly string[]): NetworkRendezvous | undefined {
+  if (brokerKey === undefined && channels.length === 0) return undefined;
+  if (brokerKey === undefined || channels.length === 0)
+    throw new ExitListUsageError("--broker-key and --channel go together: give the broker's rendezvous key and at least one channel");
+  const parsed = channels.map((flag) => {
+    const fronted = /^fronted=([^=]+)=(.+)$/.exec(flag);
+    if (fronted) return { kind: 'fronted', front: fronted[1], url: fronted[2] };
+    const other = /^(direct|cache)=(.+)$/.exec(flag);
+    if (other) return { kind: other[1], url: other[2] };
+    throw new ExitListUsageError(`--channel "${flag}" must be direct=URL, fronted=FRONT=URL or cache=URL`);
+  });
+  try {
+    return parseNetworkRendezvous({ brokerKey, channels: parsed });
+  } catch (error) {
+    if (error instanceof ExitListError) throw new ExitListUsageError(error.message);
+    throw error;
   }
 }
 
@@ -182,6 +214,10 @@ async function verify(values: ReturnType<typeof parseFlags>['values']): Promise<
   const verified = verifyExitList(document, keys, Date.now());
   process.stdout.write(`ferry exit-list: signed by ${verified.signedBy}, expires ${new Date(verified.expiresAt).toISOString()}\n`);
   for (const exit of verified.exits) process.stdout.write(`  ${exit.id} ${exit.url} ${exit.publicKey}\n`);
+  if (verified.rendezvous !== undefined) {
+    process.stdout.write(`ferry exit-list: broker rendezvous key ${verified.rendezvous.brokerKey}, channels in order:\n`);
+    for (const channel of verified.rendezvous.channels) process.stdout.write(`  ${channelName(channel)} (${channel.url})\n`);
+  }
 }
 
 /** Runs `ferry exit-list` with the arguments after the command name. */

@@ -12,13 +12,17 @@
  *
  * The payload is signed as the exact bytes sent, so no JSON canonicalisation is needed; the signature covers
  * EXIT_LIST_SIGNING_CONTEXT followed by those bytes, so a signature made for anything else never verifies here. The
- * payload is {"version": 1, "issuedAt": ms, "expiresAt": ms, "exits": [{id, url, publicKey}, ...]}. The expiry bounds
- * how long a broker can keep serving an old list (say, one that still names a retired exit).
+ * payload is {"version": 1, "issuedAt": ms, "expiresAt": ms, "exits": [{id, url, publicKey}, ...], "rendezvous"?:
+ * {brokerKey, channels}}. The expiry bounds how long a broker can keep serving an old list (say, one that still names
+ * a retired exit). `rendezvous`, when present, is how clients reach the broker when its own address is blocked: the
+ * broker's X25519 key that offers are sealed to, and the channels to carry them (rendezvous.ts); it is signed with
+ * the exits, so a broker (or whoever sits in front of it) cannot hand clients another key or channel.
  *
  * Runtime-neutral: @noble/curves only.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { concatBytes, fromBase64Url, fromUtf8, toBase64Url, utf8 } from './bytes.ts';
+import { parseRendezvousChannels, type RendezvousChannel } from './rendezvous.ts';
 import { type Fail, isRecord, requireInteger, requireText } from './validate.ts';
 
 /** Prefixed to the payload before signing: a domain separator, so the key signs nothing else by accident. */
@@ -69,6 +73,13 @@ export interface SignedExitList {
   signature: string;
 }
 
+/** How clients reach the broker over rendezvous channels: the key offers are sealed to, and the channels. */
+export interface NetworkRendezvous {
+  /** The broker's static X25519 public key, base64url (43 characters). */
+  brokerKey: string;
+  channels: RendezvousChannel[];
+}
+
 /** What a signed list says, once its signature has been checked. */
 export interface ExitListContents {
   version: typeof EXIT_LIST_VERSION;
@@ -77,6 +88,8 @@ export interface ExitListContents {
   /** When readers stop accepting it (milliseconds since the epoch). */
   expiresAt: number;
   exits: ExitInfo[];
+  /** Absent from lists of networks that offer only the plain route. */
+  rendezvous?: NetworkRendezvous;
 }
 
 /** A list whose signature was checked against a pinned key, with the key that signed it. */
@@ -199,6 +212,20 @@ export function parseListedExit(value: unknown, fail: Fail = badList): ExitInfo 
   return { id, url: urlText, publicKey: publicKeyText };
 }
 
+/** Checks the `rendezvous` part of a list: a 32-byte X25519 key in base64url and a list of channels. */
+export function parseNetworkRendezvous(value: unknown, fail: Fail = badList): NetworkRendezvous {
+  if (!isRecord(value)) throw fail('"rendezvous" must be an object {brokerKey, channels}');
+  const brokerKey = requireText(value.brokerKey, '"rendezvous.brokerKey"', 64, fail);
+  let key: Uint8Array;
+  try {
+    key = fromBase64Url(brokerKey);
+  } catch {
+    throw fail('"rendezvous.brokerKey" must be base64url');
+  }
+  if (key.length !== X25519_PUBLIC_KEY_BYTES || toBase64Url(key) !== brokerKey) throw fail('"rendezvous.brokerKey" must be a 32-byte X25519 key in base64url (43 characters)');
+  return { brokerKey, channels: parseRendezvousChannels(value.channels, (message) => fail(`rendezvous: ${message}`)) };
+}
+
 /** The document's shape only (two base64url strings of sane size); nothing is trusted yet. */
 export function parseSignedExitList(value: unknown): SignedExitList {
   if (!isRecord(value)) throw badList('it must be a JSON object {"payload", "signature"}');
@@ -236,7 +263,8 @@ export function readExitListContents(list: SignedExitList): ExitListContents {
     if (ids.has(exit.id)) throw badList(`it names exit "${exit.id}" twice`);
     ids.add(exit.id);
   }
-  return { version: EXIT_LIST_VERSION, issuedAt, expiresAt, exits };
+  const rendezvous = json.rendezvous === undefined ? undefined : parseNetworkRendezvous(json.rendezvous);
+  return { version: EXIT_LIST_VERSION, issuedAt, expiresAt, exits, ...(rendezvous === undefined ? {} : { rendezvous }) };
 }
 
 /**
@@ -289,6 +317,8 @@ export interface SignExitListOptions {
   issuedAt?: number;
   /** How long it stays valid (milliseconds); default DEFAULT_EXIT_LIST_VALIDITY_MS. */
   validForMs?: number;
+  /** The broker's rendezvous key and channels, signed with the exits. */
+  rendezvous?: NetworkRendezvous;
 }
 
 /** Signs `exits` with the operator's secret key (base64url). Each exit is checked as readers will check it. */
@@ -303,6 +333,7 @@ export function signExitList(exits: readonly ExitInfo[], secretKey: string, opti
     issuedAt,
     expiresAt: issuedAt + validForMs,
     exits: exits.map((exit) => parseListedExit(exit)),
+    ...(options.rendezvous === undefined ? {} : { rendezvous: parseNetworkRendezvous(options.rendezvous) }),
   };
   const payload = utf8(JSON.stringify(contents));
   const signature = ed25519.sign(signedBytes(payload), decodeKey(secretKey, 32, 'an operator secret key'));

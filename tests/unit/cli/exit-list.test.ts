@@ -66,6 +66,45 @@ describe('ferry exit-list', () => {
     assert.match(refused.stderr, /not signed by the network operator's key/);
   });
 
+  test("sign --broker-key --channel: the broker's rendezvous key and channels are signed in, in order, and verify prints them", () => {
+    const keyPath = join(scratch, 'rendezvous.key');
+    const publicKey = /public key .*: ([A-Za-z0-9_-]{43})$/m.exec(ferry('keygen', '--key', keyPath).stdout)?.[1] ?? '';
+    const brokerKey = toBase64Url(generateKeyPair().publicKey);
+    const listPath = join(scratch, 'rendezvous-list.json');
+    const signed = ferry(
+      'sign',
+      '--key',
+      keyPath,
+      '--exit',
+      `a=wss://exit.example.org/v1/relay=${exitKey}`,
+      '--broker-key',
+      brokerKey,
+      '--channel',
+      'direct=https://broker.example.org',
+      '--channel',
+      'fronted=cdn.example.net:8443=https://broker.example.org',
+      '--channel',
+      'cache=https://cache.example.net/c/s/broker.example.org',
+      '--out',
+      listPath,
+    );
+    assert.equal(signed.status, 0, signed.stderr);
+    const verified = verifyExitList(JSON.parse(readFileSync(listPath, 'utf8')), [publicKey], Date.now());
+    assert.deepEqual(verified.rendezvous, {
+      brokerKey,
+      channels: [
+        { kind: 'direct', url: 'https://broker.example.org' },
+        { kind: 'fronted', url: 'https://broker.example.org', front: 'cdn.example.net:8443' },
+        { kind: 'cache', url: 'https://cache.example.net/c/s/broker.example.org' },
+      ],
+    });
+    const shown = ferry('verify', '--list', listPath, '--exit-list-key', publicKey);
+    assert.match(
+      shown.stdout,
+      /rendezvous key .*\n {2}direct broker\.example\.org .*\n {2}fronted via cdn\.example\.net:8443 to broker\.example\.org .*\n {2}cache cache\.example\.net/,
+    );
+  });
+
   test('mistakes are refused with what to fix', () => {
     const keyPath = join(scratch, 'second.key');
     assert.equal(ferry('keygen', '--key', keyPath).status, 0);
@@ -76,6 +115,12 @@ describe('ferry exit-list', () => {
       [['sign', '--key', keyPath, '--exit', `a=ws://x/=${exitKey}`, '--valid-days', '0'], /--valid-days/],
       [['sign', '--key', join(scratch, 'missing.key'), '--exit', `a=ws://x/=${exitKey}`], /cannot read --key/],
       [['frobnicate'], /keygen, sign or verify/],
+      [['sign', '--key', keyPath, '--exit', `a=ws://x/=${exitKey}`, '--broker-key', exitKey], /go together/],
+      [
+        ['sign', '--key', keyPath, '--exit', `a=ws://x/=${exitKey}`, '--broker-key', exitKey, '--channel', 'pigeon=https://b.example'],
+        /direct=URL, fronted=FRONT=URL or cache=URL/,
+      ],
+      [['sign', '--key', keyPath, '--exit', `a=ws://x/=${exitKey}`, '--broker-key', 'short', '--channel', 'direct=https://b.example'], /brokerKey/],
     ] as const) {
       const run = ferry(...args);
       assert.equal(run.status, 1, args.join(' '));

@@ -142,3 +142,33 @@ test('operator keys and pairing tokens never start with "-", which a command lin
     assert.ok(!createPairingToken().startsWith('-'));
   }
 });
+
+describe('the rendezvous part of a signed list', () => {
+  const rendezvous = {
+    brokerKey: toBase64Url(new Uint8Array(32).fill(9)),
+    channels: [
+      { kind: 'direct' as const, url: 'https://broker.example.org' },
+      { kind: 'fronted' as const, url: 'https://broker.example.org', front: 'cdn.example.net' },
+      { kind: 'cache' as const, url: 'https://cache.example.net/c/s/broker.example.org' },
+    ],
+  };
+
+  test('is signed with the exits and read back as it was given', () => {
+    const list = signExitList([exitA], operator.secretKey, { issuedAt: NOW, rendezvous });
+    assert.deepEqual(verifyExitList(list, [operator.publicKey], NOW).rendezvous, rendezvous);
+    assert.equal(verifyExitList(signExitList([exitA], operator.secretKey, { issuedAt: NOW }), [operator.publicKey], NOW).rendezvous, undefined);
+  });
+
+  test('a list whose rendezvous key or channels are malformed is refused as BAD_EXIT_LIST, saying which', () => {
+    for (const [bad, why] of [
+      [{ ...rendezvous, brokerKey: 'short' }, /brokerKey/],
+      [{ ...rendezvous, channels: [] }, /channels/],
+      [{ ...rendezvous, channels: [{ kind: 'fronted', url: 'https://broker.example.org' }] }, /front/],
+    ] as const) {
+      assert.throws(
+        () => signExitList([exitA], operator.secretKey, { issuedAt: NOW, rendezvous: bad as never }),
+        (error: unknown) => isCode('BAD_EXIT_LIST')(error) && why.test((error as Error).message),
+      );
+    }
+  });
+});
