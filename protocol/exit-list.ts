@@ -222,7 +222,8 @@ export function parseNetworkRendezvous(value: unknown, fail: Fail = badList): Ne
   } catch {
     throw fail('"rendezvous.brokerKey" must be base64url');
   }
-  if (key.length !== X25519_PUBLIC_KEY_BYTES || toBase64Url(key) !== brokerKey) throw fail('"rendezvous.brokerKey" must be a 32-byte X25519 key in base64url (43 characters)');
+  if (key.length !== X25519_PUBLIC_KEY_BYTES || toBase64Url(key) !== brokerKey)
+    throw fail('"rendezvous.brokerKey" must be a 32-byte X25519 key in base64url (43 characters)');
   return { brokerKey, channels: parseRendezvousChannels(value.channels, (message) => fail(`rendezvous: ${message}`)) };
 }
 
