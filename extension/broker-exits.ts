@@ -9,6 +9,7 @@ import {
   type ExitListErrorCode as ExitListRefusalCode,
   ExitListError as ExitListRefusedError,
   MAX_SIGNED_EXIT_LIST_CHARS,
+  type NetworkRendezvous,
   type SignedExitList,
   verifyExitList,
 } from '../protocol/exit-list.ts';
@@ -40,13 +41,15 @@ function describe(error: unknown): string {
 export interface TrustedExitList {
   exitList: SignedExitList;
   exits: ExitInfo[];
+  /** The network's sealed rendezvous, when its list names one. */
+  rendezvous?: NetworkRendezvous;
 }
 
 /** Checks a fetched document against the pinned operator keys at time `now`; refusals become ExitListError. */
 export function trustExitList(document: unknown, exitListKeys: readonly string[], now: number): TrustedExitList {
   try {
     const verified = verifyExitList(document, exitListKeys, now);
-    return { exitList: verified.document, exits: verified.exits };
+    return { exitList: verified.document, exits: verified.exits, ...(verified.rendezvous === undefined ? {} : { rendezvous: verified.rendezvous }) };
   } catch (error) {
     if (error instanceof ExitListRefusedError) throw new ExitListError(error.code, error.message);
     throw error;

@@ -5,6 +5,7 @@
  * for others and validates its own with the parsers below before acting.
  */
 import { MAX_PATHS_PER_SESSION } from '../protocol/config.ts';
+import { ExitListError, type NetworkRendezvous, parseNetworkRendezvous } from '../protocol/exit-list.ts';
 import { LocalChannelFormatError, parseSessionReport, type SessionReport } from '../protocol/local-channel.ts';
 import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from '../protocol/pairing.ts';
 import { parseRelayStatus, type RelayStatus, RelayStatusFormatError } from '../protocol/relay-status.ts';
@@ -48,6 +49,10 @@ export interface HelpStartMessage {
   /** Tokens of the links made for friends (pairings.ts); the relay worker registers their ids only. */
   pairingTokens: string[];
 }
+/** What the client path needs for a sealed rendezvous: the network's (signed) part, and what worked last. */
+export interface ClientRendezvous extends NetworkRendezvous {
+  lastWorked?: string;
+}
 export interface ClientStartMessage {
   target: 'offscreen';
   type: 'client-start';
@@ -65,6 +70,8 @@ export interface ClientStartMessage {
   pathCount?: number;
   /** Whether they all carry at once, or the others stand by. */
   stripe?: boolean;
+  /** The network's sealed rendezvous (from the signed list), and the channel that worked last; plain POST when absent. */
+  rendezvous?: ClientRendezvous;
 }
 export type OffscreenMessage =
   | HelpStartMessage
@@ -183,8 +190,10 @@ export function parseClientPathEvent(value: unknown): ClientPathEvent {
       return { kind: 'error', code: nonEmptyText(value, 'code', 64), message: text(value, 'message'), retryInMs: count(value, 'retryInMs') };
     case 'pipe-closed':
       return { kind: 'pipe-closed', reason: text(value, 'reason') };
+    case 'broker-reached':
+      return { kind: 'broker-reached', channel: nonEmptyText(value, 'channel', MAX_CHANNEL_NAME_CHARS) };
     default:
-      throw new MessageFormatError('"event.kind" must be one of finding, up, down, error, pipe-closed');
+      throw new MessageFormatError('"event.kind" must be one of finding, up, down, error, pipe-closed, broker-reached');
   }
 }
 
@@ -266,6 +275,7 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
         if (!isPairingText(value.pairingToken)) throw new MessageFormatError('"pairingToken" must be a pairing token');
         start.pairingToken = value.pairingToken;
       }
+      if (value.rendezvous !== undefined) start.rendezvous = parseClientRendezvous(value.rendezvous);
       return start;
     }
     case 'client-stop':
@@ -273,6 +283,21 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
     default:
       throw new MessageFormatError(`unknown offscreen message type ${JSON.stringify(value.type)}`);
   }
+}
+
+/** Longest rendezvous channel name carried in an event (a kind and two host names). */
+const MAX_CHANNEL_NAME_CHARS = 600;
+
+function parseClientRendezvous(value: unknown): ClientRendezvous {
+  if (!isRecord(value)) throw new MessageFormatError('"rendezvous" must be an object {brokerKey, channels, lastWorked?}');
+  let network: NetworkRendezvous;
+  try {
+    network = parseNetworkRendezvous({ brokerKey: value.brokerKey, channels: value.channels });
+  } catch (error) {
+    if (error instanceof ExitListError) throw new MessageFormatError(`"rendezvous": ${error.message}`);
+    throw error;
+  }
+  return value.lastWorked === undefined ? network : { ...network, lastWorked: nonEmptyText(value, 'lastWorked', MAX_CHANNEL_NAME_CHARS) };
 }
 
 /** A stored or reported count of the monthly data cap: {month: 'YYYY-MM', bytes}. Throws MessageFormatError. */

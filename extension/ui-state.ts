@@ -27,6 +27,7 @@ export function initialProxyMeState(): ProxyMeState {
     connectedSinceMs: 0,
     traffic: [],
     webRtcGuard: 'untouched',
+    brokerChannel: '',
   };
 }
 
@@ -44,7 +45,9 @@ export type ClientPathEvent =
   | { kind: 'up'; pathsUp: number }
   | { kind: 'down'; reason: string; pathsUp: number }
   | { kind: 'error'; code: string; message: string; retryInMs: number }
-  | { kind: 'pipe-closed'; reason: string };
+  | { kind: 'pipe-closed'; reason: string }
+  /** A sealed rendezvous reached the broker through `channel` (protocol/rendezvous.ts channelName). */
+  | { kind: 'broker-reached'; channel: string };
 
 /** Phases in which Proxy me has given up until the user switches it off (or off and on). */
 const STOPPED_PHASES: readonly ProxyMePhase[] = ['off', 'helper-not-installed', 'helper-stopped', 'failed'];
@@ -111,6 +114,8 @@ export function applyClientPathEvent(state: ProxyMeState, event: ClientPathEvent
       return { ...withoutPath(state), phase: phaseForPathError(event.code), detail: event.message };
     case 'pipe-closed':
       return { ...withoutPath(state), phase: 'starting-helper', detail: event.reason };
+    case 'broker-reached':
+      return { ...state, brokerChannel: event.channel };
   }
 }
 

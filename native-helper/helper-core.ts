@@ -1,12 +1,15 @@
 /**
  * @module native-helper/helper-core
  * The helper's moving parts, wired together: the pipe server the extension connects to, the tunnel client that runs
- * the session over it, and the local SOCKS5 / HTTP CONNECT proxies that dial through the tunnel. The native host
+ * the session over it, the local SOCKS5 / HTTP CONNECT proxies that dial through the tunnel, and the relay that
+ * carries the extension's sealed rendezvous requests over channels a browser cannot use itself. The native host
  * (stdio) and the integration tests both start the helper through this one function.
  */
 import type { ExitInfo } from '../protocol/signaling.ts';
 import { startLocalProxies } from './local-proxies.ts';
 import { PipeServer } from './pipe-server.ts';
+import { nodeRendezvousCarrier } from './rendezvous-carrier.ts';
+import { RendezvousRelay } from './rendezvous-relay.ts';
 import { TunnelClient, type TunnelClientConfig, type TunnelStatus } from './tunnel-client.ts';
 
 export interface HelperCoreOptions {
@@ -16,6 +19,8 @@ export interface HelperCoreOptions {
   socksPort: number;
   httpPort: number;
   tunnel?: Partial<TunnelClientConfig>;
+  /** PEM certificates the rendezvous carrier trusts besides Node's roots (a test network's, a private CDN's). */
+  rendezvousCaPem?: string | undefined;
   log?(line: string): void;
 }
 
@@ -43,12 +48,19 @@ export async function startHelperCore(options: HelperCoreOptions): Promise<Helpe
     await pipeServer.close();
     throw error;
   }
+  const rendezvous = new RendezvousRelay(nodeRendezvousCarrier({ trustedCaPem: options.rendezvousCaPem }));
   pipeServer.onPipeOpen((pipe) => {
     log('the extension connected its pipe');
     tunnel.attachPipe(pipe);
+    // Rendezvous requests carried for this pipe end with it: their answers would have nowhere to go.
+    const pipeOpen = new AbortController();
     pipe.onRecord((record) => tunnel.handleRecord(record));
-    pipe.onControl((control) => tunnel.handleControl(control));
+    pipe.onControl((control) => {
+      if (control.type === 'rendezvous') rendezvous.handle(control, (answer) => pipe.sendControl(answer), pipeOpen.signal);
+      else tunnel.handleControl(control);
+    });
     pipe.onClose((info) => {
+      pipeOpen.abort();
       log(`the pipe closed (${info.code}${info.reason ? `: ${info.reason}` : ''})`);
       // A pipe replaced by a newer one must not take the newer one's session down with it.
       if (pipeServer.currentPipe === null || pipeServer.currentPipe === pipe) tunnel.detachPipe();

@@ -3,6 +3,7 @@
  * `ferry helper`: installs or removes the native host manifest, or runs as the native messaging host the browser
  * starts (native-host.ts). Parses flags and throws HelperUsageError for a bad command line.
  */
+import { resolve } from 'node:path';
 import { DEFAULT_NAT_DISCOVERY_TIMEOUT_MS, NatDiscoveryError, parseStunUrl } from '../protocol/adapters/nat-discovery.ts';
 import { defaultSessionConfig, type SessionConfig, verifySessionConfig } from '../protocol/config.ts';
 import { InvalidConfigError } from '../protocol/errors.ts';
@@ -32,6 +33,9 @@ Runs the Ferry helper: a SOCKS5 and an HTTP CONNECT proxy on 127.0.0.1 whose str
                           that supports it and reports it to the extension for its offers
   --nat CLASS             with --install or --native: report this NAT class instead of measuring it
                           (${NAT_CLASSES.join(', ')})
+  --rendezvous-ca FILE    with --install or --native: also trust these PEM certificates when carrying the
+                          extension's sealed offers to the broker over a front or a cache (a test network's CA,
+                          or an operator's private CDN); Node's own roots stay trusted
   --help                  show this text
 `;
 
@@ -43,7 +47,7 @@ export class HelperUsageError extends Error {
 
 export type HelperCommand =
   | { kind: 'help' }
-  | ({ kind: 'install'; userDataDir?: string; extensionId?: string; exitListKeys: string[] } & NatOptions)
+  | ({ kind: 'install'; userDataDir?: string; extensionId?: string; exitListKeys: string[]; rendezvousCaFile?: string } & NatOptions)
   | { kind: 'uninstall'; userDataDir?: string }
   /** `callerOrigin`: `chrome-extension://ID/` as the browser passed it, or null when started by hand. */
   /** `session`: the client session's timing, for tests and slow links; checked when the helper starts. */
@@ -54,6 +58,7 @@ export type HelperCommand =
       socksPort: number;
       httpPort: number;
       session: Partial<SessionConfig>;
+      rendezvousCaFile?: string;
     } & NatOptions)
   | { kind: 'proxies'; socksPort: number; httpPort: number };
 
@@ -76,6 +81,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
     '--path-silence-ms',
     '--stun',
     '--nat',
+    '--rendezvous-ca',
   ]);
   const known = new Set(['--install', '--uninstall', '--native', '--help', '-h', ...takesValue]);
   for (let i = 0; i < argv.length; i += 1) {
@@ -105,9 +111,9 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   if (modes.length > 1) throw new HelperUsageError(`${modes.join(' and ')} cannot be combined`);
   const mode = modes[0];
   const allowed: Record<string, readonly string[]> = {
-    '--install': ['--user-data-dir', '--extension-id', '--nat'],
+    '--install': ['--user-data-dir', '--extension-id', '--nat', '--rendezvous-ca'],
     '--uninstall': ['--user-data-dir'],
-    '--native': ['--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms', '--nat'],
+    '--native': ['--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms', '--nat', '--rendezvous-ca'],
     proxies: ['--socks-port', '--http-port'],
   };
   const exitListKeys = exitListKeysOption(exitListKeyTexts);
@@ -123,6 +129,9 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   const natOptions = natOptionsOf(stunUrls, values.get('--nat'));
   if (mode !== '--native' && positionals.length > 0) throw new HelperUsageError(`unexpected argument ${positionals[0]}`);
   const userDataDir = values.get('--user-data-dir');
+  const rendezvousCa = values.get('--rendezvous-ca');
+  // Absolute: the launcher the browser starts runs from another working directory.
+  const rendezvousCaOption = rendezvousCa === undefined ? {} : { rendezvousCaFile: resolve(rendezvousCa) };
   switch (mode) {
     case '--install': {
       const extensionId = values.get('--extension-id');
@@ -132,6 +141,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
         ...(userDataDir === undefined ? {} : { userDataDir }),
         ...(extensionId === undefined ? {} : { extensionId }),
         ...natOptions,
+        ...rendezvousCaOption,
       };
     }
     case '--uninstall':
@@ -161,6 +171,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
         httpPort: portOption(values, '--http-port', 0),
         session,
         ...natOptions,
+        ...rendezvousCaOption,
       };
     }
     default:
@@ -229,7 +240,11 @@ export async function runHelper(argv: string[]): Promise<void> {
         ...(command.userDataDir ? { userDataDir: command.userDataDir } : {}),
         ...(command.extensionId ? { extensionId: command.extensionId } : {}),
         // KEY=VALUE form: a key someone made elsewhere may start with '-', which the launcher's flag parser would refuse.
-        helperFlags: [...command.exitListKeys.map((key) => `--exit-list-key=${key}`), ...natFlags(command)],
+        helperFlags: [
+          ...command.exitListKeys.map((key) => `--exit-list-key=${key}`),
+          ...natFlags(command),
+          ...(command.rendezvousCaFile === undefined ? [] : [`--rendezvous-ca=${command.rendezvousCaFile}`]),
+        ],
       });
       for (const path of installed.manifestPaths) process.stdout.write(`ferry helper: wrote ${path}\n`);
       if (command.exitListKeys.length === 0) {

@@ -10,6 +10,7 @@
  * stdout belongs to native messaging: every log line goes to stderr.
  */
 
+import { readFileSync } from 'node:fs';
 import { measureNatClassOrUnknown } from '../protocol/adapters/nat-discovery.ts';
 import type { SessionConfig } from '../protocol/config.ts';
 import { type ExitInfo, ExitListError, verifyExitList } from '../protocol/exit-list.ts';
@@ -60,6 +61,8 @@ export interface NativeHostOptions extends NatOptions {
   httpPort: number;
   /** The client session's timing (heartbeat, path silence); protocol defaults when empty. */
   session: Partial<SessionConfig>;
+  /** PEM certificates to trust besides Node's roots when carrying rendezvous requests (`--rendezvous-ca`). */
+  rendezvousCaFile?: string;
 }
 
 interface RunningHelper {
@@ -108,6 +111,7 @@ export async function runNativeHost(options: NativeHostOptions): Promise<void> {
         socksPort: message.socksPort ?? options.socksPort,
         httpPort: message.httpPort ?? options.httpPort,
         tunnel: { session: options.session },
+        rendezvousCaPem: options.rendezvousCaFile === undefined ? undefined : readFileSync(options.rendezvousCaFile, 'utf8'),
         log,
       });
     } catch (error) {

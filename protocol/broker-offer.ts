@@ -25,13 +25,19 @@ export const MAX_BROKER_REPLY_BYTES = 64 * 1024;
 /** Getting a path failed. `code` is the broker's (NO_VOLUNTEERS, TIMED_OUT, …) or one of ours (BROKER_UNREACHABLE, …). */
 export class PathError extends Error {
   override readonly name = 'PathError';
+  /** BROKER_UNREACHABLE over rendezvous channels: each channel tried, and why it failed. */
+  readonly channelFailures: readonly ChannelFailure[];
+  /** A refusal that came back sealed: the channel that reached the broker (channelName). */
+  readonly reachedVia: string | undefined;
+
   constructor(
     readonly code: string,
     message: string,
-    /** BROKER_UNREACHABLE over rendezvous channels: each channel tried, and why it failed. */
-    readonly channelFailures: readonly ChannelFailure[] = [],
+    details: { channelFailures?: readonly ChannelFailure[]; reachedVia?: string } = {},
   ) {
     super(message);
+    this.channelFailures = details.channelFailures ?? [];
+    this.reachedVia = details.reachedVia;
   }
 }
 
@@ -161,10 +167,16 @@ export async function requestAnswerSealed(request: Omit<OfferRequest, 'brokerUrl
       },
       { signal: request.signal, lastWorked: rendezvous.lastWorked, ...(rendezvous.onTrying ? { onTrying: rendezvous.onTrying } : {}) },
     );
-    return { ...parseBrokerReply(value.status, JSON.stringify(value.body)), channel, channelFailures: failures };
+    try {
+      return { ...parseBrokerReply(value.status, JSON.stringify(value.body)), channel, channelFailures: failures };
+    } catch (error) {
+      // The broker's own refusal: the channel worked, and the caller may want to try it first next time.
+      if (error instanceof PathError) throw new PathError(error.code, error.message, { channelFailures: failures, reachedVia: channel });
+      throw error;
+    }
   } catch (error) {
     if (error instanceof RendezvousStoppedError) throw new PathError('STOPPED', 'the client path was stopped');
-    if (error instanceof RendezvousFailedError) throw new PathError('BROKER_UNREACHABLE', error.message, error.failures);
+    if (error instanceof RendezvousFailedError) throw new PathError('BROKER_UNREACHABLE', error.message, { channelFailures: error.failures });
     throw error;
   }
 }

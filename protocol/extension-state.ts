@@ -64,6 +64,8 @@ export interface ProxyMeState {
   session: SessionState;
   /** A data channel to a volunteer is open (the offscreen document's last path report). */
   pathUp: boolean;
+  /** The rendezvous channel that last reached the broker (protocol/rendezvous.ts channelName); '' when unknown. */
+  brokerChannel: string;
   /** How many times the helper's session moved to another volunteer and carried on. */
   pathChanges: number;
   /** Volunteers carrying or standing by for the session now (the helper's last report). */
@@ -139,6 +141,7 @@ export function parseUiState(value: unknown): UiState {
       exitId: optionalText(proxyMe.exitId, '"exitId"', MAX_STATE_TEXT_CHARS, fail),
       session: requireOneOf(proxyMe.session, '"session"', SESSION_STATES, fail),
       pathUp: requireBoolean(proxyMe.pathUp, '"pathUp"', fail),
+      brokerChannel: optionalText(proxyMe.brokerChannel, '"brokerChannel"', MAX_STATE_TEXT_CHARS, fail),
       pathChanges: requireCount(proxyMe.pathChanges, '"pathChanges"', fail),
       volunteers: requireCount(proxyMe.volunteers, '"volunteers"', fail),
       connectedSinceMs: requireCount(proxyMe.connectedSinceMs, '"connectedSinceMs"', fail),

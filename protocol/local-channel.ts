@@ -14,6 +14,8 @@
  * Runtime-neutral: types, limits and validators only.
  */
 import { ExitListError, MAX_EXIT_ID_CHARS, parseSignedExitList, type SignedExitList } from './exit-list.ts';
+import { parseRendezvousChannel, type RendezvousChannel, RendezvousConfigError } from './rendezvous.ts';
+import { MAX_ENVELOPE_CHARS } from './rendezvous-envelope.ts';
 import { NAT_CLASSES, type NatClass, requireStunUrls, SignalingFormatError, WebSocketCloseCode } from './signaling.ts';
 import { type Fail, isRecord, optionalText, requireCount, requireInteger, requireOneOf, requireText } from './validate.ts';
 
@@ -21,8 +23,13 @@ import { type Fail, isRecord, optionalText, requireCount, requireInteger, requir
 export const NATIVE_HOST_NAME = 'org.ferry.helper';
 /** Path of the pipe on the helper's loopback WebSocket server. */
 export const PIPE_PATH = '/pipe';
-/** Largest pipe control (text) message, in bytes (UTF-8) and so also in characters; control messages are tiny. */
-export const MAX_PIPE_CONTROL_BYTES = 4 * 1024;
+/**
+ * Largest pipe control (text) message, in bytes (UTF-8) and so also in characters. Most are tiny; the largest is a
+ * sealed rendezvous reply (MAX_ENVELOPE_CHARS, about 22 KB) with its channel around it.
+ */
+export const MAX_PIPE_CONTROL_BYTES = 32 * 1024;
+/** Rendezvous requests the helper carries at once for the extension; more are refused with BUSY. */
+export const MAX_RENDEZVOUS_IN_FLIGHT = 4;
 /** Longest text field (a reason, a code, a message, a token) kept from a local-channel message, in characters. */
 export const MAX_LOCAL_TEXT_CHARS = 2_048;
 
@@ -159,7 +166,17 @@ export interface PipePathError {
   code: string;
   message: string;
 }
-export type ExtensionToPipe = PipePathUp | PipePathDown | PipePathError;
+/**
+ * Carry a sealed rendezvous request over `channel` (one the extension cannot carry itself: fronted, or any channel
+ * when the browser's own request failed) and answer with rendezvous-reply or rendezvous-failed under the same `id`.
+ */
+export interface PipeRendezvous {
+  type: 'rendezvous';
+  id: number;
+  channel: RendezvousChannel;
+  envelope: string;
+}
+export type ExtensionToPipe = PipePathUp | PipePathDown | PipePathError | PipeRendezvous;
 
 // ---- pipe control (text messages): helper -> extension ----
 /**
@@ -172,7 +189,20 @@ export interface PipeNeedPath {
   pathId?: number;
 }
 export type PipeSession = { type: 'session' } & SessionReport;
-export type HelperToPipe = PipeNeedPath | PipeSession;
+/** The broker's sealed reply to rendezvous `id`. */
+export interface PipeRendezvousReply {
+  type: 'rendezvous-reply';
+  id: number;
+  reply: string;
+}
+/** Rendezvous `id` failed on its channel; `code` as protocol/rendezvous.ts ChannelFailure (TIMEOUT, HTTP_404, ...). */
+export interface PipeRendezvousFailed {
+  type: 'rendezvous-failed';
+  id: number;
+  code: string;
+  message: string;
+}
+export type HelperToPipe = PipeNeedPath | PipeSession | PipeRendezvousReply | PipeRendezvousFailed;
 
 // ---- validators ----
 
@@ -190,6 +220,17 @@ function text(obj: Record<string, unknown>, field: string): string {
 
 function port(obj: Record<string, unknown>, field: string, min: number): number {
   return requireInteger(obj[field], `"${field}"`, min, 65_535, fail);
+}
+
+function rendezvousId(obj: Record<string, unknown>): number {
+  return requireInteger(obj.id, '"id"', 0, Number.MAX_SAFE_INTEGER, fail);
+}
+
+/** A sealed envelope's text: base64url, bounded (its contents are the broker's and the client's to check). */
+function envelopeText(obj: Record<string, unknown>, field: string): string {
+  const value = requireText(obj[field], `"${field}"`, MAX_ENVELOPE_CHARS, fail);
+  if (!/^[A-Za-z0-9_-]+$/.test(value)) throw new LocalChannelFormatError(`"${field}" must be base64url`);
+  return value;
 }
 
 function pathId(obj: Record<string, unknown>): number {
@@ -320,8 +361,18 @@ export function parseExtensionToPipe(value: unknown): ExtensionToPipe {
       return { type: 'path-down', pathId: pathId(value), reason: text(value, 'reason') };
     case 'path-error':
       return { type: 'path-error', code: text(value, 'code'), message: text(value, 'message') };
+    case 'rendezvous': {
+      let channel: RendezvousChannel;
+      try {
+        channel = parseRendezvousChannel(value.channel);
+      } catch (error) {
+        if (error instanceof RendezvousConfigError) throw new LocalChannelFormatError(`"channel": ${error.message}`);
+        throw error;
+      }
+      return { type: 'rendezvous', id: rendezvousId(value), channel, envelope: envelopeText(value, 'envelope') };
+    }
     default:
-      throw new LocalChannelFormatError('"type" must be one of path-up, path-down, path-error');
+      throw new LocalChannelFormatError('"type" must be one of path-up, path-down, path-error, rendezvous');
   }
 }
 
@@ -336,8 +387,12 @@ export function parseHelperToPipe(value: unknown): HelperToPipe {
     }
     case 'session':
       return { type: 'session', ...parseSessionReport(value) };
+    case 'rendezvous-reply':
+      return { type: 'rendezvous-reply', id: rendezvousId(value), reply: envelopeText(value, 'reply') };
+    case 'rendezvous-failed':
+      return { type: 'rendezvous-failed', id: rendezvousId(value), code: text(value, 'code'), message: text(value, 'message') };
     default:
-      throw new LocalChannelFormatError('"type" must be one of need-path, session');
+      throw new LocalChannelFormatError('"type" must be one of need-path, session, rendezvous-reply, rendezvous-failed');
   }
 }
 

@@ -18,11 +18,19 @@ export const MAX_RENDEZVOUS_REPLY_BYTES = MAX_ENVELOPE_CHARS * 2;
 export function fetchRendezvousCarrier(fetchFn: typeof fetch = fetch): RendezvousCarrier {
   return async (channel, envelope, signal) => {
     if (channel.kind === 'fronted') throw new ChannelError('NEEDS_HELPER', 'fronting needs the helper (a browser cannot set the TLS name apart from the Host)');
-    const response =
-      channel.kind === 'direct'
-        ? // text/plain keeps it a CORS "simple" request: no preflight, one round trip.
-          await fetchFn(`${channel.url}${BrokerRoute.RENDEZVOUS}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: envelope, signal })
-        : await fetchFn(`${channel.url}${BrokerRoute.RENDEZVOUS}/${envelope}`, { method: 'GET', signal });
+    let response: Response;
+    try {
+      response =
+        channel.kind === 'direct'
+          ? // text/plain keeps it a CORS "simple" request: no preflight, one round trip.
+            await fetchFn(`${channel.url}${BrokerRoute.RENDEZVOUS}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: envelope, signal })
+          : await fetchFn(`${channel.url}${BrokerRoute.RENDEZVOUS}/${envelope}`, { method: 'GET', signal });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      // fetch says only "fetch failed" (Node) or "Failed to fetch" (browsers); Node puts the reason in `cause`.
+      const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      throw new ChannelError('UNREACHABLE', `cannot reach ${new URL(channel.url).host}${cause}`);
+    }
     return readRendezvousReply(channel.kind, response.status, () => readBoundedText(response, MAX_RENDEZVOUS_REPLY_BYTES));
   };
 }

@@ -15,6 +15,11 @@ import { ExitRefusedError, verifyOfferedExit } from './exit-allowlist.ts';
 import { iceUfragOf } from './ice-ufrag.ts';
 import { MonthlyDataCap, type UsageStore } from './monthly-cap.ts';
 import { NatProbeError, probeNatClass } from './nat-probe-client.ts';
+
+/** Tries of the NAT probe when this runtime's own WebRTC fails (not the probe's refusal), and the pause before each retry, growing. */
+const NAT_PROBE_LOCAL_ATTEMPTS = 3;
+const NAT_PROBE_LOCAL_RETRY_MS = 250;
+
 import { RelayRateLimit } from './rate-limit.ts';
 import { RelayPair, type RelayPairCloseReason } from './relay-pair.ts';
 import type { SelfCheckResult } from './self-check.ts';
@@ -341,11 +346,17 @@ export class RelayWorker {
     try {
       const probe = () => probeNatClass(this.init.environment, { probeUrl, iceServers: this.#iceServers() });
       // This runtime's own WebRTC failing (libdatachannel under load: "Got a remote candidate without ICE transport")
-      // says nothing of the network: one more try, with a new peer connection. A refusing probe is not retried.
-      const nat = await probe().catch((error: unknown) => {
-        if (error instanceof NatProbeError) throw error;
-        return probe();
-      });
+      // says nothing of the network: a few more tries, each with a new peer connection, a moment apart. A refusing
+      // probe (NatProbeError) is not retried.
+      let nat: 'unrestricted' | 'restricted' | undefined;
+      for (let attempt = 1; nat === undefined; attempt++) {
+        try {
+          nat = await probe();
+        } catch (error) {
+          if (error instanceof NatProbeError || attempt >= NAT_PROBE_LOCAL_ATTEMPTS || this.#broker !== broker) throw error;
+          await new Promise((resolve) => setTimeout(resolve, NAT_PROBE_LOCAL_RETRY_MS * attempt));
+        }
+      }
       this.#probed = { nat, at: Date.now() };
       if (this.#broker === broker) broker.sendNat(nat);
     } catch (error) {

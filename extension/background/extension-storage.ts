@@ -4,6 +4,7 @@
  * read and written the same way by every browser's background. Each init file passes its own storage area:
  * chrome.storage.local in Chromium, webextension-polyfill's browser.storage.local in Firefox.
  */
+import type { SignedExitList } from '../../protocol/exit-list.ts';
 import type { MonthlyUsage } from '../../relay-worker/monthly-cap.ts';
 import { parseMonthlyUsage } from '../messages.ts';
 import { PAIRINGS_STORAGE_KEY, type Pairings, parseStoredPairings } from '../pairings.ts';
@@ -14,6 +15,18 @@ export const HELP_USAGE_STORAGE_KEY = 'helpOthersUsage';
 
 /** Where the Help others switch is kept between browser runs (the local storage area): a volunteer stays one. */
 export const HELP_OTHERS_ON_STORAGE_KEY = 'helpOthersOn';
+
+/**
+ * The last signed exit list that verified (as served), kept so that Proxy me can start while the broker's own address
+ * is blocked: the list names the rendezvous channels that reach it another way. It is verified again on every use.
+ */
+export const KNOWN_EXIT_LIST_STORAGE_KEY = 'knownExitList';
+
+/** The rendezvous channel that reached the broker last (protocol/rendezvous.ts channelName): tried first next time. */
+export const LAST_RENDEZVOUS_CHANNEL_STORAGE_KEY = 'lastRendezvousChannel';
+
+/** Longest channel name kept. */
+const MAX_STORED_CHANNEL_NAME_CHARS = 600;
 
 /** The part of a storage area (chrome.storage.local, browser.storage.local, browser.storage.session) used here. */
 export interface StorageArea {
@@ -31,6 +44,16 @@ export interface ExtensionStorage {
   /** The Help others switch as the person left it, for the next browser session. */
   rememberHelpOthersOn(on: boolean): Promise<void>;
   wasHelpOthersOn(): Promise<boolean>;
+  /** What Proxy me remembers of the network between runs (see the keys above). */
+  networkMemory: NetworkMemory;
+}
+
+export interface NetworkMemory {
+  /** The kept list as stored, unverified (the caller verifies it); undefined when none. */
+  loadExitList(): Promise<unknown>;
+  saveExitList(list: SignedExitList): Promise<void>;
+  loadLastChannel(): Promise<string | undefined>;
+  saveLastChannel(channel: string): Promise<void>;
 }
 
 export function extensionStorage(local: StorageArea): ExtensionStorage {
@@ -50,5 +73,14 @@ export function extensionStorage(local: StorageArea): ExtensionStorage {
     saveUsage: (usage) => local.set({ [HELP_USAGE_STORAGE_KEY]: usage }),
     rememberHelpOthersOn: (on) => local.set({ [HELP_OTHERS_ON_STORAGE_KEY]: on }),
     wasHelpOthersOn: async () => (await local.get(HELP_OTHERS_ON_STORAGE_KEY))[HELP_OTHERS_ON_STORAGE_KEY] === true,
+    networkMemory: {
+      loadExitList: async () => (await local.get(KNOWN_EXIT_LIST_STORAGE_KEY))[KNOWN_EXIT_LIST_STORAGE_KEY],
+      saveExitList: (list) => local.set({ [KNOWN_EXIT_LIST_STORAGE_KEY]: { payload: list.payload, signature: list.signature } }),
+      loadLastChannel: async () => {
+        const stored: unknown = (await local.get(LAST_RENDEZVOUS_CHANNEL_STORAGE_KEY))[LAST_RENDEZVOUS_CHANNEL_STORAGE_KEY];
+        return typeof stored === 'string' && stored.length > 0 && stored.length <= MAX_STORED_CHANNEL_NAME_CHARS ? stored : undefined;
+      },
+      saveLastChannel: (channel) => local.set({ [LAST_RENDEZVOUS_CHANNEL_STORAGE_KEY]: channel }),
+    },
   };
 }

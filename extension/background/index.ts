@@ -46,6 +46,7 @@ const proxyMe = new ProxyMe({
   },
   updateState: (change) => store.update((state) => ({ ...state, proxyMe: change(state.proxyMe) })),
   log,
+  networkMemory: storage.networkMemory,
 });
 
 /**

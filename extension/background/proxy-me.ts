@@ -10,11 +10,11 @@
  * route (webrtc-policy.ts). Never silent: every failure ends in a phase the popup explains.
  */
 
-import type { ExitInfo, SignedExitList } from '../../protocol/exit-list.ts';
+import type { ExitInfo, NetworkRendezvous, SignedExitList } from '../../protocol/exit-list.ts';
 import type { ProxyMePhase, ProxyMeState, WebRtcGuardState } from '../../protocol/extension-state.ts';
 import type { SessionReport } from '../../protocol/local-channel.ts';
 import { type NativeReady, type NativeToExtension, parseNativeToExtension } from '../../protocol/local-channel.ts';
-import { chooseExit, ExitListError, type ExitListErrorCode, type TrustedExitList } from '../broker-exits.ts';
+import { chooseExit, ExitListError, type ExitListErrorCode, type TrustedExitList, trustExitList } from '../broker-exits.ts';
 import type { OffscreenMessage } from '../messages.ts';
 import { heldTokenFor, type Pairings } from '../pairings.ts';
 import { proxyBypassList } from '../proxy-bypass.ts';
@@ -22,6 +22,7 @@ import type { Settings } from '../settings.ts';
 import { sleep } from '../sleep.ts';
 import { HELPER_INSTALL_COMMAND } from '../status-text.ts';
 import { applyClientPathEvent, applySessionReport, type ClientPathEvent, initialProxyMeState } from '../ui-state.ts';
+import type { NetworkMemory } from './extension-storage.ts';
 import { type ConnectNative, isHostForbiddenError, isHostMissingError, type NativePort } from './native-port.ts';
 import type { BrowserProxy } from './proxy-settings.ts';
 import type { WebRtcPolicy } from './webrtc-policy.ts';
@@ -50,6 +51,11 @@ export interface ProxyMeDeps {
   offscreen: { acquire(): Promise<void>; release(): Promise<void>; send(message: OffscreenMessage): Promise<void> };
   updateState(change: (state: ProxyMeState) => ProxyMeState): Promise<unknown>;
   log(message: string, error?: unknown): void;
+  /**
+   * The last list that verified and the rendezvous channel that worked last, kept between runs: with them Proxy me
+   * starts while the broker's own address is blocked. Without it, nothing is kept.
+   */
+  networkMemory?: NetworkMemory;
   /** The clock for "time connected" and throughput (milliseconds since the epoch); Date.now by default. */
   now?(): number;
 }
@@ -59,6 +65,8 @@ interface ProxyMeRun {
   readonly abort: AbortController;
   settings?: Settings;
   exit?: ExitInfo;
+  /** The network's sealed rendezvous, from the signed list. */
+  rendezvous?: NetworkRendezvous;
   port?: NativePort;
   ready?: NativeReady;
   usesOffscreen: boolean;
@@ -98,9 +106,10 @@ export class ProxyMe {
       const settings = await this.deps.loadSettings();
       const found = await this.findExit(run, settings);
       if (run !== this.run || found === undefined) return;
-      const { exit, exitList } = found;
+      const { exit, exitList, rendezvous } = found;
       run.settings = settings;
       run.exit = exit;
+      if (rendezvous !== undefined) run.rendezvous = rendezvous;
       await this.deps.updateState((state) => ({ ...state, exitId: exit.id }));
       if (run !== this.run) return;
       // The helper gets the signed list itself and checks it against its own pinned keys.
@@ -114,20 +123,45 @@ export class ProxyMe {
   }
 
   /** The chosen exit and the signed list it is on; retries while the broker cannot be reached. Undefined once the run has ended. */
-  private async findExit(run: ProxyMeRun, settings: Settings): Promise<{ exit: ExitInfo; exitList: SignedExitList } | undefined> {
+  private async findExit(
+    run: ProxyMeRun,
+    settings: Settings,
+  ): Promise<{ exit: ExitInfo; exitList: SignedExitList; rendezvous?: NetworkRendezvous } | undefined> {
     let delayMs = EXIT_LIST_RETRY_DELAY_MS;
+    const chosen = (trusted: TrustedExitList) => ({
+      exit: chooseExit(trusted.exits, settings.exitId),
+      exitList: trusted.exitList,
+      ...(trusted.rendezvous === undefined ? {} : { rendezvous: trusted.rendezvous }),
+    });
     for (;;) {
       try {
         const trusted = await this.deps.fetchExits(settings.brokerUrl, settings.exitListKeys, run.abort.signal);
-        return { exit: chooseExit(trusted.exits, settings.exitId), exitList: trusted.exitList };
+        await this.deps.networkMemory?.saveExitList(trusted.exitList).catch((error) => this.deps.log('could not keep the exit list', error));
+        return chosen(trusted);
       } catch (error) {
         if (run !== this.run) return undefined;
         if (!(error instanceof ExitListError) || !RETRYABLE_EXIT_LIST_ERRORS.includes(error.code)) throw error;
+        // The broker's own address may be blocked: a list kept from before that names other channels to it will do.
+        const known = error.code === 'BROKER_UNREACHABLE' ? await this.knownListWithRendezvous(settings) : undefined;
+        if (run !== this.run) return undefined;
+        if (known !== undefined) return chosen(known);
         await this.deps.updateState((state) => ({ ...state, phase: 'broker-unreachable', detail: error.message }));
         await sleep(delayMs, run.abort.signal);
         if (run !== this.run) return undefined;
         delayMs = Math.min(delayMs * 2, MAX_EXIT_LIST_RETRY_DELAY_MS);
       }
+    }
+  }
+
+  /** The kept list, verified again now, if it names rendezvous channels; undefined otherwise. */
+  private async knownListWithRendezvous(settings: Settings): Promise<TrustedExitList | undefined> {
+    const stored = await this.deps.networkMemory?.loadExitList().catch(() => undefined);
+    if (stored === undefined) return undefined;
+    try {
+      const trusted = trustExitList(stored, settings.exitListKeys, this.now());
+      return trusted.rendezvous === undefined ? undefined : trusted;
+    } catch {
+      return undefined; // expired, or signed by a key no longer pinned
     }
   }
 
@@ -144,6 +178,10 @@ export class ProxyMe {
   async onClientPathEvent(event: ClientPathEvent): Promise<void> {
     const nowMs = this.now();
     await this.deps.updateState((state) => applyClientPathEvent(state, event, nowMs));
+    if (event.kind === 'broker-reached') {
+      await this.deps.networkMemory?.saveLastChannel(event.channel).catch((error) => this.deps.log('could not keep the rendezvous channel', error));
+      return;
+    }
     const run = this.run;
     if (run?.ready === undefined) return;
     if (event.kind === 'up') run.pipeReconnects = 0;
@@ -253,6 +291,7 @@ export class ProxyMe {
   private async startClientPath(run: ProxyMeRun): Promise<void> {
     if (run !== this.run || run.ready === undefined || run.exit === undefined || run.settings === undefined) return;
     const pairingToken = heldTokenFor(await this.deps.loadPairings(), run.settings.brokerUrl);
+    const lastWorked = await this.deps.networkMemory?.loadLastChannel().catch(() => undefined);
     if (run !== this.run || run.ready === undefined || run.exit === undefined || run.settings === undefined) return;
     await this.deps.offscreen.send({
       target: 'offscreen',
@@ -267,6 +306,7 @@ export class ProxyMe {
       ...(run.ready.stunUrls === undefined ? {} : { stunUrls: run.ready.stunUrls }),
       pathCount: run.settings.proxyPaths,
       stripe: run.settings.stripePaths,
+      ...(run.rendezvous === undefined ? {} : { rendezvous: { ...run.rendezvous, ...(lastWorked === undefined ? {} : { lastWorked }) } }),
     });
   }
 

@@ -13,9 +13,14 @@
  * carries on over the others meanwhile, or waits. Only consecutive failures back off, with a bounded, growing delay;
  * a path that breaks soon after it came up counts as a failure, so a volunteer that keeps failing cannot make us
  * hammer the broker.
+ *
+ * The broker: with the network's sealed rendezvous (`rendezvous`, from the signed list), each offer is sealed to the
+ * broker's key and carried over the listed channels in turn, the one that worked last first: direct by this
+ * document's own fetch, the others by the helper (helper-rendezvous.ts). Without it, one plain POST /v1/client.
  */
 
-import { PathError, requestAnswer } from '../../protocol/broker-offer.ts';
+import { type BrokerAnswer, PathError, requestAnswer, requestAnswerSealed } from '../../protocol/broker-offer.ts';
+import { fromBase64Url } from '../../protocol/bytes.ts';
 import { MAX_PATHS_PER_SESSION } from '../../protocol/config.ts';
 import {
   decodePipeControl,
@@ -26,13 +31,18 @@ import {
   MAX_PIPE_PATH_ID,
   MIN_PIPE_PATH_ID,
   type PipePathRole,
+  type PipeRendezvous,
   parseHelperToPipe,
   type SessionReport,
   unframePipeRecord,
 } from '../../protocol/local-channel.ts';
+import type { RendezvousCarrier } from '../../protocol/rendezvous.ts';
+import { fetchRendezvousCarrier } from '../../protocol/rendezvous-fetch.ts';
 import { DATA_CHANNEL_LABEL, type ExitInfo, type NatClass, WebSocketCloseCode } from '../../protocol/signaling.ts';
+import type { ClientRendezvous } from '../messages.ts';
 import { sleep } from '../sleep.ts';
 import type { ClientPathEvent } from '../ui-state.ts';
+import { HelperRendezvousCarrier } from './helper-rendezvous.ts';
 
 const WEBSOCKET_OPEN = 1;
 const DATA_CHANNEL_OPEN = 'open';
@@ -88,6 +98,8 @@ export interface ClientPathConfig {
   pathCount?: number;
   /** Whether the paths beyond the first carry too (stripe) or stand by; standby when absent. */
   stripe?: boolean;
+  /** The network's sealed rendezvous; offers go plainly to brokerUrl when absent. */
+  rendezvous?: ClientRendezvous;
   limits?: Partial<ClientPathLimits>;
 }
 
@@ -208,6 +220,10 @@ export class ClientPath {
   #stopped = false;
   /** Failed attempts (and paths that broke before stablePathMs) in a row. */
   #failures = 0;
+  /** Rendezvous channels the helper carries for us. */
+  readonly #helperRendezvous: HelperRendezvousCarrier;
+  /** The rendezvous channel that reached the broker last (channelName), tried first next time. */
+  #lastWorkedChannel: string | undefined;
 
   constructor(config: ClientPathConfig, env: ClientPathEnvironment, events: ClientPathEvents) {
     this.#limits = { ...DEFAULT_CLIENT_PATH_LIMITS, ...config.limits };
@@ -217,6 +233,12 @@ export class ClientPath {
     this.#config = config;
     this.#env = env;
     this.#events = events;
+    this.#lastWorkedChannel = config.rendezvous?.lastWorked;
+    this.#helperRendezvous = new HelperRendezvousCarrier((message: PipeRendezvous) => {
+      if (this.#pipe?.readyState !== WEBSOCKET_OPEN) return false;
+      this.#pipe.send(JSON.stringify(message));
+      return true;
+    });
   }
 
   get hasPath(): boolean {
@@ -259,6 +281,7 @@ export class ClientPath {
   }
 
   #onPipeClosed(reason: string): void {
+    this.#helperRendezvous.failAll(`the helper's local connection closed (${reason})`);
     if (this.#stopped) return;
     this.stop();
     this.#events.onPathEvent({ kind: 'pipe-closed', reason: `the helper's local connection closed (${reason})` });
@@ -296,6 +319,10 @@ export class ClientPath {
     } catch (error) {
       if (error instanceof LocalChannelFormatError) return;
       throw error;
+    }
+    if (message.type === 'rendezvous-reply' || message.type === 'rendezvous-failed') {
+      this.#helperRendezvous.answer(message);
+      return;
     }
     if (message.type === 'session') {
       this.#events.onSession({
@@ -373,19 +400,14 @@ export class ClientPath {
       if (local === null || local.type !== 'offer') throw new PathError('NO_OFFER', 'the browser produced no WebRTC offer');
       // Never the same volunteer (nor one on the same network) twice for one session.
       const avoid = [...this.#paths.values()].flatMap((path) => (path.volunteer === undefined ? [] : [path.volunteer]));
-      const { answer, volunteer } = await requestAnswer(
-        {
-          brokerUrl: this.#config.brokerUrl,
-          offer: { type: 'offer', sdp: local.sdp },
-          exitId: this.#config.exit.id,
-          ...(this.#config.pairingToken === undefined ? {} : { pairingToken: this.#config.pairingToken }),
-          nat: this.#config.nat ?? 'unknown',
-          ...(avoid.length === 0 ? {} : { avoid }),
-          timeoutMs: this.#limits.brokerRequestTimeoutMs,
-          signal,
-        },
-        this.#env.fetch,
-      );
+      const { answer, volunteer } = await this.#askBroker({
+        offer: { type: 'offer', sdp: local.sdp },
+        exitId: this.#config.exit.id,
+        ...(this.#config.pairingToken === undefined ? {} : { pairingToken: this.#config.pairingToken }),
+        nat: this.#config.nat ?? 'unknown',
+        ...(avoid.length === 0 ? {} : { avoid }),
+        signal,
+      });
       await pc.setRemoteDescription(answer);
       await waitForOpen(dc, this.#limits.dataChannelOpenTimeoutMs, signal);
       return { pc, dc, volunteer };
@@ -393,6 +415,37 @@ export class ClientPath {
       pc.close();
       throw error;
     }
+  }
+
+  /** One offer to the broker: sealed over the rendezvous channels when the network has them, else plainly. */
+  async #askBroker(request: Omit<Parameters<typeof requestAnswer>[0], 'brokerUrl' | 'timeoutMs'>): Promise<BrokerAnswer> {
+    const rendezvous = this.#config.rendezvous;
+    if (rendezvous === undefined) {
+      return await requestAnswer({ ...request, brokerUrl: this.#config.brokerUrl, timeoutMs: this.#limits.brokerRequestTimeoutMs }, this.#env.fetch);
+    }
+    const byFetch = fetchRendezvousCarrier(this.#env.fetch);
+    // The browser's own fetch for the direct channel; the helper for the ones a browser cannot carry.
+    const carrier: RendezvousCarrier = (channel, envelope, signal) =>
+      channel.kind === 'direct' ? byFetch(channel, envelope, signal) : this.#helperRendezvous.carry(channel, envelope, signal);
+    let sealed: BrokerAnswer & { channel: string };
+    try {
+      sealed = await requestAnswerSealed(request, {
+        brokerKey: fromBase64Url(rendezvous.brokerKey),
+        channels: rendezvous.channels,
+        carrier,
+        lastWorked: this.#lastWorkedChannel,
+      });
+    } catch (error) {
+      if (error instanceof PathError && error.reachedVia !== undefined) this.#reached(error.reachedVia);
+      throw error;
+    }
+    this.#reached(sealed.channel);
+    return sealed;
+  }
+
+  #reached(channel: string): void {
+    this.#lastWorkedChannel = channel;
+    this.#events.onPathEvent({ kind: 'broker-reached', channel });
   }
 
   /** The next free id on the pipe, 1..255 round: an id is reused only once its path is down. */

@@ -40,6 +40,7 @@ function handle(message: OffscreenMessage): void {
           ...(message.stunUrls === undefined ? {} : { stunUrls: message.stunUrls }),
           ...(message.pathCount === undefined ? {} : { pathCount: message.pathCount }),
           ...(message.stripe === undefined ? {} : { stripe: message.stripe }),
+          ...(message.rendezvous === undefined ? {} : { rendezvous: message.rendezvous }),
         },
         {
           createPeerConnection: (config) => new RTCPeerConnection(config),

@@ -119,6 +119,11 @@ function ProxyMeStats({ state, nowMs }: { state: ProxyMeState; nowMs: number }) 
       <dd id="proxy-me-path-changes" class="muted">
         {pathChangesText(state.pathChanges, translator)}
       </dd>
+      {state.brokerChannel !== '' && (
+        <dd id="proxy-me-broker-channel" class="muted">
+          {t('brokerReachedThrough', isolate(state.brokerChannel, translator.dir))}
+        </dd>
+      )}
     </dl>
   );
 }

@@ -6,6 +6,7 @@
  */
 import { RTCPeerConnection as NodePeerConnection } from 'node-datachannel/polyfill';
 import { WebSocket as NodeWebSocket } from 'ws';
+import type { ClientRendezvous } from '../../../extension/messages.ts';
 import { ClientPath, type ClientPathEnvironment, type ClientPathLimits } from '../../../extension/offscreen/client-path.ts';
 import type { ClientPathEvent } from '../../../extension/ui-state.ts';
 import { waitFor } from '../../../harness/wait.ts';
@@ -41,6 +42,8 @@ export interface NodeClientOptions {
   /** Volunteers to keep at once, and whether they all carry (ClientPathConfig); one path when absent. */
   pathCount?: number;
   stripe?: boolean;
+  /** The network's sealed rendezvous (ClientPathConfig): offers then travel sealed over these channels. */
+  rendezvous?: ClientRendezvous;
   limits?: Partial<ClientPathLimits>;
 }
 
@@ -60,6 +63,7 @@ export class NodeClient {
         ...(options.pairingToken === undefined ? {} : { pairingToken: options.pairingToken }),
         ...(options.pathCount === undefined ? {} : { pathCount: options.pathCount }),
         ...(options.stripe === undefined ? {} : { stripe: options.stripe }),
+        ...(options.rendezvous === undefined ? {} : { rendezvous: options.rendezvous }),
         limits: { ...TEST_CLIENT_PATH_LIMITS, ...options.limits },
       },
       nodeClientPathEnvironment(),

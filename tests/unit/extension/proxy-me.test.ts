@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { NetworkMemory } from '../../../extension/background/extension-storage.ts';
 import type { NativePort } from '../../../extension/background/native-port.ts';
 import { ProxyMe, type ProxyMeDeps } from '../../../extension/background/proxy-me.ts';
 import { ExitListError } from '../../../extension/broker-exits.ts';
@@ -10,6 +11,7 @@ import type { OffscreenMessage } from '../../../extension/messages.ts';
 import { noPairings, type Pairings } from '../../../extension/pairings.ts';
 import { DEFAULT_SETTINGS } from '../../../extension/settings.ts';
 import { initialProxyMeState } from '../../../extension/ui-state.ts';
+import { LocalOperator } from '../../../harness/operator.ts';
 import type { ProxyMeState, WebRtcGuardState } from '../../../protocol/extension-state.ts';
 import type { ExtensionToNative } from '../../../protocol/local-channel.ts';
 import { createPairingToken } from '../../../protocol/pairing.ts';
@@ -51,6 +53,7 @@ function harness(
   fetchExits: ProxyMeDeps['fetchExits'] = async () => ({ exitList, exits: [exit] }),
   webRtcAllowed: WebRtcGuardState = 'restricted',
   pairings: Pairings = noPairings(),
+  more: { exitListKeys?: string[]; networkMemory?: NetworkMemory } = {},
 ) {
   let state: ProxyMeState = initialProxyMeState();
   const port = new RecordingPort();
@@ -66,7 +69,8 @@ function harness(
     }
   };
   const proxyMe = new ProxyMe({
-    loadSettings: async () => ({ ...DEFAULT_SETTINGS, bypassList: ['<-loopback>'] }),
+    loadSettings: async () => ({ ...DEFAULT_SETTINGS, bypassList: ['<-loopback>'], ...(more.exitListKeys ? { exitListKeys: more.exitListKeys } : {}) }),
+    ...(more.networkMemory ? { networkMemory: more.networkMemory } : {}),
     loadPairings: async () => pairings,
     fetchExits,
     connectNative: () => port,
@@ -227,6 +231,67 @@ describe('Proxy me', { timeout: 10_000 }, () => {
     await h.proxyMe.switchOff();
     assert.equal(h.port.disconnected, true);
     assert.deepEqual(h.state(), initialProxyMeState());
+  });
+
+  test("the broker's own address blocked: a list kept from an earlier run that names rendezvous channels is checked again and used, with the channel that worked last", async () => {
+    const operator = new LocalOperator();
+    const rendezvous = { brokerKey: 'A'.repeat(43), channels: [{ kind: 'cache' as const, url: 'https://cache.example.net/broker' }] };
+    const signed = operator.signExitList([exit], { rendezvous });
+    const saved: unknown[] = [];
+    const memory: NetworkMemory = {
+      loadExitList: async () => signed,
+      saveExitList: async (list) => void saved.push(list),
+      loadLastChannel: async () => 'cache cache.example.net',
+      saveLastChannel: async (channel) => void saved.push(channel),
+    };
+    const h = harness(
+      async () => {
+        throw new ExitListError('BROKER_UNREACHABLE', 'Cannot reach the broker at http://127.0.0.1:9.');
+      },
+      undefined,
+      undefined,
+      { exitListKeys: [operator.exitListKey], networkMemory: memory },
+    );
+    await h.proxyMe.switchOn();
+    assert.deepEqual(h.port.posted, [{ type: 'start', exitList: signed, exitId: exit.id, socksPort: 0 }], 'the kept list goes to the helper');
+    h.port.fromHelper(ready);
+    await h.until(() => h.offscreenMessages.length === 1);
+    const start = h.offscreenMessages[0];
+    assert.deepEqual(start?.type === 'client-start' && start.rendezvous, { ...rendezvous, lastWorked: 'cache cache.example.net' });
+    await h.proxyMe.onClientPathEvent({ kind: 'broker-reached', channel: 'cache cache.example.net' });
+    assert.equal(h.state().brokerChannel, 'cache cache.example.net');
+    assert.deepEqual(saved, ['cache cache.example.net']);
+    await h.proxyMe.switchOff();
+  });
+
+  test('a kept list is not used when it names no rendezvous channel, nor when the pinned key did not sign it', async () => {
+    const operator = new LocalOperator();
+    for (const [signed, keys] of [
+      [operator.signExitList([exit]), [operator.exitListKey]],
+      [
+        operator.signExitList([exit], { rendezvous: { brokerKey: 'A'.repeat(43), channels: [{ kind: 'direct', url: 'https://b.example' }] } }),
+        [new LocalOperator().exitListKey],
+      ],
+    ] as const) {
+      const memory: NetworkMemory = {
+        loadExitList: async () => signed,
+        saveExitList: async () => {},
+        loadLastChannel: async () => undefined,
+        saveLastChannel: async () => {},
+      };
+      const h = harness(
+        async () => {
+          throw new ExitListError('BROKER_UNREACHABLE', 'Cannot reach the broker at http://127.0.0.1:9.');
+        },
+        undefined,
+        undefined,
+        { exitListKeys: [...keys], networkMemory: memory },
+      );
+      void h.proxyMe.switchOn();
+      await h.until((s) => s.phase === 'broker-unreachable');
+      assert.deepEqual(h.port.posted, [], 'the helper got no list');
+      await h.proxyMe.switchOff();
+    }
   });
 
   test('a broker list not signed by the pinned key stops with the reason, and the helper is never started', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { LocalOperator } from '../../../harness/operator.ts';
 import { ListenError } from '../../../native-helper/listen.ts';
@@ -26,6 +27,9 @@ describe('parseHelperArgs', () => {
       extensionId: 'b'.repeat(32),
     });
     assert.deepEqual(parseHelperArgs(['--uninstall', '--user-data-dir=/tmp/p']), { kind: 'uninstall', userDataDir: '/tmp/p' });
+    // The CA file is made absolute: the launcher the browser starts runs elsewhere.
+    assert.deepEqual(parseHelperArgs(['--install', '--rendezvous-ca', 'ca.pem']), { kind: 'install', exitListKeys: [], rendezvousCaFile: resolve('ca.pem') });
+    assert.throws(() => parseHelperArgs(['--uninstall', '--rendezvous-ca', 'ca.pem']), /--rendezvous-ca does not apply with --uninstall/);
   });
 
   test('--native takes the caller origin Chrome passes as the first positional argument', () => {

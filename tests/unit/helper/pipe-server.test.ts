@@ -7,7 +7,7 @@ import type { LocalPipe, PipeWarning } from '../../../native-helper/pipe-connect
 import type { PipeRefusal } from '../../../native-helper/pipe-server.ts';
 import { PipeServer } from '../../../native-helper/pipe-server.ts';
 import type { ExtensionToPipe } from '../../../protocol/local-channel.ts';
-import { FERRY_EXTENSION_ID, PipeCloseCode } from '../../../protocol/local-channel.ts';
+import { FERRY_EXTENSION_ID, MAX_PIPE_CONTROL_BYTES, PipeCloseCode } from '../../../protocol/local-channel.ts';
 
 const ORIGIN = `chrome-extension://${FERRY_EXTENSION_ID}`;
 
@@ -176,7 +176,7 @@ describe('PipeServer', () => {
     ws.send('{not json');
     ws.send(JSON.stringify({ type: 'take-over' }));
     ws.send(JSON.stringify({ type: 'path-down', pathId: 1 })); // missing reason
-    ws.send(JSON.stringify({ type: 'path-error', code: 'X', message: 'y'.repeat(5_000) })); // over maxControlMessageBytes
+    ws.send(JSON.stringify({ type: 'path-error', code: 'X', message: 'y'.repeat(MAX_PIPE_CONTROL_BYTES) })); // over maxControlMessageBytes
     ws.send(JSON.stringify({ type: 'path-down', pathId: 1, reason: 'data channel closed' }));
     await withTimeout(gotValid, 'the valid control message', 5_000);
     assert.deepEqual(controls, [{ type: 'path-down', pathId: 1, reason: 'data channel closed' }]);
