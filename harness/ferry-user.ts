@@ -31,6 +31,8 @@ export interface FerryUserOptions {
   installHelper?: boolean;
   /** With installHelper: the client session's timing, passed to `ferry helper --native` by its launcher. */
   helperSession?: HelperSessionTiming;
+  /** With installHelper: more `ferry helper --native` flags for its launcher (e.g. --rendezvous-ca FILE). */
+  helperFlags?: string[];
 }
 
 /** The client session's timing in the helper (protocol/config.ts names them; defaults there). */
@@ -62,7 +64,7 @@ export class FerryUser {
             prepareProfile: async (userDataDir: string) =>
               void (await installNativeHost({
                 userDataDir,
-                helperFlags: ['--exit-list-key', options.exitListKey, ...helperSessionFlags(options.helperSession)],
+                helperFlags: ['--exit-list-key', options.exitListKey, ...helperSessionFlags(options.helperSession), ...(options.helperFlags ?? [])],
               })),
           }
         : {}),

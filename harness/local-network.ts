@@ -17,6 +17,8 @@ export interface LocalNetworkOptions {
   clientSocksPort?: number;
   /** The client session's heartbeat and path-silence timing; the product's defaults when absent. */
   clientSession?: HelperSessionTiming;
+  /** More flags for the client's helper (its launcher), e.g. --rendezvous-ca FILE. */
+  clientHelperFlags?: string[];
   /** More of the client's settings (chrome.storage.local, extension/settings.ts), e.g. { proxyPaths: 1 }. */
   clientSettings?: Record<string, unknown>;
   /** Every volunteer's settings, the ones addVolunteer() starts too, e.g. { maxMbps: 40 }. */
@@ -63,6 +65,7 @@ export class LocalNetwork {
         headless: options.headless,
         installHelper: true,
         ...(options.clientSession ? { helperSession: options.clientSession } : {}),
+        ...(options.clientHelperFlags ? { helperFlags: options.clientHelperFlags } : {}),
         settings: {
           ...(options.clientBypassList ? { bypassList: options.clientBypassList } : {}),
           ...(options.clientSocksPort !== undefined ? { socksPort: options.clientSocksPort } : {}),

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExitServer } from '../exit-server/exit-server.ts';
 import { nodeFlagsForCommand } from '../protocol/adapters/node-flags.ts';
-import { generateKeyPair } from '../protocol/index.ts';
+import { generateKeyPair, type KeyPair, toBase64Url } from '../protocol/index.ts';
+import type { RendezvousChannel } from '../protocol/rendezvous.ts';
 import type { ExitInfo } from '../protocol/signaling.ts';
 import { createBroker } from '../signaling-server/broker.ts';
 import type { BrokerMetricsSnapshot } from '../signaling-server/metrics.ts';
@@ -38,13 +39,24 @@ export interface NetworkServers {
 
 /** Broker and exit inside this process (tests: the exit's wire tap sees what volunteers carry). */
 export async function startServersInProcess(
-  options: Pick<ConstructorParameters<typeof ExitServer>[0], 'wireTap' | 'onStreamRequest'> = {},
+  options: Pick<ConstructorParameters<typeof ExitServer>[0], 'wireTap' | 'onStreamRequest'> & {
+    /** The broker's port; any free one when absent (a test that must name it before it starts picks one). */
+    brokerPort?: number;
+    /** The broker's sealing key, and the channels the signed list names for it (protocol/rendezvous.ts). */
+    rendezvous?: { keyPair: KeyPair; channels: RendezvousChannel[] };
+  } = {},
 ): Promise<NetworkServers & { exitServer: ExitServer; brokerMetrics(): Promise<BrokerMetricsSnapshot> }> {
-  const exitServer = new ExitServer({ keyPair: generateKeyPair(), config: { port: 0, allowLoopback: true }, ...options });
+  const { brokerPort, rendezvous, ...exitOptions } = options;
+  const exitServer = new ExitServer({ keyPair: generateKeyPair(), config: { port: 0, allowLoopback: true }, ...exitOptions });
   const { url } = await exitServer.listen();
   const exit: ExitInfo = { id: 'local', url, publicKey: exitServer.publicKey };
   const operator = new LocalOperator();
-  const broker = createBroker({ port: 0, exitList: operator.signExitList([exit]) });
+  const signedRendezvous = rendezvous === undefined ? undefined : { brokerKey: toBase64Url(rendezvous.keyPair.publicKey), channels: rendezvous.channels };
+  const broker = createBroker({
+    port: brokerPort ?? 0,
+    exitList: operator.signExitList([exit], signedRendezvous === undefined ? {} : { rendezvous: signedRendezvous }),
+    rendezvousKeyPair: rendezvous?.keyPair,
+  });
   const { port } = await broker.listen();
   return {
     brokerUrl: `http://127.0.0.1:${port}`,

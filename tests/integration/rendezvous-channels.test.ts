@@ -5,7 +5,6 @@
 // CA made for this run, trusted by the helper alone. (The same over namespaces, nginx and real Chromium is the e2e.)
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,6 +12,7 @@ import nodeDataChannel from 'node-datachannel';
 import { ExitServer } from '../../exit-server/exit-server.ts';
 import type { ClientRendezvous } from '../../extension/messages.ts';
 import { type StandIn, startCacheStandIn, startFrontStandIn } from '../../harness/cdn-stand-ins.ts';
+import { freeLoopbackPort } from '../../harness/free-port.ts';
 import { LocalOperator } from '../../harness/operator.ts';
 import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { socksFetch } from '../../harness/socks-fetch.ts';
@@ -54,7 +54,7 @@ before(async () => {
   brokerUpstream = `http://127.0.0.1:${(await broker.listen()).port}`;
   front = await startFrontStandIn({ certificate, routes: { [BROKER_HOST]: brokerUpstream } });
   cache = await startCacheStandIn({ certificate, upstream: brokerUpstream, upstreamHost: BROKER_HOST });
-  deadPort = await closedPort();
+  deadPort = await freeLoopbackPort();
   volunteer = new RelayWorker({
     config: createRelayWorkerConfig({ brokerUrl: brokerUpstream, kind: 'headless', exitListKeys: [operator.exitListKey] }),
     environment: nodeRelayEnvironment(),
@@ -73,14 +73,6 @@ after(async () => {
   nodeDataChannel.cleanup();
   rmSync(scratch, { recursive: true, force: true });
 });
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function rendezvous(channels: ClientRendezvous['channels']): ClientRendezvous {
   return { brokerKey: toBase64Url(brokerKey.publicKey), channels };

@@ -1,8 +1,8 @@
 // The broker's sealed routes (POST /v1/rendezvous, GET /v1/rendezvous/ENVELOPE) driven through the client's own code
 // (requestAnswerSealed over fetchRendezvousCarrier), against a real broker on loopback with a stand-in volunteer.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
+import { freeLoopbackPort } from '../../../harness/free-port.ts';
 import { PathError, requestAnswerSealed } from '../../../protocol/broker-offer.ts';
 import { fromUtf8, utf8 } from '../../../protocol/bytes.ts';
 import { generateKeyPair } from '../../../protocol/crypto.ts';
@@ -13,15 +13,6 @@ import type { BrokerLogEvent } from '../../../signaling-server/config.ts';
 import { errorCodeOf, offerBody, sampleAnswerSdp, sampleOfferSdp, TEST_EXIT, TestNetwork } from './helpers.ts';
 
 const offer = (sdp: string) => ({ offer: { type: 'offer' as const, sdp }, exitId: TEST_EXIT.id, nat: 'unknown' as const, signal: AbortSignal.timeout(20_000) });
-
-/** A loopback port nothing listens on: a direct channel to it fails at once (connection refused). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('a sealed offer over the direct channel reaches a volunteer, and its sealed answer comes back', async (t) => {
   const brokerKey = generateKeyPair();
@@ -107,7 +98,7 @@ test('channels are tried in order: a dead direct channel is named in the failure
   const volunteer = await network.volunteer({ slots: 2 });
   volunteer.onEveryOffer((delivered) => volunteer.answer(delivered.matchId, sampleAnswerSdp('vol3')));
   const channels: RendezvousChannel[] = [
-    { kind: 'direct', url: `http://127.0.0.1:${await closedPort()}` },
+    { kind: 'direct', url: `http://127.0.0.1:${await freeLoopbackPort()}` },
     { kind: 'cache', url: network.baseUrl },
   ];
   const tried: string[] = [];
@@ -135,7 +126,7 @@ test('channels are tried in order: a dead direct channel is named in the failure
 });
 
 test('when every channel fails, BROKER_UNREACHABLE names each one and why', async () => {
-  const port = await closedPort();
+  const port = await freeLoopbackPort();
   const error = await requestAnswerSealed(offer(sampleOfferSdp('dead')), {
     brokerKey: generateKeyPair().publicKey,
     channels: [

@@ -325,15 +325,6 @@ export function closeAllClientPeers(): void {
   openPeers.clear();
 }
 
-/** A port that was free a moment ago (for starting a broker "later" on a known address). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /**
  * A client connected through the volunteer to `exitInfo`. A rare local failure of the test's own node-datachannel
  * client (never of the volunteer) gets one fresh client; the volunteer frees the abandoned slot by its own timeout,

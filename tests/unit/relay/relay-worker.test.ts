@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, afterEach, describe, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
+import { freeLoopbackPort as freePort } from '../../../harness/free-port.ts';
 import { LocalOperator } from '../../../harness/operator.ts';
 import { waitFor, withTimeout } from '../../../harness/wait.ts';
 import { createPairingToken, pairingIdOf } from '../../../protocol/pairing.ts';
@@ -9,7 +10,7 @@ import type { ExitInfo } from '../../../protocol/signaling.ts';
 import { createRelayWorkerConfig, type RelayWorkerOptions } from '../../../relay-worker/config.ts';
 import { nodeRelayEnvironment } from '../../../relay-worker/node.ts';
 import { RelayWorker } from '../../../relay-worker/relay-worker.ts';
-import { closeAllClientPeers, connectTestClient, freePort, STEP_TIMEOUT_MS, StatusLog, TestBroker, TestClient, TestExit } from './helpers.ts';
+import { closeAllClientPeers, connectTestClient, STEP_TIMEOUT_MS, StatusLog, TestBroker, TestClient, TestExit } from './helpers.ts';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
