@@ -176,8 +176,21 @@ export interface CpuShare {
  * the whole machine, so a figure can say how much of the cores the load generator and everyone else took.
  */
 export function startCpuWindow(groups: Record<string, readonly number[]>): { stop(): CpuShare } {
-  const read = (): Record<string, number> =>
-    Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + safeCpuSeconds(pid), 0)]));
+  const window = startWindow(() =>
+    Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + safeCpuSeconds(pid), 0)])),
+  );
+  return {
+    stop: () => {
+      const { seconds, cpuSeconds, machineCores } = window.stop();
+      const cores = Object.fromEntries(Object.entries(cpuSeconds).map(([name, used]) => [name, used / seconds]));
+      const ours = Object.values(cores).reduce((sum, value) => sum + value, 0);
+      return { seconds, cores, machineCores, otherCores: Math.max(0, machineCores - ours) };
+    },
+  };
+}
+
+/** A window over `read` (CPU seconds so far, per name): what each used meanwhile, and how busy the whole machine was. */
+function startWindow(read: () => Record<string, number>): { stop(): { seconds: number; cpuSeconds: Record<string, number>; machineCores: number } } {
   const startedAt = performance.now();
   const machineAtStart = readMachineBusySeconds();
   const atStart = read();
@@ -185,10 +198,8 @@ export function startCpuWindow(groups: Record<string, readonly number[]>): { sto
     stop: () => {
       const atEnd = read();
       const seconds = (performance.now() - startedAt) / 1000;
-      const cores = Object.fromEntries(Object.keys(groups).map((name) => [name, ((atEnd[name] ?? 0) - (atStart[name] ?? 0)) / seconds]));
-      const machineCores = (readMachineBusySeconds() - machineAtStart) / seconds;
-      const ours = Object.values(cores).reduce((sum, value) => sum + value, 0);
-      return { seconds, cores, machineCores, otherCores: Math.max(0, machineCores - ours) };
+      const cpuSeconds = Object.fromEntries(Object.keys(atStart).map((name) => [name, (atEnd[name] ?? 0) - (atStart[name] ?? 0)]));
+      return { seconds, cpuSeconds, machineCores: (readMachineBusySeconds() - machineAtStart) / seconds };
     },
   };
 }
@@ -223,32 +234,21 @@ export interface ProcessTreeCpuShare {
  * A process that ends inside the window counts in its parent's part (cutime), if that parent waited for it.
  */
 export function startProcessTreeCpuWindow(parts: readonly ProcessTreePart[]): { stop(): ProcessTreeCpuShare } {
-  const read = (): Record<string, number> => {
+  return startWindow(() => {
     const stats = readAllProcStats();
     const claimed = new Set<number>();
-    const ticks: Record<string, number> = {};
+    const seconds: Record<string, number> = {};
     for (const part of parts) {
-      let sum = 0;
+      let ticks = 0;
       for (const rootPid of part.rootPids) {
         for (const entry of processTree(stats, rootPid)) {
           if (claimed.has(entry.pid)) continue;
           claimed.add(entry.pid);
-          sum += entry.ownTicks + entry.endedChildrenTicks;
+          ticks += entry.ownTicks + entry.endedChildrenTicks;
         }
       }
-      ticks[part.name] = (ticks[part.name] ?? 0) + sum;
+      seconds[part.name] = (seconds[part.name] ?? 0) + ticks / CLOCK_TICKS_PER_SECOND;
     }
-    return ticks;
-  };
-  const startedAt = performance.now();
-  const machineAtStart = readMachineBusySeconds();
-  const atStart = read();
-  return {
-    stop: () => {
-      const atEnd = read();
-      const seconds = (performance.now() - startedAt) / 1000;
-      const cpuSeconds = Object.fromEntries(parts.map(({ name }) => [name, ((atEnd[name] ?? 0) - (atStart[name] ?? 0)) / CLOCK_TICKS_PER_SECOND]));
-      return { seconds, cpuSeconds, machineCores: (readMachineBusySeconds() - machineAtStart) / seconds };
-    },
-  };
+    return seconds;
+  });
 }

@@ -14,6 +14,7 @@ import { WaitTimeoutError, withTimeout } from '../harness/wait.ts';
 import { measureGoodputRounds } from './goodput-rounds.ts';
 import { median } from './median.ts';
 import { measureHealthyPathGaps, measureKillStalls, measureStripedGoodput } from './multipath.ts';
+import { measureRendezvousStartups } from './rendezvous-startup.ts';
 import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
 import { measureVolunteerCpu, volunteerCpuLines } from './volunteer-cpu.ts';
 import { measureWidgetSize, WIDGET_GZIP_BUDGET_BYTES } from './widget-size.ts';
@@ -24,9 +25,10 @@ import { measureWidgetSize, WIDGET_GZIP_BUDGET_BYTES } from './widget-size.ts';
  * - standby: start-up, raw and end-to-end goodput rounds, healthy-path gaps, stalls with a standby;
  * - no-standby: stalls with one volunteer at a time;
  * - striping: two capped volunteers against one;
+ * - rendezvous: Proxy me start-up through each rendezvous channel, direct as the baseline;
  * - volunteer-cpu: CPU per MiB relayed; wrtc: simple-peer against raw @roamhq/wrtc.
  */
-const BENCH_PARTS = ['widget', 'standby', 'no-standby', 'striping', 'volunteer-cpu', 'wrtc'] as const;
+const BENCH_PARTS = ['widget', 'standby', 'no-standby', 'striping', 'rendezvous', 'volunteer-cpu', 'wrtc'] as const;
 type BenchPart = (typeof BENCH_PARTS)[number];
 
 const USAGE = `Usage: ferry bench [--megabytes N] [--runs N] [--kills N] [--rounds N] [--cap-mbps N] [--only PART,...]
@@ -43,6 +45,8 @@ Measures, in one run on this machine:
   - the median and worst stall (time with no bytes) when the volunteer carrying a download is killed, with a
     standby volunteer (2 at once) and without (1), and the bytes lost (must be 0)
   - goodput striped over two volunteers each capped at --cap-mbps, against one such volunteer
+  - Proxy me on -> first proxied byte through each rendezvous channel (fronted through a TLS front, through a
+    cache), against the direct channel
   - a volunteer's CPU time per MiB relayed, for ferry volunteer (Node) and the extension (whole Chromium tree), each
     against a plain TCP relay process carrying the same file (the baseline)
   - simple-peer against the raw RTCPeerConnection API (Node, @roamhq/wrtc)
@@ -82,6 +86,8 @@ const GOALS = {
   standbyStallWorstS: 2,
   stripedRatio: 1.6,
   goodputRatio: 0.9,
+  /** Issue 11: fronting adds at most this much to the direct channel's start-up (s). */
+  frontingAddsAtMostS: 0.5,
 } as const;
 
 function line(label: string, value: string): void {
@@ -300,6 +306,22 @@ export async function runBench(argv: string[]): Promise<void> {
       if (parts.has('striping')) await stripedFigures(servers, origin, { capMbps, pairs: stripedPairs });
     } finally {
       await servers.stop();
+      await origin.close();
+    }
+  }
+
+  if (parts.has('rendezvous')) {
+    const origin = await startOriginServer(1024 * 1024);
+    try {
+      const startups = await measureRendezvousStartups(origin, runs, curlTimeToFirstByte);
+      const direct = median(startups.direct);
+      line('Proxy me on -> first byte, direct channel (baseline)', `median ${direct.toFixed(2)} s  (runs: ${seconds(startups.direct)})`);
+      for (const kind of ['fronted', 'cache'] as const) {
+        const figure = median(startups[kind]);
+        const goal = kind === 'fronted' ? `  ${verdict(figure - direct <= GOALS.frontingAddsAtMostS)} (<= +${GOALS.frontingAddsAtMostS} s)` : '';
+        line(`  through the ${kind} channel`, `median ${figure.toFixed(2)} s = +${(figure - direct).toFixed(2)} s  (runs: ${seconds(startups[kind])})${goal}`);
+      }
+    } finally {
       await origin.close();
     }
   }

@@ -13,6 +13,7 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { readBoundedStream } from '../protocol/adapters/bounded-stream.ts';
 import type { IssuedCertificate } from './test-ca.ts';
 
 export interface StandInLogEntry {
@@ -34,17 +35,7 @@ export interface StandIn {
 const MAX_BODY_BYTES = 256 * 1024;
 
 function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    request.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > MAX_BODY_BYTES) request.destroy(new Error('body too large'));
-      else chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
+  return readBoundedStream(request, MAX_BODY_BYTES, () => new Error(`a body over ${MAX_BODY_BYTES} bytes`));
 }
 
 /** Forwards one request to `upstream` (http://host:port) with its Host, and resolves with status and body. */

@@ -14,6 +14,7 @@ import { type ClientRequest, request as httpRequest, type IncomingMessage } from
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
+import { readBoundedStream } from '../protocol/adapters/bounded-stream.ts';
 import { ChannelError, type RendezvousCarrier, type RendezvousChannel } from '../protocol/rendezvous.ts';
 import { MAX_RENDEZVOUS_REPLY_BYTES, readRendezvousReply } from '../protocol/rendezvous-fetch.ts';
 import { BrokerRoute } from '../protocol/signaling.ts';
@@ -66,8 +67,12 @@ export function nodeRendezvousCarrier(options: NodeRendezvousCarrierOptions = {}
       }
       const common = { host: plan.connectHost, port: plan.connectPort, path: plan.path, method: plan.method, headers, signal, agent: false as const };
       const onResponse = (response: IncomingMessage): void => {
-        readBounded(response)
-          .then((text) => readRendezvousReply(channel.kind, response.statusCode ?? 0, async () => text))
+        readBoundedStream(
+          response,
+          MAX_RENDEZVOUS_REPLY_BYTES,
+          () => new ChannelError('BAD_REPLY', `the reply is larger than ${MAX_RENDEZVOUS_REPLY_BYTES} bytes`),
+        )
+          .then((body) => readRendezvousReply(channel.kind, response.statusCode ?? 0, async () => body.toString('utf8')))
           .then(resolve, reject);
       };
       let request: ClientRequest;
@@ -85,25 +90,6 @@ export function nodeRendezvousCarrier(options: NodeRendezvousCarrierOptions = {}
       request.on('error', (error: NodeJS.ErrnoException) => reject(describeRequestError(error, plan)));
       request.end(body);
     });
-}
-
-/** The body, at most MAX_RENDEZVOUS_REPLY_BYTES (a larger one is cut off and refused). */
-function readBounded(response: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    response.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > MAX_RENDEZVOUS_REPLY_BYTES) {
-        response.destroy();
-        reject(new ChannelError('BAD_REPLY', `the reply is larger than ${MAX_RENDEZVOUS_REPLY_BYTES} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    response.on('error', reject);
-  });
 }
 
 /** A request error as a ChannelError: TLS problems apart (a front whose certificate does not match is a setup error). */

@@ -13,6 +13,16 @@ import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requir
 
 /** The chrome.storage.session key under which the service worker keeps the UiState. */
 export const UI_STATE_STORAGE_KEY = 'uiState';
+
+/**
+ * The last signed exit list that verified (as served), in chrome.storage.local: Proxy me can start from it while the
+ * broker's own address is blocked, since it names the rendezvous channels that reach the broker another way. Verified
+ * again on every use. A harness may put one there, as a list brought from elsewhere would be.
+ */
+export const KNOWN_EXIT_LIST_STORAGE_KEY = 'knownExitList';
+
+/** The rendezvous channel that reached the broker last (protocol/rendezvous.ts channelName), in chrome.storage.local: tried first next time. */
+export const LAST_RENDEZVOUS_CHANNEL_STORAGE_KEY = 'lastRendezvousChannel';
 /** Longest text field (detail, exit id, last error) kept from a stored state (characters). */
 export const MAX_STATE_TEXT_CHARS = 2_000;
 /** Most traffic samples accepted in a UiState (the service worker keeps far fewer). */

@@ -5,6 +5,7 @@
  * chrome.storage.local in Chromium, webextension-polyfill's browser.storage.local in Firefox.
  */
 import type { SignedExitList } from '../../protocol/exit-list.ts';
+import { KNOWN_EXIT_LIST_STORAGE_KEY, LAST_RENDEZVOUS_CHANNEL_STORAGE_KEY } from '../../protocol/extension-state.ts';
 import type { MonthlyUsage } from '../../relay-worker/monthly-cap.ts';
 import { parseMonthlyUsage } from '../messages.ts';
 import { PAIRINGS_STORAGE_KEY, type Pairings, parseStoredPairings } from '../pairings.ts';
@@ -15,15 +16,6 @@ export const HELP_USAGE_STORAGE_KEY = 'helpOthersUsage';
 
 /** Where the Help others switch is kept between browser runs (the local storage area): a volunteer stays one. */
 export const HELP_OTHERS_ON_STORAGE_KEY = 'helpOthersOn';
-
-/**
- * The last signed exit list that verified (as served), kept so that Proxy me can start while the broker's own address
- * is blocked: the list names the rendezvous channels that reach it another way. It is verified again on every use.
- */
-export const KNOWN_EXIT_LIST_STORAGE_KEY = 'knownExitList';
-
-/** The rendezvous channel that reached the broker last (protocol/rendezvous.ts channelName): tried first next time. */
-export const LAST_RENDEZVOUS_CHANNEL_STORAGE_KEY = 'lastRendezvousChannel';
 
 /** Longest channel name kept. */
 const MAX_STORED_CHANNEL_NAME_CHARS = 600;
