@@ -23,7 +23,7 @@
  */
 import { type ChildProcess, execFile, type SpawnOptions, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './paths.ts';
@@ -220,10 +220,16 @@ function isStale(name: string): boolean {
   return pid !== undefined && Number(pid) !== process.pid && !pidAlive(Number(pid));
 }
 
-/** Deletes the namespaces (and temporary folders) of labs whose process is gone: a crashed or killed run. Returns the namespaces. */
+/** Where `ip netns exec NAME` finds files it mounts over /etc (a namespace's own /etc/hosts: writeHostsFile). */
+const NETNS_ETC = '/etc/netns';
+
+/** Deletes the namespaces (and temporary and /etc/netns folders) of labs whose process is gone: a crashed or killed run. Returns the namespaces. */
+
 export async function removeStaleNatLabs(): Promise<string[]> {
   const stale = (await namespaces()).filter(isStale);
   for (const name of stale) await deleteNamespace(name);
+  for (const folder of (await readdir(NETNS_ETC).catch(() => [] as string[])).filter(isStale))
+    await rm(join(NETNS_ETC, folder), { recursive: true, force: true });
   for (const folder of (await readdir(tmpdir())).filter(isStale)) await rm(join(tmpdir(), folder), { recursive: true, force: true });
   return stale;
 }
@@ -252,6 +258,8 @@ export class NatLab {
   readonly publicServiceAddress = NAT_LAB_PUBLIC_SERVICE_ADDRESS;
 
   readonly #hosts: NatLabHost[] = [];
+  /** /etc/netns folders this lab wrote (writeHostsFile), deleted at close(). */
+  readonly #etcFolders: string[] = [];
   /** Created namespaces, in creation order (deleted in reverse). */
   readonly #namespaces: string[] = [];
   readonly #children = new Set<ChildProcess>();
@@ -309,6 +317,18 @@ export class NatLab {
     await execText('ip', ['netns', 'exec', host.routerNamespace, 'nft', '-f', '-'], `${rules}\n`);
   }
 
+  /**
+   * Gives `namespace` its own /etc/hosts (`ip netns exec` mounts /etc/netns/NAME/hosts over it for every process it
+   * starts there): names that resolve only inside the lab, such as a CDN's. Removed at close().
+   */
+  async writeHostsFile(namespace: string, entries: ReadonlyArray<{ address: string; name: string }>): Promise<void> {
+    if (!this.#namespaces.includes(namespace)) throw new NatLabError(`${namespace} is not a namespace of this lab`);
+    const folder = join(NETNS_ETC, namespace);
+    await mkdir(folder, { recursive: true });
+    this.#etcFolders.push(folder);
+    await writeFile(join(folder, 'hosts'), `127.0.0.1 localhost\n${entries.map((entry) => `${entry.address} ${entry.name}`).join('\n')}\n`);
+  }
+
   /** Every host, in the order of `options.hosts`. */
   get hosts(): NatLabHost[] {
     return [...this.#hosts];
@@ -359,6 +379,7 @@ export class NatLab {
     await Promise.allSettled([...this.#children].map((child) => terminate(child, 2_000)));
     for (const namespace of [...this.#namespaces].reverse()) await deleteNamespace(namespace);
     this.#namespaces.length = 0;
+    for (const folder of this.#etcFolders.splice(0)) await rm(folder, { recursive: true, force: true });
     if (this.#tempDir !== undefined) await rm(this.#tempDir, { recursive: true, force: true });
     this.#tempDir = undefined;
   }

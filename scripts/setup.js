@@ -5,7 +5,7 @@
 // widget).
 // Idempotent and quick when everything is already there.
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -47,6 +47,10 @@ if (!which('curl')) missing.push('curl');
 if (!which(process.env.CXX ?? 'g++')) missing.push('g++');
 if (!which('nft')) missing.push('nftables');
 if (!which('turnserver') || !which('turnutils_natdiscovery')) missing.push('coturn');
+// The rendezvous lab (tests/integration/rendezvous-lab.test.ts): nginx as the CDN a fronted request goes through, and
+// tcpdump to capture what the client's namespace sends. Their services are never started (see policy-rc.d below).
+if (!existsSync('/usr/sbin/nginx')) missing.push('nginx-light');
+if (!which('tcpdump')) missing.push('tcpdump');
 // Brokers on Redis (the tests start their own redis-server; the package starts no service here).
 if (!existsSync(process.env.FERRY_REDIS_SERVER ?? '/usr/bin/redis-server')) missing.push('redis-server');
 if (missing.length > 0) {
@@ -55,7 +59,16 @@ if (missing.length > 0) {
   const apt = (args) =>
     asRoot.length ? run('sudo', ['apt-get', ...args]) : run('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   apt(['update', '-qq']);
-  apt(['install', '-y', '-qq', ...missing]);
+  // Debian starts a package's service on install (nginx on the machine's own port 80) unless policy-rc.d says no
+  // (exit 101). The tests run their own nginx inside a namespace; nothing here may start one on the machine itself.
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = !existsSync(policy) && !asRoot.length;
+  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\n# written by Ferry\'s scripts/setup.js during apt-get install\nexit 101\n', { mode: 0o755 });
+  try {
+    apt(['install', '-y', '-qq', ...missing]);
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
+  }
   // Under systemd, Debian's coturn starts a TURN server on the machine's own port 3478 (under sysvinit it stays off,
   // TURNSERVER_ENABLED in /etc/default/coturn). The lab runs its own coturn inside a namespace and needs no service,
   // so switch it off; best effort, as without systemd as init `systemctl` cannot stop anything (nor needs to).

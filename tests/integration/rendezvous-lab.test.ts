@@ -1,0 +1,268 @@
+// The fronted rendezvous over real network namespaces (harness/nat-lab.ts), with Debian's nginx as the CDN:
+//
+//   public segment: broker (with a rendezvous key), exit, origin          203.0.113.10
+//   host 0: a Node volunteer (ferry volunteer)                           203.0.113.11
+//   host 1: the client (helper + the extension's client path), whose nftables drop every packet to 203.0.113.10,
+//           and whose /etc/hosts names the CDN                           203.0.113.12
+//   host 2: nginx, TLS as "cdn.test" (this run's own CA), routing Host broker.test to the broker   203.0.113.13
+//
+// The signed list names two channels: direct to the broker (dropped), and fronted via cdn.test. A capture on the
+// client's interface shows the TLS name is the front's and no packet goes to the broker's address; nginx's log shows
+// Host = broker.test, and no SDP or address; a request for another Host is refused. Every address is the lab's.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { NatLab, natLabPrerequisites } from '../../harness/nat-lab.ts';
+import { LocalOperator } from '../../harness/operator.ts';
+import { clientHelloServerName, readPcap } from '../../harness/packet-capture.ts';
+import { REPO_ROOT } from '../../harness/paths.ts';
+import { terminate } from '../../harness/processes.ts';
+import { makeTestCa } from '../../harness/test-ca.ts';
+import { waitFor } from '../../harness/wait.ts';
+import { generateKeyPair, toBase64Url } from '../../protocol/index.ts';
+
+const FERRY = join(REPO_ROOT, 'bin', 'ferry.js');
+const CLIENT = join(REPO_ROOT, 'tests', 'integration', 'support', 'rendezvous-client.ts');
+const ORIGIN = join(REPO_ROOT, 'tests', 'integration', 'support', 'origin-process.ts');
+const BROKER_PORT = 8787;
+const EXIT_PORT = 8788;
+const FRONT_NAME = 'cdn.test';
+const BROKER_NAME = 'broker.test';
+const SETUP_TIMEOUT_MS = 90_000;
+
+const prerequisites = await natLabPrerequisites();
+const skip = prerequisites.skip;
+let lab: NatLab | undefined;
+let captureFile = '';
+let nginxLog = '';
+let nginxConfig = '';
+let caPath = '';
+let origin = { port: 0, sha256: '' };
+let exit = { id: 'local', url: '', publicKey: '' };
+let rendezvous = { brokerKey: '', channels: [] as unknown[] };
+const FRONT_HOST_INDEX = 2;
+const CLIENT_HOST_INDEX = 1;
+
+function lines(stream: Readable | null): string[] {
+  const collected: string[] = [];
+  let partial = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    collected.push(...parts);
+  });
+  return collected;
+}
+
+before(
+  async () => {
+    if (skip) return;
+    if (prerequisites.missing) throw new Error(`the lab cannot run: ${prerequisites.missing}`);
+    lab = await NatLab.start({ hosts: ['no-nat', 'no-nat', 'no-nat'] });
+    const dir = await lab.tempDirectory();
+    const [volunteerHost, clientHost, frontHost] = lab.hosts;
+    assert.ok(volunteerHost && clientHost && frontHost);
+    const ca = makeTestCa(dir);
+    caPath = ca.caPath;
+    const frontCertificate = ca.issue([FRONT_NAME]);
+    const operator = new LocalOperator();
+    const service = lab.publicServiceAddress;
+
+    const originProcess = lab.spawn(lab.publicNamespace, process.execPath, ['--import', 'tsx', ORIGIN, String(2 * 1024 * 1024)]);
+    const originOut = lines(originProcess.stdout);
+    origin = await waitFor(
+      () => originOut.map((line) => (line.startsWith('{') ? (JSON.parse(line) as typeof origin) : undefined)).find(Boolean),
+      'the origin',
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    const exitProcess = lab.spawn(lab.publicNamespace, process.execPath, [FERRY, 'exit', '--host', service, '--port', String(EXIT_PORT), '--allow-loopback']);
+    const exitOut = lines(exitProcess.stdout);
+    const ready = await waitFor(() => exitOut.map((line) => /ready, public key (\S+) /.exec(line)).find(Boolean), 'the exit to listen', { timeoutMs: 20_000 });
+    exit = { id: 'local', url: `ws://${service}:${EXIT_PORT}/v1/relay`, publicKey: ready[1] ?? '' };
+
+    const brokerKey = generateKeyPair();
+    const keyFile = join(dir, 'broker-rendezvous.key');
+    await writeFile(keyFile, `${toBase64Url(brokerKey.secretKey)}\n`, { mode: 0o600 });
+    rendezvous = {
+      brokerKey: toBase64Url(brokerKey.publicKey),
+      channels: [
+        { kind: 'direct', url: `http://${service}:${BROKER_PORT}`, timeoutMs: 2_000 },
+        { kind: 'fronted', url: `https://${BROKER_NAME}`, front: FRONT_NAME },
+      ],
+    };
+    const listFile = join(dir, 'exit-list.json');
+    await writeFile(listFile, JSON.stringify(operator.signExitList([exit], { rendezvous: rendezvous as never })));
+    const broker = lab.spawn(lab.publicNamespace, process.execPath, [
+      FERRY,
+      'broker',
+      '--host',
+      service,
+      '--port',
+      String(BROKER_PORT),
+      '--exit-list',
+      listFile,
+      '--rendezvous-key-file',
+      keyFile,
+      // Every lab address is in 203.0.113.0/24: one network to the same-network rule.
+      '--allow-same-network',
+    ]);
+    const brokerOut = lines(broker.stdout);
+    await waitFor(() => brokerOut.some((line) => line.includes('ready')), 'the broker to listen', { timeoutMs: 20_000 });
+
+    const volunteer = lab.spawn(volunteerHost.namespace, process.execPath, [
+      FERRY,
+      'volunteer',
+      '--broker',
+      `http://${service}:${BROKER_PORT}`,
+      '--exit-list-key',
+      operator.exitListKey,
+    ]);
+    const volunteerOut = [lines(volunteer.stdout), lines(volunteer.stderr)];
+    // The broker counts the volunteer once it has said hello.
+    await waitFor(
+      async () => {
+        const metrics = await lab?.run(lab.publicNamespace, 'curl', ['-s', `http://${service}:${BROKER_PORT}/metrics`], { timeoutMs: 5_000 });
+        return /ferry_broker_volunteers\{kind="headless",nat="unknown"\} 1/.test(metrics?.stdout ?? '') || undefined;
+      },
+      'the volunteer to wait at the broker',
+      { timeoutMs: 30_000, intervalMs: 500 },
+    ).catch((error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; the volunteer said: ${volunteerOut.flat().slice(-20).join('\n')}`);
+    });
+
+    // The CDN: nginx in its own namespace, serving only Host broker.test, passing it to the broker.
+    nginxLog = join(dir, 'nginx-access.log');
+    nginxConfig = join(dir, 'nginx.conf');
+    await writeFile(
+      nginxConfig,
+      `daemon off;
+worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'nginx-error.log')} warn;
+events { worker_connections 64; }
+http {
+  log_format front 'host=$host sni=$ssl_server_name method=$request_method uri=$uri status=$status';
+  access_log ${nginxLog} front;
+  client_body_temp_path ${join(dir, 'nginx-body')};
+  proxy_temp_path ${join(dir, 'nginx-proxy')};
+  server {
+    listen ${frontHost.address}:443 ssl;
+    server_name ${FRONT_NAME};
+    ssl_certificate ${frontCertificate.certPath};
+    ssl_certificate_key ${frontCertificate.keyPath};
+    location / {
+      if ($host != ${BROKER_NAME}) { return 421; }
+      proxy_pass http://${service}:${BROKER_PORT};
+      proxy_set_header Host $host;
+    }
+  }
+}
+`,
+    );
+    lab.spawn(frontHost.namespace, '/usr/sbin/nginx', ['-c', nginxConfig, '-p', dir]);
+    await waitFor(
+      async () =>
+        (await lab?.run(clientHost.namespace, 'sh', ['-c', `exec 3<>/dev/tcp/${frontHost.address}/443`], { timeoutMs: 2_000 }))?.code === 0 || undefined,
+      'nginx to listen',
+      { timeoutMs: 15_000, intervalMs: 200 },
+    ).catch(() => undefined);
+
+    // The client's namespace: the CDN's name resolves; the broker's address is dropped.
+    await lab.writeHostsFile(clientHost.namespace, [{ address: frontHost.address, name: FRONT_NAME }]);
+    const dropBroker = `table inet ferry_censor {\n  chain output {\n    type filter hook output priority 0;\n    ip daddr ${service} drop\n  }\n}\n`;
+    const nft = await lab.run(clientHost.namespace, 'sh', ['-c', `printf '%s' '${dropBroker}' | nft -f -`], { timeoutMs: 5_000 });
+    assert.equal(nft.code, 0, nft.stderr);
+    captureFile = join(dir, 'client.pcap');
+    lab.spawn(clientHost.namespace, 'tcpdump', ['-i', 'eth0', '-n', '-U', '-w', captureFile]);
+    await waitFor(
+      () => {
+        try {
+          return readFileSync(captureFile).length >= 24 || undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      'tcpdump to start writing',
+      { timeoutMs: 10_000 },
+    );
+  },
+  { timeout: SETUP_TIMEOUT_MS },
+);
+
+after(async () => {
+  await lab?.close();
+});
+
+test('the broker address dropped: the helper fronts the sealed offer through nginx, and the download is intact', { skip, timeout: 120_000 }, async () => {
+  assert.ok(lab);
+  const clientHost = lab.hosts[CLIENT_HOST_INDEX];
+  const frontHost = lab.hosts[FRONT_HOST_INDEX];
+  assert.ok(clientHost && frontHost);
+  const run = await lab.run(
+    clientHost.namespace,
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      CLIENT,
+      JSON.stringify(exit),
+      JSON.stringify(rendezvous),
+      caPath,
+      `http://${lab.publicServiceAddress}:${BROKER_PORT}`,
+      `http://127.0.0.1:${origin.port}/file`,
+    ],
+    { timeoutMs: 100_000 },
+  );
+  const line = run.stdout.split('\n').find((candidate) => candidate.startsWith('{'));
+  assert.ok(line, `the client printed no result: ${run.stderr.slice(-2000)}`);
+  const result = JSON.parse(line) as { ok: boolean; sha256?: string; reached: string[]; errors: string[]; error?: string };
+  assert.ok(result.ok, `${result.error ?? ''} ${result.errors.join('; ')} ${run.stderr.slice(-1500)}`);
+  assert.equal(result.sha256, origin.sha256);
+  assert.deepEqual([...new Set(result.reached)], [`fronted via ${FRONT_NAME} to ${BROKER_NAME}`]);
+
+  // What crossed the client's wire: TLS named only the front, and nothing went to the broker's address.
+  await new Promise((resolve) => setTimeout(resolve, 500)); // tcpdump -U writes each packet as it comes; let the last land
+  const packets = readPcap(captureFile);
+  const names = packets.flatMap((packet) => {
+    const name = packet.protocol === 'tcp' && packet.destinationPort === 443 ? clientHelloServerName(packet.payload) : undefined;
+    return name === undefined ? [] : [name];
+  });
+  assert.ok(names.length >= 1, 'the capture holds the ClientHello to the front');
+  assert.deepEqual([...new Set(names)], [FRONT_NAME], 'every TLS name the client sent is the front');
+  assert.deepEqual(
+    packets.filter((packet) => packet.destination === lab?.publicServiceAddress),
+    [],
+    "no packet on the client's wire went to the broker's address",
+  );
+  assert.ok(
+    packets.some((packet) => packet.destination === frontHost.address),
+    'the capture saw the traffic to the front',
+  );
+
+  // What the CDN saw: Host = the broker, TLS name = the front; no SDP, no candidate, no client address.
+  const log = readFileSync(nginxLog, 'utf8');
+  const rendezvousLines = log.split('\n').filter((entry) => entry.includes('uri=/v1/rendezvous'));
+  assert.ok(rendezvousLines.length >= 1, log);
+  for (const entry of rendezvousLines) assert.match(entry, new RegExp(`^host=${BROKER_NAME} sni=${FRONT_NAME} method=POST uri=/v1/rendezvous status=200$`));
+  assert.doesNotMatch(log, /a=candidate|v=0|sdp/i);
+  assert.ok(!log.includes(clientHost.address), "nginx's log holds no client address");
+});
+
+test('nginx refuses a request for a Host it does not front', { skip, timeout: 30_000 }, async () => {
+  assert.ok(lab);
+  const clientHost = lab.hosts[CLIENT_HOST_INDEX];
+  assert.ok(clientHost);
+  const refused = await lab.run(
+    clientHost.namespace,
+    'curl',
+    ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', caPath, '-H', 'Host: elsewhere.test', `https://${FRONT_NAME}/v1/rendezvous`],
+    { timeoutMs: 10_000 },
+  );
+  assert.equal(refused.stdout, '421', refused.stderr);
+});
