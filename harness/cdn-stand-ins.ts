@@ -74,8 +74,19 @@ function forward(
   });
 }
 
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+/** Where a stand-in listens: 127.0.0.1 and any free port unless told (a namespace's own address and 443). */
+export interface ListenOn {
+  address?: string;
+  port?: number;
+  /** Told of each request as it is logged (a stand-in in another process prints them). */
+  onLog?(entry: StandInLogEntry): void;
+}
+
+function listen(server: Server, on: ListenOn): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(on.port ?? 0, on.address ?? '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
 }
 
 function standIn(server: Server, port: number, log: StandInLogEntry[]): StandIn {
@@ -91,7 +102,7 @@ function standIn(server: Server, port: number, log: StandInLogEntry[]): StandIn 
 }
 
 /** A front that passes requests whose Host is a key of `routes` to that upstream, and answers 421 to any other Host. */
-export async function startFrontStandIn(options: { certificate: IssuedCertificate; routes: Readonly<Record<string, string>> }): Promise<StandIn> {
+export async function startFrontStandIn(options: { certificate: IssuedCertificate; routes: Readonly<Record<string, string>> } & ListenOn): Promise<StandIn> {
   const log: StandInLogEntry[] = [];
   const server = createHttpsServer({ key: options.certificate.keyPem, cert: options.certificate.certPem }, (request, response) => {
     void (async () => {
@@ -99,6 +110,7 @@ export async function startFrontStandIn(options: { certificate: IssuedCertificat
       const serverName = ((request.socket as TLSSocket).servername as string | false | undefined) || '';
       const entry: StandInLogEntry = { method: request.method ?? '', host, path: request.url ?? '', status: 0, serverName };
       log.push(entry);
+      response.once('finish', () => options.onLog?.(entry));
       const upstream = options.routes[host];
       const body = await readBody(request);
       if (upstream === undefined) {
@@ -111,14 +123,14 @@ export async function startFrontStandIn(options: { certificate: IssuedCertificat
       response.writeHead(answer.status, answer.headers).end(answer.body);
     })().catch((error: unknown) => send502(response, error));
   });
-  return standIn(server, await listen(server), log);
+  return standIn(server, await listen(server, options), log);
 }
 
 /** How long the cache keeps a page (ms). */
 export const CACHE_STAND_IN_MAX_AGE_MS = 15_000;
 
 /** A cache in front of `upstream`: GET only, pages kept CACHE_STAND_IN_MAX_AGE_MS, re-chunked; 5xx becomes 404. */
-export async function startCacheStandIn(options: { certificate: IssuedCertificate; upstream: string; upstreamHost: string }): Promise<StandIn> {
+export async function startCacheStandIn(options: { certificate: IssuedCertificate; upstream: string; upstreamHost: string } & ListenOn): Promise<StandIn> {
   const log: StandInLogEntry[] = [];
   const kept = new Map<string, { status: number; body: Buffer; keptAt: number }>();
   const server = createHttpsServer({ key: options.certificate.keyPem, cert: options.certificate.certPem }, (request, response) => {
@@ -126,6 +138,7 @@ export async function startCacheStandIn(options: { certificate: IssuedCertificat
       const path = request.url ?? '/';
       const entry: StandInLogEntry = { method: request.method ?? '', host: request.headers.host ?? '', path, status: 0, serverName: '' };
       log.push(entry);
+      response.once('finish', () => options.onLog?.(entry));
       if (request.method !== 'GET') {
         entry.status = 405;
         request.resume();
@@ -146,7 +159,7 @@ export async function startCacheStandIn(options: { certificate: IssuedCertificat
       await sendRechunked(response, page.status, reindent(page.body.toString('utf8')));
     })().catch((error: unknown) => send502(response, error));
   });
-  return standIn(server, await listen(server), log);
+  return standIn(server, await listen(server, options), log);
 }
 
 /** The page as a cache that re-serialises HTML might pass it on: lines broken again and indented. */

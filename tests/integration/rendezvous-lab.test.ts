@@ -5,10 +5,12 @@
 //   host 1: the client (helper + the extension's client path), whose nftables drop every packet to 203.0.113.10,
 //           and whose /etc/hosts names the CDN                           203.0.113.12
 //   host 2: nginx, TLS as "cdn.test" (this run's own CA), routing Host broker.test to the broker   203.0.113.13
+//   host 3: a cache stand-in as "cache.test" (GET only, pages kept 15 s and re-chunked, errors as 404)  203.0.113.14
 //
-// The signed list names two channels: direct to the broker (dropped), and fronted via cdn.test. A capture on the
-// client's interface shows the TLS name is the front's and no packet goes to the broker's address; nginx's log shows
-// Host = broker.test, and no SDP or address; a request for another Host is refused. Every address is the lab's.
+// The signed list names three channels: direct to the broker (dropped), fronted via cdn.test, and the cache. A capture
+// on the client's interface shows the TLS name is the front's and no packet goes to the broker's address; nginx's log
+// shows Host = broker.test, and no SDP or address; a request for another Host is refused. With the front dropped as
+// well, the offer goes through the cache. Every address is the lab's.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -19,18 +21,19 @@ import { NatLab, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { LocalOperator } from '../../harness/operator.ts';
 import { clientHelloServerName, readPcap } from '../../harness/packet-capture.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
-import { terminate } from '../../harness/processes.ts';
 import { makeTestCa } from '../../harness/test-ca.ts';
 import { waitFor } from '../../harness/wait.ts';
 import { generateKeyPair, toBase64Url } from '../../protocol/index.ts';
 
 const FERRY = join(REPO_ROOT, 'bin', 'ferry.js');
 const CLIENT = join(REPO_ROOT, 'tests', 'integration', 'support', 'rendezvous-client.ts');
+const CACHE = join(REPO_ROOT, 'tests', 'integration', 'support', 'cache-process.ts');
 const ORIGIN = join(REPO_ROOT, 'tests', 'integration', 'support', 'origin-process.ts');
 const BROKER_PORT = 8787;
 const EXIT_PORT = 8788;
 const FRONT_NAME = 'cdn.test';
 const BROKER_NAME = 'broker.test';
+const CACHE_NAME = 'cache.test';
 const SETUP_TIMEOUT_MS = 90_000;
 
 const prerequisites = await natLabPrerequisites();
@@ -45,6 +48,8 @@ let exit = { id: 'local', url: '', publicKey: '' };
 let rendezvous = { brokerKey: '', channels: [] as unknown[] };
 const FRONT_HOST_INDEX = 2;
 const CLIENT_HOST_INDEX = 1;
+/** What the cache stand-in logged, one JSON line per request. */
+let cacheLog: string[] = [];
 
 function lines(stream: Readable | null): string[] {
   const collected: string[] = [];
@@ -62,10 +67,10 @@ before(
   async () => {
     if (skip) return;
     if (prerequisites.missing) throw new Error(`the lab cannot run: ${prerequisites.missing}`);
-    lab = await NatLab.start({ hosts: ['no-nat', 'no-nat', 'no-nat'] });
+    lab = await NatLab.start({ hosts: ['no-nat', 'no-nat', 'no-nat', 'no-nat'] });
     const dir = await lab.tempDirectory();
-    const [volunteerHost, clientHost, frontHost] = lab.hosts;
-    assert.ok(volunteerHost && clientHost && frontHost);
+    const [volunteerHost, clientHost, frontHost, cacheHost] = lab.hosts;
+    assert.ok(volunteerHost && clientHost && frontHost && cacheHost);
     const ca = makeTestCa(dir);
     caPath = ca.caPath;
     const frontCertificate = ca.issue([FRONT_NAME]);
@@ -94,6 +99,7 @@ before(
       channels: [
         { kind: 'direct', url: `http://${service}:${BROKER_PORT}`, timeoutMs: 2_000 },
         { kind: 'fronted', url: `https://${BROKER_NAME}`, front: FRONT_NAME },
+        { kind: 'cache', url: `https://${CACHE_NAME}` },
       ],
     };
     const listFile = join(dir, 'exit-list.json');
@@ -173,8 +179,25 @@ http {
       { timeoutMs: 15_000, intervalMs: 200 },
     ).catch(() => undefined);
 
-    // The client's namespace: the CDN's name resolves; the broker's address is dropped.
-    await lab.writeHostsFile(clientHost.namespace, [{ address: frontHost.address, name: FRONT_NAME }]);
+    const cacheCertificate = ca.issue([CACHE_NAME]);
+    const cache = lab.spawn(cacheHost.namespace, process.execPath, [
+      '--import',
+      'tsx',
+      CACHE,
+      cacheHost.address,
+      cacheCertificate.certPath,
+      cacheCertificate.keyPath,
+      `http://${service}:${BROKER_PORT}`,
+      `${service}:${BROKER_PORT}`,
+    ]);
+    cacheLog = lines(cache.stdout);
+    await waitFor(() => cacheLog.some((line) => line.includes('"ready"')), 'the cache stand-in to listen', { timeoutMs: 20_000 });
+
+    // The client's namespace: the CDN's and the cache's names resolve; the broker's address is dropped.
+    await lab.writeHostsFile(clientHost.namespace, [
+      { address: frontHost.address, name: FRONT_NAME },
+      { address: cacheHost.address, name: CACHE_NAME },
+    ]);
     const dropBroker = `table inet ferry_censor {\n  chain output {\n    type filter hook output priority 0;\n    ip daddr ${service} drop\n  }\n}\n`;
     const nft = await lab.run(clientHost.namespace, 'sh', ['-c', `printf '%s' '${dropBroker}' | nft -f -`], { timeoutMs: 5_000 });
     assert.equal(nft.code, 0, nft.stderr);
@@ -199,13 +222,10 @@ after(async () => {
   await lab?.close();
 });
 
-test('the broker address dropped: the helper fronts the sealed offer through nginx, and the download is intact', { skip, timeout: 120_000 }, async () => {
-  assert.ok(lab);
-  const clientHost = lab.hosts[CLIENT_HOST_INDEX];
-  const frontHost = lab.hosts[FRONT_HOST_INDEX];
-  assert.ok(clientHost && frontHost);
-  const run = await lab.run(
-    clientHost.namespace,
+/** The client stand-in in `namespace`: its sealed offers over the list's channels, then one download; its result. */
+async function runClient(running: NatLab, namespace: string): Promise<{ ok: boolean; sha256?: string; reached: string[] }> {
+  const run = await running.run(
+    namespace,
     process.execPath,
     [
       '--import',
@@ -214,7 +234,7 @@ test('the broker address dropped: the helper fronts the sealed offer through ngi
       JSON.stringify(exit),
       JSON.stringify(rendezvous),
       caPath,
-      `http://${lab.publicServiceAddress}:${BROKER_PORT}`,
+      `http://${running.publicServiceAddress}:${BROKER_PORT}`,
       `http://127.0.0.1:${origin.port}/file`,
     ],
     { timeoutMs: 100_000 },
@@ -224,6 +244,15 @@ test('the broker address dropped: the helper fronts the sealed offer through ngi
   const result = JSON.parse(line) as { ok: boolean; sha256?: string; reached: string[]; errors: string[]; error?: string };
   assert.ok(result.ok, `${result.error ?? ''} ${result.errors.join('; ')} ${run.stderr.slice(-1500)}`);
   assert.equal(result.sha256, origin.sha256);
+  return result;
+}
+
+test('the broker address dropped: the helper fronts the sealed offer through nginx, and the download is intact', { skip, timeout: 120_000 }, async () => {
+  assert.ok(lab);
+  const clientHost = lab.hosts[CLIENT_HOST_INDEX];
+  const frontHost = lab.hosts[FRONT_HOST_INDEX];
+  assert.ok(clientHost && frontHost);
+  const result = await runClient(lab, clientHost.namespace);
   assert.deepEqual([...new Set(result.reached)], [`fronted via ${FRONT_NAME} to ${BROKER_NAME}`]);
 
   // What crossed the client's wire: TLS named only the front, and nothing went to the broker's address.
@@ -265,4 +294,28 @@ test('nginx refuses a request for a Host it does not front', { skip, timeout: 30
     { timeoutMs: 10_000 },
   );
   assert.equal(refused.stdout, '421', refused.stderr);
+});
+
+test('the front dropped as well: the sealed offer goes through the cache (GET only, re-chunked page), and the download is intact', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  assert.ok(lab);
+  const clientHost = lab.hosts[CLIENT_HOST_INDEX];
+  const frontHost = lab.hosts[FRONT_HOST_INDEX];
+  assert.ok(clientHost && frontHost);
+  const dropFront = await lab.run(clientHost.namespace, 'nft', ['add', 'rule', 'inet', 'ferry_censor', 'output', 'ip', 'daddr', frontHost.address, 'drop'], {
+    timeoutMs: 5_000,
+  });
+  assert.equal(dropFront.code, 0, dropFront.stderr);
+  const before = cacheLog.length;
+  const result = await runClient(lab, clientHost.namespace);
+  assert.deepEqual([...new Set(result.reached)], [`cache ${CACHE_NAME}`]);
+  const requests = cacheLog
+    .slice(before)
+    .filter((line) => line.startsWith('{"method"'))
+    .map((line) => JSON.parse(line) as { method: string; path: string; status: number });
+  assert.ok(requests.length >= 1 && requests.every((entry) => entry.method === 'GET' && entry.path.startsWith('/v1/rendezvous/') && entry.status === 200));
+  assert.doesNotMatch(cacheLog.join('\n'), /a=candidate|v=0|sdp/i, 'the cache saw no SDP');
+  assert.ok(!cacheLog.join('\n').includes(clientHost.address), "the cache's log holds no client address");
 });
