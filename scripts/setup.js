@@ -63,7 +63,7 @@ if (missing.length > 0) {
   // (exit 101). The tests run their own nginx inside a namespace; nothing here may start one on the machine itself.
   const policy = '/usr/sbin/policy-rc.d';
   const ownPolicy = !existsSync(policy) && !asRoot.length;
-  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\n# written by Ferry\'s scripts/setup.js during apt-get install\nexit 101\n', { mode: 0o755 });
+  if (ownPolicy) writeFileSync(policy, "#!/bin/sh\n# written by Ferry's scripts/setup.js during apt-get install\nexit 101\n", { mode: 0o755 });
   try {
     apt(['install', '-y', '-qq', ...missing]);
   } finally {
