@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page, type Worker } from 'playwright-core';
+import { bridgeNamespacePort, type NamespaceBridge } from './namespace-bridge.ts';
 import { killTree, terminate } from './processes.ts';
 
 export const CHROMIUM_PATH = process.env.FERRY_CHROMIUM ?? '/usr/bin/chromium';
@@ -37,6 +38,11 @@ export interface ChromiumOptions {
   language?: string;
   /** Called before launch with the profile folder (e.g. to install the native host manifest into it). */
   prepareProfile?(userDataDir: string): void | Promise<void>;
+  /**
+   * A network namespace to run the browser in (`ip netns exec`; a lab's, harness/nat-lab.ts): its pages, its WebRTC
+   * and the native helper it starts see only that namespace's network. DevTools are reached through a bridge.
+   */
+  namespace?: string;
 }
 
 export class FerryBrowser {
@@ -80,11 +86,12 @@ export class FerryBrowser {
     ];
     // Its own process group, so closing it also ends the renderer and GPU processes it started.
     const env = options.language === undefined ? process.env : { ...process.env, LANGUAGE: options.language, LC_ALL: '', LANG: 'C.UTF-8' };
-    const child = spawn(CHROMIUM_PATH, [...args, ...(options.language === undefined ? [] : [`--lang=${options.language}`])], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached: true,
-      env,
-    });
+    const chromiumArgs = [...args, ...(options.language === undefined ? [] : [`--lang=${options.language}`])];
+    // `ip netns exec` enters the namespace and then execs Chromium: the pid is Chromium's own.
+    const child =
+      options.namespace === undefined
+        ? spawn(CHROMIUM_PATH, chromiumArgs, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env })
+        : spawn('ip', ['netns', 'exec', options.namespace, CHROMIUM_PATH, ...chromiumArgs], { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env });
     const pid = child.pid;
     const stderrTail: string[] = [];
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -92,9 +99,18 @@ export class FerryBrowser {
       if (stderrTail.length > STDERR_TAIL_CHUNKS) stderrTail.shift();
     });
     if (pid === undefined) throw new ChromiumLaunchError(`could not start ${CHROMIUM_PATH}`);
+    let bridge: NamespaceBridge | undefined;
     try {
-      const endpoint = await waitForDevTools(child);
+      let endpoint = await waitForDevTools(child);
+      if (options.namespace !== undefined) {
+        const inside = new URL(endpoint);
+        bridge = await bridgeNamespacePort(options.namespace, Number(inside.port));
+        inside.port = String(bridge.port);
+        endpoint = inside.href;
+      }
       const browser = await chromium.connectOverCDP(endpoint);
+      const devToolsBridge = bridge;
+      if (devToolsBridge !== undefined) child.once('exit', () => void devToolsBridge.close());
       const context = browser.contexts()[0];
       if (!context) throw new ChromiumLaunchError('Chromium has no default context');
       let serviceWorker: Worker | undefined;
@@ -106,6 +122,7 @@ export class FerryBrowser {
       return new FerryBrowser(child, pid, browser, context, userDataDir, ownsProfile, extensionId, serviceWorker, stderrTail);
     } catch (error) {
       killTree(child);
+      await bridge?.close();
       if (ownsProfile) rmSync(userDataDir, { recursive: true, force: true });
       throw error;
     }

@@ -33,6 +33,8 @@ export interface FerryUserOptions {
   helperSession?: HelperSessionTiming;
   /** With installHelper: more `ferry helper --native` flags for its launcher (e.g. --rendezvous-ca FILE). */
   helperFlags?: string[];
+  /** A lab's network namespace to run the browser (and the helper it starts) in. */
+  namespace?: string;
 }
 
 /** The client session's timing in the helper (protocol/config.ts names them; defaults there). */
@@ -59,6 +61,7 @@ export class FerryUser {
       headless: options.headless,
       ...(options.userDataDir === undefined ? {} : { userDataDir: options.userDataDir }),
       ...(options.language === undefined ? {} : { language: options.language }),
+      ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
       ...(options.installHelper
         ? {
             prepareProfile: async (userDataDir: string) =>

@@ -12,17 +12,20 @@
 // shows Host = broker.test, and no SDP or address; a request for another Host is refused. With the front dropped as
 // well, the offer goes through the cache. Every address is the lab's.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { FerryUser } from '../../harness/ferry-user.ts';
 import { NatLab, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { LocalOperator } from '../../harness/operator.ts';
 import { clientHelloServerName, readPcap } from '../../harness/packet-capture.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
 import { makeTestCa } from '../../harness/test-ca.ts';
 import { waitFor } from '../../harness/wait.ts';
+import { KNOWN_EXIT_LIST_STORAGE_KEY } from '../../protocol/extension-state.ts';
 import { generateKeyPair, toBase64Url } from '../../protocol/index.ts';
 
 const FERRY = join(REPO_ROOT, 'bin', 'ferry.js');
@@ -46,6 +49,8 @@ let caPath = '';
 let origin = { port: 0, sha256: '' };
 let exit = { id: 'local', url: '', publicKey: '' };
 let rendezvous = { brokerKey: '', channels: [] as unknown[] };
+let operatorKey = '';
+let signedList: unknown;
 const FRONT_HOST_INDEX = 2;
 const CLIENT_HOST_INDEX = 1;
 /** What the cache stand-in logged, one JSON line per request. */
@@ -103,7 +108,9 @@ before(
       ],
     };
     const listFile = join(dir, 'exit-list.json');
-    await writeFile(listFile, JSON.stringify(operator.signExitList([exit], { rendezvous: rendezvous as never })));
+    signedList = operator.signExitList([exit], { rendezvous: rendezvous as never });
+    operatorKey = operator.exitListKey;
+    await writeFile(listFile, JSON.stringify(signedList));
     const broker = lab.spawn(lab.publicNamespace, process.execPath, [
       FERRY,
       'broker',
@@ -281,6 +288,51 @@ test('the broker address dropped: the helper fronts the sealed offer through ngi
   for (const entry of rendezvousLines) assert.match(entry, new RegExp(`^host=${BROKER_NAME} sni=${FRONT_NAME} method=POST uri=/v1/rendezvous status=200$`));
   assert.doesNotMatch(log, /a=candidate|v=0|sdp/i);
   assert.ok(!log.includes(clientHost.address), "nginx's log holds no client address");
+});
+
+test('Proxy me in real Chromium, in the client namespace: from the list it kept, through the front, to a volunteer', { skip, timeout: 150_000 }, async () => {
+  assert.ok(lab);
+  const clientHost = lab.hosts[CLIENT_HOST_INDEX];
+  assert.ok(clientHost);
+  const user = await FerryUser.launch({
+    brokerUrl: `http://${lab.publicServiceAddress}:${BROKER_PORT}`,
+    exitListKey: operatorKey,
+    headless: true,
+    installHelper: true,
+    helperFlags: ['--rendezvous-ca', caPath],
+    namespace: clientHost.namespace,
+    // The broker's address is dropped from the start: the list comes from an earlier run (or a friend), as kept.
+    settings: { [KNOWN_EXIT_LIST_STORAGE_KEY]: signedList, proxyPaths: 1 },
+  });
+  try {
+    await user.setSwitch('proxy-me', true);
+    const state = await user.waitForProxyMe(['connected'], 90_000).catch(async (error: unknown) => {
+      throw new Error(
+        `${error instanceof Error ? error.message : String(error)}; popup: ${await user.statusText('proxy-me')}; browser: ${user.browser.recentOutput.slice(-1500)}`,
+      );
+    });
+    assert.equal(state.proxyMe.brokerChannel, `fronted via ${FRONT_NAME} to ${BROKER_NAME}`);
+    const file = join(await lab.tempDirectory(), 'chromium-download');
+    const fetched = await lab.run(
+      clientHost.namespace,
+      'curl',
+      ['-s', '--max-time', '60', '--socks5-hostname', `127.0.0.1:${state.proxyMe.socksPort}`, '-o', file, `http://127.0.0.1:${origin.port}/file`],
+      { timeoutMs: 70_000 },
+    );
+    assert.equal(fetched.code, 0, fetched.stderr);
+    assert.equal(createHash('sha256').update(readFileSync(file)).digest('hex'), origin.sha256);
+  } finally {
+    const helperPid = (await user.state().catch(() => undefined))?.proxyMe.helperPid ?? 0;
+    await user.close();
+    // The helper ends when its browser does (its stdin closes); by pid in case it did not.
+    if (helperPid > 0) {
+      try {
+        process.kill(helperPid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  }
 });
 
 test('nginx refuses a request for a Host it does not front', { skip, timeout: 30_000 }, async () => {
