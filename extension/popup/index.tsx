@@ -68,7 +68,12 @@ function ProxyMeStatus({ state }: { state: ProxyMeState }) {
     );
   }
   const failing = state.phase === 'helper-stopped' || state.phase === 'failed';
-  const why = (state.phase === 'switching-volunteer' || state.phase === 'finding-volunteer') && state.detail !== '' ? state.detail : '';
+  // Why there is no volunteer yet, or why the network cannot be reached (over rendezvous channels: each one tried,
+  // and why it failed).
+  const why =
+    (['switching-volunteer', 'finding-volunteer', 'broker-unreachable'] as const).some((phase) => phase === state.phase) && state.detail !== ''
+      ? state.detail
+      : '';
   return (
     <>
       <p id="proxy-me-status" class={failing ? 'status error' : 'status'}>

@@ -229,6 +229,32 @@ after(async () => {
   await lab?.close();
 });
 
+/** The client's Chromium in `namespace`, with the helper installed: the broker's address is dropped from the start, so the list comes from an earlier run (or a friend), as kept. */
+function launchClientBrowser(running: NatLab, namespace: string): Promise<FerryUser> {
+  return FerryUser.launch({
+    brokerUrl: `http://${running.publicServiceAddress}:${BROKER_PORT}`,
+    exitListKey: operatorKey,
+    headless: true,
+    installHelper: true,
+    helperFlags: ['--rendezvous-ca', caPath],
+    namespace,
+    settings: { [KNOWN_EXIT_LIST_STORAGE_KEY]: signedList, proxyPaths: 1 },
+  });
+}
+
+async function closeClientBrowser(user: FerryUser): Promise<void> {
+  const helperPid = (await user.state().catch(() => undefined))?.proxyMe.helperPid ?? 0;
+  await user.close();
+  // The helper ends when its browser does (its stdin closes); by pid in case it did not.
+  if (helperPid > 0) {
+    try {
+      process.kill(helperPid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /** The client stand-in in `namespace`: its sealed offers over the list's channels, then one download; its result. */
 async function runClient(running: NatLab, namespace: string): Promise<{ ok: boolean; sha256?: string; reached: string[] }> {
   const run = await running.run(
@@ -294,16 +320,7 @@ test('Proxy me in real Chromium, in the client namespace: from the list it kept,
   assert.ok(lab);
   const clientHost = lab.hosts[CLIENT_HOST_INDEX];
   assert.ok(clientHost);
-  const user = await FerryUser.launch({
-    brokerUrl: `http://${lab.publicServiceAddress}:${BROKER_PORT}`,
-    exitListKey: operatorKey,
-    headless: true,
-    installHelper: true,
-    helperFlags: ['--rendezvous-ca', caPath],
-    namespace: clientHost.namespace,
-    // The broker's address is dropped from the start: the list comes from an earlier run (or a friend), as kept.
-    settings: { [KNOWN_EXIT_LIST_STORAGE_KEY]: signedList, proxyPaths: 1 },
-  });
+  const user = await launchClientBrowser(lab, clientHost.namespace);
   try {
     await user.setSwitch('proxy-me', true);
     const state = await user.waitForProxyMe(['connected'], 90_000).catch(async (error: unknown) => {
@@ -322,16 +339,7 @@ test('Proxy me in real Chromium, in the client namespace: from the list it kept,
     assert.equal(fetched.code, 0, fetched.stderr);
     assert.equal(createHash('sha256').update(readFileSync(file)).digest('hex'), origin.sha256);
   } finally {
-    const helperPid = (await user.state().catch(() => undefined))?.proxyMe.helperPid ?? 0;
-    await user.close();
-    // The helper ends when its browser does (its stdin closes); by pid in case it did not.
-    if (helperPid > 0) {
-      try {
-        process.kill(helperPid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
+    await closeClientBrowser(user);
   }
 });
 
@@ -370,4 +378,28 @@ test('the front dropped as well: the sealed offer goes through the cache (GET on
   assert.ok(requests.length >= 1 && requests.every((entry) => entry.method === 'GET' && entry.path.startsWith('/v1/rendezvous/') && entry.status === 200));
   assert.doesNotMatch(cacheLog.join('\n'), /a=candidate|v=0|sdp/i, 'the cache saw no SDP');
   assert.ok(!cacheLog.join('\n').includes(clientHost.address), "the cache's log holds no client address");
+});
+
+test('every channel dropped: the popup says the network cannot be reached, naming each channel and why it failed', { skip, timeout: 120_000 }, async () => {
+  assert.ok(lab);
+  const clientHost = lab.hosts[CLIENT_HOST_INDEX];
+  const cacheHost = lab.hosts[3];
+  assert.ok(clientHost && cacheHost);
+  const dropCache = await lab.run(clientHost.namespace, 'nft', ['add', 'rule', 'inet', 'ferry_censor', 'output', 'ip', 'daddr', cacheHost.address, 'drop'], {
+    timeoutMs: 5_000,
+  });
+  assert.equal(dropCache.code, 0, dropCache.stderr);
+  const user = await launchClientBrowser(lab, clientHost.namespace);
+  try {
+    await user.setSwitch('proxy-me', true);
+    // Bounded: the three channels' timeouts (2 + 10 + 12 s), then the popup says so.
+    await user.waitForProxyMe(['broker-unreachable'], 45_000);
+    assert.match(await user.statusText('proxy-me'), /Cannot reach the network/);
+    const detail = (await user.popup.locator('#proxy-me-detail').textContent()) ?? '';
+    assert.match(detail, new RegExp(`direct ${lab.publicServiceAddress.replaceAll('.', '\\.')}:${BROKER_PORT}: no answer within 2 s`));
+    assert.match(detail, new RegExp(`fronted via ${FRONT_NAME} to ${BROKER_NAME}: no answer within 10 s`));
+    assert.match(detail, new RegExp(`cache ${CACHE_NAME}: no answer within 12 s`));
+  } finally {
+    await closeClientBrowser(user);
+  }
 });
