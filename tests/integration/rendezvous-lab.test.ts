@@ -21,7 +21,7 @@ import { after, before, test } from 'node:test';
 import { FerryUser } from '../../harness/ferry-user.ts';
 import { NatLab, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { LocalOperator } from '../../harness/operator.ts';
-import { clientHelloServerName, readPcap } from '../../harness/packet-capture.ts';
+import { type CapturedPacket, clientHelloServerName, readPcap } from '../../harness/packet-capture.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
 import { makeTestCa } from '../../harness/test-ca.ts';
 import { waitFor } from '../../harness/wait.ts';
@@ -229,6 +229,14 @@ after(async () => {
   await lab?.close();
 });
 
+/** The TLS server names of the ClientHellos in a capture. */
+function serverNames(packets: readonly CapturedPacket[]): string[] {
+  return packets.flatMap((packet) => {
+    const name = packet.protocol === 'tcp' ? clientHelloServerName(packet.payload) : undefined;
+    return name === undefined ? [] : [name];
+  });
+}
+
 /** The client's Chromium in `namespace`, with the helper installed: the broker's address is dropped from the start, so the list comes from an earlier run (or a friend), as kept. */
 function launchClientBrowser(running: NatLab, namespace: string): Promise<FerryUser> {
   return FerryUser.launch({
@@ -291,10 +299,7 @@ test('the broker address dropped: the helper fronts the sealed offer through ngi
   // What crossed the client's wire: TLS named only the front, and nothing went to the broker's address.
   await new Promise((resolve) => setTimeout(resolve, 500)); // tcpdump -U writes each packet as it comes; let the last land
   const packets = readPcap(captureFile);
-  const names = packets.flatMap((packet) => {
-    const name = packet.protocol === 'tcp' && packet.destinationPort === 443 ? clientHelloServerName(packet.payload) : undefined;
-    return name === undefined ? [] : [name];
-  });
+  const names = serverNames(packets);
   assert.ok(names.length >= 1, 'the capture holds the ClientHello to the front');
   assert.deepEqual([...new Set(names)], [FRONT_NAME], 'every TLS name the client sent is the front');
   assert.deepEqual(
@@ -338,6 +343,12 @@ test('Proxy me in real Chromium, in the client namespace: from the list it kept,
     );
     assert.equal(fetched.code, 0, fetched.stderr);
     assert.equal(createHash('sha256').update(readFileSync(file)).digest('hex'), origin.sha256);
+    // The capture of the client's wire, now with Chromium's traffic in it too: still the front's name only, and
+    // nothing to the broker.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const packets = readPcap(captureFile);
+    assert.deepEqual([...new Set(serverNames(packets))], [FRONT_NAME]);
+    assert.equal(packets.filter((packet) => packet.destination === lab?.publicServiceAddress).length, 0);
   } finally {
     await closeClientBrowser(user);
   }
