@@ -93,3 +93,99 @@ export function clientHelloServerName(payload: Buffer): string | undefined {
   }
   return '';
 }
+
+/** The fields of a DTLS ClientHello that fingerprint its implementation (what a censor's classifier compares). */
+export interface DtlsClientHelloFields {
+  /** The record's and the hello's versions, e.g. "fefd/fefd" (DTLS 1.2). */
+  version: string;
+  cipherSuites: number[];
+  /** Extension types in the order sent. */
+  extensions: number[];
+  supportedGroups: number[];
+  signatureAlgorithms: number[];
+  srtpProfiles: number[];
+  /** Whether the hello echoed a cookie (a second hello, after HelloVerifyRequest). */
+  hasCookie: boolean;
+}
+
+/** GREASE values (RFC 8701: 0x0a0a, 0x1a1a, ...) vary per connection by design; they are shown as 0x0a0a. */
+function normaliseGrease(value: number): number {
+  return (value & 0x0f0f) === 0x0a0a && value >> 8 === (value & 0xff) ? 0x0a0a : value;
+}
+
+/**
+ * The first DTLS ClientHello in `datagrams` (UDP payloads, in the order sent), reassembled from its handshake
+ * fragments: a DTLS 1.3 hello with post-quantum key shares does not fit one datagram. Undefined when none is complete.
+ */
+export function dtlsClientHello(datagrams: readonly Buffer[]): DtlsClientHelloFields | undefined {
+  let recordVersion: number | undefined;
+  let body: Buffer | undefined;
+  const filled = new Set<number>();
+  for (const datagram of datagrams) {
+    // Several records may share a datagram: type (1), version (2), epoch (2), sequence (6), length (2), fragment.
+    for (let at = 0; at + 13 <= datagram.length; ) {
+      const type = datagram[at];
+      const length = datagram.readUInt16BE(at + 11);
+      const fragment = datagram.subarray(at + 13, at + 13 + length);
+      const version = datagram.readUInt16BE(at + 1);
+      at += 13 + length;
+      // handshake header: type (1), length (3), message sequence (2), fragment offset (3), fragment length (3)
+      if (type !== 22 || fragment.length < 12 || fragment[0] !== 1) continue;
+      const total = fragment.readUIntBE(1, 3);
+      const offset = fragment.readUIntBE(6, 3);
+      const piece = fragment.subarray(12, 12 + fragment.readUIntBE(9, 3));
+      if (body === undefined) {
+        body = Buffer.alloc(total);
+        recordVersion = version;
+      }
+      if (body.length !== total) continue; // another hello (a retry after HelloVerifyRequest): the first one counts
+      piece.copy(body, offset);
+      for (let index = offset; index < offset + piece.length; index++) filled.add(index);
+      if (filled.size === total) return parseClientHelloBody(body, recordVersion ?? 0);
+    }
+  }
+  return undefined;
+}
+
+function parseClientHelloBody(payload: Buffer, recordVersion: number): DtlsClientHelloFields | undefined {
+  let at = 0;
+  const helloVersion = payload.readUInt16BE(at);
+  at += 2 + 32;
+  const vector = (lengthBytes: 1 | 2): Buffer | undefined => {
+    if (at + lengthBytes > payload.length) return undefined;
+    const length = lengthBytes === 1 ? (payload[at] ?? 0) : payload.readUInt16BE(at);
+    const value = payload.subarray(at + lengthBytes, at + lengthBytes + length);
+    at += lengthBytes + length;
+    return at <= payload.length ? value : undefined;
+  };
+  const u16s = (bytes: Buffer | undefined): number[] => {
+    const values: number[] = [];
+    for (let offset = 0; bytes !== undefined && offset + 2 <= bytes.length; offset += 2) values.push(normaliseGrease(bytes.readUInt16BE(offset)));
+    return values;
+  };
+  if (vector(1) === undefined) return undefined; // session id
+  const cookie = vector(1);
+  const suites = vector(2);
+  if (cookie === undefined || suites === undefined || vector(1) === undefined) return undefined;
+  const fields: DtlsClientHelloFields = {
+    version: `${recordVersion.toString(16)}/${helloVersion.toString(16)}`,
+    cipherSuites: u16s(suites),
+    extensions: [],
+    supportedGroups: [],
+    signatureAlgorithms: [],
+    srtpProfiles: [],
+    hasCookie: cookie.length > 0,
+  };
+  const extensions = vector(2);
+  for (let offset = 0; extensions !== undefined && offset + 4 <= extensions.length; ) {
+    const type = extensions.readUInt16BE(offset);
+    const data = extensions.subarray(offset + 4, offset + 4 + extensions.readUInt16BE(offset + 2));
+    offset += 4 + data.length;
+    fields.extensions.push(normaliseGrease(type));
+    // supported_groups (10) and signature_algorithms (13): a 2-byte length, then 2-byte values; use_srtp (14): the same, then an MKI.
+    if (type === 10) fields.supportedGroups = u16s(data.subarray(2, 2 + data.readUInt16BE(0)));
+    if (type === 13) fields.signatureAlgorithms = u16s(data.subarray(2, 2 + data.readUInt16BE(0)));
+    if (type === 14) fields.srtpProfiles = u16s(data.subarray(2, 2 + data.readUInt16BE(0)));
+  }
+  return fields;
+}

@@ -209,7 +209,7 @@ http {
     const nft = await lab.run(clientHost.namespace, 'sh', ['-c', `printf '%s' '${dropBroker}' | nft -f -`], { timeoutMs: 5_000 });
     assert.equal(nft.code, 0, nft.stderr);
     captureFile = join(dir, 'client.pcap');
-    lab.spawn(clientHost.namespace, 'tcpdump', ['-i', 'eth0', '-n', '-U', '-w', captureFile]);
+    lab.spawn(clientHost.namespace, 'tcpdump', ['-i', 'eth0', '-n', '--immediate-mode', '-U', '-w', captureFile]);
     await waitFor(
       () => {
         try {
