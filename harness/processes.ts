@@ -3,7 +3,9 @@
  * Ending the processes the harness starts, by PID and with their whole process group (a browser's renderers, a
  * helper a browser started): politely first, then for sure.
  */
+
 import type { ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 
 /** Grace a process gets after SIGTERM before SIGKILL (ms). */
 export const TERMINATE_GRACE_MS = 5_000;
@@ -30,4 +32,20 @@ export async function terminate(child: ChildProcess, graceMs = TERMINATE_GRACE_M
   const timer = setTimeout(() => killTree(child, 'SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * The lines a child process writes to `stream`, collected as they come (the array grows), for a test to wait on a
+ * ready line or to show in a failure message.
+ */
+export function collectLines(stream: Readable | null): string[] {
+  const collected: string[] = [];
+  let partial = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    collected.push(...parts);
+  });
+  return collected;
 }

@@ -5,10 +5,7 @@
 // drift apart. Extension order is compared as a set: Chromium shuffles it on every handshake (seen here), by design. `ferry volunteer` (libdatachannel, OpenSSL) is captured too and its difference
 // printed: docs/threat-model.md says why it matters, and what is still to do.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { FerryBrowser } from '../../harness/chromium.ts';
 import { FerryUser } from '../../harness/ferry-user.ts';
@@ -16,10 +13,10 @@ import { NatLab, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { LocalOperator } from '../../harness/operator.ts';
 import { type DtlsClientHelloFields, dtlsClientHello, readPcap } from '../../harness/packet-capture.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
-import { terminate } from '../../harness/processes.ts';
+import { collectLines, terminate } from '../../harness/processes.ts';
 import { waitFor } from '../../harness/wait.ts';
+import { FERRY, startCapture, startLabServers, waitForBrokerPools } from './support/lab-servers.ts';
 
-const FERRY = join(REPO_ROOT, 'bin', 'ferry.js');
 const OFFERER = join(REPO_ROOT, 'tests', 'integration', 'support', 'dtls-offerer.ts');
 const BROKER_PORT = 8787;
 const EXIT_PORT = 8788;
@@ -30,18 +27,6 @@ let lab: NatLab | undefined;
 let brokerUrl = '';
 let operatorKey = '';
 let captures = 0;
-
-function lines(stream: Readable | null): string[] {
-  const collected: string[] = [];
-  let partial = '';
-  stream?.setEncoding('utf8');
-  stream?.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    collected.push(...parts);
-  });
-  return collected;
-}
 
 before(
   async () => {
@@ -57,28 +42,7 @@ before(
     }
     const operator = new LocalOperator();
     operatorKey = operator.exitListKey;
-    const exit = lab.spawn(lab.publicNamespace, process.execPath, [FERRY, 'exit', '--host', service, '--port', String(EXIT_PORT)]);
-    const exitOut = lines(exit.stdout);
-    const ready = await waitFor(() => exitOut.map((line) => /ready, public key (\S+) /.exec(line)).find(Boolean), 'the exit to listen', { timeoutMs: 20_000 });
-    const listFile = join(await lab.tempDirectory(), 'exit-list.json');
-    await writeFile(
-      listFile,
-      JSON.stringify(operator.signExitList([{ id: 'local', url: `ws://${service}:${EXIT_PORT}/v1/relay`, publicKey: ready[1] ?? '' }])),
-    );
-    const broker = lab.spawn(lab.publicNamespace, process.execPath, [
-      FERRY,
-      'broker',
-      '--host',
-      service,
-      '--port',
-      String(BROKER_PORT),
-      '--exit-list',
-      listFile,
-      '--allow-same-network',
-    ]);
-    const brokerOut = lines(broker.stdout);
-    await waitFor(() => brokerOut.some((line) => line.includes('ready')), 'the broker to listen', { timeoutMs: 20_000 });
-    brokerUrl = `http://${service}:${BROKER_PORT}`;
+    ({ brokerUrl } = await startLabServers(lab, { operator, exitPort: EXIT_PORT, brokerPort: BROKER_PORT }));
   },
   { timeout: 60_000 },
 );
@@ -94,18 +58,7 @@ async function captureClientHello(answer: () => Promise<void>): Promise<DtlsClie
   assert.ok(answerer);
   captures += 1;
   const file = join(await lab.tempDirectory(), `dtls-${captures}.pcap`);
-  const tcpdump = lab.spawn(answerer.namespace, 'tcpdump', ['-i', 'eth0', '-n', '--immediate-mode', '-U', '-w', file, 'udp']);
-  await waitFor(
-    () => {
-      try {
-        return readFileSync(file).length >= 24 || undefined;
-      } catch {
-        return undefined;
-      }
-    },
-    'tcpdump to start writing',
-    { timeoutMs: 10_000 },
-  );
+  const tcpdump = await startCapture(lab, answerer.namespace, file, ['udp']);
   try {
     await answer();
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -149,7 +102,7 @@ test('a plain Chromium page answering an offer: its ClientHello is the reference
     plainPage = await captureClientHello(async () => {
       const offerer = lab?.spawn(offererHost.namespace, process.execPath, ['--import', 'tsx', OFFERER, 'page'], { stdio: ['pipe', 'pipe', 'pipe'] });
       assert.ok(offerer);
-      const out = lines(offerer.stdout);
+      const out = collectLines(offerer.stdout);
       const offerLine = await waitFor(() => out.find((line) => line.startsWith('{"offer"')), 'the offer', { timeoutMs: 15_000 });
       const { offer } = JSON.parse(offerLine) as { offer: RTCSessionDescriptionInit };
       const answer = await page.evaluate(async (remote) => {
@@ -200,14 +153,7 @@ test('ferry volunteer (libdatachannel): its ClientHello is captured and how it d
   assert.ok(answererHost);
   const volunteer = lab.spawn(answererHost.namespace, process.execPath, [FERRY, 'volunteer', '--broker', brokerUrl, '--exit-list-key', operatorKey]);
   try {
-    await waitFor(
-      async () => {
-        const metrics = await lab?.run(lab.publicNamespace, 'curl', ['-s', `${brokerUrl}/metrics`], { timeoutMs: 5_000 });
-        return /ferry_broker_volunteers\{kind="headless",nat="unknown"\} 1/.test(metrics?.stdout ?? '') || undefined;
-      },
-      'ferry volunteer to wait at the broker',
-      { timeoutMs: 30_000, intervalMs: 500 },
-    );
+    await waitForBrokerPools(lab, brokerUrl, /ferry_broker_volunteers\{kind="headless",nat="unknown"\} 1/, 'ferry volunteer to wait at the broker');
     const hello = await captureClientHello(offerThroughBroker);
     const reference = comparable(plainPage);
     const mine = comparable(hello);

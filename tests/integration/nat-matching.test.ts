@@ -6,15 +6,14 @@
 // without them).
 
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { NatLab, type NatLabKind, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { LocalOperator } from '../../harness/operator.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
-import { terminate } from '../../harness/processes.ts';
+import { collectLines, terminate } from '../../harness/processes.ts';
 import { waitFor } from '../../harness/wait.ts';
+import { startLabServers } from './support/lab-servers.ts';
 
 /** Bound on building the lab, starting coturn, the broker and three volunteers (ms). */
 const SETUP_TIMEOUT_MS = 90_000;
@@ -45,18 +44,6 @@ function volunteerLog(): string {
   return [...volunteerOutput].map(([kind, streams]) => `${kind} volunteer:\n${streams.flat().slice(-15).join('\n')}`).join('\n');
 }
 
-function lines(stream: Readable | null): string[] {
-  const collected: string[] = [];
-  let partial = '';
-  stream?.setEncoding('utf8');
-  stream?.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    collected.push(...parts);
-  });
-  return collected;
-}
-
 before(
   async () => {
     if (skip) return;
@@ -66,33 +53,7 @@ before(
     // A real exit on the public segment: a volunteer whose exit refuses closes its pair at once, which can beat the
     // data channel's open on a loaded machine (seen in CI). The stand-in clients never send it a hello; it holds each
     // socket for its handshake timeout, long after the data channel has opened.
-    const exit = lab.spawn(lab.publicNamespace, process.execPath, [FERRY, 'exit', '--host', lab.publicServiceAddress, '--port', String(EXIT_PORT)]);
-    const exitOut = lines(exit.stdout);
-    // "ferry exit: ws://…/v1/relay ready, public key KEY (pid N)"
-    const ready = await waitFor(() => exitOut.map((line) => /ready, public key (\S+) /.exec(line)).find(Boolean), 'the exit to listen', { timeoutMs: 20_000 });
-    const publicKey = ready[1] ?? '';
-    const listFile = join(await lab.tempDirectory(), 'exit-list.json');
-    await writeFile(
-      listFile,
-      JSON.stringify(operator.signExitList([{ id: 'local', url: `ws://${lab.publicServiceAddress}:${EXIT_PORT}/v1/relay`, publicKey }])),
-    );
-    const broker = lab.spawn(lab.publicNamespace, process.execPath, [
-      FERRY,
-      'broker',
-      '--host',
-      lab.publicServiceAddress,
-      '--port',
-      String(BROKER_PORT),
-      '--exit-list',
-      listFile,
-      '--stun',
-      lab.stun.url,
-      // Every lab router's public address is in 203.0.113.0/24: one network to the same-network rule.
-      '--allow-same-network',
-    ]);
-    const brokerOut = lines(broker.stdout);
-    await waitFor(() => brokerOut.some((line) => line.includes('ready')), 'the broker to listen', { timeoutMs: 20_000 });
-    const brokerUrl = `http://${lab.publicServiceAddress}:${BROKER_PORT}`;
+    const { brokerUrl } = await startLabServers(lab, { operator, exitPort: EXIT_PORT, brokerPort: BROKER_PORT, brokerFlags: ['--stun', lab.stun.url] });
     for (const [index, kind] of VOLUNTEER_KINDS.entries()) {
       const host = lab.hosts[index];
       assert.ok(host && host.kind === kind);
@@ -109,7 +70,7 @@ before(
         '8',
       ]);
       volunteers.set(kind, volunteer);
-      volunteerOutput.set(kind, [lines(volunteer.stdout), lines(volunteer.stderr)]);
+      volunteerOutput.set(kind, [collectLines(volunteer.stdout), collectLines(volunteer.stderr)]);
     }
     // The broker counts each volunteer in its pool once it has said hello with its measured class.
     await waitFor(

@@ -6,10 +6,10 @@
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { NatLab, type NatLabHost, type NatLabKind, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
+import { collectLines } from '../../harness/processes.ts';
 import { waitFor } from '../../harness/wait.ts';
 import { NAT_PROBE_PATH } from '../../protocol/nat-probe.ts';
 
@@ -32,13 +32,6 @@ const EXPECTED = { 'full-cone': 'unrestricted', 'port-restricted': 'restricted',
 let lab: NatLab | undefined;
 let probeUrl = '';
 
-function lines(stream: Readable | null): string[] {
-  const collected: string[] = [];
-  stream?.setEncoding('utf8');
-  stream?.on('data', (chunk: string) => collected.push(...chunk.split('\n')));
-  return collected;
-}
-
 before(
   async () => {
     if (skip) return;
@@ -57,7 +50,7 @@ before(
       '--stun',
       lab.stun.url,
     ]);
-    const out = lines(probe.stdout);
+    const out = collectLines(probe.stdout);
     await waitFor(() => out.some((line) => line.includes('ready')), 'the NAT probe to listen', { timeoutMs: 20_000 });
     probeUrl = `http://${probeHost.publicAddress}:${PROBE_PORT}${NAT_PROBE_PATH}`;
   },

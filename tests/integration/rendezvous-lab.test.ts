@@ -16,19 +16,20 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { FerryUser } from '../../harness/ferry-user.ts';
 import { NatLab, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { LocalOperator } from '../../harness/operator.ts';
 import { type CapturedPacket, clientHelloServerName, readPcap } from '../../harness/packet-capture.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
+import { collectLines } from '../../harness/processes.ts';
 import { makeTestCa } from '../../harness/test-ca.ts';
 import { waitFor } from '../../harness/wait.ts';
+import type { NetworkRendezvous } from '../../protocol/exit-list.ts';
 import { KNOWN_EXIT_LIST_STORAGE_KEY } from '../../protocol/extension-state.ts';
 import { generateKeyPair, toBase64Url } from '../../protocol/index.ts';
+import { FERRY, startCapture, startLabServers, waitForBrokerPools } from './support/lab-servers.ts';
 
-const FERRY = join(REPO_ROOT, 'bin', 'ferry.js');
 const CLIENT = join(REPO_ROOT, 'tests', 'integration', 'support', 'rendezvous-client.ts');
 const CACHE = join(REPO_ROOT, 'tests', 'integration', 'support', 'cache-process.ts');
 const ORIGIN = join(REPO_ROOT, 'tests', 'integration', 'support', 'origin-process.ts');
@@ -56,18 +57,6 @@ const CLIENT_HOST_INDEX = 1;
 /** What the cache stand-in logged, one JSON line per request. */
 let cacheLog: string[] = [];
 
-function lines(stream: Readable | null): string[] {
-  const collected: string[] = [];
-  let partial = '';
-  stream?.setEncoding('utf8');
-  stream?.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    collected.push(...parts);
-  });
-  return collected;
-}
-
 before(
   async () => {
     if (skip) return;
@@ -83,7 +72,7 @@ before(
     const service = lab.publicServiceAddress;
 
     const originProcess = lab.spawn(lab.publicNamespace, process.execPath, ['--import', 'tsx', ORIGIN, String(2 * 1024 * 1024)]);
-    const originOut = lines(originProcess.stdout);
+    const originOut = collectLines(originProcess.stdout);
     origin = await waitFor(
       () => originOut.map((line) => (line.startsWith('{') ? (JSON.parse(line) as typeof origin) : undefined)).find(Boolean),
       'the origin',
@@ -91,11 +80,6 @@ before(
         timeoutMs: 20_000,
       },
     );
-    const exitProcess = lab.spawn(lab.publicNamespace, process.execPath, [FERRY, 'exit', '--host', service, '--port', String(EXIT_PORT), '--allow-loopback']);
-    const exitOut = lines(exitProcess.stdout);
-    const ready = await waitFor(() => exitOut.map((line) => /ready, public key (\S+) /.exec(line)).find(Boolean), 'the exit to listen', { timeoutMs: 20_000 });
-    exit = { id: 'local', url: `ws://${service}:${EXIT_PORT}/v1/relay`, publicKey: ready[1] ?? '' };
-
     const brokerKey = generateKeyPair();
     const keyFile = join(dir, 'broker-rendezvous.key');
     await writeFile(keyFile, `${toBase64Url(brokerKey.secretKey)}\n`, { mode: 0o600 });
@@ -107,26 +91,18 @@ before(
         { kind: 'cache', url: `https://${CACHE_NAME}` },
       ],
     };
-    const listFile = join(dir, 'exit-list.json');
-    signedList = operator.signExitList([exit], { rendezvous: rendezvous as never });
     operatorKey = operator.exitListKey;
-    await writeFile(listFile, JSON.stringify(signedList));
-    const broker = lab.spawn(lab.publicNamespace, process.execPath, [
-      FERRY,
-      'broker',
-      '--host',
-      service,
-      '--port',
-      String(BROKER_PORT),
-      '--exit-list',
-      listFile,
-      '--rendezvous-key-file',
-      keyFile,
-      // Every lab address is in 203.0.113.0/24: one network to the same-network rule.
-      '--allow-same-network',
-    ]);
-    const brokerOut = lines(broker.stdout);
-    await waitFor(() => brokerOut.some((line) => line.includes('ready')), 'the broker to listen', { timeoutMs: 20_000 });
+    // The exit reaches the origin on its own namespace's loopback.
+    const servers = await startLabServers(lab, {
+      operator,
+      exitPort: EXIT_PORT,
+      brokerPort: BROKER_PORT,
+      exitFlags: ['--allow-loopback'],
+      brokerFlags: ['--rendezvous-key-file', keyFile],
+      rendezvous: rendezvous as NetworkRendezvous,
+    });
+    exit = servers.exit;
+    signedList = servers.signedList;
 
     const volunteer = lab.spawn(volunteerHost.namespace, process.execPath, [
       FERRY,
@@ -136,18 +112,13 @@ before(
       '--exit-list-key',
       operator.exitListKey,
     ]);
-    const volunteerOut = [lines(volunteer.stdout), lines(volunteer.stderr)];
+    const volunteerOut = [collectLines(volunteer.stdout), collectLines(volunteer.stderr)];
     // The broker counts the volunteer once it has said hello.
-    await waitFor(
-      async () => {
-        const metrics = await lab?.run(lab.publicNamespace, 'curl', ['-s', `http://${service}:${BROKER_PORT}/metrics`], { timeoutMs: 5_000 });
-        return /ferry_broker_volunteers\{kind="headless",nat="unknown"\} 1/.test(metrics?.stdout ?? '') || undefined;
+    await waitForBrokerPools(lab, servers.brokerUrl, /ferry_broker_volunteers\{kind="headless",nat="unknown"\} 1/, 'the volunteer to wait at the broker').catch(
+      (error: unknown) => {
+        throw new Error(`${error instanceof Error ? error.message : String(error)}; the volunteer said: ${volunteerOut.flat().slice(-20).join('\n')}`);
       },
-      'the volunteer to wait at the broker',
-      { timeoutMs: 30_000, intervalMs: 500 },
-    ).catch((error: unknown) => {
-      throw new Error(`${error instanceof Error ? error.message : String(error)}; the volunteer said: ${volunteerOut.flat().slice(-20).join('\n')}`);
-    });
+    );
 
     // The CDN: nginx in its own namespace, serving only Host broker.test, passing it to the broker.
     nginxLog = join(dir, 'nginx-access.log');
@@ -197,7 +168,7 @@ http {
       `http://${service}:${BROKER_PORT}`,
       `${service}:${BROKER_PORT}`,
     ]);
-    cacheLog = lines(cache.stdout);
+    cacheLog = collectLines(cache.stdout);
     await waitFor(() => cacheLog.some((line) => line.includes('"ready"')), 'the cache stand-in to listen', { timeoutMs: 20_000 });
 
     // The client's namespace: the CDN's and the cache's names resolve; the broker's address is dropped.
@@ -209,18 +180,7 @@ http {
     const nft = await lab.run(clientHost.namespace, 'sh', ['-c', `printf '%s' '${dropBroker}' | nft -f -`], { timeoutMs: 5_000 });
     assert.equal(nft.code, 0, nft.stderr);
     captureFile = join(dir, 'client.pcap');
-    lab.spawn(clientHost.namespace, 'tcpdump', ['-i', 'eth0', '-n', '--immediate-mode', '-U', '-w', captureFile]);
-    await waitFor(
-      () => {
-        try {
-          return readFileSync(captureFile).length >= 24 || undefined;
-        } catch {
-          return undefined;
-        }
-      },
-      'tcpdump to start writing',
-      { timeoutMs: 10_000 },
-    );
+    await startCapture(lab, clientHost.namespace, captureFile);
   },
   { timeout: SETUP_TIMEOUT_MS },
 );

@@ -1,0 +1,108 @@
+/**
+ * An exit and a broker on a NAT lab's public segment (harness/nat-lab.ts), each its own `ferry` process, for the lab
+ * tests: the exit is waited for and named in a list the test's operator signs; the broker serves that list.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { NatLab } from '../../../harness/nat-lab.ts';
+import type { LocalOperator } from '../../../harness/operator.ts';
+import { REPO_ROOT } from '../../../harness/paths.ts';
+import { collectLines } from '../../../harness/processes.ts';
+import { waitFor } from '../../../harness/wait.ts';
+import type { ExitInfo, NetworkRendezvous, SignedExitList } from '../../../protocol/exit-list.ts';
+
+export const FERRY = join(REPO_ROOT, 'bin', 'ferry.js');
+/** How long a `ferry` server may take to print its ready line here. */
+const READY_TIMEOUT_MS = 20_000;
+
+export interface LabServers {
+  exit: ExitInfo;
+  brokerUrl: string;
+  /** The signed list the broker serves. */
+  signedList: SignedExitList;
+}
+
+export async function startLabServers(
+  lab: NatLab,
+  options: {
+    operator: LocalOperator;
+    exitPort: number;
+    brokerPort: number;
+    exitFlags?: string[];
+    /** More `ferry broker` flags; --allow-same-network is always given (every lab address is in one /24). */
+    brokerFlags?: string[];
+    rendezvous?: NetworkRendezvous;
+  },
+): Promise<LabServers> {
+  const service = lab.publicServiceAddress;
+  const exitProcess = lab.spawn(lab.publicNamespace, process.execPath, [
+    FERRY,
+    'exit',
+    '--host',
+    service,
+    '--port',
+    String(options.exitPort),
+    ...(options.exitFlags ?? []),
+  ]);
+  const exitOut = collectLines(exitProcess.stdout);
+  // "ferry exit: ws://…/v1/relay ready, public key KEY (pid N)"
+  const ready = await waitFor(() => exitOut.map((line) => /ready, public key (\S+) /.exec(line)).find(Boolean), 'the exit to listen', {
+    timeoutMs: READY_TIMEOUT_MS,
+  });
+  const exit: ExitInfo = { id: 'local', url: `ws://${service}:${options.exitPort}/v1/relay`, publicKey: ready[1] ?? '' };
+  const signedList = options.operator.signExitList([exit], options.rendezvous === undefined ? {} : { rendezvous: options.rendezvous });
+  const listFile = join(await lab.tempDirectory(), 'exit-list.json');
+  await writeFile(listFile, JSON.stringify(signedList));
+  const broker = lab.spawn(lab.publicNamespace, process.execPath, [
+    FERRY,
+    'broker',
+    '--host',
+    service,
+    '--port',
+    String(options.brokerPort),
+    '--exit-list',
+    listFile,
+    '--allow-same-network',
+    ...(options.brokerFlags ?? []),
+  ]);
+  const brokerOut = collectLines(broker.stdout);
+  await waitFor(() => brokerOut.some((line) => line.includes('ready')), 'the broker to listen', { timeoutMs: READY_TIMEOUT_MS });
+  return { exit, brokerUrl: `http://${service}:${options.brokerPort}`, signedList };
+}
+
+/** Resolves once the broker's metrics match `pools` (e.g. one headless volunteer of class unknown). */
+export async function waitForBrokerPools(lab: NatLab, brokerUrl: string, pools: RegExp, what: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const metrics = await lab.run(lab.publicNamespace, 'curl', ['-s', `${brokerUrl}/metrics`], { timeoutMs: 5_000 });
+      return pools.test(metrics.stdout) || undefined;
+    },
+    what,
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
+/**
+ * tcpdump on `namespace`'s eth0 into `file`, resolved once it writes: `--immediate-mode` hands each packet over at
+ * once (without it, the packets of the last moment were still buffered when the capture was ended).
+ */
+export async function startCapture(lab: NatLab, namespace: string, file: string, filter: string[] = []): Promise<ChildProcess> {
+  const tcpdump = lab.spawn(namespace, 'tcpdump', ['-i', 'eth0', '-n', '--immediate-mode', '-U', '-w', file, ...filter]);
+  await waitFor(
+    () => {
+      try {
+        return readFileSync(file).length >= PCAP_HEADER_BYTES || undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    'tcpdump to start writing',
+    { timeoutMs: 10_000 },
+  );
+  return tcpdump;
+}
+
+/** A pcap file's global header: tcpdump has opened its capture once it is written. */
+const PCAP_HEADER_BYTES = 24;
