@@ -7,12 +7,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { NatLab, type NatLabKind, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { LocalOperator } from '../../harness/operator.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
-import { terminate } from '../../harness/processes.ts';
+import { collectLines, terminate } from '../../harness/processes.ts';
 import { waitFor, withTimeout } from '../../harness/wait.ts';
 import type { NatDiscoveryResult, NatFiltering, NatMapping } from '../../protocol/adapters/nat-discovery.ts';
 import { generateKeyPair, toBase64Url } from '../../protocol/index.ts';
@@ -126,19 +125,6 @@ test('behind a NAT, a STUN server that is not there fails as NAT_SERVER_UNREACHA
   assert.match(error.message, /203\.0\.113\.99:3478 did not answer/);
   assert.ok(Date.now() - started < PROBE_TIMEOUT_MS / 2, 'bounded');
 });
-
-/** Every complete line `stream` prints, as it comes. */
-function collectLines(stream: Readable | null): string[] {
-  const lines: string[] = [];
-  let partial = '';
-  stream?.setEncoding('utf8');
-  stream?.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-  });
-  return lines;
-}
 
 test('ferry volunteer --stun measures its class behind a port-restricted NAT and announces it in hello.nat; --nat skips the measurement', {
   skip,
