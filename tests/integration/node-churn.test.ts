@@ -64,6 +64,23 @@ async function startVolunteer(): Promise<ChildProcess> {
   return child;
 }
 
+/**
+ * Ends every volunteer this file started and waits until the broker has let them all go: one left waiting at the
+ * broker would be matched by the next test's client before that test's own volunteers.
+ */
+async function endVolunteers(): Promise<void> {
+  const children = volunteers.splice(0);
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
+      await exited;
+    }),
+  );
+  await waitFor(async () => (await broker.metrics()).volunteersConnected === 0, 'the broker to let the ended volunteers go');
+}
+
 test('three downloads, each surviving the SIGKILL of the volunteer carrying it: every byte arrives, in order, once', async () => {
   let helper: HelperCore | undefined;
   let client: NodeClient | undefined;
@@ -100,6 +117,7 @@ test('three downloads, each surviving the SIGKILL of the volunteer carrying it: 
   } finally {
     client?.stop();
     await helper?.close();
+    await endVolunteers();
   }
 });
 
@@ -108,6 +126,7 @@ for (const stripe of [false, true]) {
     let helper: HelperCore | undefined;
     let client: NodeClient | undefined;
     try {
+      assert.equal((await broker.metrics()).volunteersConnected, 0, 'no volunteer is left at the broker from an earlier test');
       const first = await startVolunteer();
       helper = await startHelperCore({ exit: exitInfo, allowedOrigin: EXTENSION_ORIGIN, socksPort: 0, httpPort: 0 });
       client = new NodeClient({ pipeUrl: helper.pipeUrl, token: helper.issueToken(), brokerUrl, exit: exitInfo, pathCount: 2, stripe });
@@ -137,7 +156,7 @@ for (const stripe of [false, true]) {
     } finally {
       client?.stop();
       await helper?.close();
-      for (const child of volunteers.splice(0)) child.kill('SIGKILL');
+      await endVolunteers();
     }
   });
 }
