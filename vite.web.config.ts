@@ -1,5 +1,6 @@
 /**
- * Builds Ferry's site into dist-widget/: the tab page (tab/), the widget's frame (widget/), and, in a second pass
+ * Builds Ferry's site into dist-widget/: the tab page (tab/), the widget's frame (widget/), the page `ferry volunteer`
+ * relays in inside its own headless Chromium (headless/: it connects only to the loopback server that opened it), and, in a second pass
  * (`--mode embed`), the one-line embed script (embed.js: a fixed name because host pages link it, and one classic
  * script with nothing to import, because host pages load it with a plain <script src>). Serve the folder with a
  * ferry-site.json beside it (docs/operations.md); `ferry demo` and the tests do so with harness/ferry-site.ts.
@@ -57,7 +58,7 @@ export default defineConfig(({ mode }) =>
           outDir: '../dist-widget',
           emptyOutDir: true,
           modulePreload: { polyfill: false },
-          rollupOptions: { input: { tab: 'web/tab/index.html', widget: 'web/widget/index.html' } },
+          rollupOptions: { input: { tab: 'web/tab/index.html', widget: 'web/widget/index.html', headless: 'web/headless/index.html' } },
         },
       },
 );

@@ -1,6 +1,7 @@
 /**
  * @module bench/process-stats
- * What a process costs, read from Linux's /proc: resident memory (VmRSS in /proc/PID/status) and CPU time used so far
+ * What a process costs, read from Linux's /proc: resident memory (VmRSS in /proc/PID/status; for a process tree its
+ * proportional share, Pss in /proc/PID/smaps_rollup, so pages its processes share count once) and CPU time used so far
  * (utime + stime in /proc/PID/stat, of one process or of a whole process tree such as a browser's), and raising a
  * process's open-file limit with util-linux `prlimit`. The network benchmark reads the broker's and the exit's own
  * processes this way, from outside, as an operator's tools would.
@@ -251,4 +252,23 @@ export function startProcessTreeCpuWindow(parts: readonly ProcessTreePart[]): { 
     }
     return seconds;
   });
+}
+
+/**
+ * Memory (KiB) of `rootPid` and all its descendants: the sum of their proportional set sizes (Pss), so the pages a
+ * browser's processes share (its binary, its zygote's heap) count once, not once per process. Throws if `rootPid`
+ * is not running.
+ */
+export function readProcessTreePssKiB(rootPid: number): number {
+  const tree = processTree(readAllProcStats(), rootPid);
+  if (tree.length === 0) throw new Error(`process ${rootPid} is not running: no memory to read for its tree`);
+  let pssKiB = 0;
+  for (const entry of tree) {
+    try {
+      pssKiB += Number(/^Pss:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${entry.pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return pssKiB;
 }

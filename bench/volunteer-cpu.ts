@@ -1,7 +1,8 @@
 /**
  * @module bench/volunteer-cpu
- * A volunteer's CPU time per MiB relayed, for `ferry volunteer` (the headless Node volunteer, its own process) and for
- * the extension's volunteer (a real Chromium with Help others on: the whole process tree, browser, offscreen
+ * A volunteer's CPU time per MiB relayed, and its memory, for `ferry volunteer` with each engine (by default its own
+ * headless Chromium, counted as the whole tree: the Node process and Chromium's; and node-datachannel, the Node
+ * process alone) and for the extension's volunteer (a real Chromium with Help others on: the whole process tree, browser, offscreen
  * document's renderer, GPU, utility and network service processes together), each against a plain Node TCP relay
  * process (bench/tcp-relay.ts, the baseline) carrying the same file from the same origin.
  *
@@ -26,7 +27,7 @@ import { terminate } from '../harness/processes.ts';
 import { spawnFerry, startServersInProcess } from '../harness/servers.ts';
 import { socksFetch } from '../harness/socks-fetch.ts';
 import { median } from './median.ts';
-import { readProcessTreeCpuSeconds } from './process-stats.ts';
+import { readProcessTreeCpuSeconds, readProcessTreePssKiB } from './process-stats.ts';
 import { startTcpRelayProcess } from './server-processes.ts';
 
 const MIB = 1024 * 1024;
@@ -60,9 +61,14 @@ export interface VolunteerCpuFigure {
   megabytesPerSecond: number;
   /** Bytes the volunteer itself counted as relayed exit -> client over the whole measurement (warm-up included). */
   volunteerCountedBytes: number;
+  /** The volunteer's memory after the rounds, with its client connected: the Pss of its whole process tree (MiB). */
+  memoryMiB: number;
 }
 
 export interface VolunteerCpuResult {
+  /** `ferry volunteer`, its default engine: the relay in its own headless Chromium. */
+  chromiumEngine: VolunteerCpuFigure;
+  /** `ferry volunteer --engine node-datachannel`. */
   node: VolunteerCpuFigure;
   extension: VolunteerCpuFigure;
   /** The file's size: bytes of each download through a volunteer. */
@@ -151,7 +157,9 @@ async function measureVolunteer(rig: Rig, volunteerPid: number, countedBytes: ()
     throw new VolunteerCpuBenchError(`the volunteer counted ${volunteerCountedBytes} bytes relayed to the client, fewer than the ${downloaded} downloaded`);
   const cpuSecondsPerMiB = median(volunteerPerMiB);
   const baselineCpuSecondsPerMiB = median(baselinePerMiB);
+  const memoryMiB = readProcessTreePssKiB(volunteerPid) / 1024;
   return {
+    memoryMiB,
     cpuSecondsPerMiB,
     baselineCpuSecondsPerMiB,
     ratio: cpuSecondsPerMiB / baselineCpuSecondsPerMiB,
@@ -162,7 +170,7 @@ async function measureVolunteer(rig: Rig, volunteerPid: number, countedBytes: ()
 }
 
 /** Reads `ferry volunteer`'s own count of bytes relayed from exits to clients, from its Prometheus metrics. */
-async function nodeVolunteerBytesToClient(metricsUrl: string): Promise<number> {
+async function ferryVolunteerBytesToClient(metricsUrl: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
   const match = /^ferry_volunteer_relayed_bytes_total\{direction="to_client"\} (\d+)$/m.exec(text);
   if (!match) throw new VolunteerCpuBenchError(`${metricsUrl} has no ferry_volunteer_relayed_bytes_total{direction="to_client"} line`);
@@ -198,27 +206,30 @@ export async function measureVolunteerCpu(options: VolunteerCpuOptions): Promise
     cleanups.push(() => network.stop());
     const rig: Rig = { origin, relay: { pid: relayProcess.pid, port: relayProcess.ports[0] ?? 0 }, network, fileBytes, copies, rounds };
 
-    log('volunteer CPU: measuring ferry volunteer (Node)');
-    let nodeVolunteer: ChildProcess | undefined;
-    cleanups.push(async () => {
-      if (nodeVolunteer) await terminate(nodeVolunteer);
-    });
-    const started = await spawnFerry(
-      ['volunteer', '--broker', servers.brokerUrl, '--exit-list-key', servers.exitListKey, '--metrics-port', '0', '--summary-every', '0'],
-      NODE_VOLUNTEER_READY,
-    );
-    nodeVolunteer = started.child;
-    const metricsUrl = started.match[1] ?? '';
-    await connectClient(network.client);
-    const node = await measureVolunteer(rig, Number(started.match[2]), () => nodeVolunteerBytesToClient(metricsUrl));
-    await disconnectClient(network.client);
-    await terminate(nodeVolunteer);
+    const measureFerryVolunteer = async (engine: 'chromium' | 'node-datachannel'): Promise<VolunteerCpuFigure> => {
+      log(`volunteer CPU: measuring ferry volunteer --engine ${engine}`);
+      const started = await spawnFerry(
+        ['volunteer', '--engine', engine, '--broker', servers.brokerUrl, '--exit-list-key', servers.exitListKey, '--metrics-port', '0', '--summary-every', '0'],
+        NODE_VOLUNTEER_READY,
+      );
+      const volunteer: ChildProcess = started.child;
+      cleanups.push(() => terminate(volunteer));
+      const metricsUrl = started.match[1] ?? '';
+      await connectClient(network.client);
+      // Its whole tree: with the chromium engine, Chromium is the Node process's child.
+      const figure = await measureVolunteer(rig, Number(started.match[2]), () => ferryVolunteerBytesToClient(metricsUrl));
+      await disconnectClient(network.client);
+      await terminate(volunteer);
+      return figure;
+    };
+    const chromiumEngine = await measureFerryVolunteer('chromium');
+    const node = await measureFerryVolunteer('node-datachannel');
 
     log('volunteer CPU: measuring the extension (Chromium, Help others on)');
     const browserVolunteer = await network.addVolunteer();
     await connectClient(network.client);
     const extension = await measureVolunteer(rig, browserVolunteer.pid, async () => (await browserVolunteer.state()).helpOthers.bytesExitToClient);
-    return { node, extension, fileBytes, baselineCopiesPerRound: copies, rounds };
+    return { chromiumEngine, node, extension, fileBytes, baselineCopiesPerRound: copies, rounds };
   } finally {
     // In reverse order of starting; each ends its own processes by PID (harness/processes.ts).
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
@@ -231,13 +242,19 @@ export function volunteerCpuLines(result: VolunteerCpuResult): Array<[label: str
   const rounds = (figure: VolunteerCpuFigure): string => figure.roundRatios.map((ratio) => ratio.toFixed(1)).join(', ');
   const volunteerLine = (figure: VolunteerCpuFigure): string =>
     `${ms(figure.cpuSecondsPerMiB)} CPU ms/MiB = ${figure.ratio.toFixed(1)} x baseline  (${figure.megabytesPerSecond.toFixed(1)} MB/s; rounds: ${rounds(figure)} x)`;
+  const memory = (figure: VolunteerCpuFigure): string => `${figure.memoryMiB.toFixed(0)} MiB`;
   return [
     [
       `volunteer CPU baseline: plain TCP relay, the file x ${result.baselineCopiesPerRound}`,
-      `${ms(result.node.baselineCpuSecondsPerMiB)} CPU ms/MiB beside ferry volunteer, ${ms(result.extension.baselineCpuSecondsPerMiB)} beside the extension`,
+      `${ms(result.chromiumEngine.baselineCpuSecondsPerMiB)}, ${ms(result.node.baselineCpuSecondsPerMiB)}, ${ms(result.extension.baselineCpuSecondsPerMiB)} CPU ms/MiB beside the three below`,
     ],
-    [`ferry volunteer (Node), CPU per MiB relayed`, volunteerLine(result.node)],
+    [`ferry volunteer (Chromium engine, tree), CPU per MiB`, volunteerLine(result.chromiumEngine)],
+    [`ferry volunteer --engine node-datachannel, CPU per MiB`, volunteerLine(result.node)],
     [`extension volunteer (Chromium tree), CPU per MiB relayed`, volunteerLine(result.extension)],
+    [
+      `volunteer memory (Pss of the tree, client connected)`,
+      `Chromium engine ${memory(result.chromiumEngine)}, node-datachannel ${memory(result.node)}, extension browser ${memory(result.extension)}`,
+    ],
   ];
 }
 

@@ -12,7 +12,7 @@ Commands:
   nat-probe   run the NAT probe peer browser volunteers learn their NAT class from
   exit        run an exit server
   exit-list   the operator's signed exit list: make a signing key, sign the exits, check a list
-  volunteer   run a headless volunteer (Node, no browser)
+  volunteer   run a headless volunteer (in its own headless Chromium; --engine node-datachannel for none)
   pairing     make a pairing link for a headless volunteer (ferry pairing new --broker URL)
   helper      the native helper: --install writes the browser's native host manifest; --native is run by the browser
   bench       measure throughput and start-up time on this machine

@@ -118,6 +118,66 @@ function normaliseGrease(value: number): number {
  * fragments: a DTLS 1.3 hello with post-quantum key shares does not fit one datagram. Undefined when none is complete.
  */
 export function dtlsClientHello(datagrams: readonly Buffer[]): DtlsClientHelloFields | undefined {
+  const hello = reassembleHandshake(datagrams, HANDSHAKE_CLIENT_HELLO);
+  return hello === undefined ? undefined : parseClientHelloBody(hello.body, hello.recordVersion);
+}
+
+/** The fields of a DTLS ServerHello that fingerprint its implementation: what it chose from the client's offer, and how it says so. */
+export interface DtlsServerHelloFields {
+  /** The record's and the hello's versions, e.g. "fefd/fefd". */
+  version: string;
+  /** The version chosen in supported_versions (DTLS 1.3: "fefc"); "" when the extension is absent (DTLS 1.2). */
+  selectedVersion: string;
+  cipherSuite: number;
+  /** Extension types in the order sent. */
+  extensions: number[];
+  /** The key-share group chosen (DTLS 1.3), else undefined. */
+  keyShareGroup: number | undefined;
+  /** The SRTP profiles the server echoed in use_srtp. */
+  srtpProfiles: number[];
+}
+
+/** The first DTLS ServerHello in `datagrams`, reassembled like the ClientHello; undefined when none is complete. */
+export function dtlsServerHello(datagrams: readonly Buffer[]): DtlsServerHelloFields | undefined {
+  const hello = reassembleHandshake(datagrams, HANDSHAKE_SERVER_HELLO);
+  if (hello === undefined) return undefined;
+  const { body } = hello;
+  let at = 2 + 32;
+  if (at >= body.length) return undefined;
+  at += 1 + (body[at] ?? 0); // session id
+  if (at + 3 > body.length) return undefined;
+  const fields: DtlsServerHelloFields = {
+    version: `${hello.recordVersion.toString(16)}/${body.readUInt16BE(0).toString(16)}`,
+    selectedVersion: '',
+    cipherSuite: body.readUInt16BE(at),
+    extensions: [],
+    keyShareGroup: undefined,
+    srtpProfiles: [],
+  };
+  at += 3; // cipher suite, compression method
+  if (at + 2 > body.length) return fields;
+  const extensions = body.subarray(at + 2, at + 2 + body.readUInt16BE(at));
+  for (let offset = 0; offset + 4 <= extensions.length; ) {
+    const type = extensions.readUInt16BE(offset);
+    const data = extensions.subarray(offset + 4, offset + 4 + extensions.readUInt16BE(offset + 2));
+    offset += 4 + data.length;
+    fields.extensions.push(normaliseGrease(type));
+    // supported_versions (43) and key_share (51): the chosen value first; use_srtp (14): a 2-byte length, then the profiles.
+    if (type === 43 && data.length >= 2) fields.selectedVersion = data.readUInt16BE(0).toString(16);
+    if (type === 51 && data.length >= 2) fields.keyShareGroup = data.readUInt16BE(0);
+    if (type === 14 && data.length >= 2) {
+      const profiles = data.subarray(2, 2 + data.readUInt16BE(0));
+      for (let index = 0; index + 2 <= profiles.length; index += 2) fields.srtpProfiles.push(profiles.readUInt16BE(index));
+    }
+  }
+  return fields;
+}
+
+const HANDSHAKE_CLIENT_HELLO = 1;
+const HANDSHAKE_SERVER_HELLO = 2;
+
+/** The body of the first handshake message of `handshakeType` in `datagrams`, from all its fragments, with its record's version. */
+function reassembleHandshake(datagrams: readonly Buffer[], handshakeType: number): { body: Buffer; recordVersion: number } | undefined {
   let recordVersion: number | undefined;
   let body: Buffer | undefined;
   const filled = new Set<number>();
@@ -130,7 +190,7 @@ export function dtlsClientHello(datagrams: readonly Buffer[]): DtlsClientHelloFi
       const version = datagram.readUInt16BE(at + 1);
       at += 13 + length;
       // handshake header: type (1), length (3), message sequence (2), fragment offset (3), fragment length (3)
-      if (type !== 22 || fragment.length < 12 || fragment[0] !== 1) continue;
+      if (type !== 22 || fragment.length < 12 || fragment[0] !== handshakeType) continue;
       const total = fragment.readUIntBE(1, 3);
       const offset = fragment.readUIntBE(6, 3);
       const piece = fragment.subarray(12, 12 + fragment.readUIntBE(9, 3));
@@ -138,10 +198,10 @@ export function dtlsClientHello(datagrams: readonly Buffer[]): DtlsClientHelloFi
         body = Buffer.alloc(total);
         recordVersion = version;
       }
-      if (body.length !== total) continue; // another hello (a retry after HelloVerifyRequest): the first one counts
+      if (body.length !== total) continue; // another message of this type (a retry after HelloVerifyRequest): the first one counts
       piece.copy(body, offset);
       for (let index = offset; index < offset + piece.length; index++) filled.add(index);
-      if (filled.size === total) return parseClientHelloBody(body, recordVersion ?? 0);
+      if (filled.size === total) return { body, recordVersion: recordVersion ?? 0 };
     }
   }
   return undefined;

@@ -1,14 +1,18 @@
 /**
  * @module relay-worker/main
- * `ferry volunteer`: a headless volunteer in Node (node.ts's adapter around the same RelayWorker every shell runs).
- * Parses flags, prints one ready line once the broker has welcomed it, and stops cleanly on SIGINT/SIGTERM.
+ * `ferry volunteer`: a headless volunteer, the same RelayWorker every shell runs, in one of two engines: by default
+ * in a page of its own headless Chromium (chromium-engine.ts), so that its DTLS handshake is a browser's; or, chosen
+ * explicitly, in this process on node-datachannel (node.ts), lighter but with libdatachannel's handshake, which
+ * censors filter (docs/threat-model.md). Parses flags, prints one ready line once the broker has welcomed it, and
+ * stops cleanly on SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_NAT_DISCOVERY_TIMEOUT_MS, measureNatClassOrUnknown, NatDiscoveryError, parseStunUrl } from '../protocol/adapters/nat-discovery.ts';
-import type { RelayState } from '../protocol/relay-status.ts';
+import type { RelayState, RelayStatus } from '../protocol/relay-status.ts';
 import { MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass } from '../protocol/signaling.ts';
-import { createRelayWorkerConfig, DEFAULT_RELAY_WORKER_CONFIG, type RelayWorkerOptions } from './config.ts';
-import { MIN_MONTHLY_DATA_CAP_BYTES } from './monthly-cap.ts';
+import { CHROMIUM_CANDIDATES, ChromiumEngine, type ChromiumEngineError } from './chromium-engine.ts';
+import { createRelayWorkerConfig, DEFAULT_RELAY_WORKER_CONFIG, type RelayWorkerConfig, type RelayWorkerOptions } from './config.ts';
+import { MIN_MONTHLY_DATA_CAP_BYTES, type UsageStore } from './monthly-cap.ts';
 import { fileUsageStore, nodeRelayEnvironment } from './node.ts';
 import { startVolunteerMetricsServer } from './node-metrics.ts';
 import { MIN_RATE_LIMIT_BYTES_PER_SECOND } from './rate-limit.ts';
@@ -22,6 +26,12 @@ export const DEFAULT_SUMMARY_EVERY_SECONDS = 60;
  * connection's native threads under load), it is ended after this long (ms), so a service manager's stop never hangs.
  */
 export const STOP_GRACE_MS = 3_000;
+
+const CHROMIUM_SEARCH_TEXT = `the first of ${CHROMIUM_CANDIDATES.join(', ')}`;
+
+/** Where the relay runs: a page of its own headless Chromium (the default), or this process on node-datachannel. */
+export const VOLUNTEER_ENGINES = ['chromium', 'node-datachannel'] as const;
+export type VolunteerEngine = (typeof VOLUNTEER_ENGINES)[number];
 
 export const VOLUNTEER_USAGE = `Usage: ferry volunteer --broker URL --exit-list-key KEY [--max-clients N] [--max-mbps R] [--stun URL] [--nat CLASS]
 
@@ -47,6 +57,10 @@ traffic to a Ferry exit. You see neither what they send nor where it goes.
   --summary-every S  print a one-line summary to stderr every S seconds (default ${DEFAULT_SUMMARY_EVERY_SECONDS}; 0 = never)
   --metrics-port N   serve Prometheus metrics at http://HOST:N/metrics (0 = any free port; default: none)
   --metrics-host H   the address for --metrics-port (default 127.0.0.1)
+  --engine E         where the relay runs: chromium (default: a page of its own headless Chromium, so the DTLS
+                     handshake censors see is a browser's) or node-datachannel (this process, lighter, but its
+                     handshake is libdatachannel's, which some censors filter)
+  --chromium PATH    the Chromium to run (default: $FERRY_CHROMIUM, else ${CHROMIUM_SEARCH_TEXT})
   --help             show this text
 `;
 
@@ -80,6 +94,8 @@ function parseFlags(argv: string[]) {
         'summary-every': { type: 'string' },
         'metrics-port': { type: 'string' },
         'metrics-host': { type: 'string' },
+        engine: { type: 'string' },
+        chromium: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -141,6 +157,12 @@ export async function runVolunteer(argv: string[]): Promise<void> {
   const summaryEverySeconds = wholeNumberFlag(values['summary-every'], '--summary-every', DEFAULT_SUMMARY_EVERY_SECONDS, 24 * 3600);
   const metricsPort = values['metrics-port'] === undefined ? undefined : wholeNumberFlag(values['metrics-port'], '--metrics-port', 0, 65_535);
   const metricsHost = values['metrics-host'] ?? '127.0.0.1';
+  const engineText = values.engine ?? 'chromium';
+  if (!(VOLUNTEER_ENGINES as readonly string[]).includes(engineText)) {
+    throw new VolunteerUsageError(`--engine must be one of ${VOLUNTEER_ENGINES.join(', ')}, got "${engineText}"`);
+  }
+  const engine = engineText as VolunteerEngine;
+  if (values.chromium !== undefined && engine !== 'chromium') throw new VolunteerUsageError('--chromium goes with --engine chromium only');
   const options: RelayWorkerOptions = {
     brokerUrl,
     maxBytesPerSecond,
@@ -161,61 +183,134 @@ export async function runVolunteer(argv: string[]): Promise<void> {
   let announcedReady = false;
   let lastState: RelayState | undefined;
   const limits = { maxClients: config.maxClients, maxBytesPerSecond: config.maxBytesPerSecond };
-  const worker = new RelayWorker({
-    config,
-    environment: nodeRelayEnvironment(),
-    ...(stateFile === undefined ? {} : { usageStore: fileUsageStore(stateFile) }),
-    onStatus: (status) => {
-      if (status.state === 'waiting' && !announcedReady) {
-        announcedReady = true;
-        process.stdout.write(`ferry volunteer: waiting at ${brokerUrl} (pid ${process.pid})\n`);
-      } else if (status.state !== lastState && status.state !== 'stopped') {
-        const problem =
-          status.state === 'broker-unreachable' && status.lastError !== undefined
-            ? ` (${status.lastError})`
-            : status.state === 'paused' && status.pausedBy !== undefined
-              ? `: ${status.pausedBy}`
-              : '';
-        const people = status.state === 'relaying' ? ` (${status.clientsNow} now, ${status.clientsTotal} in all)` : '';
-        process.stderr.write(`ferry volunteer: ${RELAY_STATE_WORDING[status.state]}${people}${problem}\n`);
-      }
-      lastState = status.state;
-    },
-  });
-
+  const onStatus = (status: RelayStatus): void => {
+    if (status.state === 'waiting' && !announcedReady) {
+      announcedReady = true;
+      process.stdout.write(`ferry volunteer: waiting at ${brokerUrl} (pid ${process.pid})\n`);
+    } else if (status.state !== lastState && status.state !== 'stopped') {
+      const problem =
+        status.state === 'broker-unreachable' && status.lastError !== undefined
+          ? ` (${status.lastError})`
+          : status.state === 'paused' && status.pausedBy !== undefined
+            ? `: ${status.pausedBy}`
+            : '';
+      const people = status.state === 'relaying' ? ` (${status.clientsNow} now, ${status.clientsTotal} in all)` : '';
+      process.stderr.write(`ferry volunteer: ${RELAY_STATE_WORDING[status.state]}${people}${problem}\n`);
+    }
+    lastState = status.state;
+  };
+  const usageStore = stateFile === undefined ? undefined : fileUsageStore(stateFile);
+  // Before the relay starts: the metrics line comes before the ready line, and a scrape never finds no server.
+  let relay: RunningRelay | undefined;
   const metrics =
-    metricsPort === undefined ? undefined : await startVolunteerMetricsServer({ host: metricsHost, port: metricsPort, status: () => worker.status, ...limits });
+    metricsPort === undefined
+      ? undefined
+      : await startVolunteerMetricsServer({ host: metricsHost, port: metricsPort, status: () => relay?.status ?? NOT_STARTED, ...limits });
   if (metrics !== undefined) process.stdout.write(`ferry volunteer: metrics at ${metrics.url}\n`);
+  try {
+    relay = await startEngine(engine, { config, onStatus, usageStore, chromiumPath: values.chromium });
+  } catch (error) {
+    await metrics?.close();
+    throw error;
+  }
+  const running = relay;
 
   // The summary: what a volunteer running under systemd sees in its journal.
-  const relayedNow = (): TrafficSnapshot => ({ at: Date.now(), bytes: worker.status.bytesClientToExit + worker.status.bytesExitToClient });
+  const relayedNow = (): TrafficSnapshot => ({ at: Date.now(), bytes: running.status.bytesClientToExit + running.status.bytesExitToClient });
   let previous: TrafficSnapshot | undefined = relayedNow();
   const summaryTimer =
     summaryEverySeconds === 0
       ? undefined
       : setInterval(() => {
           const now = relayedNow();
-          process.stderr.write(`ferry volunteer: ${summaryLine(worker.status, limits, now, previous)}\n`);
+          process.stderr.write(`ferry volunteer: ${summaryLine(running.status, limits, now, previous)}\n`);
           previous = now;
         }, summaryEverySeconds * 1000);
 
   await new Promise<void>((resolve) => {
-    const onSignal = () => {
+    const finish = async (failure?: Error): Promise<void> => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       clearInterval(summaryTimer);
       void metrics?.close();
-      worker.stop();
-      const { clientsTotal, bytesClientToExit, bytesExitToClient } = worker.status;
+      if (failure !== undefined) {
+        process.stderr.write(`ferry volunteer: ${failure.message}\n`);
+        process.exitCode = 1;
+      }
+      const { clientsTotal, bytesClientToExit, bytesExitToClient } = await running.stop();
       process.stderr.write(`ferry volunteer: stopped after helping ${clientsTotal} people (${bytesClientToExit} bytes up, ${bytesExitToClient} bytes down)\n`);
       // Unref'd: it never keeps the process alive, and fires only if something else does.
       setTimeout(() => process.exit(process.exitCode ?? 0), STOP_GRACE_MS).unref();
       resolve();
     };
+    const onSignal = (): void => void finish();
+    running.onFailure = (error) => void finish(error);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    worker.start();
   });
+}
+
+/** The status before the engine has started. */
+const NOT_STARTED: RelayStatus = { state: 'connecting', clientsNow: 0, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0 };
+
+/** A running relay, whichever engine runs it. */
+interface RunningRelay {
+  readonly status: RelayStatus;
+  /** Stops relaying (and ends the engine); resolves with the last status. */
+  stop(): Promise<RelayStatus>;
+  /** Set by the caller: the engine stopped relaying on its own (Chromium exited). */
+  onFailure: (error: Error) => void;
+}
+
+interface EngineStart {
+  config: Readonly<RelayWorkerConfig>;
+  onStatus(status: RelayStatus): void;
+  usageStore: UsageStore | undefined;
+  chromiumPath: string | undefined;
+}
+
+/** Starts the relay in `engine` and returns once it runs (the chromium engine: once its page is ready). */
+async function startEngine(engine: VolunteerEngine, start: EngineStart): Promise<RunningRelay> {
+  if (engine === 'node-datachannel') {
+    const worker = new RelayWorker({
+      config: start.config,
+      environment: nodeRelayEnvironment(),
+      onStatus: start.onStatus,
+      ...(start.usageStore === undefined ? {} : { usageStore: start.usageStore }),
+    });
+    worker.start();
+    return {
+      get status() {
+        return worker.status;
+      },
+      stop: async () => {
+        worker.stop();
+        return worker.status;
+      },
+      onFailure: () => {},
+    };
+  }
+  const usage = await start.usageStore?.load();
+  const relay: RunningRelay & { engine?: ChromiumEngine } = {
+    get status() {
+      return relay.engine?.status ?? NOT_STARTED;
+    },
+    stop: async () => (relay.engine === undefined ? relay.status : relay.engine.stop()),
+    onFailure: () => {},
+  };
+  relay.engine = await ChromiumEngine.start({
+    chromiumPath: start.chromiumPath,
+    onStatus: start.onStatus,
+    // The page keeps no state: the month's count is written here, where the state file is.
+    onUsage: (next) =>
+      void start.usageStore
+        ?.save(next)
+        .catch((error: unknown) => process.stderr.write(`ferry volunteer: could not save the monthly count: ${String(error)}\n`)),
+    onFailure: (error: ChromiumEngineError) => relay.onFailure(error),
+  });
+  process.stderr.write(`ferry volunteer: relaying in Chromium (pid ${relay.engine.pid}, ${relay.engine.userAgent})\n`);
+  relay.engine.run(start.config, usage);
+  return relay;
 }
 
 /** A flag that must be a whole number from 0 to `max`; `fallback` when it is absent. */

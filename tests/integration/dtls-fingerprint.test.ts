@@ -1,20 +1,26 @@
-// Which DTLS handshake crosses the border: in a data channel the answerer sends the ClientHello, so in Ferry it is the
-// volunteer's. Captured on the wire in lab namespaces (tcpdump on the answerer's interface) and compared field by
-// field (version, cipher suites, extensions, groups, signature algorithms, SRTP profiles): the extension volunteer's
-// ClientHello must equal that of a plain Chromium page answering the same kind of offer, and a test fails if they
-// drift apart. Extension order is compared as a set: Chromium shuffles it on every handshake (seen here), by design. `ferry volunteer` (libdatachannel, OpenSSL) is captured too and its difference
-// printed: docs/threat-model.md says why it matters, and what is still to do.
+// Which DTLS handshakes cross the border, captured on the wire in lab namespaces (tcpdump on the answerer's host) and
+// compared field by field (version, cipher suites, extensions, groups, signature algorithms, SRTP profiles). In a
+// data channel the answerer, the volunteer, sends the ClientHello, and the offerer, the client, the ServerHello:
+// - the reference: a plain Chromium page answering an offer;
+// - the extension volunteer's ClientHello, and `ferry volunteer`'s with its default engine (its own headless
+//   Chromium), must equal it; extension order is compared as a set, since Chromium shuffles it on every handshake;
+// - the Ferry client's ServerHello (Proxy me, the extension's offscreen document) must equal a plain page's;
+// - `ferry volunteer --engine node-datachannel` (libdatachannel, OpenSSL) is captured and its difference printed:
+//   docs/threat-model.md says why that engine is the explicit, lighter choice and what it costs.
+// A test fails if the browser handshakes drift apart.
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FerryBrowser } from '../../harness/chromium.ts';
 import { FerryUser } from '../../harness/ferry-user.ts';
 import { NatLab, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { LocalOperator } from '../../harness/operator.ts';
-import { type DtlsClientHelloFields, dtlsClientHello, readPcap } from '../../harness/packet-capture.ts';
+import { type DtlsClientHelloFields, type DtlsServerHelloFields, dtlsClientHello, dtlsServerHello, readPcap } from '../../harness/packet-capture.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
 import { collectLines, terminate } from '../../harness/processes.ts';
 import { waitFor } from '../../harness/wait.ts';
+import { DATA_CHANNEL_LABEL } from '../../protocol/signaling.ts';
 import { FERRY, startCapture, startLabServers, waitForBrokerPools } from './support/lab-servers.ts';
 
 const OFFERER = join(REPO_ROOT, 'tests', 'integration', 'support', 'dtls-offerer.ts');
@@ -51,24 +57,34 @@ after(async () => {
   await lab?.close();
 });
 
-/** Captures the answerer's host while `answer()` runs, and returns the first DTLS ClientHello it sent. */
-async function captureClientHello(answer: () => Promise<void>): Promise<DtlsClientHelloFields> {
+/**
+ * Captures the answerer's host while `connect()` runs: the first DTLS ClientHello the answerer sent (a data channel's
+ * answerer is the DTLS client) and the first ServerHello the offerer sent back.
+ */
+async function captureHandshake(connect: () => Promise<void>): Promise<{ clientHello: DtlsClientHelloFields; serverHello: DtlsServerHelloFields | undefined }> {
   assert.ok(lab);
-  const answerer = lab.hosts[1];
-  assert.ok(answerer);
+  const [offerer, answerer] = lab.hosts;
+  assert.ok(offerer && answerer);
   captures += 1;
   const file = join(await lab.tempDirectory(), `dtls-${captures}.pcap`);
   const tcpdump = await startCapture(lab, answerer.namespace, file, ['udp']);
   try {
-    await answer();
+    await connect();
     await new Promise((resolve) => setTimeout(resolve, 500));
   } finally {
     await terminate(tcpdump, 2_000);
   }
-  const sent = readPcap(file).filter((packet) => packet.protocol === 'udp' && packet.source === answerer.address);
-  const hello = dtlsClientHello(sent.map((packet) => packet.payload));
-  assert.ok(hello, `the answerer sent a whole DTLS ClientHello (${sent.length} UDP datagrams captured)`);
-  return hello;
+  const packets = readPcap(file).filter((packet) => packet.protocol === 'udp');
+  const sent = packets.filter((packet) => packet.source === answerer.address);
+  const clientHello = dtlsClientHello(sent.map((packet) => packet.payload));
+  assert.ok(clientHello, `the answerer sent a whole DTLS ClientHello (${sent.length} UDP datagrams captured)`);
+  const serverHello = dtlsServerHello(packets.filter((packet) => packet.source === offerer.address).map((packet) => packet.payload));
+  return { clientHello, serverHello };
+}
+
+/** The answerer's ClientHello while `answer()` runs. */
+async function captureClientHello(answer: () => Promise<void>): Promise<DtlsClientHelloFields> {
+  return (await captureHandshake(answer)).clientHello;
 }
 
 /** An offer from host 0 through the broker, answered by whichever volunteer waits there; resolves once its channel opened. */
@@ -147,20 +163,130 @@ test("the extension volunteer's ClientHello equals the plain page's, field by fi
   }
 });
 
-test('ferry volunteer (libdatachannel): its ClientHello is captured and how it differs from a browser is printed', { skip, timeout: 90_000 }, async (t) => {
-  assert.ok(lab && plainPage);
+/** A `ferry volunteer` in the answerer's host, waiting at the broker; `engine` undefined = its default. */
+async function startFerryVolunteer(engine?: 'node-datachannel'): Promise<ChildProcess> {
+  assert.ok(lab);
   const answererHost = lab.hosts[1];
   assert.ok(answererHost);
-  const volunteer = lab.spawn(answererHost.namespace, process.execPath, [FERRY, 'volunteer', '--broker', brokerUrl, '--exit-list-key', operatorKey]);
+  const volunteer = lab.spawn(answererHost.namespace, process.execPath, [
+    FERRY,
+    'volunteer',
+    ...(engine === undefined ? [] : ['--engine', engine]),
+    '--broker',
+    brokerUrl,
+    '--exit-list-key',
+    operatorKey,
+  ]);
+  await waitForBrokerPools(lab, brokerUrl, /ferry_broker_volunteers\{kind="headless",nat="unknown"\} 1/, 'ferry volunteer to wait at the broker', 60_000);
+  return volunteer;
+}
+
+let plainOffererServerHello: DtlsServerHelloFields | undefined;
+
+test("ferry volunteer (default engine: its own headless Chromium): its ClientHello equals the plain page's; a plain page's ServerHello to it is the client's reference", {
+  skip,
+  timeout: 150_000,
+}, async (t) => {
+  assert.ok(lab && plainPage, 'the reference was captured');
+  const [offererHost] = lab.hosts;
+  assert.ok(offererHost);
+  const volunteer = await startFerryVolunteer();
+  // The offering side is a plain Chromium page too: in a data channel the offerer is the DTLS server, so its
+  // ServerHello is what the Ferry client's must look like.
+  const offerer = await FerryBrowser.launch({ headless: true, namespace: offererHost.namespace, extraArgs: ['--disable-features=WebRtcHideLocalIpsWithMdns'] });
   try {
-    await waitForBrokerPools(lab, brokerUrl, /ferry_broker_volunteers\{kind="headless",nat="unknown"\} 1/, 'ferry volunteer to wait at the broker');
+    const page = await offerer.context.newPage();
+    const { clientHello, serverHello } = await captureHandshake(async () => {
+      const opened = await page.evaluate(
+        async ({ broker, label }) => {
+          const pc = new RTCPeerConnection();
+          const channel = pc.createDataChannel(label);
+          const open = new Promise<boolean>((resolve) => {
+            channel.onopen = () => resolve(true);
+            setTimeout(() => resolve(false), 30_000);
+          });
+          await pc.setLocalDescription(await pc.createOffer());
+          await new Promise<void>((resolve) => {
+            if (pc.iceGatheringState === 'complete') resolve();
+            pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && resolve();
+            setTimeout(resolve, 3_000);
+          });
+          const response = await fetch(`${broker}/v1/client`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ offer: { type: 'offer', sdp: pc.localDescription?.sdp ?? '' }, exitId: 'local', nat: 'unknown' }),
+          });
+          const reply = (await response.json()) as { answer?: RTCSessionDescriptionInit };
+          if (reply.answer === undefined) return `no answer: ${JSON.stringify(reply)}`;
+          await pc.setRemoteDescription(reply.answer);
+          return (await open) ? 'open' : 'the data channel did not open';
+        },
+        { broker: brokerUrl, label: DATA_CHANNEL_LABEL },
+      );
+      assert.equal(opened, 'open');
+    });
+    // The same set of extensions in any order, every other field equal in order: the same browser on the wire.
+    assert.deepEqual(comparable(clientHello), comparable(plainPage));
+    assert.ok(serverHello, 'the plain page offerer sent a whole ServerHello');
+    assert.ok(serverHello.cipherSuite !== 0 && serverHello.extensions.length > 0, JSON.stringify(serverHello));
+    t.diagnostic(`a plain page's ServerHello: ${JSON.stringify(serverHello)}`);
+    plainOffererServerHello = serverHello;
+  } finally {
+    await offerer.close();
+    await terminate(volunteer, 5_000);
+  }
+});
+
+test("the Ferry client's ServerHello (Proxy me, the extension's offscreen document) equals a plain Chromium page's", { skip, timeout: 180_000 }, async () => {
+  assert.ok(lab && plainOffererServerHello, "the plain page's ServerHello was captured");
+  const [offererHost] = lab.hosts;
+  assert.ok(offererHost);
+  const volunteer = await startFerryVolunteer();
+  const user = await FerryUser.launch({
+    brokerUrl,
+    exitListKey: operatorKey,
+    headless: true,
+    installHelper: true,
+    namespace: offererHost.namespace,
+    settings: { proxyPaths: 1 },
+  });
+  try {
+    const { serverHello } = await captureHandshake(async () => {
+      await user.setSwitch('proxy-me', true);
+      await user.waitForProxyMe(['connected'], 90_000);
+    });
+    assert.ok(serverHello, 'the client sent a whole ServerHello');
+    // A server does not shuffle its extensions: every field, the order included, must be equal.
+    assert.deepEqual(serverHello, plainOffererServerHello);
+  } finally {
+    const helperPid = (await user.state().catch(() => undefined))?.proxyMe.helperPid ?? 0;
+    await user.close();
+    // The helper ends when its browser does (its stdin closes); by pid in case it did not.
+    if (helperPid > 0) {
+      try {
+        process.kill(helperPid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    await terminate(volunteer, 5_000);
+  }
+});
+
+test('ferry volunteer --engine node-datachannel (libdatachannel): its ClientHello is captured and how it differs from a browser is printed', {
+  skip,
+  timeout: 90_000,
+}, async (t) => {
+  assert.ok(lab && plainPage);
+  const volunteer = await startFerryVolunteer('node-datachannel');
+  try {
     const hello = await captureClientHello(offerThroughBroker);
     const reference = comparable(plainPage);
     const mine = comparable(hello);
     const differing = (Object.keys(reference) as Array<keyof DtlsClientHelloFields>).filter(
       (field) => JSON.stringify(mine[field]) !== JSON.stringify(reference[field]),
     );
-    t.diagnostic(`ferry volunteer's ClientHello differs from a browser's in: ${differing.join(', ') || 'nothing'}`);
+    t.diagnostic(`the node-datachannel engine's ClientHello differs from a browser's in: ${differing.join(', ') || 'nothing'}`);
     for (const field of differing) t.diagnostic(`  ${field}: ${JSON.stringify(mine[field])} (a browser: ${JSON.stringify(reference[field])})`);
     assert.ok(hello.cipherSuites.length > 0);
   } finally {

@@ -53,7 +53,7 @@ test('an exit crash fails the affected SOCKS stream within seconds of its restar
   const operator = new LocalOperator();
   const broker = createBroker({ port: 0, exitList: operator.signExitList([exitInfo]) });
   const brokerUrl = `http://127.0.0.1:${(await broker.listen()).port}`;
-  await spawnTracked(['volunteer', '--broker', brokerUrl, '--exit-list-key', operator.exitListKey], /ferry volunteer: waiting/);
+  await spawnTracked(['volunteer', '--engine', 'node-datachannel', '--broker', brokerUrl, '--exit-list-key', operator.exitListKey], /ferry volunteer: waiting/);
   let helper: HelperCore | undefined;
   let client: NodeClient | undefined;
   try {

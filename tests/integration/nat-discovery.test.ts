@@ -134,7 +134,15 @@ test('ferry volunteer --stun measures its class behind a port-restricted NAT and
   const catcher = lab.spawn(lab.publicNamespace, process.execPath, ['--import', 'tsx', HELLO_CATCHER, lab.publicServiceAddress, String(BROKER_PORT)]);
   const caught = collectLines(catcher.stdout);
   const hellos = () => caught.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { type: string; nat?: string });
-  const volunteerArgs = ['volunteer', '--broker', `http://${lab.publicServiceAddress}:${BROKER_PORT}`, '--exit-list-key', new LocalOperator().exitListKey];
+  const volunteerArgs = [
+    'volunteer',
+    '--engine',
+    'node-datachannel',
+    '--broker',
+    `http://${lab.publicServiceAddress}:${BROKER_PORT}`,
+    '--exit-list-key',
+    new LocalOperator().exitListKey,
+  ];
   const wait = { timeoutMs: PROGRAM_START_TIMEOUT_MS, intervalMs: 50 };
   try {
     await waitFor(() => caught.includes('listening'), 'the stand-in broker to listen', wait);

@@ -60,6 +60,8 @@ before(
       const volunteer = lab.spawn(host.namespace, process.execPath, [
         FERRY,
         'volunteer',
+        '--engine',
+        'node-datachannel',
         '--broker',
         brokerUrl,
         '--exit-list-key',

@@ -46,7 +46,18 @@ after(async () => {
 async function startVolunteer(): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    [join(REPO_ROOT, 'bin', 'ferry.js'), 'volunteer', '--broker', brokerUrl, '--exit-list-key', operator.exitListKey, '--max-clients', '1'],
+    [
+      join(REPO_ROOT, 'bin', 'ferry.js'),
+      'volunteer',
+      '--engine',
+      'node-datachannel',
+      '--broker',
+      brokerUrl,
+      '--exit-list-key',
+      operator.exitListKey,
+      '--max-clients',
+      '1',
+    ],
     {
       stdio: ['ignore', 'pipe', 'ignore'],
     },

@@ -107,6 +107,8 @@ before(
     const volunteer = lab.spawn(volunteerHost.namespace, process.execPath, [
       FERRY,
       'volunteer',
+      '--engine',
+      'node-datachannel',
       '--broker',
       `http://${service}:${BROKER_PORT}`,
       '--exit-list-key',

@@ -50,12 +50,12 @@ async function untilOutput(run: Run, pattern: RegExp, what: string): Promise<voi
   );
 }
 
-describe('ferry volunteer (Node adapter, own process)', () => {
+describe('ferry volunteer --engine node-datachannel (own process)', () => {
   test('prints its ready line, relays a client, and stops on SIGTERM', async () => {
     const exit = await TestExit.echo();
     const broker = await TestBroker.start([exit.info()]);
     let client: TestClient | undefined;
-    const run = runVolunteerProcess(['--broker', broker.url, '--exit-list-key', broker.exitListKey, '--max-clients', '3']);
+    const run = runVolunteerProcess(['--engine', 'node-datachannel', '--broker', broker.url, '--exit-list-key', broker.exitListKey, '--max-clients', '3']);
     try {
       await untilOutput(run, /ferry volunteer: waiting at http:\/\/127\.0\.0\.1:\d+ \(pid \d+\)/, 'the ready line');
       assert.match(run.stdout(), new RegExp(`\\(pid ${run.child.pid}\\)`));
@@ -107,6 +107,8 @@ describe('ferry volunteer (Node adapter, own process)', () => {
       [['--max-mbps', '0.1'], /--max-mbps must be at least 0\.262144/],
       [['--summary-every', 'often'], /--summary-every must be a whole number from 0/],
       [['--metrics-port', '70000'], /--metrics-port must be a whole number from 0 to 65535/],
+      [['--engine', 'firefox'], /--engine must be one of chromium, node-datachannel, got "firefox"/],
+      [['--engine', 'node-datachannel', '--chromium', '/usr/bin/chromium'], /--chromium goes with --engine chromium only/],
     ] as const) {
       const refused = runVolunteerProcess(['--broker', 'http://127.0.0.1:9', '--exit-list-key', key, ...flags]);
       assert.equal(await withTimeout(refused.exited, `${flags.join(' ')} to be refused`, STEP_TIMEOUT_MS), 2);
@@ -120,6 +122,8 @@ describe('ferry volunteer (Node adapter, own process)', () => {
     const broker = await TestBroker.start([exit.info()]);
     let client: TestClient | undefined;
     const run = runVolunteerProcess([
+      '--engine',
+      'node-datachannel',
       '--broker',
       broker.url,
       '--exit-list-key',
