@@ -16,6 +16,13 @@ import type { TLSSocket } from 'node:tls';
 import { readBoundedStream } from '../protocol/adapters/bounded-stream.ts';
 import type { IssuedCertificate } from './test-ca.ts';
 
+/**
+ * What would show that SDP passed through a front or a cache: its lines' markers. Each holds an "=", which base64url
+ * (the envelopes' alphabet) never does, so a random envelope cannot match by chance (a bare "sdp" could: three letters
+ * occur in 20 KiB of random base64url more often than not).
+ */
+export const SDP_MARKERS = /v=0|a=candidate|m=application|a=ice-ufrag|a=fingerprint/;
+
 export interface StandInLogEntry {
   method: string;
   host: string;

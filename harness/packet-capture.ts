@@ -1,9 +1,12 @@
 /**
  * @module harness/packet-capture
- * Reading what tcpdump captured (a classic pcap file, Ethernet link type) so a test can say what crossed a wire:
- * each IPv4 packet's addresses, ports and payload, and the server names (SNI) of TLS ClientHellos. Only what the
- * tests check is parsed; anything else (IPv6, ARP, other link types) is skipped, never guessed at.
+ * Reading what a capture holds (a classic pcap file, Ethernet link type, as `dumpcap -P` writes it) so a test can say
+ * what crossed a wire: each IPv4 packet's addresses, ports and payload, the server names (SNI) of TLS ClientHellos, and
+ * the fields of DTLS hellos. Only what the tests check is parsed; anything else (IPv6, ARP, other link types) is
+ * skipped, never guessed at. tsharkFields gives Wireshark's own reading of the same file, so a test can hold our
+ * parser against a dissector that is not ours.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export interface CapturedPacket {
@@ -20,7 +23,7 @@ const PCAP_MAGIC_NANOSECONDS = 0xa1b23c4d;
 const LINKTYPE_ETHERNET = 1;
 const ETHERTYPE_IPV4 = 0x0800;
 
-/** The IPv4 packets of a pcap file written by `tcpdump -w` on an Ethernet (or veth) interface. */
+/** The IPv4 packets of a pcap file captured on an Ethernet (or veth) interface. */
 export function readPcap(path: string): CapturedPacket[] {
   const file = readFileSync(path);
   if (file.length < 24) return [];
@@ -109,7 +112,7 @@ export interface DtlsClientHelloFields {
 }
 
 /** GREASE values (RFC 8701: 0x0a0a, 0x1a1a, ...) vary per connection by design; they are shown as 0x0a0a. */
-function normaliseGrease(value: number): number {
+export function normaliseGrease(value: number): number {
   return (value & 0x0f0f) === 0x0a0a && value >> 8 === (value & 0xff) ? 0x0a0a : value;
 }
 
@@ -248,4 +251,36 @@ function parseClientHelloBody(payload: Buffer, recordVersion: number): DtlsClien
     if (type === 14) fields.srtpProfiles = u16s(data.subarray(2, 2 + data.readUInt16BE(0)));
   }
   return fields;
+}
+
+/**
+ * Wireshark's reading of a capture (tshark, Debian's): for each packet `displayFilter` selects, the values of
+ * `fields`, each field's occurrences joined by commas (e.g. every cipher suite of a hello). DTLS on WebRTC's random
+ * UDP ports is found by tshark's own heuristic (on by default).
+ */
+export function tsharkFields(path: string, displayFilter: string, fields: readonly string[]): string[][] {
+  const output = execFileSync(
+    'tshark',
+    [
+      '-r',
+      path,
+      '-n',
+      '-Y',
+      displayFilter,
+      '-T',
+      'fields',
+      '-E',
+      'separator=/t',
+      '-E',
+      'occurrence=a',
+      '-E',
+      'aggregator=,',
+      ...fields.flatMap((field) => ['-e', field]),
+    ],
+    { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  return output
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => line.split('\t'));
 }

@@ -67,6 +67,9 @@ export function chromiumEngineArgs(userDataDir: string, runsAsRoot: boolean): st
     // Lighter (measured, docs/benchmarks.md): no startup tab, no spare renderer, the (software) GPU process folded
     // into the browser's.
     '--no-startup-window',
+    // No crash reporter: it would start handler processes outside the group, and a volunteer reports nothing home.
+    '--disable-breakpad',
+    '--disable-crash-reporter',
     '--in-process-gpu',
     '--disable-features=WebRtcHideLocalIpsWithMdns,SpareRendererForSitePerProcess',
   ];

@@ -47,17 +47,20 @@ if (!which('curl')) missing.push('curl');
 if (!which(process.env.CXX ?? 'g++')) missing.push('g++');
 if (!which('nft')) missing.push('nftables');
 if (!which('turnserver') || !which('turnutils_natdiscovery')) missing.push('coturn');
-// The rendezvous lab (tests/integration/rendezvous-lab.test.ts): nginx as the CDN a fronted request goes through, and
-// tcpdump to capture what the client's namespace sends. Their services are never started (see policy-rc.d below).
+// The rendezvous and DTLS labs (tests/integration/rendezvous-lab.test.ts, dtls-fingerprint.test.ts): nginx as the CDN
+// a fronted request goes through; Wireshark's dumpcap to capture what a namespace sends, and tshark to read the TLS
+// and DTLS hellos a second way, beside our own parser. Their services are never started (see policy-rc.d below).
 if (!existsSync('/usr/sbin/nginx')) missing.push('nginx-light');
-if (!which('tcpdump')) missing.push('tcpdump');
+if (!which('tshark') || !which('dumpcap')) missing.push('tshark');
 // Brokers on Redis (the tests start their own redis-server; the package starts no service here).
 if (!existsSync(process.env.FERRY_REDIS_SERVER ?? '/usr/bin/redis-server')) missing.push('redis-server');
 if (missing.length > 0) {
   const asRoot = process.getuid?.() === 0 ? [] : ['sudo'];
   say(`installing Debian packages: ${missing.join(' ')}`);
   const apt = (args) =>
-    asRoot.length ? run('sudo', ['apt-get', ...args]) : run('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    asRoot.length
+      ? run('sudo', ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args])
+      : run('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   apt(['update', '-qq']);
   // Debian starts a package's service on install (nginx on the machine's own port 80) unless policy-rc.d says no
   // (exit 101). The tests run their own nginx inside a namespace; nothing here may start one on the machine itself.

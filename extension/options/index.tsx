@@ -20,6 +20,7 @@ import {
   settingsToForm,
 } from '../settings.ts';
 import '../ui.css';
+import { NetworkChannels } from './network-channels.tsx';
 import { PairingLinks } from './pairing-links.tsx';
 import './options.css';
 
@@ -96,9 +97,15 @@ function Options() {
   const [form, setForm] = useState<SettingsForm | undefined>(undefined);
   const [errors, setErrors] = useState<Partial<Record<SettingsKey, SettingsError>>>({});
   const [notice, setNotice] = useState('');
+  /** The keys in force (saved), which a pasted network configuration must be signed by: not what is being typed. */
+  const [savedExitListKeys, setSavedExitListKeys] = useState<readonly string[]>(DEFAULT_SETTINGS.exitListKeys);
 
   useEffect(() => {
-    void chrome.storage.local.get([...SETTINGS_KEYS]).then((stored) => setForm(storedToForm(stored)));
+    void chrome.storage.local.get([...SETTINGS_KEYS]).then((stored) => {
+      setForm(storedToForm(stored));
+      const parsed = parseSettingsForm(storedToForm(stored));
+      if (parsed.ok) setSavedExitListKeys(parsed.settings.exitListKeys);
+    });
   }, []);
 
   if (form === undefined) return <p class="muted">{t('loading')}</p>;
@@ -120,6 +127,7 @@ function Options() {
     setErrors({});
     await chrome.storage.local.set(result.settings);
     setForm(settingsToForm(result.settings));
+    setSavedExitListKeys(result.settings.exitListKeys);
     setNotice(t('noticeSaved'));
   }
 
@@ -164,6 +172,7 @@ function Options() {
           {notice}
         </p>
       </form>
+      {PROXY_ME_AVAILABLE && <NetworkChannels exitListKeys={savedExitListKeys} />}
       <PairingLinks brokerUrl={form.brokerUrl} />
     </main>
   );

@@ -8,13 +8,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type StandIn, startCacheStandIn } from '../../harness/cdn-stand-ins.ts';
+import { SDP_MARKERS, type StandIn, startCacheStandIn } from '../../harness/cdn-stand-ins.ts';
 import { freeLoopbackPort } from '../../harness/free-port.ts';
 import { LocalNetwork } from '../../harness/local-network.ts';
+import { LocalOperator } from '../../harness/operator.ts';
 import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
 import { startServersInProcess } from '../../harness/servers.ts';
 import { socksFetch } from '../../harness/socks-fetch.ts';
 import { makeTestCa } from '../../harness/test-ca.ts';
+import { KNOWN_EXIT_LIST_STORAGE_KEY, LAST_RENDEZVOUS_CHANNEL_STORAGE_KEY } from '../../protocol/extension-state.ts';
 import { generateKeyPair } from '../../protocol/index.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'ferry-e2e-rendezvous-'));
@@ -79,7 +81,7 @@ test('the direct channel dead: the sealed offer reaches the broker through the c
   assert.match((await network.client.popup.locator('#proxy-me-broker-channel').textContent()) ?? '', new RegExp(`Broker reached through.*${channel}`));
   const requests = cache.log.filter((entry) => entry.path.startsWith('/v1/rendezvous/'));
   assert.ok(requests.length >= 1 && requests.every((entry) => entry.method === 'GET' && entry.status === 200));
-  assert.ok(!cache.log.some((entry) => /a=candidate|sdp|v=0/i.test(entry.path)), 'the cache saw no SDP');
+  assert.ok(!cache.log.some((entry) => SDP_MARKERS.test(entry.path)), 'the cache saw no SDP');
   await network.client.setSwitch('proxy-me', false);
   await network.client.waitForProxyMe(['off']);
 });
@@ -91,4 +93,58 @@ test("the broker's address dead for the extension too: Proxy me starts from the 
   const requests = cache.log.slice(before).filter((entry) => entry.path.startsWith('/v1/rendezvous/'));
   assert.ok(requests.length >= 1, 'the cache carried the offer');
   assert.equal((await network.client.state()).proxyMe.brokerChannel, `cache localhost:${cache.port}`);
+});
+
+test('the settings page lists the channels, the one that worked last first; on a profile that never reached the broker, a pasted configuration is checked, kept, and Proxy me connects', async () => {
+  const user = network.client;
+  await user.setSwitch('proxy-me', false);
+  await user.waitForProxyMe(['off']);
+  const options = await user.browser.openExtensionPage('extension/options/options.html');
+  try {
+    const listed = options.locator('#network-channels-list li');
+    await listed.first().waitFor({ timeout: 10_000 });
+    const channels = await listed.allTextContents();
+    assert.equal(channels.length, 2);
+    assert.match(channels[0] ?? '', new RegExp(`^Through a cache \\(by the helper\\): .*cache localhost:${cache.port}.*worked last, so tried first`));
+    assert.match(channels[1] ?? '', new RegExp(`^Direct: .*direct 127\\.0\\.0\\.1:${deadPort}`));
+    assert.match((await options.locator('#network-config-valid-until').textContent()) ?? '', /valid until/);
+
+    // What a friend would copy: the kept configuration as the page copies it. Then a fresh start, as on a computer
+    // that never reached the broker: nothing kept.
+    const kept = await options.evaluate(async (key) => (await chrome.storage.local.get(key))[key], KNOWN_EXIT_LIST_STORAGE_KEY);
+    await options.evaluate(async (keys) => chrome.storage.local.remove(keys), [KNOWN_EXIT_LIST_STORAGE_KEY, LAST_RENDEZVOUS_CHANNEL_STORAGE_KEY]);
+    await options.reload();
+    await options.locator('#network-channels-unknown').waitFor({ timeout: 10_000 });
+    await user.setSwitch('proxy-me', true);
+    await user.waitForProxyMe(['broker-unreachable'], 45_000);
+    await user.setSwitch('proxy-me', false);
+    await user.waitForProxyMe(['off']);
+
+    const paste = async (text: string): Promise<void> => {
+      await options.locator('#network-config-paste').fill(text);
+      await options.locator('#network-config-use').click();
+    };
+    await paste('not a configuration');
+    await options
+      .locator('#network-config-refusal')
+      .filter({ hasText: /Not kept: this is not a signed configuration/ })
+      .waitFor({ timeout: 10_000 });
+    await paste(JSON.stringify(new LocalOperator().signExitList([servers.exit])));
+    await options
+      .locator('#network-config-refusal')
+      .filter({ hasText: /Not kept: .*sign/i })
+      .waitFor({ timeout: 10_000 });
+    assert.equal(await options.locator('#network-channels-unknown').count(), 1, 'a refused configuration is not kept');
+    await paste(JSON.stringify(kept));
+    await options
+      .locator('#network-config-notice')
+      .filter({ hasText: /Checked and kept/ })
+      .waitFor({ timeout: 10_000 });
+    assert.equal(await listed.count(), 2, 'the pasted channels are listed');
+
+    await connectedDownload();
+    assert.equal((await user.state()).proxyMe.brokerChannel, `cache localhost:${cache.port}`);
+  } finally {
+    await options.close();
+  }
 });

@@ -1,6 +1,7 @@
-// Which DTLS handshakes cross the border, captured on the wire in lab namespaces (tcpdump on the answerer's host) and
-// compared field by field (version, cipher suites, extensions, groups, signature algorithms, SRTP profiles). In a
-// data channel the answerer, the volunteer, sends the ClientHello, and the offerer, the client, the ServerHello:
+// Which DTLS handshakes cross the border, captured on the wire in lab namespaces (dumpcap on the answerer's host; each
+// hello read by our parser and by tshark, which must agree) and compared field by field (version, cipher suites,
+// extensions, groups, signature algorithms, SRTP profiles). In a data channel the answerer, the volunteer, sends the
+// ClientHello, and the offerer, the client, the ServerHello:
 // - the reference: a plain Chromium page answering an offer;
 // - the extension volunteer's ClientHello, and `ferry volunteer`'s with its default engine (its own headless
 //   Chromium), must equal it; extension order is compared as a set, since Chromium shuffles it on every handshake;
@@ -16,7 +17,15 @@ import { FerryBrowser } from '../../harness/chromium.ts';
 import { FerryUser } from '../../harness/ferry-user.ts';
 import { NatLab, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { LocalOperator } from '../../harness/operator.ts';
-import { type DtlsClientHelloFields, type DtlsServerHelloFields, dtlsClientHello, dtlsServerHello, readPcap } from '../../harness/packet-capture.ts';
+import {
+  type DtlsClientHelloFields,
+  type DtlsServerHelloFields,
+  dtlsClientHello,
+  dtlsServerHello,
+  normaliseGrease,
+  readPcap,
+  tsharkFields,
+} from '../../harness/packet-capture.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
 import { collectLines, terminate } from '../../harness/processes.ts';
 import { waitFor } from '../../harness/wait.ts';
@@ -67,17 +76,46 @@ async function captureHandshake(connect: () => Promise<void>): Promise<{ clientH
   assert.ok(offerer && answerer);
   captures += 1;
   const file = join(await lab.tempDirectory(), `dtls-${captures}.pcap`);
-  const tcpdump = await startCapture(lab, answerer.namespace, file, ['udp']);
+  const capture = await startCapture(lab, answerer.namespace, file, 'udp');
   try {
     await connect();
     await new Promise((resolve) => setTimeout(resolve, 500));
   } finally {
-    await terminate(tcpdump, 2_000);
+    await terminate(capture, 5_000);
   }
   const packets = readPcap(file).filter((packet) => packet.protocol === 'udp');
   const sent = packets.filter((packet) => packet.source === answerer.address);
   const clientHello = dtlsClientHello(sent.map((packet) => packet.payload));
   assert.ok(clientHello, `the answerer sent a whole DTLS ClientHello (${sent.length} UDP datagrams captured)`);
+  // Wireshark's reading of the same capture (it reassembles the fragments itself): a dissector that is not ours.
+  // The first whole hello: the frames before it carry fragments, whose fields tshark shows only once reassembled.
+  const dissected = tsharkFields(file, `ip.src == ${answerer.address} && dtls.handshake.type == 1`, [
+    'dtls.handshake.ciphersuite',
+    'dtls.handshake.extension.type',
+    'dtls.handshake.extensions_supported_group',
+    'dtls.handshake.sig_hash_alg',
+    'dtls.use_srtp.protection_profile',
+  ]).find((row) => (row[0] ?? '') !== '');
+  assert.ok(dissected, 'tshark finds the ClientHello too');
+  const numbers = (field: string | undefined): number[] =>
+    field === undefined || field === '' ? [] : field.split(',').map((value) => normaliseGrease(Number(value)));
+  assert.deepEqual(
+    {
+      cipherSuites: numbers(dissected[0]),
+      extensions: numbers(dissected[1]),
+      supportedGroups: numbers(dissected[2]),
+      signatureAlgorithms: numbers(dissected[3]),
+      srtpProfiles: numbers(dissected[4]),
+    },
+    {
+      cipherSuites: clientHello.cipherSuites,
+      extensions: clientHello.extensions,
+      supportedGroups: clientHello.supportedGroups,
+      signatureAlgorithms: clientHello.signatureAlgorithms,
+      srtpProfiles: clientHello.srtpProfiles,
+    },
+    'tshark reads the same hello as our parser',
+  );
   const serverHello = dtlsServerHello(packets.filter((packet) => packet.source === offerer.address).map((packet) => packet.payload));
   return { clientHello, serverHello };
 }

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import nodeDataChannel from 'node-datachannel';
 import { ExitServer } from '../../exit-server/exit-server.ts';
 import type { ClientRendezvous } from '../../extension/messages.ts';
-import { type StandIn, startCacheStandIn, startFrontStandIn } from '../../harness/cdn-stand-ins.ts';
+import { SDP_MARKERS, type StandIn, startCacheStandIn, startFrontStandIn } from '../../harness/cdn-stand-ins.ts';
 import { freeLoopbackPort } from '../../harness/free-port.ts';
 import { LocalOperator } from '../../harness/operator.ts';
 import { type OriginServer, startOriginServer } from '../../harness/origin-server.ts';
@@ -107,7 +107,9 @@ async function downloadThrough(helper: HelperCore, client: NodeClient): Promise<
 }
 
 const leaks = (log: readonly { path: string; host: string }[]): string[] =>
-  log.flatMap((entry) => [entry.path, entry.host]).filter((text) => /a=candidate|v=0|sdp|127\.0\.0\.1/i.test(decodeURIComponent(text)));
+  log
+    .flatMap((entry) => [entry.path, entry.host])
+    .filter((text) => SDP_MARKERS.test(decodeURIComponent(text)) || decodeURIComponent(text).includes('127.0.0.1'));
 
 test('direct blocked: the helper fronts the sealed offer (TLS name = the front, Host = the broker), and Proxy me connects', async () => {
   const before = front.log.length;

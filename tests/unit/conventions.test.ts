@@ -1,7 +1,8 @@
 // Convention meta-tests (after refined-github's build/features.test.ts): the runtime-neutral cores must not reach
 // for a runtime's globals (Buffer, process, chrome.*), which the import rules of .dependency-cruiser.cjs cannot see.
 // Only files under an adapters/ folder, the adapters node.ts / browser.ts, the command line main.ts and the volunteer's
-// metrics server node-metrics.ts may (the same list as .dependency-cruiser.cjs).
+// metrics server node-metrics.ts and the Chromium it relays in, chromium-engine.ts, may (the same list as
+// .dependency-cruiser.cjs).
 
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return entry.name === 'adapters' ? [] : sourceFiles(path);
-    return entry.name.endsWith('.ts') && !['node.ts', 'browser.ts', 'main.ts', 'node-metrics.ts'].includes(entry.name) ? [path] : [];
+    return entry.name.endsWith('.ts') && !['node.ts', 'browser.ts', 'main.ts', 'node-metrics.ts', 'chromium-engine.ts'].includes(entry.name) ? [path] : [];
   });
 }
 

@@ -85,11 +85,12 @@ export async function waitForBrokerPools(lab: NatLab, brokerUrl: string, pools: 
 }
 
 /**
- * tcpdump on `namespace`'s eth0 into `file`, resolved once it writes: `--immediate-mode` hands each packet over at
- * once (without it, the packets of the last moment were still buffered when the capture was ended).
+ * Wireshark's dumpcap on `namespace`'s eth0 into `file` (classic pcap, `-P`, which harness/packet-capture.ts reads and
+ * tshark reads too), resolved once it writes. `filter` is a capture filter (BPF), e.g. "udp". End it with SIGTERM
+ * (harness/processes.ts terminate): dumpcap then writes what it still holds and closes the file.
  */
-export async function startCapture(lab: NatLab, namespace: string, file: string, filter: string[] = []): Promise<ChildProcess> {
-  const tcpdump = lab.spawn(namespace, 'tcpdump', ['-i', 'eth0', '-n', '--immediate-mode', '-U', '-w', file, ...filter]);
+export async function startCapture(lab: NatLab, namespace: string, file: string, filter = ''): Promise<ChildProcess> {
+  const dumpcap = lab.spawn(namespace, 'dumpcap', ['-i', 'eth0', '-P', '-q', '-w', file, ...(filter === '' ? [] : ['-f', filter])]);
   await waitFor(
     () => {
       try {
@@ -98,11 +99,11 @@ export async function startCapture(lab: NatLab, namespace: string, file: string,
         return undefined;
       }
     },
-    'tcpdump to start writing',
+    'dumpcap to start writing',
     { timeoutMs: 10_000 },
   );
-  return tcpdump;
+  return dumpcap;
 }
 
-/** A pcap file's global header: tcpdump has opened its capture once it is written. */
+/** A pcap file's global header: the capture is open once it is written. */
 const PCAP_HEADER_BYTES = 24;
