@@ -136,8 +136,14 @@ export async function startFrontStandIn(options: { certificate: IssuedCertificat
 /** How long the cache keeps a page (ms). */
 export const CACHE_STAND_IN_MAX_AGE_MS = 15_000;
 
-/** A cache in front of `upstream`: GET only, pages kept CACHE_STAND_IN_MAX_AGE_MS, re-chunked; 5xx becomes 404. */
-export async function startCacheStandIn(options: { certificate: IssuedCertificate; upstream: string; upstreamHost: string } & ListenOn): Promise<StandIn> {
+/**
+ * A cache in front of `upstream`: GET only, pages kept `maxAgeMs` (CACHE_STAND_IN_MAX_AGE_MS unless a test shortens
+ * it), re-chunked; 5xx becomes 404.
+ */
+export async function startCacheStandIn(
+  options: { certificate: IssuedCertificate; upstream: string; upstreamHost: string; maxAgeMs?: number } & ListenOn,
+): Promise<StandIn> {
+  const maxAgeMs = options.maxAgeMs ?? CACHE_STAND_IN_MAX_AGE_MS;
   const log: StandInLogEntry[] = [];
   const kept = new Map<string, { status: number; body: Buffer; keptAt: number }>();
   const server = createHttpsServer({ key: options.certificate.keyPem, cert: options.certificate.certPem }, (request, response) => {
@@ -153,7 +159,7 @@ export async function startCacheStandIn(options: { certificate: IssuedCertificat
         return;
       }
       let page = kept.get(path);
-      if (page === undefined || Date.now() - page.keptAt > CACHE_STAND_IN_MAX_AGE_MS) {
+      if (page === undefined || Date.now() - page.keptAt > maxAgeMs) {
         const answer = await forward(options.upstream, 'GET', path, options.upstreamHost, Buffer.alloc(0));
         // A cache hides the origin's errors behind its own page.
         page =
