@@ -322,11 +322,19 @@ export class NatLab {
    * starts there): names that resolve only inside the lab, such as a CDN's. Removed at close().
    */
   async writeHostsFile(namespace: string, entries: ReadonlyArray<{ address: string; name: string }>): Promise<void> {
+    await this.writeEtcFile(namespace, 'hosts', `127.0.0.1 localhost\n${entries.map((entry) => `${entry.address} ${entry.name}`).join('\n')}\n`);
+  }
+
+  /**
+   * Gives `namespace` its own /etc/`name` (hosts, resolv.conf), mounted over the machine's for every process `ip netns
+   * exec` starts there: what those processes change in it stays in the lab. Removed at close().
+   */
+  async writeEtcFile(namespace: string, name: 'hosts' | 'resolv.conf', content: string): Promise<void> {
     if (!this.#namespaces.includes(namespace)) throw new NatLabError(`${namespace} is not a namespace of this lab`);
     const folder = join(NETNS_ETC, namespace);
     await mkdir(folder, { recursive: true });
-    this.#etcFolders.push(folder);
-    await writeFile(join(folder, 'hosts'), `127.0.0.1 localhost\n${entries.map((entry) => `${entry.address} ${entry.name}`).join('\n')}\n`);
+    if (!this.#etcFolders.includes(folder)) this.#etcFolders.push(folder);
+    await writeFile(join(folder, name), content);
   }
 
   /** Every host, in the order of `options.hosts`. */

@@ -12,6 +12,7 @@ import { NAT_CLASSES, type NatClass } from '../protocol/signaling.ts';
 import { DEFAULT_HTTP_PORT, DEFAULT_SOCKS_PORT } from './config.ts';
 import { installNativeHost, uninstallNativeHost } from './install.ts';
 import { type NatOptions, runNativeHost } from './native-host.ts';
+import { isTunCommand, runTunCommand, TUN_COMMANDS_USAGE } from './tun/tun-commands.ts';
 
 export const HELPER_USAGE = `Usage: ferry helper [options]
 
@@ -37,7 +38,8 @@ Runs the Ferry helper: a SOCKS5 and an HTTP CONNECT proxy on 127.0.0.1 whose str
                           extension's sealed offers to the broker over a front or a cache (a test network's CA,
                           or an operator's private CDN); Node's own roots stay trusted
   --help                  show this text
-`;
+
+${TUN_COMMANDS_USAGE}`;
 
 /** The command line was wrong; the message says what, and HELPER_USAGE says how. */
 export class HelperUsageError extends Error {
@@ -230,6 +232,10 @@ function portOption(values: Map<string, string>, name: string, fallback: number)
 }
 
 export async function runHelper(argv: string[]): Promise<void> {
+  if (isTunCommand(argv)) {
+    await runTunCommand(argv);
+    return;
+  }
   const command = parseHelperArgs(argv);
   switch (command.kind) {
     case 'help':

@@ -6,6 +6,7 @@
  */
 import { closeSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 
 /** Where scripts/build-native.js writes the addon. */
 export const NATIVE_TUN_PATH = new URL('../../native/tun/build/ferry_tun.node', import.meta.url).pathname;
@@ -16,6 +17,7 @@ interface FerryTunAddon {
   openTun(name: string): number;
   startReading(fd: number, onPackets: (error: Error | null, packets: Buffer[]) => void): ReaderHandle;
   stopReading(handle: ReaderHandle): void;
+  peerUid(fd: number): number;
 }
 
 /** The device cannot be used: the addon is not built, or the device is missing or not this user's. */
@@ -104,4 +106,15 @@ export class TunDevice {
     addon().stopReading(this.#reader);
     this.#reader = undefined;
   }
+}
+
+/**
+ * The user id of the process at the other end of a Unix socket connection (SO_PEERCRED, through the addon). Node
+ * keeps the descriptor in the socket's handle and has no public way to it; undefined when there is none (the socket
+ * closed already), which the caller treats as "not allowed".
+ */
+export function peerUidOf(socket: Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return undefined;
+  return addon().peerUid(fd);
 }

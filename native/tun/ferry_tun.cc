@@ -15,6 +15,7 @@
 #include <node_api.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -178,11 +179,32 @@ napi_value StopReading(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// peerUid(fd: number): number. The user id of the process at the other end of a Unix socket (SO_PEERCRED), as the
+// kernel recorded it at connect(): the privileged service serves only the user it was installed for.
+napi_value PeerUid(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t fd = -1;
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    return Throw(env, "FERRY_ERR_TUN_ARGS", "peerUid(fd) takes a socket descriptor");
+  }
+  struct ucred credentials;
+  socklen_t length = sizeof(credentials);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) < 0) {
+    return Throw(env, "FERRY_ERR_TUN_PEER", std::string("cannot read the peer's credentials: ") + strerror(errno));
+  }
+  napi_value result;
+  napi_create_uint32(env, credentials.uid, &result);
+  return result;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"openTun", nullptr, OpenTun, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"startReading", nullptr, StartReading, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stopReading", nullptr, StopReading, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"peerUid", nullptr, PeerUid, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties);
   return exports;
