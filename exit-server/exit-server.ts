@@ -11,6 +11,7 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { nodeChaCha20Poly1305 } from '../protocol/adapters/node-aead.ts';
 import { closeOrCut } from '../protocol/adapters/ws-shutdown.ts';
 import { AddressHoldings, AddressRateLimit } from '../protocol/address-budget.ts';
+import { EXIT_RESOLVER_HOST, EXIT_RESOLVER_PORT } from '../protocol/dns-message.ts';
 import {
   AEAD_TAG_BYTES,
   ExitSession,
@@ -38,6 +39,7 @@ import { DestinationDialer, DestinationError } from './destination-dialer.ts';
 import { EgressPolicy } from './egress-policy.ts';
 import { type ExitMetrics, ExitPrometheus, noStreamRefusals, streamRefusalReason } from './metrics.ts';
 import { OutboundBudget, type SessionAccount } from './outbound-budget.ts';
+import { serveResolverStream } from './resolver-stream.ts';
 
 /** A path that keeps sending refused RESUMEs or JOINs is closed after this many. */
 const MAX_REFUSED_RESUMES_PER_PATH = 3;
@@ -417,6 +419,11 @@ export class ExitServer {
     const account = this.accountOf.get(session);
     if (!account) {
       stream.reject(StreamErrorCode.GENERAL_FAILURE, 'the session is closing');
+      return;
+    }
+    if (stream.target.host === EXIT_RESOLVER_HOST && stream.target.port === EXIT_RESOLVER_PORT) {
+      // DNS through the tunnel (whole-device mode): answered here from this machine's resolver, dialed nowhere.
+      serveResolverStream(stream, { idleTimeoutMs: this.config.streamIdleTimeoutMs, onFinished: () => {} });
       return;
     }
     const abort = new AbortController();

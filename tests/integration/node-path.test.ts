@@ -12,6 +12,8 @@ import { type OriginServer, startOriginServer } from '../../harness/origin-serve
 import { socksFetch } from '../../harness/socks-fetch.ts';
 import { waitFor } from '../../harness/wait.ts';
 import { type HelperCore, startHelperCore } from '../../native-helper/helper-core.ts';
+import { tunnelDnsAnswerer } from '../../native-helper/tun/tunnel-dns.ts';
+import { DNS_TYPE_A, DnsResponseCode } from '../../protocol/dns-message.ts';
 import { generateKeyPair } from '../../protocol/index.ts';
 import { createRelayWorkerConfig } from '../../relay-worker/config.ts';
 import { nodeRelayEnvironment } from '../../relay-worker/node.ts';
@@ -97,6 +99,47 @@ test('an 8 MiB download through a Node volunteer is byte-identical, and the volu
     assert.equal(containsText(wire, 'localhost'), false, 'the destination name is not visible');
     assert.equal(containsAnyRunOf(wire, origin.file), false, 'no 16-byte run of the file is visible');
     assert.ok(volunteer.status.bytesExitToClient >= origin.file.length, 'the bytes went through the volunteer');
+  } finally {
+    client?.stop();
+    await helper?.close();
+    volunteer.stop();
+  }
+});
+
+/** A standard query for `name` of `type`, as a stub resolver sends it. */
+function dnsQuery(id: number, name: string, type: number): Uint8Array {
+  const labels = name.split('.').flatMap((label) => [label.length, ...Buffer.from(label)]);
+  return Uint8Array.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, ...labels, 0, type >> 8, type & 0xff, 0, 1]);
+}
+
+test("DNS through the tunnel: the exit's resolver answers, the name never crosses the volunteer in the clear", async () => {
+  const volunteer = new RelayWorker({
+    config: createRelayWorkerConfig({ brokerUrl, kind: 'headless', exitListKeys: [operator.exitListKey] }),
+    environment: nodeRelayEnvironment(),
+  });
+  volunteer.start();
+  let client: NodeClient | undefined;
+  let helper: HelperCore | undefined;
+  try {
+    await waitFor(() => volunteer.status.state === 'waiting', 'the volunteer to wait at the broker');
+    ({ helper, client } = await startClient());
+    await waitFor(() => helper?.tunnel.status.state === 'connected', 'the session to connect');
+    const ask = tunnelDnsAnswerer(helper.tunnel);
+    captured.length = 0;
+    const answer = await ask(dnsQuery(0x1234, 'localhost', DNS_TYPE_A));
+    assert.deepEqual([answer[0], answer[1]], [0x12, 0x34], 'the answer carries the query id');
+    assert.equal((answer[3] ?? 0) & 0x0f, DnsResponseCode.NOERROR);
+    assert.equal((answer[6] ?? 0) * 256 + (answer[7] ?? 0), 1, 'one address');
+    assert.deepEqual([...answer.subarray(answer.length - 4)], [127, 0, 0, 1]);
+    assert.equal(containsText(Buffer.concat(captured), 'localhost'), false, 'the name is not visible on the wire');
+
+    const missing = await ask(dnsQuery(7, 'nothing-here.invalid', DNS_TYPE_A));
+    assert.equal((missing[3] ?? 0) & 0x0f, DnsResponseCode.NXDOMAIN);
+    const other = await ask(dnsQuery(8, 'localhost', 16));
+    assert.equal((other[3] ?? 0) & 0x0f, DnsResponseCode.NOERROR, 'a record type the exit does not serve: an empty answer');
+    assert.equal((other[6] ?? 0) * 256 + (other[7] ?? 0), 0);
+    const malformed = await ask(Uint8Array.from([0, 9, 0x01, 0x00, 0, 2, 0, 0, 0, 0, 0, 0]));
+    assert.equal((malformed[3] ?? 0) & 0x0f, DnsResponseCode.FORMERR, 'two questions: FORMERR');
   } finally {
     client?.stop();
     await helper?.close();

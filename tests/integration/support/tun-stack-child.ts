@@ -7,9 +7,10 @@
 import { connect, createServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { startOriginServer } from '../../../harness/origin-server.ts';
-import { DEFAULT_SYSTEM_STACK_CONFIG, SystemStack } from '../../../native-helper/tun/system-stack.ts';
+import { DEFAULT_SYSTEM_STACK_CONFIG, type DnsAnswerer, SystemStack } from '../../../native-helper/tun/system-stack.ts';
 import { TunDevice } from '../../../native-helper/tun/tun-device.ts';
 import type { DialTarget, TunnelDialer } from '../../../native-helper/tunnel-dialer.ts';
+import { buildDnsAnswer, DNS_TYPE_A, DnsResponseCode, parseDnsQuery } from '../../../protocol/dns-message.ts';
 
 const [tunName = 'ferry0', deviceAddress = '198.18.0.1', natAddress = '198.18.0.2', fileBytes = '1048576'] = process.argv.slice(2);
 const origin = await startOriginServer(Number(fileBytes));
@@ -38,8 +39,17 @@ const dialer: TunnelDialer = {
     }),
 };
 
+// DNS as the exit's resolver would answer it: origin.test is the destination address, anything else does not exist.
+const dns: DnsAnswerer = async (query) => {
+  const parsed = parseDnsQuery(query);
+  if (parsed.question.name === 'origin.test' && parsed.question.type === DNS_TYPE_A) {
+    return buildDnsAnswer(query, parsed, DnsResponseCode.NOERROR, [Uint8Array.from([10, 99, 0, 5])]);
+  }
+  return buildDnsAnswer(query, parsed, DnsResponseCode.NXDOMAIN);
+};
+
 const device = TunDevice.attach(tunName);
-const stack = new SystemStack({ config: { ...DEFAULT_SYSTEM_STACK_CONFIG, deviceAddress, natAddress }, device, dialer });
+const stack = new SystemStack({ config: { ...DEFAULT_SYSTEM_STACK_CONFIG, deviceAddress, natAddress }, device, dialer, dns });
 await stack.start();
 process.stdout.write(`${JSON.stringify({ ready: true, sha256: origin.sha256, bytes: origin.file.length, smallSha256: smallOrigin.sha256 })}\n`);
 process.stdin.setEncoding('utf8');

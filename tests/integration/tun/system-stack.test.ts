@@ -124,3 +124,16 @@ test('UDP other than DNS, and other protocols, are dropped and counted: nothing 
   assert.equal(run.code, 0, run.stderr);
   await waitFor(async () => ((await counters()).droppedUdp ?? 0) > (before.droppedUdp ?? 0) || undefined, 'the UDP datagram to be counted as dropped');
 });
+
+test("DNS to any server through the TUN is answered by the stack (here a stand-in for the exit's resolver), as a UDP reply from that server", {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  assert.ok(lab);
+  const before = await counters();
+  const query = `const r=new (require('node:dns').promises.Resolver)();r.setServers(['10.99.0.53']);Promise.all([r.resolve4('origin.test'),r.resolve4('missing.test').catch((e)=>e.code)]).then((x)=>console.log(JSON.stringify(x)))`;
+  const run = await lab.run(namespace, process.execPath, ['-e', query], { timeoutMs: 20_000 });
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(JSON.parse(run.stdout), [['10.99.0.5'], 'ENOTFOUND']);
+  assert.equal((await counters()).dnsAnswered, (before.dnsAnswered ?? 0) + 2);
+});
