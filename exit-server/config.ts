@@ -40,6 +40,11 @@ export interface ExitConfig {
   blockedPorts: readonly number[];
   /** The operator's own refused ranges (CIDR), on top of the built-in ones; also applied to embedded IPv4. */
   deniedRanges: readonly string[];
+  /**
+   * Ranges (CIDR) taken out of the built-in refusals: a lab network on documentation addresses, a private network
+   * the exit is meant to serve. The operator's deniedRanges and the exit's own addresses still apply.
+   */
+  allowedRanges: readonly string[];
   /** Most client sessions at once, detached ones included; further volunteers get a REFUSED record. */
   maxSessions: number;
   /** Most sessions kept without a path, waiting for a resume; beyond it the longest-waiting one is freed. */
@@ -82,6 +87,7 @@ export const defaultExitConfig: Readonly<ExitConfig> = Object.freeze({
   allowLoopback: false,
   blockedPorts: [25],
   deniedRanges: [],
+  allowedRanges: [],
   maxSessions: 1_000,
   maxDetachedSessions: 250,
   sessionSilenceTimeoutMs: 30_000,
@@ -116,7 +122,7 @@ export function verifyExitConfig(partial: Partial<ExitConfig> = {}): ExitConfig 
   for (const port of config.blockedPorts) {
     if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new InvalidConfigError(`blockedPorts has an invalid port ${port}`);
   }
-  for (const range of config.deniedRanges) parseRange(range);
+  for (const range of [...config.deniedRanges, ...config.allowedRanges]) parseRange(range);
   const session = verifySessionConfig(config.session);
   verifyOutboundBudget(config, session);
   return config;

@@ -54,6 +54,8 @@ export interface EgressPolicyOptions {
   blockedPorts: readonly number[];
   /** Operator's own refusals, as CIDR ranges ("203.0.113.0/24", "2001:db8::/32"); checked like the built-in ones. */
   deniedRanges?: readonly string[];
+  /** Ranges exempt from the built-in refusals (a lab or a private network the exit serves); deniedRanges still apply. */
+  allowedRanges?: readonly string[];
   /**
    * The exit's own addresses, refused as destinations (a service on 0.0.0.0 that only a firewall keeps from the
    * outside is reachable from the exit itself). Default: every address of this machine's interfaces.
@@ -124,13 +126,17 @@ function interfaceAddresses(): string[] {
 
 export class EgressPolicy {
   private readonly refused: Array<{ list: BlockList; label: string }>;
+  private readonly deniedByOperator: Array<{ list: BlockList; label: string }>;
+  private readonly exempt: Array<{ list: BlockList; label: string }>;
   private readonly blockedPorts: ReadonlySet<number>;
   private readonly ownAddresses: ReadonlySet<string>;
 
   constructor(options: EgressPolicyOptions) {
     const denied = (options.deniedRanges ?? []).map(parseRange);
     const builtIn = options.allowLoopback ? REFUSED_RANGES : [...REFUSED_RANGES, ...LOOPBACK_RANGES];
-    this.refused = buildList([...builtIn, ...denied]);
+    this.refused = buildList(builtIn);
+    this.deniedByOperator = buildList(denied);
+    this.exempt = buildList((options.allowedRanges ?? []).map(parseRange));
     this.blockedPorts = new Set(options.blockedPorts);
     const loopback = buildList(LOOPBACK_RANGES);
     const isLoopback = (address: string): boolean => loopback.some(({ list }) => list.check(address, isIP(address) === 4 ? 'ipv4' : 'ipv6'));
@@ -162,7 +168,11 @@ export class EgressPolicy {
 
   private checkOne(ip: string, family: number, shown: string): EgressDecision {
     const type = family === 4 ? 'ipv4' : 'ipv6';
-    for (const { list, label } of this.refused) {
+    for (const { list, label } of this.deniedByOperator) {
+      if (list.check(ip, type)) return { allowed: false, reason: `${shown} is ${label}, which this exit does not connect to` };
+    }
+    const exempt = this.exempt.some(({ list }) => list.check(ip, type));
+    for (const { list, label } of exempt ? [] : this.refused) {
       if (list.check(ip, type)) return { allowed: false, reason: `${shown} is ${label}, which this exit does not connect to` };
     }
     if (this.ownAddresses.has(ip.toLowerCase()))

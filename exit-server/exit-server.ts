@@ -124,7 +124,12 @@ export class ExitServer {
     this.config = verifyExitConfig(options.config);
     this.publicKey = toBase64Url(options.keyPair.publicKey);
     this.dialer = new DestinationDialer({
-      policy: new EgressPolicy({ allowLoopback: this.config.allowLoopback, blockedPorts: this.config.blockedPorts, deniedRanges: this.config.deniedRanges }),
+      policy: new EgressPolicy({
+        allowLoopback: this.config.allowLoopback,
+        blockedPorts: this.config.blockedPorts,
+        deniedRanges: this.config.deniedRanges,
+        allowedRanges: this.config.allowedRanges,
+      }),
       connectTimeoutMs: this.config.connectTimeoutMs,
     });
     this.outboundBudget = new OutboundBudget(this.config);

@@ -26,6 +26,8 @@ Options:
   --key-file FILE      the exit's secret key; created (mode 0600) if missing. Without it, a new key each run.
   --allow-loopback     allow destinations on 127.0.0.0/8 and ::1 (tests and the local demo only)
   --deny CIDR          also refuse destinations in this range, e.g. 203.0.113.0/24 (repeatable)
+  --allow-range CIDR   take this range out of the built-in refusals (private, documentation, benchmarking
+                       addresses), e.g. a private network this exit serves, or a test lab (repeatable)
   --max-sessions N     most client sessions at once (default ${defaultExitConfig.maxSessions})
   --max-queued-mib N   most MiB held for all clients together: bytes waiting for their credit or ACK
                        (default ${defaultExitConfig.maxQueuedBytesTotal / MIB}; at least max-sessions x ${defaultExitConfig.reservedQueuedBytesPerSession / 1024} KiB plus one session's budget)
@@ -66,6 +68,7 @@ function parseFlags(argv: string[]) {
         'key-file': { type: 'string' },
         'allow-loopback': { type: 'boolean', default: false },
         deny: { type: 'string', multiple: true },
+        'allow-range': { type: 'string', multiple: true },
         'max-sessions': { type: 'string' },
         'max-queued-mib': { type: 'string' },
         'max-queued-mib-per-session': { type: 'string' },
@@ -95,6 +98,7 @@ export async function runExit(argv: string[]): Promise<void> {
       port: wholeNumber(values.port, '--port', defaultExitConfig.port),
       allowLoopback: values['allow-loopback'],
       deniedRanges: values.deny ?? [],
+      allowedRanges: values['allow-range'] ?? [],
       maxSessions: wholeNumber(values['max-sessions'], '--max-sessions', defaultExitConfig.maxSessions),
       maxQueuedBytesTotal: wholeNumber(values['max-queued-mib'], '--max-queued-mib', defaultExitConfig.maxQueuedBytesTotal / MIB) * MIB,
       maxQueuedBytesPerSession:

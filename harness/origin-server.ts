@@ -13,7 +13,8 @@ export interface OriginServer {
   close(): Promise<void>;
 }
 
-export async function startOriginServer(fileBytes: number): Promise<OriginServer> {
+/** `host`: where to listen; loopback unless a lab test serves the origin on a namespace's own address. */
+export async function startOriginServer(fileBytes: number, host = '127.0.0.1'): Promise<OriginServer> {
   const file = randomBytes(fileBytes);
   const sockets = new Set<Socket>();
   const server: Server = createServer((request, response) => {
@@ -38,7 +39,7 @@ export async function startOriginServer(fileBytes: number): Promise<OriginServer
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
   origin.port = (server.address() as AddressInfo).port;
   return origin;
 }

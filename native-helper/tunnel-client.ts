@@ -33,6 +33,7 @@ import {
 import { PathRole } from '../protocol/resume.ts';
 import type { SessionPath } from '../protocol/session-path.ts';
 import type { ExitInfo } from '../protocol/signaling.ts';
+import { PeerAddresses } from './tun/peer-addresses.ts';
 import { DialError, type DialReplyCode, type DialTarget, SOCKS_REPLY, type TunnelDialer } from './tunnel-dialer.ts';
 
 export interface TunnelClientConfig {
@@ -74,6 +75,8 @@ export class TunnelClient implements TunnelDialer {
   private carriedPathChanges = 0;
   /** The session's paths by the extension's path id. */
   private readonly paths = new Map<number, SessionPath>();
+  /** The volunteers' addresses the paths use (whole-device mode keeps them out of the device). */
+  readonly peerAddresses = new PeerAddresses();
   private readonly sessionWaiters = new Set<() => void>();
 
   constructor(
@@ -124,10 +127,15 @@ export class TunnelClient implements TunnelDialer {
     switch (message.type) {
       case 'path-up':
         this.lastPathError = undefined;
+        this.peerAddresses.up(message.pathId, message.peerAddress);
         this.usePath(message.pathId, message.role);
+        break;
+      case 'path-connecting':
+        this.peerAddresses.connecting(message.addresses);
         break;
       case 'path-down': {
         const path = this.paths.get(message.pathId);
+        this.peerAddresses.down(message.pathId);
         this.paths.delete(message.pathId);
         if (path !== undefined) this.pathLost(path, `the path through the volunteer closed: ${message.reason}`);
         break;

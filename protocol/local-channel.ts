@@ -153,7 +153,22 @@ export interface PipePathUp {
   type: 'path-up';
   pathId: number;
   role: PipePathRole;
+  /**
+   * The volunteer's address on the selected ICE candidate pair (IPv4 only), when the browser reports it: in
+   * whole-device mode the helper keeps it out of the device while the path lives, so the path cannot route into itself.
+   */
+  peerAddress?: string;
 }
+/**
+ * About to connect to a volunteer whose answer names these IPv4 addresses (its candidates): in whole-device mode the
+ * helper lets them bypass the device for PEER_CONNECTING_BYPASS_MS, so the ICE checks reach them.
+ */
+export interface PipePathConnecting {
+  type: 'path-connecting';
+  addresses: string[];
+}
+/** Most addresses one path-connecting names (a volunteer's host and reflexive candidates). */
+export const MAX_PEER_ADDRESSES = 16;
 /** That data channel closed or failed. */
 export interface PipePathDown {
   type: 'path-down';
@@ -176,7 +191,7 @@ export interface PipeRendezvous {
   channel: RendezvousChannel;
   envelope: string;
 }
-export type ExtensionToPipe = PipePathUp | PipePathDown | PipePathError | PipeRendezvous;
+export type ExtensionToPipe = PipePathUp | PipePathConnecting | PipePathDown | PipePathError | PipeRendezvous;
 
 // ---- pipe control (text messages): helper -> extension ----
 /**
@@ -230,6 +245,14 @@ function rendezvousId(obj: Record<string, unknown>): number {
 function envelopeText(obj: Record<string, unknown>, field: string): string {
   const value = requireText(obj[field], `"${field}"`, MAX_ENVELOPE_CHARS, fail);
   if (!/^[A-Za-z0-9_-]+$/.test(value)) throw new LocalChannelFormatError(`"${field}" must be base64url`);
+  return value;
+}
+
+/** An IPv4 address in dotted form, each part 0..255; refused otherwise. */
+function ipv4Literal(value: unknown, name: string): string {
+  if (typeof value !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(value) || value.split('.').some((part) => Number(part) > 255)) {
+    throw new LocalChannelFormatError(`${name} must hold IPv4 addresses, got ${JSON.stringify(value)}`);
+  }
   return value;
 }
 
@@ -355,8 +378,17 @@ export function decodePipeControl(textMessage: string): unknown {
 export function parseExtensionToPipe(value: unknown): ExtensionToPipe {
   if (!isRecord(value)) throw new LocalChannelFormatError('a pipe control message must be a JSON object with "type"');
   switch (value.type) {
-    case 'path-up':
-      return { type: 'path-up', pathId: pathId(value), role: requireOneOf(value.role, '"role"', PATH_ROLES, fail) };
+    case 'path-up': {
+      const up: PipePathUp = { type: 'path-up', pathId: pathId(value), role: requireOneOf(value.role, '"role"', PATH_ROLES, fail) };
+      if (value.peerAddress !== undefined) up.peerAddress = ipv4Literal(value.peerAddress, '"peerAddress"');
+      return up;
+    }
+    case 'path-connecting': {
+      if (!Array.isArray(value.addresses) || value.addresses.length > MAX_PEER_ADDRESSES) {
+        throw new LocalChannelFormatError(`"addresses" must be a list of at most ${MAX_PEER_ADDRESSES} IPv4 addresses`);
+      }
+      return { type: 'path-connecting', addresses: value.addresses.map((address) => ipv4Literal(address, '"addresses"')) };
+    }
     case 'path-down':
       return { type: 'path-down', pathId: pathId(value), reason: text(value, 'reason') };
     case 'path-error':
@@ -372,7 +404,7 @@ export function parseExtensionToPipe(value: unknown): ExtensionToPipe {
       return { type: 'rendezvous', id: rendezvousId(value), channel, envelope: envelopeText(value, 'envelope') };
     }
     default:
-      throw new LocalChannelFormatError('"type" must be one of path-up, path-down, path-error, rendezvous');
+      throw new LocalChannelFormatError('"type" must be one of path-up, path-connecting, path-down, path-error, rendezvous');
   }
 }
 

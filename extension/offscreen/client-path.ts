@@ -28,6 +28,7 @@ import {
   framePipeRecord,
   type HelperToPipe,
   LocalChannelFormatError,
+  MAX_PEER_ADDRESSES,
   MAX_PIPE_PATH_ID,
   MIN_PIPE_PATH_ID,
   type PipePathRole,
@@ -139,6 +140,8 @@ interface OpenPath {
   readonly dc: RTCDataChannel;
   /** The broker's name for its volunteer, avoided when we ask for another path. */
   readonly volunteer: string | undefined;
+  /** The volunteer's IPv4 address on the selected candidate pair, when the browser reports it. */
+  readonly peerAddress: string | undefined;
 }
 
 /** A path that is up: its id on the pipe, when it came up, and the bytes it carried (both ways). */
@@ -408,9 +411,12 @@ export class ClientPath {
         ...(avoid.length === 0 ? {} : { avoid }),
         signal,
       });
+      // Named before ICE starts: in whole-device mode the helper must let the checks to these addresses out.
+      const addresses = candidateAddresses(answer.sdp ?? '');
+      if (addresses.length > 0) this.#sendControl({ type: 'path-connecting', addresses });
       await pc.setRemoteDescription(answer);
       await waitForOpen(dc, this.#limits.dataChannelOpenTimeoutMs, signal);
-      return { pc, dc, volunteer };
+      return { pc, dc, volunteer, peerAddress: await selectedPeerAddress(pc) };
     } catch (error) {
       pc.close();
       throw error;
@@ -475,7 +481,7 @@ export class ClientPath {
       const state = path.pc.connectionState;
       if (state === 'failed' || state === 'closed') this.#dropPath(path, `the connection to the volunteer ${state}`);
     };
-    this.#sendControl({ type: 'path-up', pathId: path.id, role });
+    this.#sendControl({ type: 'path-up', pathId: path.id, role, ...(open.peerAddress === undefined ? {} : { peerAddress: open.peerAddress }) });
     this.#events.onPathEvent({ kind: 'up', pathsUp: this.#paths.size });
   }
 
@@ -493,5 +499,32 @@ export class ClientPath {
     this.#sendControl({ type: 'path-down', pathId: path.id, reason });
     this.#events.onPathEvent({ kind: 'down', reason, pathsUp: this.#paths.size });
     void this.#acquirePaths();
+  }
+}
+
+/** The IPv4 literal addresses of an SDP's candidates (mDNS names and IPv6 left out), at most MAX_PEER_ADDRESSES. */
+export function candidateAddresses(sdp: string): string[] {
+  const found = new Set<string>();
+  for (const match of sdp.matchAll(/^a=candidate:\S+ \d+ \S+ \d+ (\d{1,3}(?:\.\d{1,3}){3}) \d+ typ /gm)) {
+    const address = match[1] as string;
+    if (address.split('.').every((part) => Number(part) <= 255)) found.add(address);
+  }
+  return [...found].slice(0, MAX_PEER_ADDRESSES);
+}
+
+/** The remote address of the selected candidate pair (IPv4), from the standard stats; undefined if not reported. */
+async function selectedPeerAddress(pc: RTCPeerConnection): Promise<string | undefined> {
+  try {
+    const stats = await pc.getStats();
+    let pairId: string | undefined;
+    stats.forEach((entry: { type?: string; selectedCandidatePairId?: string; nominated?: boolean; state?: string; id?: string }) => {
+      if (entry.type === 'transport' && entry.selectedCandidatePairId !== undefined) pairId = entry.selectedCandidatePairId;
+    });
+    const pair = (pairId === undefined ? undefined : stats.get(pairId)) as { remoteCandidateId?: string } | undefined;
+    const remote = (pair?.remoteCandidateId === undefined ? undefined : stats.get(pair.remoteCandidateId)) as { address?: string; ip?: string } | undefined;
+    const address = remote?.address ?? remote?.ip;
+    return address !== undefined && /^\d{1,3}(\.\d{1,3}){3}$/.test(address) ? address : undefined;
+  } catch {
+    return undefined;
   }
 }

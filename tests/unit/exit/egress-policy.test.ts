@@ -104,3 +104,19 @@ test("the exit's own addresses are refused (loopback ones stay allowed with the 
     assert.throws(() => new EgressPolicy({ allowLoopback: false, blockedPorts: [], deniedRanges: [bad] }), InvalidConfigError, bad);
   }
 });
+
+test("allowed ranges are taken out of the built-in refusals only: the operator's denials and the exit's own addresses still hold", () => {
+  const lab = new EgressPolicy({
+    allowLoopback: false,
+    blockedPorts: [],
+    ownAddresses: ['203.0.113.10'],
+    allowedRanges: ['203.0.113.0/24'],
+    deniedRanges: ['203.0.113.66/32'],
+  });
+  assert.equal(lab.checkAddress('203.0.113.20').allowed, true, 'a lab address, allowed');
+  assert.equal(lab.checkAddress('198.51.100.1').allowed, false, 'another documentation range stays refused');
+  assert.equal(lab.checkAddress('10.0.0.1').allowed, false, 'private addresses stay refused');
+  assert.equal(lab.checkAddress('203.0.113.66').allowed, false, "the operator's own denial wins");
+  assert.equal(lab.checkAddress('203.0.113.10').allowed, false, "the exit's own address stays refused");
+  assert.throws(() => new EgressPolicy({ allowLoopback: false, blockedPorts: [], allowedRanges: ['lab'] }), InvalidConfigError);
+});

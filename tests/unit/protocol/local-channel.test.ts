@@ -145,3 +145,25 @@ describe('pipe records', () => {
     assert.equal(unframePipeRecord(Uint8Array.of(0, 3, 1)), undefined);
   });
 });
+
+test("whole-device mode's peer addresses: path-up's selected volunteer address and path-connecting's candidates are IPv4 only, bounded", () => {
+  assert.deepEqual(parseExtensionToPipe({ type: 'path-up', pathId: 3, role: 'carry', peerAddress: '203.0.113.7' }), {
+    type: 'path-up',
+    pathId: 3,
+    role: 'carry',
+    peerAddress: '203.0.113.7',
+  });
+  assert.deepEqual(parseExtensionToPipe({ type: 'path-connecting', addresses: ['203.0.113.7', '198.51.100.2'] }), {
+    type: 'path-connecting',
+    addresses: ['203.0.113.7', '198.51.100.2'],
+  });
+  for (const bad of [
+    { type: 'path-up', pathId: 3, role: 'carry', peerAddress: 'volunteer.local' },
+    { type: 'path-connecting', addresses: ['::1'] },
+    { type: 'path-connecting', addresses: ['1.2.3.256'] },
+    { type: 'path-connecting', addresses: 'x' },
+    { type: 'path-connecting', addresses: Array.from({ length: 17 }, () => '1.1.1.1') },
+  ]) {
+    assert.throws(() => parseExtensionToPipe(bad), LocalChannelFormatError, JSON.stringify(bad).slice(0, 60));
+  }
+});
