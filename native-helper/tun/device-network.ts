@@ -89,8 +89,20 @@ export class DeviceNetwork {
     };
   }
 
-  /** Makes every change for `uid`'s helper. Anything left from an earlier run is undone first. */
+  /**
+   * Makes every change for `uid`'s helper. If they are already in force for that user (a helper that crashed and
+   * came back), only the bypass changes: undoing first would lift the kill switch for a moment, and what the old
+   * helper's applications send meanwhile would leave in the clear. Anything else left from an earlier run is undone.
+   */
   async up(uid: number, bypass: readonly string[]): Promise<TunState> {
+    const saved = this.#readState();
+    if (saved !== undefined && saved.uid === uid && (await runQuietly('ip', ['link', 'show', TUN_DEVICE_NAME]))) {
+      const wanted = new Set(bypass);
+      return await this.setBypass(
+        bypass,
+        saved.bypass.filter((address) => !wanted.has(address)),
+      );
+    }
     await this.cleanup();
     this.#writeState({ uid, resolvConf: this.#readResolvConf(), bypass: [...bypass] });
     try {

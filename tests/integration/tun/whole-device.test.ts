@@ -33,6 +33,7 @@ let brokerUrl = '';
 let operatorKey = '';
 let big = { port: 0, sha256: '' };
 let small = { port: 0, sha256: '' };
+let echoPort = 0;
 let volunteer: ChildProcess | undefined;
 let service: ChildProcess | undefined;
 let tunClient: ChildProcess | undefined;
@@ -41,6 +42,7 @@ let tunClientErr: string[] = [];
 let before_ = '';
 let directory = '';
 let exitJson = '';
+let socketPath = '';
 
 async function startOrigin(bytes: number): Promise<{ port: number; sha256: string }> {
   assert.ok(lab);
@@ -71,6 +73,24 @@ async function startVolunteer(): Promise<ChildProcess> {
   return child;
 }
 
+/** The helper with whole-device mode in the client namespace; resolves once it carries. */
+async function startTunClient(): Promise<void> {
+  assert.ok(lab);
+  tunClient = lab.spawn(
+    client.namespace,
+    process.execPath,
+    ['--import', 'tsx', join(SUPPORT, 'tun-client.ts'), exitJson, brokerUrl, lab.publicServiceAddress, socketPath, '1'],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  tunClientOut = collectLines(tunClient.stdout);
+  tunClientErr = collectLines(tunClient.stderr);
+  await waitFor(() => tunClientOut.find((line) => line.startsWith('{"ready"')), 'whole-device mode to carry', { timeoutMs: 60_000 }).catch((error: unknown) => {
+    throw new Error(`${String(error)}: ${tunClientErr.join('\n').slice(-3000)}`);
+  });
+}
+
 /** The client namespace's network configuration as text. */
 async function snapshot(): Promise<string> {
   assert.ok(lab);
@@ -99,6 +119,13 @@ before(
     await lab.writeEtcFile(client.namespace, 'resolv.conf', 'nameserver 203.0.113.53\n');
     big = await startOrigin(FILE_BYTES);
     small = await startOrigin(1024 * 1024);
+    const echo = lab.spawn(originHost.namespace, process.execPath, ['--import', 'tsx', join(SUPPORT, 'echo-server.ts'), '0.0.0.0']);
+    const echoOut = collectLines(echo.stdout);
+    echoPort = (
+      await waitFor(() => echoOut.map((line) => (line.startsWith('{') ? (JSON.parse(line) as { port: number }) : undefined)).find(Boolean), 'the echo server', {
+        timeoutMs: 20_000,
+      })
+    ).port;
     const operator = new LocalOperator();
     operatorKey = operator.exitListKey;
     const servers = await startLabServers(lab, { operator, exitPort: EXIT_PORT, brokerPort: BROKER_PORT, exitFlags: ['--allow-range', '203.0.113.0/24'] });
@@ -122,21 +149,8 @@ before(
     await waitFor(() => serviceOut.some((line) => line.includes('listening')) || undefined, 'the service', { timeoutMs: 20_000 });
     await waitFor(async () => !(await snapshot()).includes('tentative') || undefined, 'IPv6 duplicate address detection to finish', { timeoutMs: 15_000 });
     before_ = await snapshot();
-    tunClient = lab.spawn(
-      client.namespace,
-      process.execPath,
-      ['--import', 'tsx', join(SUPPORT, 'tun-client.ts'), exitJson, brokerUrl, lab.publicServiceAddress, socket, '1'],
-      {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
-    tunClientOut = collectLines(tunClient.stdout);
-    tunClientErr = collectLines(tunClient.stderr);
-    await waitFor(() => tunClientOut.find((line) => line.startsWith('{"ready"')), 'whole-device mode to carry', { timeoutMs: 60_000 }).catch(
-      (error: unknown) => {
-        throw new Error(`${String(error)}: ${tunClientErr.join('\n').slice(-3000)}`);
-      },
-    );
+    socketPath = socket;
+    await startTunClient();
   },
   { timeout: 180_000 },
 );
@@ -206,6 +220,24 @@ test('50 parallel connections each fetch a file through the device, every one wh
   assert.deepEqual(new Set(sums), new Set([small.sha256]));
 });
 
+test('a long-lived connection carries data both ways for 30 s, every byte echoed back in order', { skip, timeout: 120_000 }, async () => {
+  assert.ok(lab);
+  const run = await lab.run(
+    client.namespace,
+    process.execPath,
+    ['--import', 'tsx', join(SUPPORT, 'echo-client.ts'), 'origin.test', String(echoPort), String(64 * 1024), '30'],
+    {
+      timeoutMs: 90_000,
+    },
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const result = JSON.parse(run.stdout) as { sent: string; received: string; bytes: number; sentBytes: number; seconds: number };
+  assert.ok(result.seconds >= 30, `the connection lived ${result.seconds} s`);
+  assert.ok(result.sentBytes >= 100 * 64 * 1024, `it carried ${result.sentBytes} bytes`);
+  assert.equal(result.bytes, result.sentBytes);
+  assert.equal(result.received, result.sent);
+});
+
 test('the volunteer killed: traffic stops instead of leaking, and comes back through a new volunteer', { skip, timeout: 200_000 }, async () => {
   assert.ok(lab && volunteer);
   volunteer.kill('SIGKILL');
@@ -225,6 +257,27 @@ test('the volunteer killed: traffic stops instead of leaking, and comes back thr
     'a fetch through the new volunteer',
     { timeoutMs: 90_000, intervalMs: 2_000 },
   );
+});
+
+test('the helper killed: the kill switch holds (nothing to the origin, no DNS in the clear), and a new helper carries again', {
+  skip,
+  timeout: 200_000,
+}, async () => {
+  assert.ok(tunClient);
+  const killed = tunClient;
+  killed.kill('SIGKILL');
+  await new Promise((resolve) => killed.once('exit', resolve));
+  let failed: { code: number | null; stdout: string; stderr: string } | undefined;
+  const seen = await captured(async () => {
+    failed = await shell(`curl --silent --max-time 8 http://origin.test:${small.port}/file -o /dev/null; echo "exit $?"`, 30_000);
+  });
+  assert.ok(failed);
+  assert.doesNotMatch(failed.stdout, /exit 0\b/, 'with no helper the fetch cannot succeed');
+  assert.equal(seen.dns, 0, 'no DNS in the clear meanwhile');
+  assert.equal(seen.destinations.has(originHost.address), false, 'nothing went to the origin directly');
+  await startTunClient();
+  const run = await shell(`curl --silent --show-error --max-time 60 http://origin.test:${small.port}/file | sha256sum`, 90_000);
+  assert.equal(run.stdout.split(' ')[0], small.sha256, run.stderr);
 });
 
 test('turning whole-device mode off leaves the namespace exactly as it was', { skip, timeout: 60_000 }, async () => {
