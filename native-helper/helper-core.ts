@@ -10,6 +10,7 @@ import { startLocalProxies } from './local-proxies.ts';
 import { PipeServer } from './pipe-server.ts';
 import { nodeRendezvousCarrier } from './rendezvous-carrier.ts';
 import { RendezvousRelay } from './rendezvous-relay.ts';
+import { WholeDeviceSwitch, type WholeDeviceSwitchOptions } from './tun/whole-device-switch.ts';
 import { TunnelClient, type TunnelClientConfig, type TunnelStatus } from './tunnel-client.ts';
 
 export interface HelperCoreOptions {
@@ -21,6 +22,8 @@ export interface HelperCoreOptions {
   tunnel?: Partial<TunnelClientConfig>;
   /** PEM certificates the rendezvous carrier trusts besides Node's roots (a test network's, a private CDN's). */
   rendezvousCaPem?: string | undefined;
+  /** Whole-device mode's service socket and, for tests, how the mode starts. */
+  wholeDevice?: Pick<WholeDeviceSwitchOptions, 'servicePath' | 'startMode' | 'resolve' | 'platform'>;
   log?(line: string): void;
 }
 
@@ -29,6 +32,7 @@ export interface HelperCore {
   httpPort: number;
   pipeUrl: string;
   tunnel: TunnelClient;
+  wholeDevice: WholeDeviceSwitch;
   /** A fresh one-time token for the pipe (cancels any unused earlier one). */
   issueToken(): string;
   /** Sends the session status to the extension over the pipe, if one is connected. */
@@ -49,6 +53,13 @@ export async function startHelperCore(options: HelperCoreOptions): Promise<Helpe
     throw error;
   }
   const rendezvous = new RendezvousRelay(nodeRendezvousCarrier({ trustedCaPem: options.rendezvousCaPem }));
+  const wholeDevice = new WholeDeviceSwitch({
+    ...options.wholeDevice,
+    dialer: tunnel,
+    peers: tunnel.peerAddresses,
+    report: (state) => pipeServer.currentPipe?.sendControl(state),
+    log,
+  });
   pipeServer.onPipeOpen((pipe) => {
     log('the extension connected its pipe');
     tunnel.attachPipe(pipe);
@@ -57,6 +68,7 @@ export async function startHelperCore(options: HelperCoreOptions): Promise<Helpe
     pipe.onRecord((record) => tunnel.handleRecord(record));
     pipe.onControl((control) => {
       if (control.type === 'rendezvous') rendezvous.handle(control, (answer) => pipe.sendControl(answer), pipeOpen.signal);
+      else if (control.type === 'whole-device') void wholeDevice.set(control.on, control.transportHosts);
       else tunnel.handleControl(control);
     });
     pipe.onClose((info) => {
@@ -71,12 +83,15 @@ export async function startHelperCore(options: HelperCoreOptions): Promise<Helpe
     httpPort: proxies.httpPort,
     pipeUrl: pipeServer.url,
     tunnel,
+    wholeDevice,
     issueToken: () => pipeServer.issueToken(),
     reportToPipe: (status) => {
       const { lastPathError: _private, ...report } = status;
       pipeServer.currentPipe?.sendControl({ type: 'session', ...report });
     },
     close: async () => {
+      // The machine back as it was first (the service undoes the routes), while the tunnel can still say goodbye.
+      await wholeDevice.close();
       tunnel.close();
       await Promise.allSettled([proxies.close(), pipeServer.close()]);
     },

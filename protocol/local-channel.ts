@@ -191,7 +191,19 @@ export interface PipeRendezvous {
   channel: RendezvousChannel;
   envelope: string;
 }
-export type ExtensionToPipe = PipePathUp | PipePathConnecting | PipePathDown | PipePathError | PipeRendezvous;
+/**
+ * Whole-device mode on or off (the helper asks its privileged service). `transportHosts` are the names or IPv4
+ * addresses of the tunnel's own transport the helper cannot know (the broker, STUN servers, fronts, caches): it
+ * resolves them before the device takes the routes, and keeps them out of it.
+ */
+export interface PipeWholeDevice {
+  type: 'whole-device';
+  on: boolean;
+  transportHosts: string[];
+}
+/** Most hosts one whole-device message names. */
+export const MAX_TRANSPORT_HOSTS = 16;
+export type ExtensionToPipe = PipePathUp | PipePathConnecting | PipePathDown | PipePathError | PipeRendezvous | PipeWholeDevice;
 
 // ---- pipe control (text messages): helper -> extension ----
 /**
@@ -217,7 +229,15 @@ export interface PipeRendezvousFailed {
   code: string;
   message: string;
 }
-export type HelperToPipe = PipeNeedPath | PipeSession | PipeRendezvousReply | PipeRendezvousFailed;
+/** Where whole-device mode stands; `reason` says why it is not on when it failed (service missing, not Linux, ...). */
+export const WHOLE_DEVICE_STATES = ['off', 'starting', 'on', 'failed'] as const;
+export type WholeDeviceState = (typeof WHOLE_DEVICE_STATES)[number];
+export interface PipeWholeDeviceState {
+  type: 'whole-device-state';
+  state: WholeDeviceState;
+  reason?: string;
+}
+export type HelperToPipe = PipeNeedPath | PipeSession | PipeRendezvousReply | PipeRendezvousFailed | PipeWholeDeviceState;
 
 // ---- validators ----
 
@@ -403,8 +423,24 @@ export function parseExtensionToPipe(value: unknown): ExtensionToPipe {
       }
       return { type: 'rendezvous', id: rendezvousId(value), channel, envelope: envelopeText(value, 'envelope') };
     }
+    case 'whole-device': {
+      if (typeof value.on !== 'boolean') throw new LocalChannelFormatError('"on" must be true or false');
+      const hosts = value.transportHosts;
+      if (!Array.isArray(hosts) || hosts.length > MAX_TRANSPORT_HOSTS) {
+        throw new LocalChannelFormatError(`"transportHosts" must be a list of at most ${MAX_TRANSPORT_HOSTS} host names`);
+      }
+      return {
+        type: 'whole-device',
+        on: value.on,
+        transportHosts: hosts.map((host) => {
+          if (typeof host !== 'string' || !/^[A-Za-z0-9.-]{1,253}$/.test(host))
+            throw new LocalChannelFormatError(`"transportHosts": ${JSON.stringify(host)} is not a host name`);
+          return host;
+        }),
+      };
+    }
     default:
-      throw new LocalChannelFormatError('"type" must be one of path-up, path-connecting, path-down, path-error, rendezvous');
+      throw new LocalChannelFormatError('"type" must be one of path-up, path-connecting, path-down, path-error, rendezvous, whole-device');
   }
 }
 
@@ -423,8 +459,13 @@ export function parseHelperToPipe(value: unknown): HelperToPipe {
       return { type: 'rendezvous-reply', id: rendezvousId(value), reply: envelopeText(value, 'reply') };
     case 'rendezvous-failed':
       return { type: 'rendezvous-failed', id: rendezvousId(value), code: text(value, 'code'), message: text(value, 'message') };
+    case 'whole-device-state': {
+      const message: PipeWholeDeviceState = { type: 'whole-device-state', state: requireOneOf(value.state, '"state"', WHOLE_DEVICE_STATES, fail) };
+      if (value.reason !== undefined) message.reason = optionalText(value.reason, '"reason"', MAX_LOCAL_TEXT_CHARS, fail);
+      return message;
+    }
     default:
-      throw new LocalChannelFormatError('"type" must be one of need-path, session, rendezvous-reply, rendezvous-failed');
+      throw new LocalChannelFormatError('"type" must be one of need-path, session, rendezvous-reply, rendezvous-failed, whole-device-state');
   }
 }
 

@@ -33,6 +33,7 @@ import {
   MIN_PIPE_PATH_ID,
   type PipePathRole,
   type PipeRendezvous,
+  type PipeWholeDeviceState,
   parseHelperToPipe,
   type SessionReport,
   unframePipeRecord,
@@ -114,6 +115,8 @@ export interface ClientPathEnvironment {
 export interface ClientPathEvents {
   onPathEvent(event: ClientPathEvent): void;
   onSession(report: SessionReport): void;
+  /** Where the helper's whole-device mode stands, as it reports it. */
+  onWholeDevice?(state: PipeWholeDeviceState): void;
 }
 
 /** A limit in ClientPathLimits is unusable. */
@@ -327,6 +330,10 @@ export class ClientPath {
       this.#helperRendezvous.answer(message);
       return;
     }
+    if (message.type === 'whole-device-state') {
+      this.#events.onWholeDevice?.(message);
+      return;
+    }
     if (message.type === 'session') {
       this.#events.onSession({
         state: message.state,
@@ -343,6 +350,14 @@ export class ClientPath {
     const path = message.pathId === undefined ? undefined : this.#paths.get(message.pathId);
     if (path !== undefined) this.#dropPath(path, reason);
     else void this.#acquirePaths();
+  }
+
+  /**
+   * Asks the helper to turn whole-device mode on or off; `transportHosts` are the tunnel's own hosts it must keep
+   * out of the device (the broker's, the STUN servers', the rendezvous channels'). The answer comes as onWholeDevice.
+   */
+  setWholeDevice(on: boolean, transportHosts: readonly string[]): void {
+    this.#sendControl({ type: 'whole-device', on, transportHosts: [...transportHosts] });
   }
 
   #sendControl(message: ExtensionToPipe): void {

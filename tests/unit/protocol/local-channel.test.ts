@@ -167,3 +167,25 @@ test("whole-device mode's peer addresses: path-up's selected volunteer address a
     assert.throws(() => parseExtensionToPipe(bad), LocalChannelFormatError, JSON.stringify(bad).slice(0, 60));
   }
 });
+
+test('the whole-device switch over the pipe: on/off with host names one way, the state with a reason the other', () => {
+  assert.deepEqual(parseExtensionToPipe({ type: 'whole-device', on: true, transportHosts: ['broker.example.org', '203.0.113.5'] }), {
+    type: 'whole-device',
+    on: true,
+    transportHosts: ['broker.example.org', '203.0.113.5'],
+  });
+  for (const bad of [
+    { type: 'whole-device', on: 'yes', transportHosts: [] },
+    { type: 'whole-device', on: true },
+    { type: 'whole-device', on: true, transportHosts: ['a b'] },
+    { type: 'whole-device', on: true, transportHosts: Array.from({ length: 17 }, () => 'x.example') },
+  ]) {
+    assert.throws(() => parseExtensionToPipe(bad), LocalChannelFormatError, JSON.stringify(bad).slice(0, 60));
+  }
+  assert.deepEqual(parseHelperToPipe({ type: 'whole-device-state', state: 'failed', reason: 'the service is not running' }), {
+    type: 'whole-device-state',
+    state: 'failed',
+    reason: 'the service is not running',
+  });
+  assert.throws(() => parseHelperToPipe({ type: 'whole-device-state', state: 'maybe' }), LocalChannelFormatError);
+});
