@@ -6,7 +6,7 @@
  */
 import { MAX_PATHS_PER_SESSION } from '../protocol/config.ts';
 import { ExitListError, type NetworkRendezvous, parseNetworkRendezvous } from '../protocol/exit-list.ts';
-import { LocalChannelFormatError, parseSessionReport, type SessionReport } from '../protocol/local-channel.ts';
+import { LocalChannelFormatError, parseSessionReport, type SessionReport, WHOLE_DEVICE_STATES, type WholeDeviceState } from '../protocol/local-channel.ts';
 import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from '../protocol/pairing.ts';
 import { parseRelayStatus, type RelayStatus, RelayStatusFormatError } from '../protocol/relay-status.ts';
 import { type ExitInfo, NAT_CLASSES, type NatClass, parseExitInfo, requireStunUrls, SignalingFormatError } from '../protocol/signaling.ts';
@@ -20,6 +20,8 @@ import type { ClientPathEvent } from './ui-state.ts';
 export type BackgroundMessage =
   | { target: 'background'; type: 'get-state' }
   | { target: 'background'; type: 'set-proxy-me'; on: boolean }
+  /** The popup's "Whole device" switch, under Proxy me. */
+  | { target: 'background'; type: 'set-whole-device'; on: boolean }
   | { target: 'background'; type: 'set-help-others'; on: boolean }
   | { target: 'background'; type: 'relay-status'; status: RelayStatus }
   | { target: 'background'; type: 'client-path'; event: ClientPathEvent }
@@ -78,7 +80,9 @@ export type OffscreenMessage =
   | { target: 'offscreen'; type: 'help-stop' }
   | { target: 'offscreen'; type: 'help-pairings'; pairingTokens: string[] }
   | ClientStartMessage
-  | { target: 'offscreen'; type: 'client-stop' };
+  | { target: 'offscreen'; type: 'client-stop' }
+  /** Whole-device mode on or off through the helper; `transportHosts` are the tunnel's own hosts it keeps out. */
+  | { target: 'offscreen'; type: 'client-whole-device'; on: boolean; transportHosts: string[] };
 
 /** The offscreen document's reply to every OffscreenMessage. */
 export type OffscreenReply = { ok: true } | { ok: false; error: string };
@@ -192,8 +196,13 @@ export function parseClientPathEvent(value: unknown): ClientPathEvent {
       return { kind: 'pipe-closed', reason: text(value, 'reason') };
     case 'broker-reached':
       return { kind: 'broker-reached', channel: nonEmptyText(value, 'channel', MAX_CHANNEL_NAME_CHARS) };
+    case 'whole-device': {
+      if (!(WHOLE_DEVICE_STATES as readonly unknown[]).includes(value.state))
+        throw new MessageFormatError(`"state" must be one of ${WHOLE_DEVICE_STATES.join(', ')}`);
+      return { kind: 'whole-device', state: value.state as WholeDeviceState, reason: text(value, 'reason') };
+    }
     default:
-      throw new MessageFormatError('"event.kind" must be one of finding, up, down, error, pipe-closed, broker-reached');
+      throw new MessageFormatError('"event.kind" must be one of finding, up, down, error, pipe-closed, broker-reached, whole-device');
   }
 }
 
@@ -204,6 +213,8 @@ export function parseBackgroundMessage(value: unknown): BackgroundMessage {
       return { target: 'background', type: 'get-state' };
     case 'set-proxy-me':
       return { target: 'background', type: 'set-proxy-me', on: flag(value, 'on') };
+    case 'set-whole-device':
+      return { target: 'background', type: 'set-whole-device', on: flag(value, 'on') };
     case 'set-help-others':
       return { target: 'background', type: 'set-help-others', on: flag(value, 'on') };
     case 'relay-status':
@@ -280,6 +291,13 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
     }
     case 'client-stop':
       return { target: 'offscreen', type: 'client-stop' };
+    case 'client-whole-device': {
+      const hosts = value.transportHosts;
+      if (!Array.isArray(hosts) || hosts.length > 16 || hosts.some((host) => typeof host !== 'string' || !/^[A-Za-z0-9.-]{1,253}$/.test(host))) {
+        throw new MessageFormatError('"transportHosts" must be a list of at most 16 host names');
+      }
+      return { target: 'offscreen', type: 'client-whole-device', on: flag(value, 'on'), transportHosts: hosts as string[] };
+    }
     default:
       throw new MessageFormatError(`unknown offscreen message type ${JSON.stringify(value.type)}`);
   }

@@ -4,7 +4,7 @@
  * it. The service worker keeps one UiState in chrome.storage.session (background/state.ts) and broadcasts it.
  */
 import type { HelpOthersState, ProxyMePhase, ProxyMeState, UiState } from '../protocol/extension-state.ts';
-import type { SessionReport } from '../protocol/local-channel.ts';
+import type { SessionReport, WholeDeviceState } from '../protocol/local-channel.ts';
 import type { RelayStatus } from '../protocol/relay-status.ts';
 import { addTrafficSample } from './traffic-rate.ts';
 
@@ -28,6 +28,8 @@ export function initialProxyMeState(): ProxyMeState {
     traffic: [],
     webRtcGuard: 'untouched',
     brokerChannel: '',
+    wholeDevice: 'off',
+    wholeDeviceReason: '',
   };
 }
 
@@ -47,7 +49,9 @@ export type ClientPathEvent =
   | { kind: 'error'; code: string; message: string; retryInMs: number }
   | { kind: 'pipe-closed'; reason: string }
   /** A sealed rendezvous reached the broker through `channel` (protocol/rendezvous.ts channelName). */
-  | { kind: 'broker-reached'; channel: string };
+  | { kind: 'broker-reached'; channel: string }
+  /** The helper's whole-device mode changed (`reason` says why when it failed; '' otherwise). */
+  | { kind: 'whole-device'; state: WholeDeviceState; reason: string };
 
 /** Phases in which Proxy me has given up until the user switches it off (or off and on). */
 const STOPPED_PHASES: readonly ProxyMePhase[] = ['off', 'helper-not-installed', 'helper-stopped', 'failed'];
@@ -116,6 +120,8 @@ export function applyClientPathEvent(state: ProxyMeState, event: ClientPathEvent
       return { ...withoutPath(state), phase: 'starting-helper', detail: event.reason };
     case 'broker-reached':
       return { ...state, brokerChannel: event.channel };
+    case 'whole-device':
+      return { ...state, wholeDevice: event.state, wholeDeviceReason: event.reason };
   }
 }
 

@@ -3,6 +3,7 @@
  * One real Chromium with the built Ferry extension, driven through its popup as a person would: flip a switch, read
  * the status line, and follow the UiState the extension publishes (protocol/extension-state.ts).
  */
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { installNativeHost } from '../native-helper/install.ts';
 import { type HelpOthersPhase, type ProxyMePhase, parseUiState, UI_STATE_STORAGE_KEY, type UiState } from '../protocol/extension-state.ts';
@@ -67,7 +68,16 @@ export class FerryUser {
             prepareProfile: async (userDataDir: string) =>
               void (await installNativeHost({
                 userDataDir,
-                helperFlags: ['--exit-list-key', options.exitListKey, ...helperSessionFlags(options.helperSession), ...(options.helperFlags ?? [])],
+                helperFlags: [
+                  '--exit-list-key',
+                  options.exitListKey,
+                  ...helperSessionFlags(options.helperSession),
+                  // Never the machine's own whole-device service: a test that flips the switch must not reroute the
+                  // machine it runs on. A test that wants one passes its own --tun-socket (the later flag wins).
+                  '--tun-socket',
+                  join(userDataDir, 'no-whole-device-service.sock'),
+                  ...(options.helperFlags ?? []),
+                ],
               })),
           }
         : {}),
@@ -127,7 +137,8 @@ export class FerryUser {
     return this.waitFor((state) => phases.includes(state.helpOthers.phase), `Help others to reach ${phases.join(' or ')}`, timeoutMs);
   }
 
-  private async waitFor(done: (state: UiState) => boolean, what: string, timeoutMs: number): Promise<UiState> {
+  /** Resolves with the published state once `done` holds of it (within `timeoutMs`). */
+  async waitFor(done: (state: UiState) => boolean, what: string, timeoutMs: number): Promise<UiState> {
     let last: UiState | undefined;
     try {
       return await waitFor(

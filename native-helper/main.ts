@@ -34,6 +34,8 @@ Runs the Ferry helper: a SOCKS5 and an HTTP CONNECT proxy on 127.0.0.1 whose str
                           that supports it and reports it to the extension for its offers
   --nat CLASS             with --install or --native: report this NAT class instead of measuring it
                           (${NAT_CLASSES.join(', ')})
+  --tun-socket PATH       with --install or --native: the whole-device service's socket (default
+                          /run/ferry/tun.sock), asked when the extension's "Whole device" switch is turned on
   --rendezvous-ca FILE    with --install or --native: also trust these PEM certificates when carrying the
                           extension's sealed offers to the broker over a front or a cache (a test network's CA,
                           or an operator's private CDN); Node's own roots stay trusted
@@ -49,7 +51,7 @@ export class HelperUsageError extends Error {
 
 export type HelperCommand =
   | { kind: 'help' }
-  | ({ kind: 'install'; userDataDir?: string; extensionId?: string; exitListKeys: string[]; rendezvousCaFile?: string } & NatOptions)
+  | ({ kind: 'install'; userDataDir?: string; extensionId?: string; exitListKeys: string[]; rendezvousCaFile?: string; tunSocketPath?: string } & NatOptions)
   | { kind: 'uninstall'; userDataDir?: string }
   /** `callerOrigin`: `chrome-extension://ID/` as the browser passed it, or null when started by hand. */
   /** `session`: the client session's timing, for tests and slow links; checked when the helper starts. */
@@ -61,6 +63,7 @@ export type HelperCommand =
       httpPort: number;
       session: Partial<SessionConfig>;
       rendezvousCaFile?: string;
+      tunSocketPath?: string;
     } & NatOptions)
   | { kind: 'proxies'; socksPort: number; httpPort: number };
 
@@ -84,6 +87,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
     '--stun',
     '--nat',
     '--rendezvous-ca',
+    '--tun-socket',
   ]);
   const known = new Set(['--install', '--uninstall', '--native', '--help', '-h', ...takesValue]);
   for (let i = 0; i < argv.length; i += 1) {
@@ -113,9 +117,9 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   if (modes.length > 1) throw new HelperUsageError(`${modes.join(' and ')} cannot be combined`);
   const mode = modes[0];
   const allowed: Record<string, readonly string[]> = {
-    '--install': ['--user-data-dir', '--extension-id', '--nat', '--rendezvous-ca'],
+    '--install': ['--user-data-dir', '--extension-id', '--nat', '--rendezvous-ca', '--tun-socket'],
     '--uninstall': ['--user-data-dir'],
-    '--native': ['--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms', '--nat', '--rendezvous-ca'],
+    '--native': ['--socks-port', '--http-port', '--heartbeat-ms', '--path-silence-ms', '--nat', '--rendezvous-ca', '--tun-socket'],
     proxies: ['--socks-port', '--http-port'],
   };
   const exitListKeys = exitListKeysOption(exitListKeyTexts);
@@ -134,6 +138,8 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
   const rendezvousCa = values.get('--rendezvous-ca');
   // Absolute: the launcher the browser starts runs from another working directory.
   const rendezvousCaOption = rendezvousCa === undefined ? {} : { rendezvousCaFile: resolve(rendezvousCa) };
+  const tunSocket = values.get('--tun-socket');
+  const tunSocketOption = tunSocket === undefined ? {} : { tunSocketPath: resolve(tunSocket) };
   switch (mode) {
     case '--install': {
       const extensionId = values.get('--extension-id');
@@ -144,6 +150,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
         ...(extensionId === undefined ? {} : { extensionId }),
         ...natOptions,
         ...rendezvousCaOption,
+        ...tunSocketOption,
       };
     }
     case '--uninstall':
@@ -174,6 +181,7 @@ export function parseHelperArgs(argv: readonly string[]): HelperCommand {
         session,
         ...natOptions,
         ...rendezvousCaOption,
+        ...tunSocketOption,
       };
     }
     default:
@@ -250,6 +258,7 @@ export async function runHelper(argv: string[]): Promise<void> {
           ...command.exitListKeys.map((key) => `--exit-list-key=${key}`),
           ...natFlags(command),
           ...(command.rendezvousCaFile === undefined ? [] : [`--rendezvous-ca=${command.rendezvousCaFile}`]),
+          ...(command.tunSocketPath === undefined ? [] : [`--tun-socket=${command.tunSocketPath}`]),
         ],
       });
       for (const path of installed.manifestPaths) process.stdout.write(`ferry helper: wrote ${path}\n`);

@@ -63,6 +63,8 @@ export interface NativeHostOptions extends NatOptions {
   session: Partial<SessionConfig>;
   /** PEM certificates to trust besides Node's roots when carrying rendezvous requests (`--rendezvous-ca`). */
   rendezvousCaFile?: string;
+  /** The whole-device service's socket (`--tun-socket`); DEFAULT_TUN_SERVICE_SOCKET when absent. */
+  tunSocketPath?: string;
 }
 
 interface RunningHelper {
@@ -112,6 +114,7 @@ export async function runNativeHost(options: NativeHostOptions): Promise<void> {
         httpPort: message.httpPort ?? options.httpPort,
         tunnel: { session: options.session },
         rendezvousCaPem: options.rendezvousCaFile === undefined ? undefined : readFileSync(options.rendezvousCaFile, 'utf8'),
+        ...(options.tunSocketPath === undefined ? {} : { wholeDevice: { servicePath: options.tunSocketPath } }),
         log,
       });
     } catch (error) {

@@ -6,8 +6,8 @@
  * phases, the state's shape, and its validator. The rules that compute the state live in extension/ui-state.ts.
  * Runtime-neutral.
  */
-import type { SessionState } from './local-channel.ts';
-import { SESSION_STATES } from './local-channel.ts';
+import type { SessionState, WholeDeviceState } from './local-channel.ts';
+import { SESSION_STATES, WHOLE_DEVICE_STATES } from './local-channel.ts';
 import { PAUSE_REASONS, type PauseReason, RELAY_STATES } from './relay-status.ts';
 import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requireOneOf } from './validate.ts';
 
@@ -76,6 +76,9 @@ export interface ProxyMeState {
   pathUp: boolean;
   /** The rendezvous channel that last reached the broker (protocol/rendezvous.ts channelName); '' when unknown. */
   brokerChannel: string;
+  /** Whole-device mode as the helper last reported it, and why it is not on when it failed ('' otherwise). */
+  wholeDevice: WholeDeviceState;
+  wholeDeviceReason: string;
   /** How many times the helper's session moved to another volunteer and carried on. */
   pathChanges: number;
   /** Volunteers carrying or standing by for the session now (the helper's last report). */
@@ -152,6 +155,8 @@ export function parseUiState(value: unknown): UiState {
       session: requireOneOf(proxyMe.session, '"session"', SESSION_STATES, fail),
       pathUp: requireBoolean(proxyMe.pathUp, '"pathUp"', fail),
       brokerChannel: optionalText(proxyMe.brokerChannel, '"brokerChannel"', MAX_STATE_TEXT_CHARS, fail),
+      wholeDevice: requireOneOf(proxyMe.wholeDevice, '"wholeDevice"', WHOLE_DEVICE_STATES, fail),
+      wholeDeviceReason: optionalText(proxyMe.wholeDeviceReason, '"wholeDeviceReason"', MAX_STATE_TEXT_CHARS, fail),
       pathChanges: requireCount(proxyMe.pathChanges, '"pathChanges"', fail),
       volunteers: requireCount(proxyMe.volunteers, '"volunteers"', fail),
       connectedSinceMs: requireCount(proxyMe.connectedSinceMs, '"connectedSinceMs"', fail),

@@ -57,6 +57,7 @@ async function handle(message: BackgroundMessage): Promise<void> {
     case 'set-help-others':
       return message.on ? helpOthers.switchOn() : helpOthers.switchOff();
     case 'set-proxy-me':
+    case 'set-whole-device':
     case 'client-path':
     case 'client-session':
     case 'add-pairing':

@@ -128,6 +128,8 @@ async function handle(message: BackgroundMessage): Promise<void> {
       return helpOthers.reviveIfClosed();
     case 'set-proxy-me':
       return message.on ? proxyMe.switchOn() : proxyMe.switchOff();
+    case 'set-whole-device':
+      return proxyMe.setWholeDevice(message.on);
     case 'set-help-others':
       return message.on ? helpOthers.switchOn() : helpOthers.switchOff();
     case 'relay-status':

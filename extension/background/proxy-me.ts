@@ -175,6 +175,18 @@ export class ProxyMe {
     await this.deps.updateState(() => initialProxyMeState());
   }
 
+  /**
+   * The popup's "Whole device" switch: asks the helper (through the offscreen document's pipe) to carry the whole
+   * device, keeping the tunnel's own hosts out of it: the broker's, the STUN servers', and the rendezvous channels'.
+   * Only while Proxy me runs on a helper; the helper answers with its state (onClientPathEvent 'whole-device').
+   */
+  async setWholeDevice(on: boolean): Promise<void> {
+    const run = this.run;
+    if (run?.ready === undefined || run.settings === undefined || !run.usesOffscreen) return;
+    await this.deps.updateState((state) => ({ ...state, wholeDevice: on ? 'starting' : state.wholeDevice, wholeDeviceReason: '' }));
+    await this.deps.offscreen.send({ target: 'offscreen', type: 'client-whole-device', on, transportHosts: transportHosts(run) });
+  }
+
   async onClientPathEvent(event: ClientPathEvent): Promise<void> {
     const nowMs = this.now();
     await this.deps.updateState((state) => applyClientPathEvent(state, event, nowMs));
@@ -353,4 +365,26 @@ export class ProxyMe {
     this.settingChanges = result.catch(() => undefined);
     return result;
   }
+}
+
+/** The hosts the tunnel itself talks to from this device, as names (the helper resolves them): at most 16. */
+function transportHosts(run: ProxyMeRun): string[] {
+  const hosts = new Set<string>();
+  const add = (url: string | undefined): void => {
+    if (url === undefined) return;
+    try {
+      // stun:host:port is not a URL with a host part; read it by hand.
+      const host = url.startsWith('stun:') || url.startsWith('stuns:') ? url.replace(/^stuns?:/, '').replace(/:\d+$/, '') : new URL(url).hostname;
+      if (/^[A-Za-z0-9.-]{1,253}$/.test(host)) hosts.add(host);
+    } catch {
+      // not a URL: nothing to keep out
+    }
+  };
+  add(run.settings?.brokerUrl);
+  for (const url of run.ready?.stunUrls ?? []) add(url);
+  for (const channel of run.rendezvous?.channels ?? []) {
+    add(channel.url);
+    if (channel.kind === 'fronted') add(`https://${channel.front}`);
+  }
+  return [...hosts].slice(0, 16);
 }

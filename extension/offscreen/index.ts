@@ -54,6 +54,11 @@ function handle(message: OffscreenMessage): void {
           onSession: (session) => {
             if (path === clientPath) report({ target: 'background', type: 'client-session', session });
           },
+          onWholeDevice: (state) => {
+            if (path === clientPath) {
+              report({ target: 'background', type: 'client-path', event: { kind: 'whole-device', state: state.state, reason: state.reason ?? '' } });
+            }
+          },
         },
       );
       clientPath = path;
@@ -63,6 +68,9 @@ function handle(message: OffscreenMessage): void {
     case 'client-stop':
       clientPath?.stop();
       clientPath = undefined;
+      return;
+    case 'client-whole-device':
+      clientPath?.setWholeDevice(message.on, message.transportHosts);
       return;
   }
 }

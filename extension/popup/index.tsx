@@ -3,6 +3,7 @@
  * The toolbar popup: two switches and honest one-line statuses. It owns no state: it shows the UiState the service
  * worker keeps in chrome.storage.session and follows its changes there; the switches are requests to the worker.
  */
+
 import { useEffect, useState } from 'preact/hooks';
 import { type HelpOthersState, type ProxyMeState, parseUiState, UI_STATE_STORAGE_KEY, type UiState } from '../../protocol/extension-state.ts';
 import { IndexedDbHistoryStore } from '../../relay-worker/browser-history-store.ts';
@@ -28,6 +29,7 @@ import {
 } from '../status-text.ts';
 import { currentThroughput } from '../traffic-rate.ts';
 import { isProxyMeStopped } from '../ui-state.ts';
+import { WholeDeviceSwitch } from './whole-device.tsx';
 import '../ui.css';
 import { HeldPairing } from './held-pairing.tsx';
 import './popup.css';
@@ -133,7 +135,7 @@ function ProxyMeStats({ state, nowMs }: { state: ProxyMeState; nowMs: number }) 
   );
 }
 
-function ProxyMeSection({ state, onToggle }: { state: ProxyMeState; onToggle: (on: boolean) => void }) {
+function ProxyMeSection({ state, onToggle, onWholeDevice }: { state: ProxyMeState; onToggle: (on: boolean) => void; onWholeDevice: (on: boolean) => void }) {
   const showStats = state.on && state.connectedSinceMs > 0 && !isProxyMeStopped(state);
   const nowMs = useNow(showStats);
   const { t } = useTranslator();
@@ -152,6 +154,7 @@ function ProxyMeSection({ state, onToggle }: { state: ProxyMeState; onToggle: (o
       </label>
       <ProxyMeStatus state={state} />
       <HeldPairing />
+      {(showStats || (state.on && state.wholeDevice !== 'off')) && <WholeDeviceSwitch state={state} onToggle={onWholeDevice} />}
       {showStats && <ProxyMeStats state={state} nowMs={nowMs} />}
       {state.on && state.webRtcGuard === 'not-controllable' && (
         <p id="proxy-me-webrtc-warning" class="muted small">
@@ -312,7 +315,11 @@ function Popup() {
       ) : (
         <>
           {PROXY_ME_AVAILABLE ? (
-            <ProxyMeSection state={state.proxyMe} onToggle={(on) => void ask({ target: 'background', type: 'set-proxy-me', on })} />
+            <ProxyMeSection
+              state={state.proxyMe}
+              onToggle={(on) => void ask({ target: 'background', type: 'set-proxy-me', on })}
+              onWholeDevice={(on) => void ask({ target: 'background', type: 'set-whole-device', on })}
+            />
           ) : (
             <ProxyMeUnavailable />
           )}

@@ -76,3 +76,23 @@ test('a page loads in the client browser itself through the proxy setting that P
     await page.close();
   }
 });
+
+test('the Whole device switch under Proxy me asks the helper, which says plainly why it cannot be on here (no service installed)', async () => {
+  const popup = network.client.popup;
+  const toggle = popup.locator('#whole-device');
+  await toggle.waitFor({ timeout: 10_000 });
+  assert.match((await popup.locator('#whole-device-status').textContent()) ?? '', /Carry every program on this device/);
+  await toggle.click();
+  // The helper of this test points at a socket nobody serves (harness/ferry-user.ts): the machine is never rerouted.
+  const state = await network.client.waitFor((ui) => ui.proxyMe.wholeDevice === 'failed', 'the helper to report whole-device mode', 20_000);
+  assert.match(
+    state.proxyMe.wholeDeviceReason,
+    /whole-device service at .* is not running: install it once with "sudo ferry helper --install-service --user YOU"/,
+  );
+  assert.match((await popup.locator('#whole-device-status').textContent()) ?? '', /Whole device is off: the whole-device service at .* is not running/);
+  assert.equal(await toggle.isChecked(), false);
+  // Proxy me itself carries on (it may be between volunteers at this moment, after the earlier tests' traffic).
+  const before = await network.client.state();
+  await network.client.waitForProxyMe(['connected'], 30_000);
+  assert.equal((await network.client.state()).proxyMe.on, true, `Proxy me stayed on (it was ${before.proxyMe.phase})`);
+});

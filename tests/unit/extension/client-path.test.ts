@@ -180,17 +180,22 @@ describe('ClientPath over real WebRTC and WebSockets', { timeout: 60_000 }, () =
     const { broker, pipe, path, events } = await setup();
     path.start();
     await waitFor(() => pipe.count('path-up') === 1, 'path-up on the pipe', STEP);
-    const kinds = events.filter((event) => !(event.kind === 'error' && isLibdatachannelRace(event.message))).map((event) => event.kind);
+    // libdatachannel's own race fails a first attempt now and then; the retry then looks for a volunteer again.
+    const kinds = events
+      .filter((event) => !(event.kind === 'error' && isLibdatachannelRace(event.message)))
+      .map((event) => event.kind)
+      .filter((kind, index, all) => !(kind === 'finding' && all[index - 1] === 'finding'));
     assert.deepEqual(kinds, ['finding', 'up'], JSON.stringify(events));
     assert.equal(broker.requests[0]?.exitId, 'local');
     assert.equal(broker.requests[0]?.nat, 'unknown');
     assert.equal(broker.requests[0]?.offer.type, 'offer');
 
     // Before ICE, the answer's addresses (whole-device mode lets them out); once open, the selected pair's.
-    const connecting = pipe.texts[0] as { type: string; addresses?: string[] };
-    assert.equal(connecting.type, 'path-connecting');
+    const upAt = pipe.texts.findIndex((text) => text.type === 'path-up');
+    const connecting = pipe.texts[upAt - 1] as { type: string; addresses?: string[] };
+    assert.equal(connecting.type, 'path-connecting', JSON.stringify(pipe.texts));
     assert.ok((connecting.addresses ?? []).length >= 1, JSON.stringify(connecting));
-    const up = pipe.texts[1] as { type: string; pathId: number; role: string; peerAddress?: string };
+    const up = pipe.texts[upAt] as { type: string; pathId: number; role: string; peerAddress?: string };
     assert.deepEqual({ ...up, peerAddress: undefined }, { type: 'path-up', pathId: 1, role: 'carry', peerAddress: undefined });
     // Reported when the selected pair is IPv4 (this machine may pick its IPv6 address: then there is none).
     if (up.peerAddress !== undefined)
