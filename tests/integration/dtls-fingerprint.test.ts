@@ -30,7 +30,7 @@ import { REPO_ROOT } from '../../harness/paths.ts';
 import { collectLines, terminate } from '../../harness/processes.ts';
 import { waitFor } from '../../harness/wait.ts';
 import { DATA_CHANNEL_LABEL } from '../../protocol/signaling.ts';
-import { FERRY, startCapture, startLabServers, waitForBrokerPools } from './support/lab-servers.ts';
+import { closeUserAndHelper, FERRY, startCapture, startLabServers, waitForBrokerPools } from './support/lab-servers.ts';
 
 const OFFERER = join(REPO_ROOT, 'tests', 'integration', 'support', 'dtls-offerer.ts');
 const BROKER_PORT = 8787;
@@ -297,16 +297,7 @@ test("the Ferry client's ServerHello (Proxy me, the extension's offscreen docume
     // A server does not shuffle its extensions: every field, the order included, must be equal.
     assert.deepEqual(serverHello, plainOffererServerHello);
   } finally {
-    const helperPid = (await user.state().catch(() => undefined))?.proxyMe.helperPid ?? 0;
-    await user.close();
-    // The helper ends when its browser does (its stdin closes); by pid in case it did not.
-    if (helperPid > 0) {
-      try {
-        process.kill(helperPid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
+    await closeUserAndHelper(user);
     await terminate(volunteer, 5_000);
   }
 });

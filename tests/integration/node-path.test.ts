@@ -52,6 +52,22 @@ after(async () => {
   nodeDataChannel.cleanup();
 });
 
+/** A Node volunteer (the relay core in this process) waiting at the broker. */
+async function startNodeVolunteer(): Promise<RelayWorker> {
+  const volunteer = new RelayWorker({
+    config: createRelayWorkerConfig({ brokerUrl, kind: 'headless', exitListKeys: [operator.exitListKey] }),
+    environment: nodeRelayEnvironment(),
+  });
+  volunteer.start();
+  try {
+    await waitFor(() => volunteer.status.state === 'waiting', 'the volunteer to wait at the broker');
+  } catch (error) {
+    volunteer.stop();
+    throw error;
+  }
+  return volunteer;
+}
+
 /** The helper, and the extension's client path connected to its pipe (which at once asks the broker for a path). */
 async function startClient(): Promise<{ helper: HelperCore; client: NodeClient }> {
   const helper = await startHelperCore({ exit: exitInfo, allowedOrigin: EXTENSION_ORIGIN, socksPort: 0, httpPort: 0, tunnel: { sessionWaitMs: 3_000 } });
@@ -78,15 +94,10 @@ test('with no volunteer anywhere, the broker says so and a SOCKS request fails w
 });
 
 test('an 8 MiB download through a Node volunteer is byte-identical, and the volunteer saw neither host nor content', async () => {
-  const volunteer = new RelayWorker({
-    config: createRelayWorkerConfig({ brokerUrl, kind: 'headless', exitListKeys: [operator.exitListKey] }),
-    environment: nodeRelayEnvironment(),
-  });
-  volunteer.start();
+  const volunteer = await startNodeVolunteer();
   let client: NodeClient | undefined;
   let helper: HelperCore | undefined;
   try {
-    await waitFor(() => volunteer.status.state === 'waiting', 'the volunteer to wait at the broker');
     ({ helper, client } = await startClient());
     await client.waitForEvent((event) => event.kind === 'up', 'a path through the volunteer');
     await waitFor(() => helper?.tunnel.status.state === 'connected', 'the session to connect');
@@ -113,15 +124,10 @@ function dnsQuery(id: number, name: string, type: number): Uint8Array {
 }
 
 test("DNS through the tunnel: the exit's resolver answers, the name never crosses the volunteer in the clear", async () => {
-  const volunteer = new RelayWorker({
-    config: createRelayWorkerConfig({ brokerUrl, kind: 'headless', exitListKeys: [operator.exitListKey] }),
-    environment: nodeRelayEnvironment(),
-  });
-  volunteer.start();
+  const volunteer = await startNodeVolunteer();
   let client: NodeClient | undefined;
   let helper: HelperCore | undefined;
   try {
-    await waitFor(() => volunteer.status.state === 'waiting', 'the volunteer to wait at the broker');
     ({ helper, client } = await startClient());
     await waitFor(() => helper?.tunnel.status.state === 'connected', 'the session to connect');
     const ask = tunnelDnsAnswerer(helper.tunnel);

@@ -29,7 +29,7 @@ import { waitFor } from '../../harness/wait.ts';
 import type { NetworkRendezvous } from '../../protocol/exit-list.ts';
 import { KNOWN_EXIT_LIST_STORAGE_KEY } from '../../protocol/extension-state.ts';
 import { generateKeyPair, toBase64Url } from '../../protocol/index.ts';
-import { FERRY, startCapture, startLabServers, waitForBrokerPools } from './support/lab-servers.ts';
+import { closeUserAndHelper, FERRY, startCapture, startLabServers, waitForBrokerPools } from './support/lab-servers.ts';
 
 const CLIENT = join(REPO_ROOT, 'tests', 'integration', 'support', 'rendezvous-client.ts');
 const CACHE = join(REPO_ROOT, 'tests', 'integration', 'support', 'cache-process.ts');
@@ -213,19 +213,6 @@ function launchClientBrowser(running: NatLab, namespace: string): Promise<FerryU
   });
 }
 
-async function closeClientBrowser(user: FerryUser): Promise<void> {
-  const helperPid = (await user.state().catch(() => undefined))?.proxyMe.helperPid ?? 0;
-  await user.close();
-  // The helper ends when its browser does (its stdin closes); by pid in case it did not.
-  if (helperPid > 0) {
-    try {
-      process.kill(helperPid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-}
-
 /** The client stand-in in `namespace`: its sealed offers over the list's channels, then one download; its result. */
 async function runClient(running: NatLab, namespace: string): Promise<{ ok: boolean; sha256?: string; reached: string[] }> {
   const run = await running.run(
@@ -318,7 +305,7 @@ test('Proxy me in real Chromium, in the client namespace: from the list it kept,
     assert.deepEqual([...new Set(serverNames(packets))], [FRONT_NAME]);
     assert.equal(packets.filter((packet) => packet.destination === lab?.publicServiceAddress).length, 0);
   } finally {
-    await closeClientBrowser(user);
+    await closeUserAndHelper(user);
   }
 });
 
@@ -379,6 +366,6 @@ test('every channel dropped: the popup says the network cannot be reached, namin
     assert.match(detail, new RegExp(`fronted via ${FRONT_NAME} to ${BROKER_NAME}: no answer within 10 s`));
     assert.match(detail, new RegExp(`cache ${CACHE_NAME}: no answer within 12 s`));
   } finally {
-    await closeClientBrowser(user);
+    await closeUserAndHelper(user);
   }
 });

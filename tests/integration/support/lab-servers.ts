@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FerryUser } from '../../../harness/ferry-user.ts';
 import type { NatLab } from '../../../harness/nat-lab.ts';
 import type { LocalOperator } from '../../../harness/operator.ts';
 import { REPO_ROOT } from '../../../harness/paths.ts';
@@ -107,3 +108,39 @@ export async function startCapture(lab: NatLab, namespace: string, file: string,
 
 /** A pcap file's global header: the capture is open once it is written. */
 const PCAP_HEADER_BYTES = 24;
+
+/**
+ * `count` parallel curl fetches of `url` (curl's [1-N] range makes each URL new) inside `namespace`, saved in
+ * `directory`; resolves with each copy's SHA-256, and fails the test if curl does.
+ */
+export async function fetchInParallel(lab: NatLab, namespace: string, directory: string, url: string, count: number): Promise<string[]> {
+  const separator = url.includes('?') ? '&' : '?';
+  const run = await lab.run(
+    namespace,
+    'sh',
+    [
+      '-c',
+      `cd '${directory}' && curl --silent --show-error --max-time 150 --parallel --parallel-immediate --parallel-max ${count} -o 'copy-#1' '${url}${separator}n=[1-${count}]' && sha256sum copy-*`,
+    ],
+    { timeoutMs: 170_000 },
+  );
+  if (run.code !== 0) throw new Error(`the parallel fetches failed: ${run.stderr}`);
+  return run.stdout
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '');
+}
+
+/** Closes a client browser that started a helper, and the helper by pid should it outlive its browser. */
+export async function closeUserAndHelper(user: FerryUser): Promise<void> {
+  const helperPid = (await user.state().catch(() => undefined))?.proxyMe.helperPid ?? 0;
+  await user.close();
+  // The helper ends when its browser does (its stdin closes); by pid in case it did not.
+  if (helperPid > 0) {
+    try {
+      process.kill(helperPid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}

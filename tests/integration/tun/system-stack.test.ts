@@ -11,6 +11,7 @@ import { NatLab, natLabPrerequisites } from '../../../harness/nat-lab.ts';
 import { REPO_ROOT } from '../../../harness/paths.ts';
 import { collectLines, terminate } from '../../../harness/processes.ts';
 import { waitFor } from '../../../harness/wait.ts';
+import { fetchInParallel } from '../support/lab-servers.ts';
 
 const CHILD = join(REPO_ROOT, 'tests', 'integration', 'support', 'tun-stack-child.ts');
 const ECHO_CLIENT = join(REPO_ROOT, 'tests', 'integration', 'support', 'echo-client.ts');
@@ -87,16 +88,7 @@ test('curl, with no proxy settings, fetches 50 MiB through the TUN byte-identica
 test('50 parallel connections each fetch a file, every one whole', { skip, timeout: 180_000 }, async () => {
   assert.ok(ready && lab);
   const directory = await lab.tempDirectory();
-  const run = await shell(
-    `curl --silent --show-error --max-time 150 --parallel --parallel-immediate --parallel-max 50 -o '${directory}/copy-#1' 'http://${DESTINATION}:8080/file?n=[1-50]' && sha256sum ${directory}/copy-*`,
-    170_000,
-  );
-  assert.equal(run.code, 0, run.stderr);
-  const sums = run.stdout
-    .trim()
-    .split('\n')
-    .map((line) => line.split(' ')[0]);
-  assert.equal(sums.length, 50);
+  const sums = await fetchInParallel(lab, namespace, directory, `http://${DESTINATION}:8080/file`, 50);
   assert.deepEqual(new Set(sums), new Set([ready.smallSha256]));
 });
 
