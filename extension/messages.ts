@@ -6,11 +6,18 @@
  */
 import { MAX_PATHS_PER_SESSION } from '../protocol/config.ts';
 import { ExitListError, type NetworkRendezvous, parseNetworkRendezvous } from '../protocol/exit-list.ts';
-import { LocalChannelFormatError, parseSessionReport, type SessionReport, WHOLE_DEVICE_STATES, type WholeDeviceState } from '../protocol/local-channel.ts';
+import {
+  LocalChannelFormatError,
+  MAX_TRANSPORT_HOSTS,
+  parseSessionReport,
+  type SessionReport,
+  WHOLE_DEVICE_STATES,
+  type WholeDeviceState,
+} from '../protocol/local-channel.ts';
 import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from '../protocol/pairing.ts';
 import { parseRelayStatus, type RelayStatus, RelayStatusFormatError } from '../protocol/relay-status.ts';
 import { type ExitInfo, NAT_CLASSES, type NatClass, parseExitInfo, requireStunUrls, SignalingFormatError } from '../protocol/signaling.ts';
-import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requireText, requireUrl } from '../protocol/validate.ts';
+import { type Fail, isHostName, isRecord, optionalText, requireBoolean, requireCount, requireText, requireUrl } from '../protocol/validate.ts';
 import type { MonthlyUsage } from '../relay-worker/monthly-cap.ts';
 import type { SelfCheckResult, SelfCheckStep } from '../relay-worker/self-check.ts';
 import { parseExitListKeys, SettingsError } from './settings.ts';
@@ -293,8 +300,8 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
       return { target: 'offscreen', type: 'client-stop' };
     case 'client-whole-device': {
       const hosts = value.transportHosts;
-      if (!Array.isArray(hosts) || hosts.length > 16 || hosts.some((host) => typeof host !== 'string' || !/^[A-Za-z0-9.-]{1,253}$/.test(host))) {
-        throw new MessageFormatError('"transportHosts" must be a list of at most 16 host names');
+      if (!Array.isArray(hosts) || hosts.length > MAX_TRANSPORT_HOSTS || !hosts.every(isHostName)) {
+        throw new MessageFormatError(`"transportHosts" must be a list of at most ${MAX_TRANSPORT_HOSTS} host names`);
       }
       return { target: 'offscreen', type: 'client-whole-device', on: flag(value, 'on'), transportHosts: hosts as string[] };
     }

@@ -7,21 +7,13 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { extname, join, normalize, sep } from 'node:path';
+import { join } from 'node:path';
+import { contentTypeOf, fileUnder } from '../protocol/adapters/static-files.ts';
 import { SITE_CONFIG_FILE, type SiteConfig } from '../protocol/site-config.ts';
 import { REPO_ROOT } from './paths.ts';
 
 /** What `npm run build` writes (vite.web.config.ts). */
 export const WIDGET_DIST_DIR = join(REPO_ROOT, 'dist-widget');
-
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
 
 /** Headers every answer carries; the frame rules depend on the page (framingHeaders). */
 const COMMON_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' } as const;
@@ -69,13 +61,13 @@ export async function startFerrySite(options: FerrySiteOptions): Promise<FerrySi
       response.writeHead(200, { ...headers, 'content-type': 'application/json', 'cache-control': 'no-cache' }).end(siteConfig);
       return;
     }
-    const file = normalize(join(root, decodeURIComponent(path), path.endsWith('/') ? 'index.html' : ''));
-    if (!file.startsWith(root + sep)) {
+    const file = fileUnder(root, path, 'index.html');
+    if (file === undefined) {
       response.writeHead(404, headers).end();
       return;
     }
     readFile(file).then(
-      (body) => response.writeHead(200, { ...headers, 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' }).end(body),
+      (body) => response.writeHead(200, { ...headers, 'content-type': contentTypeOf(file) }).end(body),
       () => response.writeHead(404, { ...headers, 'content-type': 'text/plain' }).end(`not found: ${path}\n`),
     );
   });

@@ -17,7 +17,7 @@ import { ExitListError, MAX_EXIT_ID_CHARS, parseSignedExitList, type SignedExitL
 import { parseRendezvousChannel, type RendezvousChannel, RendezvousConfigError } from './rendezvous.ts';
 import { MAX_ENVELOPE_CHARS } from './rendezvous-envelope.ts';
 import { NAT_CLASSES, type NatClass, requireStunUrls, SignalingFormatError, WebSocketCloseCode } from './signaling.ts';
-import { type Fail, isRecord, optionalText, requireCount, requireInteger, requireOneOf, requireText } from './validate.ts';
+import { type Fail, isHostName, isIpv4Literal, isRecord, optionalText, requireCount, requireInteger, requireOneOf, requireText } from './validate.ts';
 
 /** Name of the native messaging host, as written in its manifest and passed to connectNative. */
 export const NATIVE_HOST_NAME = 'org.ferry.helper';
@@ -270,7 +270,7 @@ function envelopeText(obj: Record<string, unknown>, field: string): string {
 
 /** An IPv4 address in dotted form, each part 0..255; refused otherwise. */
 function ipv4Literal(value: unknown, name: string): string {
-  if (typeof value !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(value) || value.split('.').some((part) => Number(part) > 255)) {
+  if (!isIpv4Literal(value)) {
     throw new LocalChannelFormatError(`${name} must hold IPv4 addresses, got ${JSON.stringify(value)}`);
   }
   return value;
@@ -433,8 +433,7 @@ export function parseExtensionToPipe(value: unknown): ExtensionToPipe {
         type: 'whole-device',
         on: value.on,
         transportHosts: hosts.map((host) => {
-          if (typeof host !== 'string' || !/^[A-Za-z0-9.-]{1,253}$/.test(host))
-            throw new LocalChannelFormatError(`"transportHosts": ${JSON.stringify(host)} is not a host name`);
+          if (!isHostName(host)) throw new LocalChannelFormatError(`"transportHosts": ${JSON.stringify(host)} is not a host name`);
           return host;
         }),
       };

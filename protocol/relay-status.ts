@@ -43,6 +43,11 @@ export interface RelayStatus {
   retryAt?: number;
 }
 
+/** A status with nothing counted yet, in `state`: before a worker reports, or for one that never ran. */
+export function idleRelayStatus(state: RelayState): RelayStatus {
+  return { state, clientsNow: 0, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0 };
+}
+
 /** Longest lastError kept from a report (characters). */
 export const MAX_RELAY_ERROR_CHARS = 2_000;
 

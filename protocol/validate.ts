@@ -88,3 +88,13 @@ function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.slice(0, 32));
   return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 }
+
+/** An IPv4 address in dotted form, each of its four parts 0..255 (no other form: no CIDR, no hex, no spaces). */
+export function isIpv4Literal(value: unknown): value is string {
+  return typeof value === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(value) && value.split('.').every((part) => Number(part) <= 255);
+}
+
+/** A host name or an IPv4 literal as a URL's host gives it: letters, digits, dots and hyphens, 1 to 253 characters. */
+export function isHostName(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9.-]{1,253}$/.test(value);
+}

@@ -15,11 +15,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { RelayStatus } from '../protocol/relay-status.ts';
+import { contentTypeOf, fileUnder } from '../protocol/adapters/static-files.ts';
+import { idleRelayStatus, type RelayStatus } from '../protocol/relay-status.ts';
 import type { RelayWorkerConfig } from './config.ts';
 import { ENGINE_LINK_PATH, type EngineCommand, type EngineReport, MAX_ENGINE_LINK_MESSAGE_BYTES, parseEngineReport } from './engine-link.ts';
 import type { MonthlyUsage } from './monthly-cap.ts';
@@ -181,9 +182,9 @@ export class ChromiumEngine {
     return this.#userAgent;
   }
 
-  /** The page's last status; 'stopped' before its first. */
+  /** The page's last status; 'connecting' before its first. */
   get status(): RelayStatus {
-    return this.#lastStatus ?? { state: 'stopped', clientsNow: 0, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0 };
+    return this.#lastStatus ?? idleRelayStatus('connecting');
   }
 
   /** Starts relaying with `config` (validated by the caller, checked again by the page). */
@@ -333,18 +334,12 @@ export class ChromiumEngine {
 
   /** GET of a file of the built site, nothing else; no listing, no path outside it. */
   #serveFile(request: IncomingMessage, response: ServerResponse): void {
-    let file = '';
-    try {
-      file = join(this.#siteDirectory, normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://127.0.0.1').pathname)));
-    } catch {
-      // a malformed escape: no such file
-    }
-    const inside = file.startsWith(this.#siteDirectory + sep);
-    if (request.method !== 'GET' || !inside || !existsSync(file) || !statSync(file).isFile()) {
+    const file = fileUnder(this.#siteDirectory, new URL(request.url ?? '/', 'http://127.0.0.1').pathname);
+    if (request.method !== 'GET' || file === undefined || !existsSync(file) || !statSync(file).isFile()) {
       response.writeHead(request.method === 'GET' ? 404 : 405).end();
       return;
     }
-    response.writeHead(200, { 'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store' });
+    response.writeHead(200, { 'Content-Type': contentTypeOf(file), 'Cache-Control': 'no-store' });
     response.end(readFileSync(file));
   }
 
@@ -367,15 +362,6 @@ export class ChromiumEngine {
     rmSync(this.#userDataDir, { recursive: true, force: true });
   }
 }
-
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {

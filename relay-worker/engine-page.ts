@@ -4,6 +4,7 @@
  * other shell, on the browser's WebRTC (browser.ts), driven over the engine link (engine-link.ts). It keeps no state of
  * its own: the monthly count goes back to the Node side, which keeps it in its state file.
  */
+import { idleRelayStatus } from '../protocol/relay-status.ts';
 import { browserRelayEnvironment } from './browser.ts';
 import { createRelayWorkerConfig } from './config.ts';
 import { ENGINE_LINK_PATH, type EngineCommand, type EngineReport, parseEngineCommand } from './engine-link.ts';
@@ -32,7 +33,7 @@ export function runEnginePage(location: Location, key: string): void {
     }
     if (command.type === 'stop') {
       worker?.stop();
-      report({ type: 'stopped', status: worker?.status ?? stoppedStatus() });
+      report({ type: 'stopped', status: worker?.status ?? idleRelayStatus('stopped') });
       return;
     }
     if (worker !== undefined) return;
@@ -53,8 +54,4 @@ export function runEnginePage(location: Location, key: string): void {
       report({ type: 'failed', message: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
     }
   });
-}
-
-function stoppedStatus() {
-  return { state: 'stopped' as const, clientsNow: 0, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0 };
 }

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_NAT_DISCOVERY_TIMEOUT_MS, measureNatClassOrUnknown, NatDiscoveryError, parseStunUrl } from '../protocol/adapters/nat-discovery.ts';
-import type { RelayState, RelayStatus } from '../protocol/relay-status.ts';
+import { idleRelayStatus, type RelayState, type RelayStatus } from '../protocol/relay-status.ts';
 import { MAX_VOLUNTEER_SLOTS, NAT_CLASSES, type NatClass } from '../protocol/signaling.ts';
 import { CHROMIUM_CANDIDATES, ChromiumEngine, type ChromiumEngineError } from './chromium-engine.ts';
 import { createRelayWorkerConfig, DEFAULT_RELAY_WORKER_CONFIG, type RelayWorkerConfig, type RelayWorkerOptions } from './config.ts';
@@ -205,7 +205,7 @@ export async function runVolunteer(argv: string[]): Promise<void> {
   const metrics =
     metricsPort === undefined
       ? undefined
-      : await startVolunteerMetricsServer({ host: metricsHost, port: metricsPort, status: () => relay?.status ?? NOT_STARTED, ...limits });
+      : await startVolunteerMetricsServer({ host: metricsHost, port: metricsPort, status: () => relay?.status ?? idleRelayStatus('connecting'), ...limits });
   if (metrics !== undefined) process.stdout.write(`ferry volunteer: metrics at ${metrics.url}\n`);
   try {
     relay = await startEngine(engine, { config, onStatus, usageStore, chromiumPath: values.chromium });
@@ -244,22 +244,19 @@ export async function runVolunteer(argv: string[]): Promise<void> {
       resolve();
     };
     const onSignal = (): void => void finish();
-    running.onFailure = (error) => void finish(error);
+    void running.failed.then((error) => finish(error));
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
 }
-
-/** The status before the engine has started. */
-const NOT_STARTED: RelayStatus = { state: 'connecting', clientsNow: 0, clientsTotal: 0, bytesClientToExit: 0, bytesExitToClient: 0 };
 
 /** A running relay, whichever engine runs it. */
 interface RunningRelay {
   readonly status: RelayStatus;
   /** Stops relaying (and ends the engine); resolves with the last status. */
   stop(): Promise<RelayStatus>;
-  /** Set by the caller: the engine stopped relaying on its own (Chromium exited). */
-  onFailure: (error: Error) => void;
+  /** Resolves if the engine stops relaying on its own (Chromium exited); never for node-datachannel. */
+  readonly failed: Promise<Error>;
 }
 
 interface EngineStart {
@@ -287,18 +284,15 @@ async function startEngine(engine: VolunteerEngine, start: EngineStart): Promise
         worker.stop();
         return worker.status;
       },
-      onFailure: () => {},
+      failed: new Promise<Error>(() => {}),
     };
   }
   const usage = await start.usageStore?.load();
-  const relay: RunningRelay & { engine?: ChromiumEngine } = {
-    get status() {
-      return relay.engine?.status ?? NOT_STARTED;
-    },
-    stop: async () => (relay.engine === undefined ? relay.status : relay.engine.stop()),
-    onFailure: () => {},
-  };
-  relay.engine = await ChromiumEngine.start({
+  let reportFailure: (error: Error) => void = () => {};
+  const failed = new Promise<Error>((resolve) => {
+    reportFailure = resolve;
+  });
+  const chromium = await ChromiumEngine.start({
     chromiumPath: start.chromiumPath,
     onStatus: start.onStatus,
     // The page keeps no state: the month's count is written here, where the state file is.
@@ -306,11 +300,17 @@ async function startEngine(engine: VolunteerEngine, start: EngineStart): Promise
       void start.usageStore
         ?.save(next)
         .catch((error: unknown) => process.stderr.write(`ferry volunteer: could not save the monthly count: ${String(error)}\n`)),
-    onFailure: (error: ChromiumEngineError) => relay.onFailure(error),
+    onFailure: (error: ChromiumEngineError) => reportFailure(error),
   });
-  process.stderr.write(`ferry volunteer: relaying in Chromium (pid ${relay.engine.pid}, ${relay.engine.userAgent})\n`);
-  relay.engine.run(start.config, usage);
-  return relay;
+  process.stderr.write(`ferry volunteer: relaying in Chromium (pid ${chromium.pid}, ${chromium.userAgent})\n`);
+  chromium.run(start.config, usage);
+  return {
+    get status() {
+      return chromium.status;
+    },
+    stop: () => chromium.stop(),
+    failed,
+  };
 }
 
 /** A flag that must be a whole number from 0 to `max`; `fallback` when it is absent. */

@@ -13,7 +13,8 @@
 import type { ExitInfo, NetworkRendezvous, SignedExitList } from '../../protocol/exit-list.ts';
 import type { ProxyMePhase, ProxyMeState, WebRtcGuardState } from '../../protocol/extension-state.ts';
 import type { SessionReport } from '../../protocol/local-channel.ts';
-import { type NativeReady, type NativeToExtension, parseNativeToExtension } from '../../protocol/local-channel.ts';
+import { MAX_TRANSPORT_HOSTS, type NativeReady, type NativeToExtension, parseNativeToExtension } from '../../protocol/local-channel.ts';
+import { isHostName } from '../../protocol/validate.ts';
 import { chooseExit, ExitListError, type ExitListErrorCode, type TrustedExitList, trustExitList } from '../broker-exits.ts';
 import type { OffscreenMessage } from '../messages.ts';
 import { heldTokenFor, type Pairings } from '../pairings.ts';
@@ -367,7 +368,7 @@ export class ProxyMe {
   }
 }
 
-/** The hosts the tunnel itself talks to from this device, as names (the helper resolves them): at most 16. */
+/** The hosts the tunnel itself talks to from this device, as names (the helper resolves them): at most MAX_TRANSPORT_HOSTS. */
 function transportHosts(run: ProxyMeRun): string[] {
   const hosts = new Set<string>();
   const add = (url: string | undefined): void => {
@@ -375,7 +376,7 @@ function transportHosts(run: ProxyMeRun): string[] {
     try {
       // stun:host:port is not a URL with a host part; read it by hand.
       const host = url.startsWith('stun:') || url.startsWith('stuns:') ? url.replace(/^stuns?:/, '').replace(/:\d+$/, '') : new URL(url).hostname;
-      if (/^[A-Za-z0-9.-]{1,253}$/.test(host)) hosts.add(host);
+      if (isHostName(host)) hosts.add(host);
     } catch {
       // not a URL: nothing to keep out
     }
@@ -386,5 +387,5 @@ function transportHosts(run: ProxyMeRun): string[] {
     add(channel.url);
     if (channel.kind === 'fronted') add(`https://${channel.front}`);
   }
-  return [...hosts].slice(0, 16);
+  return [...hosts].slice(0, MAX_TRANSPORT_HOSTS);
 }

@@ -41,6 +41,7 @@ import {
 import type { RendezvousCarrier } from '../../protocol/rendezvous.ts';
 import { fetchRendezvousCarrier } from '../../protocol/rendezvous-fetch.ts';
 import { DATA_CHANNEL_LABEL, type ExitInfo, type NatClass, WebSocketCloseCode } from '../../protocol/signaling.ts';
+import { isIpv4Literal } from '../../protocol/validate.ts';
 import type { ClientRendezvous } from '../messages.ts';
 import { sleep } from '../sleep.ts';
 import type { ClientPathEvent } from '../ui-state.ts';
@@ -520,9 +521,8 @@ export class ClientPath {
 /** The IPv4 literal addresses of an SDP's candidates (mDNS names and IPv6 left out), at most MAX_PEER_ADDRESSES. */
 export function candidateAddresses(sdp: string): string[] {
   const found = new Set<string>();
-  for (const match of sdp.matchAll(/^a=candidate:\S+ \d+ \S+ \d+ (\d{1,3}(?:\.\d{1,3}){3}) \d+ typ /gm)) {
-    const address = match[1] as string;
-    if (address.split('.').every((part) => Number(part) <= 255)) found.add(address);
+  for (const match of sdp.matchAll(/^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ /gm)) {
+    if (isIpv4Literal(match[1])) found.add(match[1]);
   }
   return [...found].slice(0, MAX_PEER_ADDRESSES);
 }
@@ -538,7 +538,7 @@ async function selectedPeerAddress(pc: RTCPeerConnection): Promise<string | unde
     const pair = (pairId === undefined ? undefined : stats.get(pairId)) as { remoteCandidateId?: string } | undefined;
     const remote = (pair?.remoteCandidateId === undefined ? undefined : stats.get(pair.remoteCandidateId)) as { address?: string; ip?: string } | undefined;
     const address = remote?.address ?? remote?.ip;
-    return address !== undefined && /^\d{1,3}(\.\d{1,3}){3}$/.test(address) ? address : undefined;
+    return isIpv4Literal(address) ? address : undefined;
   } catch {
     return undefined;
   }

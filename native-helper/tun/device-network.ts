@@ -31,6 +31,8 @@ export const BYPASS_RULE_PRIORITY = 29_990;
 export const NFT_TABLE = 'ferry_tun';
 /** The file in the service's state folder that records what to restore. */
 export const STATE_FILE_NAME = 'tun-state.json';
+/** Most rules of one priority a cleanup deletes: far above MAX_BYPASS_ADDRESSES, even with leftovers of crashed runs. */
+const MAX_RULES_DELETED = 1_000;
 /** Longest any one ip or nft command may take (ms). */
 const COMMAND_TIMEOUT_MS = 10_000;
 
@@ -148,8 +150,12 @@ export class DeviceNetwork {
    */
   async cleanup(): Promise<void> {
     const saved = this.#readState();
-    while (await runQuietly('ip', ['rule', 'del', 'priority', String(BYPASS_RULE_PRIORITY)])) {}
-    while (await runQuietly('ip', ['rule', 'del', 'priority', String(TUN_RULE_PRIORITY)])) {}
+    // One rule goes per call, until none of that priority is left (the call fails); bounded all the same.
+    for (const priority of [BYPASS_RULE_PRIORITY, TUN_RULE_PRIORITY]) {
+      for (let deleted = 0; deleted < MAX_RULES_DELETED; deleted++) {
+        if (!(await runQuietly('ip', ['rule', 'del', 'priority', String(priority)]))) break;
+      }
+    }
     await runQuietly('ip', ['route', 'flush', 'table', String(TUN_ROUTE_TABLE)]);
     await runQuietly('nft', ['delete', 'table', 'inet', NFT_TABLE]);
     await runQuietly('ip', ['link', 'delete', TUN_DEVICE_NAME]);

@@ -11,8 +11,7 @@
  *   {"op":"status"}                                what is in force
  * Answers: {"ok":true,"state":{...}} or {"ok":false,"code":"...","message":"..."}.
  */
-import { isRecord } from '../../protocol/validate.ts';
-import { ipv4ToNumber } from './ip-packet.ts';
+import { isIpv4Literal, isRecord } from '../../protocol/validate.ts';
 
 export const TUN_SERVICE_OPS = ['up', 'bypass', 'down', 'status'] as const;
 export type TunServiceOp = (typeof TUN_SERVICE_OPS)[number];
@@ -86,14 +85,7 @@ function addresses(value: unknown, name: string): string[] {
   if (!Array.isArray(value)) throw new TunServiceRequestError('BAD_REQUEST', `${name} must be a list of IPv4 addresses`);
   if (value.length > MAX_BYPASS_ADDRESSES) throw new TunServiceRequestError('BAD_REQUEST', `${name} holds at most ${MAX_BYPASS_ADDRESSES} addresses`);
   return value.map((entry) => {
-    if (typeof entry !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(entry)) {
-      throw new TunServiceRequestError('BAD_REQUEST', `${name}: ${JSON.stringify(entry)} is not an IPv4 address`);
-    }
-    try {
-      ipv4ToNumber(entry);
-    } catch {
-      throw new TunServiceRequestError('BAD_REQUEST', `${name}: ${JSON.stringify(entry)} is not an IPv4 address`);
-    }
+    if (!isIpv4Literal(entry)) throw new TunServiceRequestError('BAD_REQUEST', `${name}: ${JSON.stringify(entry)} is not an IPv4 address`);
     return entry
       .split('.')
       .map((part) => String(Number(part)))

@@ -7,6 +7,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import type { PipeWholeDeviceState, WholeDeviceState } from '../../protocol/local-channel.ts';
+import { isIpv4Literal } from '../../protocol/validate.ts';
 import type { TunnelDialer } from '../tunnel-dialer.ts';
 import type { PeerAddresses } from './peer-addresses.ts';
 import { TunMode, type TunModeOptions } from './tun-mode.ts';
@@ -16,7 +17,7 @@ import { DEFAULT_TUN_SERVICE_SOCKET } from './tun-service.ts';
 export type ResolveIpv4 = (host: string) => Promise<string[]>;
 
 export const systemResolveIpv4: ResolveIpv4 = async (host) =>
-  /^\d{1,3}(\.\d{1,3}){3}$/.test(host) ? [host] : (await lookup(host, { all: true, family: 4 })).map((entry) => entry.address);
+  isIpv4Literal(host) ? [host] : (await lookup(host, { all: true, family: 4 })).map((entry) => entry.address);
 
 export interface WholeDeviceSwitchOptions {
   dialer: TunnelDialer;
