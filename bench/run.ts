@@ -16,6 +16,7 @@ import { median } from './median.ts';
 import { measureHealthyPathGaps, measureKillStalls, measureStripedGoodput } from './multipath.ts';
 import { measureRendezvousStartups } from './rendezvous-startup.ts';
 import { measureRawWrtc, measureSimplePeer } from './simple-peer.ts';
+import { measureTunGoodput } from './tun-goodput.ts';
 import { measureVolunteerCpu, volunteerCpuLines } from './volunteer-cpu.ts';
 import { measureWidgetSize, WIDGET_GZIP_BUDGET_BYTES } from './widget-size.ts';
 
@@ -26,9 +27,10 @@ import { measureWidgetSize, WIDGET_GZIP_BUDGET_BYTES } from './widget-size.ts';
  * - no-standby: stalls with one volunteer at a time;
  * - striping: two capped volunteers against one;
  * - rendezvous: Proxy me start-up through each rendezvous channel, direct as the baseline;
- * - volunteer-cpu: CPU per MiB relayed; wrtc: simple-peer against raw @roamhq/wrtc.
+ * - volunteer-cpu: CPU per MiB relayed; wrtc: simple-peer against raw @roamhq/wrtc;
+ * - tun: whole-device (TUN) goodput against SOCKS5 goodput through the same client (root: lab namespaces).
  */
-const BENCH_PARTS = ['widget', 'standby', 'no-standby', 'striping', 'rendezvous', 'volunteer-cpu', 'wrtc'] as const;
+const BENCH_PARTS = ['widget', 'standby', 'no-standby', 'striping', 'rendezvous', 'volunteer-cpu', 'wrtc', 'tun'] as const;
 type BenchPart = (typeof BENCH_PARTS)[number];
 
 const USAGE = `Usage: ferry bench [--megabytes N] [--runs N] [--kills N] [--rounds N] [--cap-mbps N] [--only PART,...]
@@ -50,12 +52,14 @@ Measures, in one run on this machine:
   - a volunteer's CPU time per MiB relayed, for ferry volunteer (Node) and the extension (whole Chromium tree), each
     against a plain TCP relay process carrying the same file (the baseline)
   - simple-peer against the raw RTCPeerConnection API (Node, @roamhq/wrtc)
+  - whole-device (TUN) goodput against SOCKS5 goodput through the same client, in alternating rounds (as root: the
+    client runs in a network namespace with the whole-device service)
 
 Options:
   --megabytes N   bytes to move per throughput figure, in MiB (default 64)
   --runs N        Proxy me start-up measurements (default 3)
   --kills N       volunteer kills for each stall figure, with and without a standby (default 20)
-  --rounds N      alternating raw / Ferry goodput rounds (default 3)
+  --rounds N      alternating raw / Ferry goodput rounds, and SOCKS5 / TUN rounds (default 3)
   --cap-mbps N    each volunteer's cap (Mbit/s) for the striping figure (default 40)
   --only PARTS    measure only these parts, comma-separated, each with its own baseline (default: all):
                   ${BENCH_PARTS.join(', ')}
@@ -88,6 +92,8 @@ const GOALS = {
   goodputRatio: 0.9,
   /** Issue 11: fronting adds at most this much to the direct channel's start-up (s). */
   frontingAddsAtMostS: 0.5,
+  /** Issue 8: whole-device (TUN) goodput at least this share of SOCKS5 goodput through the same client. */
+  tunRatio: 0.8,
 } as const;
 
 function line(label: string, value: string): void {
@@ -256,6 +262,25 @@ async function stripedFigures(servers: NetworkServers, origin: OriginServer, opt
   );
 }
 
+/** Whole-device (TUN) goodput against SOCKS5 through the same client, SOCKS5 the baseline, in alternating rounds. */
+async function tunFigures(fileBytes: number, rounds: number): Promise<void> {
+  const result = await measureTunGoodput({ fileBytes, rounds });
+  if ('notMeasured' in result) {
+    line('whole-device (TUN) and SOCKS5 goodput', `not measured: ${result.notMeasured}`);
+    return;
+  }
+  const socks = result.rounds.map((round) => round.socksMegabytesPerSecond);
+  const tun = result.rounds.map((round) => round.tunMegabytesPerSecond);
+  const ratios = result.rounds.map((round) => round.tunMegabytesPerSecond / round.socksMegabytesPerSecond);
+  const megabytes = (values: number[]): string => `median ${median(values).toFixed(1)} MB/s  (rounds: ${values.map((v) => v.toFixed(1)).join(', ')})`;
+  line('goodput, SOCKS5 mode, client in a namespace (baseline)', megabytes(socks));
+  line('goodput, whole-device (TUN) mode, same client, no proxy set', megabytes(tun));
+  line(
+    `  TUN / SOCKS5, per round (${result.rounds.length} alternating rounds)`,
+    `median ${median(ratios).toFixed(2)} x, spread ${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)}  ${verdict(median(ratios) >= GOALS.tunRatio)} (>= ${GOALS.tunRatio} x)`,
+  );
+}
+
 export async function runBench(argv: string[]): Promise<void> {
   // `ferry bench network` (npm run bench:network): the broker's and the exit's capacity, in bench/network.ts.
   if (argv[0] === 'network') {
@@ -346,5 +371,7 @@ export async function runBench(argv: string[]): Promise<void> {
       line('Node @roamhq/wrtc, raw and simple-peer', `not measured: ${error.message}`);
     }
   }
+
+  if (parts.has('tun')) await tunFigures(totalBytes, goodputRounds);
   process.exit(0);
 }

@@ -38,6 +38,9 @@ export interface FerryUserOptions {
   namespace?: string;
 }
 
+/** The popup's switches, by their element ids; each has a status line `#<id>-status`. */
+export type PopupSwitch = 'proxy-me' | 'help-others' | 'whole-device';
+
 /** The client session's timing in the helper (protocol/config.ts names them; defaults there). */
 export interface HelperSessionTiming {
   heartbeatIntervalMs: number;
@@ -119,12 +122,12 @@ export class FerryUser {
     await this.popup.evaluate(async (changed) => chrome.storage.local.set(changed), settings);
   }
 
-  async statusText(feature: 'proxy-me' | 'help-others'): Promise<string> {
+  async statusText(feature: PopupSwitch): Promise<string> {
     return (await this.popup.locator(`#${feature}-status`).textContent()) ?? '';
   }
 
-  /** Flips a switch in the popup, as a person clicks it. */
-  async setSwitch(feature: 'proxy-me' | 'help-others', on: boolean): Promise<void> {
+  /** Flips a switch in the popup, as a person clicks it ("whole-device" shows only while Proxy me is connected). */
+  async setSwitch(feature: PopupSwitch, on: boolean): Promise<void> {
     const toggle = this.popup.locator(`#${feature}`);
     if ((await toggle.isChecked()) !== on) await toggle.click();
   }

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FerryBrowser } from '../../harness/chromium.ts';
 import { FerryUser } from '../../harness/ferry-user.ts';
+import { closeUserAndHelper, FERRY, startCapture, startLabServers, waitForBrokerPools } from '../../harness/lab-servers.ts';
 import { NatLab, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { LocalOperator } from '../../harness/operator.ts';
 import {
@@ -30,7 +31,6 @@ import { REPO_ROOT } from '../../harness/paths.ts';
 import { collectLines, terminate } from '../../harness/processes.ts';
 import { waitFor } from '../../harness/wait.ts';
 import { DATA_CHANNEL_LABEL } from '../../protocol/signaling.ts';
-import { closeUserAndHelper, FERRY, startCapture, startLabServers, waitForBrokerPools } from './support/lab-servers.ts';
 
 const OFFERER = join(REPO_ROOT, 'tests', 'integration', 'support', 'dtls-offerer.ts');
 const BROKER_PORT = 8787;

@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { startLabServers } from '../../harness/lab-servers.ts';
 import { NatLab, type NatLabKind, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { LocalOperator } from '../../harness/operator.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
 import { collectLines, terminate } from '../../harness/processes.ts';
 import { waitFor } from '../../harness/wait.ts';
-import { startLabServers } from './support/lab-servers.ts';
 
 /** Bound on building the lab, starting coturn, the broker and three volunteers (ms). */
 const SETUP_TIMEOUT_MS = 90_000;

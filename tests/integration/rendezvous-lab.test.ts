@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SDP_MARKERS } from '../../harness/cdn-stand-ins.ts';
 import { FerryUser } from '../../harness/ferry-user.ts';
+import { closeUserAndHelper, FERRY, startCapture, startLabOrigin, startLabServers, waitForBrokerPools } from '../../harness/lab-servers.ts';
 import { NatLab, natLabPrerequisites } from '../../harness/nat-lab.ts';
 import { LocalOperator } from '../../harness/operator.ts';
 import { type CapturedPacket, clientHelloServerName, readPcap, tsharkFields } from '../../harness/packet-capture.ts';
@@ -29,11 +30,9 @@ import { waitFor } from '../../harness/wait.ts';
 import type { NetworkRendezvous } from '../../protocol/exit-list.ts';
 import { KNOWN_EXIT_LIST_STORAGE_KEY } from '../../protocol/extension-state.ts';
 import { generateKeyPair, toBase64Url } from '../../protocol/index.ts';
-import { closeUserAndHelper, FERRY, startCapture, startLabServers, waitForBrokerPools } from './support/lab-servers.ts';
 
 const CLIENT = join(REPO_ROOT, 'tests', 'integration', 'support', 'rendezvous-client.ts');
 const CACHE = join(REPO_ROOT, 'tests', 'integration', 'support', 'cache-process.ts');
-const ORIGIN = join(REPO_ROOT, 'tests', 'integration', 'support', 'origin-process.ts');
 const BROKER_PORT = 8787;
 const EXIT_PORT = 8788;
 const FRONT_NAME = 'cdn.test';
@@ -72,15 +71,7 @@ before(
     const operator = new LocalOperator();
     const service = lab.publicServiceAddress;
 
-    const originProcess = lab.spawn(lab.publicNamespace, process.execPath, ['--import', 'tsx', ORIGIN, String(2 * 1024 * 1024)]);
-    const originOut = collectLines(originProcess.stdout);
-    origin = await waitFor(
-      () => originOut.map((line) => (line.startsWith('{') ? (JSON.parse(line) as typeof origin) : undefined)).find(Boolean),
-      'the origin',
-      {
-        timeoutMs: 20_000,
-      },
-    );
+    origin = await startLabOrigin(lab, lab.publicNamespace, 2 * 1024 * 1024);
     const brokerKey = generateKeyPair();
     const keyFile = join(dir, 'broker-rendezvous.key');
     await writeFile(keyFile, `${toBase64Url(brokerKey.secretKey)}\n`, { mode: 0o600 });

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fetchInParallel } from '../../../harness/lab-servers.ts';
 import { NatLab, natLabPrerequisites } from '../../../harness/nat-lab.ts';
 import { REPO_ROOT } from '../../../harness/paths.ts';
 import { collectLines, terminate } from '../../../harness/processes.ts';
 import { waitFor } from '../../../harness/wait.ts';
-import { fetchInParallel } from '../support/lab-servers.ts';
 
 const CHILD = join(REPO_ROOT, 'tests', 'integration', 'support', 'tun-stack-child.ts');
 const ECHO_CLIENT = join(REPO_ROOT, 'tests', 'integration', 'support', 'echo-client.ts');

@@ -6,15 +6,17 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FerryUser } from '../../../harness/ferry-user.ts';
-import type { NatLab } from '../../../harness/nat-lab.ts';
-import type { LocalOperator } from '../../../harness/operator.ts';
-import { REPO_ROOT } from '../../../harness/paths.ts';
-import { collectLines } from '../../../harness/processes.ts';
-import { waitFor } from '../../../harness/wait.ts';
-import type { ExitInfo, NetworkRendezvous, SignedExitList } from '../../../protocol/exit-list.ts';
+import type { ExitInfo, NetworkRendezvous, SignedExitList } from '../protocol/exit-list.ts';
+import type { FerryUser } from './ferry-user.ts';
+import type { NatLab } from './nat-lab.ts';
+import type { LocalOperator } from './operator.ts';
+import { REPO_ROOT } from './paths.ts';
+import { collectLines } from './processes.ts';
+import { waitFor } from './wait.ts';
 
 export const FERRY = join(REPO_ROOT, 'bin', 'ferry.js');
+/** The origin server's child-process entry (harness/origin-process.ts). */
+const ORIGIN_PROCESS = join(REPO_ROOT, 'harness', 'origin-process.ts');
 /** How long a `ferry` server may take to print its ready line here. */
 const READY_TIMEOUT_MS = 20_000;
 
@@ -71,6 +73,17 @@ export async function startLabServers(
   const brokerOut = collectLines(broker.stdout);
   await waitFor(() => brokerOut.some((line) => line.includes('ready')), 'the broker to listen', { timeoutMs: READY_TIMEOUT_MS });
   return { exit, brokerUrl: `http://${service}:${options.brokerPort}`, signedList };
+}
+
+/** An origin server in `namespace` serving a file of `bytes` on `host`'s address (127.0.0.1 unless given); ended with the lab. */
+export async function startLabOrigin(lab: NatLab, namespace: string, bytes: number, host = '127.0.0.1'): Promise<{ port: number; sha256: string }> {
+  const child = lab.spawn(namespace, process.execPath, ['--import', 'tsx', ORIGIN_PROCESS, String(bytes), host]);
+  const out = collectLines(child.stdout);
+  return await waitFor(
+    () => out.map((line) => (line.startsWith('{') ? (JSON.parse(line) as { port: number; sha256: string }) : undefined)).find(Boolean),
+    'the origin server',
+    { timeoutMs: READY_TIMEOUT_MS },
+  );
 }
 
 /** Resolves once the broker's metrics match `pools` (e.g. one headless volunteer of class unknown). */
