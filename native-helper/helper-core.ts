@@ -23,7 +23,7 @@ export interface HelperCoreOptions {
   /** PEM certificates the rendezvous carrier trusts besides Node's roots (a test network's, a private CDN's). */
   rendezvousCaPem?: string | undefined;
   /** Whole-device mode's service socket and, for tests, how the mode starts. */
-  wholeDevice?: Pick<WholeDeviceSwitchOptions, 'servicePath' | 'startMode' | 'resolve' | 'platform'>;
+  wholeDevice?: Pick<WholeDeviceSwitchOptions, 'servicePath' | 'startMode' | 'resolve' | 'platform' | 'askService'>;
   log?(line: string): void;
 }
 
@@ -63,6 +63,8 @@ export async function startHelperCore(options: HelperCoreOptions): Promise<Helpe
   pipeServer.onPipeOpen((pipe) => {
     log('the extension connected its pipe');
     tunnel.attachPipe(pipe);
+    // Whether the "Whole device" switch can work here, said before anyone flips it.
+    void wholeDevice.check();
     // Rendezvous requests carried for this pipe end with it: their answers would have nowhere to go.
     const pipeOpen = new AbortController();
     pipe.onRecord((record) => tunnel.handleRecord(record));

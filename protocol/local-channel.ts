@@ -229,8 +229,12 @@ export interface PipeRendezvousFailed {
   code: string;
   message: string;
 }
-/** Where whole-device mode stands; `reason` says why it is not on when it failed (service missing, not Linux, ...). */
-export const WHOLE_DEVICE_STATES = ['off', 'starting', 'on', 'failed'] as const;
+/**
+ * Where whole-device mode stands; `reason` says why it is not on. 'unavailable': it cannot be used on this device as
+ * things are (not Linux, the service not installed or another user's); the helper says so as soon as the pipe opens,
+ * before anyone asks. 'failed': it was asked for and did not come on, or was left on by a helper that stopped.
+ */
+export const WHOLE_DEVICE_STATES = ['off', 'starting', 'on', 'failed', 'unavailable'] as const;
 export type WholeDeviceState = (typeof WHOLE_DEVICE_STATES)[number];
 export interface PipeWholeDeviceState {
   type: 'whole-device-state';

@@ -2,7 +2,9 @@
  * @module popup/whole-device
  * The "Whole device" switch under Proxy me: asks the helper to carry every program's traffic (its whole-device mode,
  * through the privileged service), and says where that stands, with the helper's reason when it cannot be on (not
- * Linux, the service not installed). Shown while Proxy me is connected, or while the mode is not off.
+ * Linux, the service not installed), which the helper checks as soon as Proxy me starts it. The switch stays usable
+ * then: flipping it asks again (the service may have been installed meanwhile). Shown while Proxy me is connected, or
+ * while the mode is not off.
  */
 import type { ProxyMeState } from '../../protocol/extension-state.ts';
 import { useTranslator } from '../../web/i18n-context.ts';
@@ -17,7 +19,9 @@ export function WholeDeviceSwitch({ state, onToggle }: { state: ProxyMeState; on
         ? t('wholeDeviceStarting')
         : state.wholeDevice === 'failed'
           ? t('wholeDeviceFailed', state.wholeDeviceReason)
-          : t('wholeDeviceHint');
+          : state.wholeDevice === 'unavailable'
+            ? t('wholeDeviceUnavailable', state.wholeDeviceReason)
+            : t('wholeDeviceHint');
   return (
     <div class="sub-feature">
       <label class="switch-row" for="whole-device">

@@ -10,6 +10,8 @@ import { type OriginServer, startOriginServer } from '../../harness/origin-serve
 import { REPO_ROOT } from '../../harness/paths.ts';
 import { startServersInProcess } from '../../harness/servers.ts';
 import { socksFetch } from '../../harness/socks-fetch.ts';
+import { waitFor } from '../../harness/wait.ts';
+import { UI_STATE_STORAGE_KEY } from '../../protocol/extension-state.ts';
 import { containsAnyRunOf, containsText } from '../integration/support/wire-check.ts';
 
 const ARTIFACTS = join(REPO_ROOT, 'test-results', 'e2e');
@@ -77,19 +79,44 @@ test('a page loads in the client browser itself through the proxy setting that P
   }
 });
 
-test('the Whole device switch under Proxy me asks the helper, which says plainly why it cannot be on here (no service installed)', async () => {
+test('the Whole device switch says why it cannot be on here (no service installed) before it is flipped, and again after', async () => {
   const popup = network.client.popup;
   const toggle = popup.locator('#whole-device');
   await toggle.waitFor({ timeout: 10_000 });
-  assert.match((await popup.locator('#whole-device-status').textContent()) ?? '', /Carry every program on this device/);
-  await toggle.click();
   // The helper of this test points at a socket nobody serves (harness/ferry-user.ts): the machine is never rerouted.
-  const state = await network.client.waitFor((ui) => ui.proxyMe.wholeDevice === 'failed', 'the helper to report whole-device mode', 20_000);
-  assert.match(
-    state.proxyMe.wholeDeviceReason,
-    /whole-device service at .* is not running: install it once with "sudo ferry helper --install-service --user YOU"/,
+  // It asked the service when the pipe opened, so the popup says so before anyone flips the switch.
+  const checked = await network.client.waitFor((ui) => ui.proxyMe.wholeDevice === 'unavailable', "the helper's availability check", 20_000);
+  const notRunning = /whole-device service at .* is not running: install it once with "sudo ferry helper --install-service --user YOU"/;
+  assert.match(checked.proxyMe.wholeDeviceReason, notRunning);
+  await waitFor(
+    async () =>
+      /Not available here: the whole-device service at .* is not running/.test((await popup.locator('#whole-device-status').textContent()) ?? '') || undefined,
+    'the popup to show the reason',
+    { timeoutMs: 10_000 },
   );
-  assert.match((await popup.locator('#whole-device-status').textContent()) ?? '', /Whole device is off: the whole-device service at .* is not running/);
+  assert.equal(await toggle.isChecked(), false);
+  // Flipped anyway (the service might have been installed meanwhile): the helper asks again and says the same.
+  // Every state the extension publishes from here on, in order (a poll could miss the short "starting").
+  await popup.evaluate((key) => {
+    const seen: string[] = [];
+    (globalThis as { wholeDeviceStates?: string[] }).wholeDeviceStates = seen;
+    chrome.storage.session.onChanged.addListener((changes) => {
+      const next = changes[key]?.newValue as { proxyMe?: { wholeDevice?: string } } | undefined;
+      const state = next?.proxyMe?.wholeDevice;
+      if (state !== undefined && state !== seen.at(-1)) seen.push(state);
+    });
+  }, UI_STATE_STORAGE_KEY);
+  await toggle.click();
+  const states = await waitFor(
+    async () => {
+      const seen = await popup.evaluate(() => (globalThis as { wholeDeviceStates?: string[] }).wholeDeviceStates ?? []);
+      return seen.includes('starting') && seen.at(-1) === 'unavailable' ? seen : undefined;
+    },
+    'the helper to be asked again and answer',
+    { timeoutMs: 20_000 },
+  );
+  assert.deepEqual(states.slice(states.indexOf('starting')), ['starting', 'unavailable']);
+  assert.match((await network.client.state()).proxyMe.wholeDeviceReason, notRunning);
   assert.equal(await toggle.isChecked(), false);
   // Proxy me itself carries on (it may be between volunteers at this moment, after the earlier tests' traffic).
   const before = await network.client.state();

@@ -9,7 +9,8 @@ import { startHelperCore } from '../../../native-helper/helper-core.ts';
 import { PeerAddresses } from '../../../native-helper/tun/peer-addresses.ts';
 import type { TunModeOptions } from '../../../native-helper/tun/tun-mode.ts';
 import { TunServiceUnavailableError } from '../../../native-helper/tun/tun-service-client.ts';
-import { WholeDeviceSwitch } from '../../../native-helper/tun/whole-device-switch.ts';
+import type { TunState } from '../../../native-helper/tun/tun-service-protocol.ts';
+import { LEFT_ON_REASON, NOT_LINUX_REASON, WholeDeviceSwitch, type WholeDeviceSwitchOptions } from '../../../native-helper/tun/whole-device-switch.ts';
 import { generateKeyPair, toBase64Url } from '../../../protocol/index.ts';
 import { FERRY_EXTENSION_ID, type PipeWholeDeviceState } from '../../../protocol/local-channel.ts';
 
@@ -65,7 +66,7 @@ test('not on Linux, no service, a failing stop: each says why', async () => {
   const reports: PipeWholeDeviceState[] = [];
   const report = (state: PipeWholeDeviceState): number => reports.push(state);
   await new WholeDeviceSwitch({ dialer, peers: new PeerAddresses(), report, startMode: fakeMode().start, resolve, platform: 'darwin' }).set(true, []);
-  assert.deepEqual(reports.pop(), { type: 'whole-device-state', state: 'failed', reason: 'whole-device mode works on Linux only for now' });
+  assert.deepEqual(reports.pop(), { type: 'whole-device-state', state: 'unavailable', reason: 'whole-device mode works on Linux only for now' });
 
   const missing = new WholeDeviceSwitch({
     dialer,
@@ -81,7 +82,11 @@ test('not on Linux, no service, a failing stop: each says why', async () => {
       ),
   });
   await missing.set(true, []);
-  assert.match(reports.pop()?.reason ?? '', /is not running: install it once/);
+  assert.deepEqual(reports.pop(), {
+    type: 'whole-device-state',
+    state: 'unavailable',
+    reason: 'the whole-device service at /run/ferry/tun.sock is not running: install it once with "sudo ferry helper --install-service --user YOU"',
+  });
 
   const stuck = new WholeDeviceSwitch({
     dialer,
@@ -96,6 +101,83 @@ test('not on Linux, no service, a failing stop: each says why', async () => {
   assert.match(reports.pop()?.reason ?? '', /turning whole-device mode off failed: the service did not answer; run "ferry helper --tun-cleanup" as root/);
 });
 
+/** The service's state while the mode is not in force. */
+const DOWN: TunState = { up: false, device: 'ferry0', deviceAddress: '198.18.0.1', natAddress: '198.18.0.2', dnsAddress: '198.18.0.3', bypass: [] };
+
+test('the check, before anyone flips the switch: not Linux, no service, another user, a refusal, or off', async () => {
+  const reports: PipeWholeDeviceState[] = [];
+  const check = async (options: Partial<WholeDeviceSwitchOptions>): Promise<PipeWholeDeviceState | undefined> => {
+    await new WholeDeviceSwitch({ dialer, peers: new PeerAddresses(), report: (state) => reports.push(state), platform: 'linux', ...options }).check();
+    return reports.pop();
+  };
+  assert.deepEqual(await check({ platform: 'win32' }), { type: 'whole-device-state', state: 'unavailable', reason: NOT_LINUX_REASON });
+  const missing = 'the whole-device service at /run/ferry/tun.sock is not running: install it once with "sudo ferry helper --install-service --user YOU"';
+  assert.deepEqual(await check({ askService: () => Promise.reject(new TunServiceUnavailableError(missing)) }), {
+    type: 'whole-device-state',
+    state: 'unavailable',
+    reason: missing,
+  });
+  assert.deepEqual(await check({ askService: async () => ({ ok: false, code: 'FORBIDDEN', message: 'this service serves another user' }) }), {
+    type: 'whole-device-state',
+    state: 'unavailable',
+    reason: 'this service serves another user',
+  });
+  const asked: string[] = [];
+  assert.deepEqual(
+    await check({
+      servicePath: '/tmp/y.sock',
+      askService: async (path, request) => {
+        asked.push(`${path} ${request.op}`);
+        return { ok: true, state: DOWN };
+      },
+    }),
+    { type: 'whole-device-state', state: 'off' },
+  );
+  assert.deepEqual(asked, ['/tmp/y.sock status']);
+  // The real client against a socket nobody serves: the reason names the install command.
+  assert.match((await check({ servicePath: '/nonexistent/ferry-tun.sock' }))?.reason ?? '', /install it once with "sudo ferry helper --install-service/);
+});
+
+test('left on by a helper that stopped: said so; off asks the service to restore the device, on takes the mode over', async () => {
+  const reports: PipeWholeDeviceState[] = [];
+  const asked: string[] = [];
+  let up = true;
+  const askService: WholeDeviceSwitchOptions['askService'] = async (_path, request) => {
+    asked.push(request.op);
+    if (request.op === 'down') up = false;
+    return { ok: true, state: { ...DOWN, up } };
+  };
+  const mode = fakeMode();
+  const leftOver = (): WholeDeviceSwitch =>
+    new WholeDeviceSwitch({
+      dialer,
+      peers: new PeerAddresses(),
+      report: (state) => reports.push(state),
+      platform: 'linux',
+      askService,
+      startMode: mode.start,
+      resolve,
+    });
+
+  const ending = leftOver();
+  await ending.check();
+  assert.deepEqual(reports.pop(), { type: 'whole-device-state', state: 'failed', reason: LEFT_ON_REASON });
+  await ending.set(false, []);
+  assert.deepEqual(asked, ['status', 'down']);
+  assert.deepEqual(reports.pop(), { type: 'whole-device-state', state: 'off' });
+  await ending.check();
+  assert.deepEqual(reports.pop(), { type: 'whole-device-state', state: 'off' }, 'the device restored, the check says off');
+
+  up = true;
+  const resuming = leftOver();
+  await resuming.check();
+  await resuming.set(true, []);
+  assert.equal(mode.started.length, 1, 'the mode started over the one left in force');
+  assert.equal(resuming.state, 'on');
+  await resuming.set(false, []);
+  assert.equal(mode.stops, 1, 'and it is this helper that stops it');
+});
+
 test('over the pipe: the extension asks, the helper answers with its state; closing the helper turns the mode off', async () => {
   const mode = fakeMode();
   const helper = await startHelperCore({
@@ -103,7 +185,7 @@ test('over the pipe: the extension asks, the helper answers with its state; clos
     allowedOrigin: `chrome-extension://${FERRY_EXTENSION_ID}`,
     socksPort: 0,
     httpPort: 0,
-    wholeDevice: { startMode: mode.start, resolve, platform: 'linux' },
+    wholeDevice: { startMode: mode.start, resolve, platform: 'linux', askService: async () => ({ ok: true, state: { ...DOWN, up: false } }) },
   });
   const pipe = new WebSocket(`${helper.pipeUrl}?token=${helper.issueToken()}`, { origin: `chrome-extension://${FERRY_EXTENSION_ID}` });
   const states: string[] = [];
@@ -117,9 +199,11 @@ test('over the pipe: the extension asks, the helper answers with its state; clos
       pipe.once('open', resolveOpen);
       pipe.once('error', reject);
     });
+    // The helper says at once that the switch can work here (the service answered: off), before anyone asks.
+    await waitFor(() => states.includes('off') || undefined, "the helper's availability check");
     pipe.send(JSON.stringify({ type: 'whole-device', on: true, transportHosts: ['broker.example'] }));
     await waitFor(() => states.includes('on') || undefined, 'the helper to report whole-device mode on');
-    assert.deepEqual(states, ['starting', 'on']);
+    assert.deepEqual(states, ['off', 'starting', 'on']);
     assert.equal(helper.wholeDevice.state, 'on');
   } finally {
     pipe.close();
