@@ -20,9 +20,12 @@ export type ResolveIpv4 = (host: string) => Promise<string[]>;
 
 /** What the popup says on a system whole-device mode does not support yet. */
 export const NOT_LINUX_REASON = 'whole-device mode works on Linux only for now';
-/** What it says when the routes and the kill switch are still in force from a helper that stopped. */
+/**
+ * What it says when the routes and the kill switch are in force with no mode of this helper's: most often a helper
+ * that stopped left them, but another browser profile's helper of the same user may hold them, so it names both.
+ */
 export const LEFT_ON_REASON =
-  "a Ferry helper that stopped left whole-device mode on, so the device's traffic is held back: switch it on to carry it again, or off to restore the device";
+  "whole-device mode is already in force (left on by a Ferry helper that stopped, or held by another one), so the device's traffic is held back: switch it on to carry it here, or off to restore the device";
 /** How long the availability check waits for the service (ms): a service that takes longer is as good as missing. */
 const CHECK_TIMEOUT_MS = 5_000;
 
