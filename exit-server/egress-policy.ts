@@ -125,7 +125,9 @@ function interfaceAddresses(): string[] {
 }
 
 export class EgressPolicy {
+  /** The built-in refusals, then the operator's: what a destination outside every allowed range is checked against. */
   private readonly refused: Array<{ list: BlockList; label: string }>;
+  /** The operator's refusals alone: they hold inside an allowed range too. */
   private readonly deniedByOperator: Array<{ list: BlockList; label: string }>;
   private readonly exempt: Array<{ list: BlockList; label: string }>;
   private readonly blockedPorts: ReadonlySet<number>;
@@ -134,8 +136,8 @@ export class EgressPolicy {
   constructor(options: EgressPolicyOptions) {
     const denied = (options.deniedRanges ?? []).map(parseRange);
     const builtIn = options.allowLoopback ? REFUSED_RANGES : [...REFUSED_RANGES, ...LOOPBACK_RANGES];
-    this.refused = buildList(builtIn);
     this.deniedByOperator = buildList(denied);
+    this.refused = [...buildList(builtIn), ...this.deniedByOperator];
     this.exempt = buildList((options.allowedRanges ?? []).map(parseRange));
     this.blockedPorts = new Set(options.blockedPorts);
     const loopback = buildList(LOOPBACK_RANGES);
@@ -168,11 +170,8 @@ export class EgressPolicy {
 
   private checkOne(ip: string, family: number, shown: string): EgressDecision {
     const type = family === 4 ? 'ipv4' : 'ipv6';
-    for (const { list, label } of this.deniedByOperator) {
-      if (list.check(ip, type)) return { allowed: false, reason: `${shown} is ${label}, which this exit does not connect to` };
-    }
     const exempt = this.exempt.some(({ list }) => list.check(ip, type));
-    for (const { list, label } of exempt ? [] : this.refused) {
+    for (const { list, label } of exempt ? this.deniedByOperator : this.refused) {
       if (list.check(ip, type)) return { allowed: false, reason: `${shown} is ${label}, which this exit does not connect to` };
     }
     if (this.ownAddresses.has(ip.toLowerCase()))

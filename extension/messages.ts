@@ -7,17 +7,18 @@
 import { MAX_PATHS_PER_SESSION } from '../protocol/config.ts';
 import { ExitListError, type NetworkRendezvous, parseNetworkRendezvous } from '../protocol/exit-list.ts';
 import {
+  isTransportHostList,
   LocalChannelFormatError,
-  MAX_TRANSPORT_HOSTS,
   parseSessionReport,
   type SessionReport,
+  TRANSPORT_HOSTS_RULE,
   WHOLE_DEVICE_STATES,
   type WholeDeviceState,
 } from '../protocol/local-channel.ts';
 import { isPairingText, MAX_PAIRINGS_PER_VOLUNTEER } from '../protocol/pairing.ts';
 import { parseRelayStatus, type RelayStatus, RelayStatusFormatError } from '../protocol/relay-status.ts';
 import { type ExitInfo, NAT_CLASSES, type NatClass, parseExitInfo, requireStunUrls, SignalingFormatError } from '../protocol/signaling.ts';
-import { type Fail, isHostName, isRecord, optionalText, requireBoolean, requireCount, requireText, requireUrl } from '../protocol/validate.ts';
+import { type Fail, isRecord, optionalText, requireBoolean, requireCount, requireText, requireUrl } from '../protocol/validate.ts';
 import type { MonthlyUsage } from '../relay-worker/monthly-cap.ts';
 import type { SelfCheckResult, SelfCheckStep } from '../relay-worker/self-check.ts';
 import { parseExitListKeys, SettingsError } from './settings.ts';
@@ -299,11 +300,8 @@ export function parseOffscreenMessage(value: unknown): OffscreenMessage {
     case 'client-stop':
       return { target: 'offscreen', type: 'client-stop' };
     case 'client-whole-device': {
-      const hosts = value.transportHosts;
-      if (!Array.isArray(hosts) || hosts.length > MAX_TRANSPORT_HOSTS || !hosts.every(isHostName)) {
-        throw new MessageFormatError(`"transportHosts" must be a list of at most ${MAX_TRANSPORT_HOSTS} host names`);
-      }
-      return { target: 'offscreen', type: 'client-whole-device', on: flag(value, 'on'), transportHosts: hosts as string[] };
+      if (!isTransportHostList(value.transportHosts)) throw new MessageFormatError(TRANSPORT_HOSTS_RULE);
+      return { target: 'offscreen', type: 'client-whole-device', on: flag(value, 'on'), transportHosts: value.transportHosts };
     }
     default:
       throw new MessageFormatError(`unknown offscreen message type ${JSON.stringify(value.type)}`);

@@ -1,6 +1,8 @@
 /**
- * An exit and a broker on a NAT lab's public segment (harness/nat-lab.ts), each its own `ferry` process, for the lab
- * tests: the exit is waited for and named in a list the test's operator signs; the broker serves that list.
+ * @module harness/lab-servers
+ * What the lab tests and the lab benches start in a NAT lab (harness/nat-lab.ts): an exit and a broker on its public
+ * segment, each its own `ferry` process (the exit is waited for and named in a list the operator signs; the broker
+ * serves that list), an origin server in a namespace, a capture on a namespace's interface, parallel fetches.
  */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -30,6 +30,21 @@ const START_TIMEOUT_MS = 30_000;
 /** How long the client's Proxy me may take to connect here (a browser start, the broker, ICE, the exit). */
 const CLIENT_CONNECT_TIMEOUT_MS = 90_000;
 
+/**
+ * `namespace`'s network configuration as text: addresses, links, routes of every table, rules, nftables and the
+ * resolver. Whole-device mode must leave it exactly as it found it, so tests compare two of these whole.
+ */
+export async function namespaceNetworkText(lab: NatLab, namespace: string): Promise<string> {
+  const run = await lab.run(
+    namespace,
+    'sh',
+    ['-c', 'ip -o addr show; echo; ip -o link show; echo; ip route show table all; echo; ip rule show; echo; nft list ruleset; echo; cat /etc/resolv.conf'],
+    { timeoutMs: 10_000 },
+  );
+  if (run.code !== 0) throw new Error(`could not read ${namespace}'s network configuration: ${run.stderr}`);
+  return run.stdout;
+}
+
 export interface WholeDeviceLabOptions {
   /** The sizes of the files the origin serves, one origin server each (in bytes). */
   originFiles: readonly number[];
@@ -171,13 +186,9 @@ export class WholeDeviceLab {
     }
   }
 
-  /** The client namespace's network configuration as text: addresses, links, routes, rules, nftables, resolver. */
-  async snapshot(): Promise<string> {
-    const run = await this.shell(
-      'ip -o addr show; echo; ip -o link show; echo; ip route show table all; echo; ip rule show; echo; nft list ruleset; echo; cat /etc/resolv.conf',
-      10_000,
-    );
-    return run.stdout;
+  /** The client namespace's network configuration as text (namespaceNetworkText). */
+  snapshot(): Promise<string> {
+    return namespaceNetworkText(this.lab, this.client.namespace);
   }
 
   /** A shell script in the client namespace. */

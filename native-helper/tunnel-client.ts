@@ -184,6 +184,7 @@ export class TunnelClient implements TunnelDialer {
   close(): void {
     this.pipe = undefined;
     this.paths.clear();
+    this.peerAddresses.clear();
     this.discardSession('the helper is stopping');
   }
 
@@ -294,6 +295,8 @@ export class TunnelClient implements TunnelDialer {
 
   private allPathsLost(reason: string): void {
     this.paths.clear();
+    // No path-down comes for the paths of a pipe that is gone: their volunteers must not go on bypassing the device.
+    this.peerAddresses.clear();
     const session = this.session;
     if (!session) return;
     if (session.resumable) session.transportLost(reason);

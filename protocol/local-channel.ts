@@ -203,6 +203,12 @@ export interface PipeWholeDevice {
 }
 /** Most hosts one whole-device message names. */
 export const MAX_TRANSPORT_HOSTS = 16;
+/** A whole-device message's `transportHosts`: a list of at most MAX_TRANSPORT_HOSTS host names or IPv4 literals. */
+export function isTransportHostList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length <= MAX_TRANSPORT_HOSTS && value.every(isHostName);
+}
+/** What a malformed `transportHosts` is told, on the pipe and between the extension's parts alike. */
+export const TRANSPORT_HOSTS_RULE = `"transportHosts" must be a list of at most ${MAX_TRANSPORT_HOSTS} host names`;
 export type ExtensionToPipe = PipePathUp | PipePathConnecting | PipePathDown | PipePathError | PipeRendezvous | PipeWholeDevice;
 
 // ---- pipe control (text messages): helper -> extension ----
@@ -429,18 +435,8 @@ export function parseExtensionToPipe(value: unknown): ExtensionToPipe {
     }
     case 'whole-device': {
       if (typeof value.on !== 'boolean') throw new LocalChannelFormatError('"on" must be true or false');
-      const hosts = value.transportHosts;
-      if (!Array.isArray(hosts) || hosts.length > MAX_TRANSPORT_HOSTS) {
-        throw new LocalChannelFormatError(`"transportHosts" must be a list of at most ${MAX_TRANSPORT_HOSTS} host names`);
-      }
-      return {
-        type: 'whole-device',
-        on: value.on,
-        transportHosts: hosts.map((host) => {
-          if (!isHostName(host)) throw new LocalChannelFormatError(`"transportHosts": ${JSON.stringify(host)} is not a host name`);
-          return host;
-        }),
-      };
+      if (!isTransportHostList(value.transportHosts)) throw new LocalChannelFormatError(TRANSPORT_HOSTS_RULE);
+      return { type: 'whole-device', on: value.on, transportHosts: value.transportHosts };
     }
     default:
       throw new LocalChannelFormatError('"type" must be one of path-up, path-connecting, path-down, path-error, rendezvous, whole-device');

@@ -12,6 +12,7 @@ import { NatLab, natLabPrerequisites } from '../../../harness/nat-lab.ts';
 import { REPO_ROOT } from '../../../harness/paths.ts';
 import { collectLines, terminate } from '../../../harness/processes.ts';
 import { waitFor } from '../../../harness/wait.ts';
+import { namespaceNetworkText } from '../../../harness/whole-device-lab.ts';
 
 const FERRY = join(REPO_ROOT, 'bin', 'ferry.js');
 const ASK = join(REPO_ROOT, 'tests', 'integration', 'support', 'tun-service-ask.ts');
@@ -58,16 +59,9 @@ after(async () => {
 });
 
 /** What the namespace's network configuration is, as text: compared whole before and after. */
-async function snapshot(): Promise<string> {
+function snapshot(): Promise<string> {
   assert.ok(lab);
-  const run = await lab.run(
-    namespace,
-    'sh',
-    ['-c', 'ip -o addr show; echo; ip -o link show; echo; ip route show table all; echo; ip rule show; echo; nft list ruleset; echo; cat /etc/resolv.conf'],
-    { timeoutMs: 10_000 },
-  );
-  assert.equal(run.code, 0, run.stderr);
-  return run.stdout;
+  return namespaceNetworkText(lab, namespace);
 }
 
 async function startService(): Promise<{ child: ChildProcess; log: string[] }> {

@@ -1,9 +1,15 @@
 // The volunteers' addresses whole-device mode keeps out of the device: an answer's candidates while its path connects
-// (for a bounded time), then each live path's selected address until it goes down; listeners hear each change once.
+// (for a bounded time), then each live path's selected address until it goes down or its pipe closes; listeners hear
+// each change once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import WebSocket from 'ws';
 import { candidateAddresses } from '../../../extension/offscreen/client-path.ts';
+import { waitFor } from '../../../harness/wait.ts';
+import { startHelperCore } from '../../../native-helper/helper-core.ts';
 import { PEER_CONNECTING_BYPASS_MS, PeerAddresses } from '../../../native-helper/tun/peer-addresses.ts';
+import { generateKeyPair, toBase64Url } from '../../../protocol/index.ts';
+import { FERRY_EXTENSION_ID } from '../../../protocol/local-channel.ts';
 
 test('connecting addresses last a bounded time; a live path keeps its own until it goes down', () => {
   let now = 1_000;
@@ -33,4 +39,29 @@ test("an answer's candidates: IPv4 literals only, each once", () => {
     'a=candidate:5 1 udp 2122262783 3f0d4b2e-1234.local 50003 typ host',
   ].join('\r\n');
   assert.deepEqual(candidateAddresses(sdp), ['203.0.113.7', '198.51.100.2']);
+});
+
+test("the helper forgets a closed pipe's volunteers: no path-down comes for them, and they must not go on bypassing the device", async () => {
+  const helper = await startHelperCore({
+    exit: { id: 'local', url: 'ws://127.0.0.1:9/v1/relay', publicKey: toBase64Url(generateKeyPair().publicKey) },
+    allowedOrigin: `chrome-extension://${FERRY_EXTENSION_ID}`,
+    socksPort: 0,
+    httpPort: 0,
+    wholeDevice: { platform: 'darwin' },
+  });
+  try {
+    const pipe = new WebSocket(`${helper.pipeUrl}?token=${helper.issueToken()}`, { origin: `chrome-extension://${FERRY_EXTENSION_ID}` });
+    await new Promise((resolveOpen, reject) => {
+      pipe.once('open', resolveOpen);
+      pipe.once('error', reject);
+    });
+    pipe.send(JSON.stringify({ type: 'path-connecting', addresses: ['198.51.100.4'] }));
+    pipe.send(JSON.stringify({ type: 'path-up', pathId: 1, role: 'carry', peerAddress: '203.0.113.7' }));
+    await waitFor(() => helper.tunnel.peerAddresses.current.length === 2 || undefined, 'the helper to note both addresses');
+    assert.deepEqual(helper.tunnel.peerAddresses.current, ['198.51.100.4', '203.0.113.7']);
+    pipe.close();
+    await waitFor(() => helper.tunnel.peerAddresses.current.length === 0 || undefined, 'the closed pipe’s addresses to be forgotten');
+  } finally {
+    await helper.close();
+  }
 });
